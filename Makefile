@@ -1,0 +1,44 @@
+# Entry points of the loyalty club suite. Every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(shell find protos -name '*.proto')
+GENERATED := loyalty/.generated
+
+.PHONY: install protos run test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Python code generated from protos/ into loyalty/ (build output, ignored by git).
+protos: $(GENERATED)
+
+$(GENERATED): $(VENV)/.installed $(PROTOS)
+	rm -rf loyalty
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	find loyalty -type d -exec touch {}/__init__.py \;
+	touch $@
+
+# Starts identity, points, campaigns and the gateway; Ctrl-C stops them all.
+run: install protos
+	$(PY) -m deploy.local
+
+# The whole suite against SQLite and against PostgreSQL, with real servers and Redis.
+test: install protos
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf loyalty .pytest_cache .ruff_cache test-artifacts
