@@ -1,0 +1,98 @@
+"""The shared Redis cache: derived data only, never the source of truth.
+
+Every call has a short timeout and never raises: a miss and a dead Redis look the same to the
+caller, which then reads its database. After a failure the cache stays off for a few seconds so
+that a dead Redis costs one timeout, not one per call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Cache:
+    def __init__(
+        self,
+        url: str | None,
+        prefix: str,
+        timeout: float = 0.15,
+        retry_after: float = 2.0,
+    ) -> None:
+        self._prefix = prefix
+        self._retry_after = retry_after
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+        self._client: redis.Redis | None = None
+        if url:
+            self._client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=0,
+                retry_on_timeout=False,
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return self._client is not None
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:{key}"
+
+    def _usable(self) -> redis.Redis | None:
+        if self._client is None or time.monotonic() < self._down_until:
+            return None
+        return self._client
+
+    def _failed(self, error: Exception) -> None:
+        with self._lock:
+            was_up = time.monotonic() >= self._down_until
+            self._down_until = time.monotonic() + self._retry_after
+        if was_up:
+            log(logger, "cache unavailable", logging.WARNING, error=type(error).__name__)
+
+    def _run(self, operation: Callable[[redis.Redis], T], fallback: T) -> T:
+        client = self._usable()
+        if client is None:
+            return fallback
+        try:
+            return operation(client)
+        except (redis.RedisError, OSError) as error:
+            self._failed(error)
+            return fallback
+
+    def get(self, key: str) -> bytes | None:
+        return self._run(lambda c: c.get(self._key(key)), None)
+
+    def set(self, key: str, value: bytes | str, ttl_seconds: int) -> None:
+        self._run(lambda c: c.set(self._key(key), value, ex=ttl_seconds), None)
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self._run(lambda c: c.delete(*(self._key(k) for k in keys)), None)
+
+    def get_json(self, key: str) -> Any | None:
+        raw = self.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: Any, ttl_seconds: int) -> None:
+        self.set(key, json.dumps(value, separators=(",", ":")), ttl_seconds)
+
+    def ping(self) -> bool:
+        return self._run(lambda c: bool(c.ping()), False)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

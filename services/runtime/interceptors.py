@@ -1,0 +1,135 @@
+"""gRPC interceptors: request ids in, JSON access logs, domain errors out as precise statuses."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from services.runtime import errors
+from services.runtime.logs import (
+    REQUEST_ID_HEADER,
+    clean_request_id,
+    current_request_id,
+    log,
+    reset_request_id,
+    set_request_id,
+)
+
+logger = logging.getLogger("access")
+
+STATUS_OF: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_of(error: errors.DomainError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+class ServerInterceptor(grpc.ServerInterceptor):
+    """Wraps the product's own unary RPCs; health and reflection pass through untouched."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        if handler is None or not method.startswith("/loyalty.") or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(handler.unary_unary, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    @staticmethod
+    def _wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable:
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata())
+            token = set_request_id(clean_request_id(metadata.get(REQUEST_ID_HEADER)))
+            started = time.perf_counter()
+            status = grpc.StatusCode.OK
+            error_code = ""
+            try:
+                return behavior(request, context)
+            except errors.DomainError as error:
+                status, error_code = status_of(error), error.code
+                context.set_trailing_metadata(((errors.ERROR_CODE_METADATA_KEY, error.code),))
+                context.abort(status, error.detail)
+            except Exception:
+                if context.code() not in (None, grpc.StatusCode.OK):
+                    status = context.code()
+                    raise
+                status, error_code = grpc.StatusCode.INTERNAL, "internal"
+                logger.exception("unhandled error", extra={"fields": {"method": method}})
+                context.set_trailing_metadata(((errors.ERROR_CODE_METADATA_KEY, "internal"),))
+                context.abort(status, "internal error")
+            finally:
+                fields: dict[str, Any] = {
+                    "method": method,
+                    "status": status.name,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                if error_code:
+                    fields["code"] = error_code
+                log(logger, "rpc", **fields)
+                reset_request_id(token)
+
+        return wrapped
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(
+        self,
+        details: grpc.ClientCallDetails,
+        timeout: float | None,
+        metadata: Any,
+        wait_for_ready: bool,
+    ) -> None:
+        self.method = details.method
+        self.timeout = timeout
+        self.metadata = metadata
+        self.credentials = details.credentials
+        self.wait_for_ready = wait_for_ready
+        self.compression = details.compression
+
+
+class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Gives every outgoing call a deadline and the current request id.
+
+    Calls wait for the connection (within their deadline) rather than failing at once while a
+    service restarts; a caller that wants to fail fast, like a health probe, says so per call.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = list(details.metadata or [])
+        request_id = current_request_id()
+        if request_id and not any(key == REQUEST_ID_HEADER for key, _ in metadata):
+            metadata.append((REQUEST_ID_HEADER, request_id))
+        timeout = details.timeout if details.timeout is not None else self._timeout
+        wait = details.wait_for_ready if details.wait_for_ready is not None else True
+        return _CallDetails(details, timeout, metadata, wait)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request)
