@@ -1,0 +1,212 @@
+"""The member directory: enrolment and identification, with the cache in front of the database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+
+from services.identity import identifiers, repository
+from services.identity.models import Consent, Member
+from services.runtime.cache import Cache
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from services.runtime.text import ascii_digits
+
+CHANNELS = ("sms", "email")
+SOURCES = ("pos", "web", "admin")
+MEMBER_TTL = 3600
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    channel: str
+    granted: bool
+    source: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What callers see of a member: identifiers masked, safe to cache."""
+
+    id: str
+    card_number: str
+    phone_masked: str
+    email_masked: str
+    first_name: str
+    last_name: str
+    birth_date: str
+    city: str
+    consents: tuple[ConsentView, ...]
+    enrolled_at: str
+    enrolled_store_id: str
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return cls(
+            id=str(member.id),
+            card_number=member.card_number,
+            phone_masked=identifiers.mask_phone(member.phone) if member.phone else "",
+            email_masked=identifiers.mask_email(member.email) if member.email else "",
+            first_name=member.first_name,
+            last_name=member.last_name,
+            birth_date=member.birth_date.isoformat() if member.birth_date else "",
+            city=member.city,
+            consents=tuple(
+                ConsentView(c.channel, c.granted, c.source, c.updated_at.isoformat())
+                for c in member.consents
+            ),
+            enrolled_at=member.created_at.isoformat(),
+            enrolled_store_id=str(member.enrolled_store_id or ""),
+        )
+
+    @classmethod
+    def from_cache(cls, data: dict) -> MemberView:
+        consents = tuple(ConsentView(**c) for c in data.pop("consents"))
+        return cls(consents=consents, **data)
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    phone: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    birth_date: str = ""
+    city: str = ""
+    consents: tuple[tuple[str, bool], ...] = ()
+    store_id: str = ""
+    source: str = "pos"
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidArgument(f"{what} is not a valid id", code=f"invalid-{what}") from None
+
+
+def _name(value: str, field: str) -> str:
+    value = " ".join(value.split())
+    if len(value) > MAX_NAME:
+        raise InvalidArgument(f"{field} is longer than {MAX_NAME} characters")
+    return value
+
+
+def _birth_date(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        parsed = date.fromisoformat(ascii_digits(value))
+    except ValueError:
+        raise InvalidArgument(
+            "birth_date must be a date YYYY-MM-DD", code="invalid-birth-date"
+        ) from None
+    if not date(1900, 1, 1) <= parsed <= utcnow().date():
+        raise InvalidArgument("birth_date is out of range", code="invalid-birth-date")
+    return parsed
+
+
+class Directory:
+    def __init__(
+        self, database: Database, cache: Cache, hasher: identifiers.PiiHasher, region: str
+    ) -> None:
+        self._db = database
+        self._cache = cache
+        self._hash = hasher
+        self._region = region
+
+    def enroll(self, request: Enrollment) -> MemberView:
+        phone = identifiers.normalize_phone(request.phone, self._region)
+        email = identifiers.normalize_email(request.email) if request.email else None
+        if request.source not in SOURCES:
+            raise InvalidArgument(f"source must be one of {', '.join(SOURCES)}")
+        store_id = parse_uuid(request.store_id, "store") if request.store_id else None
+        now = utcnow()
+        consents = dict(request.consents)
+        if len(consents) != len(request.consents):
+            raise InvalidArgument("a consent channel is given twice")
+        if not set(consents) <= set(CHANNELS):
+            raise InvalidArgument(f"consent channel must be one of {', '.join(CHANNELS)}")
+        phone_hash = self._hash("phone", phone)
+        fields = dict(
+            phone=phone,
+            phone_hash=phone_hash,
+            email=email,
+            email_hash=self._hash("email", email) if email else None,
+            first_name=_name(request.first_name, "first_name"),
+            last_name=_name(request.last_name, "last_name"),
+            birth_date=_birth_date(request.birth_date),
+            city=_name(request.city, "city"),
+            enrolled_store_id=store_id,
+            created_at=now,
+            updated_at=now,
+        )
+        # A clash on the card number (one in 10^14) is retried; a clash on the phone is final.
+        for _attempt in range(3):
+            try:
+                with self._db.write() as session:
+                    if repository.member_id_by_phone_hash(session, phone_hash):
+                        raise _phone_taken()
+                    if store_id and not repository.store_by_id(session, store_id):
+                        raise NotFound("store not found", code="store-not-found")
+                    member = Member(
+                        card_number=identifiers.new_card_number(),
+                        consents=[
+                            Consent(channel=c, granted=g, source=request.source, updated_at=now)
+                            for c, g in consents.items()
+                        ],
+                        **fields,
+                    )
+                    session.add(member)
+                    session.flush()
+                    return MemberView.of(member)
+            except IntegrityError:
+                with self._db.read() as session:
+                    if repository.member_id_by_phone_hash(session, phone_hash):
+                        raise _phone_taken() from None
+        raise AlreadyExists("could not issue a card number, try again", code="card-clash")
+
+    def get(self, member_id: str) -> MemberView:
+        try:
+            parsed = uuid.UUID(member_id)
+        except ValueError:
+            raise NotFound("member not found", code="member-not-found") from None
+        key = f"member:{parsed}"
+        cached = self._cache.get_json(key)
+        if cached is not None:
+            return MemberView.from_cache(cached)
+        with self._db.read() as session:
+            member = repository.member_by_id(session, parsed)
+            if member is None:
+                raise NotFound("member not found", code="member-not-found")
+            view = MemberView.of(member)
+        self._cache.set_json(key, asdict(view), MEMBER_TTL)
+        return view
+
+    def identify_by_phone(self, raw: str) -> MemberView:
+        phone_hash = self._hash("phone", identifiers.normalize_phone(raw, self._region))
+        return self._identify(f"phone:{phone_hash}", repository.member_id_by_phone_hash, phone_hash)
+
+    def identify_by_card(self, raw: str) -> MemberView:
+        card = identifiers.normalize_card_number(raw)
+        return self._identify(f"card:{card}", repository.member_id_by_card, card)
+
+    def _identify(self, key: str, find, value: str) -> MemberView:  # type: ignore[no-untyped-def]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return self.get(cached.decode())
+        with self._db.read() as session:
+            member_id = find(session, value)
+        if member_id is None:
+            raise NotFound("no member with this identifier", code="member-not-found")
+        self._cache.set(key, str(member_id), MEMBER_TTL)
+        return self.get(str(member_id))
+
+
+def _phone_taken() -> AlreadyExists:
+    return AlreadyExists("a member with this phone number exists", code="member-exists")

@@ -1,0 +1,97 @@
+"""IdentityService over gRPC: proto in, domain call, proto out; nothing else."""
+
+from __future__ import annotations
+
+import grpc
+
+from loyalty.identity.v1 import identity_pb2 as pb
+from loyalty.identity.v1 import identity_pb2_grpc
+from services.identity.directory import Directory, Enrollment, MemberView
+from services.identity.terminals import Terminals
+from services.runtime.convert import to_timestamp
+from services.runtime.errors import InvalidArgument
+
+CHANNEL_NAMES = {pb.CONSENT_CHANNEL_SMS: "sms", pb.CONSENT_CHANNEL_EMAIL: "email"}
+CHANNEL_ENUMS = {name: value for value, name in CHANNEL_NAMES.items()}
+
+
+def member_message(view: MemberView) -> pb.Member:
+    return pb.Member(
+        id=view.id,
+        card_number=view.card_number,
+        phone_masked=view.phone_masked,
+        email_masked=view.email_masked,
+        first_name=view.first_name,
+        last_name=view.last_name,
+        birth_date=view.birth_date,
+        city=view.city,
+        consents=[
+            pb.Consent(
+                channel=CHANNEL_ENUMS[c.channel],
+                granted=c.granted,
+                source=c.source,
+                updated_at=to_timestamp(c.updated_at),
+            )
+            for c in view.consents
+        ],
+        enrolled_at=to_timestamp(view.enrolled_at),
+        enrolled_store_id=view.enrolled_store_id,
+    )
+
+
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    def __init__(self, directory: Directory, terminals: Terminals) -> None:
+        self._directory = directory
+        self._terminals = terminals
+
+    def EnrollMember(self, request: pb.EnrollMemberRequest, context: grpc.ServicerContext):
+        consents = []
+        for consent in request.consents:
+            if consent.channel not in CHANNEL_NAMES:
+                raise InvalidArgument("consent channel is unspecified")
+            consents.append((CHANNEL_NAMES[consent.channel], consent.granted))
+        view = self._directory.enroll(
+            Enrollment(
+                phone=request.phone,
+                email=request.email,
+                first_name=request.first_name,
+                last_name=request.last_name,
+                birth_date=request.birth_date,
+                city=request.city,
+                consents=tuple(consents),
+                store_id=request.store_id,
+                source=request.source or "pos",
+            )
+        )
+        return pb.EnrollMemberResponse(member=member_message(view))
+
+    def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
+        return pb.GetMemberResponse(member=member_message(self._directory.get(request.member_id)))
+
+    def IdentifyMember(self, request: pb.IdentifyMemberRequest, context: grpc.ServicerContext):
+        which = request.WhichOneof("identifier")
+        if which == "phone":
+            view = self._directory.identify_by_phone(request.phone)
+        elif which == "card_number":
+            view = self._directory.identify_by_card(request.card_number)
+        else:
+            raise InvalidArgument("give a phone or a card number")
+        return pb.IdentifyMemberResponse(member=member_message(view))
+
+    def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
+        store = self._terminals.create_store(request.name)
+        return pb.CreateStoreResponse(
+            store=pb.Store(
+                id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
+            )
+        )
+
+    def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
+        issued = self._terminals.create_api_key(request.store_id)
+        return pb.CreateApiKeyResponse(key_id=issued.key_id, api_key=issued.api_key)
+
+    def AuthenticateApiKey(
+        self, request: pb.AuthenticateApiKeyRequest, context: grpc.ServicerContext
+    ):
+        key = self._terminals.authenticate(request.api_key)
+        return pb.AuthenticateApiKeyResponse(key_id=str(key.id), store_id=str(key.store_id))
