@@ -1,0 +1,300 @@
+"""The points ledger's rules: earning on a purchase exactly once, balances and history.
+
+No gRPC here; SQL lives in repository.py. Every change is a posting whose entries sum to zero,
+written in the same database transaction as the balance it moves and the idempotency record
+that makes a POS retry harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from services.points import repository
+from services.points.earning import EarningRule
+from services.points.models import Entry, Posting, Purchase
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.logs import log
+from services.runtime.money import MAX_MINOR
+
+logger = logging.getLogger(__name__)
+
+_TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
+_QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+MAX_ITEMS = 1000
+MAX_CLOCK_SKEW = timedelta(days=1)
+LEDGER_PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class PurchaseItem:
+    sku: str
+    category: str
+    quantity: str
+    unit_price_minor: int
+
+
+@dataclass(frozen=True)
+class PurchaseInput:
+    store_id: str
+    transaction_id: str
+    member_id: str
+    amount_minor: int
+    currency: str
+    items: tuple[PurchaseItem, ...] = ()
+    occurred_at: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """What a retry must repeat exactly to count as the same purchase."""
+        body = {
+            "member_id": self.member_id,
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "items": [asdict(item) for item in self.items],
+            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EarningLine:
+    source: str
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    transaction_id: str
+    member_id: str
+    points_earned: int
+    breakdown: tuple[EarningLine, ...]
+    available: int
+    pending: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PurchaseResult:
+        data = json.loads(text)
+        data["breakdown"] = tuple(EarningLine(**line) for line in data["breakdown"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    id: int
+    kind: str
+    points: int
+    bucket: str
+    reason: str
+    source_type: str
+    source_id: str
+    created_at: datetime
+
+
+class BonusSource(Protocol):
+    def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
+        """Campaign bonuses for the purchase; None when they cannot be known right now."""
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidArgument(f"{what}_id is not a valid id", code=f"invalid-{what}-id") from None
+
+
+class Ledger:
+    def __init__(
+        self, database: Database, rule: EarningRule, currency: str, bonuses: BonusSource
+    ) -> None:
+        self._db = database
+        self._rule = rule
+        self._currency = currency
+        self._bonuses = bonuses
+
+    def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
+        store_id, member_id = self._validate(purchase)
+        fingerprint = purchase.fingerprint()
+        with self._db.read() as session:
+            replay = self._replay(session, store_id, purchase.transaction_id, fingerprint)
+        if replay is not None:
+            return replay
+
+        base = self._rule.base_points(purchase.amount_minor)
+        bonuses = self._bonuses.evaluate(purchase, base)
+        lines = [EarningLine("base", base, self._rule.label), *(bonuses or [])]
+        earned = sum(line.points for line in lines)
+        try:
+            with self._db.write() as session:
+                record = Purchase(
+                    store_id=store_id,
+                    transaction_id=purchase.transaction_id,
+                    member_id=member_id,
+                    amount_minor=purchase.amount_minor,
+                    currency=purchase.currency,
+                    occurred_at=purchase.occurred_at or utcnow(),
+                    request_hash=fingerprint,
+                    campaigns_evaluated=bonuses is not None,
+                    result="",
+                )
+                session.add(record)
+                session.flush()  # the unique guard fires here for a duplicate
+                if earned:
+                    _post(
+                        session,
+                        "earn",
+                        "purchase",
+                        "pos",
+                        purchase.transaction_id,
+                        member_id,
+                        earned,
+                    )
+                available, pending = repository.add_to_balance(session, member_id, available=earned)
+                result = PurchaseResult(
+                    transaction_id=purchase.transaction_id,
+                    member_id=purchase.member_id,
+                    points_earned=earned,
+                    breakdown=tuple(line for line in lines if line.points or line.source == "base"),
+                    available=available,
+                    pending=pending,
+                )
+                record.result = result.to_json()
+        except IntegrityError:
+            # A concurrent copy of this purchase committed first: answer as it did.
+            with self._db.read() as session:
+                replay = self._replay(session, store_id, purchase.transaction_id, fingerprint)
+            if replay is None:
+                raise
+            return replay
+        log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
+        return result
+
+    def _validate(self, purchase: PurchaseInput) -> tuple[uuid.UUID, uuid.UUID]:
+        store_id = parse_id(purchase.store_id, "store")
+        member_id = parse_id(purchase.member_id, "member")
+        if not _TRANSACTION_ID.fullmatch(purchase.transaction_id):
+            raise InvalidArgument(
+                "transaction_id must be 1 to 100 letters, digits or . _ : / -",
+                code="invalid-transaction-id",
+            )
+        if purchase.currency != self._currency:
+            raise InvalidArgument(
+                f"the program runs in {self._currency}, not {purchase.currency or 'no currency'}",
+                code="currency-mismatch",
+            )
+        if not 0 < purchase.amount_minor <= MAX_MINOR:
+            raise InvalidArgument("amount must be more than zero", code="invalid-amount")
+        if purchase.occurred_at and purchase.occurred_at > utcnow() + MAX_CLOCK_SKEW:
+            raise InvalidArgument("occurred_at is in the future", code="invalid-occurred-at")
+        if len(purchase.items) > MAX_ITEMS:
+            raise InvalidArgument(f"at most {MAX_ITEMS} items", code="invalid-items")
+        for item in purchase.items:
+            if not 0 < len(item.sku) <= 64 or len(item.category) > 64:
+                raise InvalidArgument("item sku must be 1 to 64 characters", code="invalid-items")
+            if not _QUANTITY.fullmatch(item.quantity) or Decimal(item.quantity) <= 0:
+                raise InvalidArgument(
+                    "item quantity must be a positive number", code="invalid-items"
+                )
+            if not 0 <= item.unit_price_minor <= MAX_MINOR:
+                raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
+        return store_id, member_id
+
+    @staticmethod
+    def _replay(
+        session,
+        store_id: uuid.UUID,
+        transaction_id: str,
+        fingerprint: str,  # type: ignore[no-untyped-def]
+    ) -> PurchaseResult | None:
+        existing = repository.purchase_by_transaction(session, store_id, transaction_id)
+        if existing is None:
+            return None
+        if existing.request_hash != fingerprint:
+            raise FailedPrecondition(
+                "this transaction_id was already used for a different purchase",
+                code="idempotency-mismatch",
+            )
+        return PurchaseResult.from_json(existing.result)
+
+    def balance(self, member_id: str) -> tuple[int, int]:
+        parsed = parse_id(member_id, "member")
+        with self._db.read() as session:
+            return repository.balance(session, parsed)
+
+    def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:
+        """A page of the member's entries, newest first, and the cursor of the next page."""
+        parsed = parse_id(member_id, "member")
+        limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
+        before = _decode_cursor(cursor) if cursor else None
+        with self._db.read() as session:
+            rows = repository.member_entries(session, parsed, limit + 1, before)
+        lines = [
+            LedgerLine(
+                id=entry.id,
+                kind=posting.kind,
+                points=entry.amount,
+                bucket=entry.bucket or "",
+                reason=posting.reason,
+                source_type=posting.source_type,
+                source_id=posting.source_id,
+                created_at=posting.created_at,
+            )
+            for entry, posting in rows[:limit]
+        ]
+        next_cursor = _encode_cursor(lines[-1].id) if len(rows) > limit else ""
+        return lines, next_cursor
+
+
+def _post(
+    session,  # type: ignore[no-untyped-def]
+    kind: str,
+    reason: str,
+    source_type: str,
+    source_id: str,
+    member_id: uuid.UUID,
+    points: int,
+) -> None:
+    """Moves `points` from the program's earned account to the member's available bucket."""
+    posting = Posting(kind=kind, reason=reason, source_type=source_type, source_id=source_id)
+    session.add(posting)
+    session.flush()
+    session.add_all(
+        [
+            Entry(posting_id=posting.id, account="program:earned", amount=-points),
+            Entry(
+                posting_id=posting.id,
+                account="member",
+                member_id=member_id,
+                bucket="available",
+                amount=points,
+            ),
+        ]
+    )
+
+
+def _encode_cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"e{entry_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("e"):
+            raise ValueError
+        return int(text[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None
