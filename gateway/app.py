@@ -1,0 +1,70 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from gateway import problems
+from gateway.auth import PosKeys
+from gateway.blueprints import admin, pos, system
+from gateway.config import GatewayConfig
+from gateway.upstreams import Upstreams
+from services.runtime.cache import Cache
+from services.runtime.logs import (
+    clean_request_id,
+    log,
+    reset_request_id,
+    set_request_id,
+)
+
+logger = logging.getLogger("access")
+MAX_BODY = 2 * 1024 * 1024
+
+
+def create_app(config: GatewayConfig | None = None) -> Flask:
+    config = config or GatewayConfig.load()
+    app = Flask(__name__)
+    app.config["LOYALTY"] = config
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    cache = Cache(config.redis_url, f"{config.cache_prefix}:gateway")
+    app.extensions["upstreams"] = Upstreams(config)
+    app.extensions["pos_keys"] = PosKeys(cache)
+
+    for blueprint in (system.bp, admin.bp, pos.bp):
+        app.register_blueprint(blueprint)
+    problems.register(app)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = clean_request_id(request.headers.get("X-Request-Id"))
+        g.request_id_token = set_request_id(g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        if request.path not in ("/healthz", "/readyz"):
+            # The route's pattern, not the path: no identifiers or query strings in the logs.
+            log(
+                logger,
+                "http",
+                method=request.method,
+                route=request.url_rule.rule if request.url_rule else "unmatched",
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - g.started) * 1000, 2),
+            )
+        return response
+
+    @app.teardown_request
+    def _teardown(_error: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            reset_request_id(token)
+
+    return app

@@ -1,0 +1,414 @@
+"""The point-of-sale API: enrol and identify members, record purchases, read points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from flask import Blueprint, current_app, g, request
+
+from gateway.api import operation, query_param
+from gateway.problems import Problem
+from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2
+from loyalty.points.v1 import points_pb2
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import to_minor
+
+bp = Blueprint("pos", __name__)
+
+MONEY = {
+    "type": ["string", "integer"],
+    "description": 'Decimal in the currency\'s major unit, e.g. "125000" or "12.50"',
+}
+CONSENT = {
+    "type": "object",
+    "properties": {
+        "granted": {"type": "boolean"},
+        "source": {"type": "string"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+BALANCE = {
+    "type": "object",
+    "required": ["available", "pending"],
+    "properties": {"available": {"type": "integer"}, "pending": {"type": "integer"}},
+}
+ENROL_REQUEST = {
+    "type": "object",
+    "required": ["phone"],
+    "properties": {
+        "phone": {"type": "string", "minLength": 1, "maxLength": 40},
+        "email": {"type": "string", "maxLength": 254},
+        "first_name": {"type": "string", "maxLength": 100},
+        "last_name": {"type": "string", "maxLength": 100},
+        "birth_date": {"type": "string", "description": "YYYY-MM-DD"},
+        "city": {"type": "string", "maxLength": 100},
+        "consents": {
+            "type": "object",
+            "description": "Marketing consents given at enrolment",
+            "properties": {"sms": {"type": "boolean"}, "email": {"type": "boolean"}},
+            "additionalProperties": False,
+        },
+    },
+}
+MEMBER = {
+    "type": "object",
+    "required": ["id", "card_number", "phone_masked"],
+    "properties": {
+        "id": {"type": "string"},
+        "card_number": {"type": "string"},
+        "phone_masked": {"type": "string"},
+        "email_masked": {"type": "string"},
+        "first_name": {"type": "string"},
+        "last_name": {"type": "string"},
+        "birth_date": {"type": ["string", "null"]},
+        "city": {"type": "string"},
+        "consents": {"type": "object", "additionalProperties": CONSENT},
+        "enrolled_at": {"type": "string", "format": "date-time"},
+    },
+}
+IDENTIFIED = {
+    "type": "object",
+    "required": ["member_id", "display_name", "phone_masked", "points"],
+    "properties": {
+        "member_id": {"type": "string"},
+        "display_name": {"type": "string"},
+        "phone_masked": {"type": "string"},
+        "points": BALANCE,
+    },
+}
+PURCHASE_REQUEST = {
+    "type": "object",
+    "required": ["transaction_id", "member_id", "amount", "currency"],
+    "properties": {
+        "transaction_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "The POS's own id: a retry with the same id is applied once",
+        },
+        "member_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "amount": MONEY,
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "items": {
+            "type": "array",
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "required": ["sku", "quantity", "unit_price"],
+                "properties": {
+                    "sku": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "category": {"type": "string", "maxLength": 64},
+                    "quantity": {"type": ["string", "integer"]},
+                    "unit_price": MONEY,
+                },
+            },
+        },
+        "occurred_at": {"type": "string", "format": "date-time"},
+    },
+}
+PURCHASE = {
+    "type": "object",
+    "required": ["transaction_id", "member_id", "points_earned", "breakdown", "balance"],
+    "properties": {
+        "transaction_id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "points_earned": {"type": "integer"},
+        "breakdown": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "source": {"type": "string"},
+                    "points": {"type": "integer"},
+                    "reason": {"type": "string"},
+                },
+            },
+        },
+        "balance": BALANCE,
+    },
+}
+POINTS = {
+    "type": "object",
+    "required": ["member_id", "available", "pending"],
+    "properties": {
+        "member_id": {"type": "string"},
+        "available": {"type": "integer"},
+        "pending": {"type": "integer"},
+    },
+}
+LEDGER = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "points": {"type": "integer"},
+                    "bucket": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "source_type": {"type": "string"},
+                    "source_id": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
+
+def upstreams() -> Any:
+    return current_app.extensions["upstreams"]
+
+
+def member_json(member: identity_pb2.Member) -> dict:
+    return {
+        "id": member.id,
+        "card_number": member.card_number,
+        "phone_masked": member.phone_masked,
+        "email_masked": member.email_masked,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "birth_date": member.birth_date or None,
+        "city": member.city,
+        "consents": {
+            identity_pb2.ConsentChannel.Name(c.channel).removeprefix("CONSENT_CHANNEL_").lower(): {
+                "granted": c.granted,
+                "source": c.source,
+                "updated_at": c.updated_at.ToJsonString(),
+            }
+            for c in member.consents
+        },
+        "enrolled_at": member.enrolled_at.ToJsonString(),
+    }
+
+
+def display_name(member: identity_pb2.Member) -> str:
+    """First name and last initial, as a cashier would greet them; the masked phone otherwise."""
+    if member.first_name:
+        initial = f" {member.last_name[0]}." if member.last_name else ""
+        return member.first_name + initial
+    return member.phone_masked
+
+
+def get_member(member_id: str) -> identity_pb2.Member:
+    return upstreams().identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id)).member
+
+
+@operation(
+    bp,
+    "/v1/members",
+    "POST",
+    summary="Enrol a member",
+    tag="members",
+    auth="pos-or-admin",
+    request_schema=ENROL_REQUEST,
+    example={"phone": "0912 123 4567", "first_name": "Sara", "consents": {"sms": True}},
+    responses={
+        201: ("The new member", MEMBER),
+        409: ("A member with this phone exists", None),
+        422: ("A value is not acceptable (phone, e-mail, birth date)", None),
+    },
+)
+def enrol(body: dict):
+    caller = g.caller
+    channels = {
+        "sms": identity_pb2.CONSENT_CHANNEL_SMS,
+        "email": identity_pb2.CONSENT_CHANNEL_EMAIL,
+    }
+    response = upstreams().identity.EnrollMember(
+        identity_pb2.EnrollMemberRequest(
+            phone=body["phone"],
+            email=body.get("email", ""),
+            first_name=body.get("first_name", ""),
+            last_name=body.get("last_name", ""),
+            birth_date=body.get("birth_date", ""),
+            city=body.get("city", ""),
+            consents=[
+                identity_pb2.Consent(channel=channels[name], granted=granted)
+                for name, granted in body.get("consents", {}).items()
+            ],
+            store_id=caller.store_id if caller else "",
+            source="pos" if caller else "admin",
+        )
+    )
+    return member_json(response.member), 201
+
+
+@operation(
+    bp,
+    "/v1/members/identify",
+    "GET",
+    summary="Identify a member at the till",
+    tag="members",
+    auth="pos",
+    query=[
+        query_param("phone", "The member's phone, in any common format or digits"),
+        query_param("card", "The member's card number"),
+    ],
+    responses={
+        200: ("The member and their points", IDENTIFIED),
+        404: ("No member with this identifier", None),
+        422: ("The identifier is malformed (e.g. a wrong card check digit)", None),
+    },
+)
+def identify():
+    given = {k: request.args[k] for k in ("phone", "card") if request.args.get(k)}
+    if len(given) != 1:
+        raise Problem(400, "invalid-request", "give exactly one of `phone` or `card`")
+    if "phone" in given:
+        lookup = identity_pb2.IdentifyMemberRequest(phone=given["phone"])
+    else:
+        lookup = identity_pb2.IdentifyMemberRequest(card_number=given["card"])
+    member = upstreams().identity.IdentifyMember(lookup).member
+    balance = upstreams().points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
+    return {
+        "member_id": member.id,
+        "display_name": display_name(member),
+        "phone_masked": member.phone_masked,
+        "points": {"available": balance.balance.available, "pending": balance.balance.pending},
+    }
+
+
+@operation(
+    bp,
+    "/v1/purchases",
+    "POST",
+    summary="Record a purchase and earn points",
+    tag="purchases",
+    auth="pos",
+    request_schema=PURCHASE_REQUEST,
+    example={
+        "transaction_id": "T-1001",
+        "member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
+        "amount": "1250000",
+        "currency": "IRR",
+        "items": [{"sku": "MILK-1L", "category": "dairy", "quantity": 2, "unit_price": "625000"}],
+    },
+    responses={
+        201: ("Points earned; a retry with the same body gets the same answer", PURCHASE),
+        422: ("Unknown member, wrong currency, bad amount, or transaction_id reused", None),
+    },
+)
+def record_purchase(body: dict):
+    caller = g.caller
+    currency = body["currency"]
+    try:
+        amount = to_minor(body["amount"], currency)
+        items = [
+            common_pb2.PurchaseItem(
+                sku=item["sku"],
+                category=item.get("category", ""),
+                quantity=str(item["quantity"]),
+                unit_price=common_pb2.Money(
+                    amount_minor=to_minor(item["unit_price"], currency, "unit_price"),
+                    currency=currency,
+                ),
+            )
+            for item in body.get("items", [])
+        ]
+    except InvalidArgument as error:
+        raise Problem(422, error.code, error.detail) from None
+    try:
+        member = get_member(body["member_id"])
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise Problem(422, "unknown-member", "no member with this member_id") from None
+        raise
+    purchase = points_pb2.RecordPurchaseRequest(
+        store_id=caller.store_id,
+        transaction_id=body["transaction_id"],
+        member_id=member.id,
+        amount=common_pb2.Money(amount_minor=amount, currency=currency),
+        items=items,
+    )
+    if "occurred_at" in body:
+        try:
+            purchase.occurred_at.FromJsonString(body["occurred_at"])
+        except ValueError:
+            raise Problem(400, "invalid-request", "occurred_at must be an RFC 3339 time") from None
+    result = upstreams().points.RecordPurchase(purchase)
+    return {
+        "transaction_id": result.transaction_id,
+        "member_id": result.member_id,
+        "points_earned": result.points_earned,
+        "breakdown": [
+            {"source": line.source, "points": line.points, "reason": line.reason}
+            for line in result.breakdown
+        ],
+        "balance": {"available": result.balance.available, "pending": result.balance.pending},
+    }, 201
+
+
+@operation(
+    bp,
+    "/v1/members/<member_id>/points",
+    "GET",
+    summary="A member's points balance",
+    tag="points",
+    auth="pos-or-admin",
+    responses={200: ("The balance", POINTS), 404: ("No such member", None)},
+)
+def points(member_id: str):
+    member = get_member(member_id)
+    balance = upstreams().points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
+    return {
+        "member_id": member.id,
+        "available": balance.balance.available,
+        "pending": balance.balance.pending,
+    }
+
+
+@operation(
+    bp,
+    "/v1/members/<member_id>/ledger",
+    "GET",
+    summary="A member's points history, newest first",
+    tag="points",
+    auth="pos-or-admin",
+    query=[
+        query_param(
+            "limit",
+            "Entries per page (1-200, default 50)",
+            {"type": "integer", "minimum": 1, "maximum": 200},
+        ),
+        query_param("cursor", "`next_cursor` of the previous page"),
+    ],
+    responses={
+        200: ("A page of entries", LEDGER),
+        404: ("No such member", None),
+        422: ("The cursor is not valid", None),
+    },
+)
+def ledger(member_id: str):
+    raw_limit = request.args.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+        raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 200")
+    member = get_member(member_id)
+    page = upstreams().points.ListLedger(
+        points_pb2.ListLedgerRequest(
+            member_id=member.id, limit=int(raw_limit), cursor=request.args.get("cursor", "")
+        )
+    )
+    return {
+        "items": [
+            {
+                "id": entry.id,
+                "kind": entry.kind,
+                "points": entry.points,
+                "bucket": entry.bucket,
+                "reason": entry.reason,
+                "source_type": entry.source_type,
+                "source_id": entry.source_id,
+                "created_at": entry.created_at.ToJsonString(),
+            }
+            for entry in page.entries
+        ],
+        "next_cursor": page.next_cursor or None,
+    }

@@ -1,0 +1,41 @@
+"""The gateway's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.runtime.config import DEFAULT_ADDRS, Env, redis_url
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    port: int
+    identity_addr: str
+    points_addr: str
+    campaigns_addr: str
+    admin_token: str
+    currency: str
+    redis_url: str | None
+    cache_prefix: str
+    rpc_timeout: float
+    workers: int
+    threads: int
+    log_level: str
+
+    @classmethod
+    def load(cls, env: Env | None = None) -> GatewayConfig:
+        env = env or Env()
+        return cls(
+            port=env.int("GATEWAY_PORT", 8080, minimum=0),
+            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
+            admin_token=env.str("LOYALTY_ADMIN_TOKEN"),
+            currency=env.currency("LOYALTY_CURRENCY", "IRR"),
+            redis_url=redis_url(env),
+            cache_prefix=env.str("LOYALTY_CACHE_PREFIX", "loyalty"),
+            rpc_timeout=env.float("GATEWAY_RPC_TIMEOUT", 3.0),
+            workers=env.int("GATEWAY_WORKERS", 2, minimum=1),
+            threads=env.int("GATEWAY_THREADS", 16, minimum=1),
+            log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),
+        )

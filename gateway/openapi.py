@@ -1,0 +1,86 @@
+"""The OpenAPI 3.1 document, built from the operations the routes declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.api import OPERATIONS, PROBLEM_SCHEMA
+
+SECURITY = {
+    "admin": [{"adminToken": []}],
+    "pos": [{"posKey": []}],
+    "pos-or-admin": [{"posKey": []}, {"adminToken": []}],
+}
+AUTH_PROBLEMS = {401: "Missing or invalid credentials"}
+
+
+def document(currency: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {}
+        for status, (description, schema) in sorted(op.responses.items()):
+            content_type = "application/problem+json" if status >= 400 else "application/json"
+            entry: dict[str, Any] = {"description": description}
+            if schema is None and status >= 400:
+                schema = PROBLEM_SCHEMA
+            if schema is not None:
+                entry["content"] = {content_type: {"schema": schema}}
+            responses[str(status)] = entry
+        problems = (
+            {400: "The body or a parameter does not match the schema"}
+            if (op.request_schema or op.parameters)
+            else {}
+        )
+        if op.request_schema:
+            problems[415] = "The body is not application/json"
+        if op.auth:
+            problems.update(AUTH_PROBLEMS)
+        problems.update({500: "Unexpected error", 503: "A service is unavailable"})
+        for status, description in problems.items():
+            responses.setdefault(
+                str(status),
+                {
+                    "description": description,
+                    "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+                },
+            )
+        spec: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}".replace(
+                "{", ""
+            )
+            .replace("}", "")
+            .replace(".", "_")
+            .replace("-", "_"),
+            "tags": [op.tag],
+            "responses": responses,
+            "security": SECURITY[op.auth] if op.auth else [],
+        }
+        if op.parameters:
+            spec["parameters"] = op.parameters
+        if op.request_schema:
+            media: dict[str, Any] = {"schema": op.request_schema}
+            if op.example:
+                media["example"] = op.example
+            spec["requestBody"] = {"required": True, "content": {"application/json": media}}
+        paths.setdefault(op.path, {})[op.method.lower()] = spec
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loyalty club API",
+            "version": "1.0.0",
+            "description": (
+                "Money is a decimal string in the currency's major unit "
+                f"(the program runs in {currency}); points are integers. "
+                "Errors are application/problem+json with a stable `code`."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer"},
+                "posKey": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {"Problem": PROBLEM_SCHEMA},
+        },
+    }

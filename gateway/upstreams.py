@@ -1,0 +1,50 @@
+"""The gRPC clients of the three services, one channel each per gateway process."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.config import GatewayConfig
+from loyalty.campaigns.v1 import campaigns_pb2_grpc
+from loyalty.identity.v1 import identity_pb2_grpc
+from loyalty.points.v1 import points_pb2_grpc
+from services.runtime.channels import open_channel
+
+
+class Upstreams:
+    def __init__(self, config: GatewayConfig) -> None:
+        self._channels = {
+            "identity": open_channel(config.identity_addr, config.rpc_timeout),
+            "points": open_channel(config.points_addr, config.rpc_timeout),
+            "campaigns": open_channel(config.campaigns_addr, config.rpc_timeout),
+        }
+        self.identity = identity_pb2_grpc.IdentityServiceStub(self._channels["identity"])
+        self.points = points_pb2_grpc.PointsServiceStub(self._channels["points"])
+        self.campaigns = campaigns_pb2_grpc.CampaignsServiceStub(self._channels["campaigns"])
+        self._health = {
+            name: health_pb2_grpc.HealthStub(channel) for name, channel in self._channels.items()
+        }
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="readiness")
+
+    def health(self, timeout: float = 1.0) -> dict[str, str]:
+        """Each service's health status name, asked of all three at once."""
+
+        def check(stub: health_pb2_grpc.HealthStub) -> str:
+            try:
+                response = stub.Check(
+                    health_pb2.HealthCheckRequest(), timeout=timeout, wait_for_ready=False
+                )
+            except grpc.RpcError as error:
+                return error.code().name
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+        futures = {name: self._pool.submit(check, stub) for name, stub in self._health.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._pool.shutdown(wait=False)
