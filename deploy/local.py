@@ -1,0 +1,245 @@
+"""`python -m deploy.local` (what `make run` runs): the whole suite as local processes.
+
+Applies each service's migrations, makes sure a Redis answers (the one at REDIS_URL, else a
+private `redis-server` if one is installed, else none: the suite then runs without its cache),
+starts identity, points, campaigns and the gateway, waits until /readyz answers 200 and prints
+the URLs. SIGINT or SIGTERM stops the gateway first, then the services, and exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+from services.runtime.config import (
+    DEFAULT_ADDRS,
+    DEFAULT_REDIS_URL,
+    Env,
+    data_dir,
+    load_or_create_secret,
+)
+
+SERVICES = ("identity", "points", "campaigns")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def start_private_redis(port: int) -> subprocess.Popen:
+    server = shutil.which("redis-server")
+    assert server
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(50):
+        if redis_answers(url):
+            return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the private redis-server did not start")
+
+
+@dataclass
+class Suite:
+    """The four processes of the suite (and maybe a private Redis), started with one env."""
+
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    redis_process: subprocess.Popen | None = None
+    cache_note: str = ""
+    # When set, each process writes its log lines to <log_dir>/<name>.log instead of stdout.
+    log_dir: Path | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.get('GATEWAY_PORT', '8080')}"
+
+    def prepare(self) -> None:
+        env = Env(self.env)
+        directory = data_dir(env)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.env["LOYALTY_DATA_DIR"] = str(directory)
+        self.env["LOYALTY_ADMIN_TOKEN"] = load_or_create_secret(
+            env, "LOYALTY_ADMIN_TOKEN", "admin-token"
+        )
+        self.env["IDENTITY_PII_KEY"] = load_or_create_secret(
+            env, "IDENTITY_PII_KEY", "identity-pii.key"
+        )
+        url = self.env.get("REDIS_URL", DEFAULT_REDIS_URL)
+        if url and redis_answers(url):
+            self.cache_note = "cache: Redis at " + _without_password(url)
+        elif shutil.which("redis-server"):
+            port = free_port()
+            self.redis_process = start_private_redis(port)
+            self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            self.cache_note = f"cache: no Redis answered, started a private one on port {port}"
+        else:
+            self.env["REDIS_URL"] = ""
+            self.cache_note = "cache: no Redis answered and none is installed; running without"
+
+    def migrate(self) -> None:
+        for name in SERVICES:
+            subprocess.run(
+                [sys.executable, "-m", f"services.{name}", "migrate"],
+                env=self.env,
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+
+    def start_process(self, name: str, module: str) -> None:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+        if output is not None:
+            output.close()
+
+    def start(self) -> None:
+        for name in SERVICES:
+            self.start_process(name, f"services.{name}")
+        self.start_process("gateway", "gateway")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                with urllib.request.urlopen(self.gateway_url + "/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the suite did not become ready in time")
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode}")
+
+    def stop(self, timeout: float = 20.0) -> dict[str, int | None]:
+        """Stops the gateway first so no new work reaches the services; returns exit codes."""
+        codes: dict[str, int | None] = {}
+        order = ["gateway", *SERVICES]
+        for group in (order[:1], order[1:]):
+            for name in group:
+                process = self.processes.get(name)
+                if process and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for name in group:
+                process = self.processes.get(name)
+                if process is None:
+                    continue
+                try:
+                    codes[name] = process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    codes[name] = process.wait()
+        if self.redis_process is not None:
+            self.redis_process.terminate()
+            self.redis_process.wait(10)
+        return codes
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    return url if not parsed.password else url.replace(parsed.password, "***")
+
+
+def suite_env(environ: Mapping[str, str]) -> dict[str, str]:
+    env = dict(environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    for name, addr in DEFAULT_ADDRS.items():
+        env.setdefault(f"{name.upper()}_ADDR", addr)
+    return env
+
+
+def main() -> int:
+    suite = Suite(suite_env(os.environ))
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        suite.prepare()
+        suite.migrate()
+        suite.start()
+        suite.wait_ready()
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
+        print(f"\nthe suite did not start: {error}", file=sys.stderr)
+        suite.stop()
+        return 1
+    data = suite.env["LOYALTY_DATA_DIR"]
+    print(
+        f"\nLoyalty club is up.\n"
+        f"  gateway     {suite.gateway_url}  (/readyz, /openapi.json)\n"
+        + "".join(f"  {n:<11} {suite.env[f'{n.upper()}_ADDR']}  (gRPC)\n" for n in SERVICES)
+        + f"  {suite.cache_note}\n"
+        f"  data        {data}\n"
+        f"  admin token in {data}/admin-token\n"
+        f"Press Ctrl-C to stop.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    exit_code = 0
+    while not stopping:
+        try:
+            suite.check_alive()
+        except RuntimeError as error:
+            print(f"\n{error}; stopping the suite", file=sys.stderr)
+            exit_code = 1
+            break
+        time.sleep(0.3)
+    print("\nstopping...", file=sys.stderr, flush=True)
+    codes = suite.stop()
+    failed = {name: code for name, code in codes.items() if code not in (0, None)}
+    if failed:
+        print(f"exit codes: {failed}", file=sys.stderr)
+    print("stopped", file=sys.stderr)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
