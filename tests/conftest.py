@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local import Suite
+from tests.support import (
+    Pos,
+    PostgresDatabases,
+    postgres_reachable,
+    redis_reachable,
+    start_suite,
+    unavailable,
+)
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> None:
+    if not redis_reachable():
+        unavailable("Redis at 127.0.0.1:6379")
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_suite(
+    tmp_path_factory: pytest.TempPathFactory, redis_available: None
+) -> Iterator[Suite]:
+    suite = start_suite(tmp_path_factory.mktemp("sqlite-suite"))
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_suite(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_available: None,
+    postgres_databases: PostgresDatabases,
+) -> Iterator[Suite]:
+    suite = start_suite(tmp_path_factory.mktemp("pg-suite"), postgres_databases.urls)
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def suite(request: pytest.FixtureRequest) -> Suite:
+    """The running suite, once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_suite")
+
+
+@pytest.fixture
+def pos(suite: Suite) -> Pos:
+    return Pos(suite)
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,215 @@
+"""Helpers the tests share: starting real suites and talking to them like a POS would."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import requests
+from jsonschema import Draft202012Validator
+
+from deploy.local import SERVICES, Suite, free_port, suite_env
+
+PG_ADMIN_URL = os.environ.get("LOYALTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("LOYALTY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what: str) -> None:
+    """In CI a missing PostgreSQL or Redis fails the run; on a laptop it skips the test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is not reachable, and CI requires it")
+    pytest.skip(f"{what} is not reachable")
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+class PostgresDatabases:
+    """A throw-away database per service on the machine's PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.names = {name: f"loyalty_test_{uuid.uuid4().hex[:10]}_{name}" for name in SERVICES}
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        self.urls = {name: f"{base}/{db}" for name, db in self.names.items()}
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            for db in self.names.values():
+                conn.execute(f'CREATE DATABASE "{db}"')
+
+    def drop(self) -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            for db in self.names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def start_suite(
+    tmp: Path,
+    database_urls: dict[str, str] | None = None,
+    redis_url: str = REDIS_TEST_URL,
+    **extra_env: str,
+) -> Suite:
+    """The whole suite on free ports, its data and logs under `tmp`."""
+    env = suite_env(os.environ)
+    env.update(
+        LOYALTY_DATA_DIR=str(tmp / "data"),
+        GATEWAY_PORT=str(free_port()),
+        REDIS_URL=redis_url,
+        LOYALTY_CACHE_PREFIX=f"test-{uuid.uuid4().hex[:8]}",
+        GATEWAY_WORKERS="2",
+        **{f"{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
+    )
+    env.pop("LOYALTY_ADMIN_TOKEN", None)
+    env.pop("IDENTITY_PII_KEY", None)
+    for name, url in (database_urls or {}).items():
+        env[f"{name.upper()}_DATABASE_URL"] = url
+    env.update(extra_env)
+    suite = Suite(env, log_dir=tmp / "logs")
+    suite.prepare()
+    suite.migrate()
+    suite.start()
+    try:
+        suite.wait_ready()
+    except Exception:
+        suite.stop()
+        raise
+    return suite
+
+
+def logs_of(suite: Suite) -> str:
+    assert suite.log_dir is not None
+    return "\n".join(p.read_text(errors="replace") for p in suite.log_dir.glob("*.log"))
+
+
+_phone_counter = random.randrange(10**6)
+
+
+def new_phone() -> str:
+    """A fresh valid Iranian mobile number in the local format a cashier types: 0912xxxxxxx."""
+    global _phone_counter
+    _phone_counter += 1
+    return f"0912{(_phone_counter * 7919) % 10**7:07d}"
+
+
+class Api:
+    """An HTTP client for the gateway that checks every answer against /openapi.json."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.token = token
+        spec = requests.get(base_url + "/openapi.json", timeout=5).json()
+        self._operations = _spec_operations(spec)
+
+    def with_token(self, token: str | None) -> Api:
+        other = Api.__new__(Api)
+        other.base_url, other.session, other.token = self.base_url, requests.Session(), token
+        other._operations = self._operations
+        return other
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        response = self.session.request(
+            method, self.base_url + path, headers=headers, timeout=15, **kwargs
+        )
+        self._check_against_spec(method, path.split("?")[0], response)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def _check_against_spec(self, method: str, path: str, response: requests.Response) -> None:
+        operation = next(
+            (
+                operation
+                for pattern, spec_method, operation in self._operations
+                if spec_method == method.lower() and pattern.fullmatch(path)
+            ),
+            None,
+        )
+        if operation is None:
+            if response.status_code != 404:
+                raise AssertionError(f"{method} {path} answered but is not in /openapi.json")
+            return
+        documented = operation["responses"].get(str(response.status_code))
+        assert documented, f"{method} {path}: status {response.status_code} is not documented"
+        for content_type, media in documented.get("content", {}).items():
+            assert response.headers["Content-Type"].startswith(content_type), (
+                f"{method} {path}: {response.status_code} should be {content_type}"
+            )
+            errors = list(Draft202012Validator(media["schema"]).iter_errors(response.json()))
+            assert not errors, f"{method} {path}: body breaks its schema: {errors[0].message}"
+
+
+def _spec_operations(spec: dict) -> list[tuple[re.Pattern, str, dict]]:
+    operations = []
+    for path, methods in spec["paths"].items():
+        parts = re.split(r"(\{[^/]+\})", path)
+        pattern = re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+        for method, operation in methods.items():
+            operations.append((pattern, method, operation))
+    return operations
+
+
+class Pos:
+    """A store with its own POS key, ready to enrol members and sell."""
+
+    def __init__(self, suite: Suite) -> None:
+        admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+        store = admin.post("/v1/admin/stores", {"name": f"store {uuid.uuid4().hex[:6]}"})
+        assert store.status_code == 201, store.text
+        self.store_id = store.json()["id"]
+        key = admin.post(f"/v1/admin/stores/{self.store_id}/api-keys")
+        assert key.status_code == 201, key.text
+        self.api_key = key.json()["api_key"]
+        self.admin = admin
+        self.api = admin.with_token(self.api_key)
+
+    def enrol(self, **fields: Any) -> dict:
+        fields.setdefault("phone", new_phone())
+        response = self.api.post("/v1/members", fields)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def purchase(
+        self,
+        member_id: str,
+        transaction_id: str | None = None,
+        amount: str = "1250000",
+        **extra: Any,
+    ) -> requests.Response:
+        body = {
+            "transaction_id": transaction_id or f"T-{uuid.uuid4().hex[:12]}",
+            "member_id": member_id,
+            "amount": amount,
+            "currency": "IRR",
+            **extra,
+        }
+        return self.api.post("/v1/purchases", body)
+
+    def balance(self, member_id: str) -> dict:
+        response = self.api.get(f"/v1/members/{member_id}/points")
+        assert response.status_code == 200, response.text
+        return response.json()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from services.runtime.cache import Cache
+from tests.support import REDIS_TEST_URL, redis_reachable, unavailable
+
+
+def test_a_cache_with_no_redis_misses_and_never_raises() -> None:
+    cache = Cache(None, "t")
+    cache.set("k", "v", 10)
+    assert cache.get("k") is None
+    assert cache.ping() is False
+
+
+class _Untouchable:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the cache used Redis ({name}) while it was marked down")
+
+
+def test_a_dead_redis_costs_one_failure_then_is_skipped_until_retry() -> None:
+    # Nothing listens on port 9 of the loopback: connections are refused.
+    cache = Cache("redis://127.0.0.1:9/0", "t", timeout=0.1, retry_after=0.5)
+    assert cache.get("k") is None
+    dead_client = cache._client
+    cache._client = _Untouchable()  # type: ignore[assignment]
+    for _ in range(100):
+        assert cache.get_json("k") is None
+        cache.set("k", "v", 10)
+        cache.delete("k")
+    time.sleep(0.6)
+    cache._client = dead_client
+    assert cache.get("k") is None  # tried again, failed again, no exception
+
+
+def test_values_round_trip_through_a_real_redis() -> None:
+    if not redis_reachable():
+        unavailable("Redis at 127.0.0.1:6379")
+    cache = Cache(REDIS_TEST_URL, f"test-{uuid.uuid4().hex[:8]}")
+    cache.set_json("member", {"id": "m1", "points": 5}, 10)
+    assert cache.get_json("member") == {"id": "m1", "points": 5}
+    cache.delete("member")
+    assert cache.get("member") is None
+
+
+@pytest.mark.parametrize("prefix", ["a", "b"])
+def test_prefixes_keep_installations_apart(prefix: str) -> None:
+    if not redis_reachable():
+        unavailable("Redis at 127.0.0.1:6379")
+    mine = Cache(REDIS_TEST_URL, f"{prefix}-{uuid.uuid4().hex[:8]}")
+    theirs = Cache(REDIS_TEST_URL, f"{prefix}-{uuid.uuid4().hex[:8]}")
+    mine.set("k", "mine", 10)
+    assert theirs.get("k") is None
