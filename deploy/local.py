@@ -50,9 +50,10 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def start_private_redis(port: int) -> subprocess.Popen:
-    server = shutil.which("redis-server")
-    assert server
+def start_private_redis(port: int, search_path: str | None = None) -> subprocess.Popen:
+    server = shutil.which("redis-server", path=search_path)
+    if server is None:
+        raise RuntimeError("redis-server is not installed")
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -97,9 +98,9 @@ class Suite:
         url = self.env.get("REDIS_URL", DEFAULT_REDIS_URL)
         if url and redis_answers(url):
             self.cache_note = "cache: Redis at " + _without_password(url)
-        elif shutil.which("redis-server"):
+        elif shutil.which("redis-server", path=self.env.get("PATH")):
             port = free_port()
-            self.redis_process = start_private_redis(port)
+            self.redis_process = start_private_redis(port, self.env.get("PATH"))
             self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             self.cache_note = f"cache: no Redis answered, started a private one on port {port}"
         else:

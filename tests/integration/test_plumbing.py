@@ -1,0 +1,121 @@
+"""What operators rely on: request ids across hops, hashed keys, a balanced ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+from deploy.local import Suite
+from services.runtime.config import Env, database_url
+from tests.support import Pos, logs_of
+
+
+def db_url(suite: Suite, service: str) -> str:
+    return database_url(Env(suite.env), service)
+
+
+def test_the_request_id_travels_from_the_gateway_through_every_service(suite: Suite) -> None:
+    pos = Pos(suite)
+    member = pos.enrol()
+    request_id = "till-7-req-000123"
+    response = requests.post(
+        suite.gateway_url + "/v1/purchases",
+        json={
+            "transaction_id": "T-traced",
+            "member_id": member["id"],
+            "amount": "40000",
+            "currency": "IRR",
+        },
+        headers={"Authorization": f"Bearer {pos.api_key}", "X-Request-Id": request_id},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Request-Id"] == request_id
+
+    lines = [json.loads(line) for line in logs_of(suite).splitlines() if request_id in line]
+    by_process = {(line["process"], line.get("route") or line.get("method")) for line in lines}
+    assert ("gateway", "/v1/purchases") in by_process
+    assert ("identity", "/loyalty.identity.v1.IdentityService/GetMember") in by_process
+    assert ("points", "/loyalty.points.v1.PointsService/RecordPurchase") in by_process
+    assert ("campaigns", "/loyalty.campaigns.v1.CampaignsService/EvaluatePurchase") in by_process
+
+
+def test_a_gateway_made_request_id_is_returned_when_none_or_a_bad_one_is_sent(
+    suite: Suite,
+) -> None:
+    plain = requests.get(suite.gateway_url + "/healthz", timeout=5)
+    assert len(plain.headers["X-Request-Id"]) == 32
+    odd = requests.get(
+        suite.gateway_url + "/healthz", headers={"X-Request-Id": "x" * 500}, timeout=5
+    )
+    assert odd.headers["X-Request-Id"] != "x" * 500
+
+
+def test_pos_keys_are_stored_only_as_hashes(suite: Suite) -> None:
+    pos = Pos(suite)
+    engine = create_engine(db_url(suite, "identity"))
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT key_hash FROM api_keys")).scalars().all()
+    engine.dispose()
+    assert stored
+    assert all(pos.api_key not in value and len(value) == 64 for value in stored)
+
+
+def test_phones_are_looked_up_by_keyed_hash_not_in_clear(suite: Suite) -> None:
+    pos = Pos(suite)
+    member = pos.enrol()
+    engine = create_engine(db_url(suite, "identity"))
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT phone, phone_hash FROM members WHERE card_number = :card"),
+            {"card": member["card_number"]},
+        ).one()
+    engine.dispose()
+    assert row.phone.startswith("+98912")
+    assert row.phone not in row.phone_hash and len(row.phone_hash) == 64
+
+
+def test_every_posting_balances_and_balances_equal_their_entries(suite: Suite) -> None:
+    pos = Pos(suite)
+    members = [pos.enrol() for _ in range(3)]
+    for n, member in enumerate(members):
+        for k in range(n + 1):
+            assert pos.purchase(member["id"], amount=f"{(k + 1) * 55000}").status_code == 201
+    engine = create_engine(db_url(suite, "points"))
+    with engine.connect() as connection:
+        unbalanced = connection.execute(
+            text("SELECT posting_id FROM entries GROUP BY posting_id HAVING SUM(amount) <> 0")
+        ).all()
+        drifted = connection.execute(
+            text(
+                "SELECT b.member_id FROM balances b LEFT JOIN ("
+                "  SELECT member_id, SUM(amount) AS total FROM entries"
+                "  WHERE member_id IS NOT NULL AND bucket = 'available' GROUP BY member_id"
+                ") e ON e.member_id = b.member_id"
+                " WHERE b.available <> COALESCE(e.total, 0)"
+            )
+        ).all()
+        postings = connection.execute(text("SELECT COUNT(*) FROM postings")).scalar_one()
+    engine.dispose()
+    assert postings >= 6
+    assert unbalanced == []
+    assert drifted == []
+
+
+def test_without_any_redis_the_suite_starts_without_its_cache(tmp_path: Path) -> None:
+    env = {
+        "LOYALTY_DATA_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+        "PATH": "/nonexistent",
+    }
+    suite = Suite(env)
+    suite.prepare()
+    assert suite.env["REDIS_URL"] == ""
+    assert "running without" in suite.cache_note
+    assert suite.redis_process is None
+    assert Path(suite.env["LOYALTY_DATA_DIR"], "admin-token").exists()
+    assert os.stat(Path(suite.env["LOYALTY_DATA_DIR"], "admin-token")).st_mode & 0o077 == 0
