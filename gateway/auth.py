@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import grpc
 from flask import current_app, request
@@ -70,7 +70,7 @@ class PosKeys:
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
             caller = PosCaller(store_id=response.store_id, key_id=response.key_id)
-            self._cache.set_json(f"poskey:{digest}", caller.__dict__, SHARED_TTL)
+            self._cache.set_json(f"poskey:{digest}", asdict(caller), SHARED_TTL)
         with self._lock:
             if len(self._local) > 10_000:
                 self._local.clear()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.problems import Problem
+from gateway.upstreams import Upstreams
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
@@ -163,7 +162,7 @@ LEDGER = {
 }
 
 
-def upstreams() -> Any:
+def upstreams() -> Upstreams:
     return current_app.extensions["upstreams"]
 
 

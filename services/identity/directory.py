@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.identity import identifiers, repository
 from services.identity.models import Consent, Member
@@ -196,7 +198,9 @@ class Directory:
         card = identifiers.normalize_card_number(raw)
         return self._identify(f"card:{card}", repository.member_id_by_card, card)
 
-    def _identify(self, key: str, find, value: str) -> MemberView:  # type: ignore[no-untyped-def]
+    def _identify(
+        self, key: str, find: Callable[[Session, str], uuid.UUID | None], value: str
+    ) -> MemberView:
         cached = self._cache.get(key)
         if cached is not None:
             return self.get(cached.decode())

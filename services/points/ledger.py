@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.earning import EarningRule
@@ -215,10 +216,7 @@ class Ledger:
 
     @staticmethod
     def _replay(
-        session,
-        store_id: uuid.UUID,
-        transaction_id: str,
-        fingerprint: str,  # type: ignore[no-untyped-def]
+        session: Session, store_id: uuid.UUID, transaction_id: str, fingerprint: str
     ) -> PurchaseResult | None:
         existing = repository.purchase_by_transaction(session, store_id, transaction_id)
         if existing is None:
@@ -260,7 +258,7 @@ class Ledger:
 
 
 def _post(
-    session,  # type: ignore[no-untyped-def]
+    session: Session,
     kind: str,
     reason: str,
     source_type: str,
