@@ -37,11 +37,14 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def is_admin_token(token: str) -> bool:
+    expected = current_app.config["LOYALTY"].admin_token
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
 def require_admin() -> None:
     """Nothing for the admin; a 401 problem for anyone else."""
-    expected = current_app.config["LOYALTY"].admin_token
-    token = bearer_token()
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not is_admin_token(bearer_token()):
         raise Problem(401, "unauthenticated", "the admin token is not valid")
 
 
@@ -86,8 +89,7 @@ def require_pos() -> PosCaller:
 def require_pos_or_admin() -> PosCaller | None:
     """The POS caller, or None for the admin."""
     token = bearer_token()
-    expected = current_app.config["LOYALTY"].admin_token
-    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+    if is_admin_token(token):
         return None
     return current_app.extensions["pos_keys"].resolve(token)
 

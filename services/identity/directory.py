@@ -15,6 +15,7 @@ from services.identity.models import Consent, Member
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from services.runtime.ids import parse_id
 from services.runtime.text import ascii_digits
 
 CHANNELS = ("sms", "email")
@@ -85,13 +86,6 @@ class Enrollment:
     source: str = "pos"
 
 
-def parse_uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidArgument(f"{what} is not a valid id", code=f"invalid-{what}") from None
-
-
 def _name(value: str, field: str) -> str:
     value = " ".join(value.split())
     if len(value) > MAX_NAME:
@@ -127,7 +121,7 @@ class Directory:
         email = identifiers.normalize_email(request.email) if request.email else None
         if request.source not in SOURCES:
             raise InvalidArgument(f"source must be one of {', '.join(SOURCES)}")
-        store_id = parse_uuid(request.store_id, "store") if request.store_id else None
+        store_id = parse_id(request.store_id, "store") if request.store_id else None
         now = utcnow()
         consents = dict(request.consents)
         if len(consents) != len(request.consents):

@@ -26,6 +26,7 @@ from services.points.earning import EarningRule
 from services.points.models import Entry, Posting, Purchase
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.ids import parse_id
 from services.runtime.logs import log
 from services.runtime.money import MAX_MINOR
 
@@ -109,13 +110,6 @@ class LedgerLine:
 class BonusSource(Protocol):
     def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
         """Campaign bonuses for the purchase; None when they cannot be known right now."""
-
-
-def parse_id(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidArgument(f"{what}_id is not a valid id", code=f"invalid-{what}-id") from None
 
 
 class Ledger:
