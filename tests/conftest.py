@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local import Suite
+from tests.ledger_support import PointsWorld, sqlite_url
 from tests.support import (
     Pos,
     PostgresDatabases,
@@ -67,3 +68,26 @@ def pos(suite: Suite) -> Pos:
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def ledger_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for tests that drive the points classes directly."""
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    databases = PostgresDatabases()
+    yield databases.urls["points"].replace("postgresql://", "postgresql+psycopg://")
+    databases.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PointsWorld]:
+    """The points classes on SQLite and on PostgreSQL, with a clock the test moves."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path)
+    else:
+        url = request.getfixturevalue("ledger_pg_url")
+    world = PointsWorld(url)
+    yield world
+    world.check_books()
+    world.close()

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app
 
 from gateway.api import operation
 from loyalty.identity.v1 import identity_pb2
+from loyalty.points.v1 import points_pb2
 
 bp = Blueprint("admin", __name__)
 
@@ -61,3 +62,33 @@ def create_api_key(store_id: str):
         identity_pb2.CreateApiKeyRequest(store_id=store_id)
     )
     return {"key_id": response.key_id, "api_key": response.api_key}, 201
+
+
+JOBS = {
+    "type": "object",
+    "properties": {
+        "points_activated": {"type": "integer"},
+        "points_expired": {"type": "integer"},
+        "holds_expired": {"type": "integer"},
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/points/jobs",
+    "POST",
+    summary="Run the ledger jobs now: activate due pending points, expire due points and holds",
+    tag="admin",
+    auth="admin",
+    responses={200: ("What the jobs moved", JOBS)},
+)
+def run_jobs():
+    report = current_app.extensions["upstreams"].points.RunJobs(
+        points_pb2.RunJobsRequest(), timeout=300
+    )
+    return {
+        "points_activated": report.points_activated,
+        "points_expired": report.points_expired,
+        "holds_expired": report.holds_expired,
+    }

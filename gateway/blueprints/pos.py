@@ -130,11 +130,85 @@ PURCHASE = {
 }
 POINTS = {
     "type": "object",
-    "required": ["member_id", "available", "pending"],
+    "required": ["member_id", "available", "pending", "held", "debt", "expiring"],
     "properties": {
         "member_id": {"type": "string"},
-        "available": {"type": "integer"},
-        "pending": {"type": "integer"},
+        "available": {"type": "integer", "description": "Spendable now"},
+        "pending": {"type": "integer", "description": "Earned, spendable after the return window"},
+        "held": {"type": "integer", "description": "Reserved by open redemptions"},
+        "debt": {"type": "integer", "description": "Owed after a refund of spent points"},
+        "expiring": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "points": {"type": "integer"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+    },
+}
+REFUND_REQUEST = {
+    "type": "object",
+    "required": ["refund_id", "amount"],
+    "properties": {
+        "refund_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "The POS's own id: a retry with the same id is applied once",
+        },
+        "amount": MONEY,
+    },
+}
+REFUND = {
+    "type": "object",
+    "required": ["refund_id", "transaction_id", "points_reversed", "debt_added", "balance"],
+    "properties": {
+        "refund_id": {"type": "string"},
+        "transaction_id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "points_reversed": {"type": "integer"},
+        "debt_added": {"type": "integer"},
+        "balance": {
+            "type": "object",
+            "properties": {
+                "available": {"type": "integer"},
+                "pending": {"type": "integer"},
+                "debt": {"type": "integer"},
+            },
+        },
+    },
+}
+REDEMPTION_REQUEST = {
+    "type": "object",
+    "required": ["redemption_id", "member_id", "points"],
+    "properties": {
+        "redemption_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "The POS's own id: a retry with the same id is applied once",
+        },
+        "member_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "points": {"type": "integer", "minimum": 1, "maximum": 1000000000000},
+        "capture": {
+            "type": "boolean",
+            "description": "Spend at once (pay with points) instead of holding",
+        },
+    },
+}
+REDEMPTION = {
+    "type": "object",
+    "required": ["redemption_id", "status", "points", "expires_at", "balance"],
+    "properties": {
+        "redemption_id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "points": {"type": "integer"},
+        "status": {"type": "string", "enum": ["held", "captured", "voided", "expired"]},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "balance": BALANCE,
     },
 }
 LEDGER = {
@@ -361,6 +435,12 @@ def points(member_id: str):
         "member_id": member.id,
         "available": balance.balance.available,
         "pending": balance.balance.pending,
+        "held": balance.balance.held,
+        "debt": balance.balance.debt,
+        "expiring": [
+            {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
+            for e in balance.expiring
+        ],
     }
 
 
@@ -411,3 +491,135 @@ def ledger(member_id: str):
         ],
         "next_cursor": page.next_cursor or None,
     }
+
+
+@operation(
+    bp,
+    "/v1/purchases/<transaction_id>/refunds",
+    "POST",
+    summary="Refund (part of) a purchase and take back the points it earned",
+    tag="purchases",
+    auth="pos",
+    request_schema=REFUND_REQUEST,
+    example={"refund_id": "R-1001", "amount": "625000"},
+    responses={
+        201: ("Points taken back; a retry with the same body gets the same answer", REFUND),
+        404: ("This store has no purchase with this transaction_id", None),
+        422: ("Bad amount, more than is left to refund, or refund_id reused", None),
+    },
+)
+def refund(transaction_id: str, body: dict):
+    currency = current_app.config["LOYALTY"].currency
+    try:
+        amount = to_minor(body["amount"], currency)
+    except InvalidArgument as error:
+        raise Problem(422, error.code, error.detail) from None
+    result = upstreams().points.RefundPurchase(
+        points_pb2.RefundPurchaseRequest(
+            store_id=g.caller.store_id,
+            transaction_id=transaction_id,
+            refund_id=body["refund_id"],
+            amount=common_pb2.Money(amount_minor=amount, currency=currency),
+        )
+    )
+    return {
+        "refund_id": result.refund_id,
+        "transaction_id": result.transaction_id,
+        "member_id": result.member_id,
+        "points_reversed": result.points_reversed,
+        "debt_added": result.debt_added,
+        "balance": {
+            "available": result.balance.available,
+            "pending": result.balance.pending,
+            "debt": result.balance.debt,
+        },
+    }, 201
+
+
+def redemption_json(result: points_pb2.RedemptionResponse) -> dict:
+    status = points_pb2.RedemptionStatus.Name(result.status)
+    return {
+        "redemption_id": result.redemption_id,
+        "member_id": result.member_id,
+        "points": result.points,
+        "status": status.removeprefix("REDEMPTION_STATUS_").lower(),
+        "expires_at": result.expires_at.ToJsonString(),
+        "balance": {"available": result.balance.available, "pending": result.balance.pending},
+    }
+
+
+@operation(
+    bp,
+    "/v1/redemptions",
+    "POST",
+    summary="Hold points for a redemption (or spend them at once with capture)",
+    tag="redemptions",
+    auth="pos",
+    request_schema=REDEMPTION_REQUEST,
+    example={
+        "redemption_id": "RD-1001",
+        "member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
+        "points": 50,
+    },
+    responses={
+        201: ("Held (or captured); a retry with the same body gets the same answer", REDEMPTION),
+        422: ("Not enough points, unknown member, or redemption_id reused", None),
+    },
+)
+def hold(body: dict):
+    try:
+        member = get_member(body["member_id"])
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise Problem(422, "unknown-member", "no member with this member_id") from None
+        raise
+    result = upstreams().points.HoldPoints(
+        points_pb2.HoldPointsRequest(
+            store_id=g.caller.store_id,
+            redemption_id=body["redemption_id"],
+            member_id=member.id,
+            points=body["points"],
+            capture=body.get("capture", False),
+        )
+    )
+    return redemption_json(result), 201
+
+
+@operation(
+    bp,
+    "/v1/redemptions/<redemption_id>/capture",
+    "POST",
+    summary="Spend the points a redemption holds",
+    tag="redemptions",
+    auth="pos",
+    responses={
+        200: ("Captured (capturing again answers the same)", REDEMPTION),
+        404: ("This store has no redemption with this id", None),
+        409: ("The redemption was voided or expired", None),
+    },
+)
+def capture(redemption_id: str):
+    result = upstreams().points.CaptureHold(
+        points_pb2.ResolveHoldRequest(store_id=g.caller.store_id, redemption_id=redemption_id)
+    )
+    return redemption_json(result)
+
+
+@operation(
+    bp,
+    "/v1/redemptions/<redemption_id>/void",
+    "POST",
+    summary="Give back the points a redemption holds",
+    tag="redemptions",
+    auth="pos",
+    responses={
+        200: ("Voided, or already expired (voiding again answers the same)", REDEMPTION),
+        404: ("This store has no redemption with this id", None),
+        409: ("The redemption was already captured", None),
+    },
+)
+def void(redemption_id: str):
+    result = upstreams().points.VoidHold(
+        points_pb2.ResolveHoldRequest(store_id=g.caller.store_id, redemption_id=redemption_id)
+    )
+    return redemption_json(result)

@@ -1,8 +1,8 @@
-"""The points ledger's rules: earning on a purchase exactly once, balances and history.
+"""Purchases earn points exactly once; balances and history are read back.
 
-No gRPC here; SQL lives in repository.py. Every change is a posting whose entries sum to zero,
-written in the same database transaction as the balance it moves and the idempotency record
-that makes a POS retry harmless.
+No gRPC here; SQL lives in repository.py and bookkeeping in book.py. A purchase's posting, its
+lot, the member's balance and the idempotency record that makes a POS retry harmless are
+written in one database transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.earning import EarningRule
-from services.points.models import Entry, Posting, Purchase
+from services.points.book import Book
+from services.points.models import Purchase
+from services.points.policy import Line, PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.ids import parse_id
@@ -112,14 +114,30 @@ class BonusSource(Protocol):
         """Campaign bonuses for the purchase; None when they cannot be known right now."""
 
 
+@dataclass(frozen=True)
+class PointsView:
+    available: int
+    pending: int
+    held: int
+    debt: int
+    expiring: tuple[tuple[datetime, int], ...]
+
+
+Clock = Callable[[], datetime]
+
+
 class Ledger:
     def __init__(
-        self, database: Database, rule: EarningRule, currency: str, bonuses: BonusSource
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        bonuses: BonusSource,
+        clock: Clock = utcnow,
     ) -> None:
         self._db = database
-        self._rule = rule
-        self._currency = currency
+        self._policy = policy
         self._bonuses = bonuses
+        self._clock = clock
 
     def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
         store_id, member_id = self._validate(purchase)
@@ -129,10 +147,16 @@ class Ledger:
         if replay is not None:
             return replay
 
-        base = self._rule.base_points(purchase.amount_minor)
+        lines = tuple(
+            Line(item.sku, item.category, int(Decimal(item.quantity) * item.unit_price_minor))
+            for item in purchase.items
+        )
+        base = self._policy.base_points(purchase.amount_minor, lines)
         bonuses = self._bonuses.evaluate(purchase, base)
-        lines = [EarningLine("base", base, self._rule.label), *(bonuses or [])]
-        earned = sum(line.points for line in lines)
+        earning = [EarningLine("base", base, self._policy.label), *(bonuses or [])]
+        earned = sum(line.points for line in earning)
+        now = self._clock()
+        occurred_at = min(purchase.occurred_at or now, now)
         try:
             with self._db.write() as session:
                 record = Purchase(
@@ -141,31 +165,38 @@ class Ledger:
                     member_id=member_id,
                     amount_minor=purchase.amount_minor,
                     currency=purchase.currency,
-                    occurred_at=purchase.occurred_at or utcnow(),
+                    occurred_at=occurred_at,
                     request_hash=fingerprint,
                     campaigns_evaluated=bonuses is not None,
+                    points_earned=earned,
                     result="",
+                    created_at=now,
                 )
                 session.add(record)
                 session.flush()  # the unique guard fires here for a duplicate
-                if earned:
-                    _post(
-                        session,
-                        "earn",
-                        "purchase",
-                        "pos",
-                        purchase.transaction_id,
-                        member_id,
-                        earned,
-                    )
-                available, pending = repository.add_to_balance(session, member_id, available=earned)
+                book = Book(session, self._policy, now)
+                book.lock(member_id)
+                lot = book.earn(
+                    member_id,
+                    earned,
+                    occurred_at,
+                    kind="earn",
+                    reason="purchase",
+                    source_type="pos",
+                    source_id=purchase.transaction_id,
+                    source=f"purchase:{record.id}",
+                )
+                record.lot_id = lot.id if lot else None
+                row = book.balance(member_id)
                 result = PurchaseResult(
                     transaction_id=purchase.transaction_id,
                     member_id=purchase.member_id,
                     points_earned=earned,
-                    breakdown=tuple(line for line in lines if line.points or line.source == "base"),
-                    available=available,
-                    pending=pending,
+                    breakdown=tuple(
+                        line for line in earning if line.points or line.source == "base"
+                    ),
+                    available=row.available,
+                    pending=row.pending,
                 )
                 record.result = result.to_json()
         except IntegrityError:
@@ -186,14 +217,15 @@ class Ledger:
                 "transaction_id must be 1 to 100 letters, digits or . _ : / -",
                 code="invalid-transaction-id",
             )
-        if purchase.currency != self._currency:
+        if purchase.currency != self._policy.currency:
             raise InvalidArgument(
-                f"the program runs in {self._currency}, not {purchase.currency or 'no currency'}",
+                f"the program runs in {self._policy.currency}, "
+                f"not {purchase.currency or 'no currency'}",
                 code="currency-mismatch",
             )
         if not 0 < purchase.amount_minor <= MAX_MINOR:
             raise InvalidArgument("amount must be more than zero", code="invalid-amount")
-        if purchase.occurred_at and purchase.occurred_at > utcnow() + MAX_CLOCK_SKEW:
+        if purchase.occurred_at and purchase.occurred_at > self._clock() + MAX_CLOCK_SKEW:
             raise InvalidArgument("occurred_at is in the future", code="invalid-occurred-at")
         if len(purchase.items) > MAX_ITEMS:
             raise InvalidArgument(f"at most {MAX_ITEMS} items", code="invalid-items")
@@ -222,10 +254,21 @@ class Ledger:
             )
         return PurchaseResult.from_json(existing.result)
 
-    def balance(self, member_id: str) -> tuple[int, int]:
+    def points(self, member_id: str, expiring_dates: int = 5) -> PointsView:
+        """The member's balances and the points that expire next, by date."""
         parsed = parse_id(member_id, "member")
         with self._db.read() as session:
-            return repository.balance(session, parsed)
+            row = repository.balance(session, parsed)
+            expiring = repository.expiring(session, parsed, self._clock(), expiring_dates)
+        if row is None:
+            return PointsView(0, 0, 0, 0, ())
+        return PointsView(
+            available=row.available,
+            pending=row.pending,
+            held=row.held,
+            debt=-row.debt,
+            expiring=tuple((when, int(points)) for when, points in expiring),
+        )
 
     def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:
         """A page of the member's entries, newest first, and the cursor of the next page."""
@@ -249,33 +292,6 @@ class Ledger:
         ]
         next_cursor = _encode_cursor(lines[-1].id) if len(rows) > limit else ""
         return lines, next_cursor
-
-
-def _post(
-    session: Session,
-    kind: str,
-    reason: str,
-    source_type: str,
-    source_id: str,
-    member_id: uuid.UUID,
-    points: int,
-) -> None:
-    """Moves `points` from the program's earned account to the member's available bucket."""
-    posting = Posting(kind=kind, reason=reason, source_type=source_type, source_id=source_id)
-    session.add(posting)
-    session.flush()
-    session.add_all(
-        [
-            Entry(posting_id=posting.id, account="program:earned", amount=-points),
-            Entry(
-                posting_id=posting.id,
-                account="member",
-                member_id=member_id,
-                bucket="available",
-                amount=points,
-            ),
-        ]
-    )
 
 
 def _encode_cursor(entry_id: int) -> str:

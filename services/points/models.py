@@ -1,4 +1,5 @@
-"""The points database: a double-entry ledger, derived balances and the purchases behind them."""
+"""The points database: a double-entry ledger, the lots points are earned in, derived balances,
+and the POS purchases, refunds and redemption holds behind them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +50,11 @@ class Purchase(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     # False when campaigns could not be asked; the bonus is then owed.
     campaigns_evaluated: Mapped[bool] = mapped_column(Boolean, default=True)
+    points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What refunds have taken back so far, in money and in points.
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    lot_id: Mapped[int | None] = mapped_column(BigId)
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -68,8 +75,8 @@ class Posting(Base):
 class Entry(Base):
     """An immutable movement of points into (positive) or out of (negative) one account.
 
-    Member accounts carry the member id and a bucket (available or pending); program accounts
-    (`program:earned`, ...) carry neither.
+    Member accounts carry the member id and a bucket (available, pending, held or debt);
+    program accounts (`program:earned`, `program:redeemed`, ...) carry neither.
     """
 
     __tablename__ = "entries"
@@ -84,10 +91,98 @@ class Entry(Base):
 
 
 class Balance(Base):
-    """A member's balances, derived from the entries and kept in step with them."""
+    """A member's balances, derived from the entries and kept in step with them.
+
+    Every change to a member's points locks this row first, so one member's changes are
+    serialised; the checks make a negative balance impossible whatever the code does.
+    """
 
     __tablename__ = "balances"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="available_not_negative"),
+        CheckConstraint("pending >= 0", name="pending_not_negative"),
+        CheckConstraint("held >= 0", name="held_not_negative"),
+        CheckConstraint("debt <= 0", name="debt_not_positive"),
+    )
 
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     available: Mapped[int] = mapped_column(BigInteger, default=0)
     pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Points owed by the member (negative): a refund took back points already spent.
+    debt: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Lot(Base):
+    """Points earned together: pending until `available_at`, spendable until `expires_at`.
+
+    `remaining` is what is left to spend; the member's pending and available balances are the
+    sums of `remaining` over their lots in each state.
+    """
+
+    __tablename__ = "lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        Index("ix_lots_member_spend", "member_id", "status", "expires_at"),
+        Index("ix_lots_status_available_at", "status", "available_at"),
+        Index("ix_lots_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(10))  # pending | available
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Hold(Base):
+    """Points reserved for a redemption at the till until it is captured, voided or expires."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("store_id", "redemption_id"),
+        Index("ix_holds_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    store_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    redemption_id: Mapped[str] = mapped_column(String(100))
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))  # held | captured | voided | expired
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # The answer to the request that made the hold, replayed to its retries.
+    result: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class HoldAllocation(Base):
+    """Which lots a hold took its points from, so a void can give them back."""
+
+    __tablename__ = "hold_allocations"
+
+    hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class Refund(Base):
+    """A refund of (part of) a purchase, idempotent on the POS's refund_id."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("store_id", "refund_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    store_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    refund_id: Mapped[str] = mapped_column(String(100))
+    purchase_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("purchases.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

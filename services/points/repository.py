@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.points.models import Balance, Entry, Posting, Purchase
+from services.points.models import (
+    Balance,
+    Entry,
+    Hold,
+    HoldAllocation,
+    Lot,
+    Posting,
+    Purchase,
+    Refund,
+)
+
+
+def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def lock_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Balance]:
+    """The members' balance rows, created if new and locked until the transaction ends.
+
+    Locks are always taken in member id order, so two transactions never wait on each other
+    in a circle. (SQLite needs no row locks: a write transaction holds the whole database.)
+    """
+    ordered = sorted(set(member_ids))
+    statement = _insert_for(session)(Balance).values(
+        [{"member_id": m, "available": 0, "pending": 0, "held": 0, "debt": 0} for m in ordered]
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=[Balance.member_id]))
+    rows = session.scalars(
+        select(Balance)
+        .where(Balance.member_id.in_(ordered))
+        .order_by(Balance.member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {row.member_id: row for row in rows}
+
+
+def balance(session: Session, member_id: uuid.UUID) -> Balance | None:
+    return session.get(Balance, member_id)
 
 
 def purchase_by_transaction(
@@ -21,27 +61,47 @@ def purchase_by_transaction(
     )
 
 
-def add_to_balance(
-    session: Session, member_id: uuid.UUID, available: int = 0, pending: int = 0
-) -> tuple[int, int]:
-    """Adds to the member's balances in one atomic upsert; returns them as they now stand."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Balance).values(member_id=member_id, available=available, pending=pending)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Balance.member_id],
-        set_={
-            "available": Balance.available + statement.excluded.available,
-            "pending": Balance.pending + statement.excluded.pending,
-        },
-    ).returning(Balance.available, Balance.pending)
-    row = session.execute(statement).one()
-    return row.available, row.pending
+def hold_by_redemption(session: Session, store_id: uuid.UUID, redemption_id: str) -> Hold | None:
+    return session.scalar(
+        select(Hold)
+        .where(Hold.store_id == store_id, Hold.redemption_id == redemption_id)
+        .execution_options(populate_existing=True)
+    )
 
 
-def balance(session: Session, member_id: uuid.UUID) -> tuple[int, int]:
-    row = session.get(Balance, member_id)
-    return (row.available, row.pending) if row else (0, 0)
+def refund_by_id(session: Session, store_id: uuid.UUID, refund_id: str) -> Refund | None:
+    return session.scalar(
+        select(Refund).where(Refund.store_id == store_id, Refund.refund_id == refund_id)
+    )
+
+
+def spendable_lots(session: Session, member_id: uuid.UUID, now: datetime) -> list[Lot]:
+    """The member's available lots with points left, soonest-expiring first."""
+    return list(
+        session.scalars(
+            select(Lot)
+            .where(
+                Lot.member_id == member_id,
+                Lot.status == "available",
+                Lot.remaining > 0,
+                or_(Lot.expires_at.is_(None), Lot.expires_at > now),
+            )
+            .order_by(Lot.expires_at.asc().nulls_last(), Lot.id)
+        )
+    )
+
+
+def allocations_of(session: Session, hold_id: uuid.UUID) -> list[tuple[HoldAllocation, Lot]]:
+    rows = session.execute(
+        select(HoldAllocation, Lot)
+        .join(Lot, Lot.id == HoldAllocation.lot_id)
+        .where(HoldAllocation.hold_id == hold_id)
+    ).all()
+    return [(allocation, lot) for allocation, lot in rows]
+
+
+def add_entries(session: Session, posting: Posting, entries: list[dict]) -> None:
+    session.execute(insert(Entry), [{"posting_id": posting.id, **entry} for entry in entries])
 
 
 def member_entries(
@@ -58,3 +118,77 @@ def member_entries(
     if before_id is not None:
         query = query.where(Entry.id < before_id)
     return [(entry, posting) for entry, posting in session.execute(query).all()]
+
+
+def expiring(session: Session, member_id: uuid.UUID, now: datetime, limit: int) -> list:
+    """Points left per expiry date, soonest first."""
+    return list(
+        session.execute(
+            select(Lot.expires_at, func.sum(Lot.remaining))
+            .where(
+                Lot.member_id == member_id,
+                Lot.remaining > 0,
+                Lot.expires_at.is_not(None),
+                Lot.expires_at > now,
+            )
+            .group_by(Lot.expires_at)
+            .order_by(Lot.expires_at)
+            .limit(limit)
+        ).all()
+    )
+
+
+# Set-based maintenance: the jobs move many lots in a few statements per batch of members.
+
+
+def due_lots_condition(kind: str, now: datetime):  # type: ignore[no-untyped-def]
+    if kind == "activate":
+        return and_(Lot.status == "pending", Lot.available_at <= now)
+    return and_(Lot.remaining > 0, Lot.expires_at.is_not(None), Lot.expires_at <= now)
+
+
+def members_with_due_lots(
+    session: Session, kind: str, now: datetime, limit: int
+) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(Lot.member_id).where(due_lots_condition(kind, now)).distinct().limit(limit)
+        )
+    )
+
+
+def due_totals(
+    session: Session, kind: str, now: datetime, member_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, str, int]]:
+    """(member, lot status, points) summed over the due lots of these members."""
+    return [
+        (row[0], row[1], int(row[2]))
+        for row in session.execute(
+            select(Lot.member_id, Lot.status, func.sum(Lot.remaining))
+            .where(due_lots_condition(kind, now), Lot.member_id.in_(member_ids))
+            .group_by(Lot.member_id, Lot.status)
+        ).all()
+    ]
+
+
+def settle_due_lots(
+    session: Session, kind: str, now: datetime, member_ids: list[uuid.UUID]
+) -> None:
+    values = {"status": "available"} if kind == "activate" else {"remaining": 0}
+    session.execute(
+        update(Lot)
+        .where(due_lots_condition(kind, now), Lot.member_id.in_(member_ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def due_holds(session: Session, now: datetime, limit: int) -> list[tuple[str, uuid.UUID]]:
+    return [
+        (row[0], row[1])
+        for row in session.execute(
+            select(Hold.redemption_id, Hold.store_id)
+            .where(Hold.status == "held", Hold.expires_at <= now)
+            .limit(limit)
+        ).all()
+    ]

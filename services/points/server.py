@@ -6,8 +6,11 @@ from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.bonuses import CampaignBonuses
-from services.points.earning import EarningRule
+from services.points.jobs import JobRunner, Jobs
 from services.points.ledger import Ledger
+from services.points.policy import PointsPolicy
+from services.points.redemptions import Redemptions
+from services.points.refunds import Refunds
 from services.points.servicer import PointsServicer
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
@@ -19,14 +22,21 @@ SERVICE_NAME = "loyalty.points.v1.PointsService"
 
 def build(config: ServiceConfig) -> Service:
     env = Env()
-    currency = env.currency("LOYALTY_CURRENCY", "IRR")
-    rule = EarningRule.from_env(env, currency)
+    policy = PointsPolicy.from_env(env)
     bonuses = CampaignBonuses(
         env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
         env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
     )
     database = Database(config.database_url)
-    servicer = PointsServicer(Ledger(database, rule, currency, bonuses))
+    jobs = Jobs(database, policy)
+    runner = JobRunner(jobs, env.float("POINTS_JOB_INTERVAL", 60.0))
+    servicer = PointsServicer(
+        Ledger(database, policy, bonuses),
+        Redemptions(database, policy),
+        Refunds(database, policy),
+        jobs,
+    )
+    runner.start()
     return Service(
         config=config,
         database=database,
@@ -35,5 +45,5 @@ def build(config: ServiceConfig) -> Service:
                 SERVICE_NAME, points_pb2_grpc.add_PointsServiceServicer_to_server, servicer
             )
         ],
-        on_stop=[bonuses.close],
+        on_stop=[runner.stop, bonuses.close],
     )

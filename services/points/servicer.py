@@ -6,14 +6,40 @@ import grpc
 
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
+from services.points.jobs import Jobs
 from services.points.ledger import Ledger, PurchaseInput, PurchaseItem
+from services.points.redemptions import RedemptionResult, Redemptions
+from services.points.refunds import Refunds
 from services.runtime.convert import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidArgument
 
+STATUS = {
+    "held": pb.REDEMPTION_STATUS_HELD,
+    "captured": pb.REDEMPTION_STATUS_CAPTURED,
+    "voided": pb.REDEMPTION_STATUS_VOIDED,
+    "expired": pb.REDEMPTION_STATUS_EXPIRED,
+}
+
+
+def redemption_message(result: RedemptionResult) -> pb.RedemptionResponse:
+    return pb.RedemptionResponse(
+        redemption_id=result.redemption_id,
+        member_id=result.member_id,
+        points=result.points,
+        status=STATUS[result.status],
+        expires_at=to_timestamp(result.expires_at),
+        balance=pb.Balance(available=result.available, pending=result.pending),
+    )
+
 
 class PointsServicer(points_pb2_grpc.PointsServiceServicer):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(
+        self, ledger: Ledger, redemptions: Redemptions, refunds: Refunds, jobs: Jobs
+    ) -> None:
         self._ledger = ledger
+        self._redemptions = redemptions
+        self._refunds = refunds
+        self._jobs = jobs
 
     def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: grpc.ServicerContext):
         items = []
@@ -48,9 +74,16 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext):
-        available, pending = self._ledger.balance(request.member_id)
+        view = self._ledger.points(request.member_id)
         return pb.GetBalanceResponse(
-            member_id=request.member_id, balance=pb.Balance(available=available, pending=pending)
+            member_id=request.member_id,
+            balance=pb.Balance(
+                available=view.available, pending=view.pending, held=view.held, debt=view.debt
+            ),
+            expiring=[
+                pb.ExpiringPoints(points=points, expires_at=to_timestamp(when))
+                for when, points in view.expiring
+            ],
         )
 
     def ListLedger(self, request: pb.ListLedgerRequest, context: grpc.ServicerContext):
@@ -70,4 +103,45 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 for line in lines
             ],
             next_cursor=next_cursor,
+        )
+
+    def RefundPurchase(self, request: pb.RefundPurchaseRequest, context: grpc.ServicerContext):
+        result = self._refunds.refund(
+            request.store_id, request.transaction_id, request.refund_id, request.amount.amount_minor
+        )
+        return pb.RefundPurchaseResponse(
+            refund_id=result.refund_id,
+            transaction_id=result.transaction_id,
+            member_id=result.member_id,
+            points_reversed=result.points_reversed,
+            debt_added=result.debt_added,
+            balance=pb.Balance(
+                available=result.available, pending=result.pending, debt=result.debt
+            ),
+        )
+
+    def HoldPoints(self, request: pb.HoldPointsRequest, context: grpc.ServicerContext):
+        result = self._redemptions.hold(
+            request.store_id,
+            request.redemption_id,
+            request.member_id,
+            request.points,
+            request.capture,
+        )
+        return redemption_message(result)
+
+    def CaptureHold(self, request: pb.ResolveHoldRequest, context: grpc.ServicerContext):
+        return redemption_message(
+            self._redemptions.capture(request.store_id, request.redemption_id)
+        )
+
+    def VoidHold(self, request: pb.ResolveHoldRequest, context: grpc.ServicerContext):
+        return redemption_message(self._redemptions.void(request.store_id, request.redemption_id))
+
+    def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
+        report = self._jobs.run()
+        return pb.RunJobsResponse(
+            points_activated=report.activated,
+            points_expired=report.expired,
+            holds_expired=report.holds_expired,
         )

@@ -37,6 +37,12 @@ class AlreadyExists(DomainError):
     code = "already-exists"
 
 
+class Conflict(DomainError):
+    """The request clashes with what already happened (e.g. capturing a voided hold)."""
+
+    code = "conflict"
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
 

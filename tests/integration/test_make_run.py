@@ -88,7 +88,8 @@ def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Pa
         assert '"phone_masked":"+98 912 *** **67"' in out
         assert out.count('"points_earned":125') == 2
         assert '"balance":{"available":125,"pending":0}' in out
-        assert re.search(r'"available":125,"pending":0\}\s*\{"items":\[\{', out)
+        points_then_ledger = r'"available":125,"pending":0,"held":0,"debt":0,.*\}\s*\{"items":\[\{'
+        assert re.search(points_then_ledger, out)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         exit_code = process.wait(60)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from services.points.earning import EarningRule
+from services.points.policy import Expiry, Line, PointsPolicy
 from services.runtime.config import ConfigError, Env
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
@@ -43,25 +45,77 @@ def test_minor_units_format_back_exactly() -> None:
 
 
 def test_base_earning_rounds_down_per_full_unit() -> None:
-    rule = EarningRule.from_env(Env({}), "IRR")  # 1 point per 10,000 IRR
-    assert rule.base_points(to_minor("1250000", "IRR")) == 125
-    assert rule.base_points(to_minor("19999.99", "IRR")) == 1
-    assert rule.base_points(to_minor("9999", "IRR")) == 0
-    assert rule.label == "1 point per 10000 IRR"
+    policy = PointsPolicy.from_env(Env({}))  # 1 point per 10,000 IRR
+    assert policy.base_points(to_minor("1250000", "IRR")) == 125
+    assert policy.base_points(to_minor("19999.99", "IRR")) == 1
+    assert policy.base_points(to_minor("9999", "IRR")) == 0
+    assert policy.label == "1 point per 10000 IRR"
 
 
 def test_earning_is_configurable_with_a_minimum_purchase() -> None:
-    env = Env({"POINTS_EARN_POINTS": "3", "POINTS_EARN_PER": "2.50", "POINTS_MIN_PURCHASE": "10"})
-    rule = EarningRule.from_env(env, "EUR")
-    assert rule.base_points(to_minor("9.99", "EUR")) == 0
-    assert rule.base_points(to_minor("10", "EUR")) == 12
-    assert rule.label == "3 points per 2.50 EUR"
+    env = Env(
+        {
+            "LOYALTY_CURRENCY": "EUR",
+            "POINTS_EARN_POINTS": "3",
+            "POINTS_EARN_PER": "2.50",
+            "POINTS_MIN_PURCHASE": "10",
+        }
+    )
+    policy = PointsPolicy.from_env(env)
+    assert policy.base_points(to_minor("9.99", "EUR")) == 0
+    assert policy.base_points(to_minor("10", "EUR")) == 12
+    assert policy.label == "3 points per 2.50 EUR"
+
+
+def test_category_and_sku_rates_weight_the_amount_paid() -> None:
+    env = Env(
+        {
+            "LOYALTY_CURRENCY": "EUR",
+            "POINTS_EARN_PER": "1",
+            "POINTS_CATEGORY_RATES": '{"tobacco": 0, "dairy": 2}',
+            "POINTS_SKU_RATES": '{"MILK-PROMO": 3}',
+        }
+    )
+    policy = PointsPolicy.from_env(env)
+    lines = (
+        Line("CIG", "tobacco", 1000),  # excluded
+        Line("CHEESE", "dairy", 500),  # double
+        Line("MILK-PROMO", "dairy", 100),  # its SKU rate wins over the category's
+        Line("BREAD", "bakery", 400),  # base rate
+    )
+    # 10 + 5*2 + 1*3 + 4*1 = 17 points per 20 EUR of goods ...
+    assert policy.base_points(2000, lines) == 17
+    # ... and a 10% discount on the bill takes 10% of that.
+    assert policy.base_points(1800, lines) == 15
+    assert policy.base_points(2000) == 20
+
+
+@pytest.mark.parametrize(
+    ("setting", "earned", "expires"),
+    [
+        ("never", datetime(2026, 3, 1, tzinfo=UTC), None),
+        ("days:30", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)),
+        ("year-end:1", datetime(2026, 3, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)),
+        ("year-end:0", datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_expiry_policies(setting: str, earned: datetime, expires: datetime | None) -> None:
+    assert Expiry.parse(setting).expires_at(earned) == expires
 
 
 @pytest.mark.parametrize(
     "env",
-    [{"POINTS_EARN_PER": "0"}, {"POINTS_EARN_PER": "abc"}, {"POINTS_EARN_POINTS": "-1"}],
+    [
+        {"POINTS_EARN_PER": "0"},
+        {"POINTS_EARN_PER": "abc"},
+        {"POINTS_EARN_POINTS": "-1"},
+        {"POINTS_EXPIRY": "soon"},
+        {"POINTS_EXPIRY": "days:0"},
+        {"POINTS_CATEGORY_RATES": "[1]"},
+        {"POINTS_SKU_RATES": '{"A": -1}'},
+        {"POINTS_PENDING_DAYS": "-3"},
+    ],
 )
-def test_a_bad_earning_setting_stops_start_up(env: dict) -> None:
+def test_a_bad_points_setting_stops_start_up(env: dict) -> None:
     with pytest.raises(ConfigError):
-        EarningRule.from_env(Env(env), "IRR")
+        PointsPolicy.from_env(Env(env))

@@ -1,0 +1,225 @@
+"""Double-entry bookkeeping of points, inside one database transaction.
+
+Every change is a posting whose entries sum to zero: points leave one account and enter
+another. Member accounts are split in buckets (available, pending, held, debt) that are kept in
+step on the member's locked balance row; points earned are kept in lots, spent
+soonest-expiring first, so a balance is always the sum of what its lots have left.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from services.points import repository
+from services.points.models import Balance, HoldAllocation, Lot, Posting
+from services.points.policy import PointsPolicy
+
+MEMBER = "member"
+EARNED = "program:earned"
+REDEEMED = "program:redeemed"
+EXPIRED = "program:expired"
+ADJUSTED = "program:adjustments"
+BUCKETS = ("available", "pending", "held", "debt")
+
+
+class UnbalancedPosting(AssertionError):
+    """A posting whose entries do not sum to zero: a programming error, never accepted."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """`points` into one account (negative: out of it)."""
+
+    points: int
+    account: str
+    member_id: uuid.UUID | None = None
+    bucket: str | None = None
+
+
+def member(member_id: uuid.UUID, bucket: str, points: int) -> Move:
+    assert bucket in BUCKETS
+    return Move(points, MEMBER, member_id, bucket)
+
+
+def program(account: str, points: int) -> Move:
+    return Move(points, account)
+
+
+class Book:
+    """The ledger as one transaction sees it: its locked balances and its clock."""
+
+    def __init__(self, session: Session, policy: PointsPolicy, now: datetime) -> None:
+        self.session = session
+        self.policy = policy
+        self.now = now
+        self.balances: dict[uuid.UUID, Balance] = {}
+
+    def lock(self, *member_ids: uuid.UUID) -> None:
+        """Locks the members' balances; every change to a member starts here."""
+        missing = [m for m in member_ids if m not in self.balances]
+        if missing:
+            self.balances.update(repository.lock_balances(self.session, missing))
+        for member_id in member_ids:
+            self.settle(member_id)
+
+    def balance(self, member_id: uuid.UUID) -> Balance:
+        return self.balances[member_id]
+
+    def post(
+        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
+    ) -> Posting | None:
+        moves = [move for move in moves if move.points]
+        if not moves:
+            return None
+        if sum(move.points for move in moves) != 0:
+            raise UnbalancedPosting(f"{kind}: {moves}")
+        posting = Posting(
+            kind=kind,
+            reason=reason[:200],
+            source_type=source_type,
+            source_id=source_id[:100],
+            created_at=self.now,
+        )
+        self.session.add(posting)
+        self.session.flush()
+        for move in moves:
+            if move.account == MEMBER:
+                assert move.member_id in self.balances, "a member's balance must be locked first"
+                row = self.balances[move.member_id]
+                setattr(row, move.bucket, getattr(row, move.bucket) + move.points)
+        repository.add_entries(
+            self.session,
+            posting,
+            [
+                {
+                    "account": m.account,
+                    "member_id": m.member_id,
+                    "bucket": m.bucket,
+                    "amount": m.points,
+                }
+                for m in moves
+            ],
+        )
+        self.session.flush()
+        return posting
+
+    def earn(
+        self,
+        member_id: uuid.UUID,
+        points: int,
+        earned_at: datetime,
+        *,
+        kind: str,
+        reason: str,
+        source_type: str,
+        source_id: str,
+        source: str,
+        expires_at: datetime | None = None,
+        from_account: str = EARNED,
+    ) -> Lot | None:
+        """Credits `points` in a new lot; a debt is paid off first."""
+        if points <= 0:
+            return None
+        row = self.balances[member_id]
+        pay_debt = min(points, -row.debt)
+        rest = points - pay_debt
+        available_at = earned_at + self.policy.pending
+        pending = available_at > self.now
+        bucket = "pending" if pending else "available"
+        self.post(
+            kind,
+            reason,
+            source_type,
+            source_id,
+            [
+                program(from_account, -points),
+                member(member_id, "debt", pay_debt),
+                member(member_id, bucket, rest),
+            ],
+        )
+        if rest == 0:
+            return None
+        lot = Lot(
+            member_id=member_id,
+            status=bucket,
+            points=rest,
+            remaining=rest,
+            available_at=available_at,
+            expires_at=expires_at or self.policy.expiry.expires_at(earned_at),
+            source=source[:40],
+            created_at=self.now,
+        )
+        self.session.add(lot)
+        self.session.flush()
+        return lot
+
+    def take(
+        self, member_id: uuid.UUID, points: int, first: Lot | None = None
+    ) -> list[tuple[Lot, int]]:
+        """Takes up to `points` from the member's lots: `first` first, then soonest-expiring.
+
+        Returns what was taken from which lot; the caller posts the matching entries.
+        """
+        taken: list[tuple[Lot, int]] = []
+        lots = ([first] if first is not None else []) + [
+            lot
+            for lot in repository.spendable_lots(self.session, member_id, self.now)
+            if first is None or lot.id != first.id
+        ]
+        for lot in lots:
+            if points <= 0:
+                break
+            part = min(lot.remaining, points)
+            if part:
+                lot.remaining -= part
+                taken.append((lot, part))
+                points -= part
+        self.session.flush()
+        return taken
+
+    def give_back(self, allocations: list[tuple[HoldAllocation, Lot]]) -> tuple[int, int]:
+        """Returns held points to their lots; points of lots expired meanwhile expire now.
+
+        Returns (points back in lots, points expired).
+        """
+        back = expired = 0
+        for allocation, lot in allocations:
+            if lot.expires_at is not None and lot.expires_at <= self.now:
+                expired += allocation.points
+            else:
+                lot.remaining += allocation.points
+                back += allocation.points
+        self.session.flush()
+        return back, expired
+
+    def settle(self, member_id: uuid.UUID) -> None:
+        """Makes the member's due pending lots available and expires their due lots, now,
+        so that what is spent next is exactly what may be spent."""
+        for kind in ("activate", "expire"):
+            self.settle_due(kind, [member_id], f"member:{member_id}")
+
+    def settle_due(self, kind: str, member_ids: list[uuid.UUID], source_id: str) -> int:
+        """Activates or expires the due lots of these (locked) members in one posting."""
+        totals = repository.due_totals(self.session, kind, self.now, member_ids)
+        moves: list[Move] = []
+        moved = 0
+        for member_id, status, points in totals:
+            if not points:
+                continue
+            moved += points
+            if kind == "activate":
+                moves.append(member(member_id, "pending", -points))
+                moves.append(member(member_id, "available", points))
+            else:
+                moves.append(member(member_id, status, -points))
+        if kind == "expire" and moved:
+            moves.append(program(EXPIRED, moved))
+        if totals:
+            reason = "points became available" if kind == "activate" else "points expired"
+            self.post(kind, reason, "system", source_id, moves)
+            repository.settle_due_lots(self.session, kind, self.now, member_ids)
+        return moved

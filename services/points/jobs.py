@@ -1,0 +1,110 @@
+"""Bulk maintenance of the ledger: pending points become available, due points expire, holds
+left open expire. Set-based, in batches of members, each batch one transaction.
+
+Safe to run from several processes at once: a batch locks its members' balances like any other
+change, and only what is still due when a batch runs is moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.points import repository
+from services.points.book import Book
+from services.points.policy import PointsPolicy
+from services.points.redemptions import release
+from services.runtime.db import Database, utcnow
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    activated: int = 0
+    expired: int = 0
+    holds_expired: int = 0
+
+
+class Jobs:
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        clock: Callable[[], datetime] = utcnow,
+        batch_members: int = 5000,
+    ) -> None:
+        self._db = database
+        self._policy = policy
+        self._clock = clock
+        self._batch = batch_members
+
+    def run(self) -> JobReport:
+        now = self._clock()
+        report = JobReport(
+            activated=self._settle("activate", now),
+            expired=self._settle("expire", now),
+            holds_expired=self._expire_holds(now),
+        )
+        if report != JobReport():
+            log(logger, "ledger jobs", **report.__dict__)
+        return report
+
+    def _settle(self, kind: str, now: datetime) -> int:
+        total = 0
+        while True:
+            with self._db.write() as session:
+                member_ids = repository.members_with_due_lots(session, kind, now, self._batch)
+                if not member_ids:
+                    return total
+                book = Book(session, self._policy, now)
+                book.balances.update(repository.lock_balances(session, member_ids))
+                total += book.settle_due(kind, member_ids, f"job:{kind}:{now.isoformat()}")
+
+    def _expire_holds(self, now: datetime) -> int:
+        count = 0
+        while True:
+            with self._db.read() as session:
+                due = repository.due_holds(session, now, self._batch)
+            if not due:
+                return count
+            for redemption_id, store_id in due:
+                with self._db.write() as session:
+                    hold = repository.hold_by_redemption(session, store_id, redemption_id)
+                    assert hold is not None
+                    book = Book(session, self._policy, now)
+                    book.lock(hold.member_id)
+                    hold = repository.hold_by_redemption(session, store_id, redemption_id)
+                    if hold is not None and hold.status == "held":
+                        release(book, hold, "expired")
+                        count += 1
+
+
+class JobRunner:
+    """Runs the jobs every `interval` seconds in a background thread of the service."""
+
+    def __init__(self, jobs: Jobs, interval: float) -> None:
+        self._jobs = jobs
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ledger-jobs", daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._jobs.run()
+            except Exception:
+                logger.exception("ledger jobs failed; they run again next time")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)

@@ -1,0 +1,146 @@
+"""Refunds take back the points the refunded part of a purchase earned.
+
+In proportion to the money refunded, cumulatively (so refunding a purchase in parts takes back
+exactly what refunding it at once would). Points come from the purchase's own lot first, even
+while still pending, then from the member's other lots; what the member has already spent is
+recorded as debt that future earning pays off, never silently lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from services.points import repository
+from services.points.book import EARNED, Book, member, program
+from services.points.models import Lot, Refund
+from services.points.policy import PointsPolicy
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.ids import parse_id
+
+_REFUND_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    transaction_id: str
+    member_id: str
+    amount_minor: int
+    points_reversed: int
+    debt_added: int
+    available: int
+    pending: int
+    debt: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> RefundResult:
+        return cls(**json.loads(text))
+
+
+class Refunds:
+    def __init__(
+        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._policy = policy
+        self._clock = clock
+
+    def refund(
+        self, store_id: str, transaction_id: str, refund_id: str, amount_minor: int
+    ) -> RefundResult:
+        store = parse_id(store_id, "store")
+        if not _REFUND_ID.fullmatch(refund_id):
+            raise InvalidArgument(
+                "refund_id must be 1 to 100 letters, digits or . _ : / -", code="invalid-refund-id"
+            )
+        if amount_minor <= 0:
+            raise InvalidArgument("amount must be more than zero", code="invalid-amount")
+        fingerprint = hashlib.sha256(f"{transaction_id}|{amount_minor}".encode()).hexdigest()
+        with self._db.read() as session:
+            earlier = repository.refund_by_id(session, store, refund_id)
+        if earlier is not None:
+            return _replay(earlier, fingerprint)
+        now = self._clock()
+        try:
+            with self._db.write() as session:
+                purchase = repository.purchase_by_transaction(session, store, transaction_id)
+                if purchase is None:
+                    raise NotFound(
+                        "no purchase with this transaction_id", code="purchase-not-found"
+                    )
+                book = Book(session, self._policy, now)
+                book.lock(purchase.member_id)
+                # A copy of this request may have committed while we waited for the lock.
+                earlier = repository.refund_by_id(session, store, refund_id)
+                if earlier is not None:
+                    return _replay(earlier, fingerprint)
+                session.refresh(purchase)  # as it stands now that its member is locked
+                left = purchase.amount_minor - purchase.refunded_minor
+                if amount_minor > left:
+                    raise FailedPrecondition(
+                        f"only {left} (minor units) of this purchase is left to refund",
+                        code="refund-exceeds-purchase",
+                    )
+                refunded = purchase.refunded_minor + amount_minor
+                due = purchase.points_earned * refunded // purchase.amount_minor
+                points = due - purchase.points_reversed
+                own = session.get(Lot, purchase.lot_id) if purchase.lot_id else None
+                taken = book.take(purchase.member_id, points, first=own)
+                moves = [program(EARNED, points)]
+                for lot, part in taken:
+                    moves.append(member(purchase.member_id, lot.status, -part))
+                debt = points - sum(part for _, part in taken)
+                moves.append(member(purchase.member_id, "debt", -debt))
+                book.post("refund", "purchase refunded", "pos", refund_id, moves)
+                purchase.refunded_minor = refunded
+                purchase.points_reversed = due
+                row = book.balance(purchase.member_id)
+                result = RefundResult(
+                    refund_id=refund_id,
+                    transaction_id=transaction_id,
+                    member_id=str(purchase.member_id),
+                    amount_minor=amount_minor,
+                    points_reversed=points,
+                    debt_added=debt,
+                    available=row.available,
+                    pending=row.pending,
+                    debt=-row.debt,
+                )
+                session.add(
+                    Refund(
+                        store_id=store,
+                        refund_id=refund_id,
+                        purchase_id=purchase.id,
+                        amount_minor=amount_minor,
+                        request_hash=fingerprint,
+                        result=result.to_json(),
+                        created_at=now,
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            with self._db.read() as session:
+                earlier = repository.refund_by_id(session, store, refund_id)
+            if earlier is None:
+                raise
+            return _replay(earlier, fingerprint)
+        return result
+
+
+def _replay(earlier: Refund, fingerprint: str) -> RefundResult:
+    if earlier.request_hash != fingerprint:
+        raise FailedPrecondition(
+            "this refund_id was already used for a different refund", code="idempotency-mismatch"
+        )
+    return RefundResult.from_json(earlier.result)

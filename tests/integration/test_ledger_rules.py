@@ -1,0 +1,204 @@
+"""The ledger's rules over time: pending, expiry, holds, refunds and debt."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from services.points.policy import Expiry
+from services.runtime.errors import Conflict, FailedPrecondition, NotFound
+from tests.ledger_support import STORE, PointsWorld
+
+
+def new_member() -> str:
+    return str(uuid.uuid4())
+
+
+def with_policy(world: PointsWorld, **changes: object) -> PointsWorld:
+    world.policy = dataclasses.replace(world.policy, **changes)
+    for part in (world.ledger, world.redemptions, world.refunds, world.jobs):
+        part._policy = world.policy  # type: ignore[attr-defined]
+    return world
+
+
+def test_points_stay_pending_for_the_return_window_then_become_available(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, pending=timedelta(days=14))
+    m = new_member()
+    world.buy(m, 100)
+    assert world.points(m) == (0, 100, 0, 0)
+    world.clock.advance(days=13)
+    world.jobs.run()
+    assert world.points(m) == (0, 100, 0, 0)
+    world.clock.advance(days=1)
+    world.jobs.run()
+    assert world.points(m) == (100, 0, 0, 0)
+
+
+def test_pending_points_cannot_be_redeemed(world: PointsWorld) -> None:
+    with_policy(world, pending=timedelta(days=7))
+    m = new_member()
+    world.buy(m, 100)
+    with pytest.raises(FailedPrecondition) as refused:
+        world.redemptions.hold(STORE, "R-pending", m, 10, capture=False)
+    assert refused.value.code == "insufficient-points"
+
+
+def test_due_pending_points_are_spendable_even_before_the_job_runs(world: PointsWorld) -> None:
+    with_policy(world, pending=timedelta(days=7))
+    m = new_member()
+    world.buy(m, 100)
+    world.clock.advance(days=8)
+    result = world.redemptions.hold(STORE, "R-due", m, 60, capture=True)
+    assert result.status == "captured"
+    assert world.points(m) == (40, 0, 0, 0)
+
+
+def test_points_expire_and_the_soonest_expiring_are_spent_first(world: PointsWorld) -> None:
+    with_policy(world, expiry=Expiry("days", 30))
+    m = new_member()
+    world.buy(m, 100)  # expires day 30
+    world.clock.advance(days=10)
+    world.buy(m, 50)  # expires day 40
+    assert [p for _, p in world.ledger.points(m).expiring] == [100, 50]
+
+    world.redemptions.hold(STORE, "R-fifo", m, 80, capture=True)  # from the first lot
+    assert [p for _, p in world.ledger.points(m).expiring] == [20, 50]
+
+    world.clock.advance(days=20)  # day 30: the first lot's 20 expire
+    world.jobs.run()
+    assert world.points(m) == (50, 0, 0, 0)
+    world.clock.advance(days=10)  # day 40: the second lot's 50
+    world.jobs.run()
+    assert world.points(m) == (0, 0, 0, 0)
+
+
+def test_held_points_do_not_expire_under_a_hold_and_a_void_after_expiry_expires_them(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, expiry=Expiry("days", 30), hold_for=timedelta(days=365))
+    m = new_member()
+    world.buy(m, 100)
+    world.redemptions.hold(STORE, "R-long", m, 70, capture=False)
+    world.clock.advance(days=31)
+    world.jobs.run()
+    assert world.points(m) == (0, 0, 70, 0)  # the 30 not held expired
+    assert world.redemptions.void(STORE, "R-long").status == "voided"
+    assert world.points(m) == (0, 0, 0, 0)  # the 70 went back to an expired lot: expired
+
+
+def test_hold_capture_and_void(world: PointsWorld) -> None:
+    m = new_member()
+    world.buy(m, 100)
+    held = world.redemptions.hold(STORE, "R-1", m, 30, capture=False)
+    assert (held.status, held.available) == ("held", 70)
+    assert world.points(m) == (70, 0, 30, 0)
+    assert world.redemptions.capture(STORE, "R-1").status == "captured"
+    assert world.redemptions.capture(STORE, "R-1").status == "captured"  # again: same answer
+    assert world.points(m) == (70, 0, 0, 0)
+    with pytest.raises(Conflict) as late_void:
+        world.redemptions.void(STORE, "R-1")
+    assert late_void.value.code == "redemption-captured"
+
+    world.redemptions.hold(STORE, "R-2", m, 50, capture=False)
+    assert world.redemptions.void(STORE, "R-2").status == "voided"
+    assert world.redemptions.void(STORE, "R-2").status == "voided"
+    with pytest.raises(Conflict) as late_capture:
+        world.redemptions.capture(STORE, "R-2")
+    assert late_capture.value.code == "redemption-voided"
+    assert world.points(m) == (70, 0, 0, 0)
+
+
+def test_a_hold_expires_by_itself_and_cannot_be_captured_after(world: PointsWorld) -> None:
+    with_policy(world, hold_for=timedelta(minutes=15))
+    m = new_member()
+    world.buy(m, 100)
+    world.redemptions.hold(STORE, "R-slow", m, 40, capture=False)
+    world.clock.advance(minutes=16)
+    with pytest.raises(Conflict) as late:
+        world.redemptions.capture(STORE, "R-slow")
+    assert late.value.code == "redemption-expired"
+    assert world.points(m) == (100, 0, 0, 0)
+
+    world.redemptions.hold(STORE, "R-forgotten", m, 25, capture=False)
+    world.clock.advance(minutes=16)
+    assert world.jobs.run().holds_expired >= 1
+    assert world.points(m) == (100, 0, 0, 0)
+    assert world.redemptions.void(STORE, "R-forgotten").status == "expired"
+
+
+def test_a_retried_hold_answers_the_same_and_holds_once(world: PointsWorld) -> None:
+    m = new_member()
+    world.buy(m, 100)
+    first = world.redemptions.hold(STORE, "R-retry", m, 30, capture=False)
+    again = world.redemptions.hold(STORE, "R-retry", m, 30, capture=False)
+    assert again == first
+    assert world.points(m) == (70, 0, 30, 0)
+    with pytest.raises(FailedPrecondition) as clash:
+        world.redemptions.hold(STORE, "R-retry", m, 31, capture=False)
+    assert clash.value.code == "idempotency-mismatch"
+
+
+def test_refunds_take_back_points_in_proportion_cumulatively(world: PointsWorld) -> None:
+    m = new_member()
+    purchase = world.buy(m, 101)  # 1,010,000 IRR
+    third = 101 * world.policy.per_minor // 3
+    first = world.refunds.refund(STORE, purchase, "RF-1", third)
+    second = world.refunds.refund(STORE, purchase, "RF-2", third)
+    rest = 101 * world.policy.per_minor - 2 * third
+    last = world.refunds.refund(STORE, purchase, "RF-3", rest)
+    assert [first.points_reversed, second.points_reversed, last.points_reversed] == [33, 34, 34]
+    assert world.points(m) == (0, 0, 0, 0)
+    with pytest.raises(FailedPrecondition) as too_much:
+        world.refunds.refund(STORE, purchase, "RF-4", 1)
+    assert too_much.value.code == "refund-exceeds-purchase"
+
+
+def test_a_refund_takes_pending_points_of_its_own_purchase_first(world: PointsWorld) -> None:
+    with_policy(world, pending=timedelta(days=14))
+    m = new_member()
+    world.buy(m, 100)
+    world.clock.advance(days=15)
+    world.jobs.run()
+    refunded = world.buy(m, 40)  # pending
+    result = world.refunds.refund(STORE, refunded, "RF-pending", 40 * world.policy.per_minor)
+    assert (result.points_reversed, result.debt_added) == (40, 0)
+    assert world.points(m) == (100, 0, 0, 0)
+
+
+def test_points_already_spent_become_debt_that_the_next_purchase_pays(world: PointsWorld) -> None:
+    m = new_member()
+    purchase = world.buy(m, 100)
+    world.redemptions.hold(STORE, "R-spent", m, 90, capture=True)
+    result = world.refunds.refund(STORE, purchase, "RF-debt", 100 * world.policy.per_minor)
+    assert (result.points_reversed, result.debt_added, result.debt) == (100, 90, 90)
+    assert world.points(m) == (0, 0, 0, 90)
+    world.buy(m, 50)
+    assert world.points(m) == (0, 0, 0, 40)
+    world.buy(m, 60)
+    assert world.points(m) == (20, 0, 0, 0)
+
+
+def test_a_retried_refund_answers_the_same_and_refunds_once(world: PointsWorld) -> None:
+    m = new_member()
+    purchase = world.buy(m, 100)
+    first = world.refunds.refund(STORE, purchase, "RF-once", 50 * world.policy.per_minor)
+    again = world.refunds.refund(STORE, purchase, "RF-once", 50 * world.policy.per_minor)
+    assert again == first
+    assert world.points(m) == (50, 0, 0, 0)
+    with pytest.raises(FailedPrecondition):
+        world.refunds.refund(STORE, purchase, "RF-once", 10 * world.policy.per_minor)
+
+
+def test_a_refund_of_an_unknown_or_other_stores_purchase_is_not_found(world: PointsWorld) -> None:
+    m = new_member()
+    purchase = world.buy(m, 10)
+    other_store = str(uuid.uuid4())
+    for store, transaction in ((STORE, "T-nope"), (other_store, purchase)):
+        with pytest.raises(NotFound):
+            world.refunds.refund(store, transaction, f"RF-{uuid.uuid4().hex[:6]}", 100)
+    assert world.points(m) == (10, 0, 0, 0)
