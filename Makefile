@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := loyalty/.generated
 
-.PHONY: install protos run test lint format clean
+.PHONY: install protos run test bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ run: install protos
 # The whole suite against SQLite and against PostgreSQL, with real servers and Redis.
 test: install protos
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Scale runs on the machine's PostgreSQL; figures printed as a table. Minutes, not seconds.
+bench: install protos
+	$(PY) -m bench.ledger_scale
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -72,6 +72,19 @@ class Book:
     def post(
         self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
     ) -> Posting | None:
+        """Writes a balanced posting and moves the locked members' buckets with it."""
+        posting = self._write(kind, reason, source_type, source_id, moves)
+        for move in moves:
+            if move.account == MEMBER and move.points:
+                assert move.member_id in self.balances, "a member's balance must be locked first"
+                row = self.balances[move.member_id]
+                setattr(row, move.bucket, getattr(row, move.bucket) + move.points)
+        self.session.flush()
+        return posting
+
+    def _write(
+        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
+    ) -> Posting | None:
         moves = [move for move in moves if move.points]
         if not moves:
             return None
@@ -86,11 +99,6 @@ class Book:
         )
         self.session.add(posting)
         self.session.flush()
-        for move in moves:
-            if move.account == MEMBER:
-                assert move.member_id in self.balances, "a member's balance must be locked first"
-                row = self.balances[move.member_id]
-                setattr(row, move.bucket, getattr(row, move.bucket) + move.points)
         repository.add_entries(
             self.session,
             posting,
@@ -104,7 +112,6 @@ class Book:
                 for m in moves
             ],
         )
-        self.session.flush()
         return posting
 
     def earn(
@@ -203,23 +210,36 @@ class Book:
             self.settle_due(kind, [member_id], f"member:{member_id}")
 
     def settle_due(self, kind: str, member_ids: list[uuid.UUID], source_id: str) -> int:
-        """Activates or expires the due lots of these (locked) members in one posting."""
+        """Activates or expires the due lots of these (locked) members in one posting.
+
+        Set-based, for one member or thousands: the balances move in one statement, and any
+        balance row this transaction holds is read again afterwards.
+        """
         totals = repository.due_totals(self.session, kind, self.now, member_ids)
+        if not totals:
+            return 0
         moves: list[Move] = []
+        deltas: dict[uuid.UUID, dict[str, int]] = {}
         moved = 0
         for member_id, status, points in totals:
-            if not points:
-                continue
             moved += points
+            delta = deltas.setdefault(member_id, {})
             if kind == "activate":
                 moves.append(member(member_id, "pending", -points))
                 moves.append(member(member_id, "available", points))
+                delta["pending"] = delta.get("pending", 0) - points
+                delta["available"] = delta.get("available", 0) + points
             else:
                 moves.append(member(member_id, status, -points))
-        if kind == "expire" and moved:
+                delta[status] = delta.get(status, 0) - points
+        if kind == "expire":
             moves.append(program(EXPIRED, moved))
-        if totals:
-            reason = "points became available" if kind == "activate" else "points expired"
-            self.post(kind, reason, "system", source_id, moves)
-            repository.settle_due_lots(self.session, kind, self.now, member_ids)
+        reason = "points became available" if kind == "activate" else "points expired"
+        self._write(kind, reason, "system", source_id, moves)
+        if moved:
+            repository.add_to_balances(self.session, deltas)
+        repository.settle_due_lots(self.session, kind, self.now, member_ids)
+        for member_id in deltas:
+            if member_id in self.balances:
+                self.session.refresh(self.balances[member_id])
         return moved

@@ -61,8 +61,8 @@ class Jobs:
                 member_ids = repository.members_with_due_lots(session, kind, now, self._batch)
                 if not member_ids:
                     return total
+                repository.lock_existing_balances(session, member_ids)
                 book = Book(session, self._policy, now)
-                book.balances.update(repository.lock_balances(session, member_ids))
                 total += book.settle_due(kind, member_ids, f"job:{kind}:{now.isoformat()}")
 
     def _expire_holds(self, now: datetime) -> int:

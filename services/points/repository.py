@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,33 @@ def lock_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> dict[uui
         .execution_options(populate_existing=True)
     ).all()
     return {row.member_id: row for row in rows}
+
+
+def lock_existing_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> None:
+    """Locks balance rows known to exist, without loading them: for bulk changes."""
+    session.execute(
+        select(Balance.member_id)
+        .where(Balance.member_id.in_(sorted(set(member_ids))))
+        .order_by(Balance.member_id)
+        .with_for_update()
+    )
+
+
+def add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
+    """Adds each member's bucket deltas in one statement run for all members."""
+    table = Balance.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.member_id == bindparam("m"))
+        .values(
+            available=table.c.available + bindparam("add_available"),
+            pending=table.c.pending + bindparam("add_pending"),
+        ),
+        [
+            {"m": m, "add_available": d.get("available", 0), "add_pending": d.get("pending", 0)}
+            for m, d in deltas.items()
+        ],
+    )
 
 
 def balance(session: Session, member_id: uuid.UUID) -> Balance | None:
