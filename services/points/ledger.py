@@ -19,15 +19,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.book import Book
 from services.points.models import Purchase
+from services.points.once import Once
 from services.points.policy import Line, PointsPolicy
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
 from services.runtime.money import MAX_MINOR
@@ -141,12 +141,20 @@ class Ledger:
 
     def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
         store_id, member_id = self._validate(purchase)
-        fingerprint = purchase.fingerprint()
+        once = Once(
+            self._db,
+            lambda session: repository.purchase_by_transaction(
+                session, store_id, purchase.transaction_id
+            ),
+            purchase.fingerprint(),
+            PurchaseResult.from_json,
+            "transaction_id",
+        )
         with self._db.read() as session:
-            replay = self._replay(session, store_id, purchase.transaction_id, fingerprint)
-        if replay is not None:
-            return replay
-
+            earlier = once.replay(session)
+        if earlier is not None:
+            return earlier
+        # Campaigns are asked before the transaction opens: no lock waits on the network.
         lines = tuple(
             Line(item.sku, item.category, int(Decimal(item.quantity) * item.unit_price_minor))
             for item in purchase.items
@@ -157,57 +165,50 @@ class Ledger:
         earned = sum(line.points for line in earning)
         now = self._clock()
         occurred_at = min(purchase.occurred_at or now, now)
-        try:
-            with self._db.write() as session:
-                record = Purchase(
-                    store_id=store_id,
-                    transaction_id=purchase.transaction_id,
-                    member_id=member_id,
-                    amount_minor=purchase.amount_minor,
-                    currency=purchase.currency,
-                    occurred_at=occurred_at,
-                    request_hash=fingerprint,
-                    campaigns_evaluated=bonuses is not None,
-                    points_earned=earned,
-                    result="",
-                    created_at=now,
-                )
-                session.add(record)
-                session.flush()  # the unique guard fires here for a duplicate
-                book = Book(session, self._policy, now)
-                book.lock(member_id)
-                lot = book.earn(
-                    member_id,
-                    earned,
-                    occurred_at,
-                    kind="earn",
-                    reason="purchase",
-                    source_type="pos",
-                    source_id=purchase.transaction_id,
-                    source=f"purchase:{record.id}",
-                )
-                record.lot_id = lot.id if lot else None
-                row = book.balance(member_id)
-                result = PurchaseResult(
-                    transaction_id=purchase.transaction_id,
-                    member_id=purchase.member_id,
-                    points_earned=earned,
-                    breakdown=tuple(
-                        line for line in earning if line.points or line.source == "base"
-                    ),
-                    available=row.available,
-                    pending=row.pending,
-                )
-                record.result = result.to_json()
-        except IntegrityError:
-            # A concurrent copy of this purchase committed first: answer as it did.
-            with self._db.read() as session:
-                replay = self._replay(session, store_id, purchase.transaction_id, fingerprint)
-            if replay is None:
-                raise
-            return replay
-        log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
-        return result
+
+        def apply(session: Session) -> PurchaseResult:
+            record = Purchase(
+                store_id=store_id,
+                transaction_id=purchase.transaction_id,
+                member_id=member_id,
+                amount_minor=purchase.amount_minor,
+                currency=purchase.currency,
+                occurred_at=occurred_at,
+                request_hash=once.fingerprint,
+                campaigns_evaluated=bonuses is not None,
+                points_earned=earned,
+                result="",
+                created_at=now,
+            )
+            session.add(record)
+            session.flush()  # the unique guard fires here for a duplicate
+            book = Book(session, self._policy, now)
+            book.lock(member_id)
+            lot = book.earn(
+                member_id,
+                earned,
+                occurred_at,
+                kind="earn",
+                reason="purchase",
+                source_type="pos",
+                source_id=purchase.transaction_id,
+                source=f"purchase:{record.id}",
+            )
+            record.lot_id = lot.id if lot else None
+            row = book.balance(member_id)
+            result = PurchaseResult(
+                transaction_id=purchase.transaction_id,
+                member_id=purchase.member_id,
+                points_earned=earned,
+                breakdown=tuple(line for line in earning if line.points or line.source == "base"),
+                available=row.available,
+                pending=row.pending,
+            )
+            record.result = result.to_json()
+            log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
+            return result
+
+        return once.run(apply, checked=True)
 
     def _validate(self, purchase: PurchaseInput) -> tuple[uuid.UUID, uuid.UUID]:
         store_id = parse_id(purchase.store_id, "store")
@@ -239,20 +240,6 @@ class Ledger:
             if not 0 <= item.unit_price_minor <= MAX_MINOR:
                 raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
         return store_id, member_id
-
-    @staticmethod
-    def _replay(
-        session: Session, store_id: uuid.UUID, transaction_id: str, fingerprint: str
-    ) -> PurchaseResult | None:
-        existing = repository.purchase_by_transaction(session, store_id, transaction_id)
-        if existing is None:
-            return None
-        if existing.request_hash != fingerprint:
-            raise FailedPrecondition(
-                "this transaction_id was already used for a different purchase",
-                code="idempotency-mismatch",
-            )
-        return PurchaseResult.from_json(existing.result)
 
     def points(self, member_id: str, expiring_dates: int = 5) -> PointsView:
         """The member's balances and the points that expire next, by date."""

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.book import EXPIRED, REDEEMED, Book, member, program
 from services.points.models import Hold, HoldAllocation
+from services.points.once import Once
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
@@ -69,70 +70,59 @@ class Redemptions:
         if not 0 < points <= MAX_POINTS:
             raise InvalidArgument("points must be more than zero", code="invalid-points")
         fingerprint = hashlib.sha256(f"{member_uuid}|{points}|{capture}".encode()).hexdigest()
-        with self._db.read() as session:
-            existing = repository.hold_by_redemption(session, store, redemption_id)
-        replay = _replay(existing, fingerprint)
-        if replay is not None:
-            return replay
+        once = Once(
+            self._db,
+            lambda session: repository.hold_by_redemption(session, store, redemption_id),
+            fingerprint,
+            RedemptionResult.from_json,
+            "redemption_id",
+        )
         now = self._clock()
-        try:
-            with self._db.write() as session:
-                book = Book(session, self._policy, now)
-                book.lock(member_uuid)
-                # A copy of this request may have committed while we waited for the lock.
-                earlier = _replay(
-                    repository.hold_by_redemption(session, store, redemption_id), fingerprint
+
+        def apply(session: Session) -> RedemptionResult:
+            book = Book(session, self._policy, now)
+            book.lock(member_uuid)
+            earlier = once.replay(session)
+            if earlier is not None:
+                return earlier
+            row = book.balance(member_uuid)
+            if row.available < points:
+                raise FailedPrecondition(
+                    f"the member has {row.available} points available, {points} asked",
+                    code="insufficient-points",
                 )
-                if earlier is not None:
-                    return earlier
-                row = book.balance(member_uuid)
-                if row.available < points:
-                    raise FailedPrecondition(
-                        f"the member has {row.available} points available, {points} asked",
-                        code="insufficient-points",
-                    )
-                hold = Hold(
-                    store_id=store,
-                    redemption_id=redemption_id,
-                    member_id=member_uuid,
-                    points=points,
-                    status="held",
-                    request_hash=fingerprint,
-                    result="",
-                    expires_at=now + self._policy.hold_for,
-                    created_at=now,
-                )
-                session.add(hold)
-                session.flush()  # the unique guard fires here for a duplicate
-                taken = book.take(member_uuid, points)
-                assert sum(part for _, part in taken) == points, "lots disagree with the balance"
-                session.add_all(
-                    HoldAllocation(hold_id=hold.id, lot_id=lot.id, points=part)
-                    for lot, part in taken
-                )
-                book.post(
-                    "hold",
-                    "points held for a redemption",
-                    "pos",
-                    redemption_id,
-                    [
-                        member(member_uuid, "available", -points),
-                        member(member_uuid, "held", points),
-                    ],
-                )
-                if capture:
-                    _capture(book, hold)
-                result = _result(hold, book)
-                hold.result = result.to_json()
-        except IntegrityError:
-            with self._db.read() as session:
-                replay = _replay(
-                    repository.hold_by_redemption(session, store, redemption_id), fingerprint
-                )
-            if replay is None:
-                raise
-            return replay
-        return result
+            hold = Hold(
+                store_id=store,
+                redemption_id=redemption_id,
+                member_id=member_uuid,
+                points=points,
+                status="held",
+                request_hash=fingerprint,
+                result="",
+                expires_at=now + self._policy.hold_for,
+                created_at=now,
+            )
+            session.add(hold)
+            session.flush()  # the unique guard fires here for a duplicate
+            taken = book.take(member_uuid, points)
+            assert sum(part for _, part in taken) == points, "lots disagree with the balance"
+            session.add_all(
+                HoldAllocation(hold_id=hold.id, lot_id=lot.id, points=part) for lot, part in taken
+            )
+            book.post(
+                "hold",
+                "points held for a redemption",
+                "pos",
+                redemption_id,
+                [member(member_uuid, "available", -points), member(member_uuid, "held", points)],
+            )
+            if capture:
+                _capture(book, hold)
+            result = _result(hold, book)
+            hold.result = result.to_json()
+            return result
+
+        return once.run(apply)
 
     def capture(self, store_id: str, redemption_id: str) -> RedemptionResult:
         return self._resolve(store_id, redemption_id, "captured")
@@ -211,14 +201,3 @@ def _result(hold: Hold, book: Book) -> RedemptionResult:
         available=row.available,
         pending=row.pending,
     )
-
-
-def _replay(existing: Hold | None, fingerprint: str) -> RedemptionResult | None:
-    if existing is None:
-        return None
-    if existing.request_hash != fingerprint:
-        raise FailedPrecondition(
-            "this redemption_id was already used for a different redemption",
-            code="idempotency-mismatch",
-        )
-    return RedemptionResult.from_json(existing.result)

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.book import EARNED, Book, member, program
 from services.points.models import Lot, Refund
+from services.points.once import Once
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -67,80 +68,68 @@ class Refunds:
         if amount_minor <= 0:
             raise InvalidArgument("amount must be more than zero", code="invalid-amount")
         fingerprint = hashlib.sha256(f"{transaction_id}|{amount_minor}".encode()).hexdigest()
-        with self._db.read() as session:
-            earlier = repository.refund_by_id(session, store, refund_id)
-        if earlier is not None:
-            return _replay(earlier, fingerprint)
-        now = self._clock()
-        try:
-            with self._db.write() as session:
-                purchase = repository.purchase_by_transaction(session, store, transaction_id)
-                if purchase is None:
-                    raise NotFound(
-                        "no purchase with this transaction_id", code="purchase-not-found"
-                    )
-                book = Book(session, self._policy, now)
-                book.lock(purchase.member_id)
-                # A copy of this request may have committed while we waited for the lock.
-                earlier = repository.refund_by_id(session, store, refund_id)
-                if earlier is not None:
-                    return _replay(earlier, fingerprint)
-                session.refresh(purchase)  # as it stands now that its member is locked
-                left = purchase.amount_minor - purchase.refunded_minor
-                if amount_minor > left:
-                    raise FailedPrecondition(
-                        f"only {left} (minor units) of this purchase is left to refund",
-                        code="refund-exceeds-purchase",
-                    )
-                refunded = purchase.refunded_minor + amount_minor
-                due = purchase.points_earned * refunded // purchase.amount_minor
-                points = due - purchase.points_reversed
-                own = session.get(Lot, purchase.lot_id) if purchase.lot_id else None
-                taken = book.take(purchase.member_id, points, first=own)
-                moves = [program(EARNED, points)]
-                for lot, part in taken:
-                    moves.append(member(purchase.member_id, lot.status, -part))
-                debt = points - sum(part for _, part in taken)
-                moves.append(member(purchase.member_id, "debt", -debt))
-                book.post("refund", "purchase refunded", "pos", refund_id, moves)
-                purchase.refunded_minor = refunded
-                purchase.points_reversed = due
-                row = book.balance(purchase.member_id)
-                result = RefundResult(
-                    refund_id=refund_id,
-                    transaction_id=transaction_id,
-                    member_id=str(purchase.member_id),
-                    amount_minor=amount_minor,
-                    points_reversed=points,
-                    debt_added=debt,
-                    available=row.available,
-                    pending=row.pending,
-                    debt=-row.debt,
-                )
-                session.add(
-                    Refund(
-                        store_id=store,
-                        refund_id=refund_id,
-                        purchase_id=purchase.id,
-                        amount_minor=amount_minor,
-                        request_hash=fingerprint,
-                        result=result.to_json(),
-                        created_at=now,
-                    )
-                )
-                session.flush()
-        except IntegrityError:
-            with self._db.read() as session:
-                earlier = repository.refund_by_id(session, store, refund_id)
-            if earlier is None:
-                raise
-            return _replay(earlier, fingerprint)
-        return result
-
-
-def _replay(earlier: Refund, fingerprint: str) -> RefundResult:
-    if earlier.request_hash != fingerprint:
-        raise FailedPrecondition(
-            "this refund_id was already used for a different refund", code="idempotency-mismatch"
+        once = Once(
+            self._db,
+            lambda session: repository.refund_by_id(session, store, refund_id),
+            fingerprint,
+            RefundResult.from_json,
+            "refund_id",
         )
-    return RefundResult.from_json(earlier.result)
+        now = self._clock()
+
+        def apply(session: Session) -> RefundResult:
+            purchase = repository.purchase_by_transaction(session, store, transaction_id)
+            if purchase is None:
+                raise NotFound("no purchase with this transaction_id", code="purchase-not-found")
+            book = Book(session, self._policy, now)
+            book.lock(purchase.member_id)
+            earlier = once.replay(session)
+            if earlier is not None:
+                return earlier
+            session.refresh(purchase)  # as it stands now that its member is locked
+            left = purchase.amount_minor - purchase.refunded_minor
+            if amount_minor > left:
+                raise FailedPrecondition(
+                    f"only {left} (minor units) of this purchase is left to refund",
+                    code="refund-exceeds-purchase",
+                )
+            refunded = purchase.refunded_minor + amount_minor
+            due = purchase.points_earned * refunded // purchase.amount_minor
+            points = due - purchase.points_reversed
+            own = session.get(Lot, purchase.lot_id) if purchase.lot_id else None
+            taken = book.take(purchase.member_id, points, first=own)
+            moves = [program(EARNED, points)]
+            for lot, part in taken:
+                moves.append(member(purchase.member_id, lot.status, -part))
+            debt = points - sum(part for _, part in taken)
+            moves.append(member(purchase.member_id, "debt", -debt))
+            book.post("refund", "purchase refunded", "pos", refund_id, moves)
+            purchase.refunded_minor = refunded
+            purchase.points_reversed = due
+            row = book.balance(purchase.member_id)
+            result = RefundResult(
+                refund_id=refund_id,
+                transaction_id=transaction_id,
+                member_id=str(purchase.member_id),
+                amount_minor=amount_minor,
+                points_reversed=points,
+                debt_added=debt,
+                available=row.available,
+                pending=row.pending,
+                debt=-row.debt,
+            )
+            session.add(
+                Refund(
+                    store_id=store,
+                    refund_id=refund_id,
+                    purchase_id=purchase.id,
+                    amount_minor=amount_minor,
+                    request_hash=fingerprint,
+                    result=result.to_json(),
+                    created_at=now,
+                )
+            )
+            session.flush()
+            return result
+
+        return once.run(apply)

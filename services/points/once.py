@@ -1,0 +1,65 @@
+"""Applying a POS or staff request exactly once, however often and however concurrently it
+arrives.
+
+Every such request carries the caller's own id. Its record (with the request's fingerprint and
+the answer given) is written under a unique constraint in the same transaction as the change:
+a retry finds it and gets the original answer; a copy racing the first either finds it once it
+holds the member's lock, or loses on the constraint and then finds it. The same id with another
+request is refused and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.runtime.db import Database
+from services.runtime.errors import FailedPrecondition
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Once(Generic[T]):
+    database: Database
+    # Finds the request's record (anything with `request_hash` and `result`), or None.
+    lookup: Callable[[Session], Any]
+    fingerprint: str
+    decode: Callable[[str], T]
+    # How the caller names the id, for the refusal: "refund_id", ...
+    id_name: str
+
+    def replay(self, session: Session) -> T | None:
+        """The original answer if the request was applied before (call it again once the
+        member is locked: a concurrent copy may have committed meanwhile)."""
+        earlier = self.lookup(session)
+        if earlier is None:
+            return None
+        if earlier.request_hash != self.fingerprint:
+            raise FailedPrecondition(
+                f"this {self.id_name} was already used for a different request",
+                code="idempotency-mismatch",
+            )
+        return self.decode(earlier.result)
+
+    def run(self, apply: Callable[[Session], T], checked: bool = False) -> T:
+        """`apply` in a write transaction, unless the request was applied already (`checked`:
+        the caller has just asked `replay` itself)."""
+        if not checked:
+            with self.database.read() as session:
+                earlier = self.replay(session)
+            if earlier is not None:
+                return earlier
+        try:
+            with self.database.write() as session:
+                return apply(session)
+        except IntegrityError:
+            with self.database.read() as session:
+                earlier = self.replay(session)
+            if earlier is None:
+                raise
+            return earlier
