@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from services.points.adjustments import Adjustments
 from services.points.jobs import Jobs
 from services.points.ledger import Ledger, PurchaseInput
 from services.points.policy import Expiry, PointsPolicy
@@ -47,6 +48,7 @@ class PointsWorld:
         self.ledger = Ledger(self.database, self.policy, NoBonuses(), self.clock)
         self.redemptions = Redemptions(self.database, self.policy, self.clock)
         self.refunds = Refunds(self.database, self.policy, self.clock)
+        self.adjustments = Adjustments(self.database, self.policy, self.clock)
         self.jobs = Jobs(self.database, self.policy, self.clock, batch_members=7)
 
     def buy(self, member: str, points: int, transaction_id: str | None = None) -> str:

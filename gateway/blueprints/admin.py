@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import grpc
 from flask import Blueprint, current_app
 
 from gateway.api import operation
+from gateway.problems import Problem
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 
@@ -92,3 +94,145 @@ def run_jobs():
         "points_expired": report.points_expired,
         "holds_expired": report.holds_expired,
     }
+
+
+ADJUSTMENT_REQUEST = {
+    "type": "object",
+    "required": ["adjustment_id", "points", "reason", "staff_user"],
+    "properties": {
+        "adjustment_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "description": "Your own id: a retry with the same id is applied once",
+        },
+        "points": {
+            "type": "integer",
+            "minimum": -1000000000000,
+            "maximum": 1000000000000,
+            "description": "Positive credits (available at once), negative debits",
+        },
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+        "staff_user": {"type": "string", "minLength": 1, "maxLength": 100},
+    },
+}
+TRANSFER_REQUEST = {
+    "type": "object",
+    "required": ["transfer_id", "from_member_id", "to_member_id", "points", "reason", "staff_user"],
+    "properties": {
+        "transfer_id": {"type": "string", "minLength": 1, "maxLength": 100},
+        "from_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "to_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "points": {"type": "integer", "minimum": 1, "maximum": 1000000000000},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+        "staff_user": {"type": "string", "minLength": 1, "maxLength": 100},
+    },
+}
+ADJUSTMENT = {
+    "type": "object",
+    "required": ["id", "member_id", "points", "available"],
+    "properties": {
+        "id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "to_member_id": {"type": "string"},
+        "points": {"type": "integer"},
+        "available": {"type": "integer"},
+        "to_available": {"type": "integer"},
+    },
+}
+
+
+def _member(member_id: str, field: str) -> str:
+    """The member's canonical id, or 422 naming the field."""
+    try:
+        return (
+            current_app.extensions["upstreams"]
+            .identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id))
+            .member.id
+        )
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise Problem(422, "unknown-member", f"no member with this {field}") from None
+        raise
+
+
+@operation(
+    bp,
+    "/v1/admin/members/<member_id>/adjustments",
+    "POST",
+    summary="Credit or debit a member's points by hand, with a reason",
+    tag="admin",
+    auth="admin",
+    request_schema=ADJUSTMENT_REQUEST,
+    example={
+        "adjustment_id": "ADJ-1",
+        "points": 200,
+        "reason": "goodwill: late delivery",
+        "staff_user": "support:maryam",
+    },
+    responses={
+        201: ("The adjustment; a retry with the same body gets the same answer", ADJUSTMENT),
+        404: ("No such member", None),
+        422: ("Not enough points to debit, or adjustment_id reused", None),
+    },
+)
+def adjust(member_id: str, body: dict):
+    upstream = current_app.extensions["upstreams"]
+    member = upstream.identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id))
+    result = upstream.points.AdjustPoints(
+        points_pb2.AdjustPointsRequest(
+            operation_id=body["adjustment_id"],
+            member_id=member.member.id,
+            points=body["points"],
+            reason=body["reason"],
+            actor=body["staff_user"],
+        )
+    )
+    return {
+        "id": result.operation_id,
+        "member_id": result.member_id,
+        "points": result.points,
+        "available": result.available,
+    }, 201
+
+
+@operation(
+    bp,
+    "/v1/admin/transfers",
+    "POST",
+    summary="Move points between members; each part keeps its expiry date",
+    tag="admin",
+    auth="admin",
+    request_schema=TRANSFER_REQUEST,
+    example={
+        "transfer_id": "TR-1",
+        "from_member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
+        "to_member_id": "0b9d3f6e-4a1c-4d2b-8e7f-1a2b3c4d5e6f",
+        "points": 150,
+        "reason": "family account",
+        "staff_user": "support:maryam",
+    },
+    responses={
+        201: ("The transfer; a retry with the same body gets the same answer", ADJUSTMENT),
+        422: ("Unknown member, not enough points, or transfer_id reused", None),
+    },
+)
+def transfer(body: dict):
+    result = current_app.extensions["upstreams"].points.TransferPoints(
+        points_pb2.TransferPointsRequest(
+            operation_id=body["transfer_id"],
+            from_member_id=_member(body["from_member_id"], "from_member_id"),
+            to_member_id=_member(body["to_member_id"], "to_member_id"),
+            points=body["points"],
+            reason=body["reason"],
+            actor=body["staff_user"],
+        )
+    )
+    return {
+        "id": result.operation_id,
+        "member_id": result.member_id,
+        "to_member_id": result.other_member_id,
+        "points": result.points,
+        "available": result.available,
+        "to_available": result.other_available,
+    }, 201

@@ -127,14 +127,17 @@ class Book:
         source: str,
         expires_at: datetime | None = None,
         from_account: str = EARNED,
+        available_at: datetime | None = None,
     ) -> Lot | None:
-        """Credits `points` in a new lot; a debt is paid off first."""
+        """Credits `points` in a new lot, pending for the return window unless `available_at`
+        says otherwise; a debt is paid off first."""
         if points <= 0:
             return None
         row = self.balances[member_id]
         pay_debt = min(points, -row.debt)
         rest = points - pay_debt
-        available_at = earned_at + self.policy.pending
+        if available_at is None:
+            available_at = earned_at + self.policy.pending
         pending = available_at > self.now
         bucket = "pending" if pending else "available"
         self.post(

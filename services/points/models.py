@@ -186,3 +186,22 @@ class Refund(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Adjustment(Base):
+    """A change made by staff or the system rather than a till: a manual credit or debit, a
+    transfer between members, or the merge of a duplicate member. Idempotent on its id."""
+
+    __tablename__ = "adjustments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    operation_id: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # adjust | transfer | merge
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    other_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    points: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

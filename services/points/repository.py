@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.points.models import (
+    Adjustment,
     Balance,
     Entry,
     Hold,
@@ -94,6 +95,10 @@ def hold_by_redemption(session: Session, store_id: uuid.UUID, redemption_id: str
         .where(Hold.store_id == store_id, Hold.redemption_id == redemption_id)
         .execution_options(populate_existing=True)
     )
+
+
+def adjustment_by_id(session: Session, operation_id: str) -> Adjustment | None:
+    return session.scalar(select(Adjustment).where(Adjustment.operation_id == operation_id))
 
 
 def refund_by_id(session: Session, store_id: uuid.UUID, refund_id: str) -> Refund | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
+from services.points.adjustments import Adjustments
 from services.points.bonuses import CampaignBonuses
 from services.points.jobs import JobRunner, Jobs
 from services.points.ledger import Ledger
@@ -34,6 +35,7 @@ def build(config: ServiceConfig) -> Service:
         Ledger(database, policy, bonuses),
         Redemptions(database, policy),
         Refunds(database, policy),
+        Adjustments(database, policy),
         jobs,
     )
     runner.start()

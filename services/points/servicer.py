@@ -6,6 +6,7 @@ import grpc
 
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
+from services.points.adjustments import AdjustmentResult, Adjustments
 from services.points.jobs import Jobs
 from services.points.ledger import Ledger, PurchaseInput, PurchaseItem
 from services.points.redemptions import RedemptionResult, Redemptions
@@ -32,13 +33,30 @@ def redemption_message(result: RedemptionResult) -> pb.RedemptionResponse:
     )
 
 
+def adjustment_message(result: AdjustmentResult) -> pb.AdjustmentResponse:
+    return pb.AdjustmentResponse(
+        operation_id=result.operation_id,
+        member_id=result.member_id,
+        other_member_id=result.other_member_id,
+        points=result.points,
+        available=result.available,
+        other_available=result.other_available,
+    )
+
+
 class PointsServicer(points_pb2_grpc.PointsServiceServicer):
     def __init__(
-        self, ledger: Ledger, redemptions: Redemptions, refunds: Refunds, jobs: Jobs
+        self,
+        ledger: Ledger,
+        redemptions: Redemptions,
+        refunds: Refunds,
+        adjustments: Adjustments,
+        jobs: Jobs,
     ) -> None:
         self._ledger = ledger
         self._redemptions = redemptions
         self._refunds = refunds
+        self._adjustments = adjustments
         self._jobs = jobs
 
     def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: grpc.ServicerContext):
@@ -137,6 +155,39 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
 
     def VoidHold(self, request: pb.ResolveHoldRequest, context: grpc.ServicerContext):
         return redemption_message(self._redemptions.void(request.store_id, request.redemption_id))
+
+    def AdjustPoints(self, request: pb.AdjustPointsRequest, context: grpc.ServicerContext):
+        return adjustment_message(
+            self._adjustments.adjust(
+                request.operation_id,
+                request.member_id,
+                request.points,
+                request.reason,
+                request.actor,
+            )
+        )
+
+    def TransferPoints(self, request: pb.TransferPointsRequest, context: grpc.ServicerContext):
+        return adjustment_message(
+            self._adjustments.transfer(
+                request.operation_id,
+                request.from_member_id,
+                request.to_member_id,
+                request.points,
+                request.reason,
+                request.actor,
+            )
+        )
+
+    def MergeMembers(self, request: pb.MergeMembersRequest, context: grpc.ServicerContext):
+        return adjustment_message(
+            self._adjustments.merge(
+                request.operation_id,
+                request.duplicate_member_id,
+                request.survivor_member_id,
+                request.actor,
+            )
+        )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
         report = self._jobs.run()

@@ -1,4 +1,5 @@
-"""Random sequences of ledger operations, each sent twice at the same moment as a retrying till
+"""Random sequences of ledger operations (earn, hold, capture, void, refund, transfer, manual
+adjustment, time passing with the jobs), each sent twice at the same moment as a retrying till
 would, must keep the books right after every step: debits equal credits, no bucket goes
 negative, balances equal a replay of their entries, and no hold is resolved twice."""
 
@@ -105,6 +106,25 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
                 lambda: self.world.refunds.refund(STORE, purchase, refund_id, amount)
             )
             assert outcome[0] == "ok" or outcome[1] == "refund-exceeds-purchase"
+
+        @rule(giver=members, receiver=members, points=st.integers(1, 150))
+        def transfer(self, giver: str, receiver: str, points: int) -> None:
+            operation_id = f"TR-{uuid.uuid4().hex[:12]}"
+            outcome = twice_at_once(
+                lambda: self.world.adjustments.transfer(
+                    operation_id, giver, receiver, points, "gift", "test"
+                )
+            )
+            expected = ("same-member",) if giver == receiver else ("insufficient-points",)
+            assert outcome[0] == "ok" or outcome[1] in expected
+
+        @rule(member=members, points=st.integers(-100, 200).filter(bool))
+        def adjust(self, member: str, points: int) -> None:
+            operation_id = f"ADJ-{uuid.uuid4().hex[:12]}"
+            outcome = twice_at_once(
+                lambda: self.world.adjustments.adjust(operation_id, member, points, "fix", "test")
+            )
+            assert outcome[0] == "ok" or outcome[1] == "insufficient-points"
 
         @rule(hours=st.integers(1, 24 * 20))
         def time_passes(self, hours: int) -> None:

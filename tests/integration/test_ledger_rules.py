@@ -19,7 +19,7 @@ def new_member() -> str:
 
 def with_policy(world: PointsWorld, **changes: object) -> PointsWorld:
     world.policy = dataclasses.replace(world.policy, **changes)
-    for part in (world.ledger, world.redemptions, world.refunds, world.jobs):
+    for part in (world.ledger, world.redemptions, world.refunds, world.adjustments, world.jobs):
         part._policy = world.policy  # type: ignore[attr-defined]
     return world
 
@@ -202,3 +202,86 @@ def test_a_refund_of_an_unknown_or_other_stores_purchase_is_not_found(world: Poi
         with pytest.raises(NotFound):
             world.refunds.refund(store, transaction, f"RF-{uuid.uuid4().hex[:6]}", 100)
     assert world.points(m) == (10, 0, 0, 0)
+
+
+def test_a_transfer_moves_points_with_their_expiry_dates(world: PointsWorld) -> None:
+    with_policy(world, expiry=Expiry("days", 30))
+    giver, receiver = new_member(), new_member()
+    world.buy(giver, 100)
+    world.clock.advance(days=10)
+    world.buy(giver, 100)
+    result = world.adjustments.transfer("TR-1", giver, receiver, 150, "family", "support:sara")
+    assert (result.available, result.other_available) == (50, 150)
+    # The 100 expiring first went first, and keep their date at the receiver.
+    expiring = [p for _, p in world.ledger.points(receiver).expiring]
+    assert expiring == [100, 50]
+    world.clock.advance(days=21)  # day 31: the first lot's points expire, at the receiver too
+    world.jobs.run()
+    assert world.points(receiver) == (50, 0, 0, 0)
+    assert world.points(giver) == (50, 0, 0, 0)
+
+
+def test_a_transfer_needs_available_points_and_applies_once(world: PointsWorld) -> None:
+    giver, receiver = new_member(), new_member()
+    world.buy(giver, 40)
+    with pytest.raises(FailedPrecondition) as refused:
+        world.adjustments.transfer("TR-big", giver, receiver, 41, "too much", "support")
+    assert refused.value.code == "insufficient-points"
+    first = world.adjustments.transfer("TR-2", giver, receiver, 10, "gift", "support")
+    assert world.adjustments.transfer("TR-2", giver, receiver, 10, "gift", "support") == first
+    assert world.points(giver)[0] == 30 and world.points(receiver)[0] == 10
+
+
+def test_staff_credits_are_available_at_once_and_debits_cannot_overdraw(world: PointsWorld) -> None:
+    with_policy(world, pending=timedelta(days=14))
+    m = new_member()
+    world.adjustments.adjust("ADJ-1", m, 200, "goodwill", "support:ali")
+    assert world.points(m) == (200, 0, 0, 0)
+    world.adjustments.adjust("ADJ-2", m, -50, "mistaken credit", "support:ali")
+    assert world.points(m) == (150, 0, 0, 0)
+    with pytest.raises(FailedPrecondition):
+        world.adjustments.adjust("ADJ-3", m, -151, "too much", "support:ali")
+    with pytest.raises(FailedPrecondition) as clash:
+        world.adjustments.adjust("ADJ-1", m, 201, "goodwill", "support:ali")
+    assert clash.value.code == "idempotency-mismatch"
+
+
+def test_a_merge_moves_the_duplicates_whole_ledger_to_the_survivor(world: PointsWorld) -> None:
+    with_policy(world, pending=timedelta(days=7))
+    duplicate, survivor = new_member(), new_member()
+    old_purchase = world.buy(duplicate, 100)
+    world.clock.advance(days=8)
+    world.buy(duplicate, 30)  # still pending
+    world.buy(survivor, 20)
+    world.redemptions.hold(STORE, "R-dup", duplicate, 60, capture=True)
+    refund = world.refunds.refund(STORE, old_purchase, "RF-dup", 100 * world.policy.per_minor)
+    assert refund.debt_added == 60
+    assert world.points(duplicate) == (0, 30, 0, 60)
+
+    world.adjustments.merge("MERGE-1", duplicate, survivor, "identity")
+    assert world.points(duplicate) == (0, 0, 0, 0)
+    assert world.points(survivor) == (0, 50, 0, 60)
+    world.clock.advance(days=8)
+    world.jobs.run()
+    assert world.points(survivor) == (50, 0, 0, 60)
+
+
+def test_a_merge_waits_for_open_holds(world: PointsWorld) -> None:
+    duplicate, survivor = new_member(), new_member()
+    world.buy(duplicate, 100)
+    world.redemptions.hold(STORE, "R-open", duplicate, 10, capture=False)
+    with pytest.raises(FailedPrecondition) as refused:
+        world.adjustments.merge("MERGE-2", duplicate, survivor, "identity")
+    assert refused.value.code == "open-holds"
+    world.redemptions.void(STORE, "R-open")
+    world.adjustments.merge("MERGE-2", duplicate, survivor, "identity")
+    assert world.points(survivor) == (100, 0, 0, 0)
+
+
+def test_refunds_after_a_merge_take_back_from_the_survivor(world: PointsWorld) -> None:
+    duplicate, survivor = new_member(), new_member()
+    purchase = world.buy(duplicate, 100)
+    world.adjustments.merge("MERGE-3", duplicate, survivor, "identity")
+    world.refunds.refund(STORE, purchase, "RF-after", 50 * world.policy.per_minor)
+    assert world.points(survivor) == (50, 0, 0, 0)
+    assert world.points(duplicate) == (0, 0, 0, 0)

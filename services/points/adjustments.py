@@ -1,0 +1,251 @@
+"""Changes made by staff or by the club itself rather than a till: manual credits and debits,
+transfers between members (each lot keeps its expiry), and the merge of a duplicate member's
+ledger into the survivor's. Each is idempotent on its operation id and records who did it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from services.points import repository
+from services.points.book import ADJUSTED, Book, member, program
+from services.points.models import Adjustment, Lot, Purchase
+from services.points.once import Once
+from services.points.policy import PointsPolicy
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.ids import parse_id
+
+_OPERATION_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
+MAX_POINTS = 10**12
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    operation_id: str
+    kind: str
+    member_id: str
+    other_member_id: str
+    points: int
+    available: int
+    other_available: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> AdjustmentResult:
+        return cls(**json.loads(text))
+
+
+class Adjustments:
+    def __init__(
+        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._policy = policy
+        self._clock = clock
+
+    def adjust(
+        self, operation_id: str, member_id: str, points: int, reason: str, actor: str
+    ) -> AdjustmentResult:
+        """Credits (points > 0, available at once) or debits (points < 0) a member by hand."""
+        target = parse_id(member_id, "member")
+        if not 0 < abs(points) <= MAX_POINTS:
+            raise InvalidArgument("points must not be zero", code="invalid-points")
+
+        def apply(session: Session, book: Book) -> tuple[int, int]:
+            if points > 0:
+                book.earn(
+                    target,
+                    points,
+                    book.now,
+                    kind="adjust",
+                    reason=reason,
+                    source_type="staff",
+                    source_id=operation_id,
+                    source=f"adjustment:{operation_id}",
+                    from_account=ADJUSTED,
+                    available_at=book.now,
+                )
+            else:
+                _require(book, target, -points)
+                book.take(target, -points)
+                book.post(
+                    "adjust",
+                    reason,
+                    "staff",
+                    operation_id,
+                    [member(target, "available", points), program(ADJUSTED, -points)],
+                )
+            return book.balance(target).available, 0
+
+        return self._apply_once("adjust", operation_id, target, None, points, reason, actor, apply)
+
+    def transfer(
+        self,
+        operation_id: str,
+        from_member: str,
+        to_member: str,
+        points: int,
+        reason: str,
+        actor: str,
+    ) -> AdjustmentResult:
+        """Moves available points to another member; each part keeps its lot's expiry."""
+        source = parse_id(from_member, "member")
+        target = parse_id(to_member, "member")
+        if source == target:
+            raise InvalidArgument("a member cannot transfer to themselves", code="same-member")
+        if not 0 < points <= MAX_POINTS:
+            raise InvalidArgument("points must be more than zero", code="invalid-points")
+
+        def apply(session: Session, book: Book) -> tuple[int, int]:
+            _require(book, source, points)
+            for lot, part in book.take(source, points):
+                session.add(
+                    Lot(
+                        member_id=target,
+                        status="available",
+                        points=part,
+                        remaining=part,
+                        available_at=book.now,
+                        expires_at=lot.expires_at,
+                        source=f"transfer:{operation_id}"[:40],
+                        created_at=book.now,
+                    )
+                )
+            book.post(
+                "transfer",
+                reason,
+                "staff",
+                operation_id,
+                [member(source, "available", -points), member(target, "available", points)],
+            )
+            return book.balance(source).available, book.balance(target).available
+
+        return self._apply_once(
+            "transfer", operation_id, source, target, points, reason, actor, apply
+        )
+
+    def merge(
+        self, operation_id: str, duplicate: str, survivor: str, actor: str
+    ) -> AdjustmentResult:
+        """Moves everything the duplicate member has (lots as they are, and any debt) to the
+        survivor. Refused while the duplicate has a redemption on hold."""
+        source = parse_id(duplicate, "member")
+        target = parse_id(survivor, "member")
+        if source == target:
+            raise InvalidArgument("a member cannot be merged into themselves", code="same-member")
+
+        def apply(session: Session, book: Book) -> tuple[int, int]:
+            row = book.balance(source)
+            if row.held:
+                raise FailedPrecondition(
+                    "the duplicate has points on hold: capture or void them first",
+                    code="open-holds",
+                )
+            moved = (row.available, row.pending, row.debt)
+            # Its lots and purchases become the survivor's, so a later refund of one of its
+            # purchases takes back from the survivor.
+            for table in (Lot, Purchase):
+                session.execute(
+                    update(table)
+                    .where(table.member_id == source)
+                    .values(member_id=target)
+                    .execution_options(synchronize_session=False)
+                )
+            moves = []
+            for bucket, points in zip(("available", "pending", "debt"), moved, strict=True):
+                moves += [member(source, bucket, -points), member(target, bucket, points)]
+            book.post("merge", "duplicate member merged", "system", operation_id, moves)
+            return book.balance(source).available, book.balance(target).available
+
+        return self._apply_once(
+            "merge", operation_id, source, target, 0, "duplicate member merged", actor, apply
+        )
+
+    def _apply_once(
+        self,
+        kind: str,
+        operation_id: str,
+        member_id: uuid.UUID,
+        other: uuid.UUID | None,
+        points: int,
+        reason: str,
+        actor: str,
+        change: Callable[[Session, Book], tuple[int, int]],
+    ) -> AdjustmentResult:
+        if not _OPERATION_ID.fullmatch(operation_id):
+            raise InvalidArgument(
+                "the operation id must be 1 to 100 letters, digits or . _ : / -",
+                code="invalid-operation-id",
+            )
+        reason = " ".join(reason.split())
+        if not reason or len(reason) > 200:
+            raise InvalidArgument("a reason of 1 to 200 characters is required", "invalid-reason")
+        actor = " ".join(actor.split())
+        if not actor or len(actor) > 100:
+            raise InvalidArgument("say who makes the change (1 to 100 characters)", "invalid-actor")
+        fingerprint = hashlib.sha256(
+            f"{kind}|{member_id}|{other}|{points}|{reason}|{actor}".encode()
+        ).hexdigest()
+        once = Once(
+            self._db,
+            lambda session: repository.adjustment_by_id(session, operation_id),
+            fingerprint,
+            AdjustmentResult.from_json,
+            "operation id",
+        )
+        now = self._clock()
+
+        def apply(session: Session) -> AdjustmentResult:
+            book = Book(session, self._policy, now)
+            book.lock(*([member_id] + ([other] if other else [])))
+            earlier = once.replay(session)
+            if earlier is not None:
+                return earlier
+            available, other_available = change(session, book)
+            result = AdjustmentResult(
+                operation_id=operation_id,
+                kind=kind,
+                member_id=str(member_id),
+                other_member_id=str(other or ""),
+                points=points,
+                available=available,
+                other_available=other_available,
+            )
+            session.add(
+                Adjustment(
+                    operation_id=operation_id,
+                    kind=kind,
+                    member_id=member_id,
+                    other_member_id=other,
+                    points=points,
+                    reason=reason,
+                    actor=actor,
+                    request_hash=fingerprint,
+                    result=result.to_json(),
+                    created_at=now,
+                )
+            )
+            session.flush()
+            return result
+
+        return once.run(apply)
+
+
+def _require(book: Book, member_id: uuid.UUID, points: int) -> None:
+    available = book.balance(member_id).available
+    if available < points:
+        raise FailedPrecondition(
+            f"the member has {available} points available, {points} asked",
+            code="insufficient-points",
+        )

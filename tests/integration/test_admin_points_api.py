@@ -1,0 +1,78 @@
+"""Support staff fix points by hand: credits, debits and transfers, each with a reason."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support import Pos
+
+
+def test_a_credit_then_a_debit_show_in_balance_and_history(pos: Pos) -> None:
+    member = pos.enrol()
+    body = {"adjustment_id": "ADJ-h1", "points": 200, "reason": "goodwill", "staff_user": "sara"}
+    credit = pos.admin.post(f"/v1/admin/members/{member['id']}/adjustments", body)
+    assert credit.status_code == 201, credit.text
+    assert credit.json()["available"] == 200
+    again = pos.admin.post(f"/v1/admin/members/{member['id']}/adjustments", body)
+    assert again.json() == credit.json()
+
+    debit = pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"adjustment_id": "ADJ-h2", "points": -80, "reason": "typo", "staff_user": "sara"},
+    )
+    assert debit.json()["available"] == 120
+    history = pos.api.get(f"/v1/members/{member['id']}/ledger").json()["items"]
+    assert [(e["kind"], e["points"], e["reason"], e["source_type"]) for e in history] == [
+        ("adjust", -80, "typo", "staff"),
+        ("adjust", 200, "goodwill", "staff"),
+    ]
+
+
+def test_a_debit_cannot_overdraw_and_a_reason_is_required(pos: Pos) -> None:
+    member = pos.enrol()
+    over = pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"adjustment_id": "ADJ-o", "points": -1, "reason": "x", "staff_user": "sara"},
+    )
+    assert (over.status_code, over.json()["code"]) == (422, "insufficient-points")
+    blank = pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"adjustment_id": "ADJ-b", "points": 5, "reason": "   ", "staff_user": "sara"},
+    )
+    assert (blank.status_code, blank.json()["code"]) == (422, "invalid-reason")
+    missing = pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"adjustment_id": "ADJ-m", "points": 5, "reason": "x"},
+    )
+    assert (missing.status_code, missing.json()["code"]) == (400, "invalid-request")
+    assert pos.balance(member["id"])["available"] == 0
+
+
+def test_a_transfer_between_members(pos: Pos) -> None:
+    giver, receiver = pos.enrol(), pos.enrol()
+    pos.purchase(giver["id"], amount="1000000")
+    body = {
+        "transfer_id": "TR-h1",
+        "from_member_id": giver["id"],
+        "to_member_id": receiver["id"],
+        "points": 60,
+        "reason": "family",
+        "staff_user": "sara",
+    }
+    moved = pos.admin.post("/v1/admin/transfers", body)
+    assert moved.status_code == 201, moved.text
+    assert (moved.json()["available"], moved.json()["to_available"]) == (40, 60)
+    assert pos.admin.post("/v1/admin/transfers", body).json() == moved.json()
+    unknown = pos.admin.post(
+        "/v1/admin/transfers", {**body, "transfer_id": "TR-h2", "to_member_id": str(uuid.uuid4())}
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown-member")
+    assert pos.balance(receiver["id"])["available"] == 60
+
+
+def test_only_the_admin_adjusts_points(pos: Pos) -> None:
+    member = pos.enrol()
+    body = {"adjustment_id": "ADJ-p", "points": 1000, "reason": "me", "staff_user": "till"}
+    response = pos.api.post(f"/v1/admin/members/{member['id']}/adjustments", body)
+    assert response.status_code == 401
+    assert pos.balance(member["id"])["available"] == 0
