@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 from flask import Blueprint, current_app, g, request
+from jsonschema import Draft202012Validator
 
 from gateway.api import operation, query_param
-from gateway.problems import Problem
+from gateway.problems import Problem, from_rpc_error
 from gateway.upstreams import Upstreams
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
@@ -370,7 +374,11 @@ def identify():
     },
 )
 def record_purchase(body: dict):
-    caller = g.caller
+    return place_purchase(upstreams(), g.caller.store_id, body), 201
+
+
+def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
+    """One purchase, validated against PURCHASE_REQUEST already; raises Problem or RpcError."""
     currency = body["currency"]
     try:
         amount = to_minor(body["amount"], currency)
@@ -389,13 +397,15 @@ def record_purchase(body: dict):
     except InvalidArgument as error:
         raise Problem(422, error.code, error.detail) from None
     try:
-        member = get_member(body["member_id"])
+        member = upstream.identity.GetMember(
+            identity_pb2.GetMemberRequest(member_id=body["member_id"])
+        ).member
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             raise Problem(422, "unknown-member", "no member with this member_id") from None
         raise
     purchase = points_pb2.RecordPurchaseRequest(
-        store_id=caller.store_id,
+        store_id=store_id,
         transaction_id=body["transaction_id"],
         member_id=member.id,
         amount=common_pb2.Money(amount_minor=amount, currency=currency),
@@ -406,7 +416,7 @@ def record_purchase(body: dict):
             purchase.occurred_at.FromJsonString(body["occurred_at"])
         except ValueError:
             raise Problem(400, "invalid-request", "occurred_at must be an RFC 3339 time") from None
-    result = upstreams().points.RecordPurchase(purchase)
+    result = upstream.points.RecordPurchase(purchase)
     return {
         "transaction_id": result.transaction_id,
         "member_id": result.member_id,
@@ -416,7 +426,113 @@ def record_purchase(body: dict):
             for line in result.breakdown
         ],
         "balance": {"available": result.balance.available, "pending": result.balance.pending},
-    }, 201
+    }
+
+
+BATCH_MAX = 5000
+BATCH_PARALLEL = 8
+BATCH_REQUEST = {
+    "type": "object",
+    "required": ["purchases"],
+    "properties": {
+        "purchases": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": BATCH_MAX,
+            "description": "Each line as for POST /v1/purchases; each is checked on its own",
+        }
+    },
+}
+BATCH_LINE = {
+    "type": "object",
+    "required": ["index", "status"],
+    "properties": {
+        "index": {"type": "integer"},
+        "transaction_id": {"type": ["string", "null"]},
+        "status": {"type": "integer", "description": "What POST /v1/purchases would answer"},
+        "points_earned": {"type": "integer"},
+        "code": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+BATCH = {
+    "type": "object",
+    "required": ["lines", "applied", "failed", "results"],
+    "properties": {
+        "lines": {"type": "integer"},
+        "applied": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "results": {"type": "array", "items": BATCH_LINE},
+    },
+}
+_purchase_line = Draft202012Validator(PURCHASE_REQUEST)
+
+
+@operation(
+    bp,
+    "/v1/purchases/batch",
+    "POST",
+    summary="Upload offline sales: each line is applied exactly once and answered on its own",
+    tag="purchases",
+    auth="pos",
+    request_schema=BATCH_REQUEST,
+    example={
+        "purchases": [
+            {
+                "transaction_id": "T-OFF-1",
+                "member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
+                "amount": "250000",
+                "currency": "IRR",
+                "occurred_at": "2026-11-21T10:15:00Z",
+            }
+        ]
+    },
+    responses={200: ("One result per line, in order; re-uploading is harmless", BATCH)},
+)
+def record_batch(body: dict):
+    upstream, store_id = upstreams(), g.caller.store_id
+
+    def line(index: int, purchase: object) -> dict:
+        transaction_id = purchase.get("transaction_id") if isinstance(purchase, dict) else None
+        answer: dict = {"index": index, "transaction_id": transaction_id}
+        errors = sorted(_purchase_line.iter_errors(purchase), key=lambda e: list(e.path))
+        try:
+            if errors:
+                where = ".".join(str(p) for p in errors[0].absolute_path) or "line"
+                raise Problem(400, "invalid-request", f"{where}: {errors[0].message}")
+            declared = {k: v for k, v in purchase.items() if k in PURCHASE_REQUEST["properties"]}
+            result = place_purchase(upstream, store_id, declared)
+        except Problem as problem:
+            return {
+                **answer,
+                "status": problem.status,
+                "code": problem.code,
+                "detail": problem.detail,
+            }
+        except grpc.RpcError as error:
+            problem = from_rpc_error(error)
+            return {
+                **answer,
+                "status": problem.status,
+                "code": problem.code,
+                "detail": problem.detail,
+            }
+        return {**answer, "status": 201, "points_earned": result["points_earned"]}
+
+    with ThreadPoolExecutor(max_workers=BATCH_PARALLEL) as pool:
+        # Each line runs in a copy of this request's context, so it keeps the request id.
+        futures = [
+            pool.submit(contextvars.copy_context().run, line, index, purchase)
+            for index, purchase in enumerate(body["purchases"])
+        ]
+        results = [future.result() for future in futures]
+    applied = sum(1 for r in results if r["status"] == 201)
+    return {
+        "lines": len(results),
+        "applied": applied,
+        "failed": len(results) - applied,
+        "results": results,
+    }
 
 
 @operation(
