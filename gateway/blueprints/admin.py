@@ -72,6 +72,7 @@ JOBS = {
         "points_activated": {"type": "integer"},
         "points_expired": {"type": "integer"},
         "holds_expired": {"type": "integer"},
+        "tiers_reviewed": {"type": "integer"},
     },
 }
 
@@ -93,6 +94,7 @@ def run_jobs():
         "points_activated": report.points_activated,
         "points_expired": report.points_expired,
         "holds_expired": report.holds_expired,
+        "tiers_reviewed": report.tiers_reviewed,
     }
 
 

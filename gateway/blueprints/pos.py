@@ -16,7 +16,7 @@ from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 from services.runtime.errors import InvalidArgument
-from services.runtime.money import to_minor
+from services.runtime.money import from_minor, to_minor
 
 bp = Blueprint("pos", __name__)
 
@@ -134,7 +134,7 @@ PURCHASE = {
 }
 POINTS = {
     "type": "object",
-    "required": ["member_id", "available", "pending", "held", "debt", "expiring"],
+    "required": ["member_id", "available", "pending", "held", "debt", "expiring", "tier"],
     "properties": {
         "member_id": {"type": "string"},
         "available": {"type": "integer", "description": "Spendable now"},
@@ -149,6 +149,24 @@ POINTS = {
                     "points": {"type": "integer"},
                     "expires_at": {"type": "string", "format": "date-time"},
                 },
+            },
+        },
+        "tier": {
+            "type": "object",
+            "required": ["name", "multiplier", "qualifying_spend", "next"],
+            "properties": {
+                "name": {"type": "string"},
+                "multiplier": {"type": "string"},
+                "qualifying_spend": {"type": "string", "description": "Over the tier window"},
+                "review_at": {"type": ["string", "null"], "format": "date-time"},
+                "next": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "spend_needed": {"type": "string"},
+                    },
+                },
+                "currency": {"type": "string"},
             },
         },
     },
@@ -557,6 +575,26 @@ def points(member_id: str):
             {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
             for e in balance.expiring
         ],
+        "tier": tier_json(balance.tier),
+    }
+
+
+def tier_json(tier: points_pb2.TierStanding) -> dict:
+    currency = tier.qualifying_spend.currency
+    return {
+        "name": tier.name,
+        "multiplier": tier.multiplier,
+        "qualifying_spend": from_minor(tier.qualifying_spend.amount_minor, currency),
+        "review_at": tier.review_at.ToJsonString() if tier.HasField("review_at") else None,
+        "next": (
+            {
+                "name": tier.next_name,
+                "spend_needed": from_minor(tier.next_needs.amount_minor, currency),
+            }
+            if tier.next_name
+            else None
+        ),
+        "currency": currency,
     }
 
 

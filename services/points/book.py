@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.models import Balance, HoldAllocation, Lot, Posting
+from services.points.models import Balance, HoldAllocation, Lot, MemberTier, Posting
 from services.points.policy import PointsPolicy
 
 MEMBER = "member"
@@ -246,3 +246,30 @@ class Book:
             if member_id in self.balances:
                 self.session.refresh(self.balances[member_id])
         return moved
+
+    def review_tier(self, member_id: uuid.UUID, upgrade_only: bool) -> tuple[str, str]:
+        """Brings the member's tier in line with their qualifying spend: higher at once; lower
+        only when the review date has come (`upgrade_only` False). Returns (before, after)."""
+        ladder = self.policy.ladder
+        row = repository.member_tier(self.session, member_id)
+        spend = repository.qualifying_spend(self.session, member_id, self.now - ladder.window)
+        earned = ladder.earned_by(spend)
+        if row is None:
+            row = MemberTier(
+                member_id=member_id,
+                tier=earned.name,
+                since=self.now,
+                review_at=self.now + ladder.window,
+            )
+            self.session.add(row)
+            self.session.flush()
+            return ladder.lowest.name, earned.name
+        before = ladder.named(row.tier)
+        if ladder.rank(earned) > ladder.rank(before) or (
+            not upgrade_only and row.review_at <= self.now
+        ):
+            if earned != before:
+                row.tier, row.since = earned.name, self.now
+            row.review_at = self.now + ladder.window
+            self.session.flush()
+        return before.name, row.tier

@@ -28,6 +28,7 @@ class JobReport:
     activated: int = 0
     expired: int = 0
     holds_expired: int = 0
+    tiers_reviewed: int = 0
 
 
 class Jobs:
@@ -49,6 +50,7 @@ class Jobs:
             activated=self._settle("activate", now),
             expired=self._settle("expire", now),
             holds_expired=self._expire_holds(now),
+            tiers_reviewed=self._review_tiers(now),
         )
         if report != JobReport():
             log(logger, "ledger jobs", **report.__dict__)
@@ -82,6 +84,19 @@ class Jobs:
                     if hold is not None and hold.status == "held":
                         release(book, hold, "expired")
                         count += 1
+
+    def _review_tiers(self, now: datetime) -> int:
+        """Tiers whose review date has come take the level their last window's spend earns."""
+        count = 0
+        while True:
+            with self._db.write() as session:
+                due = repository.tiers_due_for_review(session, now, self._batch)
+                if not due:
+                    return count
+                repository.lock_existing_balances(session, due)
+                for member_id in due:
+                    Book(session, self._policy, now).review_tier(member_id, upgrade_only=False)
+                count += len(due)
 
 
 class JobRunner:

@@ -115,12 +115,25 @@ class BonusSource(Protocol):
 
 
 @dataclass(frozen=True)
+class TierView:
+    name: str
+    multiplier: str
+    # Purchases less refunds over the tier window, in minor units.
+    qualifying_spend_minor: int
+    review_at: datetime | None
+    next_name: str
+    # What is still to spend to reach the next tier; 0 at the top.
+    next_needs_minor: int
+
+
+@dataclass(frozen=True)
 class PointsView:
     available: int
     pending: int
     held: int
     debt: int
     expiring: tuple[tuple[datetime, int], ...]
+    tier: TierView
 
 
 Clock = Callable[[], datetime]
@@ -152,8 +165,10 @@ class Ledger:
         )
         with self._db.read() as session:
             earlier = once.replay(session)
+            standing = repository.member_tier(session, member_id)
         if earlier is not None:
             return earlier
+        tier = self._policy.ladder.named(standing.tier) if standing else self._policy.ladder.lowest
         # Campaigns are asked before the transaction opens: no lock waits on the network.
         lines = tuple(
             Line(item.sku, item.category, int(Decimal(item.quantity) * item.unit_price_minor))
@@ -161,7 +176,11 @@ class Ledger:
         )
         base = self._policy.base_points(purchase.amount_minor, lines)
         bonuses = self._bonuses.evaluate(purchase, base)
-        earning = [EarningLine("base", base, self._policy.label), *(bonuses or [])]
+        earning = [
+            EarningLine("base", base, self._policy.label),
+            EarningLine(f"tier:{tier.name}", tier.bonus(base), f"{tier.name} ×{tier.multiplier}"),
+            *(bonuses or []),
+        ]
         earned = sum(line.points for line in earning)
         now = self._clock()
         occurred_at = min(purchase.occurred_at or now, now)
@@ -195,6 +214,7 @@ class Ledger:
                 source=f"purchase:{record.id}",
             )
             record.lot_id = lot.id if lot else None
+            book.review_tier(member_id, upgrade_only=True)
             row = book.balance(member_id)
             result = PurchaseResult(
                 transaction_id=purchase.transaction_id,
@@ -241,20 +261,39 @@ class Ledger:
                 raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
         return store_id, member_id
 
+    @property
+    def currency(self) -> str:
+        return self._policy.currency
+
     def points(self, member_id: str, expiring_dates: int = 5) -> PointsView:
-        """The member's balances and the points that expire next, by date."""
+        """The member's balances, the points that expire next by date, and their tier."""
         parsed = parse_id(member_id, "member")
+        now = self._clock()
+        ladder = self._policy.ladder
         with self._db.read() as session:
             row = repository.balance(session, parsed)
-            expiring = repository.expiring(session, parsed, self._clock(), expiring_dates)
+            expiring = repository.expiring(session, parsed, now, expiring_dates)
+            standing = repository.member_tier(session, parsed)
+            spend = repository.qualifying_spend(session, parsed, now - ladder.window)
+        tier = ladder.named(standing.tier) if standing else ladder.lowest
+        above = ladder.above(tier)
+        tier_view = TierView(
+            name=tier.name,
+            multiplier=str(tier.multiplier),
+            qualifying_spend_minor=spend,
+            review_at=standing.review_at if standing else None,
+            next_name=above.name if above else "",
+            next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
+        )
         if row is None:
-            return PointsView(0, 0, 0, 0, ())
+            return PointsView(0, 0, 0, 0, (), tier_view)
         return PointsView(
             available=row.available,
             pending=row.pending,
             held=row.held,
             debt=-row.debt,
             expiring=tuple((when, int(points)) for when, points in expiring),
+            tier=tier_view,
         )
 
     def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:

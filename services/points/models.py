@@ -205,3 +205,14 @@ class Adjustment(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MemberTier(Base):
+    """A member's tier, kept until `review_at` unless their spend lifts them higher first."""
+
+    __tablename__ = "member_tiers"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(40))
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    review_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

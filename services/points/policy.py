@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from services.points.tiers import Tier, TierLadder
 from services.runtime.config import ConfigError, Env
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
@@ -80,6 +81,7 @@ class PointsPolicy:
     pending: timedelta = timedelta(0)
     expiry: Expiry = Expiry()
     hold_for: timedelta = timedelta(minutes=15)
+    ladder: TierLadder = field(default_factory=lambda: TierLadder((Tier("member", 0, Decimal(1)),)))
 
     def base_points(self, amount_minor: int, lines: tuple[Line, ...] = ()) -> int:
         """Points the program itself gives for a purchase of `amount_minor`.
@@ -125,4 +127,5 @@ class PointsPolicy:
             pending=timedelta(days=env.int("POINTS_PENDING_DAYS", 0, minimum=0)),
             expiry=Expiry.parse(env.str("POINTS_EXPIRY", "never")),
             hold_for=timedelta(minutes=env.int("POINTS_HOLD_MINUTES", 15, minimum=1)),
+            ladder=TierLadder.from_env(env, currency),
         )

@@ -17,6 +17,7 @@ from services.points.models import (
     Hold,
     HoldAllocation,
     Lot,
+    MemberTier,
     Posting,
     Purchase,
     Refund,
@@ -99,6 +100,26 @@ def hold_by_redemption(session: Session, store_id: uuid.UUID, redemption_id: str
 
 def adjustment_by_id(session: Session, operation_id: str) -> Adjustment | None:
     return session.scalar(select(Adjustment).where(Adjustment.operation_id == operation_id))
+
+
+def member_tier(session: Session, member_id: uuid.UUID) -> MemberTier | None:
+    return session.get(MemberTier, member_id)
+
+
+def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) -> int:
+    """What the member paid since `since`, less what was refunded of it."""
+    return int(
+        session.scalar(
+            select(
+                func.coalesce(func.sum(Purchase.amount_minor - Purchase.refunded_minor), 0)
+            ).where(Purchase.member_id == member_id, Purchase.occurred_at > since)
+        )
+    )
+
+
+def tiers_due_for_review(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
+    query = select(MemberTier.member_id).where(MemberTier.review_at <= now).limit(limit)
+    return list(session.scalars(query))
 
 
 def refund_by_id(session: Session, store_id: uuid.UUID, refund_id: str) -> Refund | None:

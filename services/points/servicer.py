@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.adjustments import AdjustmentResult, Adjustments
@@ -102,7 +103,18 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 pb.ExpiringPoints(points=points, expires_at=to_timestamp(when))
                 for when, points in view.expiring
             ],
+            tier=pb.TierStanding(
+                name=view.tier.name,
+                multiplier=view.tier.multiplier,
+                qualifying_spend=self._money(view.tier.qualifying_spend_minor),
+                review_at=to_timestamp(view.tier.review_at) if view.tier.review_at else None,
+                next_name=view.tier.next_name,
+                next_needs=self._money(view.tier.next_needs_minor),
+            ),
         )
+
+    def _money(self, minor: int) -> common_pb2.Money:
+        return common_pb2.Money(amount_minor=minor, currency=self._ledger.currency)
 
     def ListLedger(self, request: pb.ListLedgerRequest, context: grpc.ServicerContext):
         lines, next_cursor = self._ledger.history(request.member_id, request.limit, request.cursor)
@@ -195,4 +207,5 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             points_activated=report.activated,
             points_expired=report.expired,
             holds_expired=report.holds_expired,
+            tiers_reviewed=report.tiers_reviewed,
         )

@@ -2,11 +2,15 @@
 
 SQLite is the embedded default, PostgreSQL the production engine. On SQLite, write transactions
 start with BEGIN IMMEDIATE so that two writers queue on the lock instead of one failing when it
-upgrades from reading to writing.
+upgrades from reading to writing; within a process they also queue on a Python lock first,
+because SQLite's own busy handler sleeps in growing steps and lets a waiting writer starve for
+seconds under contention.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -65,6 +69,7 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
         self._writer_engine = writer
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -75,7 +80,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A unit of work that commits when the block ends and rolls back on any exception."""
-        with self._writer() as session, session.begin():
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
+from services.points.ledger import PurchaseInput
 from services.points.policy import Expiry
+from services.points.tiers import Tier, TierLadder
 from services.runtime.errors import Conflict, FailedPrecondition, NotFound
 from tests.ledger_support import STORE, PointsWorld
 
@@ -285,3 +288,59 @@ def test_refunds_after_a_merge_take_back_from_the_survivor(world: PointsWorld) -
     world.refunds.refund(STORE, purchase, "RF-after", 50 * world.policy.per_minor)
     assert world.points(survivor) == (50, 0, 0, 0)
     assert world.points(duplicate) == (0, 0, 0, 0)
+
+
+LADDER = TierLadder(
+    (
+        Tier("member", 0, Decimal(1)),
+        Tier("silver", 1000 * 10000 * 100, Decimal("1.25")),  # 10,000,000 IRR
+        Tier("gold", 5000 * 10000 * 100, Decimal("1.5")),
+    ),
+    window=timedelta(days=365),
+)
+
+
+def test_an_upgrade_applies_at_once_and_its_multiplier_from_the_next_purchase(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    world.buy(m, 999)
+    view = world.ledger.points(m).tier
+    assert (view.name, view.next_name) == ("member", "silver")
+    assert view.next_needs_minor == 1 * 10000 * 100
+    world.buy(m, 1)  # reaches 10,000,000 IRR
+    assert world.ledger.points(m).tier.name == "silver"
+    result = world.ledger.record_purchase(
+        PurchaseInput(STORE, "T-silver", m, 100 * world.policy.per_minor, "IRR")
+    )
+    assert [(line.source, line.points) for line in result.breakdown] == [
+        ("base", 100),
+        ("tier:silver", 25),
+    ]
+    assert result.points_earned == 125
+
+
+def test_a_tier_goes_down_only_at_its_review_date(world: PointsWorld) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    purchase = world.buy(m, 1000)
+    assert world.ledger.points(m).tier.name == "silver"
+    world.refunds.refund(STORE, purchase, "RF-tier", 1000 * world.policy.per_minor)
+    world.jobs.run()
+    assert world.ledger.points(m).tier.name == "silver"  # kept until the review
+    world.clock.advance(days=366)
+    assert world.jobs.run().tiers_reviewed >= 1
+    view = world.ledger.points(m).tier
+    assert (view.name, view.qualifying_spend_minor) == ("member", 0)
+
+
+def test_at_review_a_member_keeps_the_tier_the_last_window_earned(world: PointsWorld) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    world.buy(m, 5000)  # gold
+    world.clock.advance(days=200)
+    world.buy(m, 1200)  # inside the next window: silver's worth
+    world.clock.advance(days=166)
+    world.jobs.run()
+    assert world.ledger.points(m).tier.name == "silver"

@@ -39,7 +39,8 @@ def test_a_day_of_offline_sales_is_applied_once_and_answered_per_line(pos: Pos) 
     # Lines 49 and 50 race for one transaction id: exactly one of them is applied.
     assert len({49, 50} & set(refused)) == 1
     assert refused.get(49, refused.get(50)) == (422, "idempotency-mismatch")
-    assert set(refused) - {49, 50} == {10, 20, 30, 40}
+    planned = {10, 20, 30, 40, 49, 50}
+    assert [r for r in body["results"] if r["index"] in set(refused) - planned] == []
     assert (body["lines"], body["applied"], body["failed"]) == (LINES, LINES - 5, 5)
 
     balances = {m: pos.balance(m)["available"] for m in members}

@@ -119,3 +119,28 @@ def test_expiry_policies(setting: str, earned: datetime, expires: datetime | Non
 def test_a_bad_points_setting_stops_start_up(env: dict) -> None:
     with pytest.raises(ConfigError):
         PointsPolicy.from_env(Env(env))
+
+
+def test_the_default_tiers_and_where_spend_puts_a_member() -> None:
+    ladder = PointsPolicy.from_env(Env({})).ladder
+    assert [t.name for t in ladder.tiers] == ["member", "silver", "gold"]
+    assert ladder.earned_by(0).name == "member"
+    assert ladder.earned_by(to_minor("50000000", "IRR")).name == "silver"
+    assert ladder.earned_by(to_minor("49999999.99", "IRR")).name == "member"
+    assert ladder.above(ladder.named("gold")) is None
+    assert ladder.named("silver").bonus(125) == 31
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        "not json",
+        '[{"name": "silver", "min_spend": "10"}]',  # no tier starts at 0
+        '[{"name": "a", "min_spend": "0"}, {"name": "a", "min_spend": "5"}]',
+        '[{"name": "a", "min_spend": "0", "multiplier": 0.5}]',
+        '[{"name": "a"}]',
+    ],
+)
+def test_bad_tier_settings_stop_start_up(tiers: str) -> None:
+    with pytest.raises(ConfigError):
+        PointsPolicy.from_env(Env({"POINTS_TIERS": tiers}))
