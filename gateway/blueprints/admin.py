@@ -73,6 +73,7 @@ JOBS = {
         "points_expired": {"type": "integer"},
         "holds_expired": {"type": "integer"},
         "tiers_reviewed": {"type": "integer"},
+        "bonuses_applied": {"type": "integer"},
     },
 }
 
@@ -95,6 +96,7 @@ def run_jobs():
         "points_expired": report.points_expired,
         "holds_expired": report.holds_expired,
         "tiers_reviewed": report.tiers_reviewed,
+        "bonuses_applied": report.bonuses_applied,
     }
 
 

@@ -7,6 +7,7 @@ change, and only what is still due when a batch runs is moved.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from datetime import datetime
 
 from services.points import repository
 from services.points.book import Book
+from services.points.ledger import BonusSource, PurchaseInput
+from services.points.models import Purchase
 from services.points.policy import PointsPolicy
 from services.points.redemptions import release
 from services.runtime.db import Database, utcnow
@@ -29,6 +32,7 @@ class JobReport:
     expired: int = 0
     holds_expired: int = 0
     tiers_reviewed: int = 0
+    bonuses_applied: int = 0
 
 
 class Jobs:
@@ -38,11 +42,13 @@ class Jobs:
         policy: PointsPolicy,
         clock: Callable[[], datetime] = utcnow,
         batch_members: int = 5000,
+        bonuses: BonusSource | None = None,
     ) -> None:
         self._db = database
         self._policy = policy
         self._clock = clock
         self._batch = batch_members
+        self._bonuses = bonuses
 
     def run(self) -> JobReport:
         now = self._clock()
@@ -51,6 +57,7 @@ class Jobs:
             expired=self._settle("expire", now),
             holds_expired=self._expire_holds(now),
             tiers_reviewed=self._review_tiers(now),
+            bonuses_applied=self._apply_owed_bonuses(now),
         )
         if report != JobReport():
             log(logger, "ledger jobs", **report.__dict__)
@@ -97,6 +104,43 @@ class Jobs:
                 for member_id in due:
                     Book(session, self._policy, now).review_tier(member_id, upgrade_only=False)
                 count += len(due)
+
+    def _apply_owed_bonuses(self, now: datetime) -> int:
+        """Asks campaigns again about purchases made while it was down; applies what they
+        award, once. Stops at the first purchase campaigns still cannot answer."""
+        if self._bonuses is None:
+            return 0
+        applied = 0
+        with self._db.read() as session:
+            owed = repository.purchases_owing_bonus(session, self._batch)
+        for purchase_id, member_id, request in owed:
+            asked = json.loads(request)
+            purchase = PurchaseInput.from_json(asked["purchase"])
+            bonuses = self._bonuses.evaluate(purchase, asked["base_points"])
+            if bonuses is None:
+                break
+            with self._db.write() as session:
+                book = Book(session, self._policy, now)
+                book.lock(member_id)
+                record = session.get(Purchase, purchase_id, populate_existing=True)
+                if record is None or record.campaigns_evaluated:
+                    continue  # another runner got here first
+                points = sum(bonus.points for bonus in bonuses)
+                book.earn(
+                    member_id,
+                    points,
+                    record.occurred_at,
+                    kind="earn",
+                    reason="campaign bonus, applied late: " + "; ".join(b.reason for b in bonuses),
+                    source_type="campaign",
+                    source_id=record.transaction_id,
+                    source=f"bonus:{record.id}",
+                )
+                record.points_earned += points
+                record.campaigns_evaluated = True
+                record.owed_request = None
+                applied += 1
+        return applied
 
 
 class JobRunner:

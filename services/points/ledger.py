@@ -59,6 +59,19 @@ class PurchaseInput:
     items: tuple[PurchaseItem, ...] = ()
     occurred_at: datetime | None = None
 
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PurchaseInput:
+        data = json.loads(text)
+        data["items"] = tuple(PurchaseItem(**item) for item in data["items"])
+        if data["occurred_at"]:
+            data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+        return cls(**data)
+
     def fingerprint(self) -> str:
         """What a retry must repeat exactly to count as the same purchase."""
         body = {
@@ -195,6 +208,11 @@ class Ledger:
                 occurred_at=occurred_at,
                 request_hash=once.fingerprint,
                 campaigns_evaluated=bonuses is not None,
+                owed_request=(
+                    None
+                    if bonuses is not None
+                    else json.dumps({"purchase": purchase.to_json(), "base_points": base})
+                ),
                 points_earned=earned,
                 result="",
                 created_at=now,

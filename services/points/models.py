@@ -48,8 +48,10 @@ class Purchase(Base):
     currency: Mapped[str] = mapped_column(String(3))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     request_hash: Mapped[str] = mapped_column(String(64))
-    # False when campaigns could not be asked; the bonus is then owed.
-    campaigns_evaluated: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False when campaigns could not be asked; the bonus is then owed, and `owed_request` keeps
+    # what to ask them (the purchase with its items and base points) until a job can.
+    campaigns_evaluated: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    owed_request: Mapped[str | None] = mapped_column(Text)
     points_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     # What refunds have taken back so far, in money and in points.
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -102,6 +102,17 @@ def adjustment_by_id(session: Session, operation_id: str) -> Adjustment | None:
     return session.scalar(select(Adjustment).where(Adjustment.operation_id == operation_id))
 
 
+def purchases_owing_bonus(session: Session, limit: int) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """(purchase, member, what to ask campaigns) for purchases still owed their bonus."""
+    rows = session.execute(
+        select(Purchase.id, Purchase.member_id, Purchase.owed_request)
+        .where(Purchase.campaigns_evaluated.is_(False))
+        .order_by(Purchase.created_at)
+        .limit(limit)
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
 def member_tier(session: Session, member_id: uuid.UUID) -> MemberTier | None:
     return session.get(MemberTier, member_id)
 

@@ -29,7 +29,7 @@ def build(config: ServiceConfig) -> Service:
         env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
     )
     database = Database(config.database_url)
-    jobs = Jobs(database, policy)
+    jobs = Jobs(database, policy, bonuses=bonuses)
     runner = JobRunner(jobs, env.float("POINTS_JOB_INTERVAL", 60.0))
     servicer = PointsServicer(
         Ledger(database, policy, bonuses),

@@ -208,4 +208,5 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             points_expired=report.expired,
             holds_expired=report.holds_expired,
             tiers_reviewed=report.tiers_reviewed,
+            bonuses_applied=report.bonuses_applied,
         )

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.points.ledger import PurchaseInput
+from services.points.ledger import EarningLine, PurchaseInput
 from services.points.policy import Expiry
 from services.points.tiers import Tier, TierLadder
 from services.runtime.errors import Conflict, FailedPrecondition, NotFound
@@ -344,3 +344,43 @@ def test_at_review_a_member_keeps_the_tier_the_last_window_earned(world: PointsW
     world.clock.advance(days=166)
     world.jobs.run()
     assert world.ledger.points(m).tier.name == "silver"
+
+
+class FlakyCampaigns:
+    """Campaigns that are down until told otherwise, then award 7 points per purchase."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.asked: list[tuple[str, int]] = []
+
+    def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
+        if not self.up:
+            return None
+        self.asked.append((purchase.transaction_id, base_points))
+        return [EarningLine("campaign:c1", 7, "double weekend")]
+
+
+def test_a_bonus_owed_while_campaigns_was_down_is_applied_once_when_it_is_back(
+    world: PointsWorld,
+) -> None:
+    campaigns = FlakyCampaigns()
+    world.ledger._bonuses = campaigns  # type: ignore[attr-defined]
+    world.jobs._bonuses = campaigns  # type: ignore[attr-defined]
+    m = new_member()
+    result = world.ledger.record_purchase(
+        PurchaseInput(STORE, "T-owed", m, 100 * world.policy.per_minor, "IRR")
+    )
+    assert result.points_earned == 100  # the till was not kept waiting
+    assert world.jobs.run().bonuses_applied == 0  # still down
+    assert world.points(m)[0] == 100
+
+    campaigns.up = True
+    assert world.jobs.run().bonuses_applied == 1
+    assert world.jobs.run().bonuses_applied == 0
+    assert world.points(m)[0] == 107
+    assert campaigns.asked == [("T-owed", 100)]
+    history, _ = world.ledger.history(m, 10, "")
+    assert [(line.source_type, line.points) for line in history][:1] == [("campaign", 7)]
+    # A refund takes back its share of the late bonus too.
+    world.refunds.refund(STORE, "T-owed", "RF-owed", 100 * world.policy.per_minor)
+    assert world.points(m)[0] == 0
