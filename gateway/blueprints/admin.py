@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import grpc
-from flask import Blueprint, current_app
+from datetime import UTC, datetime, timedelta
 
-from gateway.api import operation
+import grpc
+from flask import Blueprint, current_app, request
+
+from gateway.api import operation, query_param
 from gateway.problems import Problem
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
+from services.runtime.money import from_minor
 
 bp = Blueprint("admin", __name__)
 
@@ -240,3 +243,83 @@ def transfer(body: dict):
         "available": result.available,
         "to_available": result.other_available,
     }, 201
+
+
+DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+POINTS_REPORT = {
+    "type": "object",
+    "required": ["liability", "days"],
+    "properties": {
+        "liability": {
+            "type": "object",
+            "properties": {
+                "available": {"type": "integer"},
+                "pending": {"type": "integer"},
+                "held": {"type": "integer"},
+                "debt": {"type": "integer"},
+                "value": {"type": "string", "description": "Money value at POINTS_VALUE"},
+                "currency": {"type": "string"},
+            },
+        },
+        "days": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "earned": {"type": "integer"},
+                    "reversed": {"type": "integer"},
+                    "redeemed": {"type": "integer"},
+                    "expired": {"type": "integer"},
+                    "adjusted": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/reports/points",
+    "GET",
+    summary="Points liability now, and points earned, reversed, redeemed, expired per day",
+    tag="admin",
+    auth="admin",
+    query=[
+        query_param("from", "First UTC day, YYYY-MM-DD (default: 30 days ago)", DAY),
+        query_param("to", "Last UTC day, YYYY-MM-DD (default: today)", DAY),
+    ],
+    responses={
+        200: ("The report", POINTS_REPORT),
+        422: ("The period runs backwards or spans more than 366 days", None),
+    },
+)
+def points_report():
+    today = datetime.now(UTC).date()
+    first = request.args.get("from") or (today - timedelta(days=30)).isoformat()
+    last = request.args.get("to") or today.isoformat()
+    report = current_app.extensions["upstreams"].points.GetPointsReport(
+        points_pb2.GetPointsReportRequest(first_day=first, last_day=last), timeout=30
+    )
+    return {
+        "liability": {
+            "available": report.available,
+            "pending": report.pending,
+            "held": report.held,
+            "debt": report.debt,
+            "value": from_minor(report.liability.amount_minor, report.liability.currency),
+            "currency": report.liability.currency,
+        },
+        "days": [
+            {
+                "day": d.day,
+                "earned": d.earned,
+                "reversed": d.reversed,
+                "redeemed": d.redeemed,
+                "expired": d.expired,
+                "adjusted": d.adjusted,
+            }
+            for d in report.days
+        ],
+    }

@@ -81,6 +81,8 @@ class PointsPolicy:
     pending: timedelta = timedelta(0)
     expiry: Expiry = Expiry()
     hold_for: timedelta = timedelta(minutes=15)
+    # What one point is worth to the club, in minor units, for the liability report.
+    point_value_minor: int = 0
     ladder: TierLadder = field(default_factory=lambda: TierLadder((Tier("member", 0, Decimal(1)),)))
 
     def base_points(self, amount_minor: int, lines: tuple[Line, ...] = ()) -> int:
@@ -111,8 +113,11 @@ class PointsPolicy:
         try:
             per_minor = to_minor(per, currency)
             minimum = to_minor(env.str("POINTS_MIN_PURCHASE", "0"), currency)
+            point_value = to_minor(env.str("POINTS_VALUE", "100"), currency, "POINTS_VALUE")
         except InvalidArgument as error:
-            raise ConfigError(f"POINTS_EARN_PER / POINTS_MIN_PURCHASE: {error.detail}") from None
+            raise ConfigError(
+                f"POINTS_EARN_PER / POINTS_MIN_PURCHASE / POINTS_VALUE: {error.detail}"
+            ) from None
         if per_minor <= 0:
             raise ConfigError("POINTS_EARN_PER must be more than zero")
         unit = "point" if points == 1 else "points"
@@ -128,4 +133,5 @@ class PointsPolicy:
             expiry=Expiry.parse(env.str("POINTS_EXPIRY", "never")),
             hold_for=timedelta(minutes=env.int("POINTS_HOLD_MINUTES", 15, minimum=1)),
             ladder=TierLadder.from_env(env, currency),
+            point_value_minor=point_value,
         )

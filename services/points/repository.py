@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,6 +111,52 @@ def purchases_owing_bonus(session: Session, limit: int) -> list[tuple[uuid.UUID,
         .limit(limit)
     ).all()
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+def balance_totals(session: Session) -> tuple[int, int, int, int]:
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(Balance.available), 0),
+            func.coalesce(func.sum(Balance.pending), 0),
+            func.coalesce(func.sum(Balance.held), 0),
+            func.coalesce(func.sum(Balance.debt), 0),
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def program_movements(
+    session: Session, start: datetime, end: datetime
+) -> list[tuple[date, str, int, int]]:
+    """(UTC day, program account, points out, points in) for postings in [start, end)."""
+    if session.get_bind().dialect.name == "postgresql":
+        day = func.date(func.timezone("UTC", Posting.created_at))
+    else:
+        day = func.date(Posting.created_at)
+    rows = session.execute(
+        select(
+            day,
+            Entry.account,
+            func.sum(case((Entry.amount < 0, -Entry.amount), else_=0)),
+            func.sum(case((Entry.amount > 0, Entry.amount), else_=0)),
+        )
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(
+            Entry.account.like("program:%"),
+            Posting.created_at >= start,
+            Posting.created_at < end,
+        )
+        .group_by(day, Entry.account)
+    ).all()
+    return [
+        (
+            row[0] if isinstance(row[0], date) else date.fromisoformat(row[0]),
+            row[1],
+            int(row[2]),
+            int(row[3]),
+        )
+        for row in rows
+    ]
 
 
 def member_tier(session: Session, member_id: uuid.UUID) -> MemberTier | None:

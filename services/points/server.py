@@ -12,6 +12,7 @@ from services.points.ledger import Ledger
 from services.points.policy import PointsPolicy
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
+from services.points.reports import Reports
 from services.points.servicer import PointsServicer
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
@@ -37,6 +38,7 @@ def build(config: ServiceConfig) -> Service:
         Refunds(database, policy),
         Adjustments(database, policy),
         jobs,
+        Reports(database, policy),
     )
     runner.start()
     return Service(

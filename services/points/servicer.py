@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import grpc
 
 from loyalty.common.v1 import common_pb2
@@ -12,6 +14,7 @@ from services.points.jobs import Jobs
 from services.points.ledger import Ledger, PurchaseInput, PurchaseItem
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
+from services.points.reports import Reports
 from services.runtime.convert import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidArgument
 
@@ -53,12 +56,14 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         refunds: Refunds,
         adjustments: Adjustments,
         jobs: Jobs,
+        reports: Reports,
     ) -> None:
         self._ledger = ledger
         self._redemptions = redemptions
         self._refunds = refunds
         self._adjustments = adjustments
         self._jobs = jobs
+        self._reports = reports
 
     def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: grpc.ServicerContext):
         items = []
@@ -199,6 +204,33 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 request.survivor_member_id,
                 request.actor,
             )
+        )
+
+    def GetPointsReport(self, request: pb.GetPointsReportRequest, context: grpc.ServicerContext):
+        try:
+            first = date.fromisoformat(request.first_day)
+            last = date.fromisoformat(request.last_day)
+        except ValueError:
+            raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None
+        liability = self._reports.liability()
+        days = self._reports.daily(first, last)
+        return pb.GetPointsReportResponse(
+            available=liability.available,
+            pending=liability.pending,
+            held=liability.held,
+            debt=liability.debt,
+            liability=self._money(liability.value_minor),
+            days=[
+                pb.PointsDay(
+                    day=d.day.isoformat(),
+                    earned=d.earned,
+                    reversed=d.reversed,
+                    redeemed=d.redeemed,
+                    expired=d.expired,
+                    adjusted=d.adjusted,
+                )
+                for d in days
+            ],
         )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):

@@ -76,3 +76,46 @@ def test_only_the_admin_adjusts_points(pos: Pos) -> None:
     response = pos.api.post(f"/v1/admin/members/{member['id']}/adjustments", body)
     assert response.status_code == 401
     assert pos.balance(member["id"])["available"] == 0
+
+
+def _today(report: dict) -> dict:
+    return report["days"][-1]
+
+
+def test_the_points_report_shows_liability_and_todays_movements(pos: Pos) -> None:
+    before = pos.admin.get("/v1/admin/reports/points").json()
+    member = pos.enrol()
+    pos.purchase(member["id"], "T-rep", amount="1000000")  # +100 earned
+    pos.api.post(
+        "/v1/redemptions",
+        {"redemption_id": "RD-rep", "member_id": member["id"], "points": 30, "capture": True},
+    )
+    pos.api.post("/v1/purchases/T-rep/refunds", {"refund_id": "RF-rep", "amount": "100000"})
+    pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {"adjustment_id": "ADJ-rep", "points": 5, "reason": "sorry", "staff_user": "sara"},
+    )
+    after = pos.admin.get("/v1/admin/reports/points").json()
+
+    moved = {
+        k: _today(after)[k] - _today(before)[k]
+        for k in ("earned", "reversed", "redeemed", "adjusted", "expired")
+    }
+    assert moved == {"earned": 100, "reversed": 10, "redeemed": 30, "adjusted": 5, "expired": 0}
+    owed = after["liability"]["available"] - before["liability"]["available"]
+    assert owed == 100 - 30 - 10 + 5
+    value = float(after["liability"]["value"]) - float(before["liability"]["value"])
+    assert value == owed * 100  # POINTS_VALUE defaults to 100 IRR a point
+    assert len(after["days"]) == 31
+
+
+def test_a_backwards_or_too_long_period_is_refused(pos: Pos) -> None:
+    backwards = pos.admin.get(
+        "/v1/admin/reports/points", params={"from": "2026-02-01", "to": "2026-01-01"}
+    )
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid-period")
+    too_long = pos.admin.get(
+        "/v1/admin/reports/points", params={"from": "2024-01-01", "to": "2026-01-01"}
+    )
+    assert too_long.status_code == 422
+    assert pos.api.get("/v1/admin/reports/points").status_code == 401
