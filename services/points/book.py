@@ -15,8 +15,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.models import Balance, HoldAllocation, Lot, MemberTier, Posting
+from services.points.models import (
+    Balance,
+    HoldAllocation,
+    Lot,
+    MemberTier,
+    OutboxEvent,
+    Posting,
+)
 from services.points.policy import PointsPolicy
+from services.runtime import outbox
 
 MEMBER = "member"
 EARNED = "program:earned"
@@ -69,6 +77,10 @@ class Book:
     def balance(self, member_id: uuid.UUID) -> Balance:
         return self.balances[member_id]
 
+    def emit(self, kind: str, member_id: uuid.UUID | None, payload: dict) -> None:
+        """An integration event, committed with this transaction or not at all."""
+        outbox.append(self.session, OutboxEvent, [(kind, member_id, payload)], self.now)
+
     def post(
         self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
     ) -> Posting | None:
@@ -111,6 +123,30 @@ class Book:
                 }
                 for m in moves
             ],
+        )
+        changes: dict[uuid.UUID, dict[str, int]] = {}
+        for m in moves:
+            if m.account == MEMBER:
+                bucket = changes.setdefault(m.member_id, {})
+                bucket[m.bucket] = bucket.get(m.bucket, 0) + m.points
+        outbox.append(
+            self.session,
+            OutboxEvent,
+            [
+                (
+                    f"points.{kind}",
+                    member_id,
+                    {
+                        "posting_id": posting.id,
+                        "reason": posting.reason,
+                        "source_type": source_type,
+                        "source_id": posting.source_id,
+                        "changes": change,
+                    },
+                )
+                for member_id, change in changes.items()
+            ],
+            self.now,
         )
         return posting
 
@@ -255,21 +291,19 @@ class Book:
         spend = repository.qualifying_spend(self.session, member_id, self.now - ladder.window)
         earned = ladder.earned_by(spend)
         if row is None:
-            row = MemberTier(
-                member_id=member_id,
-                tier=earned.name,
-                since=self.now,
-                review_at=self.now + ladder.window,
-            )
+            row = MemberTier(member_id=member_id, tier=ladder.lowest.name, since=self.now)
+            row.review_at = self.now + ladder.window
             self.session.add(row)
-            self.session.flush()
-            return ladder.lowest.name, earned.name
         before = ladder.named(row.tier)
-        if ladder.rank(earned) > ladder.rank(before) or (
-            not upgrade_only and row.review_at <= self.now
-        ):
+        due = not upgrade_only and row.review_at <= self.now
+        if ladder.rank(earned) > ladder.rank(before) or due:
+            row.review_at = self.now + ladder.window
             if earned != before:
                 row.tier, row.since = earned.name, self.now
-            row.review_at = self.now + ladder.window
-            self.session.flush()
+                self.emit(
+                    "tier.changed",
+                    member_id,
+                    {"from": before.name, "to": earned.name, "qualifying_spend_minor": spend},
+                )
+        self.session.flush()
         return before.name, row.tier

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.book import Book
-from services.points.models import Purchase
+from services.points.models import OutboxEvent, Purchase
 from services.points.once import Once
 from services.points.policy import Line, PointsPolicy
+from services.runtime import outbox
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
@@ -232,6 +233,19 @@ class Ledger:
                 source=f"purchase:{record.id}",
             )
             record.lot_id = lot.id if lot else None
+            book.emit(
+                "purchase.recorded",
+                member_id,
+                {
+                    "store_id": str(store_id),
+                    "transaction_id": purchase.transaction_id,
+                    "amount_minor": purchase.amount_minor,
+                    "currency": purchase.currency,
+                    "items": [asdict(item) for item in purchase.items],
+                    "occurred_at": occurred_at.isoformat(),
+                    "points_earned": earned,
+                },
+            )
             book.review_tier(member_id, upgrade_only=True)
             row = book.balance(member_id)
             result = PurchaseResult(
@@ -278,6 +292,10 @@ class Ledger:
             if not 0 <= item.unit_price_minor <= MAX_MINOR:
                 raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
         return store_id, member_id
+
+    def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
+        with self._db.read() as session:
+            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
 
     @property
     def currency(self) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UtcDateTime, utcnow
+from services.runtime.outbox import OutboxColumns
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -218,3 +219,7 @@ class MemberTier(Base):
     tier: Mapped[str] = mapped_column(String(40))
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     review_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class OutboxEvent(OutboxColumns, Base):
+    """Events for other services: purchases, points moved, tiers changed."""

@@ -106,6 +106,19 @@ class Refunds:
             book.post("refund", "purchase refunded", "pos", refund_id, moves)
             purchase.refunded_minor = refunded
             purchase.points_reversed = due
+            book.emit(
+                "purchase.refunded",
+                purchase.member_id,
+                {
+                    "store_id": str(store),
+                    "transaction_id": transaction_id,
+                    "refund_id": refund_id,
+                    "amount_minor": amount_minor,
+                    "refunded_minor": refunded,
+                    "purchase_amount_minor": purchase.amount_minor,
+                    "points_reversed": points,
+                },
+            )
             row = book.balance(purchase.member_id)
             result = RefundResult(
                 refund_id=refund_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import grpc
@@ -204,6 +205,22 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 request.survivor_member_id,
                 request.actor,
             )
+        )
+
+    def ListEvents(self, request: pb.ListEventsRequest, context: grpc.ServicerContext):
+        events, next_cursor = self._ledger.events(request.cursor, request.limit)
+        return pb.ListEventsResponse(
+            events=[
+                pb.OutboxEvent(
+                    sequence=event.sequence,
+                    type=event.type,
+                    member_id=event.member_id,
+                    payload_json=json.dumps(event.payload, separators=(",", ":")),
+                    occurred_at=to_timestamp(event.occurred_at),
+                )
+                for event in events
+            ],
+            next_cursor=next_cursor,
         )
 
     def GetPointsReport(self, request: pb.GetPointsReportRequest, context: grpc.ServicerContext):

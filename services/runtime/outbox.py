@@ -1,0 +1,137 @@
+"""Integration events, written to an outbox table in the same transaction as the change they
+describe, and read back in order by consumers that keep their own cursor.
+
+On PostgreSQL, sequence numbers become visible out of order (a transaction that took number 9
+may commit after the one that took 10), so a reader paging by sequence alone could skip an
+event for good. Each event therefore records its transaction id; readers see only events of
+transactions older than every transaction still running (`pg_snapshot_xmin`), ordered by
+(transaction id, sequence). An event that commits later always sorts after what was already
+read. On SQLite, writers take turns, so commit order is sequence order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from services.runtime.db import UtcDateTime
+from services.runtime.errors import InvalidArgument
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxColumns:
+    """Mixed into a service's `OutboxEvent` model, on its own declarative base."""
+
+    __tablename__ = "outbox"
+
+    sequence: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    txid: Mapped[int] = mapped_column(BigInteger, index=True)
+    type: Mapped[str] = mapped_column(String(60))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    payload: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+@dataclass(frozen=True)
+class Event:
+    sequence: int
+    type: str
+    member_id: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+def _current_txid(session: Session) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    return 0
+
+
+def append(
+    session: Session,
+    model: type,
+    events: list[tuple[str, uuid.UUID | None, dict]],
+    occurred_at: datetime,
+) -> None:
+    """Adds (type, member, payload) events to the outbox, in this transaction."""
+    if not events:
+        return
+    txid = _current_txid(session)
+    session.execute(
+        insert(model),
+        [
+            {
+                "txid": txid,
+                "type": kind,
+                "member_id": member_id,
+                "payload": json.dumps(payload, separators=(",", ":"), default=str),
+                "occurred_at": occurred_at,
+            }
+            for kind, member_id, payload in events
+        ],
+    )
+
+
+def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[Event], str]:
+    """Events after `cursor` (empty: from the start), oldest first, and the next cursor."""
+    after_txid, after_sequence = _decode(cursor) if cursor else (-1, 0)
+    query = (
+        select(model)
+        .where(
+            or_(
+                model.txid > after_txid,
+                and_(model.txid == after_txid, model.sequence > after_sequence),
+            )
+        )
+        .order_by(model.txid, model.sequence)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        xmin = func.pg_snapshot_xmin(func.pg_current_snapshot())
+        query = query.where(model.txid < func.cast(func.cast(xmin, Text), BigInteger))
+    rows = list(session.scalars(query))
+    events = [
+        Event(
+            sequence=row.sequence,
+            type=row.type,
+            member_id=str(row.member_id or ""),
+            payload=json.loads(row.payload),
+            occurred_at=row.occurred_at,
+        )
+        for row in rows
+    ]
+    next_cursor = _encode(rows[-1].txid, rows[-1].sequence) if rows else cursor
+    return events, next_cursor
+
+
+def _encode(txid: int, sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"{txid}:{sequence}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        txid, sequence = raw.split(":")
+        return int(txid), int(sequence)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None

@@ -1,0 +1,93 @@
+"""Points tells other services what happened, through events read in a commit-safe order."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from services.runtime import outbox
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+from tests.ledger_support import STORE, PointsWorld
+
+
+def all_events(world: PointsWorld, cursor: str = "") -> tuple[list[outbox.Event], str]:
+    seen: list[outbox.Event] = []
+    while True:
+        page, cursor_next = world.ledger.events(cursor, 3)
+        seen += page
+        if not page:
+            return seen, cursor_next
+        cursor = cursor_next
+
+
+def test_purchases_points_and_refunds_become_events_in_order(world: PointsWorld) -> None:
+    _, start = all_events(world)
+    m = str(uuid.uuid4())
+    purchase = world.buy(m, 100)
+    world.redemptions.hold(STORE, "R-ev", m, 30, capture=True)
+    world.refunds.refund(STORE, purchase, "RF-ev", 50 * world.policy.per_minor)
+
+    events, end = all_events(world, start)
+    mine = [(e.type, e.payload.get("changes")) for e in events if e.member_id == m]
+    assert mine == [
+        ("points.earn", {"available": 100}),
+        ("purchase.recorded", None),
+        ("points.hold", {"available": -30, "held": 30}),
+        ("points.redeem", {"held": -30}),
+        ("points.refund", {"available": -50}),
+        ("purchase.refunded", None),
+    ]
+    recorded = next(e for e in events if e.type == "purchase.recorded" and e.member_id == m)
+    assert recorded.payload["amount_minor"] == 100 * world.policy.per_minor
+    assert all_events(world, end)[0] == []  # nothing more after the cursor
+
+
+def test_a_failed_change_leaves_no_event(world: PointsWorld) -> None:
+    _, start = all_events(world)
+    m = str(uuid.uuid4())
+    with pytest.raises(FailedPrecondition):
+        world.redemptions.hold(STORE, "R-none", m, 10, capture=False)
+    events, _ = all_events(world, start)
+    assert [e for e in events if e.member_id == m] == []
+
+
+@pytest.mark.postgres
+def test_an_event_committed_late_is_not_skipped(ledger_pg_url: str) -> None:
+    """Transaction A takes its sequence number first but commits after B. A reader that paged
+    by sequence alone would move past A's number while A is still running, and miss it."""
+    world = PointsWorld(ledger_pg_url)
+    try:
+        _, cursor = all_events(world)
+        slow = world.database.engine.connect()
+        slow_tx = slow.begin()
+        slow_txid = slow.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        slow.execute(
+            text(
+                "INSERT INTO outbox (txid, type, member_id, payload, occurred_at)"
+                " VALUES (:t, 'test.slow', NULL, '{}', now())"
+            ),
+            {"t": slow_txid},
+        )
+        fast = threading.Thread(target=world.buy, args=(str(uuid.uuid4()), 10))
+        fast.start()
+        fast.join()
+
+        seen, cursor = all_events(world, cursor)
+        assert [e.type for e in seen] == []  # B waits behind A, which may still commit
+        slow_tx.commit()
+        slow.close()
+        seen, cursor = all_events(world, cursor)
+        types = [e.type for e in seen]
+        assert types[0] == "test.slow"
+        assert "purchase.recorded" in types
+    finally:
+        world.close()
+
+
+def test_a_bad_cursor_is_refused(world: PointsWorld) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        world.ledger.events("not-a-cursor!", 10)
+    assert refused.value.code == "invalid-cursor"
