@@ -9,6 +9,7 @@ soonest-expiring first, so a balance is always the sum of what its lots have lef
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +33,12 @@ REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
 BUCKETS = ("available", "pending", "held", "debt")
+TOUCHED_MEMBERS = "points_members_touched"
+
+
+def session_touched(session: Session, member_ids: Iterable[uuid.UUID]) -> None:
+    """Notes members whose points this transaction changes, for cache invalidation on commit."""
+    session.info.setdefault(TOUCHED_MEMBERS, set()).update(member_ids)
 
 
 class UnbalancedPosting(AssertionError):
@@ -68,6 +75,7 @@ class Book:
 
     def lock(self, *member_ids: uuid.UUID) -> None:
         """Locks the members' balances; every change to a member starts here."""
+        session_touched(self.session, member_ids)
         missing = [m for m in member_ids if m not in self.balances]
         if missing:
             self.balances.update(repository.lock_balances(self.session, missing))
@@ -257,6 +265,7 @@ class Book:
         totals = repository.due_totals(self.session, kind, self.now, member_ids)
         if not totals:
             return 0
+        session_touched(self.session, member_ids)
         moves: list[Move] = []
         deltas: dict[uuid.UUID, dict[str, int]] = {}
         moved = 0
@@ -287,6 +296,7 @@ class Book:
         """Brings the member's tier in line with their qualifying spend: higher at once; lower
         only when the review date has come (`upgrade_only` False). Returns (before, after)."""
         ladder = self.policy.ladder
+        session_touched(self.session, [member_id])
         row = repository.member_tier(self.session, member_id)
         spend = repository.qualifying_spend(self.session, member_id, self.now - ladder.window)
         earned = ladder.earned_by(spend)

@@ -123,6 +123,11 @@ class LedgerLine:
     created_at: datetime
 
 
+class ViewCache(Protocol):
+    def read(self, member_id: uuid.UUID, load: Callable[[], PointsView]) -> PointsView:
+        """The member's view from the cache while it is current, else `load()`."""
+
+
 class BonusSource(Protocol):
     def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
         """Campaign bonuses for the purchase; None when they cannot be known right now."""
@@ -160,11 +165,13 @@ class Ledger:
         policy: PointsPolicy,
         bonuses: BonusSource,
         clock: Clock = utcnow,
+        cache: ViewCache | None = None,
     ) -> None:
         self._db = database
         self._policy = policy
         self._bonuses = bonuses
         self._clock = clock
+        self._cache = cache
 
     def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
         store_id, member_id = self._validate(purchase)
@@ -301,9 +308,14 @@ class Ledger:
     def currency(self) -> str:
         return self._policy.currency
 
-    def points(self, member_id: str, expiring_dates: int = 5) -> PointsView:
+    def points(self, member_id: str) -> PointsView:
         """The member's balances, the points that expire next by date, and their tier."""
         parsed = parse_id(member_id, "member")
+        if self._cache is None:
+            return self._load_points(parsed)
+        return self._cache.read(parsed, lambda: self._load_points(parsed))
+
+    def _load_points(self, parsed: uuid.UUID, expiring_dates: int = 5) -> PointsView:
         now = self._clock()
         ladder = self._policy.ladder
         with self._db.read() as session:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.adjustments import Adjustments
+from services.points.balance_cache import BalanceCache
 from services.points.bonuses import CampaignBonuses
 from services.points.jobs import JobRunner, Jobs
 from services.points.ledger import Ledger
@@ -14,6 +15,7 @@ from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.servicer import PointsServicer
+from services.runtime.cache import Cache
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.server import Registration, Service
@@ -30,10 +32,13 @@ def build(config: ServiceConfig) -> Service:
         env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
     )
     database = Database(config.database_url)
+    cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
+    balance_cache = BalanceCache(cache)
+    database.after_commit(balance_cache.on_commit)
     jobs = Jobs(database, policy, bonuses=bonuses)
     runner = JobRunner(jobs, env.float("POINTS_JOB_INTERVAL", 60.0))
     servicer = PointsServicer(
-        Ledger(database, policy, bonuses),
+        Ledger(database, policy, bonuses, cache=balance_cache),
         Redemptions(database, policy),
         Refunds(database, policy),
         Adjustments(database, policy),
@@ -49,5 +54,5 @@ def build(config: ServiceConfig) -> Service:
                 SERVICE_NAME, points_pb2_grpc.add_PointsServiceServicer_to_server, servicer
             )
         ],
-        on_stop=[runner.stop, bonuses.close],
+        on_stop=[runner.stop, bonuses.close, cache.close],
     )

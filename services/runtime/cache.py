@@ -90,9 +90,59 @@ class Cache:
     def set_json(self, key: str, value: Any, ttl_seconds: int) -> None:
         self.set(key, json.dumps(value, separators=(",", ":")), ttl_seconds)
 
+    def get_many(self, *keys: str) -> list[bytes | None] | None:
+        """The values of `keys`, or None when the cache cannot be asked."""
+        return self._run(lambda c: c.mget([self._key(k) for k in keys]), None)
+
+    def incr_many(self, *keys: str) -> bool:
+        """Increments counters; False when the cache could not be reached."""
+        if not keys:
+            return True
+
+        def incr(client: redis.Redis) -> bool:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(self._key(key))
+            pipe.execute()
+            return True
+
+        return self._run(incr, False)
+
+    def set_if_unchanged(
+        self, guards: dict[str, bytes | None], key: str, value: str, ttl_seconds: int
+    ) -> None:
+        """Sets `key` only if every guard key still holds the value given (None: absent),
+        atomically, so a reader cannot put back what a writer has just invalidated."""
+        names = list(guards)
+        self._run(
+            lambda c: c.eval(
+                _SET_IF_UNCHANGED,
+                len(names) + 1,
+                *[self._key(n) for n in names],
+                self._key(key),
+                *[(guards[n] or b"") for n in names],
+                value,
+                ttl_seconds,
+            ),
+            None,
+        )
+
     def ping(self) -> bool:
         return self._run(lambda c: bool(c.ping()), False)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+# KEYS: the guard keys, then the key to set. ARGV: each guard's expected value ("" for
+# absent), then the value and its time to live.
+_SET_IF_UNCHANGED = """
+local guards = #KEYS - 1
+for i = 1, guards do
+  local current = redis.call('GET', KEYS[i]) or ''
+  if current ~= ARGV[i] then return 0 end
+end
+redis.call('SET', KEYS[#KEYS], ARGV[guards + 1], 'EX', ARGV[guards + 2])
+return 1
+"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +82,10 @@ class Database:
         """A unit of work that commits when the block ends and rolls back on any exception."""
         with self._write_lock, self._writer() as session, session.begin():
             yield session
+
+    def after_commit(self, callback: Callable[[Session], None]) -> None:
+        """Calls `callback` with each write session once its transaction has committed."""
+        event.listen(self._writer, "after_commit", callback)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
