@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from sqlalchemy import text
 
+from services.points.audit import audit
 from services.points.jobs import Jobs
 from services.points.ledger import Ledger
 from services.points.policy import PointsPolicy
@@ -148,22 +149,12 @@ def median_ms(read, runs: int = 300) -> float:  # type: ignore[no-untyped-def]
 
 def check_books(database: Database) -> None:
     with database.engine.connect() as c:
-        unbalanced = c.execute(
-            text("SELECT posting_id FROM entries GROUP BY posting_id HAVING SUM(amount) <> 0")
-        ).first()
-        drift = c.execute(
-            text(
-                "SELECT b.member_id FROM balances b LEFT JOIN (SELECT member_id, SUM(amount) AS t"
-                " FROM entries WHERE bucket = 'available' GROUP BY member_id) e"
-                " ON e.member_id = b.member_id WHERE b.available <> COALESCE(e.t, 0)"
-            )
-        ).first()
+        findings = audit(c)
         left = c.execute(
             text("SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE expires_at <= :n"),
             {"n": NOW},
         ).scalar_one()
-    assert unbalanced is None, "a posting does not balance"
-    assert drift is None, "a balance drifted from its entries"
+    assert findings == [], findings
     assert left == 0, "expired lots still hold points"
 
 

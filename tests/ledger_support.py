@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-
 from services.points.adjustments import Adjustments
+from services.points.audit import audit
 from services.points.jobs import Jobs
 from services.points.ledger import Ledger, PurchaseInput
 from services.points.policy import Expiry, PointsPolicy
@@ -71,44 +70,8 @@ class PointsWorld:
 
     def check_books(self) -> None:
         """The ledger's invariants, straight from the tables."""
-        with self.database.engine.connect() as c:
-            assert (
-                c.execute(
-                    text(
-                        "SELECT posting_id FROM entries GROUP BY posting_id HAVING SUM(amount) <> 0"
-                    )
-                ).all()
-                == []
-            )
-            for bucket in ("available", "pending", "held", "debt"):
-                drift = c.execute(
-                    text(
-                        f"SELECT b.member_id FROM balances b LEFT JOIN (SELECT member_id,"
-                        f" SUM(amount) AS total FROM entries WHERE bucket = '{bucket}'"
-                        f" GROUP BY member_id) e ON e.member_id = b.member_id"
-                        f" WHERE b.{bucket} <> COALESCE(e.total, 0)"
-                    )
-                ).all()
-                assert drift == [], f"{bucket} balances drifted from their entries"
-            lots = c.execute(
-                text(
-                    "SELECT b.member_id FROM balances b LEFT JOIN (SELECT member_id,"
-                    " SUM(CASE WHEN status = 'available' THEN remaining ELSE 0 END) AS a,"
-                    " SUM(CASE WHEN status = 'pending' THEN remaining ELSE 0 END) AS p"
-                    " FROM lots GROUP BY member_id) l ON l.member_id = b.member_id"
-                    " WHERE b.available <> COALESCE(l.a, 0) OR b.pending <> COALESCE(l.p, 0)"
-                )
-            ).all()
-            assert lots == [], "balances disagree with what their lots have left"
-            held = c.execute(
-                text(
-                    "SELECT b.member_id FROM balances b LEFT JOIN (SELECT h.member_id,"
-                    " SUM(a.points) AS total FROM holds h JOIN hold_allocations a"
-                    " ON a.hold_id = h.id WHERE h.status = 'held' GROUP BY h.member_id) x"
-                    " ON x.member_id = b.member_id WHERE b.held <> COALESCE(x.total, 0)"
-                )
-            ).all()
-            assert held == [], "held balances disagree with the open holds"
+        with self.database.engine.connect() as connection:
+            assert audit(connection) == []
 
     def close(self) -> None:
         self.database.dispose()

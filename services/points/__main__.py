@@ -1,4 +1,4 @@
-from services.points.server import MIGRATIONS, build
+from services.points.server import MIGRATIONS, build, check
 from services.runtime.server import main
 
-main("points", build, MIGRATIONS)
+main("points", build, MIGRATIONS, {"check": check})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.adjustments import Adjustments
+from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
 from services.points.bonuses import CampaignBonuses
 from services.points.jobs import JobRunner, Jobs
@@ -56,3 +57,17 @@ def build(config: ServiceConfig) -> Service:
         ],
         on_stop=[runner.stop, bonuses.close, cache.close],
     )
+
+
+def check(config: ServiceConfig) -> int:
+    """`python -m services.points check`: proves the books balance; exit 1 if they do not."""
+    database = Database(config.database_url)
+    try:
+        with database.engine.connect() as connection:
+            findings = audit(connection)
+    finally:
+        database.dispose()
+    for finding in findings:
+        print(f"{finding.check}: {finding.count} (e.g. {', '.join(finding.examples)})")
+    print("the books balance" if not findings else "the books do NOT balance")
+    return 1 if findings else 0

@@ -120,10 +120,18 @@ def serve(service: Service) -> int:
     return 0
 
 
-def main(name: str, build: Callable[[ServiceConfig], Service], migrations_dir: Path) -> None:
-    """`python -m services.<name> [serve|migrate]`."""
+def main(
+    name: str,
+    build: Callable[[ServiceConfig], Service],
+    migrations_dir: Path,
+    commands: dict[str, Callable[[ServiceConfig], int]] | None = None,
+) -> None:
+    """`python -m services.<name> [serve|migrate|<command>]`."""
+    commands = commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", *commands]
+    )
     args = parser.parse_args()
     try:
         config = ServiceConfig.load(name)
@@ -134,6 +142,8 @@ def main(name: str, build: Callable[[ServiceConfig], Service], migrations_dir: P
             database.dispose()
             log(logger, "migrated")
             return
+        if args.command in commands:
+            sys.exit(commands[args.command](config))
         service = build(config)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)

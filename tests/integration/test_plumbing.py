@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, text
 
-from deploy.local import Suite
+from deploy.local import ROOT, Suite
 from services.runtime.config import Env, database_url
+from tests.ledger_support import PointsWorld
 from tests.support import Pos, logs_of
 
 
@@ -79,31 +83,38 @@ def test_phones_are_looked_up_by_keyed_hash_not_in_clear(suite: Suite) -> None:
     assert row.phone not in row.phone_hash and len(row.phone_hash) == 64
 
 
-def test_every_posting_balances_and_balances_equal_their_entries(suite: Suite) -> None:
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.points", "check"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_check_command_proves_the_books_balance(suite: Suite) -> None:
     pos = Pos(suite)
     members = [pos.enrol() for _ in range(3)]
     for n, member in enumerate(members):
         for k in range(n + 1):
             assert pos.purchase(member["id"], amount=f"{(k + 1) * 55000}").status_code == 201
-    engine = create_engine(db_url(suite, "points"))
-    with engine.connect() as connection:
-        unbalanced = connection.execute(
-            text("SELECT posting_id FROM entries GROUP BY posting_id HAVING SUM(amount) <> 0")
-        ).all()
-        drifted = connection.execute(
-            text(
-                "SELECT b.member_id FROM balances b LEFT JOIN ("
-                "  SELECT member_id, SUM(amount) AS total FROM entries"
-                "  WHERE member_id IS NOT NULL AND bucket = 'available' GROUP BY member_id"
-                ") e ON e.member_id = b.member_id"
-                " WHERE b.available <> COALESCE(e.total, 0)"
-            )
-        ).all()
-        postings = connection.execute(text("SELECT COUNT(*) FROM postings")).scalar_one()
-    engine.dispose()
-    assert postings >= 6
-    assert unbalanced == []
-    assert drifted == []
+    result = run_check(suite.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the books balance" in result.stdout
+
+
+def test_the_check_command_finds_a_tampered_balance(tmp_path: Path) -> None:
+    env = {**os.environ, "POINTS_DATABASE_URL": f"sqlite:///{tmp_path / 'points.db'}"}
+    world = PointsWorld(env["POINTS_DATABASE_URL"])
+    world.buy(str(uuid.uuid4()), 100)
+    with world.database.engine.begin() as connection:
+        connection.execute(text("UPDATE balances SET available = available + 1"))
+    world.close()
+    result = run_check(env)
+    assert result.returncode == 1
+    assert "balances that differ from a replay of their entries: 1" in result.stdout
 
 
 def test_without_any_redis_the_suite_starts_without_its_cache(tmp_path: Path) -> None:
