@@ -162,6 +162,7 @@ class Adjustments:
                     .values(member_id=target)
                     .execution_options(synchronize_session=False)
                 )
+            repository.move_spend(session, source, target)
             moves = []
             for bucket, points in zip(("available", "pending", "debt"), moved, strict=True):
                 moves += [member(source, bucket, -points), member(target, bucket, points)]

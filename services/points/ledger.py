@@ -240,6 +240,7 @@ class Ledger:
                 source=f"purchase:{record.id}",
             )
             record.lot_id = lot.id if lot else None
+            repository.add_spend(session, member_id, occurred_at.date(), purchase.amount_minor)
             book.emit(
                 "purchase.recorded",
                 member_id,

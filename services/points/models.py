@@ -4,12 +4,13 @@ and the POS purchases, refunds and redemption holds behind them."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -223,3 +224,14 @@ class MemberTier(Base):
 
 class OutboxEvent(OutboxColumns, Base):
     """Events for other services: purchases, points moved, tiers changed."""
+
+
+class SpendDay(Base):
+    """A member's qualifying spend on one (UTC) day: purchases less refunds. Tier windows sum
+    at most a window's days of these, however long the member's history."""
+
+    __tablename__ = "spend_days"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -106,6 +106,9 @@ class Refunds:
             book.post("refund", "purchase refunded", "pos", refund_id, moves)
             purchase.refunded_minor = refunded
             purchase.points_reversed = due
+            repository.add_spend(
+                session, purchase.member_id, purchase.occurred_at.date(), -amount_minor
+            )
             book.emit(
                 "purchase.refunded",
                 purchase.member_id,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from services.points.models import (
     Posting,
     Purchase,
     Refund,
+    SpendDay,
 )
 
 
@@ -163,13 +164,35 @@ def member_tier(session: Session, member_id: uuid.UUID) -> MemberTier | None:
     return session.get(MemberTier, member_id)
 
 
+def add_spend(session: Session, member_id: uuid.UUID, day: date, amount_minor: int) -> None:
+    """Adds to (or, refunded, takes from) the member's qualifying spend of that day."""
+    statement = _insert_for(session)(SpendDay).values(
+        member_id=member_id, day=day, amount_minor=amount_minor
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SpendDay.member_id, SpendDay.day],
+            set_={"amount_minor": SpendDay.amount_minor + statement.excluded.amount_minor},
+        )
+    )
+
+
+def move_spend(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
+    for day, amount in session.execute(
+        select(SpendDay.day, SpendDay.amount_minor).where(SpendDay.member_id == source)
+    ).all():
+        add_spend(session, target, day, amount)
+    session.execute(delete(SpendDay).where(SpendDay.member_id == source))
+
+
 def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) -> int:
-    """What the member paid since `since`, less what was refunded of it."""
+    """What the member paid on the days after `since`, less what was refunded of it: a sum of
+    at most a window's days, however many purchases there were."""
     return int(
         session.scalar(
-            select(
-                func.coalesce(func.sum(Purchase.amount_minor - Purchase.refunded_minor), 0)
-            ).where(Purchase.member_id == member_id, Purchase.occurred_at > since)
+            select(func.coalesce(func.sum(SpendDay.amount_minor), 0)).where(
+                SpendDay.member_id == member_id, SpendDay.day > since.date()
+            )
         )
     )
 
