@@ -128,9 +128,8 @@ class Api:
         headers = kwargs.pop("headers", {})
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
-        response = self.session.request(
-            method, self.base_url + path, headers=headers, timeout=15, **kwargs
-        )
+        kwargs.setdefault("timeout", 15)
+        response = self.session.request(method, self.base_url + path, headers=headers, **kwargs)
         self._check_against_spec(method, path.split("?")[0], response)
         return response
 

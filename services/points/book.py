@@ -253,6 +253,8 @@ class Book:
     def settle(self, member_id: uuid.UUID) -> None:
         """Makes the member's due pending lots available and expires their due lots, now,
         so that what is spent next is exactly what may be spent."""
+        if not repository.has_due_lots(self.session, member_id, self.now):
+            return  # the usual case, in one query
         for kind in ("activate", "expire"):
             self.settle_due(kind, [member_id], f"member:{member_id}")
 

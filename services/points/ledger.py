@@ -239,7 +239,6 @@ class Ledger:
                 source_id=purchase.transaction_id,
                 source=f"purchase:{record.id}",
             )
-            record.lot_id = lot.id if lot else None
             repository.add_spend(session, member_id, occurred_at.date(), purchase.amount_minor)
             book.emit(
                 "purchase.recorded",
@@ -264,6 +263,7 @@ class Ledger:
                 available=row.available,
                 pending=row.pending,
             )
+            record.lot_id = lot.id if lot else None
             record.result = result.to_json()
             log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
             return result

@@ -36,18 +36,22 @@ def lock_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> dict[uui
     in a circle. (SQLite needs no row locks: a write transaction holds the whole database.)
     """
     ordered = sorted(set(member_ids))
-    statement = _insert_for(session)(Balance).values(
-        [{"member_id": m, "available": 0, "pending": 0, "held": 0, "debt": 0} for m in ordered]
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=[Balance.member_id]))
-    rows = session.scalars(
+    query = (
         select(Balance)
         .where(Balance.member_id.in_(ordered))
         .order_by(Balance.member_id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).all()
-    return {row.member_id: row for row in rows}
+    )
+    rows = {row.member_id: row for row in session.scalars(query)}
+    if len(rows) == len(ordered):
+        return rows  # known members: one statement
+    # New members: create their rows (racing creators agree on them), then lock all in order.
+    statement = _insert_for(session)(Balance).values(
+        [{"member_id": m, "available": 0, "pending": 0, "held": 0, "debt": 0} for m in ordered]
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=[Balance.member_id]))
+    return {row.member_id: row for row in session.scalars(query)}
 
 
 def lock_existing_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> None:
@@ -234,7 +238,10 @@ def allocations_of(session: Session, hold_id: uuid.UUID) -> list[tuple[HoldAlloc
 
 
 def add_entries(session: Session, posting: Posting, entries: list[dict]) -> None:
-    session.execute(insert(Entry), [{"posting_id": posting.id, **entry} for entry in entries])
+    # Core, not ORM, bulk insert: the ORM leaves out NULL columns and splits the statement.
+    session.execute(
+        insert(Entry.__table__), [{"posting_id": posting.id, **entry} for entry in entries]
+    )
 
 
 def member_entries(
@@ -288,6 +295,12 @@ def members_with_due_lots(
             select(Lot.member_id).where(due_lots_condition(kind, now)).distinct().limit(limit)
         )
     )
+
+
+def has_due_lots(session: Session, member_id: uuid.UUID, now: datetime) -> bool:
+    due = or_(due_lots_condition("activate", now), due_lots_condition("expire", now))
+    query = select(Lot.id).where(Lot.member_id == member_id, due).limit(1)
+    return session.scalar(query) is not None
 
 
 def due_totals(

@@ -62,9 +62,13 @@ class Event:
 
 
 def _current_txid(session: Session) -> int:
-    if session.get_bind().dialect.name == "postgresql":
-        return int(session.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
-    return 0
+    """The PostgreSQL transaction id, asked once per transaction (our sessions run one)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    if "outbox_txid" not in session.info:
+        query = text("SELECT pg_current_xact_id()::text::bigint")
+        session.info["outbox_txid"] = int(session.execute(query).scalar_one())
+    return session.info["outbox_txid"]
 
 
 def append(

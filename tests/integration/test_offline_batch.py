@@ -27,7 +27,7 @@ def test_a_day_of_offline_sales_is_applied_once_and_answered_per_line(pos: Pos) 
     lines[40] = "not a purchase"
     lines[50] = {**lines[49], "amount": "990000"}  # type: ignore[dict-item] # reuses T-off-49's id
 
-    first = pos.api.post("/v1/purchases/batch", {"purchases": lines})
+    first = pos.api.post("/v1/purchases/batch", {"purchases": lines}, timeout=120)
     assert first.status_code == 200, first.text
     body = first.json()
     assert [r["index"] for r in body["results"]] == list(range(LINES))
@@ -44,7 +44,7 @@ def test_a_day_of_offline_sales_is_applied_once_and_answered_per_line(pos: Pos) 
     assert (body["lines"], body["applied"], body["failed"]) == (LINES, LINES - 5, 5)
 
     balances = {m: pos.balance(m)["available"] for m in members}
-    again = pos.api.post("/v1/purchases/batch", {"purchases": lines}).json()
+    again = pos.api.post("/v1/purchases/batch", {"purchases": lines}, timeout=120).json()
     assert [r["status"] for r in again["results"]] == [r["status"] for r in body["results"]]
     assert {m: pos.balance(m)["available"] for m in members} == balances
     applied = [r for r in body["results"] if r["status"] == 201]
