@@ -5,31 +5,26 @@ ledger into the survivor's. Each is idempotent on its operation id and records w
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import ADJUSTED, Book, member, program
+from services.points.book import ADJUSTED, MAX_POINTS, Book, member, program
 from services.points.models import Adjustment, Lot, Purchase
-from services.points.once import Once
+from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.ids import parse_id
 
-_OPERATION_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
-MAX_POINTS = 10**12
-
 
 @dataclass(frozen=True)
-class AdjustmentResult:
+class AdjustmentResult(JsonRecord):
     operation_id: str
     kind: str
     member_id: str
@@ -37,13 +32,6 @@ class AdjustmentResult:
     points: int
     available: int
     other_available: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> AdjustmentResult:
-        return cls(**json.loads(text))
 
 
 class Adjustments:
@@ -184,11 +172,7 @@ class Adjustments:
         actor: str,
         change: Callable[[Session, Book], tuple[int, int]],
     ) -> AdjustmentResult:
-        if not _OPERATION_ID.fullmatch(operation_id):
-            raise InvalidArgument(
-                "the operation id must be 1 to 100 letters, digits or . _ : / -",
-                code="invalid-operation-id",
-            )
+        check_caller_id(operation_id, "operation_id")
         reason = " ".join(reason.split())
         if not reason or len(reason) > 200:
             raise InvalidArgument("a reason of 1 to 200 characters is required", "invalid-reason")

@@ -33,6 +33,8 @@ REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
 BUCKETS = ("available", "pending", "held", "debt")
+# No single change moves more points than this; keeps sums far from int64 limits.
+MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"
 
 

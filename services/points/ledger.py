@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import Book
 from services.points.models import OutboxEvent, Purchase
-from services.points.once import Once
+from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import Line, PointsPolicy
 from services.runtime import outbox
 from services.runtime.db import Database, utcnow
@@ -35,7 +35,6 @@ from services.runtime.money import MAX_MINOR
 
 logger = logging.getLogger(__name__)
 
-_TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
 _QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 MAX_ITEMS = 1000
 MAX_CLOCK_SKEW = timedelta(days=1)
@@ -93,16 +92,13 @@ class EarningLine:
 
 
 @dataclass(frozen=True)
-class PurchaseResult:
+class PurchaseResult(JsonRecord):
     transaction_id: str
     member_id: str
     points_earned: int
     breakdown: tuple[EarningLine, ...]
     available: int
     pending: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> PurchaseResult:
@@ -273,11 +269,7 @@ class Ledger:
     def _validate(self, purchase: PurchaseInput) -> tuple[uuid.UUID, uuid.UUID]:
         store_id = parse_id(purchase.store_id, "store")
         member_id = parse_id(purchase.member_id, "member")
-        if not _TRANSACTION_ID.fullmatch(purchase.transaction_id):
-            raise InvalidArgument(
-                "transaction_id must be 1 to 100 letters, digits or . _ : / -",
-                code="invalid-transaction-id",
-            )
+        check_caller_id(purchase.transaction_id, "transaction_id")
         if purchase.currency != self._policy.currency:
             raise InvalidArgument(
                 f"the program runs in {self._policy.currency}, "

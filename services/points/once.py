@@ -10,17 +10,40 @@ request is refused and changes nothing.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.runtime.db import Database
-from services.runtime.errors import FailedPrecondition
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 
 T = TypeVar("T")
+_CALLER_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
+
+
+def check_caller_id(value: str, name: str) -> None:
+    """The caller's own id for a request (`transaction_id`, ...): 1 to 100 safe characters."""
+    if not _CALLER_ID.fullmatch(value):
+        raise InvalidArgument(
+            f"{name} must be 1 to 100 letters, digits or . _ : / -",
+            code=f"invalid-{name.replace('_', '-')}",
+        )
+
+
+class JsonRecord:
+    """A frozen dataclass kept as the JSON answer of an applied request."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)

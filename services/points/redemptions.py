@@ -8,29 +8,24 @@ expire or be spent twice while it waits.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import EXPIRED, REDEEMED, Book, member, program
+from services.points.book import EXPIRED, MAX_POINTS, REDEEMED, Book, member, program
 from services.points.models import Hold, HoldAllocation
-from services.points.once import Once
+from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 
-_REDEMPTION_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
-MAX_POINTS = 10**12
-
 
 @dataclass(frozen=True)
-class RedemptionResult:
+class RedemptionResult(JsonRecord):
     redemption_id: str
     member_id: str
     points: int
@@ -38,13 +33,6 @@ class RedemptionResult:
     expires_at: str
     available: int
     pending: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> RedemptionResult:
-        return cls(**json.loads(text))
 
 
 class Redemptions:
@@ -62,11 +50,7 @@ class Redemptions:
         store's redemption_id: a retry gets the original answer."""
         store = parse_id(store_id, "store")
         member_uuid = parse_id(member_id, "member")
-        if not _REDEMPTION_ID.fullmatch(redemption_id):
-            raise InvalidArgument(
-                "redemption_id must be 1 to 100 letters, digits or . _ : / -",
-                code="invalid-redemption-id",
-            )
+        check_caller_id(redemption_id, "redemption_id")
         if not 0 < points <= MAX_POINTS:
             raise InvalidArgument("points must be more than zero", code="invalid-points")
         fingerprint = hashlib.sha256(f"{member_uuid}|{points}|{capture}".encode()).hexdigest()

@@ -9,10 +9,8 @@ recorded as debt that future earning pays off, never silently lost.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,17 +18,15 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import EARNED, Book, member, program
 from services.points.models import Lot, Refund
-from services.points.once import Once
+from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 
-_REFUND_ID = re.compile(r"[A-Za-z0-9._:/\-]{1,100}")
-
 
 @dataclass(frozen=True)
-class RefundResult:
+class RefundResult(JsonRecord):
     refund_id: str
     transaction_id: str
     member_id: str
@@ -40,13 +36,6 @@ class RefundResult:
     available: int
     pending: int
     debt: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> RefundResult:
-        return cls(**json.loads(text))
 
 
 class Refunds:
@@ -61,10 +50,7 @@ class Refunds:
         self, store_id: str, transaction_id: str, refund_id: str, amount_minor: int
     ) -> RefundResult:
         store = parse_id(store_id, "store")
-        if not _REFUND_ID.fullmatch(refund_id):
-            raise InvalidArgument(
-                "refund_id must be 1 to 100 letters, digits or . _ : / -", code="invalid-refund-id"
-            )
+        check_caller_id(refund_id, "refund_id")
         if amount_minor <= 0:
             raise InvalidArgument("amount must be more than zero", code="invalid-amount")
         fingerprint = hashlib.sha256(f"{transaction_id}|{amount_minor}".encode()).hexdigest()
