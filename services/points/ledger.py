@@ -7,7 +7,6 @@ written in one database transaction.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -26,7 +25,7 @@ from services.points.book import Book
 from services.points.models import OutboxEvent, Purchase
 from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import Line, PointsPolicy
-from services.runtime import outbox
+from services.runtime import cursors, outbox
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
@@ -341,7 +340,7 @@ class Ledger:
         """A page of the member's entries, newest first, and the cursor of the next page."""
         parsed = parse_id(member_id, "member")
         limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
-        before = _decode_cursor(cursor) if cursor else None
+        before = cursors.decode(cursor, 1)[0] if cursor else None
         with self._db.read() as session:
             rows = repository.member_entries(session, parsed, limit + 1, before)
         lines = [
@@ -357,19 +356,5 @@ class Ledger:
             )
             for entry, posting in rows[:limit]
         ]
-        next_cursor = _encode_cursor(lines[-1].id) if len(rows) > limit else ""
+        next_cursor = cursors.encode(lines[-1].id) if len(rows) > limit else ""
         return lines, next_cursor
-
-
-def _encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"e{entry_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("e"):
-            raise ValueError
-        return int(text[1:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None

@@ -11,7 +11,6 @@ read. On SQLite, writers take turns, so commit order is sequence order.
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from services.runtime import cursors
 from services.runtime.db import UtcDateTime
-from services.runtime.errors import InvalidArgument
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -98,7 +97,7 @@ def append(
 
 def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[Event], str]:
     """Events after `cursor` (empty: from the start), oldest first, and the next cursor."""
-    after_txid, after_sequence = _decode(cursor) if cursor else (-1, 0)
+    after_txid, after_sequence = cursors.decode(cursor, 2) if cursor else (-1, 0)
     query = (
         select(model)
         .where(
@@ -124,18 +123,5 @@ def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[E
         )
         for row in rows
     ]
-    next_cursor = _encode(rows[-1].txid, rows[-1].sequence) if rows else cursor
+    next_cursor = cursors.encode(rows[-1].txid, rows[-1].sequence) if rows else cursor
     return events, next_cursor
-
-
-def _encode(txid: int, sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"{txid}:{sequence}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        txid, sequence = raw.split(":")
-        return int(txid), int(sequence)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None
