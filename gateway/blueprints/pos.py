@@ -145,6 +145,7 @@ def identify():
         "member_id": member.id,
         "display_name": display_name(member),
         "phone_masked": member.phone_masked,
+        "tier": balance.tier.name,
         "points": {"available": balance.balance.available, "pending": balance.balance.pending},
     }
 

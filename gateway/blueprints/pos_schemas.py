@@ -62,11 +62,12 @@ MEMBER = {
 
 IDENTIFIED = {
     "type": "object",
-    "required": ["member_id", "display_name", "phone_masked", "points"],
+    "required": ["member_id", "display_name", "phone_masked", "tier", "points"],
     "properties": {
         "member_id": {"type": "string"},
         "display_name": {"type": "string"},
         "phone_masked": {"type": "string"},
+        "tier": {"type": "string"},
         "points": BALANCE,
     },
 }

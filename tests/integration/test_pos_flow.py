@@ -21,6 +21,7 @@ def test_phone_formats_identify_the_same_member(pos: Pos) -> None:
         assert found.status_code == 200, (typed, found.text)
         assert found.json()["member_id"] == member["id"]
         assert found.json()["display_name"] == "Sara A."
+        assert found.json()["tier"] == "member"
         assert found.json()["phone_masked"] == f"+98 912 *** **{digits[-2:]}"
 
 
