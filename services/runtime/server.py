@@ -109,7 +109,10 @@ def serve(service: Service) -> int:
     log(logger, "started", addr=config.listen_addr)
     threading.Thread(target=_wait_until_ready, args=(service, health_servicer), daemon=True).start()
 
-    stopping.wait()
+    # Short waits, not one long one: the kernel may hand SIGTERM to any thread, and Python runs
+    # the handler in the main thread only once that thread wakes up.
+    while not stopping.wait(0.2):
+        pass
     log(logger, "draining", grace_seconds=config.grace_seconds)
     health_servicer.enter_graceful_shutdown()
     server.stop(config.grace_seconds).wait()
