@@ -67,6 +67,7 @@ def test_sigterm_lets_in_flight_calls_finish_and_exits_zero(tmp_path: Path) -> N
         results: list[tuple[str, grpc.StatusCode]] = []
         lock = threading.Lock()
         started = threading.Barrier(11)
+        flowing = threading.Semaphore(0)
 
         def buy(n: int) -> None:
             with grpc.insecure_channel(suite.env["POINTS_ADDR"]) as channel:
@@ -90,6 +91,8 @@ def test_sigterm_lets_in_flight_calls_finish_and_exits_zero(tmp_path: Path) -> N
                         code = error.code()
                     with lock:
                         results.append((transaction_id, code))
+                        if len(results) == 20:
+                            flowing.release()
                     if code != grpc.StatusCode.OK:
                         return
 
@@ -97,6 +100,7 @@ def test_sigterm_lets_in_flight_calls_finish_and_exits_zero(tmp_path: Path) -> N
         for thread in threads:
             thread.start()
         started.wait()
+        flowing.acquire(timeout=30)  # calls are going through: stop now, mid-burst
         suite.processes["points"].send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join(30)
