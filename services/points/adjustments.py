@@ -8,17 +8,14 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import ADJUSTED, MAX_POINTS, Book, member, program
+from services.points.book import ADJUSTED, MAX_POINTS, Book, Operations, member, program
 from services.points.models import Adjustment, Lot, Purchase
 from services.points.once import JsonRecord, Once, check_caller_id
-from services.points.policy import PointsPolicy
-from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.ids import parse_id
 
@@ -34,14 +31,7 @@ class AdjustmentResult(JsonRecord):
     other_available: int
 
 
-class Adjustments:
-    def __init__(
-        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._db = database
-        self._policy = policy
-        self._clock = clock
-
+class Adjustments(Operations):
     def adjust(
         self, operation_id: str, member_id: str, points: int, reason: str, actor: str
     ) -> AdjustmentResult:

@@ -9,7 +9,7 @@ soonest-expiring first, so a balance is always the sum of what its lots have lef
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +26,7 @@ from services.points.models import (
 )
 from services.points.policy import PointsPolicy
 from services.runtime import outbox
+from services.runtime.db import Database, utcnow
 
 MEMBER = "member"
 EARNED = "program:earned"
@@ -64,6 +65,18 @@ def member(member_id: uuid.UUID, bucket: str, points: int) -> Move:
 
 def program(account: str, points: int) -> Move:
     return Move(points, account)
+
+
+class Operations:
+    """What every use case that changes points works with: the database, the program's rules
+    and a clock (a test's own, to move time)."""
+
+    def __init__(
+        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._policy = policy
+        self._clock = clock
 
 
 class Book:

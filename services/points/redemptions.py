@@ -8,18 +8,14 @@ expire or be spent twice while it waits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import EXPIRED, MAX_POINTS, REDEEMED, Book, member, program
+from services.points.book import EXPIRED, MAX_POINTS, REDEEMED, Book, Operations, member, program
 from services.points.models import Hold, HoldAllocation
 from services.points.once import JsonRecord, Once, check_caller_id
-from services.points.policy import PointsPolicy
-from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 
@@ -35,14 +31,7 @@ class RedemptionResult(JsonRecord):
     pending: int
 
 
-class Redemptions:
-    def __init__(
-        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._db = database
-        self._policy = policy
-        self._clock = clock
-
+class Redemptions(Operations):
     def hold(
         self, store_id: str, redemption_id: str, member_id: str, points: int, capture: bool
     ) -> RedemptionResult:

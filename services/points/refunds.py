@@ -9,18 +9,14 @@ recorded as debt that future earning pays off, never silently lost.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import EARNED, Book, member, program
+from services.points.book import EARNED, Book, Operations, member, program
 from services.points.models import Lot, Refund
 from services.points.once import JsonRecord, Once, check_caller_id
-from services.points.policy import PointsPolicy
-from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 
@@ -38,14 +34,7 @@ class RefundResult(JsonRecord):
     debt: int
 
 
-class Refunds:
-    def __init__(
-        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._db = database
-        self._policy = policy
-        self._clock = clock
-
+class Refunds(Operations):
     def refund(
         self, store_id: str, transaction_id: str, refund_id: str, amount_minor: int
     ) -> RefundResult:
