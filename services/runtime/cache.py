@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -127,6 +128,20 @@ class Cache:
             None,
         )
 
+    def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
+        """Counts one attempt against `key` in a fixed window of `window_seconds`.
+
+        Without Redis every attempt is allowed: a rate limit protects the suite, and losing the
+        cache must not turn into refusing every member and till.
+        """
+
+        def count(client: redis.Redis) -> RateDecision:
+            used, ttl = client.eval(_HIT, 1, self._key(f"rate:{key}"), window_seconds)
+            ttl = int(ttl) if int(ttl) > 0 else window_seconds
+            return RateDecision(int(used) <= limit, int(used), limit, ttl)
+
+        return self._run(count, RateDecision(True, 0, limit, 0))
+
     def ping(self) -> bool:
         return self._run(lambda c: bool(c.ping()), False)
 
@@ -134,6 +149,22 @@ class Cache:
         if self._client is not None:
             self._client.close()
 
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    used: int
+    limit: int
+    # Seconds until the window ends: what a refused caller should wait (`Retry-After`).
+    retry_after: int
+
+
+# KEYS: the counter. ARGV: the window in seconds. Returns the count so far and its time to live.
+_HIT = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {used, redis.call('TTL', KEYS[1])}
+"""
 
 # KEYS: the guard keys, then the key to set. ARGV: each guard's expected value ("" for
 # absent), then the value and its time to live.

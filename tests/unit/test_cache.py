@@ -54,3 +54,19 @@ def test_prefixes_keep_installations_apart(prefix: str) -> None:
     theirs = Cache(REDIS_TEST_URL, f"{prefix}-{uuid.uuid4().hex[:8]}")
     mine.set("k", "mine", 10)
     assert theirs.get("k") is None
+
+
+def test_rate_limit_refuses_past_the_limit_and_says_how_long_to_wait() -> None:
+    if not redis_reachable():
+        unavailable("Redis")
+    cache = Cache(REDIS_TEST_URL, f"t-{uuid.uuid4().hex}")
+    decisions = [cache.hit("otp:phone-hash", limit=3, window_seconds=60) for _ in range(5)]
+    assert [d.allowed for d in decisions] == [True, True, True, False, False]
+    assert decisions[-1].used == 5
+    assert 0 < decisions[-1].retry_after <= 60
+    assert cache.hit("otp:another", limit=3, window_seconds=60).allowed
+
+
+def test_rate_limit_lets_everything_through_without_redis() -> None:
+    cache = Cache("redis://127.0.0.1:9/0", "t", timeout=0.1)
+    assert all(cache.hit("k", limit=1, window_seconds=60).allowed for _ in range(3))
