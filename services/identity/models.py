@@ -1,11 +1,12 @@
-"""The identity database: members and their identifiers, consents, stores and POS keys."""
+"""The identity database: members and their identifiers, consents, stores, POS keys and the
+sessions members and staff log in with."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.runtime.db import UtcDateTime, utcnow
@@ -69,3 +70,19 @@ class Consent(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LoginSession(Base):
+    """A member's or a staff account's login, kept as its token's SHA-256 only."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_subject", "kind", "subject_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    role: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

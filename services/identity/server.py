@@ -8,6 +8,7 @@ from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity.directory import Directory
 from services.identity.identifiers import PiiHasher
 from services.identity.servicer import IdentityServicer
+from services.identity.sessions import Sessions
 from services.identity.terminals import Terminals
 from services.runtime.cache import Cache
 from services.runtime.config import Env, ServiceConfig, load_or_create_secret
@@ -25,7 +26,9 @@ def build(config: ServiceConfig) -> Service:
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:identity")
     servicer = IdentityServicer(
-        Directory(database, cache, PiiHasher(pii_key), region), Terminals(database)
+        Directory(database, cache, PiiHasher(pii_key), region),
+        Terminals(database),
+        Sessions(database, cache),
     )
     return Service(
         config=config,

@@ -7,12 +7,14 @@ import grpc
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity.directory import Directory, Enrollment, MemberView
+from services.identity.sessions import Sessions
 from services.identity.terminals import Terminals
 from services.runtime.convert import to_timestamp
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import InvalidArgument, Unauthenticated
 
 CHANNEL_NAMES = {pb.CONSENT_CHANNEL_SMS: "sms", pb.CONSENT_CHANNEL_EMAIL: "email"}
 CHANNEL_ENUMS = {name: value for value, name in CHANNEL_NAMES.items()}
+SESSION_KINDS = {"member": pb.SESSION_KIND_MEMBER, "staff": pb.SESSION_KIND_STAFF}
 
 
 def member_message(view: MemberView) -> pb.Member:
@@ -40,9 +42,10 @@ def member_message(view: MemberView) -> pb.Member:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, directory: Directory, terminals: Terminals) -> None:
+    def __init__(self, directory: Directory, terminals: Terminals, sessions: Sessions) -> None:
         self._directory = directory
         self._terminals = terminals
+        self._sessions = sessions
 
     def EnrollMember(self, request: pb.EnrollMemberRequest, context: grpc.ServicerContext):
         consents = []
@@ -95,3 +98,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ):
         key = self._terminals.authenticate(request.api_key)
         return pb.AuthenticateApiKeyResponse(key_id=str(key.id), store_id=str(key.store_id))
+
+    def AuthenticateSession(
+        self, request: pb.AuthenticateSessionRequest, context: grpc.ServicerContext
+    ):
+        view = self._sessions.resolve(request.token)
+        if view is None:
+            raise Unauthenticated("the session is not valid", code="invalid-session")
+        return pb.AuthenticateSessionResponse(
+            kind=SESSION_KINDS[view.kind],
+            subject_id=str(view.subject_id),
+            role=view.role or "",
+            expires_at=to_timestamp(view.expires_at),
+        )
+
+    def RevokeSession(self, request: pb.RevokeSessionRequest, context: grpc.ServicerContext):
+        self._sessions.revoke(request.token)
+        return pb.RevokeSessionResponse()
