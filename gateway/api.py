@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, g, request
 from jsonschema import Draft202012Validator
 
-from gateway.auth import AUTHENTICATORS
+from gateway.auth import GUARDS, authenticate
 from gateway.problems import Problem
 
 PROBLEM_SCHEMA = {
@@ -70,12 +70,13 @@ def operation(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a route on `blueprint` and its description in the OpenAPI document.
 
-    `auth` names who may call ("admin", "pos", "pos-or-admin" or None); the caller is checked
-    first and left in `g.caller`. With `request_schema`, the JSON body is then checked against it
-    (400 `invalid-request` naming the field) and only its declared properties reach the view, as
-    the keyword argument `body`.
+    `auth` names the guard of `gateway.auth.GUARDS` that says who may call (None: anyone); the
+    caller is checked first and left in `g.caller`. With `request_schema`, the JSON body is
+    then checked against it (400 `invalid-request` naming the field) and only its declared
+    properties reach the view, as the keyword argument `body`.
     """
-    authenticate = AUTHENTICATORS[auth] if auth else None
+    if auth is not None and auth not in GUARDS:
+        raise ValueError(f"{rule}: unknown guard {auth!r}")
     validator = Draft202012Validator(request_schema) if request_schema else None
     OPERATIONS.append(
         Operation(
@@ -94,8 +95,8 @@ def operation(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if authenticate is not None:
-                g.caller = authenticate()
+            if auth is not None:
+                g.caller = authenticate(auth)
             if validator is not None:
                 kwargs["body"] = _validated_body(validator, request_schema or {})
             return view(*args, **kwargs)

@@ -8,8 +8,8 @@ import time
 from flask import Flask, Response, g, request
 
 from gateway import problems
-from gateway.auth import PosKeys
-from gateway.blueprints import admin, pos, system
+from gateway.auth import PosKeys, SessionTokens
+from gateway.blueprints import admin, pos, sessions, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
 from services.runtime.cache import Cache
@@ -33,8 +33,9 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     cache = Cache(config.redis_url, f"{config.cache_prefix}:gateway")
     app.extensions["upstreams"] = Upstreams(config)
     app.extensions["pos_keys"] = PosKeys(cache)
+    app.extensions["sessions"] = SessionTokens()
 
-    for blueprint in (system.bp, admin.bp, pos.bp):
+    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp):
         app.register_blueprint(blueprint)
     problems.register(app)
 

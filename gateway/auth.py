@@ -1,7 +1,20 @@
-"""Who is calling: the admin (one token from the environment) or a store's POS terminal.
+"""Who is calling, and whether they may call this route.
 
-A POS key is checked by the identity service; the answer is kept briefly in this process and in
-Redis so that the till does not pay a hop per request. Keys are looked up by their SHA-256 only.
+Four kinds of caller send `Authorization: Bearer <credential>`:
+- admin: the token in `LOYALTY_ADMIN_TOKEN`;
+- pos: a store's POS key (`lk_...`), checked by the identity service;
+- staff and member: a session token (`ls_...`) from a login, checked by the identity service.
+Web pages may carry a session token in the `loyalty_session` cookie instead of the header.
+
+Each route names one guard (`operation(..., auth="admin")`); a guard lists the grants it lets
+through: `admin`, `pos`, `member`, or `staff:<role>`. A caller without a valid credential gets 401,
+a valid caller the guard does not admit gets 403 `forbidden`.
+
+Answers are kept briefly in this process so that a till or a page does not pay a hop per request:
+POS keys for LOCAL_TTL seconds here plus SHARED_TTL in Redis, sessions for SESSION_LOCAL_TTL
+seconds here (the identity service caches them in Redis and overwrites its entry when a session
+is revoked). So a revoked session is refused everywhere within SESSION_LOCAL_TTL seconds, and at
+once by the gateway process that revoked it.
 """
 
 from __future__ import annotations
@@ -10,10 +23,11 @@ import hashlib
 import hmac
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import grpc
-from flask import current_app, request
+from flask import Response, current_app, request
 
 from gateway.problems import Problem, from_rpc_error
 from loyalty.identity.v1 import identity_pb2
@@ -21,20 +35,63 @@ from services.runtime.cache import Cache
 
 LOCAL_TTL = 5.0
 SHARED_TTL = 30
+SESSION_LOCAL_TTL = 2.0
+SESSION_COOKIE = "loyalty_session"
+POS_KEY_PREFIX = "lk_"
+SESSION_PREFIX = "ls_"
+
+# Who each guard admits. Support staff read members (lookups, points, history) but change
+# nothing; marketers work on campaigns and never see one member's data.
+GUARDS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin", "staff:admin"}),
+    "pos": frozenset({"pos"}),
+    "pos-or-admin": frozenset({"pos", "admin", "staff:admin"}),
+    "lookup": frozenset({"pos", "admin", "staff:admin", "staff:support"}),
+    "marketing": frozenset({"admin", "staff:admin", "staff:marketer"}),
+    "staff": frozenset({"admin", "staff:admin", "staff:marketer", "staff:support"}),
+    "member": frozenset({"member"}),
+    "session": frozenset({"member", "staff:admin", "staff:marketer", "staff:support"}),
+}
+GRANT_NAMES = {
+    "admin": "the admin token",
+    "pos": "a POS key",
+    "member": "a member session",
+    "staff:admin": "a staff session with role admin",
+    "staff:marketer": "a staff session with role marketer",
+    "staff:support": "a staff session with role support",
+}
 
 
 @dataclass(frozen=True)
-class PosCaller:
-    store_id: str
-    key_id: str
+class Caller:
+    kind: str  # "admin", "pos", "staff" or "member"
+    store_id: str = ""  # pos
+    key_id: str = ""  # pos
+    role: str = ""  # staff: "admin", "marketer" or "support"
+    staff_id: str = ""  # staff
+    member_id: str = ""  # member
+    expires_at: datetime | None = None  # staff and member
+
+    @property
+    def grant(self) -> str:
+        return f"staff:{self.role}" if self.kind == "staff" else self.kind
 
 
-def bearer_token() -> str:
+ADMIN = Caller(kind="admin")
+
+
+def credential(allow_cookie: bool = True) -> str:
+    """The caller's bearer credential, else (for web pages) the session cookie's; 401 if none."""
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "unauthenticated", "send `Authorization: Bearer <token>`")
-    return token.strip()
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "unauthenticated", "send `Authorization: Bearer <token>`")
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE, "") if allow_cookie else ""
+    if cookie.startswith(SESSION_PREFIX):
+        return cookie
+    raise Problem(401, "unauthenticated", "send `Authorization: Bearer <token>`")
 
 
 def is_admin_token(token: str) -> bool:
@@ -42,10 +99,29 @@ def is_admin_token(token: str) -> bool:
     return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
 
 
-def require_admin() -> None:
-    """Nothing for the admin; a 401 problem for anyone else."""
-    if not is_admin_token(bearer_token()):
-        raise Problem(401, "unauthenticated", "the admin token is not valid")
+def identify(token: str) -> Caller:
+    """The caller a credential stands for; 401 when it is not valid."""
+    if is_admin_token(token):
+        return ADMIN
+    if token.startswith(SESSION_PREFIX):
+        return current_app.extensions["sessions"].resolve(token)
+    return current_app.extensions["pos_keys"].resolve(token)
+
+
+def authenticate(guard: str) -> Caller:
+    """The caller of this request if `guard` admits them; a 401 or 403 problem otherwise."""
+    allowed = GUARDS[guard]
+    sessions_allowed = any(grant.startswith(("staff", "member")) for grant in allowed)
+    caller = identify(credential(allow_cookie=sessions_allowed))
+    if caller.grant not in allowed:
+        raise Problem(403, "forbidden", f"this route needs {describe(guard)}")
+    return caller
+
+
+def describe(guard: str) -> str:
+    """`the admin token or a staff session with role admin`."""
+    names = [GRANT_NAMES[grant] for grant in sorted(GUARDS[guard])]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 class PosKeys:
@@ -53,10 +129,10 @@ class PosKeys:
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
-        self._local: dict[str, tuple[float, PosCaller]] = {}
+        self._local: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, api_key: str) -> PosCaller:
+    def resolve(self, api_key: str) -> Caller:
         digest = hashlib.sha256(api_key.encode()).hexdigest()
         now = time.monotonic()
         hit = self._local.get(digest)
@@ -64,7 +140,7 @@ class PosKeys:
             return hit[1]
         cached = self._cache.get_json(f"poskey:{digest}")
         if cached is not None:
-            caller = PosCaller(**cached)
+            caller = Caller(kind="pos", store_id=cached["store_id"], key_id=cached["key_id"])
         else:
             try:
                 response = current_app.extensions["upstreams"].identity.AuthenticateApiKey(
@@ -72,8 +148,9 @@ class PosKeys:
                 )
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
-            caller = PosCaller(store_id=response.store_id, key_id=response.key_id)
-            self._cache.set_json(f"poskey:{digest}", asdict(caller), SHARED_TTL)
+            caller = Caller(kind="pos", store_id=response.store_id, key_id=response.key_id)
+            entry = {"store_id": caller.store_id, "key_id": caller.key_id}
+            self._cache.set_json(f"poskey:{digest}", entry, SHARED_TTL)
         with self._lock:
             if len(self._local) > 10_000:
                 self._local.clear()
@@ -81,17 +158,69 @@ class PosKeys:
         return caller
 
 
-def require_pos() -> PosCaller:
-    token = bearer_token()
-    return current_app.extensions["pos_keys"].resolve(token)
+class SessionTokens:
+    """Resolves member and staff session tokens through identity, remembered for a moment."""
+
+    def __init__(self) -> None:
+        self._local: dict[str, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, token: str) -> Caller:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        hit = self._local.get(digest)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            response = current_app.extensions["upstreams"].identity.AuthenticateSession(
+                identity_pb2.AuthenticateSessionRequest(token=token)
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        expires_at = response.expires_at.ToDatetime(tzinfo=UTC)
+        if response.kind == identity_pb2.SESSION_KIND_MEMBER:
+            caller = Caller(kind="member", member_id=response.subject_id, expires_at=expires_at)
+        else:
+            caller = Caller(
+                kind="staff",
+                staff_id=response.subject_id,
+                role=response.role,
+                expires_at=expires_at,
+            )
+        remaining = (expires_at - datetime.now(UTC)).total_seconds()
+        with self._lock:
+            if len(self._local) > 10_000:
+                self._local.clear()
+            self._local[digest] = (now + min(SESSION_LOCAL_TTL, remaining), caller)
+        return caller
+
+    def revoke(self, token: str) -> None:
+        """Ends the session everywhere (within SESSION_LOCAL_TTL) and here at once."""
+        current_app.extensions["upstreams"].identity.RevokeSession(
+            identity_pb2.RevokeSessionRequest(token=token)
+        )
+        with self._lock:
+            self._local.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
 
-def require_pos_or_admin() -> PosCaller | None:
-    """The POS caller, or None for the admin."""
-    token = bearer_token()
-    if is_admin_token(token):
-        return None
-    return current_app.extensions["pos_keys"].resolve(token)
+def set_session_cookie(response: Response, token: str, expires_at: datetime) -> None:
+    """The session for web pages: not readable by scripts, not sent cross-site on POSTs."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        expires=expires_at,
+        httponly=True,
+        secure=behind_tls(),
+        samesite="Lax",
+        path="/",
+    )
 
 
-AUTHENTICATORS = {"admin": require_admin, "pos": require_pos, "pos-or-admin": require_pos_or_admin}
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, secure=behind_tls(), samesite="Lax", path="/"
+    )
+
+
+def behind_tls() -> bool:
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "") == "https"

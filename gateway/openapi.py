@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.api import OPERATIONS, PROBLEM_SCHEMA
+from gateway.auth import GUARDS, describe
 
-SECURITY = {
-    "admin": [{"adminToken": []}],
-    "pos": [{"posKey": []}],
-    "pos-or-admin": [{"posKey": []}, {"adminToken": []}],
+SCHEME_OF_GRANT = {
+    "admin": "adminToken",
+    "pos": "posKey",
+    "member": "memberSession",
+    "staff:admin": "staffSession",
+    "staff:marketer": "staffSession",
+    "staff:support": "staffSession",
 }
-AUTH_PROBLEMS = {401: "Missing or invalid credentials"}
+AUTH_PROBLEMS = {
+    401: "Missing or invalid credentials",
+    403: "The credentials are valid but not for this route",
+}
+
+
+def security(guard: str) -> list[dict[str, list]]:
+    schemes = sorted({SCHEME_OF_GRANT[grant] for grant in GUARDS[guard]})
+    return [{scheme: []} for scheme in schemes]
 
 
 def document(currency: str) -> dict[str, Any]:
@@ -46,6 +58,7 @@ def document(currency: str) -> dict[str, Any]:
             )
         spec: dict[str, Any] = {
             "summary": op.summary,
+            "description": f"Callers: {describe(op.auth)}." if op.auth else "Callers: anyone.",
             "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}".replace(
                 "{", ""
             )
@@ -54,7 +67,7 @@ def document(currency: str) -> dict[str, Any]:
             .replace("-", "_"),
             "tags": [op.tag],
             "responses": responses,
-            "security": SECURITY[op.auth] if op.auth else [],
+            "security": security(op.auth) if op.auth else [],
         }
         if op.parameters:
             spec["parameters"] = op.parameters
@@ -80,6 +93,16 @@ def document(currency: str) -> dict[str, Any]:
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer"},
                 "posKey": {"type": "http", "scheme": "bearer"},
+                "staffSession": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "From `POST /v1/staff/login`; the role decides the routes",
+                },
+                "memberSession": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "From `POST /v1/auth/otp/verify`",
+                },
             },
             "schemas": {"Problem": PROBLEM_SCHEMA},
         },

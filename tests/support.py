@@ -6,6 +6,8 @@ import os
 import random
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,10 @@ import requests
 from jsonschema import Draft202012Validator
 
 from deploy.local import SERVICES, Suite, free_port, suite_env
+from services.identity.sessions import Sessions
+from services.runtime.cache import Cache
+from services.runtime.config import Env, database_url
+from services.runtime.db import Database
 
 PG_ADMIN_URL = os.environ.get("LOYALTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("LOYALTY_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -96,6 +102,20 @@ def start_suite(
 def logs_of(suite: Suite) -> str:
     assert suite.log_dir is not None
     return "\n".join(p.read_text(errors="replace") for p in suite.log_dir.glob("*.log"))
+
+
+@contextmanager
+def identity_sessions(suite: Suite) -> Iterator[Sessions]:
+    """The identity service's sessions on the suite's own database and Redis, as identity sees
+    them: for opening or revoking a session the way a login or an erasure inside identity does."""
+    env = Env(suite.env)
+    database = Database(database_url(env, "identity"))
+    cache = Cache(suite.env["REDIS_URL"], f"{suite.env['LOYALTY_CACHE_PREFIX']}:identity")
+    try:
+        yield Sessions(database, cache)
+    finally:
+        cache.close()
+        database.dispose()
 
 
 _phone_counter = random.randrange(10**6)

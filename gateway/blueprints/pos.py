@@ -107,8 +107,8 @@ def enrol(body: dict):
                 identity_pb2.Consent(channel=channels[name], granted=granted)
                 for name, granted in body.get("consents", {}).items()
             ],
-            store_id=caller.store_id if caller else "",
-            source="pos" if caller else "admin",
+            store_id=caller.store_id,
+            source="pos" if caller.kind == "pos" else "admin",
         )
     )
     return member_json(response.member), 201
@@ -120,7 +120,7 @@ def enrol(body: dict):
     "GET",
     summary="Identify a member at the till",
     tag="members",
-    auth="pos",
+    auth="lookup",
     query=[
         query_param("phone", "The member's phone, in any common format or digits"),
         query_param("card", "The member's card number"),
@@ -303,7 +303,7 @@ def record_batch(body: dict):
     "GET",
     summary="A member's points balance",
     tag="points",
-    auth="pos-or-admin",
+    auth="lookup",
     responses={200: ("The balance", POINTS), 404: ("No such member", None)},
 )
 def points(member_id: str):
@@ -348,7 +348,7 @@ def tier_json(tier: points_pb2.TierStanding) -> dict:
     "GET",
     summary="A member's points history, newest first",
     tag="points",
-    auth="pos-or-admin",
+    auth="lookup",
     query=[
         query_param(
             "limit",

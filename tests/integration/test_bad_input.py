@@ -107,9 +107,10 @@ def test_a_bad_api_key_is_401_before_anything_else(pos: Pos, token: str | None) 
 
 
 def test_a_pos_key_cannot_use_admin_routes(pos: Pos) -> None:
+    # A valid key, but not one the route admits: forbidden, not unauthenticated.
     response = pos.api.post("/v1/admin/stores", {"name": "mine now"})
-    assert response.status_code == 401
-    assert response.json()["code"] == "unauthenticated"
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
 
 
 BAD_ENROLMENTS = [
