@@ -1,7 +1,5 @@
-"""The HTTP gateway: the one door for POS terminals, members and staff."""
+"""The HTTP gateway: the one door for POS terminals, members and staff.
 
-from __future__ import annotations
-
-from gateway.app import create_app
-
-__all__ = ["create_app"]
+The app factory is `gateway.app.create_app`; nothing is imported here, so that `python -m
+gateway` can prepare the metrics' environment before any module that counts is loaded.
+"""

@@ -12,6 +12,7 @@ from gateway.auth import PosKeys, SessionTokens
 from gateway.blueprints import admin, pos, sessions, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
+from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
 from services.runtime.logs import (
     clean_request_id,
@@ -44,26 +45,33 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         g.started = time.perf_counter()
         g.request_id = clean_request_id(request.headers.get("X-Request-Id"))
         g.request_id_token = set_request_id(g.request_id)
+        g.span_token = tracecontext.start_span(request.headers.get(tracecontext.TRACEPARENT_HEADER))
 
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-store"
+        # The route's pattern, not the path: no identifiers or query strings in logs or metrics.
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        seconds = time.perf_counter() - g.started
+        metrics.observe_http(request.method, route, response.status_code, seconds)
         if request.path not in ("/healthz", "/readyz"):
-            # The route's pattern, not the path: no identifiers or query strings in the logs.
             log(
                 logger,
                 "http",
                 method=request.method,
-                route=request.url_rule.rule if request.url_rule else "unmatched",
+                route=route,
                 status=response.status_code,
-                duration_ms=round((time.perf_counter() - g.started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
             )
         return response
 
     @app.teardown_request
     def _teardown(_error: BaseException | None) -> None:
+        span = g.pop("span_token", None)
+        if span is not None:
+            tracecontext.end_span(span)
         token = g.pop("request_id_token", None)
         if token is not None:
             reset_request_id(token)

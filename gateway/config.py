@@ -21,6 +21,7 @@ class GatewayConfig:
     workers: int
     threads: int
     log_level: str
+    metrics_port: int = 0
 
     @classmethod
     def load(cls, env: Env | None = None) -> GatewayConfig:
@@ -38,4 +39,5 @@ class GatewayConfig:
             workers=env.int("GATEWAY_WORKERS", 2, minimum=1),
             threads=env.int("GATEWAY_THREADS", 16, minimum=1),
             log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),
+            metrics_port=env.int("GATEWAY_METRICS_PORT", 0, minimum=0),
         )

@@ -16,6 +16,7 @@ import pytest
 import redis
 import requests
 from jsonschema import Draft202012Validator
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import SERVICES, Suite, free_port, suite_env
 from services.identity.sessions import Sessions
@@ -80,7 +81,9 @@ def start_suite(
         REDIS_URL=redis_url,
         LOYALTY_CACHE_PREFIX=f"test-{uuid.uuid4().hex[:8]}",
         GATEWAY_WORKERS="2",
+        GATEWAY_METRICS_PORT=str(free_port()),
         **{f"{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
+        **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in SERVICES},
     )
     env.pop("LOYALTY_ADMIN_TOKEN", None)
     env.pop("IDENTITY_PII_KEY", None)
@@ -97,6 +100,18 @@ def start_suite(
         suite.stop()
         raise
     return suite
+
+
+def metrics_of(suite: Suite, process: str) -> dict[tuple[str, frozenset], float]:
+    """What `process` (gateway, identity, points, campaigns) serves on /metrics now: each
+    sample's value by (name, its labels)."""
+    port = suite.env[f"{process.upper()}_METRICS_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def logs_of(suite: Suite) -> str:

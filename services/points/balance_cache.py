@@ -59,17 +59,23 @@ class BalanceCache:
             return not self._lost_invalidation
 
     def read(self, member_id: uuid.UUID, load: Callable[[], PointsView]) -> PointsView:
-        if not self._cache.enabled or not self._settle_epoch():
+        if not self._cache.enabled:
+            return load()
+        if not self._settle_epoch():
+            self._cache.count("view", None)
             return load()
         gen_key, view_key = f"points:gen:{member_id}", f"points:view:{member_id}"
         found = self._cache.get_many(gen_key, EPOCH, view_key)
         if found is None:
+            self._cache.count("view", None)
             return load()
         generation, epoch, cached = found
         if cached is not None:
             entry = json.loads(cached)
             if entry["gen"] == _text(generation) and entry["epoch"] == _text(epoch):
+                self._cache.count("view", True)
                 return _view(entry["view"])
+        self._cache.count("view", False)
         view = load()
         entry = {"gen": _text(generation), "epoch": _text(epoch), "view": asdict(view)}
         self._cache.set_if_unchanged(

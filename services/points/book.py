@@ -25,7 +25,7 @@ from services.points.models import (
     Posting,
 )
 from services.points.policy import PointsPolicy
-from services.runtime import outbox
+from services.runtime import metrics, outbox
 from services.runtime.db import Database, utcnow
 
 MEMBER = "member"
@@ -37,11 +37,17 @@ BUCKETS = ("available", "pending", "held", "debt")
 # No single change moves more points than this; keeps sums far from int64 limits.
 MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"
+POSTINGS_MADE = "points_postings_made"
 
 
 def session_touched(session: Session, member_ids: Iterable[uuid.UUID]) -> None:
     """Notes members whose points this transaction changes, for cache invalidation on commit."""
     session.info.setdefault(TOUCHED_MEMBERS, set()).update(member_ids)
+
+
+def count_committed_postings(session: Session) -> None:
+    """After a commit: the postings it made, for the metrics."""
+    metrics.count_postings(session.info.pop(POSTINGS_MADE, ()))
 
 
 class UnbalancedPosting(AssertionError):
@@ -134,6 +140,9 @@ class Book:
         )
         self.session.add(posting)
         self.session.flush()
+        self.session.info.setdefault(POSTINGS_MADE, []).append(
+            (kind, sum(m.points for m in moves if m.points > 0))
+        )
         repository.add_entries(
             self.session,
             posting,

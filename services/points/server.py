@@ -9,13 +9,16 @@ from services.points.adjustments import Adjustments
 from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
 from services.points.bonuses import CampaignBonuses
+from services.points.book import count_committed_postings
 from services.points.jobs import JobRunner, Jobs
 from services.points.ledger import Ledger
+from services.points.models import OutboxEvent
 from services.points.policy import PointsPolicy
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.servicer import PointsServicer
+from services.runtime import metrics, outbox
 from services.runtime.cache import Cache
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
@@ -36,6 +39,8 @@ def build(config: ServiceConfig) -> Service:
     cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
     balance_cache = BalanceCache(cache)
     database.after_commit(balance_cache.on_commit)
+    database.after_commit(count_committed_postings)
+    metrics.register(metrics.OutboxHead("points", lambda: _outbox_head(database)))
     jobs = Jobs(database, policy, bonuses=bonuses)
     runner = JobRunner(jobs, env.float("POINTS_JOB_INTERVAL", 60.0))
     servicer = PointsServicer(
@@ -57,6 +62,11 @@ def build(config: ServiceConfig) -> Service:
         ],
         on_stop=[runner.stop, bonuses.close, cache.close],
     )
+
+
+def _outbox_head(database: Database) -> int | None:
+    with database.read() as session:
+        return outbox.head(session, OutboxEvent)
 
 
 def check(config: ServiceConfig) -> int:

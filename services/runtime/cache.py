@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 import redis
 
+from services.runtime import metrics
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_UNAVAILABLE: Any = object()
 
 
 class Cache:
@@ -32,6 +34,8 @@ class Cache:
         retry_after: float = 2.0,
     ) -> None:
         self._prefix = prefix
+        # For the metrics: whose cache this is (the prefix's last part: gateway, points, ...).
+        self._name = prefix.rsplit(":", 1)[-1]
         self._retry_after = retry_after
         self._down_until = 0.0
         self._lock = threading.Lock()
@@ -75,7 +79,18 @@ class Cache:
             return fallback
 
     def get(self, key: str) -> bytes | None:
-        return self._run(lambda c: c.get(self._key(key)), None)
+        value = self._run(lambda c: c.get(self._key(key)), _UNAVAILABLE)
+        if value is _UNAVAILABLE:
+            self.count(key, None)
+            return None
+        self.count(key, value is not None)
+        return value
+
+    def count(self, key: str, hit: bool | None) -> None:
+        """Counts a look-up of `key` (by its kind: the part before the first colon) for the
+        hit ratio: a hit, a miss, or None when the cache could not be asked."""
+        result = "unavailable" if hit is None or not self.enabled else ("hit" if hit else "miss")
+        metrics.count_lookup(self._name, key.split(":", 1)[0], result)
 
     def set(self, key: str, value: bytes | str, ttl_seconds: int) -> None:
         self._run(lambda c: c.set(self._key(key), value, ex=ttl_seconds), None)
@@ -92,7 +107,8 @@ class Cache:
         self.set(key, json.dumps(value, separators=(",", ":")), ttl_seconds)
 
     def get_many(self, *keys: str) -> list[bytes | None] | None:
-        """The values of `keys`, or None when the cache cannot be asked."""
+        """The values of `keys`, or None when the cache cannot be asked (not counted as a
+        look-up: the caller knows what a hit is)."""
         return self._run(lambda c: c.mget([self._key(k) for k in keys]), None)
 
     def incr_many(self, *keys: str) -> bool:

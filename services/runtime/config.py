@@ -125,6 +125,8 @@ class ServiceConfig:
     workers: int
     grace_seconds: float
     log_level: str
+    # Where /metrics is served; 0: nowhere.
+    metrics_port: int = 0
 
     @classmethod
     def load(cls, name: str, env: Env | None = None) -> ServiceConfig:
@@ -139,4 +141,5 @@ class ServiceConfig:
             workers=env.int(f"{prefix}_WORKERS", 16, minimum=1),
             grace_seconds=env.float(f"{prefix}_GRACE_SECONDS", 10.0),
             log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),
+            metrics_port=env.int(f"{prefix}_METRICS_PORT", 0, minimum=0),
         )

@@ -1,4 +1,5 @@
-"""gRPC interceptors: request ids in, JSON access logs, domain errors out as precise statuses."""
+"""gRPC interceptors: request ids and trace context in, JSON access logs and metrics, domain
+errors out as precise statuses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from services.runtime import errors
+from services.runtime import errors, metrics, tracecontext
 from services.runtime.logs import (
     REQUEST_ID_HEADER,
     clean_request_id,
@@ -63,6 +64,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             metadata = dict(context.invocation_metadata())
             token = set_request_id(clean_request_id(metadata.get(REQUEST_ID_HEADER)))
+            span = tracecontext.start_span(metadata.get(tracecontext.TRACEPARENT_HEADER))
             started = time.perf_counter()
             status = grpc.StatusCode.OK
             error_code = ""
@@ -81,14 +83,17 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 context.set_trailing_metadata(((errors.ERROR_CODE_METADATA_KEY, "internal"),))
                 context.abort(status, "internal error")
             finally:
+                seconds = time.perf_counter() - started
+                metrics.observe_rpc(method, status.name, seconds)
                 fields: dict[str, Any] = {
                     "method": method,
                     "status": status.name,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 }
                 if error_code:
                     fields["code"] = error_code
                 log(logger, "rpc", **fields)
+                tracecontext.end_span(span)
                 reset_request_id(token)
 
         return wrapped
@@ -111,7 +116,7 @@ class _CallDetails(grpc.ClientCallDetails):
 
 
 class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Gives every outgoing call a deadline and the current request id.
+    """Gives every outgoing call a deadline, the current request id and trace context.
 
     Calls wait for the connection (within their deadline) rather than failing at once while a
     service restarts; a caller that wants to fail fast, like a health probe, says so per call.
@@ -125,6 +130,9 @@ class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
         request_id = current_request_id()
         if request_id and not any(key == REQUEST_ID_HEADER for key, _ in metadata):
             metadata.append((REQUEST_ID_HEADER, request_id))
+        span = tracecontext.current()
+        if span is not None:
+            metadata.append((tracecontext.TRACEPARENT_HEADER, span.traceparent()))
         timeout = details.timeout if details.timeout is not None else self._timeout
         wait = details.wait_for_ready if details.wait_for_ready is not None else True
         return _CallDetails(details, timeout, metadata, wait)

@@ -13,6 +13,8 @@ import time
 import uuid
 from typing import Any
 
+from services.runtime import tracecontext
+
 REQUEST_ID_HEADER = "x-request-id"
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -57,6 +59,9 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id()
         if request_id:
             line["request_id"] = request_id
+        span = tracecontext.current()
+        if span is not None:
+            line["trace_id"] = span.trace_id
         fields = getattr(record, "fields", None)
         if fields:
             line.update(fields)

@@ -125,3 +125,8 @@ def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[E
     ]
     next_cursor = cursors.encode(rows[-1].txid, rows[-1].sequence) if rows else cursor
     return events, next_cursor
+
+
+def head(session: Session, model: type) -> int | None:
+    """The sequence of the newest event written so far (None before the first)."""
+    return session.scalar(select(func.max(model.sequence)))

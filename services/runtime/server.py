@@ -23,7 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import logs
+from services.runtime import logs, metrics
 from services.runtime.config import ConfigError, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.interceptors import ServerInterceptor
@@ -104,6 +104,12 @@ def serve(service: Service) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+
+    try:
+        metrics.serve(config.metrics_port)
+    except OSError:
+        log(logger, "cannot serve metrics", logging.ERROR, port=config.metrics_port)
+        return 1
 
     server.start()
     log(logger, "started", addr=config.listen_addr)

@@ -41,6 +41,7 @@ OVERLAYS = ("dev", "production")
 IMAGE = "loyalty-club"
 PORTS = {"identity": 50051, "points": 50052, "campaigns": 50053}
 GATEWAY_PORT = 8080
+METRICS_PORT = 9464
 # The Kubernetes releases the manifests must be valid for: the oldest supported, the newest known.
 K8S_VERSIONS = ("1.28", "latest")
 PLACEHOLDER = re.compile(r"REPLACE_ME|dev-only", re.I)
@@ -385,7 +386,10 @@ def test_deployments_have_probes_resources_and_a_long_enough_grace(
         assert spec is not None
         (container,) = spec["containers"]
         port = PORTS[name]
-        assert container["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+        assert container["ports"] == [
+            {"name": "grpc", "containerPort": port, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"] == {"port": port}, f"{name} {probe}"
         grace = ServiceConfig.load(name, Env({})).grace_seconds
@@ -467,6 +471,8 @@ def test_addresses_config_and_secret_references_resolve(
         assert addr == f"{name}:{port}"
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
     assert int(config["GATEWAY_PORT"]) == GATEWAY_PORT
+    for name in (*PORTS, "gateway"):
+        assert int(config[f"{name.upper()}_METRICS_PORT"]) == METRICS_PORT
     for resource, container in app_containers(resources):
         where = f"{overlay}: {resource['metadata']['name']}"
         names = set()
