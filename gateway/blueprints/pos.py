@@ -25,13 +25,22 @@ from gateway.blueprints.pos_schemas import (
     REFUND,
     REFUND_REQUEST,
 )
+from gateway.pos_operations import (
+    capture_hold,
+    get_member,
+    hold_points,
+    identify_member,
+    member_points,
+    place_purchase,
+    void_hold,
+)
 from gateway.problems import Problem, from_rpc_error
 from gateway.upstreams import Upstreams
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 from services.runtime.errors import InvalidArgument
-from services.runtime.money import from_minor, to_minor
+from services.runtime.money import to_minor
 
 bp = Blueprint("pos", __name__)
 
@@ -60,18 +69,6 @@ def member_json(member: identity_pb2.Member) -> dict:
         },
         "enrolled_at": member.enrolled_at.ToJsonString(),
     }
-
-
-def display_name(member: identity_pb2.Member) -> str:
-    """First name and last initial, as a cashier would greet them; the masked phone otherwise."""
-    if member.first_name:
-        initial = f" {member.last_name[0]}." if member.last_name else ""
-        return member.first_name + initial
-    return member.phone_masked
-
-
-def get_member(member_id: str) -> identity_pb2.Member:
-    return upstreams().identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id)).member
 
 
 @operation(
@@ -135,19 +132,7 @@ def identify():
     given = {k: request.args[k] for k in ("phone", "card") if request.args.get(k)}
     if len(given) != 1:
         raise Problem(400, "invalid-request", "give exactly one of `phone` or `card`")
-    if "phone" in given:
-        lookup = identity_pb2.IdentifyMemberRequest(phone=given["phone"])
-    else:
-        lookup = identity_pb2.IdentifyMemberRequest(card_number=given["card"])
-    member = upstreams().identity.IdentifyMember(lookup).member
-    balance = upstreams().points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
-    return {
-        "member_id": member.id,
-        "display_name": display_name(member),
-        "phone_masked": member.phone_masked,
-        "tier": balance.tier.name,
-        "points": {"available": balance.balance.available, "pending": balance.balance.pending},
-    }
+    return identify_member(upstreams(), **given)
 
 
 @operation(
@@ -172,58 +157,6 @@ def identify():
 )
 def record_purchase(body: dict):
     return place_purchase(upstreams(), g.caller.store_id, body), 201
-
-
-def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
-    """One purchase, validated against PURCHASE_REQUEST already; raises Problem or RpcError."""
-    currency = body["currency"]
-    try:
-        amount = to_minor(body["amount"], currency)
-        items = [
-            common_pb2.PurchaseItem(
-                sku=item["sku"],
-                category=item.get("category", ""),
-                quantity=str(item["quantity"]),
-                unit_price=common_pb2.Money(
-                    amount_minor=to_minor(item["unit_price"], currency, "unit_price"),
-                    currency=currency,
-                ),
-            )
-            for item in body.get("items", [])
-        ]
-    except InvalidArgument as error:
-        raise Problem(422, error.code, error.detail) from None
-    try:
-        member = upstream.identity.GetMember(
-            identity_pb2.GetMemberRequest(member_id=body["member_id"])
-        ).member
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise Problem(422, "unknown-member", "no member with this member_id") from None
-        raise
-    purchase = points_pb2.RecordPurchaseRequest(
-        store_id=store_id,
-        transaction_id=body["transaction_id"],
-        member_id=member.id,
-        amount=common_pb2.Money(amount_minor=amount, currency=currency),
-        items=items,
-    )
-    if "occurred_at" in body:
-        try:
-            purchase.occurred_at.FromJsonString(body["occurred_at"])
-        except ValueError:
-            raise Problem(400, "invalid-request", "occurred_at must be an RFC 3339 time") from None
-    result = upstream.points.RecordPurchase(purchase)
-    return {
-        "transaction_id": result.transaction_id,
-        "member_id": result.member_id,
-        "points_earned": result.points_earned,
-        "breakdown": [
-            {"source": line.source, "points": line.points, "reason": line.reason}
-            for line in result.breakdown
-        ],
-        "balance": {"available": result.balance.available, "pending": result.balance.pending},
-    }
 
 
 BATCH_PARALLEL = 8
@@ -307,39 +240,7 @@ def record_batch(body: dict):
     responses={200: ("The balance", POINTS), 404: ("No such member", None)},
 )
 def points(member_id: str):
-    member = get_member(member_id)
-    balance = upstreams().points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
-    return {
-        "member_id": member.id,
-        "available": balance.balance.available,
-        "pending": balance.balance.pending,
-        "held": balance.balance.held,
-        "debt": balance.balance.debt,
-        "expiring": [
-            {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
-            for e in balance.expiring
-        ],
-        "tier": tier_json(balance.tier),
-    }
-
-
-def tier_json(tier: points_pb2.TierStanding) -> dict:
-    currency = tier.qualifying_spend.currency
-    return {
-        "name": tier.name,
-        "multiplier": tier.multiplier,
-        "qualifying_spend": from_minor(tier.qualifying_spend.amount_minor, currency),
-        "review_at": tier.review_at.ToJsonString() if tier.HasField("review_at") else None,
-        "next": (
-            {
-                "name": tier.next_name,
-                "spend_needed": from_minor(tier.next_needs.amount_minor, currency),
-            }
-            if tier.next_name
-            else None
-        ),
-        "currency": currency,
-    }
+    return member_points(upstreams(), member_id)
 
 
 @operation(
@@ -367,7 +268,7 @@ def ledger(member_id: str):
     raw_limit = request.args.get("limit", "50")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
         raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 200")
-    member = get_member(member_id)
+    member = get_member(upstreams(), member_id)
     page = upstreams().points.ListLedger(
         points_pb2.ListLedgerRequest(
             member_id=member.id, limit=int(raw_limit), cursor=request.args.get("cursor", "")
@@ -434,18 +335,6 @@ def refund(transaction_id: str, body: dict):
     }, 201
 
 
-def redemption_json(result: points_pb2.RedemptionResponse) -> dict:
-    status = points_pb2.RedemptionStatus.Name(result.status)
-    return {
-        "redemption_id": result.redemption_id,
-        "member_id": result.member_id,
-        "points": result.points,
-        "status": status.removeprefix("REDEMPTION_STATUS_").lower(),
-        "expires_at": result.expires_at.ToJsonString(),
-        "balance": {"available": result.balance.available, "pending": result.balance.pending},
-    }
-
-
 @operation(
     bp,
     "/v1/redemptions",
@@ -465,22 +354,7 @@ def redemption_json(result: points_pb2.RedemptionResponse) -> dict:
     },
 )
 def hold(body: dict):
-    try:
-        member = get_member(body["member_id"])
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise Problem(422, "unknown-member", "no member with this member_id") from None
-        raise
-    result = upstreams().points.HoldPoints(
-        points_pb2.HoldPointsRequest(
-            store_id=g.caller.store_id,
-            redemption_id=body["redemption_id"],
-            member_id=member.id,
-            points=body["points"],
-            capture=body.get("capture", False),
-        )
-    )
-    return redemption_json(result), 201
+    return hold_points(upstreams(), g.caller.store_id, body), 201
 
 
 @operation(
@@ -497,10 +371,7 @@ def hold(body: dict):
     },
 )
 def capture(redemption_id: str):
-    result = upstreams().points.CaptureHold(
-        points_pb2.ResolveHoldRequest(store_id=g.caller.store_id, redemption_id=redemption_id)
-    )
-    return redemption_json(result)
+    return capture_hold(upstreams(), g.caller.store_id, redemption_id)
 
 
 @operation(
@@ -517,7 +388,4 @@ def capture(redemption_id: str):
     },
 )
 def void(redemption_id: str):
-    result = upstreams().points.VoidHold(
-        points_pb2.ResolveHoldRequest(store_id=g.caller.store_id, redemption_id=redemption_id)
-    )
-    return redemption_json(result)
+    return void_hold(upstreams(), g.caller.store_id, redemption_id)

@@ -1,0 +1,181 @@
+"""What a till does, once: the JSON POS routes and the cashier page both call these.
+
+Each function takes the gRPC clients and the calling store, and raises `Problem` (or lets a
+`grpc.RpcError` through) exactly as the POS API answers it.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from gateway.problems import Problem
+from gateway.upstreams import Upstreams
+from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2
+from loyalty.points.v1 import points_pb2
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import from_minor, to_minor
+
+
+def display_name(member: identity_pb2.Member) -> str:
+    """First name and last initial, as a cashier would greet them; the masked phone otherwise."""
+    if member.first_name:
+        initial = f" {member.last_name[0]}." if member.last_name else ""
+        return member.first_name + initial
+    return member.phone_masked
+
+
+def get_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
+    return upstream.identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id)).member
+
+
+def known_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
+    """The member a purchase or redemption names, or 422 `unknown-member`."""
+    try:
+        return get_member(upstream, member_id)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise Problem(422, "unknown-member", "no member with this member_id") from None
+        raise
+
+
+def identify_member(upstream: Upstreams, *, phone: str = "", card: str = "") -> dict:
+    """The member behind a phone or a card number, with their tier and points."""
+    if bool(phone) == bool(card):
+        raise Problem(400, "invalid-request", "give exactly one of `phone` or `card`")
+    if phone:
+        lookup = identity_pb2.IdentifyMemberRequest(phone=phone)
+    else:
+        lookup = identity_pb2.IdentifyMemberRequest(card_number=card)
+    member = upstream.identity.IdentifyMember(lookup).member
+    balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
+    return {
+        "member_id": member.id,
+        "display_name": display_name(member),
+        "phone_masked": member.phone_masked,
+        "tier": balance.tier.name,
+        "points": {"available": balance.balance.available, "pending": balance.balance.pending},
+    }
+
+
+def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
+    """One purchase, validated against PURCHASE_REQUEST already; raises Problem or RpcError."""
+    currency = body["currency"]
+    try:
+        amount = to_minor(body["amount"], currency)
+        items = [
+            common_pb2.PurchaseItem(
+                sku=item["sku"],
+                category=item.get("category", ""),
+                quantity=str(item["quantity"]),
+                unit_price=common_pb2.Money(
+                    amount_minor=to_minor(item["unit_price"], currency, "unit_price"),
+                    currency=currency,
+                ),
+            )
+            for item in body.get("items", [])
+        ]
+    except InvalidArgument as error:
+        raise Problem(422, error.code, error.detail) from None
+    member = known_member(upstream, body["member_id"])
+    purchase = points_pb2.RecordPurchaseRequest(
+        store_id=store_id,
+        transaction_id=body["transaction_id"],
+        member_id=member.id,
+        amount=common_pb2.Money(amount_minor=amount, currency=currency),
+        items=items,
+    )
+    if "occurred_at" in body:
+        try:
+            purchase.occurred_at.FromJsonString(body["occurred_at"])
+        except ValueError:
+            raise Problem(400, "invalid-request", "occurred_at must be an RFC 3339 time") from None
+    result = upstream.points.RecordPurchase(purchase)
+    return {
+        "transaction_id": result.transaction_id,
+        "member_id": result.member_id,
+        "points_earned": result.points_earned,
+        "breakdown": [
+            {"source": line.source, "points": line.points, "reason": line.reason}
+            for line in result.breakdown
+        ],
+        "balance": {"available": result.balance.available, "pending": result.balance.pending},
+    }
+
+
+def member_points(upstream: Upstreams, member_id: str) -> dict:
+    """The member's balance, what expires when, and their tier standing."""
+    member = get_member(upstream, member_id)
+    balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
+    return {
+        "member_id": member.id,
+        "available": balance.balance.available,
+        "pending": balance.balance.pending,
+        "held": balance.balance.held,
+        "debt": balance.balance.debt,
+        "expiring": [
+            {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
+            for e in balance.expiring
+        ],
+        "tier": tier_json(balance.tier),
+    }
+
+
+def tier_json(tier: points_pb2.TierStanding) -> dict:
+    currency = tier.qualifying_spend.currency
+    return {
+        "name": tier.name,
+        "multiplier": tier.multiplier,
+        "qualifying_spend": from_minor(tier.qualifying_spend.amount_minor, currency),
+        "review_at": tier.review_at.ToJsonString() if tier.HasField("review_at") else None,
+        "next": (
+            {
+                "name": tier.next_name,
+                "spend_needed": from_minor(tier.next_needs.amount_minor, currency),
+            }
+            if tier.next_name
+            else None
+        ),
+        "currency": currency,
+    }
+
+
+def redemption_json(result: points_pb2.RedemptionResponse) -> dict:
+    status = points_pb2.RedemptionStatus.Name(result.status)
+    return {
+        "redemption_id": result.redemption_id,
+        "member_id": result.member_id,
+        "points": result.points,
+        "status": status.removeprefix("REDEMPTION_STATUS_").lower(),
+        "expires_at": result.expires_at.ToJsonString(),
+        "balance": {"available": result.balance.available, "pending": result.balance.pending},
+    }
+
+
+def hold_points(upstream: Upstreams, store_id: str, body: dict) -> dict:
+    """A hold on the member's points (spent at once with `capture`), per REDEMPTION_REQUEST."""
+    member = known_member(upstream, body["member_id"])
+    result = upstream.points.HoldPoints(
+        points_pb2.HoldPointsRequest(
+            store_id=store_id,
+            redemption_id=body["redemption_id"],
+            member_id=member.id,
+            points=body["points"],
+            capture=body.get("capture", False),
+        )
+    )
+    return redemption_json(result)
+
+
+def capture_hold(upstream: Upstreams, store_id: str, redemption_id: str) -> dict:
+    result = upstream.points.CaptureHold(
+        points_pb2.ResolveHoldRequest(store_id=store_id, redemption_id=redemption_id)
+    )
+    return redemption_json(result)
+
+
+def void_hold(upstream: Upstreams, store_id: str, redemption_id: str) -> dict:
+    result = upstream.points.VoidHold(
+        points_pb2.ResolveHoldRequest(store_id=store_id, redemption_id=redemption_id)
+    )
+    return redemption_json(result)
