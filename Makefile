@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := loyalty/.generated
 
-.PHONY: install protos run test bench lint format clean
+.PHONY: install browser protos run test bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -28,8 +28,15 @@ $(GENERATED): $(VENV)/.installed $(PROTOS)
 run: install protos
 	$(PY) -m deploy.local
 
-# The whole suite against SQLite and against PostgreSQL, with real servers and Redis.
-test: install protos
+# Debian's Chromium, which the browser tests drive through Playwright (which never downloads a
+# browser of its own). Installed with apt when missing and running as root.
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	  echo "chromium is missing (apt-get install chromium); browser tests will be skipped"
+
+# The whole suite against SQLite and against PostgreSQL, with real servers, Redis and a browser.
+test: install protos browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Scale runs on the machine's PostgreSQL; figures printed as a table. Minutes, not seconds.

@@ -12,6 +12,8 @@ from gateway.auth import PosKeys, SessionTokens
 from gateway.blueprints import admin, pos, sessions, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
+from gateway.web import pages, till
+from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
 from services.runtime.logs import (
@@ -36,7 +38,8 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.extensions["pos_keys"] = PosKeys(cache)
     app.extensions["sessions"] = SessionTokens()
 
-    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp):
+    pages.configure(app)
+    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp, pages.bp, till.bp):
         app.register_blueprint(blueprint)
     problems.register(app)
 
@@ -56,6 +59,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         seconds = time.perf_counter() - g.started
         metrics.observe_http(request.method, route, response.status_code, seconds)
+        add_headers(response)
         if request.path not in ("/healthz", "/readyz"):
             log(
                 logger,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 
 from services.runtime.config import DEFAULT_ADDRS, Env, redis_url
@@ -21,6 +24,9 @@ class GatewayConfig:
     workers: int
     threads: int
     log_level: str
+    # Signs and encrypts the web pages' cookies; the same in every gateway process.
+    web_secret: str
+    timezone: str
     metrics_port: int = 0
 
     @classmethod
@@ -39,5 +45,19 @@ class GatewayConfig:
             workers=env.int("GATEWAY_WORKERS", 2, minimum=1),
             threads=env.int("GATEWAY_THREADS", 16, minimum=1),
             log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),
+            web_secret=_web_secret(env),
+            timezone=env.str("LOYALTY_TIMEZONE", "Asia/Tehran"),
             metrics_port=env.int("GATEWAY_METRICS_PORT", 0, minimum=0),
         )
+
+
+def _web_secret(env: Env) -> str:
+    """GATEWAY_SECRET_KEY, else one derived from the admin token, so that every gateway replica
+    agrees without another secret to distribute (changing the token signs web users out)."""
+    explicit = env.str("GATEWAY_SECRET_KEY")
+    if explicit:
+        return explicit
+    admin = env.str("LOYALTY_ADMIN_TOKEN")
+    if admin:
+        return hmac.new(admin.encode(), b"gateway web cookies", hashlib.sha256).hexdigest()
+    return secrets.token_hex(32)

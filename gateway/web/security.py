@@ -1,0 +1,98 @@
+"""What keeps the web pages safe: response headers, CSRF tokens, sealed cookie values."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask, Response, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from gateway.auth import behind_tls
+
+CSRF_FIELD = "csrf_token"
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, HTTPS-only whenever the page was served over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return behind_tls()
+
+
+def configure(app: Flask) -> None:
+    config = app.config["LOYALTY"]
+    app.secret_key = config.web_secret
+    app.session_interface = PageSessions()
+    app.config.update(
+        SESSION_COOKIE_NAME="loyalty_web",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["sealer"] = Fernet(
+        base64.urlsafe_b64encode(hashlib.sha256(b"sealed:" + config.web_secret.encode()).digest())
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+def add_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if behind_tls():
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+class CsrfRejected(Exception):
+    """A POST without this session's CSRF token."""
+
+
+def csrf_token() -> str:
+    """This browser session's token, put in every form and checked on every POST."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def check_csrf() -> None:
+    """Before any POST of a web page: the form must carry the session's token."""
+    if request.method != "POST":
+        return
+    expected = session.get("csrf", "")
+    given = request.form.get(CSRF_FIELD, "")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise CsrfRejected
+
+
+def seal(value: str) -> str:
+    """Encrypted and authenticated, for secrets kept in the session cookie (a POS key)."""
+    return current_app.extensions["sealer"].encrypt(value.encode()).decode()
+
+
+def unseal(token: str) -> str | None:
+    try:
+        return current_app.extensions["sealer"].decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None

@@ -1,0 +1,224 @@
+"""`/till`: a till screen for stores without an integration.
+
+The cashier signs in with the store's POS key (sealed in the session cookie, never in a URL),
+finds the member by phone, card or the text of their QR code, records purchases and redeems
+points. Every action is the POS API's own function from `gateway.pos_operations`, so the rules
+are the same as for an integrated till; each form carries its own transaction or redemption id,
+so a form sent twice is applied once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import grpc
+from flask import Blueprint, Response, current_app, redirect, session
+
+from gateway import pos_operations
+from gateway.problems import Problem, from_rpc_error
+from gateway.upstreams import Upstreams
+from gateway.web import i18n, pages
+from gateway.web.forms import amount_field, field
+from gateway.web.security import seal, unseal
+
+bp = Blueprint("till", __name__)
+bp.before_request(pages.csrf_guard)
+
+HOME = "/till"
+CARD = re.compile(r"\d{16}")
+PHONE = re.compile(r"\+?\d{7,15}")
+
+
+def upstream() -> Upstreams:
+    return current_app.extensions["upstreams"]
+
+
+def signed_in_store() -> str | None:
+    """The store whose key this browser signed in with, or None (also once it was revoked)."""
+    key = unseal(session.get("till_key", ""))
+    if key is None:
+        return None
+    try:
+        return current_app.extensions["pos_keys"].resolve(key).store_id
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        _sign_out()
+        notice("error", "error.signed-out")
+        return None
+
+
+def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
+    session["till_notice"] = {"kind": kind, "key": key, "text": text, "values": values}
+
+
+def problem_notice(problem: Problem) -> None:
+    if i18n.has_message(f"error.{problem.code}"):
+        notice("error", f"error.{problem.code}")
+    elif problem.status >= 500:
+        notice("error", "error.unavailable")
+    else:
+        notice("error", text=problem.detail)
+
+
+def _sign_out() -> None:
+    for name in ("till_key", "till_member"):
+        session.pop(name, None)
+
+
+def home() -> Response:
+    return redirect(HOME, 303)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+@bp.get(HOME)
+def show() -> Response:
+    store_id = signed_in_store()
+    shown = session.pop("till_notice", None)
+    if store_id is None:
+        return pages.page("till_sign_in.html", notice=shown)
+    member = points = None
+    member_id = session.get("till_member")
+    if member_id:
+        try:
+            found = pos_operations.get_member(upstream(), member_id)
+            member = {
+                "name": pos_operations.display_name(found),
+                "phone_masked": found.phone_masked,
+                "card_number": found.card_number,
+            }
+            points = pos_operations.member_points(upstream(), member_id)
+        except grpc.RpcError as error:
+            session.pop("till_member", None)
+            problem_notice(from_rpc_error(error))
+            shown = session.pop("till_notice")
+    return pages.page(
+        "till.html",
+        notice=shown,
+        member=member,
+        points=points,
+        currency=current_app.config["LOYALTY"].currency,
+        transaction_id=new_id("TILL"),
+        redemption_id=new_id("TILL-RD"),
+    )
+
+
+@bp.post(f"{HOME}/sign-in")
+def sign_in() -> Response:
+    key = field("api_key")
+    try:
+        current_app.extensions["pos_keys"].resolve(key)
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        notice("error", "error.bad-key")
+        return home()
+    session.clear()
+    session["till_key"] = seal(key)
+    return home()
+
+
+@bp.post(f"{HOME}/sign-out")
+def sign_out() -> Response:
+    session.clear()
+    return home()
+
+
+@bp.post(f"{HOME}/identify")
+def identify() -> Response:
+    if signed_in_store() is None:
+        return home()
+    typed = field("identifier")
+    compact = re.sub(r"[\s\-()]", "", typed)
+    if CARD.fullmatch(compact):
+        lookup = {"card": compact}
+    elif PHONE.fullmatch(compact):
+        lookup = {"phone": compact}
+    else:
+        notice("error", "error.unrecognised")
+        return home()
+    try:
+        found = pos_operations.identify_member(upstream(), **lookup)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home()
+    session["till_member"] = found["member_id"]
+    return home()
+
+
+@bp.post(f"{HOME}/next")
+def next_customer() -> Response:
+    session.pop("till_member", None)
+    return home()
+
+
+@bp.post(f"{HOME}/purchase")
+def purchase() -> Response:
+    store_id = signed_in_store()
+    member_id = session.get("till_member")
+    if store_id is None or not member_id:
+        return home()
+    body = {
+        "transaction_id": field("transaction_id") or new_id("TILL"),
+        "member_id": member_id,
+        "amount": amount_field("amount"),
+        "currency": current_app.config["LOYALTY"].currency,
+    }
+    try:
+        result = pos_operations.place_purchase(upstream(), store_id, body)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home()
+    notice(
+        "ok",
+        "till.earned",
+        points=result["points_earned"],
+        available=result["balance"]["available"],
+        pending=result["balance"]["pending"],
+    )
+    return home()
+
+
+@bp.post(f"{HOME}/redeem")
+def redeem() -> Response:
+    store_id = signed_in_store()
+    member_id = session.get("till_member")
+    if store_id is None or not member_id:
+        return home()
+    typed = field("points")
+    if not typed.isdigit() or not 1 <= int(typed) <= 1_000_000_000_000:
+        notice("error", "error.invalid-points")
+        return home()
+    redemption_id = field("redemption_id") or new_id("TILL-RD")
+    try:
+        pos_operations.hold_points(
+            upstream(),
+            store_id,
+            {"redemption_id": redemption_id, "member_id": member_id, "points": int(typed)},
+        )
+        result = pos_operations.capture_hold(upstream(), store_id, redemption_id)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home()
+    notice(
+        "ok",
+        "till.redeemed",
+        points=result["points"],
+        available=result["balance"]["available"],
+        pending=result["balance"]["pending"],
+    )
+    return home()

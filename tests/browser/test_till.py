@@ -1,0 +1,80 @@
+"""A cashier at a store without an integration works the till in a browser."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from deploy.local import Suite
+from tests.browser.conftest import Screens
+from tests.support import Pos, new_phone
+
+
+def to_persian(text: str) -> str:
+    return text.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+
+
+def test_a_cashier_records_a_purchase_and_redeems(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    pos = Pos(web_suite)
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Sara", last_name="Ahmadi")
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+
+    page.goto("/till")
+    screens.take(page, "1-sign-in")
+    page.fill("#api_key", "not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".notice.error")).to_contain_text("not valid")
+    page.fill("#api_key", pos.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#identifier")).to_be_visible()
+    screens.take(page, "2-find-member")
+
+    # The cashier types the phone as the customer says it, in Persian digits.
+    page.fill("#identifier", to_persian(phone))
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#member h1")).to_have_text("Sara A.")
+    expect(page.locator("#available")).to_have_text("0")
+    screens.take(page, "3-member")
+
+    page.fill("#amount", "۱٬۲۵۰٬۰۰۰")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator(".notice")).to_contain_text("125 points earned")
+    expect(page.locator("#available")).to_have_text("125")
+    screens.take(page, "4-purchase-recorded")
+
+    page.fill("#points", "50")
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.locator(".notice")).to_contain_text("50 points redeemed")
+    expect(page.locator("#available")).to_have_text("75")
+    screens.take(page, "5-redeemed")
+
+    page.fill("#points", "1000")
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.locator(".notice.error")).to_contain_text("Not enough points")
+
+    page.click("#switch-language")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("#available")).to_have_text("۷۵")
+    screens.take(page, "6-persian")
+
+    # The ledger agrees with what the till showed, and nothing personal went into a URL.
+    balance = pos.balance(member["id"])
+    assert (balance["available"], balance["held"]) == (75, 0)
+    for url in urls:
+        assert phone[1:] not in url and pos.api_key not in url and member["id"] not in url
+
+
+def test_the_till_refuses_a_form_from_another_site(page: Page, web_suite: Suite) -> None:
+    pos = Pos(web_suite)
+    page.goto("/till")
+    page.fill("#api_key", pos.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#identifier")).to_be_visible()
+    # The browser still holds the signed-in cookie; a form without the page's token is refused.
+    response = page.request.post("/till/sign-out", form={"csrf_token": "forged"})
+    assert response.status == 403
+    page.goto("/till")
+    expect(page.locator("#identifier")).to_be_visible()

@@ -1,0 +1,34 @@
+from datetime import date, timedelta
+
+import pytest
+
+from gateway.web.jalali import to_jalali
+
+
+@pytest.mark.parametrize(
+    ("gregorian", "jalali"),
+    [
+        (date(2024, 3, 20), (1403, 1, 1)),  # Nowruz
+        (date(2023, 3, 21), (1402, 1, 1)),
+        (date(2025, 3, 20), (1403, 12, 30)),  # last day of a leap year
+        (date(2025, 3, 21), (1404, 1, 1)),
+        (date(1979, 2, 11), (1357, 11, 22)),
+        (date(2000, 1, 1), (1378, 10, 11)),
+        (date(2026, 11, 22), (1405, 9, 1)),
+    ],
+)
+def test_known_dates(gregorian: date, jalali: tuple[int, int, int]) -> None:
+    assert to_jalali(gregorian) == jalali
+
+
+def test_consecutive_days_step_by_one_through_every_month_end() -> None:
+    day, previous = date(1990, 1, 1), to_jalali(date(1989, 12, 31))
+    while day < date(2060, 1, 1):
+        current = to_jalali(day)
+        if current[:2] == previous[:2]:
+            assert current[2] == previous[2] + 1
+        else:
+            assert current[2] == 1
+            assert previous[2] in (29, 30, 31)
+            assert previous[2] == 31 if previous[1] <= 6 else previous[2] <= 30
+        previous, day = current, day + timedelta(days=1)
