@@ -38,6 +38,7 @@ class Operation:
     responses: dict[int, tuple[str, dict | None]]
     parameters: list[dict] = field(default_factory=list)
     example: dict | None = None
+    response_examples: dict[int, Any] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -67,6 +68,7 @@ def operation(
     request_schema: dict | None = None,
     query: list[dict] | None = None,
     example: dict | None = None,
+    response_examples: dict[int, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a route on `blueprint` and its description in the OpenAPI document.
 
@@ -89,6 +91,7 @@ def operation(
             responses=responses,
             parameters=_path_parameters(rule) + (query or []),
             example=example,
+            response_examples=response_examples or {},
         )
     )
 
@@ -122,11 +125,16 @@ def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
     return {key: value for key, value in body.items() if key in declared}
 
 
-def query_param(name: str, description: str, schema: dict | None = None) -> dict:
-    return {
+def query_param(
+    name: str, description: str, schema: dict | None = None, example: Any = None
+) -> dict:
+    parameter = {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
         "schema": schema or {"type": "string"},
     }
+    if example is not None:
+        parameter["example"] = example
+    return parameter

@@ -12,7 +12,7 @@ from gateway.auth import PosKeys, SessionTokens
 from gateway.blueprints import admin, pos, sessions, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
-from gateway.web import pages, till
+from gateway.web import docs, pages, till
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -39,7 +39,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.extensions["sessions"] = SessionTokens()
 
     pages.configure(app)
-    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp, pages.bp, till.bp):
+    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp, pages.bp, till.bp, docs.bp):
         app.register_blueprint(blueprint)
     problems.register(app)
 

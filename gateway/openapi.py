@@ -36,7 +36,10 @@ def document(currency: str) -> dict[str, Any]:
             if schema is None and status >= 400:
                 schema = PROBLEM_SCHEMA
             if schema is not None:
-                entry["content"] = {content_type: {"schema": schema}}
+                media = {"schema": schema}
+                if status in op.response_examples:
+                    media["example"] = op.response_examples[status]
+                entry["content"] = {content_type: media}
             responses[str(status)] = entry
         problems = (
             {400: "The body or a parameter does not match the schema"}

@@ -12,18 +12,26 @@ from jsonschema import Draft202012Validator
 from gateway.api import operation, query_param
 from gateway.blueprints.pos_schemas import (
     BATCH,
+    BATCH_EXAMPLE,
     BATCH_REQUEST,
     ENROL_REQUEST,
     IDENTIFIED,
+    IDENTIFIED_EXAMPLE,
     LEDGER,
+    LEDGER_EXAMPLE,
     MEMBER,
+    MEMBER_EXAMPLE,
     POINTS,
+    POINTS_EXAMPLE,
     PURCHASE,
+    PURCHASE_EXAMPLE,
     PURCHASE_REQUEST,
     REDEMPTION,
     REDEMPTION_REQUEST,
     REFUND,
+    REFUND_EXAMPLE,
     REFUND_REQUEST,
+    redemption_example,
 )
 from gateway.pos_operations import (
     capture_hold,
@@ -80,6 +88,7 @@ def member_json(member: identity_pb2.Member) -> dict:
     auth="pos-or-admin",
     request_schema=ENROL_REQUEST,
     example={"phone": "0912 123 4567", "first_name": "Sara", "consents": {"sms": True}},
+    response_examples={201: MEMBER_EXAMPLE},
     responses={
         201: ("The new member", MEMBER),
         409: ("A member with this phone exists", None),
@@ -119,9 +128,12 @@ def enrol(body: dict):
     tag="members",
     auth="lookup",
     query=[
-        query_param("phone", "The member's phone, in any common format or digits"),
-        query_param("card", "The member's card number"),
+        query_param(
+            "phone", "The member's phone, in any common format or digits", example="09121234567"
+        ),
+        query_param("card", "The member's card number", example="6037990000012340"),
     ],
+    response_examples={200: IDENTIFIED_EXAMPLE},
     responses={
         200: ("The member and their points", IDENTIFIED),
         404: ("No member with this identifier", None),
@@ -150,6 +162,7 @@ def identify():
         "currency": "IRR",
         "items": [{"sku": "MILK-1L", "category": "dairy", "quantity": 2, "unit_price": "625000"}],
     },
+    response_examples={201: PURCHASE_EXAMPLE},
     responses={
         201: ("Points earned; a retry with the same body gets the same answer", PURCHASE),
         422: ("Unknown member, wrong currency, bad amount, or transaction_id reused", None),
@@ -182,6 +195,7 @@ _purchase_line = Draft202012Validator(PURCHASE_REQUEST)
             }
         ]
     },
+    response_examples={200: BATCH_EXAMPLE},
     responses={200: ("One result per line, in order; re-uploading is harmless", BATCH)},
 )
 def record_batch(body: dict):
@@ -237,6 +251,7 @@ def record_batch(body: dict):
     summary="A member's points balance",
     tag="points",
     auth="lookup",
+    response_examples={200: POINTS_EXAMPLE},
     responses={200: ("The balance", POINTS), 404: ("No such member", None)},
 )
 def points(member_id: str):
@@ -258,6 +273,7 @@ def points(member_id: str):
         ),
         query_param("cursor", "`next_cursor` of the previous page"),
     ],
+    response_examples={200: LEDGER_EXAMPLE},
     responses={
         200: ("A page of entries", LEDGER),
         404: ("No such member", None),
@@ -301,6 +317,7 @@ def ledger(member_id: str):
     auth="pos",
     request_schema=REFUND_REQUEST,
     example={"refund_id": "R-1001", "amount": "625000"},
+    response_examples={201: REFUND_EXAMPLE},
     responses={
         201: ("Points taken back; a retry with the same body gets the same answer", REFUND),
         404: ("This store has no purchase with this transaction_id", None),
@@ -348,6 +365,7 @@ def refund(transaction_id: str, body: dict):
         "member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
         "points": 50,
     },
+    response_examples={201: redemption_example("held")},
     responses={
         201: ("Held (or captured); a retry with the same body gets the same answer", REDEMPTION),
         422: ("Not enough points, unknown member, or redemption_id reused", None),
@@ -364,6 +382,7 @@ def hold(body: dict):
     summary="Spend the points a redemption holds",
     tag="redemptions",
     auth="pos",
+    response_examples={200: redemption_example("captured")},
     responses={
         200: ("Captured (capturing again answers the same)", REDEMPTION),
         404: ("This store has no redemption with this id", None),
@@ -381,6 +400,7 @@ def capture(redemption_id: str):
     summary="Give back the points a redemption holds",
     tag="redemptions",
     auth="pos",
+    response_examples={200: redemption_example("voided")},
     responses={
         200: ("Voided, or already expired (voiding again answers the same)", REDEMPTION),
         404: ("This store has no redemption with this id", None),

@@ -291,3 +291,107 @@ BATCH = {
         "results": {"type": "array", "items": BATCH_LINE},
     },
 }
+
+
+# Examples of answers, shown in /openapi.json and on /docs (each one valid against its schema).
+MEMBER_ID_EXAMPLE = "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10"
+
+MEMBER_EXAMPLE = {
+    "id": MEMBER_ID_EXAMPLE,
+    "card_number": "6037990000012340",
+    "phone_masked": "+98 912 *** **67",
+    "email_masked": "",
+    "first_name": "Sara",
+    "last_name": "",
+    "birth_date": None,
+    "city": "",
+    "consents": {
+        "sms": {"granted": True, "source": "pos", "updated_at": "2026-11-22T09:30:00Z"},
+    },
+    "enrolled_at": "2026-11-22T09:30:00Z",
+}
+
+IDENTIFIED_EXAMPLE = {
+    "member_id": MEMBER_ID_EXAMPLE,
+    "display_name": "Sara A.",
+    "phone_masked": "+98 912 *** **67",
+    "tier": "member",
+    "points": {"available": 125, "pending": 0},
+}
+
+PURCHASE_EXAMPLE = {
+    "transaction_id": "T-1001",
+    "member_id": MEMBER_ID_EXAMPLE,
+    "points_earned": 125,
+    "breakdown": [{"source": "base", "points": 125, "reason": "1 point per 10000 IRR"}],
+    "balance": {"available": 125, "pending": 0},
+}
+
+BATCH_EXAMPLE = {
+    "lines": 2,
+    "applied": 1,
+    "failed": 1,
+    "results": [
+        {"index": 0, "transaction_id": "T-OFF-1", "status": 201, "points_earned": 25},
+        {
+            "index": 1,
+            "transaction_id": "T-OFF-2",
+            "status": 422,
+            "code": "unknown-member",
+            "detail": "no member with this member_id",
+        },
+    ],
+}
+
+POINTS_EXAMPLE = {
+    "member_id": MEMBER_ID_EXAMPLE,
+    "available": 75,
+    "pending": 0,
+    "held": 50,
+    "debt": 0,
+    "expiring": [{"points": 75, "expires_at": "2027-12-31T23:59:59Z"}],
+    "tier": {
+        "name": "member",
+        "multiplier": "1",
+        "qualifying_spend": "1250000",
+        "review_at": "2027-11-22T00:00:00Z",
+        "next": {"name": "silver", "spend_needed": "8750000"},
+        "currency": "IRR",
+    },
+}
+
+LEDGER_EXAMPLE = {
+    "items": [
+        {
+            "id": "3c9e2f4a-8d1b-4e6f-a2c3-5b7d9e1f0a2b",
+            "kind": "earn",
+            "points": 125,
+            "bucket": "available",
+            "reason": "purchase",
+            "source_type": "purchase",
+            "source_id": "T-1001",
+            "created_at": "2026-11-22T09:31:00Z",
+        }
+    ],
+    "next_cursor": None,
+}
+
+REFUND_EXAMPLE = {
+    "refund_id": "R-1001",
+    "transaction_id": "T-1001",
+    "member_id": MEMBER_ID_EXAMPLE,
+    "points_reversed": 62,
+    "debt_added": 0,
+    "balance": {"available": 63, "pending": 0, "debt": 0},
+}
+
+
+def redemption_example(status: str) -> dict:
+    return {
+        "redemption_id": "RD-1001",
+        "member_id": MEMBER_ID_EXAMPLE,
+        "points": 50,
+        "status": status,
+        "expires_at": "2026-11-22T09:46:00Z",
+        "balance": {"available": 75, "pending": 0},
+    }

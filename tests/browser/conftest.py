@@ -39,9 +39,9 @@ class Screens:
         self.prefix = re.sub(r"[^\w.-]+", "_", test_name).strip("_")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(self, page: Page, step: str) -> Path:
+    def take(self, page: Page, step: str, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{self.prefix}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import requests
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from deploy.local import Suite
@@ -53,3 +54,25 @@ def test_request_bodies_are_documented_with_an_example(sqlite_suite: Suite) -> N
     for path, body in bodies:
         assert body["schema"]["type"] == "object", path
         assert "example" in body, path
+
+
+def test_every_pos_route_has_examples_that_match_their_schemas(sqlite_suite: Suite) -> None:
+    spec = requests.get(sqlite_suite.gateway_url + "/openapi.json", timeout=5).json()
+    pos_routes = [
+        (method, path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+        if {"posKey": []} in operation["security"]
+    ]
+    assert len(pos_routes) >= 10
+    for method, path, operation in pos_routes:
+        if "requestBody" in operation:
+            media = operation["requestBody"]["content"]["application/json"]
+            assert not list(Draft202012Validator(media["schema"]).iter_errors(media["example"]))
+        successes = [s for s in operation["responses"] if s.startswith("2")]
+        assert successes, (method, path)
+        for status in successes:
+            media = operation["responses"][status]["content"]["application/json"]
+            assert "example" in media, (method, path, status)
+            errors = list(Draft202012Validator(media["schema"]).iter_errors(media["example"]))
+            assert not errors, (method, path, status, errors[0].message)
