@@ -18,7 +18,7 @@ import requests
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local import SERVICES, Suite, free_port, suite_env
+from deploy.local import SERVICES, Suite, start_isolated
 from services.identity.sessions import Sessions
 from services.runtime.cache import Cache
 from services.runtime.config import Env, database_url
@@ -74,32 +74,9 @@ def start_suite(
     **extra_env: str,
 ) -> Suite:
     """The whole suite on free ports, its data and logs under `tmp`."""
-    env = suite_env(os.environ)
-    env.update(
-        LOYALTY_DATA_DIR=str(tmp / "data"),
-        GATEWAY_PORT=str(free_port()),
-        REDIS_URL=redis_url,
-        LOYALTY_CACHE_PREFIX=f"test-{uuid.uuid4().hex[:8]}",
-        GATEWAY_WORKERS="2",
-        GATEWAY_METRICS_PORT=str(free_port()),
-        **{f"{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
-        **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in SERVICES},
+    return start_isolated(
+        tmp, database_urls, redis_url, f"test-{uuid.uuid4().hex[:8]}", **extra_env
     )
-    env.pop("LOYALTY_ADMIN_TOKEN", None)
-    env.pop("IDENTITY_PII_KEY", None)
-    for name, url in (database_urls or {}).items():
-        env[f"{name.upper()}_DATABASE_URL"] = url
-    env.update(extra_env)
-    suite = Suite(env, log_dir=tmp / "logs")
-    suite.prepare()
-    suite.migrate()
-    suite.start()
-    try:
-        suite.wait_ready()
-    except Exception:
-        suite.stop()
-        raise
-    return suite
 
 
 def metrics_of(suite: Suite, process: str) -> dict[tuple[str, frozenset], float]:
