@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, g, request
 from jsonschema import Draft202012Validator
 
+from gateway import limits
 from gateway.auth import GUARDS, authenticate
 from gateway.problems import Problem
 
@@ -34,6 +35,7 @@ class Operation:
     summary: str
     tag: str
     auth: str | None
+    rate_limited: bool
     request_schema: dict | None
     responses: dict[int, tuple[str, dict | None]]
     parameters: list[dict] = field(default_factory=list)
@@ -69,13 +71,16 @@ def operation(
     query: list[dict] | None = None,
     example: dict | None = None,
     response_examples: dict[int, Any] | None = None,
+    rate_limited: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a route on `blueprint` and its description in the OpenAPI document.
 
     `auth` names the guard of `gateway.auth.GUARDS` that says who may call (None: anyone); the
-    caller is checked first and left in `g.caller`. With `request_schema`, the JSON body is
-    then checked against it (400 `invalid-request` naming the field) and only its declared
-    properties reach the view, as the keyword argument `body`.
+    caller is checked first and left in `g.caller`, then the request is counted against the
+    caller's rate limit (`gateway.limits`) unless `rate_limited` is False (probes, the spec).
+    With `request_schema`, the JSON body is then checked against it (400 `invalid-request`
+    naming the field) and only its declared properties reach the view, as the keyword argument
+    `body`.
     """
     if auth is not None and auth not in GUARDS:
         raise ValueError(f"{rule}: unknown guard {auth!r}")
@@ -87,6 +92,7 @@ def operation(
             summary=summary,
             tag=tag,
             auth=auth,
+            rate_limited=rate_limited,
             request_schema=request_schema,
             responses=responses,
             parameters=_path_parameters(rule) + (query or []),
@@ -98,8 +104,17 @@ def operation(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            caller = None
             if auth is not None:
-                g.caller = authenticate(auth)
+                try:
+                    caller = g.caller = authenticate(auth)
+                except Problem as problem:
+                    # Guessing credentials counts against the guesser's address.
+                    if rate_limited and problem.status == 401:
+                        limits.charge(None)
+                    raise
+            if rate_limited:
+                limits.charge(caller)
             if validator is not None:
                 kwargs["body"] = _validated_body(validator, request_schema or {})
             return view(*args, **kwargs)

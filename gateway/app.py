@@ -6,10 +6,11 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
-from gateway.blueprints import admin, pos, sessions, system
+from gateway.blueprints import admin, pos, sessions, staff, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
 from gateway.web import docs, pages, till
@@ -34,12 +35,27 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # type: ignore[attr-defined]
     cache = Cache(config.redis_url, f"{config.cache_prefix}:gateway")
+    if config.proxy_hops:
+        # The client's address as the trusted proxies saw it: what rate limits count by.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.proxy_hops, x_proto=config.proxy_hops
+        )
+    app.extensions["cache"] = cache
     app.extensions["upstreams"] = Upstreams(config)
     app.extensions["pos_keys"] = PosKeys(cache)
     app.extensions["sessions"] = SessionTokens()
 
     pages.configure(app)
-    for blueprint in (system.bp, admin.bp, pos.bp, sessions.bp, pages.bp, till.bp, docs.bp):
+    for blueprint in (
+        system.bp,
+        admin.bp,
+        pos.bp,
+        sessions.bp,
+        staff.bp,
+        pages.bp,
+        till.bp,
+        docs.bp,
+    ):
         app.register_blueprint(blueprint)
     problems.register(app)
 

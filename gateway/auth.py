@@ -48,7 +48,7 @@ GUARDS: dict[str, frozenset[str]] = {
     "pos-or-admin": frozenset({"pos", "admin", "staff:admin"}),
     "lookup": frozenset({"pos", "admin", "staff:admin", "staff:support"}),
     "marketing": frozenset({"admin", "staff:admin", "staff:marketer"}),
-    "staff": frozenset({"admin", "staff:admin", "staff:marketer", "staff:support"}),
+    "staff": frozenset({"staff:admin", "staff:marketer", "staff:support"}),
     "member": frozenset({"member"}),
     "session": frozenset({"member", "staff:admin", "staff:marketer", "staff:support"}),
 }

@@ -50,6 +50,8 @@ def document(currency: str) -> dict[str, Any]:
             problems[415] = "The body is not application/json"
         if op.auth:
             problems.update(AUTH_PROBLEMS)
+        if op.rate_limited:
+            problems[429] = "Too many requests: wait the seconds in `Retry-After`"
         problems.update({500: "Unexpected error", 503: "A service is unavailable"})
         for status, description in problems.items():
             responses.setdefault(

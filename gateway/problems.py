@@ -41,11 +41,19 @@ FALLBACK_CODE = {
 
 
 class Problem(Exception):
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -58,7 +66,12 @@ def problem_response(problem: Problem) -> Response:
         "code": problem.code,
         **problem.extra,
     }
-    return Response(json.dumps(body), status=problem.status, content_type=CONTENT_TYPE)
+    return Response(
+        json.dumps(body),
+        status=problem.status,
+        content_type=CONTENT_TYPE,
+        headers=problem.headers,
+    )
 
 
 def from_rpc_error(error: grpc.RpcError) -> Problem:

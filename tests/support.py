@@ -151,6 +151,9 @@ class Api:
     def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, json=json, **kwargs)
 
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, json=json, **kwargs)
+
     def _check_against_spec(self, method: str, path: str, response: requests.Response) -> None:
         operation = next(
             (
@@ -224,3 +227,25 @@ class Pos:
         response = self.api.get(f"/v1/members/{member_id}/points")
         assert response.status_code == 200, response.text
         return response.json()
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def new_email() -> str:
+    return f"staff-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def staff_login(suite: Suite, role: str, email: str | None = None) -> Api:
+    """A new staff account with `role`, created by the admin, logged in: its API client."""
+    admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    email = email or new_email()
+    created = admin.post(
+        "/v1/admin/staff", {"email": email, "password": STAFF_PASSWORD, "role": role}
+    )
+    assert created.status_code == 201, created.text
+    login = admin.with_token(None).post(
+        "/v1/staff/login", {"email": email, "password": STAFF_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    return admin.with_token(login.json()["token"])

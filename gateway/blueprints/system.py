@@ -26,6 +26,7 @@ READY_SCHEMA = {
     summary="The gateway process is alive",
     tag="system",
     auth=None,
+    rate_limited=False,
     responses={200: ("Alive", HEALTH_SCHEMA)},
 )
 def healthz():
@@ -39,6 +40,7 @@ def healthz():
     summary="All three services report SERVING",
     tag="system",
     auth=None,
+    rate_limited=False,
     responses={200: ("Ready", READY_SCHEMA), 503: ("Not ready", READY_SCHEMA)},
 )
 def readyz():
@@ -56,6 +58,7 @@ def readyz():
     summary="This API's OpenAPI 3.1 description",
     tag="system",
     auth=None,
+    rate_limited=False,
     responses={200: ("The OpenAPI document", {"type": "object"})},
 )
 def openapi():

@@ -1,5 +1,5 @@
-"""The identity database: members and their identifiers, consents, stores, POS keys and the
-sessions members and staff log in with."""
+"""The identity database: members and their identifiers, consents, stores, POS keys, staff
+accounts and the sessions members and staff log in with."""
 
 from __future__ import annotations
 
@@ -86,3 +86,20 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StaffAccount(Base):
+    """Someone who works the console: an admin, a marketer or a support agent.
+
+    The e-mail is kept normalised (trimmed, lower case) so that one address is one account; the
+    password only as its Argon2 hash.
+    """
+
+    __tablename__ = "staff"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,6 +8,7 @@ from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity.directory import Directory, Enrollment, MemberView
 from services.identity.sessions import Sessions
+from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
 from services.runtime.convert import to_timestamp
 from services.runtime.errors import InvalidArgument, Unauthenticated
@@ -41,11 +42,24 @@ def member_message(view: MemberView) -> pb.Member:
     )
 
 
+def staff_message(view: StaffView) -> pb.StaffMember:
+    return pb.StaffMember(
+        id=view.id,
+        email=view.email,
+        role=view.role,
+        disabled=view.disabled,
+        created_at=to_timestamp(view.created_at),
+    )
+
+
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, directory: Directory, terminals: Terminals, sessions: Sessions) -> None:
+    def __init__(
+        self, directory: Directory, terminals: Terminals, sessions: Sessions, staff: Staff
+    ) -> None:
         self._directory = directory
         self._terminals = terminals
         self._sessions = sessions
+        self._staff = staff
 
     def EnrollMember(self, request: pb.EnrollMemberRequest, context: grpc.ServicerContext):
         consents = []
@@ -115,3 +129,19 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def RevokeSession(self, request: pb.RevokeSessionRequest, context: grpc.ServicerContext):
         self._sessions.revoke(request.token)
         return pb.RevokeSessionResponse()
+
+    def CreateStaff(self, request: pb.CreateStaffRequest, context: grpc.ServicerContext):
+        view = self._staff.create(request.email, request.password, request.role)
+        return pb.CreateStaffResponse(staff=staff_message(view))
+
+    def LoginStaff(self, request: pb.LoginStaffRequest, context: grpc.ServicerContext):
+        login = self._staff.login(request.email, request.password)
+        return pb.LoginStaffResponse(
+            token=login.token,
+            expires_at=to_timestamp(login.expires_at),
+            staff=staff_message(login.staff),
+        )
+
+    def SetStaffDisabled(self, request: pb.SetStaffDisabledRequest, context: grpc.ServicerContext):
+        view = self._staff.set_disabled(request.staff_id, request.disabled)
+        return pb.SetStaffDisabledResponse(staff=staff_message(view))

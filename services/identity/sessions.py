@@ -31,6 +31,12 @@ REVOKED = "revoked"
 
 
 @dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class SessionView:
     kind: str
     subject_id: uuid.UUID
@@ -49,6 +55,12 @@ class Sessions:
 
     def open(self, kind: str, subject_id: uuid.UUID, role: str | None, ttl: timedelta) -> str:
         """A new session's token: shown to the caller once, never stored."""
+        return self.issue(kind, subject_id, role, ttl).token
+
+    def issue(
+        self, kind: str, subject_id: uuid.UUID, role: str | None, ttl: timedelta
+    ) -> IssuedSession:
+        """A new session: its token and when it expires."""
         if kind not in KINDS:
             raise InvalidArgument(f"session kind must be one of {', '.join(KINDS)}")
         if kind == "staff" and role not in STAFF_ROLES:
@@ -58,6 +70,7 @@ class Sessions:
         if ttl <= timedelta(0):
             raise InvalidArgument("a session must last some time")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        expires_at = utcnow() + ttl
         with self._db.write() as session:
             session.add(
                 LoginSession(
@@ -65,10 +78,10 @@ class Sessions:
                     kind=kind,
                     subject_id=subject_id,
                     role=role,
-                    expires_at=utcnow() + ttl,
+                    expires_at=expires_at,
                 )
             )
-        return token
+        return IssuedSession(token, expires_at)
 
     def resolve(self, token: str) -> SessionView | None:
         """The session of a valid token; None when unknown, expired or revoked."""

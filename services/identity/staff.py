@@ -1,0 +1,146 @@
+"""Staff accounts: who works the console, with which role, and their logins.
+
+Passwords are kept as Argon2id hashes. A login with an unknown e-mail still verifies a password
+against a dummy hash, so that the answer takes about as long as for a known one and does not
+tell which addresses have accounts. Every refusal says the same: `invalid-credentials`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.identity.identifiers import normalize_email
+from services.identity.models import StaffAccount
+from services.identity.sessions import STAFF_ROLES, Sessions
+from services.runtime.db import Database
+from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+
+
+@dataclass(frozen=True)
+class StaffView:
+    id: str
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    token: str
+    expires_at: datetime
+    staff: StaffView
+
+
+def _view(account: StaffAccount) -> StaffView:
+    return StaffView(
+        id=str(account.id),
+        email=account.email,
+        role=account.role,
+        disabled=account.disabled,
+        created_at=account.created_at,
+    )
+
+
+class Staff:
+    def __init__(self, database: Database, sessions: Sessions, session_ttl: timedelta) -> None:
+        self._db = database
+        self._sessions = sessions
+        self._session_ttl = session_ttl
+        self._hasher = PasswordHasher()
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._hasher.hash(uuid.uuid4().hex)
+
+    def create(self, email: str, password: str, role: str) -> StaffView:
+        address = normalize_email(email)
+        if role not in STAFF_ROLES:
+            raise InvalidArgument(
+                f"role must be one of {', '.join(STAFF_ROLES)}", code="invalid-role"
+            )
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidArgument(
+                f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+                code="weak-password",
+            )
+        password_hash = self._hasher.hash(password)
+        try:
+            with self._db.write() as session:
+                if session.scalar(select(StaffAccount.id).where(StaffAccount.email == address)):
+                    raise AlreadyExists("a staff account has this e-mail", code="staff-exists")
+                account = StaffAccount(email=address, password_hash=password_hash, role=role)
+                session.add(account)
+                session.flush()
+                return _view(account)
+        except IntegrityError:
+            raise AlreadyExists("a staff account has this e-mail", code="staff-exists") from None
+
+    def login(self, email: str, password: str) -> StaffLogin:
+        """A new staff session for the right e-mail and password of an enabled account."""
+        try:
+            address = normalize_email(email)
+        except InvalidArgument:
+            address = ""
+        with self._db.read() as session:
+            account = (
+                session.scalar(select(StaffAccount).where(StaffAccount.email == address))
+                if address
+                else None
+            )
+        if not self._verify(account.password_hash if account else None, password):
+            raise _refused()
+        assert account is not None
+        if account.disabled:
+            raise _refused()
+        if self._hasher.check_needs_rehash(account.password_hash):
+            self._rehash(account.id, password)
+        issued = self._sessions.issue("staff", account.id, account.role, self._session_ttl)
+        return StaffLogin(issued.token, issued.expires_at, _view(account))
+
+    def set_disabled(self, staff_id: str, disabled: bool) -> StaffView:
+        """Disables (and logs out everywhere) or enables an account."""
+        try:
+            parsed = uuid.UUID(staff_id)
+        except ValueError:
+            raise NotFound("no such staff account", code="staff-not-found") from None
+        with self._db.write() as session:
+            account = session.get(StaffAccount, parsed)
+            if account is None:
+                raise NotFound("no such staff account", code="staff-not-found")
+            account.disabled = disabled
+            view = _view(account)
+        if disabled:
+            self._sessions.revoke_all("staff", parsed)
+        return view
+
+    def _verify(self, password_hash: str | None, password: str) -> bool:
+        if len(password) > MAX_PASSWORD:
+            return False
+        try:
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and (
+                password_hash is not None
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _rehash(self, staff_id: uuid.UUID, password: str) -> None:
+        with self._db.write() as session:
+            account = session.get(StaffAccount, staff_id)
+            if account is not None:
+                account.password_hash = self._hasher.hash(password)
+
+
+def _refused() -> Unauthenticated:
+    return Unauthenticated("the e-mail or the password is wrong", code="invalid-credentials")
