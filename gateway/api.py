@@ -4,6 +4,7 @@ documents the body and validates it, so the spec and the behaviour cannot drift 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,13 +132,34 @@ def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
     body = request.get_json(silent=True)
     if body is None:
         raise Problem(400, "invalid-json", "the body is not valid JSON")
+    try:
+        # JSON escapes can spell lone surrogates, which are not text anywhere downstream.
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise Problem(
+            400, "invalid-json", "the body holds a string that is not valid Unicode"
+        ) from None
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or "body"
         raise Problem(400, "invalid-request", f"{where}: {first.message}", field=where)
     declared = schema.get("properties", {})
-    return {key: value for key, value in body.items() if key in declared}
+    return {
+        key: _as_declared(value, declared[key]) for key, value in body.items() if key in declared
+    }
+
+
+def _as_declared(value: Any, schema: dict) -> Any:
+    """`5.0` is an integer to JSON Schema, but the services take Python ints."""
+    if isinstance(value, float) and schema.get("type") == "integer":
+        return int(value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {key: _as_declared(item, properties.get(key, {})) for key, item in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_as_declared(item, schema["items"]) for item in value]
+    return value
 
 
 def query_param(

@@ -165,3 +165,38 @@ def test_unknown_routes_and_methods_answer_problem_json(suite) -> None:  # type:
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "method-not-allowed"
     assert Api(suite.gateway_url).get("/healthz").status_code == 200
+
+
+def test_whole_numbers_written_with_a_point_are_taken_as_integers(pos: Pos) -> None:
+    # JSON Schema counts 200.0 as an integer, so the gateway must too (it once answered 500).
+    member = pos.enrol()
+    credit = pos.admin.post(
+        f"/v1/admin/members/{member['id']}/adjustments",
+        {
+            "adjustment_id": f"A-{uuid.uuid4().hex[:8]}",
+            "points": 200.0,
+            "reason": "r",
+            "staff_user": "s",
+        },
+    )
+    assert credit.status_code == 201, credit.text
+    assert credit.json()["available"] == 200
+    hold = pos.api.post(
+        "/v1/redemptions",
+        {"redemption_id": f"RD-{uuid.uuid4().hex[:8]}", "member_id": member["id"], "points": 50.0},
+    )
+    assert hold.status_code == 201, hold.text
+    assert pos.balance(member["id"])["held"] == 50
+
+
+def test_a_string_that_is_not_unicode_is_refused(pos: Pos) -> None:
+    member = pos.enrol()
+    body = '{"transaction_id": "T-\\ud800", "member_id": "%s", "amount": "1", "currency": "IRR"}'
+    answer = pos.api.post(
+        "/v1/purchases",
+        data=body % member["id"],
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid-json"
+    assert pos.balance(member["id"])["available"] == 0
