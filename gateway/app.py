@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
-from gateway.blueprints import admin, pos, sessions, staff, system
+from gateway.blueprints import admin, pos, pos_keys, sessions, staff, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
 from gateway.web import docs, pages, till
@@ -49,6 +49,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     for blueprint in (
         system.bp,
         admin.bp,
+        pos_keys.bp,
         pos.bp,
         sessions.bp,
         staff.bp,

@@ -70,7 +70,7 @@ class Caller:
     role: str = ""  # staff: "admin", "marketer" or "support"
     staff_id: str = ""  # staff
     member_id: str = ""  # member
-    expires_at: datetime | None = None  # staff and member
+    expires_at: datetime | None = None  # staff and member; pos during a rotation
 
     @property
     def grant(self) -> str:
@@ -125,7 +125,12 @@ def describe(guard: str) -> str:
 
 
 class PosKeys:
-    """Resolves POS keys to their store, with a short-lived cache in front of identity."""
+    """Resolves POS keys to their store, with a short-lived cache in front of identity.
+
+    A key in its rotation grace period is trusted no longer than its `expires_at`; a key revoked
+    through this gateway is dropped from Redis and from this process at once, and other gateway
+    processes stop accepting it within LOCAL_TTL seconds.
+    """
 
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
@@ -136,26 +141,59 @@ class PosKeys:
         digest = hashlib.sha256(api_key.encode()).hexdigest()
         now = time.monotonic()
         hit = self._local.get(digest)
-        if hit and hit[0] > now:
+        if hit and hit[0] > now and not _expired(hit[1]):
             return hit[1]
         cached = self._cache.get_json(f"poskey:{digest}")
-        if cached is not None:
-            caller = Caller(kind="pos", store_id=cached["store_id"], key_id=cached["key_id"])
-        else:
+        caller = _pos_caller(cached) if isinstance(cached, dict) else None
+        if caller is None or _expired(caller):
             try:
                 response = current_app.extensions["upstreams"].identity.AuthenticateApiKey(
                     identity_pb2.AuthenticateApiKeyRequest(api_key=api_key)
                 )
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
-            caller = Caller(kind="pos", store_id=response.store_id, key_id=response.key_id)
-            entry = {"store_id": caller.store_id, "key_id": caller.key_id}
+            expires_at = (
+                response.expires_at.ToDatetime(tzinfo=UTC)
+                if response.HasField("expires_at")
+                else None
+            )
+            caller = Caller(
+                kind="pos",
+                store_id=response.store_id,
+                key_id=response.key_id,
+                expires_at=expires_at,
+            )
+            entry = {
+                "store_id": caller.store_id,
+                "key_id": caller.key_id,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            }
             self._cache.set_json(f"poskey:{digest}", entry, SHARED_TTL)
         with self._lock:
             if len(self._local) > 10_000:
                 self._local.clear()
             self._local[digest] = (now + LOCAL_TTL, caller)
         return caller
+
+    def forget(self, key_hash: str) -> None:
+        """Drops what this gateway remembers of a key (after a revocation or rotation)."""
+        self._cache.delete(f"poskey:{key_hash}")
+        with self._lock:
+            self._local.pop(key_hash, None)
+
+
+def _pos_caller(entry: dict) -> Caller:
+    expires_at = entry.get("expires_at")
+    return Caller(
+        kind="pos",
+        store_id=entry["store_id"],
+        key_id=entry["key_id"],
+        expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
+    )
+
+
+def _expired(caller: Caller) -> bool:
+    return caller.expires_at is not None and caller.expires_at <= datetime.now(UTC)
 
 
 class SessionTokens:

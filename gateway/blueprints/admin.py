@@ -1,4 +1,4 @@
-"""Set-up done by the admin: stores and their POS keys."""
+"""Set-up done by the admin: stores (their POS keys are in `pos_keys`), points by hand, reports."""
 
 from __future__ import annotations
 
@@ -25,14 +25,6 @@ STORE = {
     "required": ["id", "name"],
     "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
 }
-API_KEY = {
-    "type": "object",
-    "required": ["key_id", "api_key"],
-    "properties": {
-        "key_id": {"type": "string"},
-        "api_key": {"type": "string", "description": "Shown this once; only its hash is kept"},
-    },
-}
 
 
 @operation(
@@ -51,22 +43,6 @@ def create_store(body: dict):
         identity_pb2.CreateStoreRequest(name=body["name"])
     )
     return {"id": response.store.id, "name": response.store.name}, 201
-
-
-@operation(
-    bp,
-    "/v1/admin/stores/<store_id>/api-keys",
-    "POST",
-    summary="Issue a POS key for a store",
-    tag="admin",
-    auth="admin",
-    responses={201: ("The key, shown once", API_KEY), 404: ("No such store", None)},
-)
-def create_api_key(store_id: str):
-    response = current_app.extensions["upstreams"].identity.CreateApiKey(
-        identity_pb2.CreateApiKeyRequest(store_id=store_id)
-    )
-    return {"key_id": response.key_id, "api_key": response.api_key}, 201
 
 
 JOBS = {

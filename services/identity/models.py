@@ -25,7 +25,10 @@ class Store(Base):
 
 
 class ApiKey(Base):
-    """A POS terminal's key, kept as its SHA-256 only: the key is random, so that is enough."""
+    """A POS terminal's key, kept as its SHA-256 only: the key is random, so that is enough.
+
+    Valid until revoked, or until `expires_at` when a rotation gave it a grace period.
+    """
 
     __tablename__ = "api_keys"
 
@@ -34,6 +37,7 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Member(Base):

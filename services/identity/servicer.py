@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity.directory import Directory, Enrollment, MemberView
+from services.identity.models import ApiKey
 from services.identity.sessions import Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -40,6 +43,17 @@ def member_message(view: MemberView) -> pb.Member:
         enrolled_at=to_timestamp(view.enrolled_at),
         enrolled_store_id=view.enrolled_store_id,
     )
+
+
+def api_key_message(key: ApiKey) -> pb.ApiKeyInfo:
+    info = pb.ApiKeyInfo(
+        key_id=str(key.id), store_id=str(key.store_id), created_at=to_timestamp(key.created_at)
+    )
+    if key.revoked_at is not None:
+        info.revoked_at.CopyFrom(to_timestamp(key.revoked_at))
+    if key.expires_at is not None:
+        info.expires_at.CopyFrom(to_timestamp(key.expires_at))
+    return info
 
 
 def staff_message(view: StaffView) -> pb.StaffMember:
@@ -111,7 +125,29 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: pb.AuthenticateApiKeyRequest, context: grpc.ServicerContext
     ):
         key = self._terminals.authenticate(request.api_key)
-        return pb.AuthenticateApiKeyResponse(key_id=str(key.id), store_id=str(key.store_id))
+        answer = pb.AuthenticateApiKeyResponse(key_id=str(key.id), store_id=str(key.store_id))
+        if key.expires_at is not None:
+            answer.expires_at.CopyFrom(to_timestamp(key.expires_at))
+        return answer
+
+    def ListApiKeys(self, request: pb.ListApiKeysRequest, context: grpc.ServicerContext):
+        keys = self._terminals.list_api_keys(request.store_id)
+        return pb.ListApiKeysResponse(keys=[api_key_message(key) for key in keys])
+
+    def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext):
+        key = self._terminals.revoke_api_key(request.store_id, request.key_id)
+        return pb.RevokeApiKeyResponse(key=api_key_message(key), key_hash=key.key_hash)
+
+    def RotateApiKey(self, request: pb.RotateApiKeyRequest, context: grpc.ServicerContext):
+        rotation = self._terminals.rotate_api_key(
+            request.store_id, request.key_id, timedelta(seconds=request.grace_seconds)
+        )
+        return pb.RotateApiKeyResponse(
+            key_id=rotation.issued.key_id,
+            api_key=rotation.issued.api_key,
+            replaced=api_key_message(rotation.replaced),
+            replaced_key_hash=rotation.replaced.key_hash,
+        )
 
     def AuthenticateSession(
         self, request: pb.AuthenticateSessionRequest, context: grpc.ServicerContext

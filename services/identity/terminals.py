@@ -1,4 +1,8 @@
-"""Stores and the API keys their POS terminals authenticate with."""
+"""Stores and the API keys their POS terminals authenticate with.
+
+A key is valid until revoked. Rotating a key issues a new one and gives the old one a grace
+period (`expires_at`), so that both work while the tills are switched over.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,18 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.identity import repository
 from services.identity.models import ApiKey, Store
-from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 
 KEY_PREFIX = "lk_"
+MAX_GRACE = timedelta(days=30)
 
 
 def key_hash(api_key: str) -> str:
@@ -23,6 +32,19 @@ def key_hash(api_key: str) -> str:
 class IssuedKey:
     key_id: str
     api_key: str
+
+
+@dataclass(frozen=True)
+class Rotation:
+    issued: IssuedKey
+    replaced: ApiKey
+
+
+def _uuid(value: str, what: str, code: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found", code=code) from None
 
 
 class Terminals:
@@ -40,24 +62,68 @@ class Terminals:
             return store
 
     def create_api_key(self, store_id: str) -> IssuedKey:
-        try:
-            parsed = uuid.UUID(store_id)
-        except ValueError:
-            raise NotFound("store not found", code="store-not-found") from None
-        api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+        parsed = _uuid(store_id, "store", "store-not-found")
         with self._db.write() as session:
             if repository.store_by_id(session, parsed) is None:
                 raise NotFound("store not found", code="store-not-found")
-            key = ApiKey(store_id=parsed, key_hash=key_hash(api_key))
-            session.add(key)
-            session.flush()
-            return IssuedKey(key_id=str(key.id), api_key=api_key)
+            return self._issue(session, parsed)
+
+    def list_api_keys(self, store_id: str) -> list[ApiKey]:
+        parsed = _uuid(store_id, "store", "store-not-found")
+        with self._db.read() as session:
+            if repository.store_by_id(session, parsed) is None:
+                raise NotFound("store not found", code="store-not-found")
+            return list(
+                session.scalars(
+                    select(ApiKey)
+                    .where(ApiKey.store_id == parsed)
+                    .order_by(ApiKey.created_at.desc(), ApiKey.id)
+                )
+            )
+
+    def revoke_api_key(self, store_id: str, key_id: str) -> ApiKey:
+        with self._db.write() as session:
+            key = self._store_key(session, store_id, key_id)
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+            return key
+
+    def rotate_api_key(self, store_id: str, key_id: str, grace: timedelta) -> Rotation:
+        if not timedelta(0) <= grace <= MAX_GRACE:
+            raise InvalidArgument("the grace period must be 0 to 30 days", code="invalid-grace")
+        now = utcnow()
+        with self._db.write() as session:
+            old = self._store_key(session, store_id, key_id)
+            if old.revoked_at is not None or (old.expires_at and old.expires_at <= now):
+                raise FailedPrecondition(
+                    "this key is no longer valid: issue a new one instead",
+                    code="api-key-inactive",
+                )
+            ends = now + grace
+            old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
+            issued = self._issue(session, old.store_id)
+            return Rotation(issued=issued, replaced=old)
+
+    def _store_key(self, session: Session, store_id: str, key_id: str) -> ApiKey:
+        """The key, locked for update, if it belongs to the store; 404 otherwise."""
+        store = _uuid(store_id, "store", "store-not-found")
+        key = session.get(ApiKey, _uuid(key_id, "key", "api-key-not-found"), with_for_update=True)
+        if key is None or key.store_id != store:
+            raise NotFound("this store has no such key", code="api-key-not-found")
+        return key
+
+    def _issue(self, session: Session, store_id: uuid.UUID) -> IssuedKey:
+        api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(store_id=store_id, key_hash=key_hash(api_key))
+        session.add(key)
+        session.flush()
+        return IssuedKey(key_id=str(key.id), api_key=api_key)
 
     def authenticate(self, api_key: str) -> ApiKey:
         if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
             raise Unauthenticated("invalid API key", code="invalid-api-key")
         with self._db.read() as session:
             key = repository.active_key_by_hash(session, key_hash(api_key))
-        if key is None:
+        if key is None or (key.expires_at is not None and key.expires_at <= utcnow()):
             raise Unauthenticated("invalid API key", code="invalid-api-key")
         return key
