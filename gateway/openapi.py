@@ -48,6 +48,7 @@ def document(currency: str) -> dict[str, Any]:
         )
         if op.request_schema:
             problems[415] = "The body is not application/json"
+            problems[413] = "The body is larger than 2 MiB"
         if op.auth:
             problems.update(AUTH_PROBLEMS)
         if op.rate_limited:
