@@ -4,7 +4,9 @@ Four kinds of caller send `Authorization: Bearer <credential>`:
 - admin: the token in `LOYALTY_ADMIN_TOKEN`;
 - pos: a store's POS key (`lk_...`), checked by the identity service;
 - staff and member: a session token (`ls_...`) from a login, checked by the identity service.
-Web pages may carry a session token in the `loyalty_session` cookie instead of the header.
+Web pages may carry a session token in the `loyalty_session` cookie instead of the header; a
+change (POST, PUT, ...) made with the cookie must come from this site (Origin or Referer), so
+another site cannot make a visitor's browser act with it.
 
 Each route names one guard (`operation(..., auth="admin")`); a guard lists the grants it lets
 through: `admin`, `pos`, `member`, or `staff:<role>`. A caller without a valid credential gets 401,
@@ -25,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import grpc
 from flask import Response, current_app, request
@@ -39,6 +42,7 @@ SESSION_LOCAL_TTL = 2.0
 SESSION_COOKIE = "loyalty_session"
 POS_KEY_PREFIX = "lk_"
 SESSION_PREFIX = "ls_"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # Who each guard admits. Support staff read members (lookups, points, history) but change
 # nothing; marketers work on campaigns and never see one member's data.
@@ -90,8 +94,22 @@ def credential(allow_cookie: bool = True) -> str:
         return token.strip()
     cookie = request.cookies.get(SESSION_COOKIE, "") if allow_cookie else ""
     if cookie.startswith(SESSION_PREFIX):
+        if request.method not in SAFE_METHODS and not same_origin():
+            # A browser sends the cookie along with requests other sites make it send.
+            raise Problem(
+                403,
+                "cross-site-request",
+                "a change made with the session cookie must come "
+                "from this site's own pages (Origin or Referer)",
+            )
         return cookie
     raise Problem(401, "unauthenticated", "send `Authorization: Bearer <token>`")
+
+
+def same_origin() -> bool:
+    """Whether the request's Origin (else its Referer) is this host."""
+    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return bool(source) and urlsplit(source).netloc == request.host
 
 
 def is_admin_token(token: str) -> bool:

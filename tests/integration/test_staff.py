@@ -205,3 +205,17 @@ def test_marketers_do_not_read_one_members_data(suite: Suite, pos: Pos) -> None:
     marketer = staff_login(suite, "marketer")
     for path in (f"/v1/members/{member['id']}/points", f"/v1/members/{member['id']}/ledger"):
         assert marketer.get(path).status_code == 403
+
+
+def test_a_change_made_with_the_cookie_must_come_from_this_site(suite: Suite) -> None:
+    staff = staff_login(suite, "marketer")
+    browser = Api(suite.gateway_url)
+    browser.session.cookies.set("loyalty_session", staff.token)
+    host = suite.gateway_url.split("://", 1)[1]
+    for headers in ({}, {"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"}):
+        forged = browser.post("/v1/staff/logout", headers=headers)
+        assert (forged.status_code, forged.json()["code"]) == (403, "cross-site-request")
+    assert browser.get("/v1/session").status_code == 200  # reading needs no proof
+    own = browser.post("/v1/staff/logout", headers={"Origin": f"http://{host}"})
+    assert own.status_code == 204
+    assert staff.get("/v1/session").status_code == 401
