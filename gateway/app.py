@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
-from gateway.blueprints import admin, pos, pos_keys, sessions, staff, system
+from gateway.blueprints import admin, marketing, pos, pos_keys, sessions, staff, system
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
 from gateway.web import docs, pages, till
@@ -53,6 +53,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         pos.bp,
         sessions.bp,
         staff.bp,
+        marketing.bp,
         pages.bp,
         till.bp,
         docs.bp,

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local import Suite
+from tests.campaigns_support import CampaignsWorld
 from tests.ledger_support import PointsWorld, sqlite_url
 from tests.support import (
     Pos,
@@ -91,3 +92,26 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PointsWorl
     yield world
     world.check_books()
     world.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def campaigns_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CampaignsWorld]:
+    """The campaigns classes over a points ledger's events, on SQLite and on PostgreSQL, each
+    test with fresh databases."""
+    if request.param == "sqlite":
+        points = PointsWorld(sqlite_url(tmp_path))
+        world = CampaignsWorld(f"sqlite:///{tmp_path / 'campaigns.db'}", points)
+    else:
+        databases = PostgresDatabases() if postgres_reachable() else None
+        if databases is None:
+            unavailable("PostgreSQL at 127.0.0.1:5432")
+        assert databases is not None
+        request.addfinalizer(databases.drop)
+        url = "postgresql+psycopg://" + databases.urls["points"].split("://", 1)[1]
+        points = PointsWorld(url)
+        world = CampaignsWorld(
+            url.replace(databases.names["points"], databases.names["campaigns"]), points
+        )
+    yield world
+    world.close()
+    points.close()

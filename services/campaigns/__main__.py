@@ -1,4 +1,4 @@
-from services.campaigns.server import MIGRATIONS, build
+from services.campaigns.server import MIGRATIONS, build, rebuild, reconcile_command
 from services.runtime.server import main
 
-main("campaigns", build, MIGRATIONS)
+main("campaigns", build, MIGRATIONS, {"rebuild": rebuild, "reconcile": reconcile_command})

@@ -1,9 +1,231 @@
-"""The campaigns database. It holds no tables yet: campaigns and segments come with their API."""
+"""The campaigns database: a projection of what identity and points tell about each member, the
+feedback members give, segments, campaigns with the awards they made, and the messages they
+send."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.runtime.db import UtcDateTime
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class FeedCursor(Base):
+    """How far the projection has read one service's events; moved in the same transaction as
+    the changes those events made."""
+
+    __tablename__ = "feed_cursors"
+
+    feed: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(200), default="")
+    events_applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Member(Base):
+    """One member as campaigns sees them, rebuilt from events alone."""
+
+    __tablename__ = "members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # A stable number in [0, 10000) from the member id: control groups are ranges of it.
+    bucket: Mapped[int] = mapped_column(Integer)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    enrolled_store_id: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100), index=True)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    gender: Mapped[str | None] = mapped_column(String(20))
+    interests: Mapped[str | None] = mapped_column(Text)
+    consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier: Mapped[str] = mapped_column(String(40), default="member")
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_purchase_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    refund_count: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_refund_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_rating: Mapped[int | None] = mapped_column(SmallInteger)
+    last_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    stage: Mapped[str] = mapped_column(String(20), default="potential", index=True)
+    stage_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rfm_r: Mapped[int] = mapped_column(SmallInteger, default=0)
+    rfm_f: Mapped[int] = mapped_column(SmallInteger, default=0)
+    rfm_m: Mapped[int] = mapped_column(SmallInteger, default=0)
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MemberCategory(Base):
+    __tablename__ = "member_categories"
+
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
+class MemberPurchase(Base):
+    """Each purchase of a member, for windows (repeat buying, campaign reports)."""
+
+    __tablename__ = "member_purchases"
+    __table_args__ = (Index("ix_member_purchases_member", "member_id", "occurred_at"),)
+
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class StageChange(Base):
+    """A member moved from one lifecycle stage to another: what marketers are alerted to."""
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (Index("ix_stage_changes_to", "to_stage", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    from_stage: Mapped[str] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    feedback_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    # "rule" (evaluated on the projection) or "static" (an uploaded list of members).
+    kind: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+
+    segment_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    # What the campaign is, as JSON: rules of its kind, targeting, schedule, message.
+    definition: Mapped[str] = mapped_column(Text)
+    # draft, launched, paused or ended; scheduled and active follow from launched + schedule.
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    stackable: Mapped[bool] = mapped_column(Boolean, default=True)
+    budget_points: Mapped[int | None] = mapped_column(BigInteger)
+    awarded_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    per_member_limit: Mapped[int | None] = mapped_column(Integer)
+    control_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When its messages were put in the outbox (once, as it became active).
+    messages_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Evaluation(Base):
+    """The answer given to one purchase, replayed when the same transaction is asked again."""
+
+    __tablename__ = "evaluations"
+
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Award(Base):
+    __tablename__ = "awards"
+    __table_args__ = (
+        UniqueConstraint("store_id", "transaction_id", "campaign_id"),
+        Index("ix_awards_campaign_member", "campaign_id", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    points: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MemberAwards(Base):
+    """How many awards a member has had from a campaign, for its per-member limit."""
+
+    __tablename__ = "member_awards"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    awards: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(Base):
+    """One message to one member: the outbox the dispatcher sends from. Its id is the
+    message_id identity de-duplicates on, so sending again after a crash sends nothing."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id", "channel"),
+        Index("ix_messages_due", "status", "not_before"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    channel: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    # pending, then what identity answered: sent, skipped-no-consent, ...
+    status: Mapped[str] = mapped_column(String(30), default="pending")
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -5,8 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from loyalty.points.v1 import points_pb2, points_pb2_grpc
+from services.campaigns.campaigns import Campaigns
+from services.campaigns.evaluation import ActiveCampaigns, Evaluator
+from services.campaigns.feedback import FeedbackBook
+from services.campaigns.feeds import Feed, FeedRunner, MemberView, grpc_feed
+from services.campaigns.reconcile import reconcile
+from services.campaigns.reports import Reports
+from services.campaigns.segments import Segments
 from services.campaigns.servicer import CampaignsServicer
-from services.runtime.config import ServiceConfig
+from services.campaigns.settings import CampaignsSettings
+from services.runtime.cache import Cache
+from services.runtime.channels import open_channel
+from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.server import Registration, Service
 
@@ -14,16 +26,87 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.campaigns.v1.CampaignsService"
 
 
+def feeds(env: Env) -> tuple[list[Feed], list]:
+    """The services whose events build the member view, and their channels."""
+    points = open_channel(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), 10.0)
+    found = [
+        grpc_feed(
+            "points",
+            points_pb2_grpc.PointsServiceStub(points).ListEvents,
+            points_pb2.ListEventsRequest,
+        )
+    ]
+    channels = [points]
+    identity_service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
+    if "ListEvents" in identity_service.methods_by_name:
+        identity = open_channel(env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), 10.0)
+        stub = identity_pb2_grpc.IdentityServiceStub(identity)
+        request_type = (
+            getattr(identity_pb2, "ListEventsRequest", None) or points_pb2.ListEventsRequest
+        )
+        found.insert(0, grpc_feed("identity", stub.ListEvents, request_type))
+        channels.append(identity)
+    return found, channels
+
+
 def build(config: ServiceConfig) -> Service:
+    env = Env()
+    settings = CampaignsSettings.from_env(env)
     database = Database(config.database_url)
+    cache = Cache(config.redis_url, f"{config.cache_prefix}:campaigns")
+    segments = Segments(database, settings.currency)
+    campaigns = Campaigns(database, segments, cache, settings.currency, settings.timezone)
+    active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
+    evaluator = Evaluator(database, campaigns, active, settings.timezone)
+    sources, channels = feeds(env)
+    view = MemberView(database, sources, settings.lifecycle)
+    runner = FeedRunner(view, settings.feed_interval)
+    servicer = CampaignsServicer(
+        evaluator,
+        FeedbackBook(database, settings.lifecycle),
+        segments,
+        campaigns,
+        Reports(database, campaigns),
+        view,
+        settings.currency,
+    )
+    runner.start()
     return Service(
         config=config,
         database=database,
         registrations=[
             Registration(
-                SERVICE_NAME,
-                campaigns_pb2_grpc.add_CampaignsServiceServicer_to_server,
-                CampaignsServicer(),
+                SERVICE_NAME, campaigns_pb2_grpc.add_CampaignsServiceServicer_to_server, servicer
             )
         ],
+        on_stop=[runner.stop, cache.close, *(channel.close for channel in channels)],
     )
+
+
+def rebuild(config: ServiceConfig) -> int:
+    """`python -m services.campaigns rebuild`: forgets the member view; the running service
+    rebuilds it from the first event."""
+    database = Database(config.database_url)
+    try:
+        MemberView(database, [], CampaignsSettings.from_env(Env()).lifecycle).rebuild()
+    finally:
+        database.dispose()
+    print("the member view will be rebuilt from the first event")
+    return 0
+
+
+def reconcile_command(config: ServiceConfig) -> int:
+    """`python -m services.campaigns reconcile`: exit 1 with the drifted members, if any."""
+    env = Env()
+    database = Database(config.database_url)
+    sources, channels = feeds(env)
+    try:
+        findings = reconcile(database, sources, CampaignsSettings.from_env(env).lifecycle)
+    finally:
+        database.dispose()
+        for channel in channels:
+            channel.close()
+    for finding in findings:
+        print(finding)
+    print("the member view matches the events" if not findings else "the member view drifted")
+    return 1 if findings else 0

@@ -1,15 +1,99 @@
-"""CampaignsService over gRPC."""
+"""CampaignsService over gRPC: proto <-> domain mapping only."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import grpc
 
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
+from services.campaigns.campaigns import Campaigns, CampaignView
+from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
+from services.campaigns.feedback import FeedbackBook
+from services.campaigns.feeds import MemberView
+from services.campaigns.reports import GroupFigures, Reports
+from services.campaigns.segments import Segments, SegmentView
+from services.runtime.convert import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidArgument
+
+ACTIONS = {
+    pb.CAMPAIGN_ACTION_LAUNCH: "launch",
+    pb.CAMPAIGN_ACTION_PAUSE: "pause",
+    pb.CAMPAIGN_ACTION_END: "end",
+}
+
+
+def _json(text: str, field: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidArgument(f"{field} is not valid JSON", code="invalid-json") from None
+
+
+def _stamp(target: Any, value: datetime | None) -> None:
+    if value is not None:
+        target.CopyFrom(to_timestamp(value))
+
+
+def _segment(view: SegmentView) -> pb.Segment:
+    segment = pb.Segment(
+        id=view.id,
+        name=view.name,
+        kind=view.kind,
+        rule_json=json.dumps(view.rule) if view.rule is not None else "",
+    )
+    _stamp(segment.created_at, view.created_at)
+    return segment
+
+
+def _campaign(view: CampaignView) -> pb.Campaign:
+    campaign = pb.Campaign(
+        id=str(view.id),
+        name=view.name,
+        kind=view.kind,
+        status=view.status,
+        definition_json=json.dumps(view.body),
+        awarded_points=view.awarded_points,
+    )
+    _stamp(campaign.created_at, view.created_at)
+    _stamp(campaign.launched_at, view.launched_at)
+    return campaign
+
+
+def _figures(group: GroupFigures) -> pb.GroupFigures:
+    return pb.GroupFigures(
+        members=group.members,
+        buyers=group.buyers,
+        visits=group.visits,
+        spend_minor=group.spend_minor,
+        spend_per_member_minor=group.spend_per_member_minor,
+        visits_per_member=group.visits_per_member,
+    )
 
 
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        feedback: FeedbackBook,
+        segments: Segments,
+        campaigns: Campaigns,
+        reports: Reports,
+        view: MemberView,
+        currency: str,
+    ) -> None:
+        self._evaluator = evaluator
+        self._feedback = feedback
+        self._segments = segments
+        self._campaigns = campaigns
+        self._reports = reports
+        self._view = view
+        self._currency = currency
+
     def EvaluatePurchase(
         self, request: pb.EvaluatePurchaseRequest, context: grpc.ServicerContext
     ) -> pb.EvaluatePurchaseResponse:
@@ -17,5 +101,147 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             raise InvalidArgument("member_id and transaction_id are required")
         if request.amount.amount_minor <= 0:
             raise InvalidArgument("amount must be more than zero", code="invalid-amount")
-        # No campaign can be defined yet, so no purchase earns a bonus.
-        return pb.EvaluatePurchaseResponse()
+        items = []
+        for item in request.items:
+            try:
+                amount = int(Decimal(item.quantity or "1") * item.unit_price.amount_minor)
+            except InvalidOperation:
+                amount = item.unit_price.amount_minor
+            items.append(Item(item.sku, item.category, amount))
+        bonuses = self._evaluator.evaluate(
+            PurchaseFacts(
+                store_id=request.store_id,
+                transaction_id=request.transaction_id,
+                member_id=request.member_id,
+                amount_minor=request.amount.amount_minor,
+                base_points=request.base_points,
+                items=tuple(items),
+                occurred_at=from_timestamp(request.occurred_at),
+            )
+        )
+        return pb.EvaluatePurchaseResponse(
+            bonuses=[
+                pb.Bonus(campaign_id=b.campaign_id, points=b.points, reason=b.reason)
+                for b in bonuses
+            ]
+        )
+
+    def ListOffers(self, request: pb.ListOffersRequest, context: grpc.ServicerContext):
+        offers = []
+        for offer in self._evaluator.offers(request.member_id, request.store_id):
+            message = pb.Offer(
+                campaign_id=offer.campaign_id,
+                title=offer.title,
+                description=offer.description,
+                code=offer.code,
+            )
+            _stamp(message.ends_at, offer.ends_at)
+            offers.append(message)
+        return pb.ListOffersResponse(offers=offers)
+
+    def SubmitFeedback(self, request: pb.SubmitFeedbackRequest, context: grpc.ServicerContext):
+        stage = self._feedback.submit(
+            request.feedback_id, request.member_id, request.rating, request.comment
+        )
+        return pb.SubmitFeedbackResponse(stage=stage)
+
+    def CreateSegment(self, request: pb.CreateSegmentRequest, context: grpc.ServicerContext):
+        rule = _json(request.rule_json, "rule_json") if request.rule_json else None
+        members = list(request.member_ids) if rule is None else None
+        view = self._segments.create(request.name, rule=rule, member_ids=members)
+        return pb.CreateSegmentResponse(segment=_segment(view))
+
+    def GetSegment(self, request: pb.GetSegmentRequest, context: grpc.ServicerContext):
+        return pb.GetSegmentResponse(segment=_segment(self._segments.get(request.segment_id)))
+
+    def ListSegments(self, request: pb.ListSegmentsRequest, context: grpc.ServicerContext):
+        return pb.ListSegmentsResponse(segments=[_segment(s) for s in self._segments.list()])
+
+    def PreviewSegment(self, request: pb.PreviewSegmentRequest, context: grpc.ServicerContext):
+        if request.segment_id:
+            preview = self._segments.preview(segment_id=request.segment_id)
+        else:
+            preview = self._segments.preview(rule=_json(request.rule_json, "rule_json"))
+        return pb.PreviewSegmentResponse(
+            size=preview.size,
+            sample=[
+                pb.MemberSample(
+                    member_id=s.member_id, first_name=s.first_name, stage=s.stage, tier=s.tier
+                )
+                for s in preview.sample
+            ],
+        )
+
+    def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):
+        view = self._campaigns.create(_json(request.definition_json, "definition_json"))
+        return pb.CreateCampaignResponse(campaign=_campaign(view))
+
+    def UpdateCampaign(self, request: pb.UpdateCampaignRequest, context: grpc.ServicerContext):
+        body = _json(request.definition_json, "definition_json")
+        return pb.UpdateCampaignResponse(
+            campaign=_campaign(self._campaigns.update(request.campaign_id, body))
+        )
+
+    def GetCampaign(self, request: pb.GetCampaignRequest, context: grpc.ServicerContext):
+        return pb.GetCampaignResponse(campaign=_campaign(self._campaigns.get(request.campaign_id)))
+
+    def ListCampaigns(self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext):
+        return pb.ListCampaignsResponse(campaigns=[_campaign(c) for c in self._campaigns.list()])
+
+    def ChangeCampaignStatus(
+        self, request: pb.ChangeCampaignStatusRequest, context: grpc.ServicerContext
+    ):
+        action = ACTIONS.get(request.action)
+        if action is None:
+            raise InvalidArgument("action must be launch, pause or end", code="invalid-action")
+        view = self._campaigns.transition(request.campaign_id, action)
+        return pb.ChangeCampaignStatusResponse(campaign=_campaign(view))
+
+    def GetCampaignReport(
+        self, request: pb.GetCampaignReportRequest, context: grpc.ServicerContext
+    ):
+        report = self._reports.campaign(request.campaign_id)
+        response = pb.GetCampaignReportResponse(
+            campaign_id=report.campaign_id,
+            status=report.status,
+            audience=report.audience,
+            reached=report.reached,
+            messages_sent=report.messages_sent,
+            points_awarded=report.points_awarded,
+            budget_points=report.budget_points or 0,
+            target=_figures(report.target),
+            control=_figures(report.control),
+            currency=self._currency,
+        )
+        _stamp(response.window_start, report.window_start)
+        _stamp(response.window_end, report.window_end)
+        return response
+
+    def GetStageOverview(self, request: pb.GetStageOverviewRequest, context: grpc.ServicerContext):
+        overview = self._reports.stages(min(max(request.limit or 100, 1), 1000))
+        dissatisfied = []
+        for member in overview.dissatisfied:
+            item = pb.DissatisfiedMember(
+                member_id=member.member_id,
+                first_name=member.first_name,
+                last_rating=member.last_rating or 0,
+            )
+            _stamp(item.since, member.since)
+            dissatisfied.append(item)
+        return pb.GetStageOverviewResponse(
+            dissatisfied=dissatisfied,
+            stages=[pb.StageCount(stage=s, members=n) for s, n in overview.counts.items()],
+        )
+
+    def GetMemberViewStatus(
+        self, request: pb.GetMemberViewStatusRequest, context: grpc.ServicerContext
+    ):
+        feeds = []
+        for status in self._view.status():
+            item = pb.FeedStatus(
+                feed=status.feed, events_applied=status.events_applied, pending=status.pending
+            )
+            _stamp(item.last_event_at, status.last_event_at)
+            _stamp(item.applied_at, status.applied_at)
+            feeds.append(item)
+        return pb.GetMemberViewStatusResponse(feeds=feeds)

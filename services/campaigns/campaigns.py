@@ -1,0 +1,239 @@
+"""Campaigns as marketers keep them: created as drafts, launched, paused, ended.
+
+The stored state is draft, launched, paused or ended; a launched campaign reads as scheduled
+before its start, active while it runs and ended after its end. Every change moves a generation
+number in Redis, so each process drops its cached active campaigns at once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, literal, or_, select, true
+from sqlalchemy.orm import Session
+
+from services.campaigns import definitions
+from services.campaigns.definitions import Definition
+from services.campaigns.models import Campaign, Member
+from services.campaigns.segments import Segments
+from services.runtime.cache import Cache
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import Conflict, InvalidArgument, NotFound
+from services.runtime.ids import parse_id
+
+GENERATION_KEY = "generation"
+
+
+def salt_of(campaign_id: uuid.UUID) -> int:
+    return int(campaign_id.hex[:8], 16) % 10000
+
+
+def in_control(bucket: int, campaign_id: uuid.UUID, percent: int) -> bool:
+    """Whether a member (by their bucket) is held out of a campaign: the same answer every
+    time, and a different slice of members for each campaign."""
+    return (bucket + salt_of(campaign_id)) % 10000 < percent * 100
+
+
+def control_condition(campaign_id: uuid.UUID, percent: int) -> ColumnElement[bool]:
+    """`in_control` as SQL over the members table."""
+    shifted = (Member.__table__.c.bucket + salt_of(campaign_id)) % 10000
+    return shifted < literal(percent * 100)
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    id: uuid.UUID
+    name: str
+    kind: str
+    status: str
+    body: dict
+    definition: Definition
+    awarded_points: int
+    created_at: datetime
+    launched_at: datetime | None
+
+
+def status_of(state: str, definition: Definition, now: datetime) -> str:
+    if state != "launched":
+        return state
+    schedule = definition.schedule
+    if schedule.starts_at and now < schedule.starts_at:
+        return "scheduled"
+    if schedule.ends_at and now >= schedule.ends_at:
+        return "ended"
+    return "active"
+
+
+class Campaigns:
+    def __init__(
+        self,
+        database: Database,
+        segments: Segments,
+        cache: Cache,
+        currency: str,
+        timezone: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self.segments = segments
+        self._cache = cache
+        self._currency = currency
+        self._timezone = timezone
+        self._clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        self._cache.incr_many(GENERATION_KEY)
+        for listener in self._listeners:
+            listener()
+
+    def parse(self, body: Any) -> Definition:
+        return definitions.parse(body, self._currency, self._timezone)
+
+    def view(self, row: Campaign) -> CampaignView:
+        body = json.loads(row.definition)
+        definition = self.parse(body)
+        return CampaignView(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            status=status_of(row.state, definition, self._clock()),
+            body=body,
+            definition=definition,
+            awarded_points=row.awarded_points,
+            created_at=row.created_at,
+            launched_at=row.launched_at,
+        )
+
+    def create(self, body: Any) -> CampaignView:
+        definition = self.parse(body)
+        now = self._clock()
+        with self._db.write() as session:
+            self._check_segments(session, definition)
+            row = Campaign(
+                id=uuid.uuid4(),
+                name=definition.name,
+                kind=definition.kind,
+                definition=json.dumps(body),
+                state="draft",
+                priority=definition.priority,
+                stackable=definition.stackable,
+                budget_points=definition.budget_points,
+                awarded_points=0,
+                per_member_limit=definition.per_member_limit,
+                control_percent=definition.control_percent,
+                starts_at=definition.schedule.starts_at,
+                ends_at=definition.schedule.ends_at,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return self.view(row)
+
+    def update(self, campaign_id: str, body: Any) -> CampaignView:
+        """Replaces a draft's definition; a launched campaign cannot be rewritten."""
+        definition = self.parse(body)
+        with self._db.write() as session:
+            row = self._load(session, campaign_id, lock=True)
+            if row.state != "draft":
+                raise Conflict("only a draft can be changed", code="campaign-not-draft")
+            self._check_segments(session, definition)
+            row.name, row.kind, row.definition = definition.name, definition.kind, json.dumps(body)
+            row.priority, row.stackable = definition.priority, definition.stackable
+            row.budget_points, row.per_member_limit = (
+                definition.budget_points,
+                definition.per_member_limit,
+            )
+            row.control_percent = definition.control_percent
+            row.starts_at, row.ends_at = definition.schedule.starts_at, definition.schedule.ends_at
+            row.updated_at = self._clock()
+            return self.view(row)
+
+    def _check_segments(self, session: Session, definition: Definition) -> None:
+        for i, segment_id in enumerate(definition.targeting.segments):
+            try:
+                self.segments.condition(session, segment_id)
+            except NotFound:
+                raise InvalidArgument(
+                    f"targeting.segments[{i}]: no such segment", code="invalid-campaign"
+                ) from None
+
+    def _load(self, session: Session, campaign_id: str, lock: bool = False) -> Campaign:
+        row = session.get(Campaign, parse_id(campaign_id, "campaign"), with_for_update=lock)
+        if row is None:
+            raise NotFound("no such campaign", code="campaign-not-found")
+        return row
+
+    def get(self, campaign_id: str) -> CampaignView:
+        with self._db.read() as session:
+            return self.view(self._load(session, campaign_id))
+
+    def list(self) -> list[CampaignView]:
+        with self._db.read() as session:
+            rows = session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))
+            return [self.view(row) for row in rows]
+
+    def transition(self, campaign_id: str, action: str) -> CampaignView:
+        """launch (draft or paused → launched), pause (launched → paused), end (→ ended)."""
+        now = self._clock()
+        with self._db.write() as session:
+            row = self._load(session, campaign_id, lock=True)
+            status = status_of(row.state, self.parse(json.loads(row.definition)), now)
+            allowed = {
+                "launch": {"draft", "paused"},
+                "pause": {"scheduled", "active"},
+                "end": {"draft", "scheduled", "active", "paused"},
+            }[action]
+            if status not in allowed:
+                raise Conflict(
+                    f"a campaign that is {status} cannot be {action}ed", code=f"campaign-{status}"
+                )
+            row.state = {"launch": "launched", "pause": "paused", "end": "ended"}[action]
+            if action == "launch" and row.launched_at is None:
+                row.launched_at = now
+            row.updated_at = now
+            view = self.view(row)
+        self._changed()
+        return view
+
+    def launched(self, session: Session) -> list[Campaign]:
+        """Campaigns that are or will be active: launched and not past their end."""
+        now = self._clock()
+        return list(
+            session.scalars(
+                select(Campaign)
+                .where(
+                    Campaign.state == "launched",
+                    or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
+                )
+                .order_by(Campaign.priority.desc(), Campaign.id)
+            )
+        )
+
+    def audience(self, session: Session, definition: Definition) -> ColumnElement[bool]:
+        """Who a campaign targets, as SQL over the member view (stores by where they enrolled)."""
+        targeting = definition.targeting
+        if targeting.everyone:
+            return true()
+        c = Member.__table__.c
+        condition: ColumnElement[bool] = true()
+        if targeting.segments:
+            condition = condition & or_(
+                *(self.segments.condition(session, s) for s in targeting.segments)
+            )
+        if targeting.stages:
+            condition = condition & c.stage.in_(targeting.stages)
+        if targeting.tiers:
+            condition = condition & c.tier.in_(targeting.tiers)
+        if targeting.stores:
+            condition = condition & c.enrolled_store_id.in_(targeting.stores)
+        return condition

@@ -1,0 +1,303 @@
+"""What a campaign is: its kind and the rules of that kind, who it targets, when it runs, and
+what it may send. Parsed and checked once, from the marketer's JSON; bad values are refused
+with the path of the culprit (`schedule.hours.from`)."""
+
+from __future__ import annotations
+
+import re
+import string
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.campaigns.lifecycle import STAGES
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import to_minor
+
+KINDS = (
+    "multiplier",
+    "fixed_bonus",
+    "category_bonus",
+    "spend_threshold",
+    "birthday",
+    "win_back",
+    "offer",
+)
+PLACEHOLDERS = {"first_name", "points", "expiry", "offer"}
+MAX_POINTS = 10**9
+
+
+def _bad(path: str, detail: str) -> InvalidArgument:
+    return InvalidArgument(f"{path}: {detail}", code="invalid-campaign")
+
+
+@dataclass(frozen=True)
+class Targeting:
+    everyone: bool = True
+    segments: tuple[uuid.UUID, ...] = ()
+    stages: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    days_of_week: tuple[int, ...] = ()
+    hours: tuple[time, time] | None = None
+    timezone: str = "UTC"
+
+    def allows(self, moment: datetime) -> bool:
+        if self.starts_at and moment < self.starts_at:
+            return False
+        if self.ends_at and moment >= self.ends_at:
+            return False
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        if self.days_of_week and local.isoweekday() not in self.days_of_week:
+            return False
+        if self.hours:
+            start, end = self.hours
+            now = local.time()
+            inside = start <= now < end if start <= end else (now >= start or now < end)
+            if not inside:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Offer:
+    title: str
+    description: str = ""
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    channel: str
+    template: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    kind: str
+    multiplier: Decimal = Decimal(1)
+    points: int = 0
+    categories: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    min_spend_minor: int = 0
+    offer: Offer | None = None
+    targeting: Targeting = field(default_factory=Targeting)
+    schedule: Schedule = field(default_factory=Schedule)
+    budget_points: int | None = None
+    per_member_limit: int | None = None
+    priority: int = 0
+    stackable: bool = True
+    control_percent: int = 0
+    message: MessagePlan | None = None
+
+
+def _text(value: Any, path: str, limit: int = 200, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        raise _bad(path, f"must be text of 1 to {limit} characters")
+    return value.strip()
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(path, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _moment(value: Any, path: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(path, "must be an ISO 8601 date-time with its offset") from None
+    if moment.tzinfo is None:
+        raise _bad(path, "must carry its UTC offset, e.g. 2026-12-01T00:00:00+03:30")
+    return moment
+
+
+def _clock(value: Any, path: str) -> time:
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise _bad(path, "must be HH:MM")
+    return time.fromisoformat(value)
+
+
+def _names(value: Any, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 1000:
+        raise _bad(path, "must be a list of at most 1000 names")
+    return tuple(_text(v, f"{path}[{i}]", 100) for i, v in enumerate(value))
+
+
+def _targeting(value: Any) -> Targeting:
+    if value is None:
+        return Targeting()
+    if not isinstance(value, dict):
+        raise _bad("targeting", "must be an object")
+    unknown = set(value) - {"everyone", "segments", "stages", "tiers", "stores"}
+    if unknown:
+        raise _bad(f"targeting.{sorted(unknown)[0]}", "unknown field")
+    segments = []
+    for i, item in enumerate(value.get("segments") or []):
+        try:
+            segments.append(uuid.UUID(str(item)))
+        except ValueError:
+            raise _bad(f"targeting.segments[{i}]", "is not a segment id") from None
+    stages = _names(value.get("stages"), "targeting.stages")
+    for i, stage in enumerate(stages):
+        if stage not in STAGES:
+            raise _bad(f"targeting.stages[{i}]", f"unknown stage; one of {', '.join(STAGES)}")
+    targeting = Targeting(
+        everyone=bool(value.get("everyone", False)),
+        segments=tuple(segments),
+        stages=stages,
+        tiers=_names(value.get("tiers"), "targeting.tiers"),
+        stores=_names(value.get("stores"), "targeting.stores"),
+    )
+    narrowed = targeting.segments or targeting.stages or targeting.tiers or targeting.stores
+    if targeting.everyone and narrowed:
+        raise _bad("targeting.everyone", "cannot be combined with segments, stages, tiers, stores")
+    if not targeting.everyone and not narrowed:
+        raise _bad("targeting", "say everyone: true, or name segments, stages, tiers or stores")
+    return targeting
+
+
+def _schedule(value: Any, default_zone: str) -> Schedule:
+    if value is None:
+        return Schedule(timezone=default_zone)
+    if not isinstance(value, dict):
+        raise _bad("schedule", "must be an object")
+    unknown = set(value) - {"starts_at", "ends_at", "days_of_week", "hours", "timezone"}
+    if unknown:
+        raise _bad(f"schedule.{sorted(unknown)[0]}", "unknown field")
+    zone = value.get("timezone") or default_zone
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad("schedule.timezone", f"unknown time zone {zone!r}") from None
+    days = value.get("days_of_week") or []
+    if not isinstance(days, list):
+        raise _bad("schedule.days_of_week", "must be a list of 1 (Monday) to 7 (Sunday)")
+    hours = value.get("hours")
+    span = None
+    if hours is not None:
+        if not isinstance(hours, dict) or set(hours) != {"from", "to"}:
+            raise _bad("schedule.hours", 'must be {"from": "HH:MM", "to": "HH:MM"}')
+        span = (
+            _clock(hours["from"], "schedule.hours.from"),
+            _clock(hours["to"], "schedule.hours.to"),
+        )
+    schedule = Schedule(
+        starts_at=_moment(value.get("starts_at"), "schedule.starts_at"),
+        ends_at=_moment(value.get("ends_at"), "schedule.ends_at"),
+        days_of_week=tuple(
+            _int(d, f"schedule.days_of_week[{i}]", 1, 7) for i, d in enumerate(days)
+        ),
+        hours=span,
+        timezone=str(zone),
+    )
+    if schedule.starts_at and schedule.ends_at and schedule.ends_at <= schedule.starts_at:
+        raise _bad("schedule.ends_at", "must be after starts_at")
+    return schedule
+
+
+def _message(value: Any) -> MessagePlan | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad("message", "must be an object")
+    channel = value.get("channel")
+    if channel not in ("sms", "email"):
+        raise _bad("message.channel", "must be sms or email")
+    template = _text(value.get("template"), "message.template", 1000)
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        raise _bad("message.template", str(error)) from None
+    unknown = fields - PLACEHOLDERS
+    if unknown:
+        raise _bad(
+            "message.template",
+            f"unknown placeholder {{{sorted(unknown)[0]}}}; use {', '.join(sorted(PLACEHOLDERS))}",
+        )
+    return MessagePlan(channel=channel, template=template)
+
+
+def parse(body: Any, currency: str, default_zone: str) -> Definition:
+    """A checked Definition from the marketer's JSON object."""
+    if not isinstance(body, dict):
+        raise _bad("campaign", "must be an object")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise _bad("kind", f"must be one of {', '.join(KINDS)}")
+    multiplier = Decimal(1)
+    if kind in ("multiplier", "category_bonus"):
+        try:
+            multiplier = Decimal(str(body.get("multiplier")))
+        except InvalidOperation:
+            raise _bad("multiplier", "must be a number such as 2 or 1.5") from None
+        if not (Decimal(1) < multiplier <= Decimal(100)):
+            raise _bad("multiplier", "must be more than 1 and at most 100")
+    points = 0
+    if kind in ("fixed_bonus", "spend_threshold", "birthday", "win_back"):
+        points = _int(body.get("points"), "points", 1, MAX_POINTS)
+    min_spend = 0
+    if kind == "spend_threshold":
+        try:
+            min_spend = to_minor(body.get("min_spend"), currency, "min_spend")
+        except InvalidArgument as error:
+            raise _bad("min_spend", error.detail) from None
+    categories = tuple(c.lower() for c in _names(body.get("categories"), "categories"))
+    skus = _names(body.get("skus"), "skus")
+    if kind == "category_bonus" and not (categories or skus):
+        raise _bad("categories", "a category bonus names categories or skus")
+    offer = None
+    if body.get("offer") is not None:
+        raw = body["offer"]
+        if not isinstance(raw, dict):
+            raise _bad("offer", "must be an object")
+        offer = Offer(
+            title=_text(raw.get("title"), "offer.title"),
+            description=_text(raw.get("description"), "offer.description", 1000, False),
+            code=_text(raw.get("code"), "offer.code", 50, False),
+        )
+    if kind == "offer" and offer is None:
+        raise _bad("offer", "an offer campaign needs its offer: {title, description?, code?}")
+    budget = body.get("budget_points")
+    limit = body.get("per_member_limit")
+    return Definition(
+        name=_text(body.get("name"), "name"),
+        kind=kind,
+        multiplier=multiplier,
+        points=points,
+        categories=categories,
+        skus=skus,
+        min_spend_minor=min_spend,
+        offer=offer,
+        targeting=_targeting(body.get("targeting")),
+        schedule=_schedule(body.get("schedule"), default_zone),
+        budget_points=None if budget is None else _int(budget, "budget_points", 1, 10**12),
+        per_member_limit=None if limit is None else _int(limit, "per_member_limit", 1, 10**6),
+        priority=_int(body.get("priority", 0), "priority", -1000, 1000),
+        stackable=_flag(body.get("stackable", True), "stackable"),
+        control_percent=_int(body.get("control_percent", 0), "control_percent", 0, 50),
+        message=_message(body.get("message")),
+    )
+
+
+def _flag(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(path, "must be true or false")
+    return value

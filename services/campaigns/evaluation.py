@@ -1,0 +1,339 @@
+"""What bonus a purchase earns, answered at the till.
+
+Launched campaigns are kept in memory, reloaded when the generation number in Redis moves (a
+campaign changed in any process) or, without Redis, every `refresh_seconds`. With no active
+campaign a purchase is answered without touching the database.
+
+Otherwise one transaction records the answer under the unique (store, transaction) key first,
+so a repeated or concurrent copy of the same purchase waits and then gets that same answer.
+Limits hold under concurrency through atomic conditional writes: the member's award count rises
+only while below the campaign's per-member limit, and the campaign's awarded points only while
+within its budget (both on rows the database locks for the rest of the transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.campaigns.campaigns import GENERATION_KEY, Campaigns, in_control
+from services.campaigns.definitions import Definition
+from services.campaigns.models import Award, Campaign, Evaluation, Member, MemberAwards
+from services.campaigns.projection import bucket_of
+from services.runtime.cache import Cache
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import InvalidArgument
+from services.runtime.ids import parse_id
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    category: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class PurchaseFacts:
+    store_id: str
+    transaction_id: str
+    member_id: str
+    amount_minor: int
+    base_points: int
+    items: tuple[Item, ...]
+    occurred_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Bonus:
+    campaign_id: str
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Live:
+    id: uuid.UUID
+    definition: Definition
+
+
+class ActiveCampaigns:
+    """The launched campaigns, in memory, in the order they are applied (priority first)."""
+
+    def __init__(
+        self, database: Database, campaigns: Campaigns, cache: Cache, refresh_seconds: float
+    ) -> None:
+        self._db = database
+        self._campaigns = campaigns
+        self._cache = cache
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._loaded_at = -1e9
+        self._generation: bytes | None = None
+        self._items: list[Live] = []
+        campaigns.on_change(self.invalidate)
+
+    def invalidate(self) -> None:
+        self._loaded_at = -1e9
+
+    def current(self) -> list[Live]:
+        generation = self._cache.get(GENERATION_KEY) if self._cache.enabled else None
+        fresh = time.monotonic() - self._loaded_at < self._refresh
+        if fresh and generation == self._generation:
+            return self._items
+        with self._lock:
+            with self._db.read() as session:
+                rows = self._campaigns.launched(session)
+                items = [Live(row.id, self._campaigns.view(row).definition) for row in rows]
+            self._items, self._generation = items, generation
+            self._loaded_at = time.monotonic()
+            return items
+
+
+def _whole(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_DOWN))
+
+
+def points_for(
+    definition: Definition, purchase: PurchaseFacts, member: Member | None, zone: str
+) -> tuple[int, str]:
+    """What a campaign of this kind gives this purchase, and why (before any limit)."""
+    kind = definition.kind
+    name = definition.name
+    if kind == "multiplier":
+        factor = definition.multiplier
+        return _whole(purchase.base_points * (factor - 1)), f"{name}: x{factor} points"
+    if kind == "fixed_bonus":
+        return definition.points, name
+    if kind == "category_bonus":
+        total = sum(item.amount_minor for item in purchase.items)
+        matching = sum(
+            item.amount_minor
+            for item in purchase.items
+            if item.category.lower() in definition.categories or item.sku in definition.skus
+        )
+        if not total or not matching:
+            return 0, name
+        share = Decimal(purchase.base_points) * matching / total
+        return _whole(share * (definition.multiplier - 1)), f"{name}: x{definition.multiplier}"
+    if kind == "spend_threshold":
+        if purchase.amount_minor >= definition.min_spend_minor:
+            return definition.points, name
+        return 0, name
+    if kind == "birthday":
+        moment = (purchase.occurred_at or utcnow()).astimezone(ZoneInfo(zone))
+        if member is not None and member.birth_month == moment.month:
+            return definition.points, f"{name}: happy birthday"
+        return 0, name
+    if kind == "win_back":
+        if member is not None and member.stage == "lapsed":
+            return definition.points, f"{name}: welcome back"
+        return 0, name
+    return 0, name
+
+
+def targets(
+    session: Session,
+    campaigns: Campaigns,
+    definition: Definition,
+    store_id: str,
+    member: Member | None,
+    member_id: uuid.UUID,
+) -> bool:
+    """Whether a campaign targets this member (at this store, when one is given)."""
+    targeting = definition.targeting
+    if targeting.everyone:
+        return True
+    if targeting.stores and store_id and store_id not in targeting.stores:
+        return False
+    if targeting.stages and (member is None or member.stage not in targeting.stages):
+        return False
+    if targeting.tiers and (member is None or member.tier not in targeting.tiers):
+        return False
+    if targeting.segments:
+        return any(campaigns.segments.contains(session, s, member_id) for s in targeting.segments)
+    return True
+
+
+@dataclass(frozen=True)
+class OfferView:
+    campaign_id: str
+    title: str
+    description: str
+    code: str
+    ends_at: datetime | None
+
+
+class Evaluator:
+    def __init__(
+        self,
+        database: Database,
+        campaigns: Campaigns,
+        active: ActiveCampaigns,
+        timezone: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._campaigns = campaigns
+        self._active = active
+        self._zone = timezone
+        self._clock = clock
+
+    def evaluate(self, purchase: PurchaseFacts) -> list[Bonus]:
+        member_id = parse_id(purchase.member_id, "member")
+        if not purchase.transaction_id or len(purchase.transaction_id) > 100:
+            raise InvalidArgument("transaction_id is required", code="invalid-transaction-id")
+        moment = min(purchase.occurred_at or self._clock(), self._clock())
+        running = [c for c in self._active.current() if c.definition.schedule.allows(moment)]
+        if not running:
+            # Nothing runs now, but a retry of a purchase answered earlier keeps its award.
+            with self._db.read() as session:
+                return self._earlier(session, purchase) or []
+        try:
+            with self._db.write() as session:
+                return self._award(session, purchase, member_id, running)
+        except IntegrityError:
+            # A copy of this purchase was answered first: give its answer.
+            pass
+        with self._db.read() as session:
+            earlier = self._earlier(session, purchase)
+            assert earlier is not None
+            return earlier
+
+    def _earlier(self, session: Session, purchase: PurchaseFacts) -> list[Bonus] | None:
+        record = session.get(Evaluation, (purchase.store_id, purchase.transaction_id))
+        return None if record is None else [Bonus(**b) for b in json.loads(record.result)]
+
+    def _award(
+        self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, running: list[Live]
+    ) -> list[Bonus]:
+        earlier = self._earlier(session, purchase)
+        if earlier is not None:
+            return earlier
+        record = Evaluation(
+            store_id=purchase.store_id,
+            transaction_id=purchase.transaction_id,
+            member_id=member_id,
+            result="[]",
+            created_at=self._clock(),
+        )
+        session.add(record)
+        session.flush()  # the unique key: a concurrent copy waits here, then fails
+        member = session.get(Member, member_id)
+        bucket = member.bucket if member is not None else bucket_of(member_id)
+        bonuses: list[Bonus] = []
+        exclusive_taken = False
+        for live in running:
+            definition = live.definition
+            if exclusive_taken or (bonuses and not definition.stackable):
+                continue
+            if not targets(
+                session, self._campaigns, definition, purchase.store_id, member, member_id
+            ):
+                continue
+            if in_control(bucket, live.id, definition.control_percent):
+                continue
+            points, reason = points_for(definition, purchase, member, self._zone)
+            if points <= 0 or not self._within_limits(session, live, member_id, points):
+                continue
+            session.add(
+                Award(
+                    store_id=purchase.store_id,
+                    transaction_id=purchase.transaction_id,
+                    campaign_id=live.id,
+                    member_id=member_id,
+                    points=points,
+                    created_at=self._clock(),
+                )
+            )
+            bonuses.append(Bonus(str(live.id), points, reason))
+            if not definition.stackable:
+                exclusive_taken = True
+        record.result = json.dumps([asdict(b) for b in bonuses])
+        return bonuses
+
+    def offers(self, member_id: str, store_id: str = "") -> list[OfferView]:
+        """The offers running now that this member is meant to see."""
+        member_key = parse_id(member_id, "member")
+        now = self._clock()
+        shown = [
+            live
+            for live in self._active.current()
+            if live.definition.offer is not None and live.definition.schedule.allows(now)
+        ]
+        if not shown:
+            return []
+        offers = []
+        with self._db.read() as session:
+            member = session.get(Member, member_key)
+            bucket = member.bucket if member is not None else bucket_of(member_key)
+            for live in shown:
+                definition = live.definition
+                if in_control(bucket, live.id, definition.control_percent):
+                    continue
+                if not targets(session, self._campaigns, definition, store_id, member, member_key):
+                    continue
+                assert definition.offer is not None
+                offers.append(
+                    OfferView(
+                        campaign_id=str(live.id),
+                        title=definition.offer.title,
+                        description=definition.offer.description,
+                        code=definition.offer.code,
+                        ends_at=definition.schedule.ends_at,
+                    )
+                )
+        return offers
+
+    def _within_limits(
+        self, session: Session, live: Live, member_id: uuid.UUID, points: int
+    ) -> bool:
+        limit = live.definition.per_member_limit
+        if limit is not None:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            counted = session.execute(
+                dialect.insert(MemberAwards)
+                .values(campaign_id=live.id, member_id=member_id, awards=1)
+                .on_conflict_do_update(
+                    index_elements=["campaign_id", "member_id"],
+                    set_={"awards": MemberAwards.awards + 1},
+                    where=MemberAwards.awards < limit,
+                )
+                .returning(MemberAwards.awards)
+            ).first()
+            if counted is None:
+                return False
+        spent = session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == live.id,
+                or_(
+                    Campaign.budget_points.is_(None),
+                    Campaign.awarded_points + points <= Campaign.budget_points,
+                ),
+            )
+            .values(awarded_points=Campaign.awarded_points + points)
+            .execution_options(synchronize_session=False)
+        )
+        if spent.rowcount == 1:
+            return True
+        if limit is not None:
+            session.execute(
+                update(MemberAwards)
+                .where(MemberAwards.campaign_id == live.id, MemberAwards.member_id == member_id)
+                .values(awards=MemberAwards.awards - 1)
+                .execution_options(synchronize_session=False)
+            )
+        return False

@@ -1,0 +1,175 @@
+"""Reading other services' integration events into the member view.
+
+A feed is any service whose `ListEvents(cursor, limit)` answers events in commit-safe order with
+a next cursor (points today, identity too). Each page is applied in one transaction together
+with the feed's cursor, so a crash between pages loses nothing and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import grpc
+from sqlalchemy import select
+
+from services.campaigns import lifecycle, projection
+from services.campaigns.models import FeedCursor
+from services.campaigns.settings import Lifecycle
+from services.runtime.convert import from_timestamp
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import Unavailable
+from services.runtime.logs import log
+from services.runtime.outbox import Event
+
+logger = logging.getLogger(__name__)
+
+PAGE = 500
+
+
+Reader = Callable[[str, int], tuple[list[Event], str]]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One source of events: its name and how to read a page after a cursor."""
+
+    name: str
+    read: Reader
+
+
+def grpc_feed(name: str, list_events: Callable[..., Any], request_type: type) -> Feed:
+    """A feed read through a service's `ListEvents` RPC."""
+
+    def read(cursor: str, limit: int) -> tuple[list[Event], str]:
+        try:
+            response = list_events(request_type(cursor=cursor, limit=limit), timeout=10)
+        except grpc.RpcError as error:
+            raise Unavailable(f"{name} events: {error.code().name}") from None
+        events = [
+            Event(
+                sequence=item.sequence,
+                type=item.type,
+                member_id=item.member_id,
+                payload=json.loads(item.payload_json or "{}"),
+                occurred_at=from_timestamp(item.occurred_at) or utcnow(),
+            )
+            for item in response.events
+        ]
+        return events, response.next_cursor
+
+    return Feed(name, read)
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    feed: str
+    events_applied: int
+    last_event_at: datetime | None
+    applied_at: datetime | None
+    # Events waiting to be applied (counted up to one page).
+    pending: int
+
+
+class MemberView:
+    """Keeps the member view up to date with its feeds."""
+
+    def __init__(
+        self,
+        database: Database,
+        feeds: Sequence[Feed],
+        rules: Lifecycle,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self.feeds = list(feeds)
+        self._rules = rules
+        self._clock = clock
+
+    def catch_up(self) -> int:
+        """Applies every event the feeds have; returns how many."""
+        applied = 0
+        for feed in self.feeds:
+            while True:
+                with self._db.write() as session:
+                    cursor = projection.locked_cursor(session, feed.name)
+                    events, next_cursor = feed.read(cursor.cursor, PAGE)
+                    if not events:
+                        break
+                    projection.apply_page(
+                        session, cursor, events, next_cursor, self._rules, self._clock()
+                    )
+                applied += len(events)
+        return applied
+
+    def refresh(self) -> None:
+        """What time alone changes: stages (members lapse) and RFM quintiles."""
+        with self._db.write() as session:
+            now = self._clock()
+            lifecycle.refresh_stages(session, self._rules, now)
+            lifecycle.refresh_rfm(session)
+
+    def status(self) -> list[FeedStatus]:
+        with self._db.read() as session:
+            cursors = {row.feed: row for row in session.scalars(select(FeedCursor))}
+        statuses = []
+        for feed in self.feeds:
+            row = cursors.get(feed.name)
+            try:
+                pending = len(feed.read(row.cursor if row else "", PAGE)[0])
+            except Unavailable:
+                pending = -1
+            statuses.append(
+                FeedStatus(
+                    feed=feed.name,
+                    events_applied=row.events_applied if row else 0,
+                    last_event_at=row.last_event_at if row else None,
+                    applied_at=row.applied_at if row else None,
+                    pending=pending,
+                )
+            )
+        return statuses
+
+    def rebuild(self) -> None:
+        """Drops the view and its cursors; the next catch-up replays every event."""
+        with self._db.write() as session:
+            projection.reset(session)
+
+
+class FeedRunner:
+    """Catches up with the feeds every `interval` seconds, and refreshes what time changes
+    every `refresh_every` rounds, in a background thread of the service."""
+
+    def __init__(self, view: MemberView, interval: float, refresh_every: int = 60) -> None:
+        self._view = view
+        self._interval = interval
+        self._refresh_every = refresh_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="member-view", daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def _loop(self) -> None:
+        rounds = 0
+        while not self._stop.wait(self._interval):
+            try:
+                self._view.catch_up()
+                if rounds % self._refresh_every == 0:
+                    self._view.refresh()
+                rounds += 1
+            except Unavailable as error:
+                log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
+            except Exception:
+                logger.exception("member view update failed; it runs again next time")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)

@@ -1,0 +1,145 @@
+"""Lifecycle stages and RFM scores, computed in the database, set-based.
+
+The stage is one SQL expression over the member row, so the same rule serves one member as an
+event arrives and every member in the periodic pass (time alone makes members lapse):
+
+- potential: no purchase yet;
+- dissatisfied: a rating at or below the threshold, or a refund not followed by a better rating,
+  within the signal window;
+- lapsed: no purchase for `lapsed_days`;
+- loyal: at least `loyal_purchases` purchases within `loyal_window_days`;
+- satisfied: a good rating within the signal window, not overtaken by a refund;
+- customer: everyone else who has bought.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.campaigns.models import Member, MemberPurchase, StageChange
+from services.campaigns.settings import Lifecycle
+from services.runtime.db import UtcDateTime
+
+STAGES = ("potential", "customer", "satisfied", "dissatisfied", "loyal", "lapsed")
+BATCH = 1000
+
+
+def _at(name: str, value: datetime) -> ColumnElement:
+    return bindparam(name, value, type_=UtcDateTime())
+
+
+def stage_expression(rules: Lifecycle, now: datetime) -> ColumnElement[str]:
+    m = Member.__table__.c
+    signal_from = _at("signal_from", now - timedelta(days=rules.signal_days))
+    refund_counts = and_(
+        m.last_refund_at >= signal_from,
+        or_(m.last_feedback_at.is_(None), m.last_feedback_at < m.last_refund_at),
+    )
+    dissatisfied = or_(
+        and_(m.last_rating <= rules.dissatisfied_rating, m.last_feedback_at >= signal_from),
+        refund_counts,
+    )
+    satisfied = and_(
+        m.last_rating >= rules.satisfied_rating,
+        m.last_feedback_at >= signal_from,
+        or_(m.last_refund_at.is_(None), m.last_refund_at <= m.last_feedback_at),
+    )
+    recent = (
+        select(func.count())
+        .where(
+            MemberPurchase.member_id == m.member_id,
+            MemberPurchase.occurred_at
+            >= _at("loyal_from", now - timedelta(rules.loyal_window_days)),
+        )
+        .scalar_subquery()
+    )
+    return case(
+        (m.purchase_count == 0, literal("potential")),
+        (dissatisfied, literal("dissatisfied")),
+        (
+            m.last_purchase_at < _at("lapsed_from", now - timedelta(days=rules.lapsed_days)),
+            "lapsed",
+        ),
+        (recent >= rules.loyal_purchases, literal("loyal")),
+        (satisfied, literal("satisfied")),
+        else_=literal("customer"),
+    )
+
+
+def refresh_stages(
+    session: Session,
+    rules: Lifecycle,
+    now: datetime,
+    member_ids: Iterable[uuid.UUID] | None = None,
+) -> int:
+    """Moves members whose stage no longer matches the rule, recording each change; all members
+    when `member_ids` is None. Returns how many changed."""
+    m = Member.__table__.c
+    new_stage = stage_expression(rules, now)
+    query = select(m.member_id, m.stage, new_stage.label("new_stage")).where(
+        new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)
+    )
+    if member_ids is not None:
+        ids = list(member_ids)
+        if not ids:
+            return 0
+        query = query.where(m.member_id.in_(ids))
+    changed = session.execute(query).all()
+    for start in range(0, len(changed), BATCH):
+        chunk = changed[start : start + BATCH]
+        session.execute(
+            insert(StageChange),
+            [
+                {"member_id": row.member_id, "from_stage": row.stage, "to_stage": row.new_stage}
+                | {"changed_at": now}
+                for row in chunk
+            ],
+        )
+        by_stage: dict[str, list[uuid.UUID]] = {}
+        for row in chunk:
+            by_stage.setdefault(row.new_stage, []).append(row.member_id)
+        for stage, ids in by_stage.items():
+            session.execute(
+                update(Member)
+                .where(m.member_id.in_(ids))
+                .values(stage=stage, stage_since=now)
+                .execution_options(synchronize_session=False)
+            )
+    return len(changed)
+
+
+def refresh_rfm(session: Session) -> None:
+    """Recency, frequency and monetary quintiles (1 low .. 5 high) of every buying member."""
+    m = Member.__table__.c
+    scores = (
+        select(
+            m.member_id,
+            func.ntile(5).over(order_by=m.last_purchase_at).label("r"),
+            func.ntile(5).over(order_by=m.purchase_count).label("f"),
+            func.ntile(5).over(order_by=m.total_spend_minor).label("m"),
+        )
+        .where(m.purchase_count > 0, m.erased.is_(False), m.merged_into.is_(None))
+        .subquery()
+    )
+    session.execute(
+        update(Member)
+        .where(m.member_id == scores.c.member_id)
+        .values(rfm_r=scores.c.r, rfm_f=scores.c.f, rfm_m=scores.c.m)
+        .execution_options(synchronize_session=False)
+    )

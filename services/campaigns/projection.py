@@ -1,0 +1,243 @@
+"""The member view: what identity and points events say about each member, applied one page
+of events per transaction together with the feed's cursor, so each event counts exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from services.campaigns.lifecycle import refresh_stages
+from services.campaigns.models import (
+    Feedback,
+    FeedCursor,
+    Member,
+    MemberCategory,
+    MemberPurchase,
+    StageChange,
+)
+from services.campaigns.settings import Lifecycle
+from services.runtime.outbox import Event
+
+PROFILE_FIELDS = ("first_name", "city", "birth_date", "gender", "interests")
+
+
+def bucket_of(member_id: uuid.UUID) -> int:
+    """A stable number in [0, 10000) for a member."""
+    return int.from_bytes(hashlib.sha256(member_id.bytes).digest()[:4], "big") % 10000
+
+
+def member_row(session: Session, member_id: uuid.UUID) -> Member:
+    row = session.get(Member, member_id)
+    if row is None:
+        row = Member(
+            member_id=member_id,
+            bucket=bucket_of(member_id),
+            consent_sms=False,
+            consent_email=False,
+            tier="member",
+            points=0,
+            purchase_count=0,
+            total_spend_minor=0,
+            refund_count=0,
+            refunded_minor=0,
+            stage="potential",
+            rfm_r=0,
+            rfm_f=0,
+            rfm_m=0,
+            erased=False,
+        )
+        session.add(row)
+    return row
+
+
+def _when(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=default.tzinfo)
+
+
+def _profile(row: Member, payload: dict) -> None:
+    if "first_name" in payload:
+        row.first_name = payload["first_name"] or None
+    if "city" in payload:
+        row.city = (payload["city"] or "").strip().lower() or None
+    if "birth_date" in payload:
+        born = date.fromisoformat(payload["birth_date"]) if payload["birth_date"] else None
+        row.birth_date, row.birth_month = born, born.month if born else None
+    if "gender" in payload:
+        row.gender = payload["gender"] or None
+    if "interests" in payload:
+        row.interests = json.dumps(payload["interests"] or [])
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(x for x in (a, b) if x is not None) if (a or b) else None
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min(x for x in (a, b) if x is not None) if (a or b) else None
+
+
+def apply(session: Session, event: Event) -> uuid.UUID | None:
+    """Applies one event; returns the member whose stage may have changed."""
+    if not event.member_id:
+        return None
+    member_id = uuid.UUID(event.member_id)
+    payload = event.payload
+    kind = event.type
+    row = member_row(session, member_id)
+    if kind == "member.enrolled":
+        row.enrolled_at = row.enrolled_at or event.occurred_at
+        row.enrolled_store_id = payload.get("store_id") or None
+        _profile(row, payload)
+        consents = payload.get("consents") or {}
+        row.consent_sms = bool(consents.get("sms"))
+        row.consent_email = bool(consents.get("email"))
+    elif kind == "member.profile_changed":
+        _profile(row, payload)
+    elif kind == "member.consent_changed":
+        if payload.get("channel") in ("sms", "email"):
+            setattr(row, f"consent_{payload['channel']}", bool(payload.get("granted")))
+    elif kind == "member.erased":
+        _erase(session, row)
+    elif kind == "member.merged":
+        _merge(session, row, uuid.UUID(payload["survivor_id"]))
+        return uuid.UUID(payload["survivor_id"])
+    elif kind == "purchase.recorded":
+        _purchase(session, row, payload, event.occurred_at)
+    elif kind == "purchase.refunded":
+        amount = int(payload.get("amount_minor", 0))
+        row.refund_count += 1
+        row.refunded_minor += amount
+        row.total_spend_minor -= amount
+        row.last_refund_at = event.occurred_at
+        session.execute(
+            update(MemberPurchase)
+            .where(
+                MemberPurchase.store_id == payload.get("store_id", ""),
+                MemberPurchase.transaction_id == payload.get("transaction_id", ""),
+            )
+            .values(refunded_minor=MemberPurchase.refunded_minor + amount)
+        )
+    elif kind == "tier.changed":
+        row.tier = payload.get("to") or row.tier
+    elif kind.startswith("points."):
+        row.points += int((payload.get("changes") or {}).get("available", 0))
+    return member_id
+
+
+def _purchase(session: Session, row: Member, payload: dict, occurred: datetime) -> None:
+    key = (str(payload.get("store_id", "")), str(payload.get("transaction_id", "")))
+    if session.get(MemberPurchase, key) is not None:
+        return
+    at = _when(payload.get("occurred_at"), occurred)
+    amount = int(payload.get("amount_minor", 0))
+    session.add(
+        MemberPurchase(
+            store_id=key[0],
+            transaction_id=key[1],
+            member_id=row.member_id,
+            amount_minor=amount,
+            refunded_minor=0,
+            occurred_at=at,
+        )
+    )
+    row.purchase_count += 1
+    row.total_spend_minor += amount
+    row.first_purchase_at = _earlier(row.first_purchase_at, at)
+    row.last_purchase_at = _later(row.last_purchase_at, at)
+    categories = {
+        str(item.get("category") or "").strip().lower() for item in payload.get("items") or []
+    } - {""}
+    for category in categories:
+        if session.get(MemberCategory, (category, row.member_id)) is None:
+            session.add(MemberCategory(category=category, member_id=row.member_id))
+
+
+def _erase(session: Session, row: Member) -> None:
+    row.first_name = row.city = row.gender = row.interests = None
+    row.birth_date = row.birth_month = None
+    row.consent_sms = row.consent_email = False
+    row.erased = True
+    session.execute(update(Feedback).where(Feedback.member_id == row.member_id).values(comment=""))
+
+
+def _merge(session: Session, row: Member, survivor_id: uuid.UUID) -> None:
+    """The merged-away member's history counts for the survivor from now on."""
+    survivor = member_row(session, survivor_id)
+    session.flush()
+    survivor.purchase_count += row.purchase_count
+    survivor.total_spend_minor += row.total_spend_minor
+    survivor.refund_count += row.refund_count
+    survivor.refunded_minor += row.refunded_minor
+    survivor.first_purchase_at = _earlier(survivor.first_purchase_at, row.first_purchase_at)
+    survivor.last_purchase_at = _later(survivor.last_purchase_at, row.last_purchase_at)
+    survivor.last_refund_at = _later(survivor.last_refund_at, row.last_refund_at)
+    session.execute(
+        update(MemberPurchase)
+        .where(MemberPurchase.member_id == row.member_id)
+        .values(member_id=survivor_id)
+    )
+    for (category,) in session.execute(
+        select(MemberCategory.category).where(MemberCategory.member_id == row.member_id)
+    ).all():
+        if session.get(MemberCategory, (category, survivor_id)) is None:
+            session.add(MemberCategory(category=category, member_id=survivor_id))
+    row.merged_into = survivor_id
+    row.purchase_count = 0
+
+
+def record_feedback(session: Session, member_id: uuid.UUID, rating: int, at: datetime) -> None:
+    row = member_row(session, member_id)
+    row.last_rating = rating
+    row.last_feedback_at = at
+
+
+def locked_cursor(session: Session, feed: str) -> FeedCursor:
+    """The feed's cursor row, locked so that two processes never apply the same page."""
+    cursor = session.get(FeedCursor, feed, with_for_update=True)
+    if cursor is None:
+        session.add(FeedCursor(feed=feed, cursor="", events_applied=0))
+        session.flush()
+        cursor = session.get(FeedCursor, feed, with_for_update=True)
+        assert cursor is not None
+    return cursor
+
+
+def apply_page(
+    session: Session,
+    cursor: FeedCursor,
+    events: list[Event],
+    next_cursor: str,
+    rules: Lifecycle,
+    now: datetime,
+) -> None:
+    """Applies a page of one feed's events and moves its cursor, in the caller's transaction."""
+    touched: set[uuid.UUID] = set()
+    for event in events:
+        member_id = apply(session, event)
+        if member_id is not None:
+            touched.add(member_id)
+    session.flush()
+    refresh_stages(session, rules, now, touched)
+    cursor.cursor = next_cursor
+    cursor.events_applied += len(events)
+    if events:
+        cursor.last_event_at = events[-1].occurred_at
+    cursor.applied_at = now
+
+
+def reset(session: Session) -> None:
+    """Forgets the whole member view and every cursor, to rebuild it from the first event.
+    Feedback is campaigns' own record, so it stays and is laid over the rebuilt view."""
+    for model in (MemberCategory, MemberPurchase, StageChange, Member, FeedCursor):
+        session.execute(delete(model))
+    for feedback in session.scalars(select(Feedback).order_by(Feedback.created_at)):
+        record_feedback(session, feedback.member_id, feedback.rating, feedback.created_at)

@@ -1,0 +1,217 @@
+"""The segment rule language, compiled to one SQL condition over the member view.
+
+A rule is JSON:
+
+    {"and": [rule, ...]}   {"or": [rule, ...]}   {"not": rule}
+    {"attr": "<attribute>", "op": "<operator>", "value": ...}
+
+Attributes and the operators they take:
+
+- text: `stage`, `tier`, `city`, `gender` with `eq`, `ne`, `in`, `not_in`;
+- numbers: `purchase_count`, `refund_count`, `points`, `rfm_r`, `rfm_f`, `rfm_m`,
+  `days_since_last_purchase`, `days_since_enrolled`, `birthday_month`, `last_rating` with `eq`,
+  `ne`, `gt`, `gte`, `lt`, `lte`, `between` ([low, high], inclusive), `in`, `not_in`;
+- money (decimal strings in the program's currency): `total_spend`, `average_spend`, same as
+  numbers;
+- `consent_sms`, `consent_email`: `eq` true or false;
+- `categories`: `any_of`, `all_of`, `none_of` a list of category names.
+
+A rule that breaks these is refused with InvalidArgument naming the path of the bad node, such
+as `rule.and[1].value`. Nothing is ever evaluated member by member in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, not_, or_, select, true
+
+from services.campaigns.lifecycle import STAGES
+from services.campaigns.models import Member, MemberCategory
+from services.runtime.db import UtcDateTime
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import to_minor
+
+TEXT = {"stage", "tier", "city", "gender"}
+NUMBER = {
+    "purchase_count",
+    "refund_count",
+    "points",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "birthday_month",
+    "last_rating",
+    "days_since_last_purchase",
+    "days_since_enrolled",
+}
+MONEY = {"total_spend", "average_spend"}
+FLAGS = {"consent_sms", "consent_email"}
+SETS = {"categories"}
+ATTRIBUTES = TEXT | NUMBER | MONEY | FLAGS | SETS
+COMPARE = {"eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in"}
+MAX_DEPTH = 20
+MAX_LIST = 1000
+
+
+def _bad(path: str, detail: str) -> InvalidArgument:
+    return InvalidArgument(f"{path}: {detail}", code="invalid-rule")
+
+
+class Compiler:
+    def __init__(self, currency: str, now: datetime) -> None:
+        self._currency = currency
+        self._now = now
+
+    def compile(self, rule: Any, path: str = "rule", depth: int = 0) -> ColumnElement[bool]:
+        if depth > MAX_DEPTH:
+            raise _bad(path, f"rules nest at most {MAX_DEPTH} deep")
+        if not isinstance(rule, dict):
+            raise _bad(path, "must be an object")
+        logical = [key for key in ("and", "or", "not") if key in rule]
+        if logical:
+            if len(rule) != 1:
+                raise _bad(path, f"`{logical[0]}` must be the object's only key")
+            key = logical[0]
+            if key == "not":
+                return not_(self.compile(rule["not"], f"{path}.not", depth + 1))
+            parts = rule[key]
+            if not isinstance(parts, list) or not parts:
+                raise _bad(f"{path}.{key}", "must be a non-empty list of rules")
+            compiled = [
+                self.compile(part, f"{path}.{key}[{i}]", depth + 1) for i, part in enumerate(parts)
+            ]
+            return and_(*compiled) if key == "and" else or_(*compiled)
+        unknown = set(rule) - {"attr", "op", "value"}
+        if unknown:
+            raise _bad(path, f"unknown key `{sorted(unknown)[0]}`")
+        for key in ("attr", "op", "value"):
+            if key not in rule:
+                raise _bad(path, f"`{key}` is required (or use and/or/not)")
+        attr, op, value = rule["attr"], rule["op"], rule["value"]
+        if attr not in ATTRIBUTES:
+            raise _bad(f"{path}.attr", f"unknown attribute {attr!r}")
+        if attr in SETS:
+            return self._categories(op, value, path)
+        if attr in FLAGS:
+            if op != "eq":
+                raise _bad(f"{path}.op", f"{attr} takes only `eq`")
+            if not isinstance(value, bool):
+                raise _bad(f"{path}.value", "must be true or false")
+            column = getattr(Member.__table__.c, attr)
+            return column.is_(true()) if value else column.is_(false())
+        if op not in COMPARE or (attr in TEXT and op not in {"eq", "ne", "in", "not_in"}):
+            raise _bad(f"{path}.op", f"{op!r} is not an operator of {attr}")
+        return self._compare(attr, op, value, path)
+
+    def _scalar(self, attr: str, value: Any, path: str) -> Any:
+        if attr in TEXT:
+            if not isinstance(value, str) or not value:
+                raise _bad(path, "must be a non-empty string")
+            if attr == "stage" and value not in STAGES:
+                raise _bad(path, f"unknown stage {value!r}; one of {', '.join(STAGES)}")
+            return value.strip().lower() if attr == "city" else value
+        if attr in MONEY:
+            try:
+                return to_minor(value, self._currency, path)
+            except InvalidArgument as error:
+                raise _bad(path, error.detail) from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad(path, "must be a whole number")
+        if attr == "birthday_month" and not 1 <= value <= 12:
+            raise _bad(path, "a month is 1 to 12")
+        if attr.startswith("days_since") and value < 0:
+            raise _bad(path, "days cannot be negative")
+        return value
+
+    def _compare(self, attr: str, op: str, value: Any, path: str) -> ColumnElement[bool]:
+        where = f"{path}.value"
+        if op in ("in", "not_in"):
+            if not isinstance(value, list) or not value or len(value) > MAX_LIST:
+                raise _bad(where, f"must be a list of 1 to {MAX_LIST} values")
+            if attr.startswith("days_since"):
+                raise _bad(f"{path}.op", "days take comparisons, not lists")
+            values = [self._scalar(attr, v, f"{where}[{i}]") for i, v in enumerate(value)]
+            column = self._column(attr)
+            return (
+                column.in_(values) if op == "in" else or_(column.is_(None), column.not_in(values))
+            )
+        if op == "between":
+            if not isinstance(value, list) or len(value) != 2:
+                raise _bad(where, "must be [low, high]")
+            low, high = (self._scalar(attr, v, f"{where}[{i}]") for i, v in enumerate(value))
+            return and_(self._compare_raw(attr, "gte", low), self._compare_raw(attr, "lte", high))
+        return self._compare_raw(attr, op, self._scalar(attr, value, where))
+
+    def _compare_raw(self, attr: str, op: str, value: Any) -> ColumnElement[bool]:
+        if attr.startswith("days_since"):
+            # "more than N days since" means the moment was before now - N days.
+            column = (
+                Member.__table__.c.last_purchase_at
+                if attr == "days_since_last_purchase"
+                else Member.__table__.c.enrolled_at
+            )
+            moment = bindparam(None, self._now - timedelta(days=value), type_=UtcDateTime())
+            flipped = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
+            if op in ("eq", "ne"):
+                start = bindparam(None, self._now - timedelta(days=value + 1), type_=UtcDateTime())
+                inside = and_(column > start, column <= moment)
+                return inside if op == "eq" else not_(inside)
+            return _operate(column, flipped[op], moment)
+        return _operate(self._column(attr), op, value)
+
+    def _column(self, attr: str) -> ColumnElement:
+        c = Member.__table__.c
+        if attr == "total_spend":
+            return c.total_spend_minor
+        if attr == "average_spend":
+            return c.total_spend_minor / func.nullif(c.purchase_count, 0)
+        if attr == "birthday_month":
+            return c.birth_month
+        return getattr(c, attr)
+
+    def _categories(self, op: str, value: Any, path: str) -> ColumnElement[bool]:
+        if op not in ("any_of", "all_of", "none_of"):
+            raise _bad(f"{path}.op", "categories take any_of, all_of or none_of")
+        if (
+            not isinstance(value, list)
+            or not value
+            or len(value) > MAX_LIST
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise _bad(f"{path}.value", "must be a non-empty list of category names")
+        names = sorted({v.strip().lower() for v in value})
+        member = Member.__table__.c.member_id
+
+        def bought(categories: list[str]) -> ColumnElement[bool]:
+            return exists(
+                select(1).where(
+                    MemberCategory.member_id == member, MemberCategory.category.in_(categories)
+                )
+            )
+
+        if op == "any_of":
+            return bought(names)
+        if op == "none_of":
+            return not_(bought(names))
+        return and_(*(bought([name]) for name in names))
+
+
+def _operate(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "eq":
+        return column == value
+    if op == "ne":
+        return or_(column.is_(None), column != value)
+    if op == "gt":
+        return column > value
+    if op == "gte":
+        return column >= value
+    if op == "lt":
+        return column < value
+    return column <= value
+
+
+def compile_rule(rule: Any, currency: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition of `rule`, or InvalidArgument `invalid-rule` with the bad node's path."""
+    return Compiler(currency, now).compile(rule)

@@ -1,0 +1,169 @@
+"""Segments: a rule over the member view, or a fixed list of members uploaded by a marketer.
+Both become one SQL condition on the members table, counted and sampled in the database."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy.orm import Session
+
+from services.campaigns.models import Member, Segment, SegmentMember
+from services.campaigns.rules import compile_rule
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.ids import parse_id
+
+MAX_STATIC = 100_000
+SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    id: str
+    name: str
+    kind: str
+    rule: Any
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SampleMember:
+    member_id: str
+    first_name: str
+    stage: str
+    tier: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    size: int
+    sample: list[SampleMember]
+
+
+def live(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Only members that still exist as themselves."""
+    c = Member.__table__.c
+    return condition & c.erased.is_(False) & c.merged_into.is_(None)
+
+
+def _view(segment: Segment) -> SegmentView:
+    return SegmentView(
+        id=str(segment.id),
+        name=segment.name,
+        kind=segment.kind,
+        rule=json.loads(segment.rule) if segment.rule else None,
+        created_at=segment.created_at,
+    )
+
+
+class Segments:
+    def __init__(
+        self, database: Database, currency: str, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._currency = currency
+        self._clock = clock
+
+    def create(
+        self, name: str, rule: Any = None, member_ids: list[str] | None = None
+    ) -> SegmentView:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidArgument("name: 1 to 200 characters", code="invalid-segment")
+        if (rule is None) == (member_ids is None):
+            raise InvalidArgument(
+                "give either a rule or a list of member_ids", code="invalid-segment"
+            )
+        members: list[uuid.UUID] = []
+        if rule is not None:
+            compile_rule(rule, self._currency, self._clock())
+        else:
+            assert member_ids is not None
+            if len(member_ids) > MAX_STATIC:
+                raise InvalidArgument(f"member_ids: at most {MAX_STATIC}", code="invalid-segment")
+            for i, value in enumerate(member_ids):
+                try:
+                    members.append(uuid.UUID(value))
+                except (ValueError, AttributeError, TypeError):
+                    raise InvalidArgument(
+                        f"member_ids[{i}] is not a member id", code="invalid-segment"
+                    ) from None
+        with self._db.write() as session:
+            segment = Segment(
+                id=uuid.uuid4(),
+                name=name,
+                kind="rule" if rule is not None else "static",
+                rule=json.dumps(rule) if rule is not None else None,
+                created_at=self._clock(),
+            )
+            session.add(segment)
+            session.flush()
+            unique = list(dict.fromkeys(members))
+            for start in range(0, len(unique), 5000):
+                session.execute(
+                    insert(SegmentMember),
+                    [
+                        {"segment_id": segment.id, "member_id": m}
+                        for m in unique[start : start + 5000]
+                    ],
+                )
+            return _view(segment)
+
+    def get(self, segment_id: str) -> SegmentView:
+        with self._db.read() as session:
+            return _view(self._load(session, segment_id))
+
+    def list(self) -> list[SegmentView]:
+        with self._db.read() as session:
+            return [_view(s) for s in session.scalars(select(Segment).order_by(Segment.created_at))]
+
+    def _load(self, session: Session, segment_id: str) -> Segment:
+        segment = session.get(Segment, parse_id(segment_id, "segment"))
+        if segment is None:
+            raise NotFound("no such segment", code="segment-not-found")
+        return segment
+
+    def condition(self, session: Session, segment_id: str | uuid.UUID) -> ColumnElement[bool]:
+        """The SQL condition on members of one segment."""
+        segment = self._load(session, str(segment_id))
+        if segment.kind == "static":
+            listed = select(SegmentMember.member_id).where(SegmentMember.segment_id == segment.id)
+            return Member.__table__.c.member_id.in_(listed)
+        return compile_rule(json.loads(segment.rule or "{}"), self._currency, self._clock())
+
+    def preview(self, rule: Any = None, segment_id: str | None = None) -> Preview:
+        with self._db.read() as session:
+            if segment_id is not None:
+                condition = self.condition(session, segment_id)
+            else:
+                condition = compile_rule(rule, self._currency, self._clock())
+            return preview(session, condition)
+
+    def contains(self, session: Session, segment_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+        """Whether one member is in the segment now (an indexed lookup, not a scan)."""
+        segment = session.get(Segment, segment_id)
+        if segment is None:
+            return False
+        if segment.kind == "static":
+            return session.get(SegmentMember, (segment_id, member_id)) is not None
+        condition = compile_rule(json.loads(segment.rule or "{}"), self._currency, self._clock())
+        query = select(Member.member_id).where(Member.member_id == member_id, live(condition))
+        return session.execute(query).first() is not None
+
+
+def preview(session: Session, condition: ColumnElement[bool]) -> Preview:
+    c = Member.__table__.c
+    size = session.execute(select(func.count()).select_from(Member).where(live(condition)))
+    rows = session.execute(
+        select(c.member_id, c.first_name, c.stage, c.tier).where(live(condition)).limit(SAMPLE)
+    ).all()
+    return Preview(
+        size=int(size.scalar_one()),
+        sample=[SampleMember(str(r.member_id), r.first_name or "", r.stage, r.tier) for r in rows],
+    )

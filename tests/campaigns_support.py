@@ -1,0 +1,142 @@
+"""The campaigns service's own classes on a real database, reading a real points ledger's events,
+with one clock the test moves."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.campaigns import projection
+from services.campaigns.campaigns import Campaigns
+from services.campaigns.evaluation import ActiveCampaigns, Bonus, Evaluator, PurchaseFacts
+from services.campaigns.feedback import FeedbackBook
+from services.campaigns.feeds import Feed, MemberView
+from services.campaigns.models import Member, StageChange
+from services.campaigns.reports import Reports
+from services.campaigns.segments import Segments
+from services.campaigns.server import MIGRATIONS
+from services.campaigns.settings import Lifecycle
+from services.points.ledger import PurchaseInput, PurchaseItem
+from services.runtime.cache import Cache
+from services.runtime.cursors import encode
+from services.runtime.db import Database
+from services.runtime.outbox import Event
+from tests.ledger_support import STORE, PointsWorld
+
+
+class CampaignsWorld:
+    def __init__(self, url: str, points: PointsWorld, rules: Lifecycle | None = None) -> None:
+        self.points = points
+        self.clock = points.clock
+        self.rules = rules or Lifecycle()
+        self.database = Database(url)
+        self.database.migrate(MIGRATIONS, "campaigns")
+        self.view = MemberView(
+            self.database, [Feed("points", points.ledger.events)], self.rules, self.clock
+        )
+        self.feedback = FeedbackBook(self.database, self.rules, self.clock)
+        self.segments = Segments(self.database, "IRR", self.clock)
+        self.campaigns = Campaigns(
+            self.database, self.segments, Cache(None, "test"), "IRR", "UTC", self.clock
+        )
+        self.active = ActiveCampaigns(self.database, self.campaigns, Cache(None, "test"), 0.0)
+        self.evaluator = Evaluator(self.database, self.campaigns, self.active, "UTC", self.clock)
+        self.reports = Reports(self.database, self.campaigns, self.clock)
+        self._identity_events = 0
+
+    def identity(self, kind: str, member_id: str, payload: dict[str, Any]) -> None:
+        """An identity event, as identity's feed delivers it, applied like any page."""
+        self._identity_events += 1
+        event = Event(self._identity_events, kind, member_id, payload, self.clock())
+        with self.database.write() as session:
+            cursor = projection.locked_cursor(session, "identity")
+            projection.apply_page(
+                session, cursor, [event], encode(self._identity_events), self.rules, self.clock()
+            )
+
+    def enrol(self, member_id: str | None = None, **profile: Any) -> str:
+        member_id = member_id or str(uuid.uuid4())
+        payload = {
+            "store_id": STORE,
+            "source": "pos",
+            "first_name": "Sara",
+            "city": "",
+            "birth_date": "",
+            "gender": "",
+            "interests": [],
+            "consents": {"sms": False, "email": False},
+        }
+        payload.update(profile)
+        self.identity("member.enrolled", member_id, payload)
+        return member_id
+
+    def buy(self, member_id: str, points: int, categories: tuple[str, ...] = ()) -> str:
+        """A purchase earning `points` at the base rate, with one line per category; the member
+        view then reads the ledger's events."""
+        amount = points * self.points.policy.per_minor
+        transaction = f"T-{uuid.uuid4().hex[:12]}"
+        items = tuple(
+            PurchaseItem("sku-" + c, c, "1", amount // len(categories)) for c in categories
+        )
+        self.points.ledger.record_purchase(
+            PurchaseInput(STORE, transaction, member_id, amount, "IRR", items)
+        )
+        self.catch_up()
+        return transaction
+
+    def refund(self, transaction_id: str, points: int) -> None:
+        amount = points * self.points.policy.per_minor
+        self.points.refunds.refund(STORE, transaction_id, f"RF-{uuid.uuid4().hex[:8]}", amount)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Reads the ledger's new events. On PostgreSQL an event is handed out only once every
+        older transaction on the server has ended, so it may take a moment to appear."""
+        deadline = time.monotonic() + 120
+        while not self.view.catch_up():
+            assert time.monotonic() < deadline, "the ledger's events did not arrive"
+            time.sleep(0.05)
+
+    def member(self, member_id: str) -> Member:
+        with self.database.read() as session:
+            row = session.get(Member, uuid.UUID(member_id))
+            assert row is not None
+            return row
+
+    def stage(self, member_id: str) -> str:
+        return self.member(member_id).stage
+
+    def stage_changes(self, member_id: str) -> list[tuple[str, str]]:
+        with self.database.read() as session:
+            rows = session.query(StageChange).filter_by(member_id=uuid.UUID(member_id))
+            return [(r.from_stage, r.to_stage) for r in rows.order_by(StageChange.id)]
+
+    def evaluate(
+        self, member_id: str, base_points: int = 100, transaction_id: str | None = None, **extra
+    ) -> list[Bonus]:
+        return self.evaluator.evaluate(
+            PurchaseFacts(
+                store_id=extra.pop("store_id", STORE),
+                transaction_id=transaction_id or f"T-{uuid.uuid4().hex[:12]}",
+                member_id=member_id,
+                amount_minor=extra.pop("amount_minor", base_points * 10000 * 100),
+                base_points=base_points,
+                items=tuple(extra.pop("items", ())),
+                occurred_at=extra.pop("occurred_at", None),
+            )
+        )
+
+    def launch(self, **definition: Any) -> str:
+        definition.setdefault("name", "test campaign")
+        definition.setdefault("targeting", {"everyone": True})
+        view = self.campaigns.create(definition)
+        self.campaigns.transition(str(view.id), "launch")
+        return str(view.id)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def close(self) -> None:
+        self.database.dispose()

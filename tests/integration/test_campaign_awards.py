@@ -1,0 +1,172 @@
+"""What campaigns award a purchase: by kind, targeting, schedule, priority and control group,
+the same answer for the same transaction, and limits that hold under concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.campaigns.evaluation import Item
+from services.campaigns.models import Award
+from services.runtime.db import Database
+from tests.campaigns_support import CampaignsWorld
+from tests.ledger_support import PointsWorld
+from tests.support import PostgresDatabases, postgres_reachable, unavailable
+
+
+def points(bonuses: list) -> int:
+    return sum(b.points for b in bonuses)
+
+
+def test_the_same_transaction_always_gets_the_same_award(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    campaign = world.launch(kind="multiplier", multiplier="2")
+    m = str(uuid.uuid4())
+    first = world.evaluate(m, 120, transaction_id="T-same")
+    assert [(b.campaign_id, b.points) for b in first] == [(campaign, 120)]
+    world.campaigns.transition(campaign, "pause")
+    assert world.evaluate(m, 120, transaction_id="T-same") == first
+    assert world.evaluate(m, 120) == []  # a new purchase while paused earns nothing
+    assert world.campaigns.get(campaign).awarded_points == 120
+
+
+def test_kinds_and_stacking(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    world.launch(kind="fixed_bonus", points=7, priority=1)
+    world.launch(kind="category_bonus", multiplier="3", categories=["Dairy"], priority=2)
+    world.launch(kind="spend_threshold", points=50, min_spend="5000000", priority=3)
+    m = str(uuid.uuid4())
+    # 100 base points; a quarter of the bill is dairy, so x3 on it adds 2 x 25 = 50.
+    items = [Item("milk", "dairy", 250), Item("tv", "electronics", 750)]
+    bonuses = world.evaluate(m, 100, items=items, amount_minor=1000)
+    assert sorted(b.points for b in bonuses) == [7, 50]
+    # Above the threshold (5,000,000 IRR) the spend bonus joins in.
+    assert points(world.evaluate(m, 100, amount_minor=5_000_000 * 100)) == 57
+
+    exclusive = world.launch(kind="fixed_bonus", points=1000, priority=10, stackable=False)
+    bonuses = world.evaluate(m, 100, items=items, amount_minor=1000)
+    assert [(b.campaign_id, b.points) for b in bonuses] == [(exclusive, 1000)]
+
+
+def test_targeting_by_stage_reaches_exactly_the_dissatisfied(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    unhappy, refunded, happy, new = (world.enrol() for _ in range(4))
+    for m in (unhappy, refunded, happy):
+        world.buy(m, 30)
+    world.feedback.submit("F-1", unhappy, 1, "")
+    world.refund(world.buy(refunded, 10), 10)
+    world.feedback.submit("F-2", happy, 5, "")
+    campaign = world.launch(kind="fixed_bonus", points=25, targeting={"stages": ["dissatisfied"]})
+
+    awarded = {m for m in (unhappy, refunded, happy, new) if world.evaluate(m)}
+    assert awarded == {unhappy, refunded}
+    report = world.reports.campaign(campaign)
+    assert report.audience == 2
+    assert report.reached == 2
+
+
+def test_schedule_days_hours_and_start(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    now = world.clock()
+    weekday = now.isoweekday()
+    other_day = (weekday + 1) % 7 + 1  # neither today nor tomorrow
+    world.launch(kind="fixed_bonus", points=1, schedule={"days_of_week": [other_day]})
+    world.launch(
+        kind="fixed_bonus",
+        points=2,
+        schedule={"starts_at": (now + timedelta(days=1)).isoformat()},
+    )
+    hour = now.hour
+    world.launch(
+        kind="fixed_bonus",
+        points=4,
+        schedule={"hours": {"from": f"{hour:02d}:00", "to": f"{(hour + 1) % 24:02d}:00"}},
+    )
+    m = str(uuid.uuid4())
+    assert points(world.evaluate(m)) == 4
+    world.clock.advance(days=1, hours=1)
+    assert points(world.evaluate(m)) == 2
+
+
+def test_a_control_group_is_held_out_the_same_way_every_time(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    world.launch(kind="fixed_bonus", points=5, control_percent=50)
+    members = [str(uuid.uuid4()) for _ in range(40)]
+    first = {m: points(world.evaluate(m)) for m in members}
+    again = {m: points(world.evaluate(m)) for m in members}
+    assert first == again
+    assert 5 <= sum(1 for p in first.values() if p == 0) <= 35
+
+
+def test_budget_and_per_member_limit(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    campaign = world.launch(kind="fixed_bonus", points=100, budget_points=250, per_member_limit=1)
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    assert points(world.evaluate(a)) == 100
+    assert points(world.evaluate(a)) == 0  # one award per member
+    assert points(world.evaluate(b)) == 100
+    assert points(world.evaluate(c)) == 0  # 50 left of the budget: not enough
+    assert world.campaigns.get(campaign).awarded_points == 200
+
+
+@pytest.mark.postgres
+def test_limits_hold_under_fifty_concurrent_evaluations(tmp_path, request) -> None:
+
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    databases = PostgresDatabases()
+    request.addfinalizer(databases.drop)
+    url = "postgresql+psycopg://" + databases.urls["points"].split("://", 1)[1]
+    points_world = PointsWorld(url)
+    world = CampaignsWorld(
+        url.replace(databases.names["points"], databases.names["campaigns"]), points_world
+    )
+    # A pool as large as the callers, so they really meet in the database.
+    world.evaluator._db = Database(world.database.url, pool_size=30)
+    try:
+        budgeted = world.launch(kind="fixed_bonus", points=10, budget_points=205, priority=2)
+        limited = world.launch(kind="fixed_bonus", points=1, per_member_limit=3, priority=1)
+        members = [str(uuid.uuid4()) for _ in range(5)]
+        results: dict[int, list] = {}
+        errors: list[Exception] = []
+        start = threading.Barrier(50)
+
+        def buy(i: int) -> None:
+            try:
+                start.wait()
+                # Every tenth call repeats one transaction: it must count once.
+                txid = "T-dup" if i % 10 == 0 else f"T-{i}"
+                results[i] = world.evaluate(members[i % 5], 100, transaction_id=txid)
+            except Exception as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=buy, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        # 46 distinct purchases: the budget allows 20 awards of 10, and not one more.
+        assert world.campaigns.get(budgeted).awarded_points == 200
+        # Three awards for each of the five members.
+        assert world.campaigns.get(limited).awarded_points == 15
+        repeats = [results[i] for i in range(0, 50, 10)]
+        assert all(r == repeats[0] for r in repeats)
+        with world.database.read() as session:
+            totals = dict(
+                session.execute(
+                    select(Award.campaign_id, func.sum(Award.points)).group_by(Award.campaign_id)
+                ).all()
+            )
+        assert {str(k): v for k, v in totals.items()} == {budgeted: 200, limited: 15}
+    finally:
+        world.close()
+        points_world.close()

@@ -1,0 +1,127 @@
+"""Each member's lifecycle stage follows from what identity and points report, and from feedback;
+every change of stage is recorded, so a marketer sees who just became dissatisfied."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.campaigns.models import Member
+from services.campaigns.reconcile import reconcile
+from services.runtime.errors import FailedPrecondition
+from tests.campaigns_support import CampaignsWorld
+
+
+def test_a_member_moves_through_every_stage(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    m = world.enrol()
+    assert world.stage(m) == "potential"
+
+    world.buy(m, 10)
+    assert world.stage(m) == "customer"
+
+    world.feedback.submit("F-1", m, 5, "lovely staff")
+    assert world.stage(m) == "satisfied"
+
+    world.clock.advance(days=10)
+    world.buy(m, 10)
+    world.clock.advance(days=10)
+    world.buy(m, 10)
+    assert world.stage(m) == "loyal"  # three purchases within the loyalty window
+
+    assert world.feedback.submit("F-2", m, 1, "rude cashier") == "dissatisfied"
+    assert world.stage(m) == "dissatisfied"
+
+    world.clock.advance(days=200)
+    world.view.refresh()
+    assert world.stage(m) == "lapsed"  # the complaint is old, and so is the last purchase
+
+    assert world.stage_changes(m) == [
+        ("potential", "customer"),
+        ("customer", "satisfied"),
+        ("satisfied", "loyal"),
+        ("loyal", "dissatisfied"),
+        ("dissatisfied", "lapsed"),
+    ]
+
+
+def test_a_refund_makes_a_member_dissatisfied_until_a_better_rating(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    m = world.enrol()
+    purchase = world.buy(m, 40)
+    assert world.stage(m) == "customer"
+
+    world.refund(purchase, 20)
+    assert world.stage(m) == "dissatisfied"
+    assert world.member(m).refund_count == 1
+
+    world.clock.advance(hours=1)
+    world.feedback.submit("F-ok", m, 4, "sorted out")
+    assert world.stage(m) == "satisfied"
+
+
+def test_a_low_rating_counts_once_and_a_reused_id_with_other_content_is_refused(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    m = world.enrol()
+    world.buy(m, 10)
+    assert world.feedback.submit("F-low", m, 2, "slow") == "dissatisfied"
+    assert world.feedback.submit("F-low", m, 2, "slow") == "dissatisfied"
+    assert world.stage_changes(m) == [("potential", "customer"), ("customer", "dissatisfied")]
+    with pytest.raises(FailedPrecondition) as refused:
+        world.feedback.submit("F-low", m, 5, "changed my mind")
+    assert refused.value.code == "idempotency-mismatch"
+    assert world.member(m).last_rating == 2
+
+
+def test_the_member_view_rebuilds_to_the_same_rows(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    members = [str(uuid.uuid4()) for _ in range(3)]
+    for i, m in enumerate(members):
+        for _ in range(i + 1):
+            world.buy(m, 10 * (i + 1), categories=("dairy", "bakery")[: i + 1])
+    world.refund(world.buy(members[0], 50), 50)
+    world.feedback.submit("F-r", members[1], 1, "")
+
+    def snapshot() -> list[tuple]:
+        rows = []
+        for m in members:
+            r = world.member(m)
+            rows.append(
+                (
+                    r.purchase_count,
+                    r.total_spend_minor,
+                    r.refund_count,
+                    r.points,
+                    r.stage,
+                    r.last_rating,
+                    r.last_purchase_at,
+                )
+            )
+        return rows
+
+    before = snapshot()
+    world.view.rebuild()
+    assert world.view.catch_up() > 0
+    assert snapshot() == before
+    assert world.view.catch_up() == 0  # nothing applied twice
+
+
+def test_the_reconcile_check_finds_drift(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    m = world.enrol()
+    world.buy(m, 30)
+    world.feedback.submit("F-rc", m, 2, "")
+    feeds = world.view.feeds
+    assert reconcile(world.database, feeds, world.rules) == []
+
+    with world.database.write() as session:
+        row = session.get(Member, uuid.UUID(m))
+        assert row is not None
+        row.purchase_count += 1  # a doubled event
+    findings = reconcile(world.database, feeds, world.rules)
+    assert len(findings) == 1 and findings[0].startswith(m)

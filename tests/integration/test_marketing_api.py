@@ -1,0 +1,176 @@
+"""Marketers target members through the HTTP API, and the till shows what they set up."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from deploy.local import Suite
+from loyalty.campaigns.v1 import campaigns_pb2, campaigns_pb2_grpc
+from tests.support import Api, Pos
+
+
+@pytest.fixture
+def api(suite: Suite) -> Iterator[Api]:
+    """A marketer; the campaigns a test launches end with it, so other tests' purchases stay
+    at the base rate."""
+    marketer = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    yield marketer
+    for campaign in marketer.get("/v1/marketing/campaigns").json()["campaigns"]:
+        if campaign["status"] in ("scheduled", "active", "paused"):
+            marketer.post(f"/v1/marketing/campaigns/{campaign['id']}/end")
+
+
+def launch(api: Api, **definition: Any) -> str:
+    definition.setdefault("name", f"campaign {uuid.uuid4().hex[:6]}")
+    created = api.post("/v1/marketing/campaigns", definition)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft"
+    launched = api.post(f"/v1/marketing/campaigns/{created.json()['id']}/launch")
+    assert launched.status_code == 200, launched.text
+    assert launched.json()["status"] == "active"
+    return created.json()["id"]
+
+
+def campaign_lines(response: Any) -> list[dict]:
+    assert response.status_code == 201, response.text
+    return [line for line in response.json()["breakdown"] if line["source"] != "base"]
+
+
+def eventually(check: Callable[[], Any], seconds: float = 120) -> Any:
+    """The member view follows events within moments; wait for it, not for a fixed time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def submit_feedback(suite: Suite, member_id: str, rating: int) -> str:
+    with grpc.insecure_channel(suite.env["CAMPAIGNS_ADDR"]) as channel:
+        stub = campaigns_pb2_grpc.CampaignsServiceStub(channel)
+        return stub.SubmitFeedback(
+            campaigns_pb2.SubmitFeedbackRequest(
+                feedback_id=f"F-{uuid.uuid4().hex[:8]}", member_id=member_id, rating=rating
+            ),
+            timeout=5,
+        ).stage
+
+
+def test_a_targeted_multiplier_shows_in_the_breakdown_only_for_the_segment(
+    api: Api, pos: Pos
+) -> None:
+    inside, outside = pos.enrol()["id"], pos.enrol()["id"]
+    segment = api.post("/v1/marketing/segments", {"name": "VIP", "member_ids": [inside]})
+    assert segment.status_code == 201, segment.text
+    campaign = launch(
+        api, kind="multiplier", multiplier=2, targeting={"segments": [segment.json()["id"]]}
+    )
+
+    lines = campaign_lines(pos.purchase(inside, amount="1250000"))
+    assert lines == [
+        {"source": f"campaign:{campaign}", "points": 125, "reason": lines[0]["reason"]}
+    ]
+    assert campaign_lines(pos.purchase(outside, amount="1250000")) == []
+
+    paused = api.post(f"/v1/marketing/campaigns/{campaign}/pause")
+    assert paused.json()["status"] == "paused"
+    assert campaign_lines(pos.purchase(inside, amount="1250000")) == []
+
+
+def test_a_campaign_for_the_dissatisfied_reaches_exactly_them(
+    suite: Suite, api: Api, pos: Pos
+) -> None:
+    unhappy, refunded, happy = (pos.enrol()["id"] for _ in range(3))
+    for member in (unhappy, refunded, happy):
+        assert pos.purchase(member, transaction_id=f"T-{member}").status_code == 201
+    refund = pos.api.post(
+        f"/v1/purchases/T-{refunded}/refunds", {"refund_id": "RF-1", "amount": "100000"}
+    )
+    assert refund.status_code == 201, refund.text
+
+    def bought_all() -> bool:
+        rule = {"attr": "purchase_count", "op": "gte", "value": 1}
+        sample = api.post("/v1/marketing/segments/preview", {"rule": rule}).json()
+        return sample["size"] >= 3
+
+    assert eventually(bought_all)
+    assert submit_feedback(suite, unhappy, 1) == "dissatisfied"
+    assert submit_feedback(suite, happy, 5) == "satisfied"
+
+    def dissatisfied() -> set[str]:
+        listed = api.get("/v1/marketing/stages").json()["dissatisfied"]
+        return {m["member_id"] for m in listed} & {unhappy, refunded, happy}
+
+    assert eventually(lambda: dissatisfied() == {unhappy, refunded})
+    campaign = launch(api, kind="fixed_bonus", points=40, targeting={"stages": ["dissatisfied"]})
+    awarded = {m for m in (unhappy, refunded, happy) if campaign_lines(pos.purchase(m))}
+    assert awarded == {unhappy, refunded}
+    report = api.get(f"/v1/marketing/campaigns/{campaign}/report")
+    assert report.status_code == 200, report.text
+    assert report.json()["reached"] == 2
+    assert report.json()["points_awarded"] == 80
+
+
+def test_a_control_group_shows_separately_in_the_report(api: Api, pos: Pos) -> None:
+    members = [pos.enrol()["id"] for _ in range(16)]
+    segment = api.post("/v1/marketing/segments", {"name": "pilot", "member_ids": members}).json()
+    campaign = launch(
+        api,
+        kind="fixed_bonus",
+        points=10,
+        control_percent=50,
+        targeting={"segments": [segment["id"]]},
+    )
+    awarded = [m for m in members if campaign_lines(pos.purchase(m, amount="2000000"))]
+
+    def report() -> dict:
+        body = api.get(f"/v1/marketing/campaigns/{campaign}/report").json()
+        return body if body["audience"] == 16 else {}
+
+    body = eventually(report)
+    assert body, "the member view did not catch up with the purchases"
+    target, control = body["target"], body["control"]
+    assert target["members"] == len(awarded) > 0
+    assert control["members"] == 16 - len(awarded) > 0
+    assert target["buyers"] == target["members"] and control["buyers"] == control["members"]
+    assert target["spend_per_member"] == control["spend_per_member"] == "2000000.00"
+    assert body["reached"] == len(awarded)
+    assert body["points_awarded"] == 10 * len(awarded)
+    assert body["uplift"] == {"spend_per_member": "0.00", "visits_per_member": 0.0}
+
+
+def test_bad_definitions_are_refused_with_the_culprit(api: Api) -> None:
+    rule = {"and": [{"attr": "city", "op": "eq", "value": "x"}, {"attr": "mood"}]}
+    refused = api.post("/v1/marketing/segments/preview", {"rule": rule})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "invalid-rule"
+    assert refused.json()["detail"].startswith("rule.and[1]")
+
+    bad = api.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": "x",
+            "kind": "fixed_bonus",
+            "points": 5,
+            "schedule": {"hours": {"from": "25:00", "to": "10:00"}},
+        },
+    )
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid-campaign"
+    assert bad.json()["detail"].startswith("schedule.hours.from")
+
+    campaign = launch(
+        api, kind="offer", offer={"title": "Free coffee"}, targeting={"everyone": True}
+    )
+    again = api.post(f"/v1/marketing/campaigns/{campaign}/launch")
+    assert again.status_code == 409
+    assert again.json()["code"] == "campaign-active"
+    assert api.get(f"/v1/marketing/campaigns/{uuid.uuid4()}").status_code == 404
+    assert api.with_token("nope").get("/v1/marketing/campaigns").status_code == 401
