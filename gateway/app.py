@@ -10,7 +10,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
-from gateway.blueprints import admin, marketing, pos, pos_keys, sessions, staff, system
+from gateway.blueprints import (
+    admin,
+    marketing,
+    me,
+    member_care,
+    pos,
+    pos_keys,
+    sessions,
+    staff,
+    system,
+)
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
 from gateway.web import docs, pages, till
@@ -57,6 +67,8 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         pages.bp,
         till.bp,
         docs.bp,
+        me.bp,
+        member_care.bp,
     ):
         app.register_blueprint(blueprint)
     problems.register(app)

@@ -51,6 +51,7 @@ GUARDS: dict[str, frozenset[str]] = {
     "pos": frozenset({"pos"}),
     "pos-or-admin": frozenset({"pos", "admin", "staff:admin"}),
     "lookup": frozenset({"pos", "admin", "staff:admin", "staff:support"}),
+    "support": frozenset({"admin", "staff:admin", "staff:support"}),
     "marketing": frozenset({"admin", "staff:admin", "staff:marketer"}),
     "staff": frozenset({"staff:admin", "staff:marketer", "staff:support"}),
     "member": frozenset({"member"}),

@@ -39,14 +39,19 @@ def known_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
         raise
 
 
-def identify_member(upstream: Upstreams, *, phone: str = "", card: str = "") -> dict:
-    """The member behind a phone or a card number, with their tier and points."""
-    if bool(phone) == bool(card):
-        raise Problem(400, "invalid-request", "give exactly one of `phone` or `card`")
-    if phone:
-        lookup = identity_pb2.IdentifyMemberRequest(phone=phone)
-    else:
-        lookup = identity_pb2.IdentifyMemberRequest(card_number=card)
+# How a till may name a member → the field of IdentifyMemberRequest.
+IDENTIFIERS = {"phone": "phone", "card": "card_number", "email": "email", "token": "qr_token"}
+
+
+def identify_member(upstream: Upstreams, **given: str) -> dict:
+    """The member behind one identifier (phone, card, email or QR token), with tier and points."""
+    given = {name: value for name, value in given.items() if value}
+    if len(given) != 1 or not set(given) <= set(IDENTIFIERS):
+        raise Problem(
+            400, "invalid-request", "give exactly one of `phone`, `card`, `email` or `token`"
+        )
+    ((name, value),) = given.items()
+    lookup = identity_pb2.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
     member = upstream.identity.IdentifyMember(lookup).member
     balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
     return {
@@ -118,6 +123,30 @@ def member_points(upstream: Upstreams, member_id: str) -> dict:
             for e in balance.expiring
         ],
         "tier": tier_json(balance.tier),
+    }
+
+
+def member_ledger(upstream: Upstreams, member_id: str, limit: int, cursor: str) -> dict:
+    """A page of the member's ledger, newest first."""
+    member = get_member(upstream, member_id)
+    page = upstream.points.ListLedger(
+        points_pb2.ListLedgerRequest(member_id=member.id, limit=limit, cursor=cursor)
+    )
+    return {
+        "items": [
+            {
+                "id": entry.id,
+                "kind": entry.kind,
+                "points": entry.points,
+                "bucket": entry.bucket,
+                "reason": entry.reason,
+                "source_type": entry.source_type,
+                "source_id": entry.source_id,
+                "created_at": entry.created_at.ToJsonString(),
+            }
+            for entry in page.entries
+        ],
+        "next_cursor": page.next_cursor or None,
     }
 
 

@@ -14,7 +14,7 @@ import grpc
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from services.runtime.errors import ERROR_CODE_METADATA_KEY
+from services.runtime.errors import ERROR_CODE_METADATA_KEY, RETRY_AFTER_METADATA_KEY
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,12 @@ def from_rpc_error(error: grpc.RpcError) -> Problem:
     """The problem a caller sees for a failed call to a service."""
     status = HTTP_STATUS_OF.get(error.code(), 500)
     code = ""
+    retry_after = ""
     for key, value in error.trailing_metadata() or ():
         if key == ERROR_CODE_METADATA_KEY:
             code = value
+        elif key == RETRY_AFTER_METADATA_KEY:
+            retry_after = value
     if status >= 500 or not code:
         # Never pass on an upstream's internal wording.
         code = code or FALLBACK_CODE.get(status, "upstream-error")
@@ -89,7 +92,10 @@ def from_rpc_error(error: grpc.RpcError) -> Problem:
             504: "a service did not answer in time, try again",
         }.get(status, "the request could not be completed")
         return Problem(status, code, detail)
-    return Problem(status, code, error.details() or HTTPStatus(status).phrase)
+    problem = Problem(status, code, error.details() or HTTPStatus(status).phrase)
+    if retry_after.isdigit():
+        problem.headers["Retry-After"] = retry_after
+    return problem
 
 
 def register(app: Flask) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ import requests
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local import SERVICES, Suite, start_isolated
+from deploy.local import ROOT, SERVICES, Suite, start_isolated
 from services.identity.sessions import Sessions
 from services.runtime.cache import Cache
 from services.runtime.config import Env, database_url
@@ -249,3 +253,64 @@ def staff_login(suite: Suite, role: str, email: str | None = None) -> Api:
     )
     assert login.status_code == 200, login.text
     return admin.with_token(login.json()["token"])
+
+
+def db_url(suite: Suite, service: str) -> str:
+    return database_url(Env(suite.env), service)
+
+
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The points service's audit of its books, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.points", "check"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def sent_messages(suite: Suite, channel: str = "sms") -> list[dict]:
+    """What the development sender handed to the (stand-in) SMS or e-mail provider."""
+    path = Path(suite.env["LOYALTY_DATA_DIR"]) / "outbox" / f"{channel}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def last_code(suite: Suite, phone_e164: str) -> str:
+    """The one-time code most recently sent to a phone."""
+    for message in reversed(sent_messages(suite)):
+        if message["to"] == phone_e164:
+            found = re.search(r"\b(\d{6})\b", message["body"])
+            assert found, "the message holds no code"
+            return found.group(1)
+    raise AssertionError("no code was sent to this phone")
+
+
+def e164(local_phone: str) -> str:
+    """`09121234567` → `+989121234567`."""
+    return "+98" + local_phone.removeprefix("0")
+
+
+def log_in(suite: Suite, local_phone: str) -> str:
+    """A member session token, got the way the portal gets one."""
+    api = Api(suite.gateway_url)
+    sent = api.post("/v1/auth/otp", {"phone": local_phone})
+    assert sent.status_code == 202, sent.text
+    code = last_code(suite, e164(local_phone))
+    verified = api.post("/v1/auth/otp/verify", {"phone": local_phone, "code": code})
+    assert verified.status_code == 200, verified.text
+    return verified.json()["token"]
+
+
+def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
+    """Whether `check` comes true within `within` seconds: for what the suite promises to do
+    within a bound, such as every gateway process refusing a revoked session."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

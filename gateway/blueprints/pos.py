@@ -34,10 +34,11 @@ from gateway.blueprints.pos_schemas import (
     redemption_example,
 )
 from gateway.pos_operations import (
+    IDENTIFIERS,
     capture_hold,
-    get_member,
     hold_points,
     identify_member,
+    member_ledger,
     member_points,
     place_purchase,
     void_hold,
@@ -51,6 +52,23 @@ from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
 
 bp = Blueprint("pos", __name__)
+
+LEDGER_QUERY = [
+    query_param(
+        "limit",
+        "Entries per page (1-200, default 50)",
+        {"type": "integer", "minimum": 1, "maximum": 200},
+    ),
+    query_param("cursor", "`next_cursor` of the previous page"),
+]
+
+
+def ledger_page_args() -> tuple[int, str]:
+    """`limit` and `cursor` of a ledger page, from the query string."""
+    raw_limit = request.args.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+        raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 200")
+    return int(raw_limit), request.args.get("cursor", "")
 
 
 def upstreams() -> Upstreams:
@@ -76,6 +94,8 @@ def member_json(member: identity_pb2.Member) -> dict:
             for c in member.consents
         },
         "enrolled_at": member.enrolled_at.ToJsonString(),
+        "gender": member.gender,
+        "interests": list(member.interests),
     }
 
 
@@ -132,19 +152,22 @@ def enrol(body: dict):
             "phone", "The member's phone, in any common format or digits", example="09121234567"
         ),
         query_param("card", "The member's card number", example="6037990000012340"),
+        query_param("email", "The member's e-mail address"),
+        query_param("token", "The text of the QR code the member's phone shows"),
     ],
     response_examples={200: IDENTIFIED_EXAMPLE},
     responses={
         200: ("The member and their points", IDENTIFIED),
         404: ("No member with this identifier", None),
-        422: ("The identifier is malformed (e.g. a wrong card check digit)", None),
+        409: ("Several members share this e-mail: identify by phone or card", None),
+        422: (
+            "The identifier is malformed (a wrong card check digit, a forged or expired QR code)",
+            None,
+        ),
     },
 )
 def identify():
-    given = {k: request.args[k] for k in ("phone", "card") if request.args.get(k)}
-    if len(given) != 1:
-        raise Problem(400, "invalid-request", "give exactly one of `phone` or `card`")
-    return identify_member(upstreams(), **given)
+    return identify_member(upstreams(), **{k: request.args.get(k, "") for k in IDENTIFIERS})
 
 
 @operation(
@@ -265,14 +288,7 @@ def points(member_id: str):
     summary="A member's points history, newest first",
     tag="points",
     auth="lookup",
-    query=[
-        query_param(
-            "limit",
-            "Entries per page (1-200, default 50)",
-            {"type": "integer", "minimum": 1, "maximum": 200},
-        ),
-        query_param("cursor", "`next_cursor` of the previous page"),
-    ],
+    query=LEDGER_QUERY,
     response_examples={200: LEDGER_EXAMPLE},
     responses={
         200: ("A page of entries", LEDGER),
@@ -281,31 +297,7 @@ def points(member_id: str):
     },
 )
 def ledger(member_id: str):
-    raw_limit = request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
-        raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 200")
-    member = get_member(upstreams(), member_id)
-    page = upstreams().points.ListLedger(
-        points_pb2.ListLedgerRequest(
-            member_id=member.id, limit=int(raw_limit), cursor=request.args.get("cursor", "")
-        )
-    )
-    return {
-        "items": [
-            {
-                "id": entry.id,
-                "kind": entry.kind,
-                "points": entry.points,
-                "bucket": entry.bucket,
-                "reason": entry.reason,
-                "source_type": entry.source_type,
-                "source_id": entry.source_id,
-                "created_at": entry.created_at.ToJsonString(),
-            }
-            for entry in page.entries
-        ],
-        "next_cursor": page.next_cursor or None,
-    }
+    return member_ledger(upstreams(), member_id, *ledger_page_args())
 
 
 @operation(

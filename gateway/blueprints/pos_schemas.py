@@ -57,6 +57,8 @@ MEMBER = {
         "city": {"type": "string"},
         "consents": {"type": "object", "additionalProperties": CONSENT},
         "enrolled_at": {"type": "string", "format": "date-time"},
+        "gender": {"type": "string"},
+        "interests": {"type": "array", "items": {"type": "string"}},
     },
 }
 

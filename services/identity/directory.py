@@ -10,11 +10,13 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity import identifiers, repository
-from services.identity.models import Consent, Member
+from services.identity import events, identifiers, repository
+from services.identity.models import Consent, Member, OutboxEvent
+from services.identity.qr import QrTokens
+from services.runtime import outbox
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 from services.runtime.text import ascii_digits
 
@@ -47,6 +49,13 @@ class MemberView:
     consents: tuple[ConsentView, ...]
     enrolled_at: str
     enrolled_store_id: str
+    gender: str = ""
+    interests: tuple[str, ...] = ()
+    erased: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
@@ -65,12 +74,16 @@ class MemberView:
             ),
             enrolled_at=member.created_at.isoformat(),
             enrolled_store_id=str(member.enrolled_store_id or ""),
+            gender=member.gender,
+            interests=tuple(member.interests or ()),
+            erased=member.erased_at is not None,
         )
 
     @classmethod
     def from_cache(cls, data: dict) -> MemberView:
         consents = tuple(ConsentView(**c) for c in data.pop("consents"))
-        return cls(consents=consents, **data)
+        interests = tuple(data.pop("interests", ()))
+        return cls(consents=consents, interests=interests, **data)
 
 
 @dataclass(frozen=True)
@@ -86,14 +99,14 @@ class Enrollment:
     source: str = "pos"
 
 
-def _name(value: str, field: str) -> str:
+def name(value: str, field: str) -> str:
     value = " ".join(value.split())
     if len(value) > MAX_NAME:
         raise InvalidArgument(f"{field} is longer than {MAX_NAME} characters")
     return value
 
 
-def _birth_date(value: str) -> date | None:
+def birth_date(value: str) -> date | None:
     if not value:
         return None
     try:
@@ -109,12 +122,30 @@ def _birth_date(value: str) -> date | None:
 
 class Directory:
     def __init__(
-        self, database: Database, cache: Cache, hasher: identifiers.PiiHasher, region: str
+        self,
+        database: Database,
+        cache: Cache,
+        hasher: identifiers.PiiHasher,
+        region: str,
+        qr_tokens: QrTokens,
     ) -> None:
         self._db = database
         self._cache = cache
         self._hash = hasher
         self._region = region
+        self._qr = qr_tokens
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    def phone_hash(self, raw: str) -> tuple[str, str]:
+        """The phone in E.164 and its keyed hash."""
+        phone = identifiers.normalize_phone(raw, self._region)
+        return phone, self._hash("phone", phone)
+
+    def email_hash(self, email: str) -> str:
+        return self._hash("email", email)
 
     def enroll(self, request: Enrollment) -> MemberView:
         phone = identifiers.normalize_phone(request.phone, self._region)
@@ -134,10 +165,10 @@ class Directory:
             phone_hash=phone_hash,
             email=email,
             email_hash=self._hash("email", email) if email else None,
-            first_name=_name(request.first_name, "first_name"),
-            last_name=_name(request.last_name, "last_name"),
-            birth_date=_birth_date(request.birth_date),
-            city=_name(request.city, "city"),
+            first_name=name(request.first_name, "first_name"),
+            last_name=name(request.last_name, "last_name"),
+            birth_date=birth_date(request.birth_date),
+            city=name(request.city, "city"),
             enrolled_store_id=store_id,
             created_at=now,
             updated_at=now,
@@ -147,7 +178,7 @@ class Directory:
             try:
                 with self._db.write() as session:
                     if repository.member_id_by_phone_hash(session, phone_hash):
-                        raise _phone_taken()
+                        raise phone_taken()
                     if store_id and not repository.store_by_id(session, store_id):
                         raise NotFound("store not found", code="store-not-found")
                     member = Member(
@@ -160,11 +191,15 @@ class Directory:
                     )
                     session.add(member)
                     session.flush()
-                    return MemberView.of(member)
+                    events.enrolled(session, member, request.source)
+                    view = MemberView.of(member)
+                # An e-mail may be shared: a lookup cached before this member must ask again.
+                self.forget(member)
+                return view
             except IntegrityError:
                 with self._db.read() as session:
                     if repository.member_id_by_phone_hash(session, phone_hash):
-                        raise _phone_taken() from None
+                        raise phone_taken() from None
         raise AlreadyExists("could not issue a card number, try again", code="card-clash")
 
     def get(self, member_id: str) -> MemberView:
@@ -180,9 +215,29 @@ class Directory:
             member = repository.member_by_id(session, parsed)
             if member is None:
                 raise NotFound("member not found", code="member-not-found")
+            if member.merged_into is not None:
+                survivor = repository.resolve_member(session, parsed)
+                if survivor is None:
+                    raise NotFound("member not found", code="member-not-found")
+                # Not cached under the duplicate's id: the survivor's entry is the one that
+                # changes invalidate.
+                return self.get(str(survivor.id))
             view = MemberView.of(member)
         self._cache.set_json(key, asdict(view), MEMBER_TTL)
         return view
+
+    def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
+        with self._db.read() as session:
+            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
+
+    def forget(self, member: Member) -> None:
+        """Drops the cached view and identifier entries of a member whose data changed."""
+        keys = [f"member:{member.id}", f"card:{member.card_number}"]
+        if member.phone_hash:
+            keys.append(f"phone:{member.phone_hash}")
+        if member.email_hash:
+            keys.append(f"email:{member.email_hash}")
+        self._cache.delete(*keys)
 
     def identify_by_phone(self, raw: str) -> MemberView:
         phone_hash = self._hash("phone", identifiers.normalize_phone(raw, self._region))
@@ -191,6 +246,38 @@ class Directory:
     def identify_by_card(self, raw: str) -> MemberView:
         card = identifiers.normalize_card_number(raw)
         return self._identify(f"card:{card}", repository.member_id_by_card, card)
+
+    def identify_by_email(self, raw: str) -> MemberView:
+        email_hash = self._hash("email", identifiers.normalize_email(raw))
+        return self._identify(f"email:{email_hash}", self._only_member_with_email, email_hash)
+
+    def identify_by_qr(self, token: str) -> MemberView:
+        member_id = self._qr.verify(token)
+        view = self.get(member_id)
+        if view.erased:
+            raise NotFound("no member with this identifier", code="member-not-found")
+        return view
+
+    def issue_qr(self, member_id: str) -> tuple[str, str]:
+        """A fresh QR token for the member and when it stops working."""
+        view = self.get(member_id)
+        if view.erased:
+            raise NotFound("member not found", code="member-not-found")
+        return self._qr.issue(view.id)
+
+    @staticmethod
+    def _only_member_with_email(session: Session, email_hash: str) -> uuid.UUID | None:
+        found = set()
+        for member_id in repository.member_ids_by_email_hash(session, email_hash):
+            survivor = repository.resolve_member(session, member_id)
+            if survivor is not None and survivor.erased_at is None:
+                found.add(survivor.id)
+        if len(found) > 1:
+            raise Conflict(
+                "several members share this e-mail: identify by phone or card",
+                code="ambiguous-identifier",
+            )
+        return found.pop() if found else None
 
     def _identify(
         self, key: str, find: Callable[[Session, str], uuid.UUID | None], value: str
@@ -206,5 +293,5 @@ class Directory:
         return self.get(str(member_id))
 
 
-def _phone_taken() -> AlreadyExists:
+def phone_taken() -> AlreadyExists:
     return AlreadyExists("a member with this phone number exists", code="member-exists")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.runtime.db import UtcDateTime, utcnow
+from services.runtime.outbox import OutboxColumns
 
 
 class Base(DeclarativeBase):
@@ -41,12 +42,16 @@ class ApiKey(Base):
 
 
 class Member(Base):
-    """A club member. Phone and e-mail are found by their keyed hash, never by scanning."""
+    """A club member. Phone and e-mail are found by their keyed hash, never by scanning.
+
+    A member merged into another keeps its row, with `merged_into` set, so that its id, card
+    and phone go on resolving to the survivor. An erased member keeps only its id and dates.
+    """
 
     __tablename__ = "members"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    card_number: Mapped[str] = mapped_column(String(16), unique=True)
+    card_number: Mapped[str | None] = mapped_column(String(16), unique=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -55,6 +60,10 @@ class Member(Base):
     last_name: Mapped[str] = mapped_column(String(100), default="")
     birth_date: Mapped[date | None] = mapped_column(Date)
     city: Mapped[str] = mapped_column(String(100), default="")
+    gender: Mapped[str] = mapped_column(String(20), default="")
+    interests: Mapped[list[str]] = mapped_column(JSON, default=list)
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     enrolled_store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
@@ -107,3 +116,57 @@ class StaffAccount(Base):
     role: Mapped[str] = mapped_column(String(20))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Merge(Base):
+    """The audit trail of merges: who merged which duplicate into which survivor, and when."""
+
+    __tablename__ = "merges"
+
+    duplicate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    merged_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """That a member's personal data was erased, by whom and when; it holds none of it."""
+
+    __tablename__ = "erasures"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OneTimeCode(Base):
+    """A one-time code sent to a phone, kept as a keyed hash, with the tries spent on it."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # "login", or "change-old"/"change-new" with the member in `member_id`.
+    purpose: Mapped[str] = mapped_column(String(20))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SentMessage(Base):
+    """Every message handed to a sender, by the caller's id: a replay never sends again."""
+
+    __tablename__ = "sent_messages"
+
+    message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxEvent(OutboxColumns, Base):
+    pass

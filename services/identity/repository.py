@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, aliased
 
-from services.identity.models import ApiKey, Member, Store
+from services.identity.models import ApiKey, Member, OneTimeCode, Store
+
+# Merges are flattened (a member merged into one that is later merged points at the last
+# survivor), so one hop is the rule; the bound only guards against a damaged row.
+MAX_MERGE_HOPS = 5
 
 
 def member_by_id(session: Session, member_id: uuid.UUID) -> Member | None:
     return session.get(Member, member_id)
+
+
+def resolve_member(session: Session, member_id: uuid.UUID) -> Member | None:
+    """The member, or the survivor it was merged into."""
+    member = session.get(Member, member_id)
+    for _hop in range(MAX_MERGE_HOPS):
+        if member is None or member.merged_into is None:
+            return member
+        member = session.get(Member, member.merged_into)
+    return None
+
+
+def member_for_update(session: Session, member_id: uuid.UUID) -> Member | None:
+    return session.get(Member, member_id, with_for_update=True)
 
 
 def member_id_by_phone_hash(session: Session, phone_hash: str) -> uuid.UUID | None:
@@ -20,6 +39,96 @@ def member_id_by_phone_hash(session: Session, phone_hash: str) -> uuid.UUID | No
 
 def member_id_by_card(session: Session, card_number: str) -> uuid.UUID | None:
     return session.scalar(select(Member.id).where(Member.card_number == card_number))
+
+
+def member_ids_by_email_hash(session: Session, email_hash: str) -> list[uuid.UUID]:
+    return list(session.scalars(select(Member.id).where(Member.email_hash == email_hash)))
+
+
+def aliases_of(session: Session, member_id: uuid.UUID) -> list[Member]:
+    """The members merged into this one."""
+    return list(session.scalars(select(Member).where(Member.merged_into == member_id)))
+
+
+def merge_aliases(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> None:
+    session.execute(
+        update(Member)
+        .where(Member.merged_into == duplicate)
+        .values(merged_into=survivor)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def duplicate_pairs(session: Session, limit: int) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """Pairs of live members sharing an e-mail, or a full name and a birth date."""
+    first, second = aliased(Member), aliased(Member)
+    live = and_(
+        first.merged_into.is_(None),
+        second.merged_into.is_(None),
+        first.erased_at.is_(None),
+        second.erased_at.is_(None),
+        first.id < second.id,
+    )
+    same_email = select(first.id, second.id).join(
+        second, and_(first.email_hash == second.email_hash, live)
+    )
+    same_person = select(first.id, second.id).join(
+        second,
+        and_(
+            first.birth_date == second.birth_date,
+            func.lower(first.first_name) == func.lower(second.first_name),
+            func.lower(first.last_name) == func.lower(second.last_name),
+            first.last_name != "",
+            live,
+        ),
+    )
+    pairs: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
+    for a, b in session.execute(same_email.limit(limit)):
+        pairs[(a, b)] = "email"
+    for a, b in session.execute(same_person.limit(limit)):
+        pairs.setdefault((a, b), "name-and-birth-date")
+    return [(a, b, reason) for (a, b), reason in list(pairs.items())[:limit]]
+
+
+def latest_open_code(
+    session: Session, phone_hash: str, purpose: str, member_id: uuid.UUID | None, now: datetime
+) -> OneTimeCode | None:
+    return session.scalar(
+        select(OneTimeCode)
+        .where(
+            OneTimeCode.phone_hash == phone_hash,
+            OneTimeCode.purpose == purpose,
+            OneTimeCode.member_id.is_(None)
+            if member_id is None
+            else OneTimeCode.member_id == member_id,
+            OneTimeCode.used_at.is_(None),
+            OneTimeCode.expires_at > now,
+        )
+        .order_by(OneTimeCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def codes_sent_since(session: Session, phone_hash: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(OneTimeCode)
+        .where(OneTimeCode.phone_hash == phone_hash, OneTimeCode.created_at >= since)
+    )
+
+
+def close_open_codes(session: Session, phone_hash: str, purpose: str, now: datetime) -> None:
+    session.execute(
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.phone_hash == phone_hash,
+            OneTimeCode.purpose == purpose,
+            OneTimeCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def store_by_id(session: Session, store_id: uuid.UUID) -> Store | None:

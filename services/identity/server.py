@@ -6,14 +6,23 @@ from datetime import timedelta
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2_grpc
+from services.identity.codes import CodePolicy, LoginCodes
 from services.identity.directory import Directory
 from services.identity.identifiers import PiiHasher
-from services.identity.servicer import IdentityServicer
+from services.identity.login import MemberLogin
+from services.identity.merging import Merger
+from services.identity.messages import Messages
+from services.identity.points_client import PointsLedger
+from services.identity.privacy import Privacy
+from services.identity.profiles import Profiles
+from services.identity.qr import QrTokens
+from services.identity.senders import senders_from_env
+from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
 from services.identity.staff import Staff
 from services.identity.terminals import Terminals
 from services.runtime.cache import Cache
-from services.runtime.config import Env, ServiceConfig, load_or_create_secret
+from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig, load_or_create_secret
 from services.runtime.db import Database
 from services.runtime.server import Registration, Service
 
@@ -21,27 +30,53 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.identity.v1.IdentityService"
 
 
+def code_policy(env: Env) -> CodePolicy:
+    return CodePolicy(
+        ttl_seconds=env.int("IDENTITY_CODE_TTL_SECONDS", 300, minimum=30),
+        max_tries=env.int("IDENTITY_CODE_MAX_TRIES", 5, minimum=1),
+        sends_per_phone=env.int("IDENTITY_CODE_SENDS_PER_PHONE", 3, minimum=1),
+        sends_per_client=env.int("IDENTITY_CODE_SENDS_PER_CLIENT", 20, minimum=1),
+        window_seconds=env.int("IDENTITY_CODE_WINDOW_SECONDS", 600, minimum=60),
+    )
+
+
 def build(config: ServiceConfig) -> Service:
     env = Env()
     region = env.str("LOYALTY_DEFAULT_REGION", "IR").upper()
-    pii_key = load_or_create_secret(env, "IDENTITY_PII_KEY", "identity-pii.key")
+    hasher = PiiHasher(load_or_create_secret(env, "IDENTITY_PII_KEY", "identity-pii.key"))
+    # Signed with a key derived from the PII key: one secret to keep, the same on every replica.
+    qr_tokens = QrTokens(
+        hasher("qr-token-key", "v1"), env.int("IDENTITY_QR_TTL_SECONDS", 120, minimum=10)
+    )
     database = Database(config.database_url)
     staff_hours = env.int("IDENTITY_STAFF_SESSION_HOURS", 12, minimum=1)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:identity")
+    points = PointsLedger(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]))
+    directory = Directory(database, cache, hasher, region, qr_tokens)
     sessions = Sessions(database, cache)
-    servicer = IdentityServicer(
-        Directory(database, cache, PiiHasher(pii_key), region),
-        Terminals(database),
-        sessions,
-        Staff(database, sessions, timedelta(hours=staff_hours)),
+    messages = Messages(database, senders_from_env(env))
+    codes = LoginCodes(database, cache, hasher, messages, code_policy(env))
+    member_session = timedelta(minutes=env.int("IDENTITY_MEMBER_SESSION_MINUTES", 60, minimum=1))
+    parts = IdentityParts(
+        directory=directory,
+        terminals=Terminals(database),
+        profiles=Profiles(database, directory, codes),
+        merger=Merger(database, directory, points),
+        privacy=Privacy(database, directory, codes, sessions),
+        login=MemberLogin(database, directory, codes, sessions, member_session),
+        messages=messages,
+        sessions=sessions,
+        staff=Staff(database, sessions, timedelta(hours=staff_hours)),
     )
     return Service(
         config=config,
         database=database,
         registrations=[
             Registration(
-                SERVICE_NAME, identity_pb2_grpc.add_IdentityServiceServicer_to_server, servicer
+                SERVICE_NAME,
+                identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+                IdentityServicer(parts),
             )
         ],
-        on_stop=[cache.close],
+        on_stop=[cache.close, points.close],
     )

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
 
+from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
+from services.identity import messages
 from services.identity.directory import Directory, Enrollment, MemberView
+from services.identity.login import MemberLogin
+from services.identity.merging import Merger
+from services.identity.messages import Messages
 from services.identity.models import ApiKey
+from services.identity.privacy import Privacy
+from services.identity.profiles import ProfileChange, Profiles
 from services.identity.sessions import Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
 from services.runtime.convert import to_timestamp
 from services.runtime.errors import InvalidArgument, Unauthenticated
+from services.runtime.outbox import Event
 
 CHANNEL_NAMES = {pb.CONSENT_CHANNEL_SMS: "sms", pb.CONSENT_CHANNEL_EMAIL: "email"}
 CHANNEL_ENUMS = {name: value for value, name in CHANNEL_NAMES.items()}
+MESSAGE_CHANNELS = {pb.MESSAGE_CHANNEL_SMS: "sms", pb.MESSAGE_CHANNEL_EMAIL: "email"}
+MESSAGE_STATUSES = {
+    messages.SENT: pb.MESSAGE_STATUS_SENT,
+    messages.NO_CONSENT: pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT,
+    messages.NO_ADDRESS: pb.MESSAGE_STATUS_SKIPPED_NO_ADDRESS,
+    messages.ERASED: pb.MESSAGE_STATUS_SKIPPED_ERASED,
+}
 SESSION_KINDS = {"member": pb.SESSION_KIND_MEMBER, "staff": pb.SESSION_KIND_STAFF}
 
 
@@ -42,6 +59,8 @@ def member_message(view: MemberView) -> pb.Member:
         ],
         enrolled_at=to_timestamp(view.enrolled_at),
         enrolled_store_id=view.enrolled_store_id,
+        gender=view.gender,
+        interests=list(view.interests),
     )
 
 
@@ -66,21 +85,45 @@ def staff_message(view: StaffView) -> pb.StaffMember:
     )
 
 
+def event_message(event: Event) -> common_pb2.OutboxEvent:
+    return common_pb2.OutboxEvent(
+        sequence=event.sequence,
+        type=event.type,
+        member_id=event.member_id,
+        payload_json=json.dumps(event.payload, separators=(",", ":")),
+        occurred_at=to_timestamp(event.occurred_at),
+    )
+
+
+def _channel(value: int) -> str:
+    if value not in CHANNEL_NAMES:
+        raise InvalidArgument("consent channel is unspecified")
+    return CHANNEL_NAMES[value]
+
+
+@dataclass(frozen=True)
+class IdentityParts:
+    directory: Directory
+    terminals: Terminals
+    profiles: Profiles
+    merger: Merger
+    privacy: Privacy
+    login: MemberLogin
+    messages: Messages
+    sessions: Sessions
+    staff: Staff
+
+
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(
-        self, directory: Directory, terminals: Terminals, sessions: Sessions, staff: Staff
-    ) -> None:
-        self._directory = directory
-        self._terminals = terminals
-        self._sessions = sessions
-        self._staff = staff
+    def __init__(self, parts: IdentityParts) -> None:
+        self._parts = parts
+        self._directory = parts.directory
+        self._terminals = parts.terminals
+        self._sessions = parts.sessions
+        self._staff = parts.staff
 
     def EnrollMember(self, request: pb.EnrollMemberRequest, context: grpc.ServicerContext):
-        consents = []
-        for consent in request.consents:
-            if consent.channel not in CHANNEL_NAMES:
-                raise InvalidArgument("consent channel is unspecified")
-            consents.append((CHANNEL_NAMES[consent.channel], consent.granted))
+        consents = [(_channel(c.channel), c.granted) for c in request.consents]
         view = self._directory.enroll(
             Enrollment(
                 phone=request.phone,
@@ -105,8 +148,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             view = self._directory.identify_by_phone(request.phone)
         elif which == "card_number":
             view = self._directory.identify_by_card(request.card_number)
+        elif which == "email":
+            view = self._directory.identify_by_email(request.email)
+        elif which == "qr_token":
+            view = self._directory.identify_by_qr(request.qr_token)
         else:
-            raise InvalidArgument("give a phone or a card number")
+            raise InvalidArgument("give a phone, card number, e-mail or QR token")
         return pb.IdentifyMemberResponse(member=member_message(view))
 
     def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
@@ -181,3 +228,97 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def SetStaffDisabled(self, request: pb.SetStaffDisabledRequest, context: grpc.ServicerContext):
         view = self._staff.set_disabled(request.staff_id, request.disabled)
         return pb.SetStaffDisabledResponse(staff=staff_message(view))
+
+    def UpdateProfile(self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext):
+        def given(name: str) -> str | None:
+            return getattr(request, name) if request.HasField(name) else None
+
+        change = ProfileChange(
+            first_name=given("first_name"),
+            last_name=given("last_name"),
+            birth_date=given("birth_date"),
+            city=given("city"),
+            gender=given("gender"),
+            email=given("email"),
+            interests=tuple(request.interests) if request.set_interests else None,
+        )
+        view = self._parts.profiles.update(request.member_id, change)
+        return pb.UpdateProfileResponse(member=member_message(view))
+
+    def SetConsent(self, request: pb.SetConsentRequest, context: grpc.ServicerContext):
+        view = self._parts.profiles.set_consent(
+            request.member_id, _channel(request.channel), request.granted, request.source
+        )
+        return pb.SetConsentResponse(member=member_message(view))
+
+    def IssueQrToken(self, request: pb.IssueQrTokenRequest, context: grpc.ServicerContext):
+        token, expires_at = self._directory.issue_qr(request.member_id)
+        return pb.IssueQrTokenResponse(token=token, expires_at=to_timestamp(expires_at))
+
+    def FindDuplicates(self, request: pb.FindDuplicatesRequest, context: grpc.ServicerContext):
+        pairs = self._parts.merger.duplicates(request.limit)
+        return pb.FindDuplicatesResponse(
+            pairs=[
+                pb.DuplicatePair(
+                    first=member_message(p.first),
+                    second=member_message(p.second),
+                    reason=p.reason,
+                )
+                for p in pairs
+            ]
+        )
+
+    def MergeMembers(self, request: pb.MergeMembersRequest, context: grpc.ServicerContext):
+        result = self._parts.merger.merge(request.survivor_id, request.duplicate_id, request.actor)
+        return pb.MergeMembersResponse(
+            survivor=member_message(result.survivor), available_points=result.available_points
+        )
+
+    def EraseMember(self, request: pb.EraseMemberRequest, context: grpc.ServicerContext):
+        erased_at = self._parts.privacy.erase(request.member_id, request.actor)
+        return pb.EraseMemberResponse(erased_at=to_timestamp(erased_at))
+
+    def ExportMember(self, request: pb.ExportMemberRequest, context: grpc.ServicerContext):
+        document = self._parts.privacy.export(request.member_id)
+        return pb.ExportMemberResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+    def StartLogin(self, request: pb.StartLoginRequest, context: grpc.ServicerContext):
+        ttl = self._parts.login.start(request.phone, request.client_address)
+        return pb.StartLoginResponse(expires_in_seconds=ttl)
+
+    def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):
+        login = self._parts.login.verify(request.phone, request.code)
+        return pb.VerifyLoginResponse(
+            token=login.token,
+            expires_at=to_timestamp(login.expires_at),
+            member=member_message(login.member),
+            enrolled=login.enrolled,
+        )
+
+    def StartPhoneChange(self, request: pb.StartPhoneChangeRequest, context: grpc.ServicerContext):
+        ttl = self._parts.profiles.start_phone_change(
+            request.member_id, request.new_phone, request.client_address
+        )
+        return pb.StartPhoneChangeResponse(expires_in_seconds=ttl)
+
+    def ConfirmPhoneChange(
+        self, request: pb.ConfirmPhoneChangeRequest, context: grpc.ServicerContext
+    ):
+        view = self._parts.profiles.confirm_phone_change(
+            request.member_id, request.new_phone, request.old_phone_code, request.new_phone_code
+        )
+        return pb.ConfirmPhoneChangeResponse(member=member_message(view))
+
+    def SendMessage(self, request: pb.SendMessageRequest, context: grpc.ServicerContext):
+        if request.channel not in MESSAGE_CHANNELS:
+            raise InvalidArgument("message channel is unspecified", code="invalid-channel")
+        status = self._parts.messages.send_to_member(
+            request.message_id, request.member_id, MESSAGE_CHANNELS[request.channel], request.body
+        )
+        return pb.SendMessageResponse(status=MESSAGE_STATUSES[status])
+
+    def ListEvents(self, request: pb.ListEventsRequest, context: grpc.ServicerContext):
+        found, next_cursor = self._directory.events(request.cursor, request.limit)
+        return pb.ListEventsResponse(
+            events=[event_message(e) for e in found], next_cursor=next_cursor
+        )

@@ -211,7 +211,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         events, next_cursor = self._ledger.events(request.cursor, request.limit)
         return pb.ListEventsResponse(
             events=[
-                pb.OutboxEvent(
+                common_pb2.OutboxEvent(
                     sequence=event.sequence,
                     type=event.type,
                     member_id=event.member_id,

@@ -7,6 +7,7 @@ the `code` of its problem+json answer.
 from __future__ import annotations
 
 ERROR_CODE_METADATA_KEY = "loyalty-error-code"
+RETRY_AFTER_METADATA_KEY = "loyalty-retry-after"
 
 
 class DomainError(Exception):
@@ -53,3 +54,13 @@ class PermissionDenied(DomainError):
 
 class Unavailable(DomainError):
     code = "unavailable"
+
+
+class ResourceExhausted(DomainError):
+    """Too many attempts: the caller may try again after `retry_after` seconds."""
+
+    code = "rate-limited"
+
+    def __init__(self, detail: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code)
+        self.retry_after = max(1, retry_after)

@@ -31,6 +31,7 @@ STATUS_OF: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -72,7 +73,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 return behavior(request, context)
             except errors.DomainError as error:
                 status, error_code = status_of(error), error.code
-                context.set_trailing_metadata(((errors.ERROR_CODE_METADATA_KEY, error.code),))
+                trailer = [(errors.ERROR_CODE_METADATA_KEY, error.code)]
+                if isinstance(error, errors.ResourceExhausted):
+                    trailer.append((errors.RETRY_AFTER_METADATA_KEY, str(error.retry_after)))
+                context.set_trailing_metadata(tuple(trailer))
                 context.abort(status, error.detail)
             except Exception:
                 if context.code() not in (None, grpc.StatusCode.OK):
@@ -142,3 +146,17 @@ class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return continuation(self._details(client_call_details), request)
+
+
+def domain_error_of(error: grpc.RpcError) -> errors.DomainError:
+    """Another service's refusal as our own domain error, so it travels on with its code."""
+    code = ""
+    for key, value in error.trailing_metadata() or ():
+        if key == errors.ERROR_CODE_METADATA_KEY:
+            code = value
+    kind = next((k for k, s in STATUS_OF.items() if s == error.code()), errors.Unavailable)
+    if kind is errors.ResourceExhausted:
+        return errors.ResourceExhausted(error.details() or "try again later", 1, code or None)
+    if kind is errors.Unavailable or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.Unavailable("a service the change needs is unavailable, try again")
+    return kind(error.details() or "refused", code or None)

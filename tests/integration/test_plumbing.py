@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, text
 
-from deploy.local import ROOT, Suite
-from services.runtime.config import Env, database_url
+from deploy.local import Suite
 from tests.ledger_support import PointsWorld
-from tests.support import Pos, logs_of
-
-
-def db_url(suite: Suite, service: str) -> str:
-    return database_url(Env(suite.env), service)
+from tests.support import Pos, db_url, logs_of, run_check
 
 
 def test_the_request_id_travels_from_the_gateway_through_every_service(suite: Suite) -> None:
@@ -81,17 +74,6 @@ def test_phones_are_looked_up_by_keyed_hash_not_in_clear(suite: Suite) -> None:
     engine.dispose()
     assert row.phone.startswith("+98912")
     assert row.phone not in row.phone_hash and len(row.phone_hash) == 64
-
-
-def run_check(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.points", "check"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_check_command_proves_the_books_balance(suite: Suite) -> None:

@@ -1,0 +1,363 @@
+"""The member's own door: log in with a code sent to the phone, then read and change only
+their own data. No route here takes a member id: it always comes from the session."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, request
+
+from gateway.api import operation
+from gateway.auth import credential
+from gateway.blueprints.pos import LEDGER_QUERY, ledger_page_args, member_json, upstreams
+from gateway.blueprints.pos_schemas import LEDGER, MEMBER, POINTS
+from gateway.pos_operations import member_ledger, member_points
+from gateway.problems import Problem
+from loyalty.identity.v1 import identity_pb2 as pb
+
+bp = Blueprint("me", __name__)
+
+PHONE = {"type": "string", "minLength": 1, "maxLength": 40, "examples": ["09121234567"]}
+CODE = {"type": "string", "minLength": 1, "maxLength": 12, "examples": ["123456"]}
+CONSENT_CHANNELS = {"sms": pb.CONSENT_CHANNEL_SMS, "email": pb.CONSENT_CHANNEL_EMAIL}
+
+CODE_SENT = {
+    "type": "object",
+    "required": ["expires_in"],
+    "properties": {"expires_in": {"type": "integer", "description": "Seconds the code works"}},
+}
+LOGGED_IN = {
+    "type": "object",
+    "required": ["token", "expires_at", "member_id", "enrolled"],
+    "properties": {
+        "token": {"type": "string", "description": "Send as `Authorization: Bearer <token>`"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "member_id": {"type": "string"},
+        "enrolled": {"type": "boolean", "description": "This login made the phone a member"},
+    },
+}
+ME = {
+    "type": "object",
+    "required": ["member", "points"],
+    "properties": {"member": MEMBER, "points": POINTS},
+}
+PROFILE_REQUEST = {
+    "type": "object",
+    "additionalProperties": True,
+    "properties": {
+        "first_name": {"type": "string", "maxLength": 100},
+        "last_name": {"type": "string", "maxLength": 100},
+        "birth_date": {"type": "string", "maxLength": 10, "description": "YYYY-MM-DD or empty"},
+        "city": {"type": "string", "maxLength": 100},
+        "gender": {"type": "string", "enum": ["", "female", "male", "other"]},
+        "email": {"type": "string", "maxLength": 254, "description": "Empty removes it"},
+        "interests": {
+            "type": "array",
+            "maxItems": 20,
+            "items": {"type": "string", "maxLength": 40},
+        },
+    },
+}
+CONSENT_REQUEST = {
+    "type": "object",
+    "required": ["granted"],
+    "properties": {"granted": {"type": "boolean"}},
+}
+QR = {
+    "type": "object",
+    "required": ["token", "expires_at"],
+    "properties": {
+        "token": {"type": "string", "description": "Show as a QR code; the till scans it"},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+EXPORT = {
+    "type": "object",
+    "required": ["identity", "points", "ledger"],
+    "properties": {
+        "identity": {"type": "object"},
+        "points": POINTS,
+        "ledger": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
+
+
+@operation(
+    bp,
+    "/v1/auth/otp",
+    "POST",
+    summary="Send a one-time login code to a phone",
+    tag="member login",
+    auth=None,
+    request_schema={
+        "type": "object",
+        "required": ["phone"],
+        "properties": {"phone": PHONE},
+    },
+    example={"phone": "09121234567"},
+    responses={
+        202: ("The code is on its way by SMS", CODE_SENT),
+        422: ("Not a phone number", None),
+        429: ("Too many codes for this number or from this address; see Retry-After", None),
+    },
+)
+def send_code(body: dict):
+    sent = upstreams().identity.StartLogin(
+        pb.StartLoginRequest(phone=body["phone"], client_address=client_address())
+    )
+    return {"expires_in": sent.expires_in_seconds}, 202
+
+
+@operation(
+    bp,
+    "/v1/auth/otp/verify",
+    "POST",
+    summary="Log in with the code; a new phone number is enrolled as a member",
+    tag="member login",
+    auth=None,
+    request_schema={
+        "type": "object",
+        "required": ["phone", "code"],
+        "properties": {"phone": PHONE, "code": CODE},
+    },
+    example={"phone": "09121234567", "code": "123456"},
+    responses={
+        200: ("A member session", LOGGED_IN),
+        401: ("The code is wrong, expired or already used", None),
+        409: ("The code was used by a request at the same moment", None),
+        422: ("Not a phone number", None),
+        429: ("Five wrong tries: ask for a new code", None),
+    },
+)
+def verify_code(body: dict):
+    login = upstreams().identity.VerifyLogin(
+        pb.VerifyLoginRequest(
+            phone=body["phone"], code=body["code"], client_address=client_address()
+        )
+    )
+    return {
+        "token": login.token,
+        "expires_at": login.expires_at.ToJsonString(),
+        "member_id": login.member.id,
+        "enrolled": login.enrolled,
+    }
+
+
+@operation(
+    bp,
+    "/v1/auth/logout",
+    "POST",
+    summary="End this session",
+    tag="member login",
+    auth="session",
+    responses={
+        200: (
+            "Logged out; the token no longer works",
+            {
+                "type": "object",
+                "required": ["logged_out"],
+                "properties": {"logged_out": {"type": "boolean"}},
+            },
+        )
+    },
+)
+def logout():
+    current_app.extensions["sessions"].revoke(credential())
+    return {"logged_out": True}
+
+
+@operation(
+    bp,
+    "/v1/me",
+    "GET",
+    summary="The member's profile and points",
+    tag="me",
+    auth="member",
+    responses={200: ("Profile and points", ME), 404: ("The member was erased", None)},
+)
+def me():
+    member = upstreams().identity.GetMember(pb.GetMemberRequest(member_id=g.caller.member_id))
+    return {
+        "member": member_json(member.member),
+        "points": member_points(upstreams(), member.member.id),
+    }
+
+
+@operation(
+    bp,
+    "/v1/me",
+    "PATCH",
+    summary="Change profile fields; fields left out stay as they are",
+    tag="me",
+    auth="member",
+    request_schema=PROFILE_REQUEST,
+    example={"first_name": "Sara", "city": "Shiraz", "interests": ["coffee"]},
+    responses={
+        200: ("The profile", MEMBER),
+        404: ("The member was erased", None),
+        422: ("A field is not valid", None),
+    },
+)
+def update_profile(body: dict):
+    change = pb.UpdateProfileRequest(member_id=g.caller.member_id)
+    for field in ("first_name", "last_name", "birth_date", "city", "gender", "email"):
+        if field in body:
+            setattr(change, field, body[field])
+    if "interests" in body:
+        change.interests.extend(body["interests"])
+        change.set_interests = True
+    return member_json(upstreams().identity.UpdateProfile(change).member)
+
+
+@operation(
+    bp,
+    "/v1/me/consents/<channel>",
+    "PUT",
+    summary="Give or withdraw consent to marketing on a channel (sms or email)",
+    tag="me",
+    auth="member",
+    request_schema=CONSENT_REQUEST,
+    example={"granted": True},
+    responses={
+        200: ("The profile", MEMBER),
+        404: ("No such channel, or the member was erased", None),
+    },
+)
+def set_consent(channel: str, body: dict):
+    if channel not in CONSENT_CHANNELS:
+        raise Problem(404, "not-found", "consent channels are sms and email")
+    response = upstreams().identity.SetConsent(
+        pb.SetConsentRequest(
+            member_id=g.caller.member_id,
+            channel=CONSENT_CHANNELS[channel],
+            granted=body["granted"],
+            source="web",
+        )
+    )
+    return member_json(response.member)
+
+
+@operation(
+    bp,
+    "/v1/me/ledger",
+    "GET",
+    summary="The member's points history, newest first",
+    tag="me",
+    auth="member",
+    query=LEDGER_QUERY,
+    responses={
+        200: ("A page of entries", LEDGER),
+        404: ("The member was erased", None),
+        422: ("The cursor is not valid", None),
+    },
+)
+def my_ledger():
+    return member_ledger(upstreams(), g.caller.member_id, *ledger_page_args())
+
+
+@operation(
+    bp,
+    "/v1/me/qr",
+    "GET",
+    summary="A fresh QR token for the till; ask again before it expires",
+    tag="me",
+    auth="member",
+    responses={200: ("The token", QR), 404: ("The member was erased", None)},
+)
+def my_qr():
+    issued = upstreams().identity.IssueQrToken(pb.IssueQrTokenRequest(member_id=g.caller.member_id))
+    response = {"token": issued.token, "expires_at": issued.expires_at.ToJsonString()}
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@operation(
+    bp,
+    "/v1/me/phone",
+    "POST",
+    summary="Start changing the phone number: codes go to the current and the new number",
+    tag="me",
+    auth="member",
+    request_schema={"type": "object", "required": ["phone"], "properties": {"phone": PHONE}},
+    example={"phone": "09351234567"},
+    responses={
+        202: ("Both codes are on their way", CODE_SENT),
+        404: ("The member was erased", None),
+        409: ("The new number belongs to another member", None),
+        422: ("Not a phone number", None),
+        429: ("Too many codes; see Retry-After", None),
+    },
+)
+def start_phone_change(body: dict):
+    sent = upstreams().identity.StartPhoneChange(
+        pb.StartPhoneChangeRequest(
+            member_id=g.caller.member_id, new_phone=body["phone"], client_address=client_address()
+        )
+    )
+    return {"expires_in": sent.expires_in_seconds}, 202
+
+
+@operation(
+    bp,
+    "/v1/me/phone/confirm",
+    "POST",
+    summary="Change the phone number with both codes",
+    tag="me",
+    auth="member",
+    request_schema={
+        "type": "object",
+        "required": ["phone", "old_code", "new_code"],
+        "properties": {"phone": PHONE, "old_code": CODE, "new_code": CODE},
+    },
+    example={"phone": "09351234567", "old_code": "123456", "new_code": "654321"},
+    responses={
+        200: ("The profile, with the new number", MEMBER),
+        401: ("A code is wrong or expired", None),
+        404: ("The member was erased", None),
+        409: ("The new number belongs to another member, or a code was just used", None),
+        422: ("Not a phone number", None),
+        429: ("Five wrong tries on a code: ask for new codes", None),
+    },
+)
+def confirm_phone_change(body: dict):
+    response = upstreams().identity.ConfirmPhoneChange(
+        pb.ConfirmPhoneChangeRequest(
+            member_id=g.caller.member_id,
+            new_phone=body["phone"],
+            old_phone_code=body["old_code"],
+            new_phone_code=body["new_code"],
+        )
+    )
+    return member_json(response.member)
+
+
+@operation(
+    bp,
+    "/v1/me/export",
+    "GET",
+    summary="Everything the club holds about the member, as one JSON document",
+    tag="me",
+    auth="member",
+    responses={200: ("The export", EXPORT), 404: ("The member was erased", None)},
+)
+def my_export():
+    return export_json(g.caller.member_id)
+
+
+def export_json(member_id: str) -> dict:
+    """Identity's document, the balance and the whole ledger."""
+    document = upstreams().identity.ExportMember(pb.ExportMemberRequest(member_id=member_id))
+    identity = json.loads(document.document_json)
+    survivor = identity["member"]["id"]
+    entries: list[dict] = []
+    cursor = ""
+    while True:
+        page = member_ledger(upstreams(), survivor, 200, cursor)
+        entries += page["items"]
+        cursor = page["next_cursor"] or ""
+        if not cursor:
+            break
+    return {"identity": identity, "points": member_points(upstreams(), survivor), "ledger": entries}

@@ -1,0 +1,125 @@
+"""Duplicate members: finding likely pairs, and merging one into the other.
+
+The points move first (the points service makes that safe to repeat), then identity records the
+merge in one transaction: the duplicate's row stays with `merged_into` set, so its id, card and
+phone resolve to the survivor, and the survivor takes whatever profile fields it lacked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from services.identity import events, repository
+from services.identity.directory import Directory, MemberView
+from services.identity.models import Consent, Member, Merge
+from services.identity.points_client import PointsLedger
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.ids import parse_id
+
+PROFILE_FIELDS = ("first_name", "last_name", "birth_date", "city", "gender")
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    first: MemberView
+    second: MemberView
+    reason: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    survivor: MemberView
+    available_points: int
+
+
+def _actor(actor: str) -> str:
+    actor = " ".join((actor or "").split())
+    if not actor or len(actor) > 100:
+        raise InvalidArgument("say who merges (1 to 100 characters)", code="invalid-actor")
+    return actor
+
+
+def _take_missing(survivor: Member, duplicate: Member) -> None:
+    for name in PROFILE_FIELDS:
+        if not getattr(survivor, name) and getattr(duplicate, name):
+            setattr(survivor, name, getattr(duplicate, name))
+    if not survivor.email and duplicate.email:
+        survivor.email, survivor.email_hash = duplicate.email, duplicate.email_hash
+    survivor.interests = sorted(set(survivor.interests or []) | set(duplicate.interests or []))
+    have = {c.channel for c in survivor.consents}
+    for consent in duplicate.consents:
+        if consent.channel not in have:
+            survivor.consents.append(
+                Consent(
+                    channel=consent.channel,
+                    granted=consent.granted,
+                    source=consent.source,
+                    updated_at=consent.updated_at,
+                )
+            )
+
+
+class Merger:
+    def __init__(self, database: Database, directory: Directory, points: PointsLedger) -> None:
+        self._db = database
+        self._directory = directory
+        self._points = points
+
+    def duplicates(self, limit: int) -> list[DuplicatePair]:
+        limit = min(max(limit or 50, 1), 500)
+        with self._db.read() as session:
+            pairs = repository.duplicate_pairs(session, limit)
+        return [
+            DuplicatePair(self._directory.get(str(a)), self._directory.get(str(b)), reason)
+            for a, b, reason in pairs
+        ]
+
+    def _check(self, session: Session, survivor_id: uuid.UUID, duplicate_id: uuid.UUID) -> bool:
+        """Whether the merge is still to do (False: it was done already)."""
+        survivor = repository.member_by_id(session, survivor_id)
+        duplicate = repository.member_by_id(session, duplicate_id)
+        if survivor is None or duplicate is None:
+            raise NotFound("member not found", code="member-not-found")
+        if duplicate.merged_into == survivor_id:
+            return False
+        if duplicate.merged_into is not None or survivor.merged_into is not None:
+            raise FailedPrecondition(
+                "one of the members was already merged into another", code="already-merged"
+            )
+        if duplicate.erased_at is not None or survivor.erased_at is not None:
+            raise FailedPrecondition("an erased member cannot be merged", code="member-erased")
+        return True
+
+    def merge(self, survivor: str, duplicate: str, actor: str) -> MergeResult:
+        survivor_id = parse_id(survivor, "member")
+        duplicate_id = parse_id(duplicate, "member")
+        actor = _actor(actor)
+        if survivor_id == duplicate_id:
+            raise InvalidArgument("a member cannot be merged into themselves", code="same-member")
+        with self._db.read() as session:
+            self._check(session, survivor_id, duplicate_id)
+        available = self._points.merge(str(duplicate_id), str(survivor_id), actor)
+        with self._db.write() as session:
+            first, second = sorted((survivor_id, duplicate_id))
+            repository.member_for_update(session, first)
+            repository.member_for_update(session, second)
+            if self._check(session, survivor_id, duplicate_id):
+                kept = repository.member_by_id(session, survivor_id)
+                gone = repository.member_by_id(session, duplicate_id)
+                assert kept is not None and gone is not None
+                before = events.profile(kept)
+                _take_missing(kept, gone)
+                kept.updated_at = utcnow()
+                gone.merged_into = survivor_id
+                repository.merge_aliases(session, duplicate_id, survivor_id)
+                session.add(Merge(duplicate_id=duplicate_id, survivor_id=survivor_id, actor=actor))
+                events.merged(session, duplicate_id, survivor_id)
+                if events.profile(kept) != before:
+                    events.profile_changed(session, kept)
+                self._directory.forget(gone)
+                self._directory.forget(kept)
+        return MergeResult(self._directory.get(str(survivor_id)), available)

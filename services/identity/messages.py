@@ -1,0 +1,94 @@
+"""Messages to members (campaign SMS and e-mail) and one-time codes to phones.
+
+A member gets a marketing message only on a channel they consented to. Each message is recorded
+under the caller's id before it is handed to the sender, and marked sent after: a replay of a
+sent message sends nothing, and one interrupted in between is handed over again under the same id,
+which the sender drops if it already has it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+
+from services.identity import repository
+from services.identity.models import Member, SentMessage
+from services.identity.senders import CHANNELS, OutgoingMessage, Sender
+from services.runtime.db import Database
+from services.runtime.errors import InvalidArgument, NotFound
+
+SENT = "sent"
+SENDING = "sending"
+NO_CONSENT = "skipped-no-consent"
+NO_ADDRESS = "skipped-no-address"
+ERASED = "skipped-erased"
+MAX_BODY = 1000
+
+
+def _address(member: Member, channel: str) -> str | None:
+    return member.phone if channel == "sms" else member.email
+
+
+def _decide(member: Member, channel: str) -> str:
+    if member.erased_at is not None:
+        return ERASED
+    if not any(c.channel == channel and c.granted for c in member.consents):
+        return NO_CONSENT
+    if not _address(member, channel):
+        return NO_ADDRESS
+    return SENDING
+
+
+class Messages:
+    def __init__(self, database: Database, senders: dict[str, Sender]) -> None:
+        self._db = database
+        self._senders = senders
+
+    def send_to_member(self, message_id: str, member_id: str, channel: str, body: str) -> str:
+        """Sends `body` to the member once; the status says whether and why not."""
+        message_id = message_id.strip()
+        if not message_id or len(message_id) > 100:
+            raise InvalidArgument("message_id must be 1 to 100 characters", "invalid-message-id")
+        if channel not in CHANNELS:
+            raise InvalidArgument("channel must be sms or email", "invalid-channel")
+        if not body.strip() or len(body) > MAX_BODY:
+            raise InvalidArgument(f"body must be 1 to {MAX_BODY} characters", "invalid-body")
+        try:
+            parsed = uuid.UUID(member_id)
+        except ValueError:
+            raise NotFound("member not found", code="member-not-found") from None
+        try:
+            with self._db.write() as session:
+                earlier = session.get(SentMessage, message_id)
+                if earlier is not None and earlier.status != SENDING:
+                    return earlier.status
+                member = repository.resolve_member(session, parsed)
+                if member is None:
+                    raise NotFound("member not found", code="member-not-found")
+                status = _decide(member, channel)
+                address = _address(member, channel)
+                if earlier is None:
+                    session.add(
+                        SentMessage(
+                            message_id=message_id,
+                            member_id=member.id,
+                            channel=channel,
+                            status=status,
+                        )
+                    )
+        except IntegrityError:
+            # A concurrent copy recorded it first: answer as it did.
+            return self.send_to_member(message_id, member_id, channel, body)
+        if status != SENDING or address is None:
+            return status
+        self._senders[channel].send(OutgoingMessage(message_id, channel, address, body))
+        with self._db.write() as session:
+            row = session.get(SentMessage, message_id)
+            if row is not None:
+                row.status = SENT
+        return SENT
+
+    def send_code(self, message_id: str, phone: str, body: str) -> None:
+        """A one-time code: no consent needed, and the code's own row is its record."""
+        self._senders["sms"].send(OutgoingMessage(message_id, "sms", phone, body))

@@ -1,0 +1,35 @@
+"""The one call identity makes to the points service: moving a duplicate's ledger on a merge."""
+
+from __future__ import annotations
+
+import grpc
+
+from loyalty.points.v1 import points_pb2 as pb
+from loyalty.points.v1 import points_pb2_grpc
+from services.runtime.channels import open_channel
+from services.runtime.interceptors import domain_error_of
+
+
+class PointsLedger:
+    def __init__(self, addr: str, timeout: float = 10.0) -> None:
+        self._channel = open_channel(addr, timeout)
+        self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
+
+    def merge(self, duplicate_id: str, survivor_id: str, actor: str) -> int:
+        """Moves the duplicate's points to the survivor; safe to repeat. The survivor's available
+        points afterwards."""
+        request = pb.MergeMembersRequest(
+            # One merge per duplicate ever, so its id names the operation.
+            operation_id=f"merge-{duplicate_id}",
+            duplicate_member_id=duplicate_id,
+            survivor_member_id=survivor_id,
+            actor=actor,
+        )
+        try:
+            response = self._stub.MergeMembers(request)
+        except grpc.RpcError as error:
+            raise domain_error_of(error) from None
+        return response.other_available
+
+    def close(self) -> None:
+        self._channel.close()

@@ -1,0 +1,139 @@
+"""A member's rights over their data: an export of everything held, and erasure.
+
+Erasure keeps the member's id (the points ledger refers to it and must still balance) and
+removes everything else: identifiers, profile, consents, codes, and the personal fields of the
+member's past events. Members merged into this one are erased with it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.identity import events, repository
+from services.identity.codes import LoginCodes
+from services.identity.directory import Directory
+from services.identity.merging import _actor
+from services.identity.models import Erasure, Member, Merge, OutboxEvent, SentMessage
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import NotFound
+from services.runtime.ids import parse_id
+
+# Events whose payload holds profile fields; the others hold ids and yes-or-no consents only.
+PERSONAL_EVENTS = ("member.enrolled", "member.profile_changed")
+
+
+def _member_document(member: Member) -> dict[str, Any]:
+    return {
+        "id": str(member.id),
+        "card_number": member.card_number,
+        "phone": member.phone,
+        "email": member.email,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "birth_date": member.birth_date.isoformat() if member.birth_date else None,
+        "city": member.city,
+        "gender": member.gender,
+        "interests": list(member.interests or []),
+        "enrolled_at": member.created_at.isoformat(),
+        "enrolled_store_id": str(member.enrolled_store_id) if member.enrolled_store_id else None,
+        "erased_at": member.erased_at.isoformat() if member.erased_at else None,
+        "consents": [
+            {
+                "channel": c.channel,
+                "granted": c.granted,
+                "source": c.source,
+                "updated_at": c.updated_at.isoformat(),
+            }
+            for c in member.consents
+        ],
+    }
+
+
+class Privacy:
+    def __init__(
+        self, database: Database, directory: Directory, codes: LoginCodes, sessions: Any
+    ) -> None:
+        self._db = database
+        self._directory = directory
+        self._codes = codes
+        self._sessions = sessions
+
+    def export(self, member_id: str) -> dict[str, Any]:
+        with self._db.read() as session:
+            member = repository.resolve_member(session, parse_id(member_id, "member"))
+            if member is None:
+                raise NotFound("member not found", code="member-not-found")
+            aliases = repository.aliases_of(session, member.id)
+            ids = [member.id, *(a.id for a in aliases)]
+            merges = session.scalars(select(Merge).where(Merge.survivor_id == member.id))
+            messages = session.scalars(
+                select(SentMessage)
+                .where(SentMessage.member_id.in_(ids))
+                .order_by(SentMessage.created_at)
+            )
+            return {
+                "member": _member_document(member),
+                "merged_members": [_member_document(a) for a in aliases],
+                "merges": [
+                    {
+                        "duplicate_id": str(m.duplicate_id),
+                        "actor": m.actor,
+                        "merged_at": m.merged_at.isoformat(),
+                    }
+                    for m in merges
+                ],
+                "messages": [
+                    {
+                        "message_id": m.message_id,
+                        "channel": m.channel,
+                        "status": m.status,
+                        "at": m.created_at.isoformat(),
+                    }
+                    for m in messages
+                ],
+            }
+
+    def erase(self, member_id: str, actor: str) -> datetime:
+        actor = _actor(actor)
+        with self._db.write() as session:
+            found = repository.resolve_member(session, parse_id(member_id, "member"))
+            if found is None:
+                raise NotFound("member not found", code="member-not-found")
+            member = repository.member_for_update(session, found.id) or found
+            if member.erased_at is not None:
+                return member.erased_at
+            now = utcnow()
+            everyone = [member, *repository.aliases_of(session, member.id)]
+            for person in everyone:
+                self._directory.forget(person)
+                self._erase_row(session, person, now)
+            session.add(Erasure(member_id=member.id, actor=actor, erased_at=now))
+            events.erased(session, member.id)
+            ids = [person.id for person in everyone]
+        for person_id in ids:
+            self._sessions.revoke_all("member", person_id)
+        return now
+
+    def _erase_row(self, session: Session, member: Member, now: datetime) -> None:
+        if member.phone_hash:
+            self._codes.forget_phone(session, member.phone_hash)
+        member.phone = member.phone_hash = None
+        member.email = member.email_hash = None
+        member.card_number = None
+        member.first_name = member.last_name = member.city = member.gender = ""
+        member.birth_date = None
+        member.interests = []
+        member.consents.clear()
+        member.erased_at = now
+        member.updated_at = now
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.member_id == member.id, OutboxEvent.type.in_(PERSONAL_EVENTS))
+            .values(payload=json.dumps({"erased": True}))
+            .execution_options(synchronize_session=False)
+        )
