@@ -10,6 +10,7 @@ import grpc
 
 from gateway.problems import Problem
 from gateway.upstreams import Upstreams
+from loyalty.campaigns.v1 import campaigns_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
@@ -43,8 +44,13 @@ def known_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
 IDENTIFIERS = {"phone": "phone", "card": "card_number", "email": "email", "token": "qr_token"}
 
 
-def identify_member(upstream: Upstreams, **given: str) -> dict:
-    """The member behind one identifier (phone, card, email or QR token), with tier and points."""
+# The till never waits long for offers: without campaigns it still identifies the member.
+OFFERS_TIMEOUT = 0.3
+
+
+def identify_member(upstream: Upstreams, store_id: str = "", **given: str) -> dict:
+    """The member behind one identifier (phone, card, email or QR token), with tier, points
+    and the offers they may use in this store."""
     given = {name: value for name, value in given.items() if value}
     if len(given) != 1 or not set(given) <= set(IDENTIFIERS):
         raise Problem(
@@ -53,6 +59,11 @@ def identify_member(upstream: Upstreams, **given: str) -> dict:
     ((name, value),) = given.items()
     lookup = identity_pb2.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
     member = upstream.identity.IdentifyMember(lookup).member
+    offers = upstream.campaigns.ListOffers.future(
+        campaigns_pb2.ListOffersRequest(member_id=member.id, store_id=store_id),
+        timeout=OFFERS_TIMEOUT,
+        wait_for_ready=False,
+    )
     balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
     return {
         "member_id": member.id,
@@ -60,7 +71,26 @@ def identify_member(upstream: Upstreams, **given: str) -> dict:
         "phone_masked": member.phone_masked,
         "tier": balance.tier.name,
         "points": {"available": balance.balance.available, "pending": balance.balance.pending},
+        "offers": offers_json(offers),
     }
+
+
+def offers_json(call: grpc.Future) -> list[dict]:
+    """The offers a ListOffers call answered; none when campaigns could not answer in time."""
+    try:
+        response = call.result()
+    except grpc.RpcError:
+        return []
+    return [
+        {
+            "campaign_id": offer.campaign_id,
+            "title": offer.title,
+            "description": offer.description,
+            "code": offer.code or None,
+            "ends_at": offer.ends_at.ToJsonString() if offer.HasField("ends_at") else None,
+        }
+        for offer in response.offers
+    ]
 
 
 def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:

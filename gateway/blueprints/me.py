@@ -4,15 +4,17 @@ their own data. No route here takes a member id: it always comes from the sessio
 from __future__ import annotations
 
 import json
+import uuid
 
 from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation
 from gateway.auth import credential
 from gateway.blueprints.pos import LEDGER_QUERY, ledger_page_args, member_json, upstreams
-from gateway.blueprints.pos_schemas import LEDGER, MEMBER, POINTS
-from gateway.pos_operations import member_ledger, member_points
+from gateway.blueprints.pos_schemas import LEDGER, MEMBER, OFFER, POINTS
+from gateway.pos_operations import OFFERS_TIMEOUT, member_ledger, member_points, offers_json
 from gateway.problems import Problem
+from loyalty.campaigns.v1 import campaigns_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 
 bp = Blueprint("me", __name__)
@@ -361,3 +363,80 @@ def export_json(member_id: str) -> dict:
         if not cursor:
             break
     return {"identity": identity, "points": member_points(upstreams(), survivor), "ledger": entries}
+
+
+@operation(
+    bp,
+    "/v1/me/offers",
+    "GET",
+    summary="Offers the member may use now",
+    tag="me",
+    auth="member",
+    responses={
+        200: (
+            "The offers; empty when campaigns cannot answer",
+            {
+                "type": "object",
+                "required": ["offers"],
+                "properties": {"offers": {"type": "array", "items": OFFER}},
+            },
+        )
+    },
+)
+def my_offers():
+    call = upstreams().campaigns.ListOffers.future(
+        campaigns_pb2.ListOffersRequest(member_id=g.caller.member_id),
+        timeout=OFFERS_TIMEOUT * 3,
+        wait_for_ready=False,
+    )
+    return {"offers": offers_json(call)}
+
+
+@operation(
+    bp,
+    "/v1/me/feedback",
+    "POST",
+    summary="Rate the club (1 to 5) with an optional comment",
+    tag="me",
+    auth="member",
+    request_schema={
+        "type": "object",
+        "required": ["rating"],
+        "properties": {
+            "feedback_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "The page's own id for this feedback: sent twice, it counts once",
+            },
+            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string", "maxLength": 2000},
+        },
+    },
+    example={"feedback_id": "f-2026-11-22-1", "rating": 4, "comment": "Friendly staff"},
+    responses={
+        201: (
+            "Thank you",
+            {
+                "type": "object",
+                "required": ["feedback_id"],
+                "properties": {"feedback_id": {"type": "string"}},
+            },
+        ),
+        422: (
+            "Not a valid rating or comment, or the feedback id was used for other feedback",
+            None,
+        ),
+    },
+)
+def give_feedback(body: dict):
+    feedback_id = body.get("feedback_id") or str(uuid.uuid4())
+    upstreams().campaigns.SubmitFeedback(
+        campaigns_pb2.SubmitFeedbackRequest(
+            feedback_id=feedback_id,
+            member_id=g.caller.member_id,
+            rating=body["rating"],
+            comment=body.get("comment", ""),
+        )
+    )
+    return {"feedback_id": feedback_id}, 201

@@ -167,7 +167,8 @@ def enrol(body: dict):
     },
 )
 def identify():
-    return identify_member(upstreams(), **{k: request.args.get(k, "") for k in IDENTIFIERS})
+    given = {k: request.args.get(k, "") for k in IDENTIFIERS}
+    return identify_member(upstreams(), g.caller.store_id, **given)
 
 
 @operation(

@@ -62,15 +62,32 @@ MEMBER = {
     },
 }
 
+OFFER = {
+    "type": "object",
+    "required": ["campaign_id", "title", "description", "code", "ends_at"],
+    "properties": {
+        "campaign_id": {"type": "string"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "code": {"type": ["string", "null"], "description": "A coupon code, if the offer has one"},
+        "ends_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
 IDENTIFIED = {
     "type": "object",
-    "required": ["member_id", "display_name", "phone_masked", "tier", "points"],
+    "required": ["member_id", "display_name", "phone_masked", "tier", "points", "offers"],
     "properties": {
         "member_id": {"type": "string"},
         "display_name": {"type": "string"},
         "phone_masked": {"type": "string"},
         "tier": {"type": "string"},
         "points": BALANCE,
+        "offers": {
+            "type": "array",
+            "items": OFFER,
+            "description": "Offers the member may use here; empty if campaigns did not answer",
+        },
     },
 }
 
@@ -319,6 +336,15 @@ IDENTIFIED_EXAMPLE = {
     "phone_masked": "+98 912 *** **67",
     "tier": "member",
     "points": {"available": 125, "pending": 0},
+    "offers": [
+        {
+            "campaign_id": "3c9b1f0e-7a2d-4e5f-8b6a-1d2c3e4f5a6b",
+            "title": "Free coffee with any pastry",
+            "description": "Show this at the counter",
+            "code": "COFFEE-7",
+            "ends_at": "2026-12-31T20:30:00Z",
+        }
+    ],
 }
 
 PURCHASE_EXAMPLE = {
