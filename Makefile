@@ -42,6 +42,7 @@ test: install protos browser
 # Scale runs on the machine's PostgreSQL; figures printed as a table. Minutes, not seconds.
 bench: install protos
 	$(PY) -m bench.ledger_scale
+	$(PY) -m bench.identify_latency
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.
