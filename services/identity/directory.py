@@ -230,14 +230,26 @@ class Directory:
         with self._db.read() as session:
             return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
 
-    def forget(self, member: Member) -> None:
-        """Drops the cached view and identifier entries of a member whose data changed."""
-        keys = [f"member:{member.id}", f"card:{member.card_number}"]
+    @staticmethod
+    def cache_keys(member: Member) -> list[str]:
+        """The cache entries that hold the member's view or lead to it."""
+        keys = [f"member:{member.id}"]
+        if member.card_number:
+            keys.append(f"card:{member.card_number}")
         if member.phone_hash:
             keys.append(f"phone:{member.phone_hash}")
         if member.email_hash:
             keys.append(f"email:{member.email_hash}")
+        return keys
+
+    def forget_keys(self, keys: list[str]) -> None:
+        """Drops cache entries of members whose data changed. Writers call it before and after
+        their commit: a reader that loaded the old row just before the commit may have put it
+        back in between."""
         self._cache.delete(*keys)
+
+    def forget(self, member: Member) -> None:
+        self.forget_keys(self.cache_keys(member))
 
     def identify_by_phone(self, raw: str) -> MemberView:
         phone_hash = self._hash("phone", identifiers.normalize_phone(raw, self._region))

@@ -103,6 +103,7 @@ class Merger:
         with self._db.read() as session:
             self._check(session, survivor_id, duplicate_id)
         available = self._points.merge(str(duplicate_id), str(survivor_id), actor)
+        stale: list[str] = []
         with self._db.write() as session:
             first, second = sorted((survivor_id, duplicate_id))
             repository.member_for_update(session, first)
@@ -111,6 +112,7 @@ class Merger:
                 kept = repository.member_by_id(session, survivor_id)
                 gone = repository.member_by_id(session, duplicate_id)
                 assert kept is not None and gone is not None
+                stale = self._directory.cache_keys(gone) + self._directory.cache_keys(kept)
                 before = events.profile(kept)
                 _take_missing(kept, gone)
                 kept.updated_at = utcnow()
@@ -120,6 +122,6 @@ class Merger:
                 events.merged(session, duplicate_id, survivor_id)
                 if events.profile(kept) != before:
                     events.profile_changed(session, kept)
-                self._directory.forget(gone)
-                self._directory.forget(kept)
+                self._directory.forget_keys(stale)
+        self._directory.forget_keys(stale)
         return MergeResult(self._directory.get(str(survivor_id)), available)

@@ -109,12 +109,14 @@ class Privacy:
                 return member.erased_at
             now = utcnow()
             everyone = [member, *repository.aliases_of(session, member.id)]
+            stale = [key for person in everyone for key in self._directory.cache_keys(person)]
+            self._directory.forget_keys(stale)
             for person in everyone:
-                self._directory.forget(person)
                 self._erase_row(session, person, now)
             session.add(Erasure(member_id=member.id, actor=actor, erased_at=now))
             events.erased(session, member.id)
             ids = [person.id for person in everyone]
+        self._directory.forget_keys(stale)
         for person_id in ids:
             self._sessions.revoke_all("member", person_id)
         return now

@@ -63,6 +63,7 @@ class Profiles:
         return repository.member_for_update(session, member.id) or member
 
     def update(self, member_id: str, change: ProfileChange) -> MemberView:
+        stale: list[str] = []
         with self._db.write() as session:
             member = self._live_member(session, member_id)
             old = events.profile(member)
@@ -81,7 +82,7 @@ class Profiles:
             if change.interests is not None:
                 member.interests = _interests(change.interests)
             if change.email is not None:
-                self._directory.forget(member)
+                stale += self._directory.cache_keys(member)
                 email = identifiers.normalize_email(change.email) if change.email else None
                 member.email = email
                 member.email_hash = self._directory.email_hash(email) if email else None
@@ -89,7 +90,9 @@ class Profiles:
             if events.profile(member) != old:
                 events.profile_changed(session, member)
             view = MemberView.of(member)
-        self._directory.forget(member)
+            stale += self._directory.cache_keys(member)
+            self._directory.forget_keys(stale)
+        self._directory.forget_keys(stale)
         return view
 
     def set_consent(self, member_id: str, channel: str, granted: bool, source: str) -> MemberView:
@@ -113,6 +116,7 @@ class Profiles:
                 events.consent_changed(session, member, channel, granted, source)
             session.flush()
             view = MemberView.of(member)
+            self._directory.forget(member)
         self._directory.forget(member)
         return view
 
@@ -146,9 +150,10 @@ class Profiles:
             if repository.member_id_by_phone_hash(session, phone_hash):
                 raise phone_taken()
             self._codes.spend(session, old_check, new_check)
-            self._directory.forget(member)
+            stale = self._directory.cache_keys(member)
+            self._directory.forget_keys(stale)
             member.phone, member.phone_hash = phone, phone_hash
             member.updated_at = utcnow()
             view = MemberView.of(member)
-        self._directory.forget(member)
+        self._directory.forget_keys(stale)
         return view
