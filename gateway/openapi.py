@@ -53,7 +53,13 @@ def document(currency: str) -> dict[str, Any]:
             problems.update(AUTH_PROBLEMS)
         if op.rate_limited:
             problems[429] = "Too many requests: wait the seconds in `Retry-After`"
-        problems.update({500: "Unexpected error", 503: "A service is unavailable"})
+        problems.update(
+            {
+                500: "Unexpected error",
+                503: "A service is unavailable",
+                504: "A service did not answer in time",
+            }
+        )
         for status, description in problems.items():
             responses.setdefault(
                 str(status),

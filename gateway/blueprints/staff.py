@@ -22,6 +22,9 @@ from loyalty.identity.v1 import identity_pb2
 
 bp = Blueprint("staff", __name__)
 
+# Argon2 is slow on purpose; on a busy host a hash may take longer than the usual deadline.
+PASSWORD_RPC_TIMEOUT = 15.0
+
 ROLE = {"type": "string", "enum": ["admin", "marketer", "support"]}
 STAFF_REQUEST = {
     "type": "object",
@@ -90,7 +93,8 @@ def create_staff(body: dict):
     response = current_app.extensions["upstreams"].identity.CreateStaff(
         identity_pb2.CreateStaffRequest(
             email=body["email"], password=body["password"], role=body["role"]
-        )
+        ),
+        timeout=PASSWORD_RPC_TIMEOUT,
     )
     return staff_json(response.staff), 201
 
@@ -140,7 +144,8 @@ def login(body: dict):
             raise too_many(decision, "login-throttled", "too many failed logins, wait a minute")
     try:
         response = current_app.extensions["upstreams"].identity.LoginStaff(
-            identity_pb2.LoginStaffRequest(email=body["email"], password=body["password"])
+            identity_pb2.LoginStaffRequest(email=body["email"], password=body["password"]),
+            timeout=PASSWORD_RPC_TIMEOUT,
         )
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.UNAUTHENTICATED:
