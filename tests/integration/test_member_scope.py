@@ -119,3 +119,16 @@ def test_staff_creation_and_login_bind_only_declared_fields(suite: Suite, pos: P
     # A marketer's own session cannot be turned into an admin's either.
     marketer = staff_login(suite, "marketer")
     assert marketer.get("/v1/session", json={"role": "admin"}).json()["role"] == "marketer"
+
+
+def test_a_profile_change_binds_only_declared_fields(suite: Suite, pos: Pos) -> None:
+    a, b = pos.enrol(first_name="Ava"), pos.enrol(first_name="Bahar")
+    api = pos.api.with_token(member_token(suite, a["id"]))
+    body = {**EXTRAS, "member_id": b["id"], "id": b["id"], "first_name": "Avaa"}
+    changed = api.request("PATCH", "/v1/me", json=body)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["id"] == a["id"] and changed.json()["first_name"] == "Avaa"
+    assert pos.admin.get(f"/v1/members/{a['id']}/points").json()["available"] == 0
+    assert pos.balance(a["id"])["tier"]["name"] == "member"
+    other = pos.api.get("/v1/members/identify", params={"card": b["card_number"]}).json()
+    assert other["display_name"].startswith("Bahar")
