@@ -43,6 +43,7 @@ test: install protos browser
 bench: install protos
 	$(PY) -m bench.ledger_scale
 	$(PY) -m bench.identify_latency
+	$(PY) -m bench.member_view_scale
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.campaigns.lifecycle import refresh_stages
@@ -53,7 +54,9 @@ class FeedbackBook:
                     record_feedback(session, member, rating, now)
                     session.flush()
                     refresh_stages(session, self._rules, now, [member])
-                    return session.get(Member, member).stage  # type: ignore[union-attr]
+                    return session.execute(
+                        select(Member.stage).where(Member.member_id == member)
+                    ).scalar_one()
         except IntegrityError:
             pass  # a concurrent copy stored it first
         with self._db.read() as session:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,13 +144,13 @@ class MemberView:
 
 
 class FeedRunner:
-    """Catches up with the feeds every `interval` seconds, and refreshes what time changes
-    every `refresh_every` rounds, in a background thread of the service."""
+    """Catches up with the feeds every `interval` seconds, and every `refresh_seconds` refreshes
+    what time alone changes (stages, RFM), in a background thread of the service."""
 
-    def __init__(self, view: MemberView, interval: float, refresh_every: int = 60) -> None:
+    def __init__(self, view: MemberView, interval: float, refresh_seconds: float) -> None:
         self._view = view
         self._interval = interval
-        self._refresh_every = refresh_every
+        self._refresh_seconds = refresh_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="member-view", daemon=True)
 
@@ -157,13 +159,13 @@ class FeedRunner:
             self._thread.start()
 
     def _loop(self) -> None:
-        rounds = 0
+        refreshed = -math.inf
         while not self._stop.wait(self._interval):
             try:
                 self._view.catch_up()
-                if rounds % self._refresh_every == 0:
+                if time.monotonic() - refreshed >= self._refresh_seconds:
                     self._view.refresh()
-                rounds += 1
+                    refreshed = time.monotonic()
             except Unavailable as error:
                 log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
             except Exception:

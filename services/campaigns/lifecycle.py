@@ -37,7 +37,6 @@ from services.campaigns.settings import Lifecycle
 from services.runtime.db import UtcDateTime
 
 STAGES = ("potential", "customer", "satisfied", "dissatisfied", "loyal", "lapsed")
-BATCH = 1000
 
 
 def _at(name: str, value: datetime) -> ColumnElement:
@@ -89,39 +88,31 @@ def refresh_stages(
     member_ids: Iterable[uuid.UUID] | None = None,
 ) -> int:
     """Moves members whose stage no longer matches the rule, recording each change; all members
-    when `member_ids` is None. Returns how many changed."""
+    when `member_ids` is None. Two statements, whatever the number of members: the changes are
+    recorded, then applied. Returns how many changed."""
     m = Member.__table__.c
     new_stage = stage_expression(rules, now)
-    query = select(m.member_id, m.stage, new_stage.label("new_stage")).where(
-        new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)
-    )
+    due = [new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)]
     if member_ids is not None:
         ids = list(member_ids)
         if not ids:
             return 0
-        query = query.where(m.member_id.in_(ids))
-    changed = session.execute(query).all()
-    for start in range(0, len(changed), BATCH):
-        chunk = changed[start : start + BATCH]
-        session.execute(
-            insert(StageChange),
-            [
-                {"member_id": row.member_id, "from_stage": row.stage, "to_stage": row.new_stage}
-                | {"changed_at": now}
-                for row in chunk
-            ],
+        due.append(m.member_id.in_(ids))
+    session.execute(
+        insert(StageChange).from_select(
+            ["member_id", "from_stage", "to_stage", "changed_at"],
+            select(
+                m.member_id, m.stage, new_stage, bindparam("changed_at", now, UtcDateTime())
+            ).where(*due),
         )
-        by_stage: dict[str, list[uuid.UUID]] = {}
-        for row in chunk:
-            by_stage.setdefault(row.new_stage, []).append(row.member_id)
-        for stage, ids in by_stage.items():
-            session.execute(
-                update(Member)
-                .where(m.member_id.in_(ids))
-                .values(stage=stage, stage_since=now)
-                .execution_options(synchronize_session=False)
-            )
-    return len(changed)
+    )
+    moved = session.execute(
+        update(Member)
+        .where(*due)
+        .values(stage=new_stage, stage_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return moved.rowcount
 
 
 def refresh_rfm(session: Session) -> None:
@@ -139,7 +130,10 @@ def refresh_rfm(session: Session) -> None:
     )
     session.execute(
         update(Member)
-        .where(m.member_id == scores.c.member_id)
+        .where(
+            m.member_id == scores.c.member_id,
+            or_(m.rfm_r != scores.c.r, m.rfm_f != scores.c.f, m.rfm_m != scores.c.m),
+        )
         .values(rfm_r=scores.c.r, rfm_f=scores.c.f, rfm_m=scores.c.m)
         .execution_options(synchronize_session=False)
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, not_, or_, select, true
 
 from services.campaigns.lifecycle import STAGES
 from services.campaigns.models import Member, MemberCategory
@@ -183,19 +183,17 @@ class Compiler:
             raise _bad(f"{path}.value", "must be a non-empty list of category names")
         names = sorted({v.strip().lower() for v in value})
         member = Member.__table__.c.member_id
-
-        def bought(categories: list[str]) -> ColumnElement[bool]:
-            return exists(
-                select(1).where(
-                    MemberCategory.member_id == member, MemberCategory.category.in_(categories)
-                )
-            )
-
+        # An uncorrelated IN: the database hashes the buyers of these categories once, instead
+        # of probing the categories table for every member (which an OR would force).
+        buyers = select(MemberCategory.member_id).where(MemberCategory.category.in_(names))
         if op == "any_of":
-            return bought(names)
+            return member.in_(buyers)
         if op == "none_of":
-            return not_(bought(names))
-        return and_(*(bought([name]) for name in names))
+            return member.not_in(buyers)
+        every = buyers.group_by(MemberCategory.member_id).having(
+            func.count(MemberCategory.category) == len(names)
+        )
+        return member.in_(every)
 
 
 def _operate(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:

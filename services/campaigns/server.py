@@ -11,9 +11,11 @@ from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import Feed, FeedRunner, MemberView, grpc_feed
+from services.campaigns.messages import Dispatcher, Messages
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
+from services.campaigns.sending import IdentitySender, identity_sends_messages
 from services.campaigns.servicer import CampaignsServicer
 from services.campaigns.settings import CampaignsSettings
 from services.runtime.cache import Cache
@@ -60,7 +62,7 @@ def build(config: ServiceConfig) -> Service:
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(env)
     view = MemberView(database, sources, settings.lifecycle)
-    runner = FeedRunner(view, settings.feed_interval)
+    runner = FeedRunner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(
         evaluator,
         FeedbackBook(database, settings.lifecycle),
@@ -70,6 +72,16 @@ def build(config: ServiceConfig) -> Service:
         view,
         settings.currency,
     )
+    on_stop = [runner.stop, cache.close, *(channel.close for channel in channels)]
+    if identity_sends_messages():
+        sender = IdentitySender(
+            env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+        )
+        messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
+        dispatcher = Dispatcher(messages, settings.dispatch_interval)
+        dispatcher.start()
+        on_stop = [dispatcher.stop, sender.close, *on_stop]
     runner.start()
     return Service(
         config=config,
@@ -79,7 +91,7 @@ def build(config: ServiceConfig) -> Service:
                 SERVICE_NAME, campaigns_pb2_grpc.add_CampaignsServiceServicer_to_server, servicer
             )
         ],
-        on_stop=[runner.stop, cache.close, *(channel.close for channel in channels)],
+        on_stop=on_stop,
     )
 
 

@@ -44,6 +44,7 @@ class CampaignsSettings:
     lifecycle: Lifecycle = Lifecycle()
     quiet_hours: QuietHours | None = None
     feed_interval: float = 1.0
+    stages_interval: float = 3600.0
     refresh_seconds: float = 2.0
     dispatch_interval: float = 2.0
 
@@ -67,6 +68,7 @@ class CampaignsSettings:
             ),
             quiet_hours=quiet_hours(env.str("CAMPAIGNS_QUIET_HOURS", "21:00-09:00")),
             feed_interval=env.float("CAMPAIGNS_FEED_INTERVAL", 1.0),
+            stages_interval=env.float("CAMPAIGNS_STAGES_INTERVAL", 3600.0),
             refresh_seconds=env.float("CAMPAIGNS_REFRESH_SECONDS", 2.0),
             dispatch_interval=env.float("CAMPAIGNS_DISPATCH_INTERVAL", 2.0),
         )

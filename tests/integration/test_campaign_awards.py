@@ -170,3 +170,24 @@ def test_limits_hold_under_fifty_concurrent_evaluations(tmp_path, request) -> No
     finally:
         world.close()
         points_world.close()
+
+
+def test_offers_are_shown_to_their_audience_only(campaigns_world: CampaignsWorld) -> None:
+    world = campaigns_world
+    fan, other = world.enrol(), world.enrol()
+    world.feedback.submit("F-o", fan, 1, "")
+    world.buy(fan, 10)
+    world.launch(
+        kind="offer",
+        offer={"title": "Sorry: a free coffee", "code": "SORRY"},
+        targeting={"stages": ["dissatisfied"]},
+    )
+    world.launch(
+        kind="offer",
+        offer={"title": "Not yet"},
+        schedule={"starts_at": "2099-01-01T00:00:00+00:00"},
+    )
+    assert [(o.title, o.code) for o in world.evaluator.offers(fan)] == [
+        ("Sorry: a free coffee", "SORRY")
+    ]
+    assert world.evaluator.offers(other) == []

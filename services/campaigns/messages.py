@@ -1,0 +1,200 @@
+"""Messages to a campaign's audience, through an outbox that never sends twice.
+
+When a campaign with a message becomes active, one row per consenting member of its target
+group (the control group gets nothing) goes into the `messages` table, once (unique per
+campaign, member and channel). The dispatcher sends pending rows through identity's
+`SendMessage` with the row's id as `message_id`, then records identity's answer. Identity keeps
+each message_id's first answer and sends nothing for a repeat, so a crash between sending and
+recording, or two dispatchers at once, still sends each message once. Identity checks consent
+again at the moment of sending. Nothing is sent in the quiet hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from string import Formatter
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, true, update
+from sqlalchemy.orm import Session
+
+from services.campaigns.campaigns import Campaigns, control_condition
+from services.campaigns.definitions import Definition
+from services.campaigns.models import Campaign, Member, Message
+from services.campaigns.segments import live
+from services.campaigns.settings import QuietHours
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import Unavailable
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+class Sender(Protocol):
+    def send(self, message_id: str, member_id: str, channel: str, body: str) -> str:
+        """Identity's answer (sent, skipped-no-consent, ...); Unavailable when it cannot say."""
+        ...
+
+    def expiry(self, member_id: str) -> str:
+        """The member's next expiring points, in words ("120 points on 2027-01-31"), or ""."""
+        ...
+
+
+class Messages:
+    def __init__(
+        self,
+        database: Database,
+        campaigns: Campaigns,
+        sender: Sender,
+        quiet_hours: QuietHours | None,
+        timezone: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._campaigns = campaigns
+        self._sender = sender
+        self._quiet = quiet_hours
+        self._zone = ZoneInfo(timezone)
+        self._clock = clock
+
+    def run(self) -> int:
+        """Queues the messages of campaigns that have become active, then sends what is due;
+        returns how many were sent or skipped."""
+        self.queue_due()
+        if self._quiet and self._quiet.contains(self._clock().astimezone(self._zone).time()):
+            return 0
+        return self.send_pending()
+
+    def queue_due(self) -> int:
+        queued = 0
+        with self._db.read() as session:
+            waiting = list(
+                session.scalars(
+                    select(Campaign.id).where(
+                        Campaign.state == "launched", Campaign.messages_queued_at.is_(None)
+                    )
+                )
+            )
+        for campaign_id in waiting:
+            with self._db.write() as session:
+                row = session.get(Campaign, campaign_id, with_for_update=True)
+                if row is None or row.messages_queued_at is not None:
+                    continue
+                view = self._campaigns.view(row)
+                if view.status != "active":
+                    continue
+                if view.definition.message is not None:
+                    queued += self._queue(session, row.id, view.definition)
+                row.messages_queued_at = self._clock()
+        return queued
+
+    def _queue(self, session: Session, campaign_id: uuid.UUID, definition: Definition) -> int:
+        assert definition.message is not None
+        channel = definition.message.channel
+        consent = Member.consent_sms if channel == "sms" else Member.consent_email
+        audience = live(self._campaigns.audience(session, definition))
+        held_out = (
+            control_condition(campaign_id, definition.control_percent)
+            if definition.control_percent
+            else None
+        )
+        query = select(Member.member_id).where(audience, consent.is_(true()))
+        if held_out is not None:
+            query = query.where(~held_out)
+        now = self._clock()
+        members = list(session.scalars(query))
+        for start in range(0, len(members), 5000):
+            session.add_all(
+                Message(
+                    id=uuid.uuid4(),
+                    campaign_id=campaign_id,
+                    member_id=member_id,
+                    channel=channel,
+                    body="",
+                    status="pending",
+                    not_before=now,
+                    created_at=now,
+                )
+                for member_id in members[start : start + 5000]
+            )
+            session.flush()
+        log(logger, "messages queued", campaign=str(campaign_id), count=len(members))
+        return len(members)
+
+    def send_pending(self) -> int:
+        done = 0
+        while True:
+            with self._db.read() as session:
+                due = session.execute(
+                    select(Message.id, Message.campaign_id, Message.member_id, Message.channel)
+                    .where(Message.status == "pending", Message.not_before <= self._clock())
+                    .order_by(Message.not_before, Message.id)
+                    .limit(BATCH)
+                ).all()
+            if not due:
+                return done
+            for message_id, campaign_id, member_id, channel in due:
+                body = self._render(campaign_id, member_id)
+                try:
+                    status = self._sender.send(str(message_id), str(member_id), channel, body)
+                except Unavailable as error:
+                    log(logger, "messages paused", logging.WARNING, reason=error.detail)
+                    return done
+                with self._db.write() as session:
+                    session.execute(
+                        update(Message)
+                        .where(Message.id == message_id, Message.status == "pending")
+                        .values(status=status, body=body, sent_at=self._clock())
+                    )
+                done += 1
+
+    def _render(self, campaign_id: uuid.UUID, member_id: uuid.UUID) -> str:
+        with self._db.read() as session:
+            definition = self._campaigns.view(session.get(Campaign, campaign_id)).definition
+            member = session.get(Member, member_id)
+        assert definition.message is not None
+        template = definition.message.template
+        wanted = {name for _, name, _, _ in Formatter().parse(template) if name}
+        offer = definition.offer
+        values: dict[str, Any] = {
+            "first_name": (member.first_name if member else None) or "",
+            "points": member.points if member else 0,
+            "offer": (f"{offer.title} ({offer.code})" if offer.code else offer.title)
+            if offer
+            else "",
+            "expiry": self._sender.expiry(str(member_id)) if "expiry" in wanted else "",
+        }
+        return template.format_map(values)
+
+
+class Dispatcher:
+    """Runs the messages every `interval` seconds in a background thread of the service."""
+
+    def __init__(self, messages: Messages, interval: float) -> None:
+        self._messages = messages
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="messages", daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._messages.run()
+            except Exception:
+                logger.exception("sending messages failed; they are tried again next time")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)
