@@ -22,7 +22,7 @@ import psycopg
 
 from bench.ledger_scale import create_database, drop_database
 from services.campaigns import lifecycle
-from services.campaigns.projection import bucket_of
+from services.campaigns.projection import bucket_of, with_categories
 from services.campaigns.segments import Segments
 from services.campaigns.server import MIGRATIONS
 from services.campaigns.settings import Lifecycle
@@ -39,7 +39,7 @@ MEMBER_COLUMNS = (
     "member_id, bucket, enrolled_at, first_name, city, birth_date, birth_month, gender,"
     " consent_sms, consent_email, tier, points, purchase_count, total_spend_minor,"
     " first_purchase_at, last_purchase_at, refund_count, refunded_minor, last_refund_at,"
-    " last_rating, last_feedback_at, stage, rfm_r, rfm_f, rfm_m, erased"
+    " last_rating, last_feedback_at, stage, rfm_r, rfm_f, rfm_m, erased, categories"
 )
 
 RULES = {
@@ -72,8 +72,8 @@ RULES = {
 }
 
 
-def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple[tuple, list[str]]]:
-    """Member i of `count`, as a members row and the categories they bought. Member ids are
+def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple]:
+    """Member i of `count`, as a members row. Member ids are
     PostgreSQL's `md5('member-' || i)::uuid`, as the other scale generators use."""
     import hashlib
     import uuid
@@ -126,22 +126,17 @@ def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple[tuple, list[str]
             False,
         )
         bought = rng.sample(CATEGORIES, k=min(purchases, rng.randrange(1, 4))) if purchases else []
-        yield row, bought
+        yield (*row, with_categories("", bought))
 
 
 def write_member_view(conn: psycopg.Connection, count: int) -> None:
-    """COPYs `count` synthetic members (and what they bought) into a migrated, empty view."""
-    with conn.cursor() as cursor:
-        with (
-            cursor.copy(f"COPY members ({MEMBER_COLUMNS}) FROM STDIN") as members,
-        ):
-            categories: list[tuple[str, object]] = []
-            for row, bought in synthetic_rows(count):
-                members.write_row(row)
-                categories.extend((c, row[0]) for c in bought)
-        with cursor.copy("COPY member_categories (category, member_id) FROM STDIN") as copy:
-            for pair in categories:
-                copy.write_row(pair)
+    """COPYs `count` synthetic members into a migrated, empty member view."""
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY members ({MEMBER_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for row in synthetic_rows(count):
+            copy.write_row(row)
     conn.commit()
 
 

@@ -71,6 +71,9 @@ class Member(Base):
     refund_count: Mapped[int] = mapped_column(Integer, default=0)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     last_refund_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The categories bought, as ",dairy,bakery,": matched within the row, so a rule over
+    # categories needs no join, whatever else it is combined with.
+    categories: Mapped[str] = mapped_column(Text, default="")
     last_rating: Mapped[int | None] = mapped_column(SmallInteger)
     last_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     stage: Mapped[str] = mapped_column(String(20), default="potential", index=True)
@@ -80,13 +83,6 @@ class Member(Base):
     rfm_m: Mapped[int] = mapped_column(SmallInteger, default=0)
     merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class MemberCategory(Base):
-    __tablename__ = "member_categories"
-
-    category: Mapped[str] = mapped_column(String(100), primary_key=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
 
 
 class MemberPurchase(Base):

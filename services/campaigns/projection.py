@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
@@ -17,7 +18,6 @@ from services.campaigns.models import (
     Feedback,
     FeedCursor,
     Member,
-    MemberCategory,
     MemberPurchase,
     StageChange,
 )
@@ -54,6 +54,17 @@ def member_row(session: Session, member_id: uuid.UUID) -> Member:
         )
         session.add(row)
     return row
+
+
+def category_name(value: str) -> str:
+    return value.strip().lower().replace(",", " ")
+
+
+def with_categories(known: str | None, more: Iterable[str]) -> str:
+    """`",dairy,"` and ["bakery"] → `",bakery,dairy,"`."""
+    names = {n for n in (known or "").split(",") if n} | {category_name(m) for m in more}
+    names.discard("")
+    return "," + ",".join(sorted(names)) + "," if names else ""
 
 
 def _when(value: str | None, default: datetime) -> datetime:
@@ -153,12 +164,9 @@ def _purchase(session: Session, row: Member, payload: dict, occurred: datetime) 
     row.total_spend_minor += amount
     row.first_purchase_at = _earlier(row.first_purchase_at, at)
     row.last_purchase_at = _later(row.last_purchase_at, at)
-    categories = {
-        str(item.get("category") or "").strip().lower() for item in payload.get("items") or []
-    } - {""}
-    for category in categories:
-        if session.get(MemberCategory, (category, row.member_id)) is None:
-            session.add(MemberCategory(category=category, member_id=row.member_id))
+    row.categories = with_categories(
+        row.categories, (str(item.get("category") or "") for item in payload.get("items") or [])
+    )
 
 
 def _erase(session: Session, row: Member) -> None:
@@ -185,11 +193,7 @@ def _merge(session: Session, row: Member, survivor_id: uuid.UUID) -> None:
         .where(MemberPurchase.member_id == row.member_id)
         .values(member_id=survivor_id)
     )
-    for (category,) in session.execute(
-        select(MemberCategory.category).where(MemberCategory.member_id == row.member_id)
-    ).all():
-        if session.get(MemberCategory, (category, survivor_id)) is None:
-            session.add(MemberCategory(category=category, member_id=survivor_id))
+    survivor.categories = with_categories(survivor.categories, row.categories.split(","))
     row.merged_into = survivor_id
     row.purchase_count = 0
 
@@ -237,7 +241,7 @@ def apply_page(
 def reset(session: Session) -> None:
     """Forgets the whole member view and every cursor, to rebuild it from the first event.
     Feedback is campaigns' own record, so it stays and is laid over the rebuilt view."""
-    for model in (MemberCategory, MemberPurchase, StageChange, Member, FeedCursor):
+    for model in (MemberPurchase, StageChange, Member, FeedCursor):
         session.execute(delete(model))
     for feedback in session.scalars(select(Feedback).order_by(Feedback.created_at)):
         record_feedback(session, feedback.member_id, feedback.rating, feedback.created_at)

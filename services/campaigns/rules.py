@@ -25,10 +25,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, not_, or_, true
 
 from services.campaigns.lifecycle import STAGES
-from services.campaigns.models import Member, MemberCategory
+from services.campaigns.models import Member
+from services.campaigns.projection import category_name
 from services.runtime.db import UtcDateTime
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
@@ -181,19 +182,14 @@ class Compiler:
             or not all(isinstance(v, str) and v.strip() for v in value)
         ):
             raise _bad(f"{path}.value", "must be a non-empty list of category names")
-        names = sorted({v.strip().lower() for v in value})
-        member = Member.__table__.c.member_id
-        # An uncorrelated IN: the database hashes the buyers of these categories once, instead
-        # of probing the categories table for every member (which an OR would force).
-        buyers = select(MemberCategory.member_id).where(MemberCategory.category.in_(names))
+        names = sorted({category_name(v) for v in value})
+        column = Member.__table__.c.categories
+        bought = [column.contains(f",{name},", autoescape=True) for name in names]
         if op == "any_of":
-            return member.in_(buyers)
-        if op == "none_of":
-            return member.not_in(buyers)
-        every = buyers.group_by(MemberCategory.member_id).having(
-            func.count(MemberCategory.category) == len(names)
-        )
-        return member.in_(every)
+            return or_(*bought)
+        if op == "all_of":
+            return and_(*bought)
+        return not_(or_(*bought))
 
 
 def _operate(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
