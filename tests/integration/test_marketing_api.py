@@ -126,7 +126,8 @@ def test_a_control_group_shows_separately_in_the_report(api: Api, pos: Pos) -> N
 
     def report() -> dict:
         body = api.get(f"/v1/marketing/campaigns/{campaign}/report").json()
-        return body if body["audience"] == 16 else {}
+        bought = body["target"]["buyers"] + body["control"]["buyers"]
+        return body if body["audience"] == 16 and bought == 16 else {}
 
     body = eventually(report)
     assert body, "the member view did not catch up with the purchases"

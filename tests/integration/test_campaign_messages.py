@@ -1,0 +1,107 @@
+"""A message campaign reaches each consenting member of its audience once: never one who did not
+consent, and never twice, even when the sender dies between sending and recording it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local import Suite
+from tests.support import Api, Pos, start_suite
+
+
+@pytest.fixture(scope="module")
+def message_suite(
+    tmp_path_factory: pytest.TempPathFactory, redis_available: None
+) -> Iterator[Suite]:
+    """A suite of its own, without quiet hours, whose campaigns process the test may kill."""
+    suite = start_suite(
+        tmp_path_factory.mktemp("messages-suite"),
+        CAMPAIGNS_QUIET_HOURS="",
+        CAMPAIGNS_FEED_INTERVAL="0.2",
+        CAMPAIGNS_DISPATCH_INTERVAL="0.2",
+    )
+    yield suite
+    suite.stop()
+
+
+def sms(suite: Suite, marker: str) -> list[dict]:
+    """What the development sender handed to the SMS provider that carries `marker`."""
+    path = Path(suite.env["LOYALTY_DATA_DIR"]) / "outbox" / "sms.jsonl"
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [line for line in lines if marker in line["body"]]
+
+
+def until(check, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while not (result := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return result
+
+
+def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> None:
+    suite = message_suite
+    pos = Pos(suite)
+    api = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    consenting = [pos.enrol(first_name=n, consents={"sms": True})["id"] for n in ("Sara", "Ali")]
+    silent = [pos.enrol(first_name="Reza", consents={"sms": False})["id"]]
+    audience = api.post(
+        "/v1/marketing/segments", {"name": "pilot", "member_ids": consenting + silent}
+    ).json()
+    consent_rule = {"attr": "consent_sms", "op": "eq", "value": True}
+    assert until(
+        lambda: (
+            api.post("/v1/marketing/segments/preview", {"rule": consent_rule}).json()["size"] == 2
+        )
+    ), "the member view did not learn the consents"
+
+    marker = f"coffee-{uuid.uuid4().hex[:6]}"
+    created = api.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": "Free coffee",
+            "kind": "offer",
+            "offer": {"title": marker},
+            "targeting": {"segments": [audience["id"]]},
+            "message": {"channel": "sms", "template": "Hi {first_name}, {offer} is on us"},
+        },
+    ).json()
+    assert api.post(f"/v1/marketing/campaigns/{created['id']}/launch").status_code == 200
+    sent = until(lambda: len(sms(suite, marker)) == 2 and sms(suite, marker))
+    assert sent, "the messages were not sent"
+    assert sorted(m["body"] for m in sent) == [
+        f"Hi Ali, {marker} is on us",
+        f"Hi Sara, {marker} is on us",
+    ]
+
+    # The sender dies after handing the messages over but before recording it: kill the
+    # campaigns process and put its records back to "not yet sent", then start it again.
+    suite.processes["campaigns"].send_signal(signal.SIGKILL)
+    suite.processes["campaigns"].wait(10)
+    database = Path(suite.env["LOYALTY_DATA_DIR"]) / "campaigns.db"
+    with sqlite3.connect(database) as db:
+        reset = db.execute("UPDATE messages SET status = 'pending', sent_at = NULL").rowcount
+    assert reset == 2
+    suite.start_process("campaigns", "services.campaigns")
+    suite.wait_ready()
+
+    def settled() -> bool:
+        with sqlite3.connect(database) as db:
+            return (
+                db.execute("SELECT count(*) FROM messages WHERE status = 'pending'").fetchone()[0]
+                == 0
+            )
+
+    assert until(settled), "the restarted sender did not go through its outbox"
+    assert len(sms(suite, marker)) == 2  # nothing sent twice
+    report = api.get(f"/v1/marketing/campaigns/{created['id']}/report").json()
+    assert report["messages_sent"] == 2
