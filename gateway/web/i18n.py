@@ -67,6 +67,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No member with this phone or card.",
         "fa": "عضوی با این شماره یا کارت یافت نشد.",
     },
+    "error.invalid-qr-token": {
+        "en": "This is not a member's QR code.",
+        "fa": "این کد QR متعلق به عضو باشگاه نیست.",
+    },
+    "error.qr-token-expired": {
+        "en": "This QR code has expired; ask the member to refresh it.",
+        "fa": "این کد QR منقضی شده است؛ از عضو بخواهید آن را تازه کند.",
+    },
     "error.invalid-card-number": {
         "en": "This card number is mistyped (check digit).",
         "fa": "شماره کارت اشتباه وارد شده است.",

@@ -1,10 +1,10 @@
 """`/till`: a till screen for stores without an integration.
 
 The cashier signs in with the store's POS key (sealed in the session cookie, never in a URL),
-finds the member by phone, card or the text of their QR code, records purchases and redeems
-points. Every action is the POS API's own function from `gateway.pos_operations`, so the rules
-are the same as for an integrated till; each form carries its own transaction or redemption id,
-so a form sent twice is applied once.
+finds the member by phone, card or the text of their QR code (a scanner types it), records
+purchases and redeems points. Every action is the POS API's own function from
+`gateway.pos_operations`, so the rules are the same as for an integrated till; each form carries
+its own transaction or redemption id, so a form sent twice is applied once.
 """
 
 from __future__ import annotations
@@ -139,6 +139,9 @@ def identify() -> Response:
         lookup = {"card": compact}
     elif PHONE.fullmatch(compact):
         lookup = {"phone": compact}
+    elif compact:
+        # Anything else is the text of the member's QR code, as a scanner types it.
+        lookup = {"token": typed.strip()}
     else:
         notice("error", "error.unrecognised")
         return home()

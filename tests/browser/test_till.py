@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 
 from deploy.local import Suite
 from tests.browser.conftest import Screens
-from tests.support import Pos, new_phone
+from tests.support import Api, Pos, log_in, new_phone
 
 
 def to_persian(text: str) -> str:
@@ -78,3 +78,23 @@ def test_the_till_refuses_a_form_from_another_site(page: Page, web_suite: Suite)
     assert response.status == 403
     page.goto("/till")
     expect(page.locator("#identifier")).to_be_visible()
+
+
+def test_a_cashier_finds_a_member_by_the_qr_code_on_their_phone(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    pos = Pos(web_suite)
+    phone = new_phone()
+    pos.enrol(phone=phone, first_name="Reza")
+    qr = Api(web_suite.gateway_url, log_in(web_suite, phone)).get("/v1/me/qr").json()["token"]
+
+    page.goto("/till")
+    page.fill("#api_key", pos.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.fill("#identifier", "not-a-member-code")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator(".notice.error")).to_contain_text("not a member's QR code")
+    page.fill("#identifier", qr)  # what a scanner types
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#member h1")).to_have_text("Reza")
+    screens.take(page, "member")
