@@ -23,7 +23,7 @@ from gateway.blueprints import (
 )
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
-from gateway.web import docs, pages, till
+from gateway.web import docs, pages, portal, till
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -66,6 +66,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         marketing.bp,
         pages.bp,
         till.bp,
+        portal.bp,
         docs.bp,
         me.bp,
         member_care.bp,

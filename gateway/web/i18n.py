@@ -100,6 +100,78 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The club is not answering right now; try again shortly.",
         "fa": "سامانه در حال حاضر پاسخ نمی‌دهد؛ کمی بعد دوباره تلاش کنید.",
     },
+    "portal.title": {"en": "My club", "fa": "باشگاه من"},
+    "portal.login": {"en": "Log in with your mobile number", "fa": "ورود با شماره موبایل"},
+    "portal.phone": {"en": "Mobile number", "fa": "شماره موبایل"},
+    "portal.send_code": {"en": "Send me a code", "fa": "ارسال کد"},
+    "portal.code_sent": {
+        "en": "We sent a 6-digit code to your phone by SMS.",
+        "fa": "یک کد ۶ رقمی برای شما پیامک شد.",
+    },
+    "portal.code": {"en": "Code", "fa": "کد"},
+    "portal.verify": {"en": "Log in", "fa": "ورود"},
+    "portal.start_again": {"en": "Use another number", "fa": "شماره دیگر"},
+    "portal.logout": {"en": "Log out", "fa": "خروج"},
+    "portal.hello": {"en": "Hello, {name}", "fa": "سلام {name}"},
+    "portal.member": {"en": "Member", "fa": "عضو"},
+    "portal.available": {"en": "Points to spend", "fa": "امتیاز قابل استفاده"},
+    "portal.pending": {"en": "Pending", "fa": "در انتظار"},
+    "portal.held": {"en": "Reserved", "fa": "رزرو شده"},
+    "portal.expiring": {
+        "en": "{points} points expire on {date}",
+        "fa": "{points} امتیاز در {date} منقضی می‌شود",
+    },
+    "portal.tier": {"en": "Tier: {name}", "fa": "سطح: {name}"},
+    "portal.next_tier": {
+        "en": "Spend {amount} {currency} more to reach {name}.",
+        "fa": "با {amount} {currency} خرید دیگر به سطح {name} می‌رسید.",
+    },
+    "portal.top_tier": {"en": "You are in the top tier.", "fa": "شما در بالاترین سطح هستید."},
+    "portal.qr": {"en": "Show this at the till", "fa": "این کد را به صندوقدار نشان دهید"},
+    "portal.qr_note": {
+        "en": "The code renews itself every minute. Card number: {card}",
+        "fa": "کد هر دقیقه تازه می‌شود. شماره کارت: {card}",
+    },
+    "portal.history": {"en": "History", "fa": "تاریخچه"},
+    "portal.older": {"en": "Older", "fa": "قدیمی‌تر"},
+    "portal.newest": {"en": "Newest", "fa": "جدیدترین"},
+    "portal.no_history": {"en": "No points yet.", "fa": "هنوز امتیازی ندارید."},
+    "portal.profile": {"en": "Profile", "fa": "مشخصات"},
+    "portal.first_name": {"en": "First name", "fa": "نام"},
+    "portal.last_name": {"en": "Last name", "fa": "نام خانوادگی"},
+    "portal.city": {"en": "City", "fa": "شهر"},
+    "portal.birth_date": {"en": "Birth date (YYYY-MM-DD)", "fa": "تاریخ تولد (۱۳۷۰/۰۱/۳۱)"},
+    "portal.consent_sms": {"en": "Send me offers by SMS", "fa": "پیشنهادها را پیامک کنید"},
+    "portal.consent_email": {"en": "Send me offers by e-mail", "fa": "پیشنهادها را ایمیل کنید"},
+    "portal.save": {"en": "Save", "fa": "ذخیره"},
+    "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
+    "kind.earn": {"en": "Purchase", "fa": "خرید"},
+    "kind.redeem": {"en": "Redeemed", "fa": "استفاده"},
+    "kind.refund": {"en": "Refund", "fa": "مرجوعی"},
+    "kind.expire": {"en": "Expired", "fa": "منقضی"},
+    "kind.adjust": {"en": "Adjustment", "fa": "اصلاح"},
+    "kind.transfer": {"en": "Transfer", "fa": "انتقال"},
+    "kind.activate": {"en": "Now available", "fa": "قابل استفاده شد"},
+    "kind.hold": {"en": "Reserved", "fa": "رزرو"},
+    "kind.merge": {"en": "Accounts merged", "fa": "ادغام حساب"},
+    "error.wrong-code": {"en": "That code is not right.", "fa": "کد درست نیست."},
+    "error.code-used": {"en": "That code was already used.", "fa": "این کد قبلاً استفاده شده است."},
+    "error.too-many-tries": {
+        "en": "Too many wrong tries: ask for a new code.",
+        "fa": "تلاش‌های نادرست زیاد بود: کد تازه بخواهید.",
+    },
+    "error.too-many-codes": {
+        "en": "Too many codes were sent; wait a little and try again.",
+        "fa": "کدهای زیادی ارسال شده است؛ کمی صبر کنید.",
+    },
+    "error.rate-limited": {
+        "en": "Too many tries; wait a little and try again.",
+        "fa": "تلاش‌ها زیاد بود؛ کمی صبر کنید.",
+    },
+    "error.invalid-birth-date": {
+        "en": "Type the birth date as YYYY-MM-DD.",
+        "fa": "تاریخ تولد را به شکل ۱۳۷۰/۰۱/۳۱ وارد کنید.",
+    },
     "docs.title": {"en": "API reference", "fa": "مستندات API"},
 }
 
@@ -125,6 +197,17 @@ def number(value: object) -> str:
     text = f"{value:,}" if isinstance(value, int) else str(value)
     if current_language() == "fa":
         return text.replace(",", "٬").translate(_PERSIAN_DIGITS)
+    return text
+
+
+def money(amount: str) -> str:
+    """A decimal amount with thousands separators: `8750000` → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰)."""
+    whole, _, fraction = amount.partition(".")
+    if not whole.lstrip("-").isdigit():
+        return amount
+    text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+    if current_language() == "fa":
+        return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
     return text
 
 

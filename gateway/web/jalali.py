@@ -45,3 +45,45 @@ def to_jalali(day: date) -> tuple[int, int, int]:
     if days < 186:
         return jy, 1 + days // 31, 1 + days % 31
     return jy, 7 + (days - 186) // 30, 1 + (days - 186) % 30
+
+
+def _gregorian_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def to_gregorian(jy: int, jm: int, jd: int) -> date:
+    """The Gregorian day of a Jalali date; ValueError when there is no such Jalali day."""
+    if not 1 <= jm <= 12 or not 1 <= jd <= (31 if jm <= 6 else 30):
+        raise ValueError("no such Jalali date")
+    jy += 1595
+    days = (
+        -355668
+        + 365 * jy
+        + (jy // 33) * 8
+        + ((jy % 33) + 3) // 4
+        + jd
+        + ((jm - 1) * 31 if jm < 7 else (jm - 7) * 30 + 186)
+    )
+    gy = 400 * (days // 146097)
+    days %= 146097
+    if days > 36524:
+        days -= 1
+        gy += 100 * (days // 36524)
+        days %= 36524
+        if days >= 365:
+            days += 1
+    gy += 4 * (days // 1461)
+    days %= 1461
+    if days > 365:
+        gy += (days - 1) // 365
+        days = (days - 1) % 365
+    day_of_year = days + 1
+    lengths = (31, 29 if _gregorian_leap(gy) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    month = 0
+    while day_of_year > lengths[month]:
+        day_of_year -= lengths[month]
+        month += 1
+    result = date(gy, month + 1, day_of_year)
+    if to_jalali(result) != (jy - 1595, jm, jd):  # Esfand 30 of a common year
+        raise ValueError("no such Jalali date")
+    return result

@@ -15,8 +15,10 @@ YEAR = 365 * 24 * 3600
 
 def configure(app: Flask) -> None:
     security.configure(app)
-    app.jinja_env.globals.update(t=i18n.translate, lang=i18n.current_language)
-    app.jinja_env.filters.update(num=i18n.number, day=i18n.local_date)
+    app.jinja_env.globals.update(
+        t=i18n.translate, lang=i18n.current_language, known=i18n.has_message
+    )
+    app.jinja_env.filters.update(num=i18n.number, day=i18n.local_date, money=i18n.money)
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway.web.jalali import to_jalali
+from gateway.web.jalali import to_gregorian, to_jalali
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,16 @@ def test_consecutive_days_step_by_one_through_every_month_end() -> None:
             assert previous[2] in (29, 30, 31)
             assert previous[2] == 31 if previous[1] <= 6 else previous[2] <= 30
         previous, day = current, day + timedelta(days=1)
+
+
+def test_back_to_gregorian_for_every_day_of_seventy_years() -> None:
+    day = date(1990, 1, 1)
+    while day < date(2060, 1, 1):
+        assert to_gregorian(*to_jalali(day)) == day
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("jalali", [(1404, 12, 30), (1403, 13, 1), (1403, 7, 31), (1403, 0, 5)])
+def test_days_that_do_not_exist_are_refused(jalali: tuple[int, int, int]) -> None:
+    with pytest.raises(ValueError):
+        to_gregorian(*jalali)

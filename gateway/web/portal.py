@@ -1,0 +1,248 @@
+"""`/portal`: the member's own pages, made for a phone.
+
+Log in with a one-time code sent by SMS (the phone waits in the sealed session cookie between
+the two steps, never in a URL); the member session is the same `loyalty_session` cookie the JSON
+API accepts. Then: points with pending and expiring, tier progress, history page by page, the QR
+code for the till, profile and marketing consents. Everything is read for the session's member
+only: no page takes a member id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import grpc
+import segno
+from flask import Blueprint, Response, current_app, redirect, request, session
+
+from gateway import pos_operations
+from gateway.auth import SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
+from gateway.problems import Problem, from_rpc_error
+from gateway.upstreams import Upstreams
+from gateway.web import i18n, pages
+from gateway.web.forms import field
+from gateway.web.jalali import to_gregorian, to_jalali
+from gateway.web.security import seal, unseal
+from loyalty.identity.v1 import identity_pb2 as pb
+
+bp = Blueprint("portal", __name__)
+bp.before_request(pages.csrf_guard)
+
+HOME = "/portal"
+HISTORY_PAGE = 10
+CONSENTS = {"sms": pb.CONSENT_CHANNEL_SMS, "email": pb.CONSENT_CHANNEL_EMAIL}
+DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+
+
+def upstream() -> Upstreams:
+    return current_app.extensions["upstreams"]
+
+
+def signed_in_member() -> str | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        return None
+    try:
+        caller: Caller = current_app.extensions["sessions"].resolve(token)
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        return None
+    return caller.member_id if caller.kind == "member" else None
+
+
+def notice(kind: str, key: str = "", text: str = "") -> None:
+    session["portal_notice"] = {"kind": kind, "key": key, "text": text, "values": {}}
+
+
+def problem_notice(problem: Problem) -> None:
+    if i18n.has_message(f"error.{problem.code}"):
+        notice("error", f"error.{problem.code}")
+    elif problem.status >= 500:
+        notice("error", "error.unavailable")
+    else:
+        notice("error", text=problem.detail)
+
+
+def home(anchor: str = "") -> Response:
+    return redirect(HOME + anchor, 303)
+
+
+def tier_progress(tier: dict) -> int | None:
+    """Percent of the way to the next tier, by qualifying spend."""
+    if not tier["next"]:
+        return None
+    try:
+        spent = Decimal(tier["qualifying_spend"])
+        needed = Decimal(tier["next"]["spend_needed"])
+    except (InvalidOperation, TypeError):
+        return None
+    total = spent + needed
+    return int(spent * 100 / total) if total > 0 else 0
+
+
+def shown_birth_date(iso: str) -> str:
+    """As the member would type it: Jalali `1370/01/31` on Persian pages."""
+    if not iso or i18n.current_language() != "fa":
+        return iso
+    year, month, day = to_jalali(datetime.strptime(iso, "%Y-%m-%d").date())
+    return f"{year}/{month:02d}/{day:02d}"
+
+
+def typed_birth_date(text: str) -> str:
+    """ISO date from either calendar: a year below 1700 is Jalali. ValueError when not a day."""
+    if not text:
+        return ""
+    found = DATE.fullmatch(text)
+    if not found:
+        raise ValueError(text)
+    year, month, day = (int(part) for part in found.groups())
+    if year < 1700:
+        return to_gregorian(year, month, day).isoformat()
+    return datetime(year, month, day).date().isoformat()
+
+
+@bp.get(HOME)
+def show() -> Response:
+    shown = session.pop("portal_notice", None)
+    member_id = signed_in_member()
+    if member_id is None:
+        if unseal(session.get("portal_phone", "")):
+            return pages.page("portal_code.html", notice=shown)
+        return pages.page("portal_login.html", notice=shown)
+    cursor = request.args.get("older", "")
+    try:
+        member = pos_operations.get_member(upstream(), member_id)
+        points = pos_operations.member_points(upstream(), member_id)
+        history = pos_operations.member_ledger(upstream(), member_id, HISTORY_PAGE, cursor)
+    except grpc.RpcError as error:
+        problem = from_rpc_error(error)
+        if problem.status != 422 or not cursor:
+            raise problem from None
+        return home()  # a stale or altered cursor: back to the first page
+    consents = {
+        pb.ConsentChannel.Name(c.channel).removeprefix("CONSENT_CHANNEL_").lower(): c.granted
+        for c in member.consents
+    }
+    return pages.page(
+        "portal.html",
+        notice=shown,
+        member=member,
+        points=points,
+        progress=tier_progress(points["tier"]),
+        history=history,
+        consents=consents,
+        birth_date=shown_birth_date(member.birth_date),
+    )
+
+
+@bp.post(f"{HOME}/code")
+def send_code() -> Response:
+    phone = field("phone")
+    if not phone:
+        notice("error", "error.invalid-phone")
+        return home()
+    try:
+        upstream().identity.StartLogin(
+            pb.StartLoginRequest(phone=phone, client_address=request.remote_addr or "")
+        )
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home()
+    session["portal_phone"] = seal(phone)
+    return home()
+
+
+@bp.post(f"{HOME}/verify")
+def verify_code() -> Response:
+    phone = unseal(session.get("portal_phone", ""))
+    if phone is None:
+        return home()
+    try:
+        login = upstream().identity.VerifyLogin(
+            pb.VerifyLoginRequest(
+                phone=phone, code=field("code"), client_address=request.remote_addr or ""
+            )
+        )
+    except grpc.RpcError as error:
+        problem = from_rpc_error(error)
+        problem_notice(problem)
+        if problem.status == 429:  # too many wrong codes: start again with a new one
+            session.pop("portal_phone", None)
+        return home()
+    session.pop("portal_phone", None)
+    response = home()
+    set_session_cookie(response, login.token, login.expires_at.ToDatetime(tzinfo=UTC))
+    return response
+
+
+@bp.post(f"{HOME}/start-again")
+def start_again() -> Response:
+    session.pop("portal_phone", None)
+    return home()
+
+
+@bp.post(f"{HOME}/logout")
+def logout() -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        # The cookie goes anyway; a session left unrevoked by an outage still expires.
+        with contextlib.suppress(grpc.RpcError):
+            current_app.extensions["sessions"].revoke(token)
+    response = home()
+    clear_session_cookie(response)
+    return response
+
+
+@bp.get(f"{HOME}/qr.svg")
+def qr_code() -> Response:
+    member_id = signed_in_member()
+    if member_id is None:
+        return Response(status=401)
+    issued = upstream().identity.IssueQrToken(pb.IssueQrTokenRequest(member_id=member_id))
+    svg = io.BytesIO()
+    segno.make(issued.token, error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
+    return Response(svg.getvalue(), content_type="image/svg+xml")
+
+
+@bp.post(f"{HOME}/profile")
+def update_profile() -> Response:
+    member_id = signed_in_member()
+    if member_id is None:
+        return home()
+    try:
+        birth_date = typed_birth_date(field("birth_date"))
+    except ValueError:
+        notice("error", "error.invalid-birth-date")
+        return home("#profile")
+    change = pb.UpdateProfileRequest(
+        member_id=member_id,
+        first_name=field("first_name"),
+        last_name=field("last_name"),
+        city=field("city"),
+        birth_date=birth_date,
+    )
+    try:
+        member = upstream().identity.UpdateProfile(change).member
+        granted = {c.channel: c.granted for c in member.consents}
+        for name, channel in CONSENTS.items():
+            wanted = request.form.get(f"consent_{name}") == "on"
+            if granted.get(channel, False) == wanted:
+                continue
+            upstream().identity.SetConsent(
+                pb.SetConsentRequest(
+                    member_id=member_id,
+                    channel=channel,
+                    granted=wanted,
+                    source="web",
+                )
+            )
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home("#profile")
+    notice("ok", "portal.saved")
+    return home("#profile")

@@ -1,0 +1,103 @@
+"""A member uses the portal on a phone: logs in with the SMS code, reads points and history,
+switches to Persian, edits the profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+
+from deploy.local import Suite
+from gateway.web.jalali import MONTHS_FA, to_jalali
+from tests.browser.conftest import Screens
+from tests.support import Api, Pos, e164, eventually, last_code, new_phone
+
+PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def test_a_member_logs_in_with_the_code_and_reads_points_in_english_and_persian(
+    phone_page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    page = phone_page
+    pos = Pos(web_suite)
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Sara", last_name="Ahmadi")
+    for _ in range(12):
+        assert pos.purchase(member["id"], amount="250000").status_code == 201
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+
+    page.goto("/portal")
+    screens.take(page, "1-login")
+    page.fill("#phone", phone.translate(PERSIAN))  # typed in Persian digits
+    page.get_by_role("button", name="Send me a code").click()
+    expect(page.locator("#code")).to_be_visible()
+    screens.take(page, "2-code")
+    page.fill("#code", "000000")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".notice.error")).to_contain_text("not right")
+    page.fill("#code", last_code(web_suite, e164(phone)))
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.locator("#balance h1")).to_have_text("Hello, Sara")
+    expect(page.locator("#available")).to_have_text("300")  # 12 × 25
+    expect(page.locator("#tier")).to_contain_text("Tier: member")
+    expect(page.locator("#history tr")).to_have_count(10)
+    page.wait_for_function("document.getElementById('qr-image').naturalWidth > 0")
+    screens.take(page, "3-home")
+    page.click("#older")
+    expect(page.locator("#history tr")).to_have_count(2)
+    screens.take(page, "4-older-history")
+
+    page.click("#switch-language")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("#available")).to_have_text("۳۰۰")
+    today = to_jalali(datetime.now(ZoneInfo("Asia/Tehran")).date())
+    jalali_today = f"{today[2]} {MONTHS_FA[today[1] - 1]} {today[0]}".translate(PERSIAN)
+    expect(page.locator("#history .when").first).to_have_text(jalali_today)
+    screens.take(page, "5-persian")
+
+    # A birth date typed in the Jalali calendar, with Persian digits, is kept as the same day.
+    page.fill("#birth_date", "۱۳۷۰/۰۱/۳۱")
+    page.fill("#city", "شیراز")
+    page.locator("input[name=consent_email]").check()
+    page.get_by_role("button", name="ذخیره").click()
+    expect(page.locator(".notice")).to_have_text("ذخیره شد.")
+    expect(page.locator("#birth_date")).to_have_value("۱۳۷۰/۰۱/۳۱")
+    screens.take(page, "6-profile-saved")
+    page.click("#switch-language")
+    expect(page.locator("#birth_date")).to_have_value("1991-04-20")
+    expect(page.locator("input[name=consent_email]")).to_be_checked()
+
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "loyalty_session")
+    assert Api(web_suite.gateway_url, token).get("/v1/me").json()["member"]["city"] == "شیراز"
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#phone")).to_be_visible()
+    # Logged out everywhere: every gateway process refuses the session within seconds.
+    session = Api(web_suite.gateway_url, token)
+    assert eventually(lambda: session.get("/v1/me").status_code == 401)
+    for url in urls:
+        assert phone[1:] not in url and member["id"] not in url and token not in url
+
+
+def test_the_portal_pages_never_show_another_members_data(
+    phone_page: Page, web_suite: Suite
+) -> None:
+    pos = Pos(web_suite)
+    mine, theirs = new_phone(), new_phone()
+    pos.enrol(phone=mine, first_name="Neda")
+    other = pos.enrol(phone=theirs, first_name="Ali")
+    assert pos.purchase(other["id"]).status_code == 201
+    page = phone_page
+    page.goto("/portal")
+    page.fill("#phone", mine)
+    page.get_by_role("button", name="Send me a code").click()
+    page.fill("#code", last_code(web_suite, e164(mine)))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#balance h1")).to_have_text("Hello, Neda")
+    expect(page.locator("#available")).to_have_text("0")
+    # No page takes a member id: asking for the other member's changes nothing.
+    page.goto(f"/portal?member_id={other['id']}")
+    expect(page.locator("#balance h1")).to_have_text("Hello, Neda")
+    expect(page.locator("#history")).to_contain_text("No points yet")
