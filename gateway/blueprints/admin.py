@@ -36,7 +36,10 @@ STORE = {
     auth="admin",
     request_schema=STORE_REQUEST,
     example={"name": "Tehran - Valiasr"},
-    responses={201: ("The store", STORE)},
+    responses={
+        201: ("The store", STORE),
+        422: ("The name is blank once trimmed", None),
+    },
 )
 def create_store(body: dict):
     response = current_app.extensions["upstreams"].identity.CreateStore(
