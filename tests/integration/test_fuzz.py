@@ -21,7 +21,7 @@ from schemathesis.checks import (
 from schemathesis.generation import GenerationMode
 
 from deploy.local import Suite
-from tests.support import Pos, start_suite
+from tests.support import Pos, log_in, new_phone, start_suite
 
 VALID_PER_OPERATION = 20
 INVALID_PER_OPERATION = 10
@@ -46,16 +46,25 @@ def fuzzed_suite(
 def world(suite: Suite) -> tuple[dict[str, str], dict[str, str]]:
     """The admin token and a POS key; the ids of that key's store and of a member with points."""
     pos = Pos(suite)
-    member = pos.enrol()
+    phone = new_phone()
+    member = pos.enrol(phone=phone)
     assert pos.purchase(member["id"]).status_code == 201
-    tokens = {"adminToken": suite.env["LOYALTY_ADMIN_TOKEN"], "posKey": pos.api_key}
+    tokens = {
+        "adminToken": suite.env["LOYALTY_ADMIN_TOKEN"],
+        "posKey": pos.api_key,
+        "memberSession": log_in(suite, phone),
+    }
     return tokens, {"member_id": member["id"], "store_id": pos.store_id}
 
 
 def headers_for(operation: schemathesis.APIOperation, tokens: dict[str, str]) -> dict[str, str]:
-    # A POS key where the route admits one (so the store's own rules run), else the admin token.
+    # A POS key where the route admits one (so the store's own rules run), else the admin token,
+    # else the member's session. Logging out would end that session for the routes after it.
     schemes = {name for option in operation.definition.raw.get("security", []) for name in option}
-    token = next((tokens[s] for s in ("posKey", "adminToken") if s in schemes), None)
+    if operation.path.endswith("/logout"):
+        schemes = set()
+    preferred = ("posKey", "adminToken", "memberSession")
+    token = next((tokens[s] for s in preferred if s in schemes), None)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
