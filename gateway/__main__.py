@@ -37,6 +37,8 @@ class GatewayServer(BaseApplication):
             "graceful_timeout": 10,
             "timeout": 30,
             "keepalive": 5,
+            # The longest request line gunicorn allows; longer ones get its own HTML 414.
+            "limit_request_line": 8190,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",

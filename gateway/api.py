@@ -45,6 +45,9 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+# Ids, phones, cursors and tokens are all far shorter; so a request line stays well within the
+# 8190 bytes the HTTP server accepts even when every character is percent-encoded UTF-8.
+TEXT_PARAMETER = {"type": "string", "maxLength": 300}
 
 
 def _openapi_path(rule: str) -> str:
@@ -54,9 +57,7 @@ def _openapi_path(rule: str) -> str:
 
 def _path_parameters(rule: str) -> list[dict]:
     names = [part[1:-1].split(":")[-1] for part in rule.split("/") if part.startswith("<")]
-    return [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
-    ]
+    return [{"name": n, "in": "path", "required": True, "schema": TEXT_PARAMETER} for n in names]
 
 
 def operation(
@@ -170,7 +171,7 @@ def query_param(
         "in": "query",
         "required": False,
         "description": description,
-        "schema": schema or {"type": "string"},
+        "schema": schema or TEXT_PARAMETER,
     }
     if example is not None:
         parameter["example"] = example

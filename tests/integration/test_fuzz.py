@@ -23,8 +23,8 @@ from schemathesis.generation import GenerationMode
 from deploy.local import Suite
 from tests.support import Pos, log_in, new_phone, start_suite
 
-VALID_PER_OPERATION = 20
-INVALID_PER_OPERATION = 10
+VALID_PER_OPERATION = 15
+INVALID_PER_OPERATION = 8
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
