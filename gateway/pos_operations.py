@@ -93,6 +93,28 @@ def offers_json(call: grpc.Future) -> list[dict]:
     ]
 
 
+def member_offers(upstream: Upstreams, member_id: str, store_id: str = "") -> list[dict]:
+    """Offers the member may use now (at this store); none when campaigns cannot answer."""
+    call = upstream.campaigns.ListOffers.future(
+        campaigns_pb2.ListOffersRequest(member_id=member_id, store_id=store_id),
+        timeout=OFFERS_TIMEOUT * 3,
+        wait_for_ready=False,
+    )
+    return offers_json(call)
+
+
+def submit_feedback(
+    upstream: Upstreams, member_id: str, feedback_id: str, rating: int, comment: str
+) -> str:
+    """The member's rating (1-5) and comment, counted once per feedback id."""
+    upstream.campaigns.SubmitFeedback(
+        campaigns_pb2.SubmitFeedbackRequest(
+            feedback_id=feedback_id, member_id=member_id, rating=rating, comment=comment
+        )
+    )
+    return feedback_id
+
+
 def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
     """One purchase, validated against PURCHASE_REQUEST already; raises Problem or RpcError."""
     currency = body["currency"]

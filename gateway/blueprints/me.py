@@ -12,9 +12,8 @@ from gateway.api import operation
 from gateway.auth import credential
 from gateway.blueprints.pos import LEDGER_QUERY, ledger_page_args, member_json, upstreams
 from gateway.blueprints.pos_schemas import LEDGER, MEMBER, OFFER, POINTS
-from gateway.pos_operations import OFFERS_TIMEOUT, member_ledger, member_points, offers_json
+from gateway.pos_operations import member_ledger, member_offers, member_points, submit_feedback
 from gateway.problems import Problem
-from loyalty.campaigns.v1 import campaigns_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 
 bp = Blueprint("me", __name__)
@@ -384,12 +383,7 @@ def export_json(member_id: str) -> dict:
     },
 )
 def my_offers():
-    call = upstreams().campaigns.ListOffers.future(
-        campaigns_pb2.ListOffersRequest(member_id=g.caller.member_id),
-        timeout=OFFERS_TIMEOUT * 3,
-        wait_for_ready=False,
-    )
-    return {"offers": offers_json(call)}
+    return {"offers": member_offers(upstreams(), g.caller.member_id)}
 
 
 @operation(
@@ -430,13 +424,11 @@ def my_offers():
     },
 )
 def give_feedback(body: dict):
-    feedback_id = body.get("feedback_id") or str(uuid.uuid4())
-    upstreams().campaigns.SubmitFeedback(
-        campaigns_pb2.SubmitFeedbackRequest(
-            feedback_id=feedback_id,
-            member_id=g.caller.member_id,
-            rating=body["rating"],
-            comment=body.get("comment", ""),
-        )
+    feedback_id = submit_feedback(
+        upstreams(),
+        g.caller.member_id,
+        body.get("feedback_id") or str(uuid.uuid4()),
+        body["rating"],
+        body.get("comment", ""),
     )
     return {"feedback_id": feedback_id}, 201

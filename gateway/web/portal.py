@@ -3,8 +3,8 @@
 Log in with a one-time code sent by SMS (the phone waits in the sealed session cookie between
 the two steps, never in a URL); the member session is the same `loyalty_session` cookie the JSON
 API accepts. Then: points with pending and expiring, tier progress, history page by page, the QR
-code for the till, profile and marketing consents. Everything is read for the session's member
-only: no page takes a member id.
+code for the till, offers, profile and marketing consents, feedback. Everything is read for the
+session's member only: no page takes a member id.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -119,6 +120,7 @@ def show() -> Response:
         member = pos_operations.get_member(upstream(), member_id)
         points = pos_operations.member_points(upstream(), member_id)
         history = pos_operations.member_ledger(upstream(), member_id, HISTORY_PAGE, cursor)
+        offers = pos_operations.member_offers(upstream(), member_id)
     except grpc.RpcError as error:
         problem = from_rpc_error(error)
         if problem.status != 422 or not cursor:
@@ -137,6 +139,8 @@ def show() -> Response:
         history=history,
         consents=consents,
         birth_date=shown_birth_date(member.birth_date),
+        offers=offers,
+        feedback_id=f"web-{uuid.uuid4().hex}",
     )
 
 
@@ -246,3 +250,27 @@ def update_profile() -> Response:
         return home("#profile")
     notice("ok", "portal.saved")
     return home("#profile")
+
+
+@bp.post(f"{HOME}/feedback")
+def give_feedback() -> Response:
+    member_id = signed_in_member()
+    if member_id is None:
+        return home()
+    rating = field("rating")
+    if rating not in ("1", "2", "3", "4", "5"):
+        notice("error", "error.invalid-rating")
+        return home("#feedback")
+    try:
+        pos_operations.submit_feedback(
+            upstream(),
+            member_id,
+            field("feedback_id") or f"web-{uuid.uuid4().hex}",
+            int(rating),
+            request.form.get("comment", "").strip()[:2000],
+        )
+    except grpc.RpcError as error:
+        problem_notice(from_rpc_error(error))
+        return home("#feedback")
+    notice("ok", "portal.thanks")
+    return home("#feedback")

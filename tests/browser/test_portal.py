@@ -3,6 +3,7 @@ switches to Persian, edits the profile."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -101,3 +102,48 @@ def test_the_portal_pages_never_show_another_members_data(
     page.goto(f"/portal?member_id={other['id']}")
     expect(page.locator("#balance h1")).to_have_text("Hello, Neda")
     expect(page.locator("#history")).to_contain_text("No points yet")
+
+
+def test_a_member_sees_an_offer_and_gives_feedback(
+    phone_page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    pos = Pos(web_suite)
+    phone = new_phone()
+    pos.enrol(phone=phone, first_name="Maryam")
+    title = f"Free coffee {uuid.uuid4().hex[:6]}"
+    created = pos.admin.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": title,
+            "kind": "offer",
+            "offer": {"title": title, "code": "COFFEE"},
+            "targeting": {"everyone": True},
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()["id"]
+    assert pos.admin.post(f"/v1/marketing/campaigns/{campaign}/launch").status_code == 200
+    try:
+        page = phone_page
+        page.goto("/portal")
+        page.fill("#phone", phone)
+        page.get_by_role("button", name="Send me a code").click()
+        page.fill("#code", last_code(web_suite, e164(phone)))
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#balance h1")).to_have_text("Hello, Maryam")
+        for _ in range(30):  # the member view learns of a new member within moments
+            if page.locator("#offers").count():
+                break
+            page.wait_for_timeout(1000)
+            page.reload()
+        expect(page.locator("#offers")).to_contain_text(title)
+        expect(page.locator("#offers")).to_contain_text("Code: COFFEE")
+        screens.take(page, "1-offer")
+
+        page.locator("#feedback input[value='4']").check()
+        page.fill("#comment", "Friendly staff")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator(".notice")).to_have_text("Thank you for your feedback.")
+        screens.take(page, "2-feedback-sent")
+    finally:
+        pos.admin.post(f"/v1/marketing/campaigns/{campaign}/end")
