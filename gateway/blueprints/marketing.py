@@ -234,6 +234,18 @@ STAGES = {
             },
         },
         "stages": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "days": {
+            "type": "array",
+            "description": "Members who entered each stage per UTC day, the last 30 days",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "day": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "entered": {"type": "integer"},
+                },
+            },
+        },
     },
 }
 MEMBER_VIEW = {
@@ -606,6 +618,7 @@ def stages():
             for m in overview.dissatisfied
         ],
         "stages": {s.stage: s.members for s in overview.stages},
+        "days": [{"day": d.day, "stage": d.stage, "entered": d.entered} for d in overview.days],
     }
 
 

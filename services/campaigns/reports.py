@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, literal, select, union
 from sqlalchemy.orm import Session
 
 from services.campaigns.campaigns import Campaigns, control_condition
 from services.campaigns.lifecycle import STAGES
-from services.campaigns.models import Award, Member, MemberPurchase, Message
+from services.campaigns.models import Award, Member, MemberPurchase, Message, StageChange
 from services.campaigns.segments import live
 from services.runtime.db import Database, UtcDateTime, utcnow
 
@@ -56,9 +56,18 @@ class DissatisfiedMember:
 
 
 @dataclass(frozen=True)
+class StageDay:
+    day: date
+    stage: str
+    # Members who entered the stage that day (UTC).
+    entered: int
+
+
+@dataclass(frozen=True)
 class StageOverview:
     counts: dict[str, int]
     dissatisfied: list[DissatisfiedMember]
+    days: list[StageDay]
 
 
 class Reports:
@@ -140,9 +149,18 @@ class Reports:
             row[0]: GroupFigures(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows
         }
 
-    def stages(self, limit: int = 100) -> StageOverview:
+    def stages(self, limit: int = 100, days: int = 30) -> StageOverview:
         m = Member.__table__.c
+        c = StageChange.__table__.c
+        since = literal(self._clock() - timedelta(days=days), UtcDateTime())
+        day = func.date(c.changed_at)
         with self._db.read() as session:
+            entered = session.execute(
+                select(day, c.to_stage, func.count())
+                .where(c.changed_at >= since)
+                .group_by(day, c.to_stage)
+                .order_by(day, c.to_stage)
+            ).all()
             counted = dict(
                 session.execute(
                     select(m.stage, func.count()).where(live(literal(True))).group_by(m.stage)
@@ -161,5 +179,11 @@ class Reports:
                     str(r.member_id), r.first_name or "", r.stage_since, r.last_rating
                 )
                 for r in unhappy
+            ],
+            days=[
+                StageDay(
+                    d if isinstance(d, date) else date.fromisoformat(str(d)[:10]), stage, int(n)
+                )
+                for d, stage, n in entered
             ],
         )

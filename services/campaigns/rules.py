@@ -9,7 +9,8 @@ Attributes and the operators they take:
 
 - text: `stage`, `tier`, `city`, `gender` with `eq`, `ne`, `in`, `not_in`;
 - numbers: `purchase_count`, `refund_count`, `points`, `rfm_r`, `rfm_f`, `rfm_m`,
-  `days_since_last_purchase`, `days_since_enrolled`, `birthday_month`, `last_rating` with `eq`,
+  `days_since_last_purchase`, `days_since_enrolled`, `days_in_stage` ("became dissatisfied in
+  the last 2 days"), `birthday_month`, `last_rating` with `eq`,
   `ne`, `gt`, `gte`, `lt`, `lte`, `between` ([low, high], inclusive), `in`, `not_in`;
 - money (decimal strings in the program's currency): `total_spend`, `average_spend`, same as
   numbers;
@@ -46,6 +47,13 @@ NUMBER = {
     "last_rating",
     "days_since_last_purchase",
     "days_since_enrolled",
+    "days_in_stage",
+}
+# Days since a moment of the member's row.
+DAYS = {
+    "days_since_last_purchase": "last_purchase_at",
+    "days_since_enrolled": "enrolled_at",
+    "days_in_stage": "stage_since",
 }
 MONEY = {"total_spend", "average_spend"}
 FLAGS = {"consent_sms", "consent_email"}
@@ -122,7 +130,7 @@ class Compiler:
             raise _bad(path, "must be a whole number")
         if attr == "birthday_month" and not 1 <= value <= 12:
             raise _bad(path, "a month is 1 to 12")
-        if attr.startswith("days_since") and value < 0:
+        if attr in DAYS and value < 0:
             raise _bad(path, "days cannot be negative")
         return value
 
@@ -131,7 +139,7 @@ class Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value or len(value) > MAX_LIST:
                 raise _bad(where, f"must be a list of 1 to {MAX_LIST} values")
-            if attr.startswith("days_since"):
+            if attr in DAYS:
                 raise _bad(f"{path}.op", "days take comparisons, not lists")
             values = [self._scalar(attr, v, f"{where}[{i}]") for i, v in enumerate(value)]
             column = self._column(attr)
@@ -146,13 +154,9 @@ class Compiler:
         return self._compare_raw(attr, op, self._scalar(attr, value, where))
 
     def _compare_raw(self, attr: str, op: str, value: Any) -> ColumnElement[bool]:
-        if attr.startswith("days_since"):
+        if attr in DAYS:
             # "more than N days since" means the moment was before now - N days.
-            column = (
-                Member.__table__.c.last_purchase_at
-                if attr == "days_since_last_purchase"
-                else Member.__table__.c.enrolled_at
-            )
+            column = getattr(Member.__table__.c, DAYS[attr])
             moment = bindparam(None, self._now - timedelta(days=value), type_=UtcDateTime())
             flipped = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
             if op in ("eq", "ne"):

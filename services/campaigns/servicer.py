@@ -231,6 +231,10 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         return pb.GetStageOverviewResponse(
             dissatisfied=dissatisfied,
             stages=[pb.StageCount(stage=s, members=n) for s, n in overview.counts.items()],
+            days=[
+                pb.StageDay(day=d.day.isoformat(), stage=d.stage, entered=d.entered)
+                for d in overview.days
+            ],
         )
 
     def GetMemberViewStatus(

@@ -125,3 +125,31 @@ def test_the_reconcile_check_finds_drift(campaigns_world: CampaignsWorld) -> Non
         row.purchase_count += 1  # a doubled event
     findings = reconcile(world.database, feeds, world.rules)
     assert len(findings) == 1 and findings[0].startswith(m)
+
+
+def test_the_stage_overview_lists_the_dissatisfied_first_and_entries_per_day(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    first, second, happy = world.enrol(), world.enrol(), world.enrol()
+    for m in (first, second, happy):
+        world.buy(m, 10)
+    world.feedback.submit("F-a", first, 1, "")
+    world.clock.advance(hours=2)
+    world.feedback.submit("F-b", second, 2, "")
+    world.feedback.submit("F-c", happy, 5, "")
+
+    overview = world.reports.stages()
+    assert [d.member_id for d in overview.dissatisfied] == [second, first]  # newest first
+    assert overview.counts["dissatisfied"] == 2 and overview.counts["satisfied"] == 1
+    today = {(d.stage, d.entered) for d in overview.days}
+    assert ("customer", 3) in today and ("dissatisfied", 2) in today
+    became = world.segments.preview(
+        rule={
+            "and": [
+                {"attr": "stage", "op": "eq", "value": "dissatisfied"},
+                {"attr": "days_in_stage", "op": "lt", "value": 1},
+            ]
+        }
+    )
+    assert became.size == 2
