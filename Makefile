@@ -39,11 +39,15 @@ browser:
 test: install protos browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Scale runs on the machine's PostgreSQL; figures printed as a table. Minutes, not seconds.
+# Scale runs on the machine's PostgreSQL, then the suite under till load on a million members
+# against its baselines (pgbench, a bare Flask route); tables printed and written, with a plot,
+# to bench-results/. About 15 minutes.
 bench: install protos
+	command -v pgbench >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql)
 	$(PY) -m bench.ledger_scale
 	$(PY) -m bench.identify_latency
 	$(PY) -m bench.member_view_scale
+	$(PY) -m bench.load
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.

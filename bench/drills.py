@@ -38,7 +38,6 @@ import psycopg
 import requests
 
 from deploy.local import (
-    ROOT,
     PrivatePostgres,
     Suite,
     free_port,
@@ -355,13 +354,7 @@ def verify(site: Site, name: str, load: Load) -> Outcome:
         lost += max(0, points - balance["available"] - held)
         doubled += max(0, balance["available"] + held - points)
     lost_ids, doubled_ids = postings_per_purchase(site, load)
-    check = subprocess.run(
-        [sys.executable, "-m", "services.points", "check"],
-        env=site.suite.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    check = site.suite.run_module("services.points", "check")
     return Outcome(
         drill=name,
         calls=load.calls,

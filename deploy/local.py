@@ -230,6 +230,16 @@ class Suite:
             time.sleep(0.2)
         raise TimeoutError("the suite did not become ready in time")
 
+    def run_module(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m <module> <args>` in the suite's environment, e.g. `services.points check`."""
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+
     def check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
