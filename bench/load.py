@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +59,14 @@ class Samples:
     origin: float = field(default_factory=time.perf_counter)
     rows: list[tuple[str, str, float, float, bool]] = field(default_factory=list)
     phase: str = ""
+    # Why calls failed: (operation, HTTP status or error name) -> count.
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def add(self, operation: str, started: float, ok: bool) -> None:
+    def add(self, operation: str, started: float, ok: bool, why: str = "") -> None:
         now = time.perf_counter()
         self.rows.append((operation, self.phase, started - self.origin, now - started, ok))
+        if not ok:
+            self.failures[(operation, why)] += 1
 
     def of(self, phase: str, operation: str) -> tuple[np.ndarray, int]:
         ok = [r[3] for r in self.rows if r[1] == phase and r[0] == operation and r[4]]
@@ -98,10 +103,11 @@ class Tills:
         started = planned if planned is not None else time.perf_counter()
         try:
             response = await self.client.request(method, path, json=json)
-        except httpx.HTTPError:
-            self.samples.add(operation, started, False)
+        except httpx.HTTPError as error:
+            self.samples.add(operation, started, False, type(error).__name__)
             return None
-        self.samples.add(operation, started, response.status_code == ok)
+        why = f"{response.status_code} {_code(response)}"
+        self.samples.add(operation, started, response.status_code == ok, why)
         return response
 
     async def identify(self, i: int) -> None:
@@ -152,6 +158,12 @@ class Tills:
             await self.ledger(i)
         if number % 4 == 0:
             await self.redeem(i)
+
+
+def _code(response: httpx.Response) -> str:
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        return response.json().get("code", "")
+    return ""
 
 
 async def closed_loop(seconds: float, work: Callable[[int], Awaitable[None]]) -> None:
@@ -354,6 +366,9 @@ def report(bench: Bench, pgbench: float, seeding: str) -> str:
         ),
         ("balance reads/s ÷ bare Flask/s", f"{balance_ratio:.2f}", "≥ 0.4", balance_ratio >= 0.4),
     ]
+    if samples.failures:
+        lines += ["", "Failed calls by answer:"]
+        lines += [f"- {op}: {why} × {n}" for (op, why), n in samples.failures.most_common(10)]
     lines += ["", "| target | measured | required | met |", "|---|---|---|---|"]
     for name, shown, required, met in targets:
         lines.append(f"| {name} | {shown} | {required} | {'yes' if met else 'NO'} |")
