@@ -217,9 +217,11 @@ def write_ledger(conn: psycopg.Connection, members: int, entries: int) -> int:
             " GROUP BY member_id, date(t AT TIME ZONE 'UTC')"
         )
         cur.execute("SELECT setval('postings_id_seq', (SELECT COALESCE(MAX(id), 1) FROM postings))")
+        for _, definition in indexes:
+            cur.execute(definition)
     conn.commit()
     with conn.cursor() as cur:
-        for table in ("purchases", "postings", "entries", "lots", "balances", "spend_days"):
+        for table in LEDGER_TABLES:
             cur.execute(f"ANALYZE {table}")
     conn.commit()
     return purchases

@@ -26,11 +26,18 @@ def generated(tmp_path: Path) -> Iterator[Suite]:
         with psycopg.connect(databases.urls["identity"]) as conn:
             scale_data.write_members(conn, MEMBERS, suite.env["IDENTITY_PII_KEY"])
         with psycopg.connect(databases.urls["points"]) as conn:
+            indexes = index_names(conn)
             assert scale_data.write_ledger(conn, MEMBERS, ENTRIES) == ENTRIES // 2
+            assert index_names(conn) == indexes, "the ledger's indexes are all back"
         yield suite
     finally:
         suite.stop()
         databases.drop()
+
+
+def index_names(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+    return {name for (name,) in rows}
 
 
 def test_generated_members_and_books_are_the_suites_own(generated: Suite) -> None:
