@@ -17,7 +17,8 @@ In the same run it measures the baselines: pgbench's built-in tpcb-like transact
 same PostgreSQL, and a bare Flask route under the same HTTP server (gunicorn, gthread, the
 gateway's worker and thread counts) driven by the same client. It prints a table with
 throughput and p50/p95/p99 per operation and phase, the ratios to the baselines against the
-targets, and writes bench-results/results.md and bench-results/latency.png.
+targets, and writes bench-results/results.md, bench-results/latency.png and the processes' logs
+(bench-results/logs/).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -408,6 +410,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
     urls = create_databases()
     suite = None
     try:
@@ -429,13 +432,15 @@ def main() -> None:
             asyncio.run(bench.run_suite_phases())
             suite.stop()
             suite = None
+            # The processes' logs, to look into failed calls afterwards.
+            shutil.rmtree(RESULTS / "logs", ignore_errors=True)
+            shutil.copytree(Path(directory) / "logs", RESULTS / "logs")
             asyncio.run(bench.run_bare_flask())
             pgbench = pgbench_tps(args.seconds)
     finally:
         if suite is not None:
             suite.stop()
         drop_databases(urls)
-    RESULTS.mkdir(exist_ok=True)
     text = report(bench, pgbench, seeding)
     (RESULTS / "results.md").write_text(text + "\n")
     plot(bench.samples, RESULTS / "latency.png")
