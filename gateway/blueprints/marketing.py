@@ -383,6 +383,25 @@ def get_segment(segment_id: str):
 
 @operation(
     bp,
+    "/v1/marketing/segments/<segment_id>",
+    "DELETE",
+    summary="Delete a segment that no running, scheduled, paused or draft campaign targets",
+    tag=TAG,
+    auth=MARKETER,
+    responses={
+        204: ("Deleted", None),
+        409: ("A campaign targets it (`segment-in-use`)", None),
+        **NOT_FOUND,
+        **REFUSED,
+    },
+)
+def delete_segment(segment_id: str):
+    campaigns().DeleteSegment(pb.DeleteSegmentRequest(segment_id=segment_id))
+    return "", 204
+
+
+@operation(
+    bp,
     "/v1/marketing/segments/preview",
     "POST",
     summary="How many members a rule selects now, and a sample of them",
@@ -487,6 +506,25 @@ def update_campaign(campaign_id: str, body: dict):
         pb.UpdateCampaignRequest(campaign_id=campaign_id, definition_json=json.dumps(body))
     )
     return campaign_json(response.campaign)
+
+
+@operation(
+    bp,
+    "/v1/marketing/campaigns/<campaign_id>",
+    "DELETE",
+    summary="Delete a draft campaign",
+    tag=TAG,
+    auth=MARKETER,
+    responses={
+        204: ("Deleted", None),
+        409: ("Only drafts can be deleted (`campaign-not-draft`)", None),
+        **NOT_FOUND,
+        **REFUSED,
+    },
+)
+def delete_campaign(campaign_id: str):
+    campaigns().DeleteCampaign(pb.DeleteCampaignRequest(campaign_id=campaign_id))
+    return "", 204
 
 
 def _transition(campaign_id: str, action: int) -> dict:

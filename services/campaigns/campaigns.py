@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal, or_, select, true
+from sqlalchemy import ColumnElement, delete, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from services.campaigns import definitions
 from services.campaigns.definitions import Definition
-from services.campaigns.models import Campaign, Member
+from services.campaigns.models import Campaign, Member, Segment, SegmentMember
 from services.campaigns.segments import Segments
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -181,6 +181,28 @@ class Campaigns:
         with self._db.read() as session:
             rows = session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))
             return [self.view(row) for row in rows]
+
+    def delete(self, campaign_id: str) -> None:
+        """Deletes a draft; a campaign that ran stays, for its report."""
+        with self._db.write() as session:
+            row = self._load(session, campaign_id, lock=True)
+            if row.state != "draft":
+                raise Conflict("only a draft can be deleted", code="campaign-not-draft")
+            session.delete(row)
+
+    def delete_segment(self, segment_id: str) -> None:
+        """Deletes a segment unless a campaign that has not ended targets it."""
+        with self._db.write() as session:
+            segment = session.get(Segment, parse_id(segment_id, "segment"), with_for_update=True)
+            if segment is None:
+                raise NotFound("no such segment", code="segment-not-found")
+            rows = session.scalars(select(Campaign).where(Campaign.state != "ended"))
+            for row in rows:
+                view = self.view(row)
+                if view.status != "ended" and segment.id in view.definition.targeting.segments:
+                    raise Conflict(f"campaign {row.id} targets this segment", code="segment-in-use")
+            session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
+            session.delete(segment)
 
     def transition(self, campaign_id: str, action: str) -> CampaignView:
         """launch (draft or paused → launched), pause (launched → paused), end (→ ended)."""

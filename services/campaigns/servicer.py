@@ -157,6 +157,14 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
     def ListSegments(self, request: pb.ListSegmentsRequest, context: grpc.ServicerContext):
         return pb.ListSegmentsResponse(segments=[_segment(s) for s in self._segments.list()])
 
+    def DeleteSegment(self, request: pb.DeleteSegmentRequest, context: grpc.ServicerContext):
+        self._campaigns.delete_segment(request.segment_id)
+        return pb.DeleteSegmentResponse()
+
+    def DeleteCampaign(self, request: pb.DeleteCampaignRequest, context: grpc.ServicerContext):
+        self._campaigns.delete(request.campaign_id)
+        return pb.DeleteCampaignResponse()
+
     def PreviewSegment(self, request: pb.PreviewSegmentRequest, context: grpc.ServicerContext):
         if request.segment_id:
             preview = self._segments.preview(segment_id=request.segment_id)

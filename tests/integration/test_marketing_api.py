@@ -169,3 +169,27 @@ def test_bad_definitions_are_refused_with_the_culprit(api: Api) -> None:
     assert again.json()["code"] == "campaign-active"
     assert api.get(f"/v1/marketing/campaigns/{uuid.uuid4()}").status_code == 404
     assert api.with_token("nope").get("/v1/marketing/campaigns").status_code == 401
+
+
+def test_segments_in_use_stay_and_drafts_can_be_deleted(api: Api) -> None:
+    segment = api.post("/v1/marketing/segments", {"name": "few", "member_ids": []}).json()
+    draft = api.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": "later",
+            "kind": "fixed_bonus",
+            "points": 5,
+            "targeting": {"segments": [segment["id"]]},
+        },
+    ).json()
+    in_use = api.request("DELETE", f"/v1/marketing/segments/{segment['id']}")
+    assert in_use.status_code == 409
+    assert in_use.json()["code"] == "segment-in-use"
+    assert api.request("DELETE", f"/v1/marketing/campaigns/{draft['id']}").status_code == 204
+    assert api.request("DELETE", f"/v1/marketing/segments/{segment['id']}").status_code == 204
+    assert api.get(f"/v1/marketing/segments/{segment['id']}").status_code == 404
+
+    running = launch(api, kind="fixed_bonus", points=1, targeting={"everyone": True})
+    refused = api.request("DELETE", f"/v1/marketing/campaigns/{running}")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "campaign-not-draft"
