@@ -99,6 +99,8 @@ def seed_demo(upstream: Upstreams, args: argparse.Namespace) -> dict:
     store = upstream.identity.CreateStore(identity_pb2.CreateStoreRequest(name=DEMO_STORE)).store
     key = upstream.identity.CreateApiKey(identity_pb2.CreateApiKeyRequest(store_id=store.id))
     now = datetime.now(UTC).replace(microsecond=0)
+    # Ids of their own on every run, so no two demo stores share a till id.
+    run = store.id[:8]
     members = []
     for index, (phone, first, last, city) in enumerate(DEMO_MEMBERS[: args.members]):
         member = demo_member(upstream, store.id, phone, first, last, city)
@@ -107,7 +109,7 @@ def seed_demo(upstream: Upstreams, args: argparse.Namespace) -> dict:
                 upstream,
                 store.id,
                 {
-                    "transaction_id": f"DEMO-{index}-{visit}",
+                    "transaction_id": f"DEMO-{run}-{index}-{visit}",
                     "member_id": member.id,
                     "amount": DEMO_AMOUNTS[(index + visit) % len(DEMO_AMOUNTS)],
                     "currency": currency,
@@ -119,7 +121,7 @@ def seed_demo(upstream: Upstreams, args: argparse.Namespace) -> dict:
                 upstream,
                 store.id,
                 {
-                    "redemption_id": f"DEMO-RD-{index}",
+                    "redemption_id": f"DEMO-RD-{run}-{index}",
                     "member_id": member.id,
                     "points": 20,
                     "capture": True,

@@ -8,7 +8,7 @@ import sys
 import uuid
 
 from deploy.local import ROOT, Suite
-from tests.support import Api
+from tests.support import Api, run_check
 
 
 def cli(suite: Suite, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -80,6 +80,7 @@ def test_seed_demo_gives_the_pages_data_and_can_run_again(sqlite_suite: Suite) -
     second = cli_json(sqlite_suite, "seed-demo", "--members", "2")
     assert second["store_id"] != first["store_id"]
     assert second["members"][0] == first["members"][0]  # the same member, found again
+    assert run_check(sqlite_suite.env).returncode == 0  # the books balance after both runs
 
 
 def test_errors_are_one_line_and_exit_non_zero(sqlite_suite: Suite) -> None:
