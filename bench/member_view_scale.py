@@ -4,9 +4,9 @@ and the set-based passes over the whole member view (stages, RFM).
     python -m bench.member_view_scale [--members 1000000]
 
 Builds its own throw-away database on the PostgreSQL at LOYALTY_BENCH_PG (default the
-machine's `postgres@127.0.0.1:5432`), fills the campaigns member view with synthetic members
-by COPY (`write_member_view`, reusable by any benchmark that needs a population), runs the real
-segment code and prints a table. A preview must answer in under 2 s.
+machine's `postgres@127.0.0.1:5432`), fills the campaigns member view by COPY with the synthetic
+club of `bench.scale_data` (`write_member_view`), runs the real segment code and prints a
+table. A preview must answer in under 2 s.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import random
 import statistics
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
 from bench.ledger_scale import create_database, drop_database
+from bench.scale_data import NOW, purchases_per_member, synthetic_members
 from services.campaigns import lifecycle
 from services.campaigns.projection import bucket_of, with_categories
 from services.campaigns.segments import Segments
@@ -28,9 +28,6 @@ from services.campaigns.server import MIGRATIONS
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
-CITIES = ["tehran", "mashhad", "isfahan", "karaj", "shiraz", "tabriz", "qom", "ahvaz", "rasht"]
-NAMES = ["Sara", "Ali", "Maryam", "Reza", "Zahra", "Mohammad", "Fatemeh", "Hossein", "Neda"]
 CATEGORIES = ["dairy", "bakery", "produce", "household", "beauty", "toys", "electronics"]
 TIERS = ["member"] * 8 + ["silver"] * 3 + ["gold"]
 LIMIT_SECONDS = 2.0
@@ -73,23 +70,17 @@ RULES = {
 
 
 def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple]:
-    """Member i of `count`, as a members row. Member ids are
-    PostgreSQL's `md5('member-' || i)::uuid`, as the other scale generators use."""
-    import hashlib
-    import uuid
-
+    """The member view of the club `bench.scale_data` describes: its members' profiles and
+    consents, their skewed purchase counts, and from those spend, recency, categories,
+    ratings and a stage."""
     rng = random.Random(seed)
-    for i in range(count):
-        member = uuid.UUID(hashlib.md5(f"member-{i}".encode()).hexdigest())
-        enrolled = NOW - timedelta(days=rng.randrange(1, 1500))
-        born = date(rng.randrange(1950, 2006), rng.randrange(1, 13), rng.randrange(1, 29))
-        purchases = 0 if rng.random() < 0.2 else int(rng.paretovariate(1.2))
-        spend = sum(rng.randrange(100_000, 5_000_000) for _ in range(min(purchases, 5))) * 100
-        spend = spend * max(purchases, 1) // max(min(purchases, 5), 1)
-        last = enrolled + (NOW - enrolled) * rng.random() if purchases else None
-        first = enrolled if purchases else None
+    counts = purchases_per_member(count, count * 5)
+    for member in synthetic_members(count, seed):
+        purchases = int(counts[member.index])
+        spend = purchases * rng.randrange(100_000, 5_000_000) * 100
+        last = member.enrolled_at + (NOW - member.enrolled_at) * rng.random() if purchases else None
         rating = rng.choice([None, None, None, 1, 2, 3, 4, 5])
-        refunded = purchases and rng.random() < 0.05
+        refunded = purchases > 0 and rng.random() < 0.05
         stage = (
             "potential"
             if not purchases
@@ -97,22 +88,24 @@ def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple]:
         )
         if rating is not None and rating <= 2 and purchases:
             stage = "dissatisfied"
-        row = (
-            member,
-            bucket_of(member),
-            enrolled,
-            rng.choice(NAMES),
-            rng.choice(CITIES),
+        bought = rng.sample(CATEGORIES, k=min(purchases, rng.randrange(1, 4))) if purchases else []
+        born = member.birth_date
+        yield (
+            member.id,
+            bucket_of(member.id),
+            member.enrolled_at,
+            member.first_name,
+            member.city.lower(),
             born,
-            born.month,
-            rng.choice(["female", "male", ""]),
-            rng.random() < 0.6,
-            rng.random() < 0.3,
+            born.month if born else None,
+            member.gender,
+            member.consents["sms"],
+            member.consents["email"],
             rng.choice(TIERS),
             rng.randrange(0, 5000),
             purchases,
             spend,
-            first,
+            member.enrolled_at if purchases else None,
             last,
             1 if refunded else 0,
             spend // 10 if refunded else 0,
@@ -124,9 +117,8 @@ def synthetic_rows(count: int, seed: int = 7) -> Iterator[tuple]:
             0,
             0,
             False,
+            with_categories("", bought),
         )
-        bought = rng.sample(CATEGORIES, k=min(purchases, rng.randrange(1, 4))) if purchases else []
-        yield (*row, with_categories("", bought))
 
 
 def write_member_view(conn: psycopg.Connection, count: int) -> None:
