@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from flask import Blueprint, current_app, request
 
+from gateway import marketing_operations
 from gateway.api import operation, query_param
 from gateway.problems import Problem
-from loyalty.campaigns.v1 import campaigns_pb2 as pb
-from services.runtime.convert import from_timestamp
-from services.runtime.money import from_minor
+from gateway.upstreams import Upstreams
 
 bp = Blueprint("marketing", __name__)
 
@@ -269,50 +265,12 @@ MEMBER_VIEW = {
 }
 
 
-def campaigns():
-    return current_app.extensions["upstreams"].campaigns
-
-
 def currency() -> str:
     return current_app.config["LOYALTY"].currency
 
 
-def _time(stamp: Any) -> str | None:
-    moment = from_timestamp(stamp)
-    return moment.isoformat() if moment else None
-
-
-def segment_json(segment: pb.Segment) -> dict:
-    return {
-        "id": segment.id,
-        "name": segment.name,
-        "kind": segment.kind,
-        "rule": json.loads(segment.rule_json) if segment.rule_json else None,
-        "created_at": _time(segment.created_at),
-    }
-
-
-def campaign_json(campaign: pb.Campaign) -> dict:
-    return {
-        "id": campaign.id,
-        "name": campaign.name,
-        "kind": campaign.kind,
-        "status": campaign.status,
-        "definition": json.loads(campaign.definition_json),
-        "awarded_points": campaign.awarded_points,
-        "created_at": _time(campaign.created_at),
-        "launched_at": _time(campaign.launched_at),
-    }
-
-
-def preview_json(preview: pb.PreviewSegmentResponse) -> dict:
-    return {
-        "size": preview.size,
-        "sample": [
-            {"member_id": s.member_id, "first_name": s.first_name, "stage": s.stage, "tier": s.tier}
-            for s in preview.sample
-        ],
-    }
+def upstream() -> Upstreams:
+    return current_app.extensions["upstreams"]
 
 
 @operation(
@@ -335,17 +293,7 @@ def preview_json(preview: pb.PreviewSegmentResponse) -> dict:
     responses={201: ("The segment", SEGMENT), **REFUSED},
 )
 def create_segment(body: dict):
-    if ("rule" in body) == ("member_ids" in body):
-        raise Problem(422, "invalid-segment", "give either a rule or member_ids")
-    response = campaigns().CreateSegment(
-        pb.CreateSegmentRequest(
-            name=body["name"],
-            rule_json=json.dumps(body["rule"]) if "rule" in body else "",
-            member_ids=body.get("member_ids", []),
-        ),
-        timeout=60,
-    )
-    return segment_json(response.segment), 201
+    return marketing_operations.create_segment(upstream(), body), 201
 
 
 @operation(
@@ -363,8 +311,7 @@ def create_segment(body: dict):
     },
 )
 def list_segments():
-    response = campaigns().ListSegments(pb.ListSegmentsRequest())
-    return {"segments": [segment_json(s) for s in response.segments]}
+    return {"segments": marketing_operations.list_segments(upstream())}
 
 
 @operation(
@@ -377,8 +324,7 @@ def list_segments():
     responses={200: ("The segment", SEGMENT), **NOT_FOUND, **REFUSED},
 )
 def get_segment(segment_id: str):
-    response = campaigns().GetSegment(pb.GetSegmentRequest(segment_id=segment_id))
-    return segment_json(response.segment)
+    return marketing_operations.get_segment(upstream(), segment_id)
 
 
 @operation(
@@ -396,7 +342,7 @@ def get_segment(segment_id: str):
     },
 )
 def delete_segment(segment_id: str):
-    campaigns().DeleteSegment(pb.DeleteSegmentRequest(segment_id=segment_id))
+    marketing_operations.delete_segment(upstream(), segment_id)
     return "", 204
 
 
@@ -412,10 +358,7 @@ def delete_segment(segment_id: str):
     responses={200: ("Size and sample", PREVIEW), **REFUSED},
 )
 def preview_rule(body: dict):
-    response = campaigns().PreviewSegment(
-        pb.PreviewSegmentRequest(rule_json=json.dumps(body["rule"])), timeout=30
-    )
-    return preview_json(response)
+    return marketing_operations.preview_rule(upstream(), body["rule"])
 
 
 @operation(
@@ -428,10 +371,7 @@ def preview_rule(body: dict):
     responses={200: ("Size and sample", PREVIEW), **NOT_FOUND, **REFUSED},
 )
 def preview_segment(segment_id: str):
-    response = campaigns().PreviewSegment(
-        pb.PreviewSegmentRequest(segment_id=segment_id), timeout=30
-    )
-    return preview_json(response)
+    return marketing_operations.preview_segment(upstream(), segment_id)
 
 
 @operation(
@@ -446,10 +386,7 @@ def preview_segment(segment_id: str):
     responses={201: ("The campaign", CAMPAIGN), **REFUSED},
 )
 def create_campaign(body: dict):
-    response = campaigns().CreateCampaign(
-        pb.CreateCampaignRequest(definition_json=json.dumps(body))
-    )
-    return campaign_json(response.campaign), 201
+    return marketing_operations.create_campaign(upstream(), body), 201
 
 
 @operation(
@@ -467,8 +404,7 @@ def create_campaign(body: dict):
     },
 )
 def list_campaigns():
-    response = campaigns().ListCampaigns(pb.ListCampaignsRequest())
-    return {"campaigns": [campaign_json(c) for c in response.campaigns]}
+    return {"campaigns": marketing_operations.list_campaigns(upstream())}
 
 
 @operation(
@@ -481,8 +417,7 @@ def list_campaigns():
     responses={200: ("The campaign", CAMPAIGN), **NOT_FOUND, **REFUSED},
 )
 def get_campaign(campaign_id: str):
-    response = campaigns().GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id))
-    return campaign_json(response.campaign)
+    return marketing_operations.get_campaign(upstream(), campaign_id)
 
 
 @operation(
@@ -502,10 +437,7 @@ def get_campaign(campaign_id: str):
     },
 )
 def update_campaign(campaign_id: str, body: dict):
-    response = campaigns().UpdateCampaign(
-        pb.UpdateCampaignRequest(campaign_id=campaign_id, definition_json=json.dumps(body))
-    )
-    return campaign_json(response.campaign)
+    return marketing_operations.update_campaign(upstream(), campaign_id, body)
 
 
 @operation(
@@ -523,15 +455,8 @@ def update_campaign(campaign_id: str, body: dict):
     },
 )
 def delete_campaign(campaign_id: str):
-    campaigns().DeleteCampaign(pb.DeleteCampaignRequest(campaign_id=campaign_id))
+    marketing_operations.delete_campaign(upstream(), campaign_id)
     return "", 204
-
-
-def _transition(campaign_id: str, action: int) -> dict:
-    response = campaigns().ChangeCampaignStatus(
-        pb.ChangeCampaignStatusRequest(campaign_id=campaign_id, action=action)
-    )
-    return campaign_json(response.campaign)
 
 
 TRANSITION_RESPONSES = {
@@ -552,7 +477,7 @@ TRANSITION_RESPONSES = {
     responses=TRANSITION_RESPONSES,
 )
 def launch_campaign(campaign_id: str):
-    return _transition(campaign_id, pb.CAMPAIGN_ACTION_LAUNCH)
+    return marketing_operations.change_status(upstream(), campaign_id, "launch")
 
 
 @operation(
@@ -565,7 +490,7 @@ def launch_campaign(campaign_id: str):
     responses=TRANSITION_RESPONSES,
 )
 def pause_campaign(campaign_id: str):
-    return _transition(campaign_id, pb.CAMPAIGN_ACTION_PAUSE)
+    return marketing_operations.change_status(upstream(), campaign_id, "pause")
 
 
 @operation(
@@ -578,18 +503,7 @@ def pause_campaign(campaign_id: str):
     responses=TRANSITION_RESPONSES,
 )
 def end_campaign(campaign_id: str):
-    return _transition(campaign_id, pb.CAMPAIGN_ACTION_END)
-
-
-def _group(group: pb.GroupFigures, code: str) -> dict:
-    return {
-        "members": group.members,
-        "buyers": group.buyers,
-        "visits": group.visits,
-        "spend": from_minor(group.spend_minor, code),
-        "spend_per_member": from_minor(group.spend_per_member_minor, code),
-        "visits_per_member": group.visits_per_member,
-    }
+    return marketing_operations.change_status(upstream(), campaign_id, "end")
 
 
 @operation(
@@ -602,32 +516,7 @@ def _group(group: pb.GroupFigures, code: str) -> dict:
     responses={200: ("The report", REPORT), **NOT_FOUND, **REFUSED},
 )
 def campaign_report(campaign_id: str):
-    report = campaigns().GetCampaignReport(
-        pb.GetCampaignReportRequest(campaign_id=campaign_id), timeout=60
-    )
-    code = report.currency or currency()
-    return {
-        "campaign_id": report.campaign_id,
-        "status": report.status,
-        "audience": report.audience,
-        "reached": report.reached,
-        "messages_sent": report.messages_sent,
-        "points_awarded": report.points_awarded,
-        "budget_points": report.budget_points or None,
-        "currency": code,
-        "window": {"from": _time(report.window_start), "to": _time(report.window_end)},
-        "target": _group(report.target, code),
-        "control": _group(report.control, code),
-        "uplift": {
-            "spend_per_member": from_minor(
-                report.target.spend_per_member_minor - report.control.spend_per_member_minor,
-                code,
-            ),
-            "visits_per_member": round(
-                report.target.visits_per_member - report.control.visits_per_member, 4
-            ),
-        },
-    }
+    return marketing_operations.campaign_report(upstream(), campaign_id, currency())
 
 
 @operation(
@@ -644,20 +533,7 @@ def stages():
     raw = request.args.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise Problem(400, "invalid-request", "limit must be 1 to 1000", field="limit")
-    overview = campaigns().GetStageOverview(pb.GetStageOverviewRequest(limit=int(raw)))
-    return {
-        "dissatisfied": [
-            {
-                "member_id": m.member_id,
-                "first_name": m.first_name,
-                "since": _time(m.since),
-                "last_rating": m.last_rating or None,
-            }
-            for m in overview.dissatisfied
-        ],
-        "stages": {s.stage: s.members for s in overview.stages},
-        "days": [{"day": d.day, "stage": d.stage, "entered": d.entered} for d in overview.days],
-    }
+    return marketing_operations.stage_overview(upstream(), int(raw))
 
 
 @operation(
@@ -670,16 +546,4 @@ def stages():
     responses={200: ("Each feed", MEMBER_VIEW)},
 )
 def member_view():
-    response = campaigns().GetMemberViewStatus(pb.GetMemberViewStatusRequest(), timeout=15)
-    return {
-        "feeds": [
-            {
-                "feed": f.feed,
-                "events_applied": f.events_applied,
-                "last_event_at": _time(f.last_event_at),
-                "applied_at": _time(f.applied_at),
-                "pending": f.pending,
-            }
-            for f in response.feeds
-        ]
-    }
+    return marketing_operations.member_view_status(upstream())

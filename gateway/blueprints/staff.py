@@ -117,6 +117,30 @@ def set_disabled(staff_id: str, body: dict):
     return staff_json(response.staff)
 
 
+def log_in(email: str, password: str) -> identity_pb2.LoginStaffResponse:
+    """A staff session for e-mail and password, with the login throttle: the JSON login and the
+    console's sign-in page both come through here."""
+    config = current_app.config["LOYALTY"]
+    cache = current_app.extensions["cache"]
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    counters = (f"login:account:{account}", f"login:ip:{client_ip()}")
+    limit = config.login_failures_per_minute
+    for counter in counters:
+        decision = cache.peek(counter, limit)
+        if not decision.allowed:
+            raise too_many(decision, "login-throttled", "too many failed logins, wait a minute")
+    try:
+        return current_app.extensions["upstreams"].identity.LoginStaff(
+            identity_pb2.LoginStaffRequest(email=email, password=password),
+            timeout=PASSWORD_RPC_TIMEOUT,
+        )
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            for counter in counters:
+                cache.hit(counter, limit, 60)
+        raise from_rpc_error(error) from None
+
+
 @operation(
     bp,
     "/v1/staff/login",
@@ -133,25 +157,7 @@ def set_disabled(staff_id: str, body: dict):
     },
 )
 def login(body: dict):
-    config = current_app.config["LOYALTY"]
-    cache = current_app.extensions["cache"]
-    account = hashlib.sha256(body["email"].strip().lower().encode()).hexdigest()
-    counters = (f"login:account:{account}", f"login:ip:{client_ip()}")
-    limit = config.login_failures_per_minute
-    for counter in counters:
-        decision = cache.peek(counter, limit)
-        if not decision.allowed:
-            raise too_many(decision, "login-throttled", "too many failed logins, wait a minute")
-    try:
-        response = current_app.extensions["upstreams"].identity.LoginStaff(
-            identity_pb2.LoginStaffRequest(email=body["email"], password=body["password"]),
-            timeout=PASSWORD_RPC_TIMEOUT,
-        )
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
-            for counter in counters:
-                cache.hit(counter, limit, 60)
-        raise from_rpc_error(error) from None
+    response = log_in(body["email"], body["password"])
     answer = make_response(
         jsonify(
             token=response.token,
