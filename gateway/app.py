@@ -23,7 +23,7 @@ from gateway.blueprints import (
 )
 from gateway.config import GatewayConfig
 from gateway.upstreams import Upstreams
-from gateway.web import docs, pages, portal, till
+from gateway.web import console, docs, pages, portal, till
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -67,6 +67,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         pages.bp,
         till.bp,
         portal.bp,
+        console.bp,
         docs.bp,
         me.bp,
         member_care.bp,

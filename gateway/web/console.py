@@ -1,0 +1,539 @@
+"""`/console`: the marketer's pages.
+
+Staff sign in with e-mail and password (the same throttled login as `POST /v1/staff/login`, the
+same `loyalty_session` cookie); only the roles the marketing API admits (marketer, admin) see the
+pages, anyone else signed in gets 403. Every page is the marketing API's own functions from
+`gateway.marketing_operations`: the console composes a segment rule or a campaign definition
+from a form and the campaigns service judges it exactly as it judges the JSON API's.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import grpc
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, session
+
+from gateway import marketing_operations
+from gateway.auth import (
+    GUARDS,
+    SESSION_COOKIE,
+    SESSION_PREFIX,
+    Caller,
+    clear_session_cookie,
+    set_session_cookie,
+)
+from gateway.blueprints.marketing import MARKETER
+from gateway.blueprints.staff import log_in
+from gateway.problems import Problem, from_rpc_error
+from gateway.upstreams import Upstreams
+from gateway.web import console_text, i18n, pages
+from gateway.web.forms import amount_field, field
+
+bp = Blueprint("console", __name__)
+bp.before_request(pages.csrf_guard)
+i18n.MESSAGES.update(console_text.MESSAGES)
+
+HOME = "/console"
+SIGN_IN = f"{HOME}/sign-in"
+SEGMENTS = f"{HOME}/segments"
+CAMPAIGNS = f"{HOME}/campaigns"
+# Endpoints anyone may open: the sign-in page and its form.
+OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
+KINDS = (
+    "multiplier",
+    "fixed_bonus",
+    "category_bonus",
+    "spend_threshold",
+    "birthday",
+    "win_back",
+    "offer",
+)
+POINT_KINDS = frozenset({"fixed_bonus", "spend_threshold", "birthday", "win_back"})
+MULTIPLIER_KINDS = frozenset({"multiplier", "category_bonus"})
+# What each status lets a marketer do next.
+ACTIONS = {
+    "draft": ("launch",),
+    "scheduled": ("pause", "end"),
+    "active": ("pause", "end"),
+    "paused": ("launch", "end"),
+    "ended": (),
+}
+SAMPLE = 5
+
+
+class FormError(Exception):
+    """A form value the console cannot even put into a request (a word where a number goes)."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def upstream() -> Upstreams:
+    return current_app.extensions["upstreams"]
+
+
+def signed_in_staff() -> Caller | None:
+    """The staff member this browser's session cookie stands for, or None."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token.startswith(SESSION_PREFIX):
+        return None
+    try:
+        caller: Caller = current_app.extensions["sessions"].resolve(token)
+    except Problem as problem:
+        if problem.status != 401:
+            raise
+        return None
+    return caller if caller.kind == "staff" else None
+
+
+def admitted(caller: Caller | None) -> bool:
+    return caller is not None and caller.grant in GUARDS[MARKETER]
+
+
+@bp.before_request
+def require_marketer() -> Response | None:
+    if request.endpoint in OPEN:
+        return None
+    caller = signed_in_staff()
+    if caller is None:
+        return redirect(SIGN_IN, 303)
+    if not admitted(caller):
+        return pages.error_page(403, "console.forbidden", SIGN_IN)
+    return None
+
+
+def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
+    session["console_notice"] = {"kind": kind, "key": key, "text": text, "values": values}
+
+
+def shown_notice() -> dict | None:
+    return session.pop("console_notice", None)
+
+
+def problem_text(problem: Problem) -> str:
+    """What a marketer reads for a refused request: the service's own words for a bad value."""
+    if i18n.has_message(f"error.{problem.code}"):
+        return i18n.translate(f"error.{problem.code}")
+    if problem.status >= 500:
+        return i18n.translate("error.unavailable")
+    return problem.detail
+
+
+def failed(error: Exception) -> dict:
+    """The notice for a FormError, a Problem or a failed call to a service."""
+    if isinstance(error, FormError):
+        return {"kind": "error", "key": error.key, "text": "", "values": error.values}
+    problem = from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
+    assert isinstance(problem, Problem)
+    return {"kind": "error", "key": "", "text": problem_text(problem), "values": {}}
+
+
+@bp.errorhandler(Problem)
+@bp.errorhandler(grpc.RpcError)
+def _failed_page(error: Exception) -> Response:
+    problem = from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
+    assert isinstance(problem, Problem)
+    if problem.status == 404:
+        return pages.error_page(404, "console.not_found", HOME)
+    if problem.status >= 500:
+        return pages.error_page(problem.status, "error.unavailable", HOME)
+    return pages.error_page(problem.status, "console.failed", HOME)
+
+
+# Sign-in and sign-out
+
+
+@bp.get(SIGN_IN)
+def sign_in_form() -> Response:
+    if admitted(signed_in_staff()):
+        return redirect(HOME, 303)
+    return pages.page("console_sign_in.html", notice=shown_notice())
+
+
+@bp.post(SIGN_IN)
+def sign_in() -> Response:
+    email = field("email")
+    # The password exactly as typed: no digit folding, no trimming.
+    password = request.form.get("password", "")
+    if not email or not password:
+        notice("error", "console.bad_login")
+        return redirect(SIGN_IN, 303)
+    try:
+        login = log_in(email, password)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        notice("error", "console.throttled" if problem.status == 429 else "console.bad_login")
+        return redirect(SIGN_IN, 303)
+    answer = redirect(HOME, 303)
+    set_session_cookie(answer, login.token, login.expires_at.ToDatetime(tzinfo=UTC))
+    # A new page token for the signed-in pages.
+    session.pop("csrf", None)
+    return answer
+
+
+@bp.post(f"{HOME}/sign-out")
+def sign_out() -> Response:
+    current_app.extensions["sessions"].revoke(request.cookies.get(SESSION_COOKIE, ""))
+    answer = redirect(SIGN_IN, 303)
+    clear_session_cookie(answer)
+    session.pop("csrf", None)
+    return answer
+
+
+# Figures as pages show them
+
+
+def money(amount: str) -> tuple[float, str]:
+    """A decimal amount as a number for a bar and as text: `1250000` → `1,250,000`."""
+    try:
+        return float(Decimal(amount)), i18n.money(amount)
+    except InvalidOperation:
+        return 0.0, amount
+
+
+def bars(rows: list[tuple[str, float, str]], tones: tuple[str, ...] = ()) -> list[dict]:
+    """Bar lengths in percent of the longest: (label, value, value as shown) per bar."""
+    top = max((value for _, value, _ in rows), default=0)
+    return [
+        {
+            "label": label,
+            "shown": shown,
+            "percent": round(max(value, 0) * 100 / top, 1) if top > 0 else 0,
+            "tone": tones[i] if i < len(tones) else "",
+        }
+        for i, (label, value, shown) in enumerate(rows)
+    ]
+
+
+def visits_shown(group: dict) -> str:
+    return i18n.number(f"{group['visits_per_member']:.3g}")
+
+
+def stage_name(stage: str) -> str:
+    key = f"stage.{stage}"
+    return i18n.translate(key) if i18n.has_message(key) else stage
+
+
+# The lifecycle overview
+
+
+@bp.get(HOME)
+def overview() -> Response:
+    found = marketing_operations.stage_overview(upstream(), 100)
+    stages = bars(
+        [
+            (stage_name(stage), members, i18n.number(members))
+            for stage, members in found["stages"].items()
+        ]
+    )
+    return pages.page(
+        "console_stages.html",
+        notice=shown_notice(),
+        dissatisfied=found["dissatisfied"],
+        stages=stages,
+    )
+
+
+# Segments
+
+
+def names(name: str) -> list[str]:
+    """`a, b،c` → ["a", "b", "c"]: commas, Persian commas."""
+    return [part.strip() for part in field(name).replace("،", ",").split(",") if part.strip()]
+
+
+def whole(name: str, label: str) -> int | None:
+    text = field(name)
+    if not text:
+        return None
+    if not text.isdigit():
+        raise FormError("error.whole-number", field=i18n.translate(label).split(" (")[0])
+    return int(text)
+
+
+def composed_rule() -> Any:
+    """The rule the form describes: the JSON as typed, else the fields joined with `and`."""
+    raw = request.form.get("rule_json", "").strip()
+    if raw:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise FormError("error.rule-json") from None
+    conditions: list[dict] = []
+
+    def condition(attr: str, op: str, value: Any) -> None:
+        conditions.append({"attr": attr, "op": op, "value": value})
+
+    for attr in ("stage", "tier", "city"):
+        if field(attr):
+            condition(attr, "eq", field(attr))
+    if amount_field("min_spend"):
+        condition("total_spend", "gte", amount_field("min_spend"))
+    days = whole("days_since_last_purchase", "segments.days")
+    if days is not None:
+        condition("days_since_last_purchase", "gte", days)
+    if names("categories"):
+        condition("categories", "any_of", names("categories"))
+    for channel in ("sms", "email"):
+        if request.form.get(f"consent_{channel}"):
+            condition(f"consent_{channel}", "eq", True)
+    month = whole("birthday_month", "segments.birthday")
+    if month is not None:
+        condition("birthday_month", "eq", month)
+    if not conditions:
+        raise FormError("error.rule-empty")
+    return conditions[0] if len(conditions) == 1 else {"and": conditions}
+
+
+def preview_shown(found: dict) -> dict:
+    return {
+        "size": found["size"],
+        "size_text": i18n.translate("segments.size", size=found["size"]),
+        "sample": [
+            f"{member['first_name'] or '—'} · {stage_name(member['stage'])}"
+            for member in found["sample"][:SAMPLE]
+        ],
+    }
+
+
+def segments_page(status: int = 200, **context: Any) -> Response:
+    stages = marketing_operations.stage_overview(upstream(), 1)["stages"]
+    context.setdefault("notice", shown_notice())
+    return pages.page(
+        "console_segments.html",
+        status,
+        segments=marketing_operations.list_segments(upstream()),
+        stages=[(stage, stage_name(stage)) for stage in stages],
+        months=range(1, 13),
+        currency=current_app.config["LOYALTY"].currency,
+        form=request.form,
+        **context,
+    )
+
+
+@bp.get(SEGMENTS)
+def segments() -> Response:
+    return segments_page()
+
+
+@bp.post(f"{SEGMENTS}/preview")
+def preview_segment() -> tuple[Response, int]:
+    """For the builder's script: the audience of the form as it stands, as JSON."""
+    try:
+        rule = composed_rule()
+        found = marketing_operations.preview_rule(upstream(), rule)
+    except (FormError, Problem, grpc.RpcError) as error:
+        shown = failed(error)
+        text = shown["text"] or i18n.translate(shown["key"], **shown["values"])
+        return jsonify(error=text), 422
+    return jsonify(rule=rule, **preview_shown(found)), 200
+
+
+@bp.post(SEGMENTS)
+def save_segment() -> Response:
+    """Counts (the button for pages without scripts) or saves the segment the form describes."""
+    try:
+        rule = composed_rule()
+        if request.form.get("action") != "save":
+            found = marketing_operations.preview_rule(upstream(), rule)
+            return segments_page(preview=preview_shown(found), rule=rule, notice=None)
+        name = request.form.get("name", "").strip()
+        if not name:
+            raise FormError("error.segment-name")
+        saved = marketing_operations.create_segment(upstream(), {"name": name, "rule": rule})
+        found = marketing_operations.preview_segment(upstream(), saved["id"])
+    except (FormError, Problem, grpc.RpcError) as error:
+        return segments_page(422, notice=failed(error))
+    notice("ok", "segments.saved", size=found["size"])
+    return redirect(SEGMENTS, 303)
+
+
+# Campaigns
+
+
+def moment(name: str, label: str) -> str | None:
+    """A date and time as typed, in the club's time zone unless it names its offset."""
+    text = field(name)
+    if not text:
+        return None
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        raise FormError("error.moment", field=i18n.translate(label).split(" (")[0]) from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ZoneInfo(current_app.config["LOYALTY"].timezone))
+    return local.isoformat()
+
+
+def campaign_definition() -> dict:
+    """The JSON a `POST /v1/marketing/campaigns` would carry, from the builder's fields."""
+    kind = field("kind")
+    definition: dict[str, Any] = {"name": request.form.get("name", "").strip(), "kind": kind}
+    if kind in MULTIPLIER_KINDS:
+        definition["multiplier"] = amount_field("multiplier")
+    if kind in POINT_KINDS:
+        points = whole("points", "campaigns.points")
+        if points is not None:
+            definition["points"] = points
+    if kind == "spend_threshold":
+        definition["min_spend"] = amount_field("min_spend")
+    if kind == "category_bonus":
+        definition["categories"] = names("categories")
+    if request.form.get("offer_title", "").strip():
+        definition["offer"] = {
+            "title": request.form["offer_title"].strip(),
+            "description": request.form.get("offer_description", "").strip(),
+            "code": request.form.get("offer_code", "").strip(),
+        }
+    target = field("target")
+    if target == "everyone":
+        definition["targeting"] = {"everyone": True}
+    elif target == "segment":
+        definition["targeting"] = {"segments": [field("segment")] if field("segment") else []}
+    elif target == "stages":
+        definition["targeting"] = {"stages": request.form.getlist("stages")}
+    elif target == "tiers":
+        definition["targeting"] = {"tiers": names("tiers")}
+    schedule = {
+        key: value
+        for key, value in (
+            ("starts_at", moment("starts_at", "campaigns.starts_at")),
+            ("ends_at", moment("ends_at", "campaigns.ends_at")),
+        )
+        if value
+    }
+    if schedule:
+        definition["schedule"] = schedule
+    for key, label in (
+        ("budget_points", "campaigns.budget"),
+        ("per_member_limit", "campaigns.per_member"),
+        ("control_percent", "campaigns.control"),
+    ):
+        value = whole(key, label)
+        if value is not None:
+            definition[key] = value
+    channel = field("channel")
+    if channel in ("sms", "email"):
+        definition["message"] = {
+            "channel": channel,
+            "template": request.form.get("template", "").strip(),
+        }
+    return definition
+
+
+def builder_page(status: int = 200, **context: Any) -> Response:
+    stages = marketing_operations.stage_overview(upstream(), 1)["stages"]
+    form: dict[str, Any] = {"target": "everyone", "kind": "multiplier", "stages": []}
+    if request.method == "GET":
+        if request.args.get("segment"):
+            form.update(target="segment", segment=request.args["segment"])
+        if request.args.get("stage"):
+            form.update(target="stages", stages=[request.args["stage"]])
+    else:
+        form.update(request.form.to_dict(), stages=request.form.getlist("stages"))
+    context.setdefault("notice", shown_notice())
+    return pages.page(
+        "console_campaign_new.html",
+        status,
+        form=form,
+        kinds=[(kind, i18n.translate(f"kind.{kind}")) for kind in KINDS],
+        point_kinds=" ".join(sorted(POINT_KINDS)),
+        multiplier_kinds=" ".join(sorted(MULTIPLIER_KINDS)),
+        segments=marketing_operations.list_segments(upstream()),
+        stages=[(stage, stage_name(stage)) for stage in stages],
+        currency=current_app.config["LOYALTY"].currency,
+        **context,
+    )
+
+
+@bp.get(f"{CAMPAIGNS}/new")
+def new_campaign() -> Response:
+    return builder_page()
+
+
+@bp.post(CAMPAIGNS)
+def create_campaign() -> Response:
+    try:
+        marketing_operations.create_campaign(upstream(), campaign_definition())
+    except (FormError, Problem, grpc.RpcError) as error:
+        return builder_page(422, notice=failed(error))
+    notice("ok", "campaigns.created")
+    return redirect(CAMPAIGNS, 303)
+
+
+@bp.get(CAMPAIGNS)
+def campaigns() -> Response:
+    listed = marketing_operations.list_campaigns(upstream())
+    for campaign in listed:
+        campaign["actions"] = ACTIONS.get(campaign["status"], ())
+    return pages.page("console_campaigns.html", notice=shown_notice(), campaigns=listed)
+
+
+@bp.post(f"{CAMPAIGNS}/<campaign_id>/<any(launch, pause, end):action>")
+def change_status(campaign_id: str, action: str) -> Response:
+    try:
+        marketing_operations.change_status(upstream(), campaign_id, action)
+    except (Problem, grpc.RpcError) as error:
+        session["console_notice"] = failed(error)
+    else:
+        notice("ok", f"action.done.{action}")
+    return redirect(CAMPAIGNS, 303)
+
+
+@bp.get(f"{CAMPAIGNS}/<campaign_id>")
+def report(campaign_id: str) -> Response:
+    campaign = marketing_operations.get_campaign(upstream(), campaign_id)
+    found = marketing_operations.campaign_report(
+        upstream(), campaign_id, current_app.config["LOYALTY"].currency
+    )
+    target, control = found["target"], found["control"]
+    t = i18n.translate
+    audience = bars(
+        [
+            (t("report.audience.all"), found["audience"], i18n.number(found["audience"])),
+            (t("report.reached"), found["reached"], i18n.number(found["reached"])),
+            (t("report.buyers"), target["buyers"], i18n.number(target["buyers"])),
+            (t("report.messages"), found["messages_sent"], i18n.number(found["messages_sent"])),
+        ]
+    )
+    spend = bars(
+        [
+            (t("report.target"), *money(target["spend_per_member"])),
+            (t("report.control"), *money(control["spend_per_member"])),
+        ],
+        ("target", "control"),
+    )
+    visits = bars(
+        [
+            (t(f"report.{group}"), figures["visits_per_member"], visits_shown(figures))
+            for group, figures in (("target", target), ("control", control))
+        ],
+        ("target", "control"),
+    )
+    budget = found["budget_points"]
+    points = bars(
+        [(t("report.awarded"), found["points_awarded"], i18n.number(found["points_awarded"]))]
+        + ([(t("report.budget"), budget, i18n.number(budget))] if budget else []),
+        ("target", "budget"),
+    )
+    return pages.page(
+        "console_report.html",
+        notice=shown_notice(),
+        campaign=campaign,
+        report=found,
+        audience=audience,
+        spend=spend,
+        visits=visits,
+        points=points,
+        uplift_spend=money(found["uplift"]["spend_per_member"])[1],
+        uplift_visits=i18n.number(found["uplift"]["visits_per_member"]),
+        actions=ACTIONS.get(campaign["status"], ()),
+    )

@@ -1,0 +1,114 @@
+"""A marketer builds a segment, sees its size, launches a campaign and reads its report."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from deploy.local import Suite
+from tests.browser.conftest import Screens
+from tests.integration.test_marketing_api import eventually
+from tests.support import STAFF_PASSWORD, Api, Pos, new_email
+
+
+def test_a_marketer_builds_a_segment_and_launches_a_campaign(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    admin = Api(web_suite.gateway_url, web_suite.env["LOYALTY_ADMIN_TOKEN"])
+    email = new_email()
+    created = admin.post(
+        "/v1/admin/staff", {"email": email, "password": STAFF_PASSWORD, "role": "marketer"}
+    )
+    assert created.status_code == 201, created.text
+    # Three members of a town of their own, so the audience is known exactly.
+    city = f"kashan{uuid.uuid4().hex[:6]}"
+    pos = Pos(web_suite)
+    members = [pos.enrol(first_name=name, city=city)["id"] for name in ("Sara", "Reza", "Nima")]
+    rule = {"rule": {"attr": "city", "op": "eq", "value": city}}
+    assert eventually(
+        lambda: admin.post("/v1/marketing/segments/preview", rule).json()["size"] == 3
+    )
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+
+    page.goto("/console")
+    expect(page).to_have_url(f"{web_suite.gateway_url}/console/sign-in")
+    screens.take(page, "1-sign-in")
+    page.fill("#email", email)
+    page.fill("#password", "not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".notice.error")).to_contain_text("Wrong e-mail or password")
+    page.fill("#email", email)
+    page.fill("#password", STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    # The overview opens with the dissatisfied members, then every stage.
+    expect(page.locator("main section").first).to_have_id("dissatisfied")
+    expect(page.locator("#stages")).to_be_visible()
+    screens.take(page, "2-overview")
+
+    page.get_by_role("link", name="Segments").click()
+    page.fill("#name", f"Kashan {city[-6:]}")
+    page.fill("#city", city)
+    # The size follows the form as it is edited, before anything is saved.
+    expect(page.locator("#audience-size")).to_have_text("3 members")
+    expect(page.locator("#audience-sample li")).to_have_count(3)
+    expect(page.locator("#composed-rule")).to_contain_text(city)
+    page.check("input[name=consent_sms]")
+    expect(page.locator("#audience-size")).to_have_text("0 members")
+    page.uncheck("input[name=consent_sms]")
+    expect(page.locator("#audience-size")).to_have_text("3 members")
+    screens.take(page, "3-segment-builder")
+    page.click("#save-segment")
+    expect(page.locator(".notice")).to_contain_text("Segment saved: 3 members now.")
+    screens.take(page, "4-segment-saved")
+
+    segment_row = page.locator("#segments tr", has_text=f"Kashan {city[-6:]}")
+    segment_row.get_by_role("link", name="Campaign for this segment").click()
+    expect(page.locator("input[name=target][value=segment]")).to_be_checked()
+    name = f"Kashan bonus {city[-6:]}"
+    page.fill("#name", name)
+    page.select_option("#kind", "fixed_bonus")
+    expect(page.locator("#multiplier")).to_be_hidden()
+    page.fill("#points", "40")
+    page.fill("#budget_points", "1000")
+    page.fill("#per_member_limit", "2")
+    page.select_option("#channel", "sms")
+    page.fill("#template", "{first_name}, 40 bonus points on your next visit")
+    screens.take(page, "5-campaign-builder")
+    page.click("#create-campaign")
+    expect(page.locator(".notice")).to_contain_text("saved as a draft")
+    row = page.locator("tr.campaign", has_text=name)
+    expect(row.locator(".status")).to_have_text("Draft")
+    row.get_by_role("button", name="Launch").click()
+    expect(page.locator(".notice")).to_contain_text("Campaign launched.")
+    expect(row.locator(".status")).to_have_text("Active")
+    screens.take(page, "6-campaign-active")
+
+    # One member of the segment buys; the till awards the bonus.
+    bought = pos.purchase(members[0])
+    assert bought.status_code == 201, bought.text
+    assert [line["points"] for line in bought.json()["breakdown"] if line["source"] != "base"] == [
+        40
+    ]
+
+    row.get_by_role("link", name=name).click()
+    expect(page.locator("#status")).to_have_text("Active")
+    expect(page.locator("#audience .bar-row").first).to_contain_text("3")
+    expect(page.locator("#points .bar-row").nth(0)).to_contain_text("40")
+    expect(page.locator("#points .bar-row").nth(1)).to_contain_text("1,000")
+    expect(page.locator("#uplift")).to_contain_text("No control group")
+    screens.take(page, "7-report")
+
+    page.click("#switch-language")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("#points .bar-row").nth(0)).to_contain_text("۴۰")
+    expect(page.locator("#points .bar-row").nth(1)).to_contain_text("۱٬۰۰۰")
+    screens.take(page, "8-report-persian")
+
+    # Ended from its report, so other tests' purchases stay at the base rate.
+    page.locator("form[action$='/end'] button").click()
+    ended = page.locator("tr.campaign", has_text=name).locator(".status")
+    expect(ended).to_have_text("پایان‌یافته")
+    for url in urls:
+        assert email not in url and STAFF_PASSWORD.split()[0] not in url

@@ -1,0 +1,156 @@
+"""Who reaches the marketer console, seen from a plain HTTP client as a browser would use it."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from deploy.local import Suite
+from tests.integration.test_limits import address, limited  # noqa: F401 (a fixture)
+from tests.integration.test_web_security import form_token
+from tests.support import STAFF_PASSWORD, Api, Pos, log_in, new_email, new_phone
+
+PAGES = ("/console", "/console/segments", "/console/campaigns", "/console/campaigns/new")
+
+
+def staff_account(suite: Suite, role: str) -> str:
+    email = new_email()
+    admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    created = admin.post(
+        "/v1/admin/staff", {"email": email, "password": STAFF_PASSWORD, "role": role}
+    )
+    assert created.status_code == 201, created.text
+    return email
+
+
+def sign_in(
+    suite: Suite, email: str, password: str = STAFF_PASSWORD, headers: dict | None = None
+) -> tuple[requests.Session, requests.Response]:
+    """A browser-like session that filled in the console's sign-in form; the page it landed on."""
+    browser = requests.Session()
+    browser.headers.update(headers or {})
+    form = browser.get(suite.gateway_url + "/console/sign-in", timeout=10)
+    assert form.status_code == 200
+    landed = browser.post(
+        suite.gateway_url + "/console/sign-in",
+        data={"csrf_token": form_token(form.text), "email": email, "password": password},
+        timeout=30,
+    )
+    return browser, landed
+
+
+def signed_in(suite: Suite, role: str) -> tuple[requests.Session, str]:
+    browser, landed = sign_in(suite, staff_account(suite, role))
+    assert landed.status_code in (200, 403)
+    return browser, form_token(landed.text)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(sqlite_suite: Suite) -> None:
+    for path in (*PAGES, "/console/campaigns/some-campaign"):
+        answer = requests.get(sqlite_suite.gateway_url + path, allow_redirects=False, timeout=10)
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith("/console/sign-in")
+    # A member's session is no staff session.
+    phone = new_phone()
+    Pos(sqlite_suite).enrol(phone=phone)
+    member = requests.get(
+        sqlite_suite.gateway_url + "/console",
+        cookies={"loyalty_session": log_in(sqlite_suite, phone)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert (member.status_code, member.headers["Location"]) == (303, "/console/sign-in")
+    sign_in_page = requests.get(sqlite_suite.gateway_url + "/console/sign-in", timeout=10)
+    assert 'id="password"' in sign_in_page.text
+    assert "frame-ancestors 'none'" in sign_in_page.headers["Content-Security-Policy"]
+
+
+def test_a_marketer_and_an_admin_see_every_page_support_staff_get_403(
+    sqlite_suite: Suite,
+) -> None:
+    for role in ("marketer", "admin"):
+        browser, _ = signed_in(sqlite_suite, role)
+        cookie = next(c for c in browser.cookies if c.name == "loyalty_session")
+        assert cookie.has_nonstandard_attr("HttpOnly")
+        for path in PAGES:
+            page = browser.get(sqlite_suite.gateway_url + path, timeout=30)
+            assert page.status_code == 200, (role, path, page.text[:300])
+            assert page.headers["Content-Type"].startswith("text/html")
+    support, _ = signed_in(sqlite_suite, "support")
+    for path in PAGES:
+        page = support.get(sqlite_suite.gateway_url + path, timeout=10)
+        assert page.status_code == 403, path
+        assert "for marketers and administrators" in page.text
+
+
+def test_the_console_session_opens_no_admin_route_to_a_marketer(sqlite_suite: Suite) -> None:
+    browser, _ = signed_in(sqlite_suite, "marketer")
+    answer = browser.get(sqlite_suite.gateway_url + "/v1/admin/reports/points", timeout=10)
+    assert (answer.status_code, answer.json()["code"]) == (403, "forbidden")
+    marketing = browser.get(sqlite_suite.gateway_url + "/v1/marketing/campaigns", timeout=10)
+    assert marketing.status_code == 200
+
+
+def test_a_post_without_the_pages_token_changes_nothing(sqlite_suite: Suite) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    url = sqlite_suite.gateway_url
+    name = f"forged {uuid.uuid4().hex[:6]}"
+    segment = {"name": name, "city": "tehran", "action": "save"}
+    for forged in ({}, {"csrf_token": "forged"}):
+        refused = browser.post(url + "/console/segments", data={**segment, **forged})
+        assert refused.status_code == 403
+        assert "form expired" in refused.text
+    admin = Api(url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    listed = admin.get("/v1/marketing/segments").json()["segments"]
+    assert name not in {s["name"] for s in listed}
+
+    draft = admin.post(
+        "/v1/marketing/campaigns",
+        {"name": name, "kind": "fixed_bonus", "points": 5, "targeting": {"everyone": True}},
+    ).json()
+    refused = browser.post(url + f"/console/campaigns/{draft['id']}/launch", data={})
+    assert refused.status_code == 403
+    assert admin.get(f"/v1/marketing/campaigns/{draft['id']}").json()["status"] == "draft"
+
+    # With the page's token the same form works.
+    saved = browser.post(url + "/console/segments", data={**segment, "csrf_token": token})
+    assert saved.status_code == 200 and "Segment saved" in saved.text
+    listed = admin.get("/v1/marketing/segments").json()["segments"]
+    assert {"attr": "city", "op": "eq", "value": "tehran"} in [
+        s["rule"] for s in listed if s["name"] == name
+    ]
+
+
+def test_a_bad_rule_is_explained_and_nothing_is_saved(sqlite_suite: Suite) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    name = f"bad {uuid.uuid4().hex[:6]}"
+    url = sqlite_suite.gateway_url + "/console/segments"
+    for data, says in (
+        ({"days_since_last_purchase": "soon"}, "takes a whole number"),
+        ({}, "Choose at least one condition"),
+        ({"rule_json": "{not json"}, "not valid JSON"),
+        ({"rule_json": '{"attr": "stage", "op": "eq", "value": "grumpy"}'}, "unknown stage"),
+    ):
+        answer = browser.post(
+            url, data={"csrf_token": token, "name": name, "action": "save", **data}
+        )
+        assert answer.status_code == 422, data
+        assert says in answer.text, data
+    admin = Api(sqlite_suite.gateway_url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    assert name not in {s["name"] for s in admin.get("/v1/marketing/segments").json()["segments"]}
+
+
+def test_sign_in_is_throttled_like_the_api_login(limited: Suite) -> None:  # noqa: F811
+    email, ip = staff_account(limited, "marketer"), address()
+    behind_proxy = {"X-Forwarded-For": ip}
+    for _ in range(5):
+        _, wrong = sign_in(limited, email, "not the password", behind_proxy)
+        assert "Wrong e-mail or password" in wrong.text
+    browser, throttled = sign_in(limited, email, STAFF_PASSWORD, behind_proxy)
+    assert "Too many failed sign-ins" in throttled.text
+    assert "loyalty_session" not in browser.cookies
+    _, other = sign_in(
+        limited, staff_account(limited, "marketer"), headers={"X-Forwarded-For": address()}
+    )
+    assert 'id="dissatisfied"' in other.text
