@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from deploy.local import ROOT, Suite
 from tests.support import unavailable
@@ -54,6 +54,8 @@ def _page(browser: Browser, suite: Suite, viewport: dict) -> Iterator[Page]:
     context = browser.new_context(base_url=suite.gateway_url, viewport=viewport)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Assertions wait as long as actions: on a busy machine a page may take seconds to answer.
+    expect.set_options(timeout=15_000)
     yield page
     context.close()
 
