@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -154,3 +156,59 @@ def test_sign_in_is_throttled_like_the_api_login(limited: Suite) -> None:  # noq
         limited, staff_account(limited, "marketer"), headers={"X-Forwarded-For": address()}
     )
     assert 'id="dissatisfied"' in other.text
+
+
+def test_the_campaign_builder_sends_what_the_marketer_typed(sqlite_suite: Suite) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    url = sqlite_suite.gateway_url + "/console/campaigns"
+    name = f"double {uuid.uuid4().hex[:6]}"
+    form = {
+        "csrf_token": token,
+        "name": name,
+        "kind": "multiplier",
+        "multiplier": "۱٫۵",  # Persian digits and decimal point
+        "points": "ignored for a multiplier",
+        "target": "stages",
+        "stages": ["dissatisfied", "lapsed"],
+        "starts_at": "2026-12-01T09:00",
+        "ends_at": "2026-12-31T21:00",
+        "budget_points": "۵۰۰۰",
+        "per_member_limit": "3",
+        "control_percent": "10",
+        "channel": "sms",
+        "template": "{first_name}, double points this month",
+    }
+    saved = browser.post(url, data=form, timeout=30)
+    assert saved.status_code == 200 and "saved as a draft" in saved.text
+    admin = Api(sqlite_suite.gateway_url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    listed = admin.get("/v1/marketing/campaigns").json()["campaigns"]
+    campaign = next(c for c in listed if c["name"] == name)
+    assert campaign["status"] == "draft"
+    zone = ZoneInfo(sqlite_suite.env.get("LOYALTY_TIMEZONE", "Asia/Tehran"))
+    assert campaign["definition"] == {
+        "name": name,
+        "kind": "multiplier",
+        "multiplier": "1.5",
+        "targeting": {"stages": ["dissatisfied", "lapsed"]},
+        "schedule": {
+            "starts_at": datetime(2026, 12, 1, 9, 0, tzinfo=zone).isoformat(),
+            "ends_at": datetime(2026, 12, 31, 21, 0, tzinfo=zone).isoformat(),
+        },
+        "budget_points": 5000,
+        "per_member_limit": 3,
+        "control_percent": 10,
+        "message": {"channel": "sms", "template": "{first_name}, double points this month"},
+    }
+
+    # What the campaigns service refuses comes back on the form, in its own words.
+    for change, says in (
+        ({"multiplier": "1"}, "multiplier: must be more than 1"),
+        ({"kind": "fixed_bonus", "points": "many"}, "takes a whole number"),
+        ({"target": "segment"}, "targeting"),
+    ):
+        refused = browser.post(url, data={**form, "name": f"{name} bad", **change}, timeout=30)
+        assert refused.status_code == 422, change
+        assert says in refused.text, change
+        assert f'value="{name} bad"' in refused.text  # the form keeps what was typed
+    listed = admin.get("/v1/marketing/campaigns").json()["campaigns"]
+    assert f"{name} bad" not in {c["name"] for c in listed}
