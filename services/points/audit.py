@@ -50,9 +50,13 @@ CHECKS = {
             SELECT hold_id, SUM(points) AS points FROM hold_allocations GROUP BY hold_id
         ) a ON a.hold_id = h.id
         WHERE h.status = 'held' AND h.points <> COALESCE(a.points, 0)""",
+    # A redemption id is the till's own, unique within its store only: a hold is its id and
+    # the member whose held points the posting moves.
     "holds resolved more than once": """
-        SELECT source_id FROM postings WHERE kind IN ('redeem', 'release')
-        GROUP BY source_id HAVING COUNT(*) > 1""",
+        SELECT p.source_id FROM postings p
+        JOIN entries e ON e.posting_id = p.id AND e.bucket = 'held'
+        WHERE p.kind IN ('redeem', 'release')
+        GROUP BY p.source_id, e.member_id HAVING COUNT(*) > 1""",
 }
 
 

@@ -82,6 +82,15 @@ def test_the_check_command_proves_the_books_balance(suite: Suite) -> None:
     for n, member in enumerate(members):
         for k in range(n + 1):
             assert pos.purchase(member["id"], amount=f"{(k + 1) * 55000}").status_code == 201
+    # Two stores may number their redemptions alike: two holds, each resolved once.
+    redemption_id = f"R-{uuid.uuid4().hex[:6]}"
+    for till, member in ((pos, members[1]), (Pos(suite), members[2])):
+        held = till.api.post(
+            "/v1/redemptions",
+            {"redemption_id": redemption_id, "member_id": member["id"], "points": 5},
+        )
+        assert held.status_code == 201, held.text
+        assert till.api.post(f"/v1/redemptions/{redemption_id}/capture").status_code == 200
     result = run_check(suite.env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the books balance" in result.stdout
