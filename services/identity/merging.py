@@ -16,6 +16,7 @@ from services.identity import events, repository
 from services.identity.directory import Directory, MemberView
 from services.identity.models import Consent, Member, Merge
 from services.identity.points_client import PointsLedger
+from services.identity.sessions import Sessions
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
@@ -64,10 +65,13 @@ def _take_missing(survivor: Member, duplicate: Member) -> None:
 
 
 class Merger:
-    def __init__(self, database: Database, directory: Directory, points: PointsLedger) -> None:
+    def __init__(
+        self, database: Database, directory: Directory, points: PointsLedger, sessions: Sessions
+    ) -> None:
         self._db = database
         self._directory = directory
         self._points = points
+        self._sessions = sessions
 
     def duplicates(self, limit: int) -> list[DuplicatePair]:
         limit = min(max(limit or 50, 1), 500)
@@ -124,4 +128,6 @@ class Merger:
                     events.profile_changed(session, kept)
                 self._directory.forget_keys(stale)
         self._directory.forget_keys(stale)
+        # Whoever is logged in as the duplicate logs in again, as the survivor.
+        self._sessions.revoke_all("member", duplicate_id)
         return MergeResult(self._directory.get(str(survivor_id)), available)

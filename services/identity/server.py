@@ -61,7 +61,7 @@ def build(config: ServiceConfig) -> Service:
         directory=directory,
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
-        merger=Merger(database, directory, points),
+        merger=Merger(database, directory, points, sessions),
         privacy=Privacy(database, directory, codes, sessions),
         login=MemberLogin(database, directory, codes, sessions, member_session),
         messages=messages,

@@ -215,6 +215,7 @@ def test_merge_moves_points_and_identifiers_to_the_survivor_and_is_audited(
     duplicate = pos.enrol(phone=dup_phone, city="Yazd", email=f"r.{uuid.uuid4().hex[:6]}@ex.com")
     assert pos.purchase(survivor["id"], amount="300000").status_code == 201
     assert pos.purchase(duplicate["id"], amount="200000").status_code == 201
+    duplicate_session = Api(suite.gateway_url, log_in(suite, dup_phone))
 
     merged = pos.admin.post(
         "/v1/support/members/merges",
@@ -231,6 +232,10 @@ def test_merge_moves_points_and_identifiers_to_the_survivor_and_is_audited(
         assert found.json()["points"]["available"] == 50
     assert pos.balance(duplicate["id"])["member_id"] == survivor["id"]
     assert pos.balance(survivor["id"])["available"] == 50
+    # The duplicate's login ended; logging in again with its phone is the survivor's session.
+    assert eventually(lambda: duplicate_session.get("/v1/me").status_code == 401)
+    again_in = Api(suite.gateway_url, log_in(suite, dup_phone)).get("/v1/me").json()
+    assert again_in["member"]["id"] == survivor["id"]
 
     again = pos.admin.post(
         "/v1/support/members/merges",
