@@ -57,7 +57,7 @@ POINT_KINDS = frozenset({"fixed_bonus", "spend_threshold", "birthday", "win_back
 MULTIPLIER_KINDS = frozenset({"multiplier", "category_bonus"})
 # What each status lets a marketer do next.
 ACTIONS = {
-    "draft": ("launch",),
+    "draft": ("launch", "delete"),
     "scheduled": ("pause", "end"),
     "active": ("pause", "end"),
     "paused": ("launch", "end"),
@@ -477,10 +477,13 @@ def campaigns() -> Response:
     return pages.page("console_campaigns.html", notice=shown_notice(), campaigns=listed)
 
 
-@bp.post(f"{CAMPAIGNS}/<campaign_id>/<any(launch, pause, end):action>")
+@bp.post(f"{CAMPAIGNS}/<campaign_id>/<any(launch, pause, end, delete):action>")
 def change_status(campaign_id: str, action: str) -> Response:
     try:
-        marketing_operations.change_status(upstream(), campaign_id, action)
+        if action == "delete":
+            marketing_operations.delete_campaign(upstream(), campaign_id)
+        else:
+            marketing_operations.change_status(upstream(), campaign_id, action)
     except (Problem, grpc.RpcError) as error:
         session["console_notice"] = failed(error)
     else:

@@ -177,6 +177,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "action.launch": {"en": "Launch", "fa": "اجرا"},
     "action.pause": {"en": "Pause", "fa": "توقف موقت"},
     "action.end": {"en": "End", "fa": "پایان"},
+    "action.delete": {"en": "Delete", "fa": "حذف"},
+    "action.done.delete": {"en": "Draft deleted.", "fa": "پیش‌نویس حذف شد."},
     "action.done.launch": {"en": "Campaign launched.", "fa": "کمپین اجرا شد."},
     "action.done.pause": {"en": "Campaign paused.", "fa": "کمپین موقتاً متوقف شد."},
     "action.done.end": {"en": "Campaign ended.", "fa": "کمپین پایان یافت."},

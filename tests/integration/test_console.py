@@ -212,3 +212,8 @@ def test_the_campaign_builder_sends_what_the_marketer_typed(sqlite_suite: Suite)
         assert f'value="{name} bad"' in refused.text  # the form keeps what was typed
     listed = admin.get("/v1/marketing/campaigns").json()["campaigns"]
     assert f"{name} bad" not in {c["name"] for c in listed}
+
+    # A draft can be deleted from the list; a launched campaign only ended.
+    deleted = browser.post(f"{url}/{campaign['id']}/delete", data={"csrf_token": token})
+    assert "Draft deleted." in deleted.text
+    assert admin.get(f"/v1/marketing/campaigns/{campaign['id']}").status_code == 404
