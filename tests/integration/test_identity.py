@@ -216,6 +216,9 @@ def test_merge_moves_points_and_identifiers_to_the_survivor_and_is_audited(
     assert pos.purchase(survivor["id"], amount="300000").status_code == 201
     assert pos.purchase(duplicate["id"], amount="200000").status_code == 201
     duplicate_session = Api(suite.gateway_url, log_in(suite, dup_phone))
+    for _ in range(4):  # so that every gateway process remembers whom the phone named
+        before = pos.api.get("/v1/members/identify", params={"phone": dup_phone}).json()
+        assert (before["member_id"], before["points"]["available"]) == (duplicate["id"], 20)
 
     merged = pos.admin.post(
         "/v1/support/members/merges",
