@@ -77,7 +77,11 @@ def start_suite(
     redis_url: str = REDIS_TEST_URL,
     **extra_env: str,
 ) -> Suite:
-    """The whole suite on free ports, its data and logs under `tmp`."""
+    """The whole suite on free ports, its data and logs under `tmp`.
+
+    Every test's client is 127.0.0.1, so the per-address limit on login codes is raised here;
+    the tests of that limit set their own."""
+    extra_env.setdefault("IDENTITY_CODE_SENDS_PER_CLIENT", "10000")
     return start_isolated(
         tmp, database_urls, redis_url, f"test-{uuid.uuid4().hex[:8]}", **extra_env
     )

@@ -16,6 +16,7 @@ from tests.support import (
     Pos,
     identity_sessions,
     new_email,
+    new_phone,
     start_suite,
 )
 
@@ -29,6 +30,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory, redis_available: None) -> 
         GATEWAY_RATE_PER_POS_KEY="8",
         GATEWAY_RATE_PER_MEMBER="5",
         GATEWAY_RATE_PER_IP="12",
+        IDENTITY_CODE_SENDS_PER_CLIENT="3",
     )
     yield suite
     suite.stop()
@@ -119,3 +121,16 @@ def test_guessing_credentials_is_limited_by_address(limited: Suite) -> None:
     ]
     assert [a.status_code for a in answers] == [401] * 12 + [429]
     assert api.get("/healthz", headers={"X-Forwarded-For": ip}).status_code == 200
+
+
+def test_login_codes_asked_from_one_address_are_limited(limited: Suite) -> None:
+    ip, api = address(), Api(limited.gateway_url)
+    answers = [
+        api.post("/v1/auth/otp", {"phone": new_phone()}, headers={"X-Forwarded-For": ip})
+        for _ in range(4)
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    assert answers[-1].json()["code"] == "too-many-codes"
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    elsewhere = {"X-Forwarded-For": address()}
+    assert api.post("/v1/auth/otp", {"phone": new_phone()}, headers=elsewhere).status_code == 202
