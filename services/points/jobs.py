@@ -126,17 +126,23 @@ class Jobs:
                 if record is None or record.campaigns_evaluated:
                     continue  # another runner got here first
                 points = sum(bonus.points for bonus in bonuses)
-                book.earn(
-                    member_id,
-                    points,
-                    record.occurred_at,
-                    kind="earn",
-                    reason="campaign bonus, applied late: " + "; ".join(b.reason for b in bonuses),
-                    source_type="campaign",
-                    source_id=record.transaction_id,
-                    source=f"bonus:{record.id}",
-                )
+                # The part of the purchase refunded meanwhile earns no bonus: it counts as
+                # already taken back, as if the bonus had been there at the refund.
+                withheld = points * record.refunded_minor // record.amount_minor
+                if points - withheld > 0:
+                    book.earn(
+                        member_id,
+                        points - withheld,
+                        record.occurred_at,
+                        kind="earn",
+                        reason="campaign bonus, applied late: "
+                        + "; ".join(b.reason for b in bonuses),
+                        source_type="campaign",
+                        source_id=record.transaction_id,
+                        source=f"bonus:{record.id}",
+                    )
                 record.points_earned += points
+                record.points_reversed += withheld
                 record.campaigns_evaluated = True
                 record.owed_request = None
                 applied += 1

@@ -13,7 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -214,7 +214,13 @@ class Ledger:
                 owed_request=(
                     None
                     if bonuses is not None
-                    else json.dumps({"purchase": purchase.to_json(), "base_points": base})
+                    else json.dumps(
+                        {
+                            # Asked again later, campaigns judges it at the time it was made.
+                            "purchase": replace(purchase, occurred_at=occurred_at).to_json(),
+                            "base_points": base,
+                        }
+                    )
                 ),
                 points_earned=earned,
                 result="",

@@ -384,3 +384,24 @@ def test_a_bonus_owed_while_campaigns_was_down_is_applied_once_when_it_is_back(
     # A refund takes back its share of the late bonus too.
     world.refunds.refund(STORE, "T-owed", "RF-owed", 100 * world.policy.per_minor)
     assert world.points(m)[0] == 0
+
+
+def test_a_late_bonus_on_a_purchase_refunded_meanwhile_pays_only_the_part_kept(
+    world: PointsWorld,
+) -> None:
+    campaigns = FlakyCampaigns()
+    world.ledger._bonuses = campaigns  # type: ignore[attr-defined]
+    world.jobs._bonuses = campaigns  # type: ignore[attr-defined]
+    kept, returned = new_member(), new_member()
+    amount = 100 * world.policy.per_minor
+    for member, tx in ((kept, "T-half"), (returned, "T-all")):
+        world.ledger.record_purchase(PurchaseInput(STORE, tx, member, amount, "IRR"))
+    world.refunds.refund(STORE, "T-half", "RF-half", amount // 2)
+    world.refunds.refund(STORE, "T-all", "RF-all", amount)
+
+    campaigns.up = True
+    assert world.jobs.run().bonuses_applied == 2
+    assert world.points(returned)[0] == 0  # nothing bought is left: no bonus
+    assert world.points(kept)[0] == 50 + 4  # half the purchase kept: 7 points less the 3 withheld
+    world.refunds.refund(STORE, "T-half", "RF-rest", amount // 2)
+    assert world.points(kept)[0] == 0
