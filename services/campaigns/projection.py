@@ -19,6 +19,7 @@ from services.campaigns.models import (
     FeedCursor,
     Member,
     MemberPurchase,
+    Message,
     StageChange,
 )
 from services.campaigns.settings import Lifecycle
@@ -175,6 +176,8 @@ def _erase(session: Session, row: Member) -> None:
     row.consent_sms = row.consent_email = False
     row.erased = True
     session.execute(update(Feedback).where(Feedback.member_id == row.member_id).values(comment=""))
+    # A message's text was written for the member (their name, their points).
+    session.execute(update(Message).where(Message.member_id == row.member_id).values(body=""))
 
 
 def _merge(session: Session, row: Member, survivor_id: uuid.UUID) -> None:

@@ -22,7 +22,8 @@ from services.runtime.text import ascii_digits
 
 CHANNELS = ("sms", "email")
 SOURCES = ("pos", "web", "admin")
-MEMBER_TTL = 3600
+# Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
+MEMBER_TTL = 300
 MAX_NAME = 100
 
 

@@ -105,21 +105,25 @@ class Privacy:
             if found is None:
                 raise NotFound("member not found", code="member-not-found")
             member = repository.member_for_update(session, found.id) or found
-            if member.erased_at is not None:
-                return member.erased_at
-            now = utcnow()
             everyone = [member, *repository.aliases_of(session, member.id)]
-            stale = [key for person in everyone for key in self._directory.cache_keys(person)]
-            self._directory.forget_keys(stale)
-            for person in everyone:
-                self._erase_row(session, person, now)
-            session.add(Erasure(member_id=member.id, actor=actor, erased_at=now))
-            events.erased(session, member.id)
             ids = [person.id for person in everyone]
+            if member.erased_at is not None:
+                # Done before; what follows the commit may not have been, so it is done again.
+                erased_at = member.erased_at
+                stale = [f"member:{person_id}" for person_id in ids]
+            else:
+                now = utcnow()
+                stale = [key for person in everyone for key in self._directory.cache_keys(person)]
+                self._directory.forget_keys(stale)
+                for person in everyone:
+                    self._erase_row(session, person, now)
+                session.add(Erasure(member_id=member.id, actor=actor, erased_at=now))
+                events.erased(session, member.id)
+                erased_at = now
         self._directory.forget_keys(stale)
         for person_id in ids:
             self._sessions.revoke_all("member", person_id)
-        return now
+        return erased_at
 
     def _erase_row(self, session: Session, member: Member, now: datetime) -> None:
         if member.phone_hash:

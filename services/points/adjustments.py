@@ -169,8 +169,10 @@ class Adjustments(Operations):
         actor = " ".join(actor.split())
         if not actor or len(actor) > 100:
             raise InvalidArgument("say who makes the change (1 to 100 characters)", "invalid-actor")
+        # A merge is finished by whoever retries it: who asked first is kept, not compared.
+        signed = "" if kind == "merge" else actor
         fingerprint = hashlib.sha256(
-            f"{kind}|{member_id}|{other}|{points}|{reason}|{actor}".encode()
+            f"{kind}|{member_id}|{other}|{points}|{reason}|{signed}".encode()
         ).hexdigest()
         once = Once(
             self._db,
