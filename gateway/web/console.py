@@ -9,6 +9,7 @@ from a form and the campaigns service judges it exactly as it judges the JSON AP
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -181,7 +182,8 @@ def sign_in() -> Response:
 
 @bp.post(f"{HOME}/sign-out")
 def sign_out() -> Response:
-    current_app.extensions["sessions"].revoke(request.cookies.get(SESSION_COOKIE, ""))
+    with contextlib.suppress(grpc.RpcError):
+        current_app.extensions["sessions"].revoke(request.cookies.get(SESSION_COOKIE, ""))
     answer = redirect(SIGN_IN, 303)
     clear_session_cookie(answer)
     session.pop("csrf", None)

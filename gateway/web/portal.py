@@ -179,6 +179,7 @@ def verify_code() -> Response:
             session.pop("portal_phone", None)
         return home()
     session.pop("portal_phone", None)
+    session.pop("csrf", None)  # a new token for the logged-in member's forms
     response = home()
     set_session_cookie(response, login.token, login.expires_at.ToDatetime(tzinfo=UTC))
     return response

@@ -9,6 +9,7 @@ its own transaction or redemption id, so a form sent twice is applied once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import grpc
 from flask import Blueprint, Response, current_app, redirect, session
 
-from gateway import pos_operations
+from gateway import limits, pos_operations
 from gateway.problems import Problem, from_rpc_error
 from gateway.upstreams import Upstreams
 from gateway.web import i18n, pages
@@ -116,6 +117,8 @@ def sign_in() -> Response:
     except Problem as problem:
         if problem.status != 401:
             raise
+        # A wrong key counts against the address, as on the JSON API: no guessing at leisure.
+        limits.charge(None)
         notice("error", "error.bad-key")
         return home()
     session.clear()
@@ -210,7 +213,13 @@ def redeem() -> Response:
             store_id,
             {"redemption_id": redemption_id, "member_id": member_id, "points": int(typed)},
         )
-        result = pos_operations.capture_hold(upstream(), store_id, redemption_id)
+        try:
+            result = pos_operations.capture_hold(upstream(), store_id, redemption_id)
+        except (Problem, grpc.RpcError):
+            # The next form has a new redemption id: give these points back, not leave them held.
+            with contextlib.suppress(Problem, grpc.RpcError):
+                pos_operations.void_hold(upstream(), store_id, redemption_id)
+            raise
     except Problem as problem:
         problem_notice(problem)
         return home()
