@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g
 
 from gateway.api import operation
 from gateway.auth import credential
 from gateway.blueprints.pos import LEDGER_QUERY, ledger_page_args, member_json, upstreams
 from gateway.blueprints.pos_schemas import LEDGER, MEMBER, OFFER, POINTS
+from gateway.limits import client_ip
 from gateway.pos_operations import member_ledger, member_offers, member_points, submit_feedback
 from gateway.problems import Problem
 from loyalty.identity.v1 import identity_pb2 as pb
@@ -83,10 +84,6 @@ EXPORT = {
 }
 
 
-def client_address() -> str:
-    return request.remote_addr or ""
-
-
 @operation(
     bp,
     "/v1/auth/otp",
@@ -108,7 +105,7 @@ def client_address() -> str:
 )
 def send_code(body: dict):
     sent = upstreams().identity.StartLogin(
-        pb.StartLoginRequest(phone=body["phone"], client_address=client_address())
+        pb.StartLoginRequest(phone=body["phone"], client_address=client_ip())
     )
     return {"expires_in": sent.expires_in_seconds}, 202
 
@@ -136,9 +133,7 @@ def send_code(body: dict):
 )
 def verify_code(body: dict):
     login = upstreams().identity.VerifyLogin(
-        pb.VerifyLoginRequest(
-            phone=body["phone"], code=body["code"], client_address=client_address()
-        )
+        pb.VerifyLoginRequest(phone=body["phone"], code=body["code"], client_address=client_ip())
     )
     return {
         "token": login.token,
@@ -295,7 +290,7 @@ def my_qr():
 def start_phone_change(body: dict):
     sent = upstreams().identity.StartPhoneChange(
         pb.StartPhoneChangeRequest(
-            member_id=g.caller.member_id, new_phone=body["phone"], client_address=client_address()
+            member_id=g.caller.member_id, new_phone=body["phone"], client_address=client_ip()
         )
     )
     return {"expires_in": sent.expires_in_seconds}, 202

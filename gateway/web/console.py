@@ -120,11 +120,8 @@ def shown_notice() -> dict | None:
 
 def problem_text(problem: Problem) -> str:
     """What a marketer reads for a refused request: the service's own words for a bad value."""
-    if i18n.has_message(f"error.{problem.code}"):
-        return i18n.translate(f"error.{problem.code}")
-    if problem.status >= 500:
-        return i18n.translate("error.unavailable")
-    return problem.detail
+    key, text = pages.problem_words(problem)
+    return i18n.translate(key) if key else text
 
 
 def failed(error: Exception) -> dict:

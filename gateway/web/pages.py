@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, make_response, redirect, render_template
 
+from gateway.problems import Problem
 from gateway.web import i18n, security
 from gateway.web.forms import field
 
@@ -54,3 +55,13 @@ def switch_language() -> Response:
     if lang in i18n.LANGUAGES:
         response.set_cookie(i18n.COOKIE, lang, max_age=YEAR, samesite="Lax", httponly=True)
     return response
+
+
+def problem_words(problem: Problem) -> tuple[str, str]:
+    """How a page tells of a refused request: a message key of the catalogue, else the
+    service's own words (key empty). Failures of the suite itself get the one "unavailable"."""
+    if i18n.has_message(f"error.{problem.code}"):
+        return f"error.{problem.code}", ""
+    if problem.status >= 500:
+        return "error.unavailable", ""
+    return "", problem.detail

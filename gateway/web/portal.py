@@ -61,12 +61,8 @@ def notice(kind: str, key: str = "", text: str = "") -> None:
 
 
 def problem_notice(problem: Problem) -> None:
-    if i18n.has_message(f"error.{problem.code}"):
-        notice("error", f"error.{problem.code}")
-    elif problem.status >= 500:
-        notice("error", "error.unavailable")
-    else:
-        notice("error", text=problem.detail)
+    key, text = pages.problem_words(problem)
+    notice("error", key, text)
 
 
 def home(anchor: str = "") -> Response:

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, redirect, session
 from gateway import limits, pos_operations
 from gateway.problems import Problem, from_rpc_error
 from gateway.upstreams import Upstreams
-from gateway.web import i18n, pages
+from gateway.web import pages
 from gateway.web.forms import amount_field, field
 from gateway.web.security import seal, unseal
 
@@ -56,12 +56,8 @@ def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
 
 
 def problem_notice(problem: Problem) -> None:
-    if i18n.has_message(f"error.{problem.code}"):
-        notice("error", f"error.{problem.code}")
-    elif problem.status >= 500:
-        notice("error", "error.unavailable")
-    else:
-        notice("error", text=problem.detail)
+    key, text = pages.problem_words(problem)
+    notice("error", key, text)
 
 
 def _sign_out() -> None:
