@@ -16,15 +16,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.models import (
-    Balance,
-    HoldAllocation,
-    Lot,
-    MemberTier,
-    OutboxEvent,
-    Posting,
-)
+from services.points.models import HoldAllocation, Lot, OutboxEvent
 from services.points.policy import PointsPolicy
+from services.points.repository import BalanceRow
 from services.runtime import metrics, outbox
 from services.runtime.db import Database, utcnow
 
@@ -92,18 +86,22 @@ class Book:
         self.session = session
         self.policy = policy
         self.now = now
-        self.balances: dict[uuid.UUID, Balance] = {}
+        self.balances: dict[uuid.UUID, BalanceRow] = {}
 
     def lock(self, *member_ids: uuid.UUID) -> None:
-        """Locks the members' balances; every change to a member starts here."""
+        """Locks the members' balances and settles their due lots (see `settle_due`); every
+        change to a member starts here."""
         session_touched(self.session, member_ids)
         missing = [m for m in member_ids if m not in self.balances]
-        if missing:
-            self.balances.update(repository.lock_balances(self.session, missing))
-        for member_id in member_ids:
-            self.settle(member_id)
+        if not missing:
+            return
+        rows, due = repository.lock_balances(self.session, missing, self.now)
+        self.balances.update(rows)
+        for member_id in sorted(due):
+            for kind in ("activate", "expire"):
+                self.settle_due(kind, [member_id], f"member:{member_id}")
 
-    def balance(self, member_id: uuid.UUID) -> Balance:
+    def balance(self, member_id: uuid.UUID) -> BalanceRow:
         return self.balances[member_id]
 
     def emit(self, kind: str, member_id: uuid.UUID | None, payload: dict) -> None:
@@ -112,40 +110,37 @@ class Book:
 
     def post(
         self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
-    ) -> Posting | None:
+    ) -> None:
         """Writes a balanced posting and moves the locked members' buckets with it."""
-        posting = self._write(kind, reason, source_type, source_id, moves)
-        for move in moves:
-            if move.account == MEMBER and move.points:
-                assert move.member_id in self.balances, "a member's balance must be locked first"
-                row = self.balances[move.member_id]
-                setattr(row, move.bucket, getattr(row, move.bucket) + move.points)
-        self.session.flush()
-        return posting
+        changes = self._write(kind, reason, source_type, source_id, moves)
+        for member_id, delta in changes.items():
+            assert member_id in self.balances, "a member's balance must be locked first"
+            row = self.balances[member_id]
+            for bucket, points in delta.items():
+                setattr(row, bucket, getattr(row, bucket) + points)
+        if changes:
+            repository.add_to_balances(self.session, changes)
 
     def _write(
         self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
-    ) -> Posting | None:
+    ) -> dict[uuid.UUID, dict[str, int]]:
+        """Writes the posting, its entries and its events; returns each member's bucket
+        changes (the caller moves their balances)."""
         moves = [move for move in moves if move.points]
         if not moves:
-            return None
+            return {}
         if sum(move.points for move in moves) != 0:
             raise UnbalancedPosting(f"{kind}: {moves}")
-        posting = Posting(
-            kind=kind,
-            reason=reason[:200],
-            source_type=source_type,
-            source_id=source_id[:100],
-            created_at=self.now,
+        reason, source_id = reason[:200], source_id[:100]
+        posting_id = repository.add_posting(
+            self.session, kind, reason, source_type, source_id, self.now
         )
-        self.session.add(posting)
-        self.session.flush()
         self.session.info.setdefault(POSTINGS_MADE, []).append(
             (kind, sum(m.points for m in moves if m.points > 0))
         )
         repository.add_entries(
             self.session,
-            posting,
+            posting_id,
             [
                 {
                     "account": m.account,
@@ -169,10 +164,10 @@ class Book:
                     f"points.{kind}",
                     member_id,
                     {
-                        "posting_id": posting.id,
-                        "reason": posting.reason,
+                        "posting_id": posting_id,
+                        "reason": reason,
                         "source_type": source_type,
-                        "source_id": posting.source_id,
+                        "source_id": source_id,
                         "changes": change,
                     },
                 )
@@ -180,7 +175,7 @@ class Book:
             ],
             self.now,
         )
-        return posting
+        return changes
 
     def earn(
         self,
@@ -196,9 +191,10 @@ class Book:
         expires_at: datetime | None = None,
         from_account: str = EARNED,
         available_at: datetime | None = None,
-    ) -> Lot | None:
+    ) -> int | None:
         """Credits `points` in a new lot, pending for the return window unless `available_at`
-        says otherwise; a debt is paid off first."""
+        says otherwise; a debt is paid off first. Returns the lot's id (None: all went to
+        the debt)."""
         if points <= 0:
             return None
         row = self.balances[member_id]
@@ -221,7 +217,8 @@ class Book:
         )
         if rest == 0:
             return None
-        lot = Lot(
+        return repository.add_lot(
+            self.session,
             member_id=member_id,
             status=bucket,
             points=rest,
@@ -231,9 +228,6 @@ class Book:
             source=source[:40],
             created_at=self.now,
         )
-        self.session.add(lot)
-        self.session.flush()
-        return lot
 
     def take(
         self, member_id: uuid.UUID, points: int, first: Lot | None = None
@@ -274,14 +268,6 @@ class Book:
         self.session.flush()
         return back, expired
 
-    def settle(self, member_id: uuid.UUID) -> None:
-        """Makes the member's due pending lots available and expires their due lots, now,
-        so that what is spent next is exactly what may be spent."""
-        if not repository.has_due_lots(self.session, member_id, self.now):
-            return  # the usual case, in one query
-        for kind in ("activate", "expire"):
-            self.settle_due(kind, [member_id], f"member:{member_id}")
-
     def settle_due(self, kind: str, member_ids: list[uuid.UUID], source_id: str) -> int:
         """Activates or expires the due lots of these (locked) members in one posting.
 
@@ -313,9 +299,11 @@ class Book:
         if moved:
             repository.add_to_balances(self.session, deltas)
         repository.settle_due_lots(self.session, kind, self.now, member_ids)
-        for member_id in deltas:
+        for member_id, delta in deltas.items():
             if member_id in self.balances:
-                self.session.refresh(self.balances[member_id])
+                row = self.balances[member_id]
+                row.available += delta.get("available", 0)
+                row.pending += delta.get("pending", 0)
         return moved
 
     def review_tier(self, member_id: uuid.UUID, upgrade_only: bool) -> tuple[str, str]:
@@ -323,23 +311,27 @@ class Book:
         only when the review date has come (`upgrade_only` False). Returns (before, after)."""
         ladder = self.policy.ladder
         session_touched(self.session, [member_id])
-        row = repository.member_tier(self.session, member_id)
-        spend = repository.qualifying_spend(self.session, member_id, self.now - ladder.window)
+        name, review_at, spend = repository.tier_and_spend(
+            self.session, member_id, self.now - ladder.window
+        )
         earned = ladder.earned_by(spend)
-        if row is None:
-            row = MemberTier(member_id=member_id, tier=ladder.lowest.name, since=self.now)
-            row.review_at = self.now + ladder.window
-            self.session.add(row)
-        before = ladder.named(row.tier)
-        due = not upgrade_only and row.review_at <= self.now
-        if ladder.rank(earned) > ladder.rank(before) or due:
-            row.review_at = self.now + ladder.window
-            if earned != before:
-                row.tier, row.since = earned.name, self.now
-                self.emit(
-                    "tier.changed",
-                    member_id,
-                    {"from": before.name, "to": earned.name, "qualifying_spend_minor": spend},
-                )
-        self.session.flush()
-        return before.name, row.tier
+        before = ladder.named(name) if name is not None else ladder.lowest
+        due = not upgrade_only and review_at is not None and review_at <= self.now
+        reviewed = ladder.rank(earned) > ladder.rank(before) or due
+        after = earned if reviewed else before
+        next_review = self.now + ladder.window
+        if name is None:
+            repository.add_tier(self.session, member_id, after.name, self.now, next_review)
+        elif after != before:
+            repository.update_tier(
+                self.session, member_id, tier=after.name, since=self.now, review_at=next_review
+            )
+        elif reviewed:
+            repository.update_tier(self.session, member_id, review_at=next_review)
+        if after != before:
+            self.emit(
+                "tier.changed",
+                member_id,
+                {"from": before.name, "to": after.name, "qualifying_spend_minor": spend},
+            )
+        return before.name, after.name

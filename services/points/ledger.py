@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.book import Book
-from services.points.models import OutboxEvent, Purchase
+from services.points.models import OutboxEvent
 from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import Line, PointsPolicy
 from services.runtime import cursors, outbox
@@ -180,11 +180,14 @@ class Ledger:
             "transaction_id",
         )
         with self._db.read() as session:
-            earlier = once.replay(session)
-            standing = repository.member_tier(session, member_id)
+            found, tier_name = repository.replay_and_tier(
+                session, store_id, purchase.transaction_id, member_id
+            )
+        earlier = once.answer(found)
         if earlier is not None:
             return earlier
-        tier = self._policy.ladder.named(standing.tier) if standing else self._policy.ladder.lowest
+        ladder = self._policy.ladder
+        tier = ladder.named(tier_name) if tier_name is not None else ladder.lowest
         # Campaigns are asked before the transaction opens: no lock waits on the network.
         lines = tuple(
             Line(item.sku, item.category, int(Decimal(item.quantity) * item.unit_price_minor))
@@ -200,37 +203,17 @@ class Ledger:
         earned = sum(line.points for line in earning)
         now = self._clock()
         occurred_at = min(purchase.occurred_at or now, now)
+        purchase_id = uuid.uuid4()
+        owed_request = None
+        if bonuses is None:
+            # Asked again later, campaigns judges it at the time it was made.
+            owed = replace(purchase, occurred_at=occurred_at).to_json()
+            owed_request = json.dumps({"purchase": owed, "base_points": base})
 
         def apply(session: Session) -> PurchaseResult:
-            record = Purchase(
-                store_id=store_id,
-                transaction_id=purchase.transaction_id,
-                member_id=member_id,
-                amount_minor=purchase.amount_minor,
-                currency=purchase.currency,
-                occurred_at=occurred_at,
-                request_hash=once.fingerprint,
-                campaigns_evaluated=bonuses is not None,
-                owed_request=(
-                    None
-                    if bonuses is not None
-                    else json.dumps(
-                        {
-                            # Asked again later, campaigns judges it at the time it was made.
-                            "purchase": replace(purchase, occurred_at=occurred_at).to_json(),
-                            "base_points": base,
-                        }
-                    )
-                ),
-                points_earned=earned,
-                result="",
-                created_at=now,
-            )
-            session.add(record)
-            session.flush()  # the unique guard fires here for a duplicate
             book = Book(session, self._policy, now)
             book.lock(member_id)
-            lot = book.earn(
+            lot_id = book.earn(
                 member_id,
                 earned,
                 occurred_at,
@@ -238,7 +221,7 @@ class Ledger:
                 reason="purchase",
                 source_type="pos",
                 source_id=purchase.transaction_id,
-                source=f"purchase:{record.id}",
+                source=f"purchase:{purchase_id}",
             )
             repository.add_spend(session, member_id, occurred_at.date(), purchase.amount_minor)
             book.emit(
@@ -264,8 +247,27 @@ class Ledger:
                 available=row.available,
                 pending=row.pending,
             )
-            record.lot_id = lot.id if lot else None
-            record.result = result.to_json()
+            # Written last: a copy of this purchase that got here first makes it fail on the
+            # unique (store_id, transaction_id), and the whole transaction rolls back.
+            repository.add_purchase(
+                session,
+                id=purchase_id,
+                store_id=store_id,
+                transaction_id=purchase.transaction_id,
+                member_id=member_id,
+                amount_minor=purchase.amount_minor,
+                currency=purchase.currency,
+                occurred_at=occurred_at,
+                request_hash=once.fingerprint,
+                campaigns_evaluated=bonuses is not None,
+                owed_request=owed_request,
+                points_earned=earned,
+                refunded_minor=0,
+                points_reversed=0,
+                lot_id=lot_id,
+                result=result.to_json(),
+                created_at=now,
+            )
             log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
             return result
 
@@ -317,28 +319,27 @@ class Ledger:
         now = self._clock()
         ladder = self._policy.ladder
         with self._db.read() as session:
-            row = repository.balance(session, parsed)
+            row = repository.standing(session, parsed, now - ladder.window)
             expiring = repository.expiring(session, parsed, now, expiring_dates)
-            standing = repository.member_tier(session, parsed)
-            spend = repository.qualifying_spend(session, parsed, now - ladder.window)
-        tier = ladder.named(standing.tier) if standing else ladder.lowest
+        tier = ladder.named(row.tier) if row.tier is not None else ladder.lowest
         above = ladder.above(tier)
+        spend = int(row.spend)
         tier_view = TierView(
             name=tier.name,
             multiplier=str(tier.multiplier),
             qualifying_spend_minor=spend,
-            review_at=standing.review_at if standing else None,
+            review_at=row.review_at,
             next_name=above.name if above else "",
             next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
         )
-        if row is None:
+        if row.available is None:
             return PointsView(0, 0, 0, 0, (), tier_view)
         return PointsView(
             available=row.available,
             pending=row.pending,
             held=row.held,
             debt=-row.debt,
-            expiring=tuple((when, int(points)) for when, points in expiring),
+            expiring=tuple(expiring),
             tier=tier_view,
         )
 

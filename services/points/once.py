@@ -59,7 +59,10 @@ class Once(Generic[T]):
     def replay(self, session: Session) -> T | None:
         """The original answer if the request was applied before (call it again once the
         member is locked: a concurrent copy may have committed meanwhile)."""
-        earlier = self.lookup(session)
+        return self.answer(self.lookup(session))
+
+    def answer(self, earlier: Any) -> T | None:
+        """The original answer kept in `earlier` (a record as `lookup` finds it, or None)."""
         if earlier is None:
             return None
         if earlier.request_hash != self.fingerprint:

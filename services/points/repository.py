@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from services.points.models import (
     Adjustment,
@@ -29,29 +32,257 @@ def _insert_for(session: Session):  # type: ignore[no-untyped-def]
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def lock_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Balance]:
-    """The members' balance rows, created if new and locked until the transaction ends.
+# The statements a purchase runs, built once on the tables with bound parameters: building
+# and keying a statement on every call costs more CPU than PostgreSQL spends running it.
+_balances = Balance.__table__
+_entries = Entry.__table__
+_lots = Lot.__table__
+_postings = Posting.__table__
+_purchases = Purchase.__table__
+_spend_days = SpendDay.__table__
+_tiers = MemberTier.__table__
+BUCKETS = ("available", "pending", "held", "debt")
+
+
+def due_lots_condition(kind: str, now: datetime | BindParameter):  # type: ignore[no-untyped-def]
+    lots = _lots.c
+    if kind == "activate":
+        return and_(lots.status == "pending", lots.available_at <= now)
+    return and_(lots.remaining > 0, lots.expires_at.is_not(None), lots.expires_at <= now)
+
+
+def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
+    """One statement per dialect, from `build(insert)` with that dialect's insert."""
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@dataclass
+class BalanceRow:
+    """A member's balance row as locked by a transaction, kept in step with its writes."""
+
+    member_id: uuid.UUID
+    available: int
+    pending: int
+    held: int
+    debt: int
+
+
+_NOW = bindparam("now")
+_LOCK_BALANCES = (
+    select(
+        _balances.c.member_id,
+        *(_balances.c[bucket] for bucket in BUCKETS),
+        select(_lots.c.id)
+        .where(
+            _lots.c.member_id == _balances.c.member_id,
+            or_(due_lots_condition("activate", _NOW), due_lots_condition("expire", _NOW)),
+        )
+        .exists(),
+    )
+    .where(_balances.c.member_id.in_(bindparam("members", expanding=True)))
+    .order_by(_balances.c.member_id)
+    .with_for_update(of=_balances)
+)
+_NEW_BALANCES = _per_dialect(
+    lambda insert: insert(_balances).on_conflict_do_nothing(index_elements=["member_id"])
+)
+
+
+def lock_balances(
+    session: Session, member_ids: Sequence[uuid.UUID], now: datetime
+) -> tuple[dict[uuid.UUID, BalanceRow], set[uuid.UUID]]:
+    """The members' balance rows, created if new and locked until the transaction ends, and
+    which of them have lots due to become available or to expire by `now`.
 
     Locks are always taken in member id order, so two transactions never wait on each other
     in a circle. (SQLite needs no row locks: a write transaction holds the whole database.)
     """
     ordered = sorted(set(member_ids))
-    query = (
-        select(Balance)
-        .where(Balance.member_id.in_(ordered))
-        .order_by(Balance.member_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    params = {"members": ordered, "now": now}
+    rows = session.execute(_LOCK_BALANCES, params).all()
+    if len(rows) < len(ordered):
+        # New members: create their rows (racing creators agree on them), then lock all.
+        zero = dict.fromkeys(BUCKETS, 0)
+        new = [{"member_id": m, **zero} for m in ordered]
+        session.execute(_NEW_BALANCES[_dialect(session)], new)
+        rows = session.execute(_LOCK_BALANCES, params).all()
+    return (
+        {row[0]: BalanceRow(*row[:5]) for row in rows},
+        {row[0] for row in rows if row[5]},
     )
-    rows = {row.member_id: row for row in session.scalars(query)}
-    if len(rows) == len(ordered):
-        return rows  # known members: one statement
-    # New members: create their rows (racing creators agree on them), then lock all in order.
-    statement = _insert_for(session)(Balance).values(
-        [{"member_id": m, "available": 0, "pending": 0, "held": 0, "debt": 0} for m in ordered]
+
+
+_ADD_TO_BALANCES = (
+    update(_balances)
+    .where(_balances.c.member_id == bindparam("m"))
+    .values({bucket: _balances.c[bucket] + bindparam(f"add_{bucket}") for bucket in BUCKETS})
+)
+
+
+def add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
+    """Moves each member's buckets by their deltas (bucket -> points), in one statement."""
+    session.execute(
+        _ADD_TO_BALANCES,
+        [
+            {"m": m, **{f"add_{bucket}": delta.get(bucket, 0) for bucket in BUCKETS}}
+            for m, delta in deltas.items()
+        ],
     )
-    session.execute(statement.on_conflict_do_nothing(index_elements=[Balance.member_id]))
-    return {row.member_id: row for row in session.scalars(query)}
+
+
+_SAME_PURCHASE = and_(
+    _purchases.c.store_id == bindparam("store_id"),
+    _purchases.c.transaction_id == bindparam("transaction_id"),
+)
+_REPLAY_AND_TIER = select(
+    select(_purchases.c.request_hash).where(_SAME_PURCHASE).scalar_subquery().label("request_hash"),
+    select(_purchases.c.result).where(_SAME_PURCHASE).scalar_subquery().label("result"),
+    select(_tiers.c.tier).where(_tiers.c.member_id == bindparam("member_id")).scalar_subquery(),
+)
+
+
+def replay_and_tier(
+    session: Session, store_id: uuid.UUID, transaction_id: str, member_id: uuid.UUID
+) -> tuple[Row | None, str | None]:
+    """In one statement: the purchase already recorded under this transaction id (its
+    request_hash and result), if any, and the member's tier name, if they have one."""
+    params = {"store_id": store_id, "transaction_id": transaction_id, "member_id": member_id}
+    row = session.execute(_REPLAY_AND_TIER, params).one()
+    return (row if row.request_hash is not None else None), row[2]
+
+
+_ADD_POSTING = insert(_postings).returning(_postings.c.id)
+_ADD_ENTRIES = insert(_entries)
+_ADD_LOT = insert(_lots).returning(_lots.c.id)
+_ADD_PURCHASE = insert(_purchases)
+
+
+def add_posting(
+    session: Session, kind: str, reason: str, source_type: str, source_id: str, at: datetime
+) -> int:
+    values = {
+        "kind": kind,
+        "reason": reason,
+        "source_type": source_type,
+        "source_id": source_id,
+        "created_at": at,
+    }
+    return session.execute(_ADD_POSTING, values).scalar_one()
+
+
+def add_entries(session: Session, posting_id: int, entries: list[dict]) -> None:
+    session.execute(_ADD_ENTRIES, [{"posting_id": posting_id, **entry} for entry in entries])
+
+
+def add_lot(session: Session, **values: object) -> int:
+    return session.execute(_ADD_LOT, values).scalar_one()
+
+
+def add_purchase(session: Session, **values: object) -> None:
+    """The purchase's record; raises IntegrityError if its transaction id was recorded."""
+    session.execute(_ADD_PURCHASE, values)
+
+
+def _spend_upsert(insert: Callable[[Any], Any]) -> Any:
+    statement = insert(_spend_days)
+    return statement.on_conflict_do_update(
+        index_elements=["member_id", "day"],
+        set_={"amount_minor": _spend_days.c.amount_minor + statement.excluded.amount_minor},
+    )
+
+
+_ADD_SPEND = _per_dialect(_spend_upsert)
+
+
+def add_spend(session: Session, member_id: uuid.UUID, day: date, amount_minor: int) -> None:
+    """Adds to (or, refunded, takes from) the member's qualifying spend of that day."""
+    values = {"member_id": member_id, "day": day, "amount_minor": amount_minor}
+    session.execute(_ADD_SPEND[_dialect(session)], values)
+
+
+_SPEND_SINCE = select(func.coalesce(func.sum(_spend_days.c.amount_minor), 0)).where(
+    _spend_days.c.member_id == bindparam("member_id"), _spend_days.c.day > bindparam("since")
+)
+
+
+def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) -> int:
+    """What the member paid on the days after `since`, less what was refunded of it: a sum of
+    at most a window's days, however many purchases there were."""
+    params = {"member_id": member_id, "since": since.date()}
+    return int(session.execute(_SPEND_SINCE, params).scalar_one())
+
+
+_MY_TIER = _tiers.c.member_id == bindparam("member_id")
+_TIER_AND_SPEND = select(
+    select(_tiers.c.tier).where(_MY_TIER).scalar_subquery(),
+    select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery(),
+    _SPEND_SINCE.scalar_subquery(),
+)
+
+
+def tier_and_spend(
+    session: Session, member_id: uuid.UUID, since: datetime
+) -> tuple[str | None, datetime | None, int]:
+    """In one statement: the member's tier and its review date (None without a tier row) and
+    their qualifying spend since `since` (see `qualifying_spend`)."""
+    params = {"member_id": member_id, "since": since.date()}
+    row = session.execute(_TIER_AND_SPEND, params).one()
+    return row[0], row[1], int(row[2])
+
+
+_MINE = _balances.c.member_id == bindparam("member_id")
+_STANDING = select(
+    *(
+        select(_balances.c[bucket]).where(_MINE).scalar_subquery().label(bucket)
+        for bucket in BUCKETS
+    ),
+    select(_tiers.c.tier).where(_MY_TIER).scalar_subquery().label("tier"),
+    select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery().label("review_at"),
+    _SPEND_SINCE.scalar_subquery().label("spend"),
+)
+
+
+def standing(session: Session, member_id: uuid.UUID, since: datetime) -> Row:
+    """In one statement: the member's balances (None without a balance row), tier and its
+    review date (None without a tier row) and qualifying spend since `since`."""
+    return session.execute(_STANDING, {"member_id": member_id, "since": since.date()}).one()
+
+
+_EXPIRING = (
+    select(_lots.c.expires_at, func.sum(_lots.c.remaining))
+    .where(
+        _lots.c.member_id == bindparam("member_id"),
+        _lots.c.remaining > 0,
+        _lots.c.expires_at.is_not(None),
+        _lots.c.expires_at > bindparam("now"),
+    )
+    .group_by(_lots.c.expires_at)
+    .order_by(_lots.c.expires_at)
+    .limit(bindparam("limit"))
+)
+
+
+def expiring(
+    session: Session, member_id: uuid.UUID, now: datetime, limit: int
+) -> list[tuple[datetime, int]]:
+    """Points left per expiry date, soonest first."""
+    params = {"member_id": member_id, "now": now, "limit": limit}
+    return [(row[0], int(row[1])) for row in session.execute(_EXPIRING, params)]
+
+
+def add_tier(
+    session: Session, member_id: uuid.UUID, tier: str, since: datetime, review_at: datetime
+) -> None:
+    values = {"member_id": member_id, "tier": tier, "since": since, "review_at": review_at}
+    session.execute(insert(_tiers), values)
+
+
+def update_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:
+    session.execute(update(_tiers).where(_tiers.c.member_id == member_id).values(**values))
 
 
 def lock_existing_balances(session: Session, member_ids: Sequence[uuid.UUID]) -> None:
@@ -62,27 +293,6 @@ def lock_existing_balances(session: Session, member_ids: Sequence[uuid.UUID]) ->
         .order_by(Balance.member_id)
         .with_for_update()
     )
-
-
-def add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
-    """Adds each member's bucket deltas in one statement run for all members."""
-    table = Balance.__table__
-    session.connection().execute(
-        update(table)
-        .where(table.c.member_id == bindparam("m"))
-        .values(
-            available=table.c.available + bindparam("add_available"),
-            pending=table.c.pending + bindparam("add_pending"),
-        ),
-        [
-            {"m": m, "add_available": d.get("available", 0), "add_pending": d.get("pending", 0)}
-            for m, d in deltas.items()
-        ],
-    )
-
-
-def balance(session: Session, member_id: uuid.UUID) -> Balance | None:
-    return session.get(Balance, member_id)
 
 
 def purchase_by_transaction(
@@ -164,41 +374,12 @@ def program_movements(
     ]
 
 
-def member_tier(session: Session, member_id: uuid.UUID) -> MemberTier | None:
-    return session.get(MemberTier, member_id)
-
-
-def add_spend(session: Session, member_id: uuid.UUID, day: date, amount_minor: int) -> None:
-    """Adds to (or, refunded, takes from) the member's qualifying spend of that day."""
-    statement = _insert_for(session)(SpendDay).values(
-        member_id=member_id, day=day, amount_minor=amount_minor
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[SpendDay.member_id, SpendDay.day],
-            set_={"amount_minor": SpendDay.amount_minor + statement.excluded.amount_minor},
-        )
-    )
-
-
 def move_spend(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
     for day, amount in session.execute(
         select(SpendDay.day, SpendDay.amount_minor).where(SpendDay.member_id == source)
     ).all():
         add_spend(session, target, day, amount)
     session.execute(delete(SpendDay).where(SpendDay.member_id == source))
-
-
-def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) -> int:
-    """What the member paid on the days after `since`, less what was refunded of it: a sum of
-    at most a window's days, however many purchases there were."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(SpendDay.amount_minor), 0)).where(
-                SpendDay.member_id == member_id, SpendDay.day > since.date()
-            )
-        )
-    )
 
 
 def tiers_due_for_review(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
@@ -237,13 +418,6 @@ def allocations_of(session: Session, hold_id: uuid.UUID) -> list[tuple[HoldAlloc
     return [(allocation, lot) for allocation, lot in rows]
 
 
-def add_entries(session: Session, posting: Posting, entries: list[dict]) -> None:
-    # Core, not ORM, bulk insert: the ORM leaves out NULL columns and splits the statement.
-    session.execute(
-        insert(Entry.__table__), [{"posting_id": posting.id, **entry} for entry in entries]
-    )
-
-
 def member_entries(
     session: Session, member_id: uuid.UUID, limit: int, before_id: int | None
 ) -> list[tuple[Entry, Posting]]:
@@ -260,31 +434,7 @@ def member_entries(
     return [(entry, posting) for entry, posting in session.execute(query).all()]
 
 
-def expiring(session: Session, member_id: uuid.UUID, now: datetime, limit: int) -> list:
-    """Points left per expiry date, soonest first."""
-    return list(
-        session.execute(
-            select(Lot.expires_at, func.sum(Lot.remaining))
-            .where(
-                Lot.member_id == member_id,
-                Lot.remaining > 0,
-                Lot.expires_at.is_not(None),
-                Lot.expires_at > now,
-            )
-            .group_by(Lot.expires_at)
-            .order_by(Lot.expires_at)
-            .limit(limit)
-        ).all()
-    )
-
-
 # Set-based maintenance: the jobs move many lots in a few statements per batch of members.
-
-
-def due_lots_condition(kind: str, now: datetime):  # type: ignore[no-untyped-def]
-    if kind == "activate":
-        return and_(Lot.status == "pending", Lot.available_at <= now)
-    return and_(Lot.remaining > 0, Lot.expires_at.is_not(None), Lot.expires_at <= now)
 
 
 def members_with_due_lots(
@@ -295,12 +445,6 @@ def members_with_due_lots(
             select(Lot.member_id).where(due_lots_condition(kind, now)).distinct().limit(limit)
         )
     )
-
-
-def has_due_lots(session: Session, member_id: uuid.UUID, now: datetime) -> bool:
-    due = or_(due_lots_condition("activate", now), due_lots_condition("expire", now))
-    query = select(Lot.id).where(Lot.member_id == member_id, due).limit(1)
-    return session.scalar(query) is not None
 
 
 def due_totals(

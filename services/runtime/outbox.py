@@ -60,14 +60,10 @@ class Event:
     occurred_at: datetime
 
 
-def _current_txid(session: Session) -> int:
-    """The PostgreSQL transaction id, asked once per transaction (our sessions run one)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return 0
-    if "outbox_txid" not in session.info:
-        query = text("SELECT pg_current_xact_id()::text::bigint")
-        session.info["outbox_txid"] = int(session.execute(query).scalar_one())
-    return session.info["outbox_txid"]
+# The PostgreSQL transaction id, taken by the INSERT itself (no round trip of its own).
+_TXID = text("pg_current_xact_id()::text::bigint")
+# Built once per outbox table and dialect: building a statement costs more than running it.
+_inserts: dict[tuple[type, bool], Any] = {}
 
 
 def append(
@@ -79,12 +75,15 @@ def append(
     """Adds (type, member, payload) events to the outbox, in this transaction."""
     if not events:
         return
-    txid = _current_txid(session)
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _inserts.get((model, on_postgres))
+    if statement is None:
+        statement = insert(model).values(txid=_TXID if on_postgres else 0)
+        _inserts[(model, on_postgres)] = statement
     session.execute(
-        insert(model),
+        statement,
         [
             {
-                "txid": txid,
                 "type": kind,
                 "member_id": member_id,
                 "payload": json.dumps(payload, separators=(",", ":"), default=str),
