@@ -78,7 +78,7 @@ def append(
     on_postgres = session.get_bind().dialect.name == "postgresql"
     statement = _inserts.get((model, on_postgres))
     if statement is None:
-        statement = insert(model).values(txid=_TXID if on_postgres else 0)
+        statement = insert(model.__table__).values(txid=_TXID if on_postgres else 0)
         _inserts[(model, on_postgres)] = statement
     session.execute(
         statement,
