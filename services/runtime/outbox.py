@@ -97,21 +97,22 @@ def append(
 def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[Event], str]:
     """Events after `cursor` (empty: from the start), oldest first, and the next cursor."""
     after_txid, after_sequence = cursors.decode(cursor, 2) if cursor else (-1, 0)
+    table = model.__table__
     query = (
-        select(model)
+        select(table)
         .where(
             or_(
-                model.txid > after_txid,
-                and_(model.txid == after_txid, model.sequence > after_sequence),
+                table.c.txid > after_txid,
+                and_(table.c.txid == after_txid, table.c.sequence > after_sequence),
             )
         )
-        .order_by(model.txid, model.sequence)
+        .order_by(table.c.txid, table.c.sequence)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         xmin = func.pg_snapshot_xmin(func.pg_current_snapshot())
-        query = query.where(model.txid < func.cast(func.cast(xmin, Text), BigInteger))
-    rows = list(session.scalars(query))
+        query = query.where(table.c.txid < func.cast(func.cast(xmin, Text), BigInteger))
+    rows = session.execute(query).all()
     events = [
         Event(
             sequence=row.sequence,
