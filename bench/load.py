@@ -4,7 +4,8 @@
 
 Starts the suite with its default process counts on fresh databases of the PostgreSQL at
 LOYALTY_BENCH_PG (default the machine's), fills them with the scale data (bench.scale_data),
-then drives it over HTTP with an asyncio client (httpx) in phases:
+launches one campaign (dairy earns double: a club always has one live, so every purchase is
+evaluated against it) and drives the suite over HTTP with an asyncio client (httpx) in phases:
 
 1. mixed: tills visit members chosen with Zipf-skewed activity: identify by phone, a purchase
    with items, the balance, now and then a ledger page, and every fourth visit a redemption
@@ -213,14 +214,34 @@ class Bench:
     figures: dict[str, float] = field(default_factory=dict)
 
     def pos_key(self) -> str:
-        admin = httpx.Client(
-            base_url=self.suite.gateway_url,
-            headers={"Authorization": f"Bearer {self.suite.env['LOYALTY_ADMIN_TOKEN']}"},
-        )
+        admin = self._admin()
         store = admin.post("/v1/admin/stores", json={"name": "bench"}).json()["id"]
         return admin.post(f"/v1/admin/stores/{store}/api-keys").json()["api_key"]
 
+    def launch_campaign(self) -> None:
+        """A live campaign, as a club always has one: dairy earns double for everyone, so
+        every purchase is evaluated against it and about half of them earn its bonus."""
+        admin = self._admin()
+        created = admin.post(
+            "/v1/marketing/campaigns",
+            json={
+                "name": "Dairy double",
+                "kind": "category_bonus",
+                "multiplier": 2,
+                "categories": ["dairy"],
+            },
+        )
+        created.raise_for_status()
+        admin.post(f"/v1/marketing/campaigns/{created.json()['id']}/launch").raise_for_status()
+
+    def _admin(self) -> httpx.Client:
+        token = self.suite.env["LOYALTY_ADMIN_TOKEN"]
+        return httpx.Client(
+            base_url=self.suite.gateway_url, headers={"Authorization": f"Bearer {token}"}
+        )
+
     async def run_suite_phases(self) -> None:
+        self.launch_campaign()
         async with new_client(self.suite.gateway_url, self.pos_key()) as client:
             tills = Tills(client, self.samples, self.members)
             self.samples.phase = "warm-up"
