@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.campaigns.lifecycle import refresh_stages
+from services.campaigns.member_rows import PURCHASES, MemberState, PageRows, PurchaseKey
 from services.campaigns.models import (
     Feedback,
     FeedCursor,
@@ -75,7 +76,7 @@ def _when(value: str | None, default: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=default.tzinfo)
 
 
-def _profile(row: Member, payload: dict) -> None:
+def _profile(row: MemberState, payload: dict) -> None:
     if "first_name" in payload:
         row.first_name = payload["first_name"] or None
     if "city" in payload:
@@ -97,14 +98,14 @@ def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(x for x in (a, b) if x is not None) if (a or b) else None
 
 
-def apply(session: Session, event: Event) -> uuid.UUID | None:
+def apply(session: Session, rows: PageRows, event: Event) -> uuid.UUID | None:
     """Applies one event; returns the member whose stage may have changed."""
     if not event.member_id:
         return None
     member_id = uuid.UUID(event.member_id)
     payload = event.payload
     kind = event.type
-    row = member_row(session, member_id)
+    row = rows.member(member_id, bucket_of(member_id))
     if kind == "member.enrolled":
         row.enrolled_at = row.enrolled_at or event.occurred_at
         row.enrolled_store_id = payload.get("store_id") or None
@@ -116,28 +117,22 @@ def apply(session: Session, event: Event) -> uuid.UUID | None:
         _profile(row, payload)
     elif kind == "member.consent_changed":
         if payload.get("channel") in ("sms", "email"):
-            setattr(row, f"consent_{payload['channel']}", bool(payload.get("granted")))
+            row[f"consent_{payload['channel']}"] = bool(payload.get("granted"))
     elif kind == "member.erased":
         _erase(session, row)
     elif kind == "member.merged":
-        _merge(session, row, uuid.UUID(payload["survivor_id"]))
-        return uuid.UUID(payload["survivor_id"])
+        survivor_id = uuid.UUID(payload["survivor_id"])
+        _merge(session, rows, row, rows.member(survivor_id, bucket_of(survivor_id)))
+        return survivor_id
     elif kind == "purchase.recorded":
-        _purchase(session, row, payload, event.occurred_at)
+        _purchase(rows, row, payload, event.occurred_at)
     elif kind == "purchase.refunded":
         amount = int(payload.get("amount_minor", 0))
         row.refund_count += 1
         row.refunded_minor += amount
         row.total_spend_minor -= amount
         row.last_refund_at = event.occurred_at
-        session.execute(
-            update(MemberPurchase)
-            .where(
-                MemberPurchase.store_id == payload.get("store_id", ""),
-                MemberPurchase.transaction_id == payload.get("transaction_id", ""),
-            )
-            .values(refunded_minor=MemberPurchase.refunded_minor + amount)
-        )
+        rows.refund_purchase(_purchase_key(payload), amount)
     elif kind == "tier.changed":
         row.tier = payload.get("to") or row.tier
     elif kind.startswith("points."):
@@ -145,22 +140,21 @@ def apply(session: Session, event: Event) -> uuid.UUID | None:
     return member_id
 
 
-def _purchase(session: Session, row: Member, payload: dict, occurred: datetime) -> None:
-    key = (str(payload.get("store_id", "")), str(payload.get("transaction_id", "")))
-    if session.get(MemberPurchase, key) is not None:
-        return
+def _purchase_key(payload: dict) -> PurchaseKey:
+    return str(payload.get("store_id", "")), str(payload.get("transaction_id", ""))
+
+
+def _purchase(rows: PageRows, row: MemberState, payload: dict, occurred: datetime) -> None:
     at = _when(payload.get("occurred_at"), occurred)
     amount = int(payload.get("amount_minor", 0))
-    session.add(
-        MemberPurchase(
-            store_id=key[0],
-            transaction_id=key[1],
-            member_id=row.member_id,
-            amount_minor=amount,
-            refunded_minor=0,
-            occurred_at=at,
-        )
-    )
+    values = {
+        "member_id": row.member_id,
+        "amount_minor": amount,
+        "refunded_minor": 0,
+        "occurred_at": at,
+    }
+    if not rows.add_purchase(_purchase_key(payload), values):
+        return
     row.purchase_count += 1
     row.total_spend_minor += amount
     row.first_purchase_at = _earlier(row.first_purchase_at, at)
@@ -170,7 +164,7 @@ def _purchase(session: Session, row: Member, payload: dict, occurred: datetime) 
     )
 
 
-def _erase(session: Session, row: Member) -> None:
+def _erase(session: Session, row: MemberState) -> None:
     row.first_name = row.city = row.gender = row.interests = None
     row.birth_date = row.birth_month = None
     row.consent_sms = row.consent_email = False
@@ -180,10 +174,8 @@ def _erase(session: Session, row: Member) -> None:
     session.execute(update(Message).where(Message.member_id == row.member_id).values(body=""))
 
 
-def _merge(session: Session, row: Member, survivor_id: uuid.UUID) -> None:
+def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberState) -> None:
     """The merged-away member's history counts for the survivor from now on."""
-    survivor = member_row(session, survivor_id)
-    session.flush()
     survivor.purchase_count += row.purchase_count
     survivor.total_spend_minor += row.total_spend_minor
     survivor.refund_count += row.refund_count
@@ -191,13 +183,14 @@ def _merge(session: Session, row: Member, survivor_id: uuid.UUID) -> None:
     survivor.first_purchase_at = _earlier(survivor.first_purchase_at, row.first_purchase_at)
     survivor.last_purchase_at = _later(survivor.last_purchase_at, row.last_purchase_at)
     survivor.last_refund_at = _later(survivor.last_refund_at, row.last_refund_at)
+    rows.flush_purchases()  # the member's purchases of this page move too
     session.execute(
-        update(MemberPurchase)
-        .where(MemberPurchase.member_id == row.member_id)
-        .values(member_id=survivor_id)
+        update(PURCHASES)
+        .where(PURCHASES.c.member_id == row.member_id)
+        .values(member_id=survivor.member_id)
     )
     survivor.categories = with_categories(survivor.categories, row.categories.split(","))
-    row.merged_into = survivor_id
+    row.merged_into = survivor.member_id
     row.purchase_count = 0
 
 
@@ -218,6 +211,21 @@ def locked_cursor(session: Session, feed: str) -> FeedCursor:
     return cursor
 
 
+def _members_and_purchases(events: list[Event]) -> tuple[set[uuid.UUID], set[PurchaseKey]]:
+    """Every member a page touches (merge survivors too) and the purchases it records."""
+    members: set[uuid.UUID] = set()
+    purchases: set[PurchaseKey] = set()
+    for event in events:
+        if not event.member_id:
+            continue
+        members.add(uuid.UUID(event.member_id))
+        if event.type == "member.merged":
+            members.add(uuid.UUID(event.payload["survivor_id"]))
+        elif event.type == "purchase.recorded":
+            purchases.add(_purchase_key(event.payload))
+    return members, purchases
+
+
 def apply_page(
     session: Session,
     cursor: FeedCursor,
@@ -226,13 +234,16 @@ def apply_page(
     rules: Lifecycle,
     now: datetime,
 ) -> None:
-    """Applies a page of one feed's events and moves its cursor, in the caller's transaction."""
+    """Applies a page of one feed's events and moves its cursor, in the caller's transaction:
+    the page's members are read in one statement and written back in a few."""
+    rows = PageRows(session)
+    rows.load(*_members_and_purchases(events))
     touched: set[uuid.UUID] = set()
     for event in events:
-        member_id = apply(session, event)
+        member_id = apply(session, rows, event)
         if member_id is not None:
             touched.add(member_id)
-    session.flush()
+    rows.flush()
     refresh_stages(session, rules, now, touched)
     cursor.cursor = next_cursor
     cursor.events_applied += len(events)
