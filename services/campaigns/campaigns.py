@@ -241,6 +241,11 @@ class Campaigns:
             )
         )
 
+    def any_launched(self, session: Session) -> bool:
+        """Whether any campaign was ever launched (ended and paused ones count)."""
+        launched = select(Campaign.id).where(Campaign.launched_at.is_not(None)).exists()
+        return bool(session.execute(select(launched)).scalar())
+
     def audience(self, session: Session, definition: Definition) -> ColumnElement[bool]:
         """Who a campaign targets, as SQL over the member view (stores by where they enrolled)."""
         targeting = definition.targeting

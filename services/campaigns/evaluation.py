@@ -23,9 +23,8 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.campaigns.campaigns import GENERATION_KEY, Campaigns, in_control
@@ -69,6 +68,37 @@ class Live:
     definition: Definition
 
 
+@dataclass(frozen=True)
+class MemberFacts:
+    """What a campaign may look at of a member in the view."""
+
+    stage: str
+    tier: str
+    birth_month: int | None
+
+
+EVALUATIONS = Evaluation.__table__
+AWARDS = Award.__table__
+CAMPAIGNS = Campaign.__table__
+MEMBER_AWARDS = MemberAwards.__table__
+MEMBERS = Member.__table__
+
+
+def needs_member(definition: Definition) -> bool:
+    """Whether a campaign's targeting or kind looks at the member's row."""
+    targeting = definition.targeting
+    looks = not targeting.everyone and bool(targeting.stages or targeting.tiers)
+    return looks or definition.kind in ("birthday", "win_back")
+
+
+def member_facts(session: Session, member_id: uuid.UUID) -> MemberFacts | None:
+    c = MEMBERS.c
+    row = session.execute(
+        select(c.stage, c.tier, c.birth_month).where(c.member_id == member_id)
+    ).first()
+    return None if row is None else MemberFacts(row.stage, row.tier, row.birth_month)
+
+
 class ActiveCampaigns:
     """The launched campaigns, in memory, in the order they are applied (priority first)."""
 
@@ -83,6 +113,9 @@ class ActiveCampaigns:
         self._loaded_at = -1e9
         self._generation: bytes | None = None
         self._items: list[Live] = []
+        # Whether any campaign was ever launched: until one is, no purchase has an answer on
+        # record, so one asked again needs no look-up.
+        self.ever_launched = True
         campaigns.on_change(self.invalidate)
 
     def invalidate(self) -> None:
@@ -97,7 +130,8 @@ class ActiveCampaigns:
             with self._db.read() as session:
                 rows = self._campaigns.launched(session)
                 items = [Live(row.id, self._campaigns.view(row).definition) for row in rows]
-            self._items, self._generation = items, generation
+                ever = bool(items) or self._campaigns.any_launched(session)
+            self._items, self._generation, self.ever_launched = items, generation, ever
             self._loaded_at = time.monotonic()
             return items
 
@@ -107,7 +141,7 @@ def _whole(value: Decimal) -> int:
 
 
 def points_for(
-    definition: Definition, purchase: PurchaseFacts, member: Member | None, zone: str
+    definition: Definition, purchase: PurchaseFacts, member: MemberFacts | None, zone: str
 ) -> tuple[int, str]:
     """What a campaign of this kind gives this purchase, and why (before any limit)."""
     kind = definition.kind
@@ -149,7 +183,7 @@ def targets(
     campaigns: Campaigns,
     definition: Definition,
     store_id: str,
-    member: Member | None,
+    member: MemberFacts | None,
     member_id: uuid.UUID,
 ) -> bool:
     """Whether a campaign targets this member (at this store, when one is given)."""
@@ -198,42 +232,56 @@ class Evaluator:
         moment = min(purchase.occurred_at or self._clock(), self._clock())
         running = [c for c in self._active.current() if c.definition.schedule.allows(moment)]
         if not running:
+            if not self._active.ever_launched:
+                return []
             # Nothing runs now, but a retry of a purchase answered earlier keeps its award.
             with self._db.read() as session:
                 return self._earlier(session, purchase) or []
-        try:
-            with self._db.write() as session:
-                return self._award(session, purchase, member_id, running)
-        except IntegrityError:
-            # A copy of this purchase was answered first: give its answer.
-            pass
-        with self._db.read() as session:
-            earlier = self._earlier(session, purchase)
-            assert earlier is not None
-            return earlier
+        with self._db.write() as session:
+            return self._award(session, purchase, member_id, running)
 
     def _earlier(self, session: Session, purchase: PurchaseFacts) -> list[Bonus] | None:
-        record = session.get(Evaluation, (purchase.store_id, purchase.transaction_id))
-        return None if record is None else [Bonus(**b) for b in json.loads(record.result)]
+        c = EVALUATIONS.c
+        result = session.execute(
+            select(c.result).where(
+                c.store_id == purchase.store_id, c.transaction_id == purchase.transaction_id
+            )
+        ).scalar()
+        return None if result is None else [Bonus(**b) for b in json.loads(result)]
+
+    def _claim(self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID) -> bool:
+        """Records that this purchase is being answered; False when a copy of it was answered
+        first. A concurrent copy waits here until the first one's transaction ends."""
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        claimed = session.execute(
+            dialect.insert(EVALUATIONS)
+            .values(
+                store_id=purchase.store_id,
+                transaction_id=purchase.transaction_id,
+                member_id=member_id,
+                result="[]",
+                created_at=self._clock(),
+            )
+            .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
+            .returning(EVALUATIONS.c.store_id)
+        ).first()
+        return claimed is not None
 
     def _award(
         self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, running: list[Live]
     ) -> list[Bonus]:
-        earlier = self._earlier(session, purchase)
-        if earlier is not None:
+        if not self._claim(session, purchase, member_id):
+            earlier = self._earlier(session, purchase)
+            assert earlier is not None
             return earlier
-        record = Evaluation(
-            store_id=purchase.store_id,
-            transaction_id=purchase.transaction_id,
-            member_id=member_id,
-            result="[]",
-            created_at=self._clock(),
+        member = (
+            member_facts(session, member_id)
+            if any(needs_member(live.definition) for live in running)
+            else None
         )
-        session.add(record)
-        session.flush()  # the unique key: a concurrent copy waits here, then fails
-        member = session.get(Member, member_id)
-        bucket = member.bucket if member is not None else bucket_of(member_id)
+        bucket = bucket_of(member_id)
         bonuses: list[Bonus] = []
+        awards: list[dict] = []
         exclusive_taken = False
         for live in running:
             definition = live.definition
@@ -248,20 +296,31 @@ class Evaluator:
             points, reason = points_for(definition, purchase, member, self._zone)
             if points <= 0 or not self._within_limits(session, live, member_id, points):
                 continue
-            session.add(
-                Award(
-                    store_id=purchase.store_id,
-                    transaction_id=purchase.transaction_id,
-                    campaign_id=live.id,
-                    member_id=member_id,
-                    points=points,
-                    created_at=self._clock(),
-                )
-            )
+            awards.append({"campaign_id": live.id, "points": points})
             bonuses.append(Bonus(str(live.id), points, reason))
             if not definition.stackable:
                 exclusive_taken = True
-        record.result = json.dumps([asdict(b) for b in bonuses])
+        if bonuses:
+            now = self._clock()
+            session.execute(
+                insert(AWARDS),
+                [
+                    {
+                        "store_id": purchase.store_id,
+                        "transaction_id": purchase.transaction_id,
+                        "member_id": member_id,
+                        "created_at": now,
+                        **award,
+                    }
+                    for award in awards
+                ],
+            )
+            c = EVALUATIONS.c
+            session.execute(
+                update(EVALUATIONS)
+                .where(c.store_id == purchase.store_id, c.transaction_id == purchase.transaction_id)
+                .values(result=json.dumps([asdict(b) for b in bonuses]))
+            )
         return bonuses
 
     def offers(self, member_id: str, store_id: str = "") -> list[OfferView]:
@@ -277,8 +336,8 @@ class Evaluator:
             return []
         offers = []
         with self._db.read() as session:
-            member = session.get(Member, member_key)
-            bucket = member.bucket if member is not None else bucket_of(member_key)
+            member = member_facts(session, member_key)
+            bucket = bucket_of(member_key)
             for live in shown:
                 definition = live.definition
                 if in_control(bucket, live.id, definition.control_percent):
@@ -301,39 +360,36 @@ class Evaluator:
         self, session: Session, live: Live, member_id: uuid.UUID, points: int
     ) -> bool:
         limit = live.definition.per_member_limit
+        counts = MEMBER_AWARDS.c
         if limit is not None:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             counted = session.execute(
-                dialect.insert(MemberAwards)
+                dialect.insert(MEMBER_AWARDS)
                 .values(campaign_id=live.id, member_id=member_id, awards=1)
                 .on_conflict_do_update(
                     index_elements=["campaign_id", "member_id"],
-                    set_={"awards": MemberAwards.awards + 1},
-                    where=MemberAwards.awards < limit,
+                    set_={"awards": counts.awards + 1},
+                    where=counts.awards < limit,
                 )
-                .returning(MemberAwards.awards)
+                .returning(counts.awards)
             ).first()
             if counted is None:
                 return False
+        c = CAMPAIGNS.c
         spent = session.execute(
-            update(Campaign)
+            update(CAMPAIGNS)
             .where(
-                Campaign.id == live.id,
-                or_(
-                    Campaign.budget_points.is_(None),
-                    Campaign.awarded_points + points <= Campaign.budget_points,
-                ),
+                c.id == live.id,
+                or_(c.budget_points.is_(None), c.awarded_points + points <= c.budget_points),
             )
-            .values(awarded_points=Campaign.awarded_points + points)
-            .execution_options(synchronize_session=False)
+            .values(awarded_points=c.awarded_points + points)
         )
         if spent.rowcount == 1:
             return True
         if limit is not None:
             session.execute(
-                update(MemberAwards)
-                .where(MemberAwards.campaign_id == live.id, MemberAwards.member_id == member_id)
-                .values(awards=MemberAwards.awards - 1)
-                .execution_options(synchronize_session=False)
+                update(MEMBER_AWARDS)
+                .where(counts.campaign_id == live.id, counts.member_id == member_id)
+                .values(awards=counts.awards - 1)
             )
         return False
