@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import date
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +61,23 @@ class MemberView:
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
+        consents = [(c.channel, c.granted, c.source, c.updated_at) for c in member.consents]
+        return cls._of(member, consents)
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Row]) -> MemberView:
+        """From `repository.member_view_rows`: the member's columns, once per consent."""
+        consents = [
+            (r.channel, r.granted, r.source, r.consent_updated_at)
+            for r in rows
+            if r.channel is not None
+        ]
+        return cls._of(rows[0], consents)
+
+    @classmethod
+    def _of(
+        cls, member: Member | Row, consents: list[tuple[str, bool, str, datetime]]
+    ) -> MemberView:
         return cls(
             id=str(member.id),
             card_number=member.card_number,
@@ -70,8 +88,8 @@ class MemberView:
             birth_date=member.birth_date.isoformat() if member.birth_date else "",
             city=member.city,
             consents=tuple(
-                ConsentView(c.channel, c.granted, c.source, c.updated_at.isoformat())
-                for c in member.consents
+                ConsentView(channel, granted, source, updated_at.isoformat())
+                for channel, granted, source, updated_at in consents
             ),
             enrolled_at=member.created_at.isoformat(),
             enrolled_store_id=str(member.enrolled_store_id or ""),
@@ -79,6 +97,10 @@ class MemberView:
             interests=tuple(member.interests or ()),
             erased=member.erased_at is not None,
         )
+
+    def to_cache(self) -> dict:
+        """What `from_cache` reads back: `dataclasses.asdict` without its deep copies."""
+        return {**vars(self), "consents": [vars(c) for c in self.consents]}
 
     @classmethod
     def from_cache(cls, data: dict) -> MemberView:
@@ -212,19 +234,21 @@ class Directory:
         cached = self._cache.get_json(key)
         if cached is not None:
             return MemberView.from_cache(cached)
-        with self._db.read() as session:
-            member = repository.member_by_id(session, parsed)
-            if member is None:
-                raise NotFound("member not found", code="member-not-found")
-            if member.merged_into is not None:
+        with self._db.read_core() as connection:
+            rows = repository.member_view_rows(connection, parsed)
+        if not rows:
+            raise NotFound("member not found", code="member-not-found")
+        if rows[0].merged_into is not None:
+            with self._db.read() as session:
                 survivor = repository.resolve_member(session, parsed)
                 if survivor is None:
                     raise NotFound("member not found", code="member-not-found")
-                # Not cached under the duplicate's id: the survivor's entry is the one that
-                # changes invalidate.
-                return self.get(str(survivor.id))
-            view = MemberView.of(member)
-        self._cache.set_json(key, asdict(view), MEMBER_TTL)
+                survivor_id = str(survivor.id)
+            # Not cached under the duplicate's id: the survivor's entry is the one that changes
+            # invalidate.
+            return self.get(survivor_id)
+        view = MemberView.of_rows(rows)
+        self._cache.set_json(key, view.to_cache(), MEMBER_TTL)
         return view
 
     def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from services.identity.models import ApiKey, Member, OneTimeCode, Store
+from services.identity.models import ApiKey, Consent, Member, OneTimeCode, Store
 
 # Merges are flattened (a member merged into one that is later merged points at the last
 # survivor), so one hop is the rule; the bound only guards against a damaged row.
@@ -17,6 +17,42 @@ MAX_MERGE_HOPS = 5
 
 def member_by_id(session: Session, member_id: uuid.UUID) -> Member | None:
     return session.get(Member, member_id)
+
+
+_members = Member.__table__
+_consents = Consent.__table__
+# What a member view shows, with one row per consent (one row of nulls for none). Built once:
+# the hottest read of the service.
+_MEMBER_VIEW = (
+    select(
+        _members.c.id,
+        _members.c.card_number,
+        _members.c.phone,
+        _members.c.email,
+        _members.c.first_name,
+        _members.c.last_name,
+        _members.c.birth_date,
+        _members.c.city,
+        _members.c.gender,
+        _members.c.interests,
+        _members.c.merged_into,
+        _members.c.erased_at,
+        _members.c.enrolled_store_id,
+        _members.c.created_at,
+        _consents.c.channel,
+        _consents.c.granted,
+        _consents.c.source,
+        _consents.c.updated_at.label("consent_updated_at"),
+    )
+    .select_from(_members.outerjoin(_consents, _consents.c.member_id == _members.c.id))
+    .where(_members.c.id == bindparam("member_id"))
+    .order_by(_consents.c.channel)
+)
+
+
+def member_view_rows(connection: Connection, member_id: uuid.UUID) -> list[Row]:
+    """The member's row joined with its consents in one statement; empty if no such member."""
+    return list(connection.execute(_MEMBER_VIEW, {"member_id": member_id}))
 
 
 def resolve_member(session: Session, member_id: uuid.UUID) -> Member | None:

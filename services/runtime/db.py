@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -76,6 +76,13 @@ class Database:
         """A read-only unit of work."""
         with self._reader() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_core(self) -> Iterator[Connection]:
+        """A read-only unit of work on a bare connection, for hot reads of Core statements: no
+        session, no identity map."""
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:
