@@ -84,14 +84,18 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
+        add_headers(
+            response,
+            {
+                "X-Request-Id": g.get("request_id", ""),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",
+            },
+        )
         # The route's pattern, not the path: no identifiers or query strings in logs or metrics.
         route = request.url_rule.rule if request.url_rule else "unmatched"
         seconds = time.perf_counter() - g.started
         metrics.observe_http(request.method, route, response.status_code, seconds)
-        add_headers(response)
         if request.path not in ("/healthz", "/readyz"):
             log(
                 logger,

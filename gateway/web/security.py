@@ -57,11 +57,29 @@ def configure(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
-def add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if behind_tls():
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+# Lower-cased once: every response is checked for each of them.
+_DEFAULTS = [(name.lower(), name, value) for name, value in HEADERS.items()]
+_HSTS = "Strict-Transport-Security"
+
+
+def add_headers(response: Response, overrides: dict[str, str] | None = None) -> Response:
+    """Sets `overrides`, then each of HEADERS (and HSTS over TLS) the view did not set itself.
+
+    One pass over the response's headers, not a case-insensitive scan per header: this runs on
+    every response.
+    """
+    headers = response.headers
+    present = {key.lower() for key, _value in headers}
+    for name, value in (overrides or {}).items():
+        if name.lower() in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
+    for lower, name, value in _DEFAULTS:
+        if lower not in present:
+            headers.add(name, value)
+    if behind_tls() and _HSTS.lower() not in present:
+        headers.add(_HSTS, "max-age=31536000")
     return response
 
 
