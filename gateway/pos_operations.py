@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 
 import grpc
@@ -19,6 +20,7 @@ from loyalty.campaigns.v1 import campaigns_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
+from services.identity.member_cache import member_key
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
 
@@ -35,10 +37,23 @@ def get_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
     return upstream.identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id)).member
 
 
-def known_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
+def member_id_of(upstream: Upstreams, member_id: str) -> str:
+    """The id of the member `member_id` names (a merged duplicate's names its survivor), as
+    identity answers, NOT_FOUND included. A member whose view identity has cached is its own:
+    that answers without the call (services.identity.member_cache)."""
+    try:
+        parsed = uuid.UUID(member_id)
+    except ValueError:
+        parsed = None
+    if parsed is not None and upstream.member_views.get(member_key(parsed)) is not None:
+        return str(parsed)
+    return get_member(upstream, member_id).id
+
+
+def known_member_id(upstream: Upstreams, member_id: str) -> str:
     """The member a purchase or redemption names, or 422 `unknown-member`."""
     try:
-        return get_member(upstream, member_id)
+        return member_id_of(upstream, member_id)
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             raise Problem(422, "unknown-member", "no member with this member_id") from None
@@ -196,11 +211,10 @@ def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
         ]
     except InvalidArgument as error:
         raise Problem(422, error.code, error.detail) from None
-    member = known_member(upstream, body["member_id"])
     purchase = points_pb2.RecordPurchaseRequest(
         store_id=store_id,
         transaction_id=body["transaction_id"],
-        member_id=member.id,
+        member_id=known_member_id(upstream, body["member_id"]),
         amount=common_pb2.Money(amount_minor=amount, currency=currency),
         items=items,
     )
@@ -224,10 +238,10 @@ def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
 
 def member_points(upstream: Upstreams, member_id: str) -> dict:
     """The member's balance, what expires when, and their tier standing."""
-    member = get_member(upstream, member_id)
-    balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member.id))
+    member_id = member_id_of(upstream, member_id)
+    balance = upstream.points.GetBalance(points_pb2.GetBalanceRequest(member_id=member_id))
     return {
-        "member_id": member.id,
+        "member_id": member_id,
         "available": balance.balance.available,
         "pending": balance.balance.pending,
         "held": balance.balance.held,
@@ -242,9 +256,10 @@ def member_points(upstream: Upstreams, member_id: str) -> dict:
 
 def member_ledger(upstream: Upstreams, member_id: str, limit: int, cursor: str) -> dict:
     """A page of the member's ledger, newest first."""
-    member = get_member(upstream, member_id)
     page = upstream.points.ListLedger(
-        points_pb2.ListLedgerRequest(member_id=member.id, limit=limit, cursor=cursor)
+        points_pb2.ListLedgerRequest(
+            member_id=member_id_of(upstream, member_id), limit=limit, cursor=cursor
+        )
     )
     return {
         "items": [
@@ -297,12 +312,11 @@ def redemption_json(result: points_pb2.RedemptionResponse) -> dict:
 
 def hold_points(upstream: Upstreams, store_id: str, body: dict) -> dict:
     """A hold on the member's points (spent at once with `capture`), per REDEMPTION_REQUEST."""
-    member = known_member(upstream, body["member_id"])
     result = upstream.points.HoldPoints(
         points_pb2.HoldPointsRequest(
             store_id=store_id,
             redemption_id=body["redemption_id"],
-            member_id=member.id,
+            member_id=known_member_id(upstream, body["member_id"]),
             points=body["points"],
             capture=body.get("capture", False),
         )

@@ -1,4 +1,5 @@
-"""The gRPC clients of the three services, one channel each per gateway process."""
+"""The gRPC clients of the three services, one channel each per gateway process, and the
+read-only view of identity's member cache that spares most calls to ask whether a member is."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from gateway.config import GatewayConfig
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.identity.v1 import identity_pb2_grpc
 from loyalty.points.v1 import points_pb2_grpc
+from services.identity import member_cache
+from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
 
 
@@ -27,6 +30,8 @@ class Upstreams:
         self._health = {
             name: health_pb2_grpc.HealthStub(channel) for name, channel in self._channels.items()
         }
+        # Identity's cache of member views, read only: see services.identity.member_cache.
+        self.member_views = Cache(config.redis_url, member_cache.namespace(config.cache_prefix))
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="readiness")
         # For calls a request makes side by side: pooled threads cost far less than a gRPC
         # future, which starts a thread of its own for every call.

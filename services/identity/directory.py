@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.identity import events, identifiers, repository
+from services.identity.member_cache import member_key
 from services.identity.models import Consent, Member, OutboxEvent
 from services.identity.qr import QrTokens
 from services.runtime import outbox
@@ -230,7 +231,7 @@ class Directory:
             parsed = uuid.UUID(member_id)
         except ValueError:
             raise NotFound("member not found", code="member-not-found") from None
-        key = f"member:{parsed}"
+        key = member_key(parsed)
         cached = self._cache.get_json(key)
         if cached is not None:
             return MemberView.from_cache(cached)
@@ -258,7 +259,7 @@ class Directory:
     @staticmethod
     def cache_keys(member: Member) -> list[str]:
         """The cache entries that hold the member's view or lead to it."""
-        keys = [f"member:{member.id}"]
+        keys = [member_key(member.id)]
         if member.card_number:
             keys.append(f"card:{member.card_number}")
         if member.phone_hash:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2_grpc
+from services.identity import member_cache
 from services.identity.codes import CodePolicy, LoginCodes
 from services.identity.directory import Directory
 from services.identity.identifiers import PiiHasher
@@ -50,7 +51,7 @@ def build(config: ServiceConfig) -> Service:
     )
     database = Database(config.database_url)
     staff_hours = env.int("IDENTITY_STAFF_SESSION_HOURS", 12, minimum=1)
-    cache = Cache(config.redis_url, f"{config.cache_prefix}:identity")
+    cache = Cache(config.redis_url, member_cache.namespace(config.cache_prefix))
     points = PointsLedger(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]))
     directory = Directory(database, cache, hasher, region, qr_tokens)
     sessions = Sessions(database, cache)

@@ -75,6 +75,23 @@ def test_counts_latencies_postings_and_cache_hits_follow_the_traffic(
     assert after["points"][head] > before["points"][head]
 
 
+def test_a_member_identity_has_cached_buys_and_reads_points_without_a_call_to_identity(
+    suite: Suite, pos: Pos
+) -> None:
+    member = pos.enrol()["id"]
+    get_member = {"method": "/loyalty.identity.v1.IdentityService/GetMember", "code": "OK"}
+    before = metrics_of(suite, "identity")
+    assert pos.balance(member)["available"] == 0  # identity is asked, and caches the member
+    asked = metrics_of(suite, "identity")
+    assert moved(before, asked, "loyalty_grpc_server_handled_total", **get_member) == 1
+
+    assert pos.purchase(member, amount="1250000").status_code == 201
+    points = pos.balance(member)
+    assert points["available"] + points["pending"] == 125
+    after = metrics_of(suite, "identity")
+    assert moved(asked, after, "loyalty_grpc_server_handled_total", **get_member) == 0
+
+
 def test_the_trace_id_from_the_till_reaches_the_services(suite: Suite, pos: Pos) -> None:
     member = pos.enrol()["id"]
     trace_id = secrets.token_hex(16)
