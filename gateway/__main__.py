@@ -17,7 +17,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from gateway.config import GatewayConfig
-from services.runtime import logs
+from services.runtime import heap, logs
 from services.runtime.config import ConfigError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -43,13 +43,17 @@ class GatewayServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "loyalty-gateway",
-            "post_worker_init": lambda worker: logs.configure("gateway", self._config.log_level),
+            "post_worker_init": self._worker_ready,
         }
         if self._config.metrics_port:
             settings["when_ready"] = self._serve_metrics
             settings["child_exit"] = _worker_exited
         for key, value in settings.items():
             self.cfg.set(key, value)
+
+    def _worker_ready(self, _worker: Any) -> None:
+        logs.configure("gateway", self._config.log_level)
+        heap.freeze_startup_objects()
 
     def _serve_metrics(self, _arbiter: Any) -> None:
         from services.runtime import metrics

@@ -23,7 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import logs, metrics
+from services.runtime import heap, logs, metrics
 from services.runtime.config import ConfigError, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.interceptors import ServerInterceptor
@@ -111,6 +111,7 @@ def serve(service: Service) -> int:
         log(logger, "cannot serve metrics", logging.ERROR, port=config.metrics_port)
         return 1
 
+    heap.freeze_startup_objects()
     server.start()
     log(logger, "started", addr=config.listen_addr)
     threading.Thread(target=_wait_until_ready, args=(service, health_servicer), daemon=True).start()
