@@ -43,7 +43,7 @@ class CampaignsSettings:
     timezone: str = "Asia/Tehran"
     lifecycle: Lifecycle = Lifecycle()
     quiet_hours: QuietHours | None = None
-    feed_interval: float = 1.0
+    feed_interval: float = 0.25
     stages_interval: float = 3600.0
     refresh_seconds: float = 2.0
     dispatch_interval: float = 2.0
@@ -67,7 +67,7 @@ class CampaignsSettings:
                 signal_days=env.int("CAMPAIGNS_SIGNAL_DAYS", 90, minimum=1),
             ),
             quiet_hours=quiet_hours(env.str("CAMPAIGNS_QUIET_HOURS", "21:00-09:00")),
-            feed_interval=env.float("CAMPAIGNS_FEED_INTERVAL", 1.0),
+            feed_interval=env.float("CAMPAIGNS_FEED_INTERVAL", 0.25),
             stages_interval=env.float("CAMPAIGNS_STAGES_INTERVAL", 3600.0),
             refresh_seconds=env.float("CAMPAIGNS_REFRESH_SECONDS", 2.0),
             dispatch_interval=env.float("CAMPAIGNS_DISPATCH_INTERVAL", 2.0),
