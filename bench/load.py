@@ -88,8 +88,9 @@ class Samples:
 class Tills:
     """Calls the club as tills do, recording each call."""
 
-    def __init__(self, client: httpx.AsyncClient, samples: Samples, members: int) -> None:
-        self.client = client
+    client: httpx.AsyncClient
+
+    def __init__(self, samples: Samples, members: int) -> None:
         self.samples = samples
         weights = 1.0 / np.arange(1, members + 1, dtype=np.float64) ** LOAD_ZIPF_S
         rng = np.random.default_rng(11)
@@ -250,26 +251,36 @@ class Bench:
 
     async def run_suite_phases(self) -> None:
         self.launch_campaign()
-        async with new_client(self.suite.gateway_url, self.pos_key()) as client:
-            tills = Tills(client, self.samples, self.members)
-            self.samples.start_phase("warm-up")
-            await closed_loop(5, tills.visit)
-            self.samples.start_phase("mixed")
-            await closed_loop(self.seconds, tills.visit)
+        key = self.pos_key()
+        tills = Tills(self.samples, self.members)
 
-            self.samples.start_phase("purchases, max")
-            await closed_loop(self.seconds, lambda _n: tills.purchase(tills.member()))
-            latencies, _ = self.samples.of("purchases, max", "purchase")
-            max_rate = len(latencies) / self.seconds
-            self.figures["purchase max rate"] = max_rate
+        async def phase(name: str, run: Callable[[], Awaitable[None]]) -> None:
+            # A fresh client per phase: a pooled connection that the phase before left idle
+            # longer than the server keeps it would fail the first call to reuse it.
+            async with new_client(self.suite.gateway_url, key) as client:
+                tills.client = client
+                self.samples.start_phase(name)
+                await run()
 
-            self.samples.start_phase("purchases, half rate")
-            await open_loop(
-                self.seconds, max_rate / 2, lambda planned: tills.purchase(tills.member(), planned)
-            )
-
-            self.samples.start_phase("balance, max")
-            await closed_loop(self.seconds, lambda _n: tills.balance(tills.member()))
+        await phase("warm-up", lambda: closed_loop(5, tills.visit))
+        await phase("mixed", lambda: closed_loop(self.seconds, tills.visit))
+        buy = tills.purchase
+        await phase(
+            "purchases, max", lambda: closed_loop(self.seconds, lambda _n: buy(tills.member()))
+        )
+        latencies, _ = self.samples.of("purchases, max", "purchase")
+        max_rate = len(latencies) / self.seconds
+        self.figures["purchase max rate"] = max_rate
+        await phase(
+            "purchases, half rate",
+            lambda: open_loop(
+                self.seconds, max_rate / 2, lambda planned: buy(tills.member(), planned)
+            ),
+        )
+        await phase(
+            "balance, max",
+            lambda: closed_loop(self.seconds, lambda _n: tills.balance(tills.member())),
+        )
 
     async def run_bare_flask(self) -> None:
         config = GatewayConfig.load(Env(self.suite.env))
