@@ -31,6 +31,8 @@ BUCKETS = ("available", "pending", "held", "debt")
 # No single change moves more points than this; keeps sums far from int64 limits.
 MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"
+# How many lots a spend reads at a time.
+TAKE_BATCH = 100
 POSTINGS_MADE = "points_postings_made"
 
 
@@ -237,19 +239,30 @@ class Book:
         Returns what was taken from which lot; the caller posts the matching entries.
         """
         taken: list[tuple[Lot, int]] = []
-        lots = ([first] if first is not None else []) + [
-            lot
-            for lot in repository.spendable_lots(self.session, member_id, self.now)
-            if first is None or lot.id != first.id
-        ]
-        for lot in lots:
-            if points <= 0:
+
+        def take_from(lots: list[Lot]) -> None:
+            nonlocal points
+            for lot in lots:
+                if points <= 0:
+                    return
+                part = min(lot.remaining, points)
+                if part:
+                    lot.remaining -= part
+                    taken.append((lot, part))
+                    points -= part
+
+        if first is not None:
+            take_from([first])
+        # A batch at a time: a member may have hundreds of thousands of lots, and a spend
+        # needs only the first few. The lots a batch empties drop out of the next one.
+        while points > 0:
+            batch = repository.spendable_lots(
+                self.session, member_id, self.now, TAKE_BATCH, first.id if first else None
+            )
+            take_from(batch)
+            self.session.flush()
+            if len(batch) < TAKE_BATCH:
                 break
-            part = min(lot.remaining, points)
-            if part:
-                lot.remaining -= part
-                taken.append((lot, part))
-                points -= part
         self.session.flush()
         return taken
 

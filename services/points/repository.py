@@ -393,20 +393,25 @@ def refund_by_id(session: Session, store_id: uuid.UUID, refund_id: str) -> Refun
     )
 
 
-def spendable_lots(session: Session, member_id: uuid.UUID, now: datetime) -> list[Lot]:
-    """The member's available lots with points left, soonest-expiring first."""
-    return list(
-        session.scalars(
-            select(Lot)
-            .where(
-                Lot.member_id == member_id,
-                Lot.status == "available",
-                Lot.remaining > 0,
-                or_(Lot.expires_at.is_(None), Lot.expires_at > now),
-            )
-            .order_by(Lot.expires_at.asc().nulls_last(), Lot.id)
+def spendable_lots(
+    session: Session, member_id: uuid.UUID, now: datetime, limit: int, leave_out: int | None
+) -> list[Lot]:
+    """The first `limit` of the member's available lots with points left, soonest-expiring
+    first, but for the lot `leave_out`."""
+    query = (
+        select(Lot)
+        .where(
+            Lot.member_id == member_id,
+            Lot.status == "available",
+            Lot.remaining > 0,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now),
         )
+        .order_by(Lot.expires_at.asc().nulls_last(), Lot.id)
+        .limit(limit)
     )
+    if leave_out is not None:
+        query = query.where(Lot.id != leave_out)
+    return list(session.scalars(query))
 
 
 def allocations_of(session: Session, hold_id: uuid.UUID) -> list[tuple[HoldAllocation, Lot]]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.points.book import TAKE_BATCH
 from services.points.ledger import EarningLine, PurchaseInput
 from services.points.policy import Expiry
 from services.points.tiers import Tier, TierLadder
@@ -78,6 +79,25 @@ def test_points_expire_and_the_soonest_expiring_are_spent_first(world: PointsWor
     world.clock.advance(days=10)  # day 40: the second lot's 50
     world.jobs.run()
     assert world.points(m) == (0, 0, 0, 0)
+
+
+def test_a_spend_larger_than_one_batch_of_lots_takes_the_soonest_expiring_first(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, pending=timedelta(0), expiry=Expiry("days", 365))
+    m = new_member()
+    lots = 2 * TAKE_BATCH + 30
+    for _ in range(lots):
+        world.buy(m, 2)  # each lot expires an hour after the one before
+        world.clock.advance(hours=1)
+
+    spent = 2 * (2 * TAKE_BATCH + 10) + 1  # 210 lots and 1 point of the 211th
+    world.redemptions.hold(STORE, "R-many-lots", m, spent, capture=True)
+
+    assert world.points(m) == (2 * lots - spent, 0, 0, 0)
+    expiring = [points for _, points in world.ledger.points(m).expiring]
+    assert expiring == [1, 2, 2, 2, 2]  # the 211th lot's last point, then untouched lots
+    world.check_books()
 
 
 def test_held_points_do_not_expire_under_a_hold_and_a_void_after_expiry_expires_them(
