@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.models import HoldAllocation, Lot, OutboxEvent
 from services.points.policy import PointsPolicy
-from services.points.repository import BalanceRow
+from services.points.repository import BUCKETS, BalanceRow
 from services.runtime import metrics, outbox
 from services.runtime.db import Database, utcnow
 
@@ -27,7 +27,6 @@ EARNED = "program:earned"
 REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
-BUCKETS = ("available", "pending", "held", "debt")
 # No single change moves more points than this; keeps sums far from int64 limits.
 MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"

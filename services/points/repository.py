@@ -27,11 +27,6 @@ from services.points.models import (
     SpendDay,
 )
 
-
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 # The statements a purchase runs, built once on the tables with bound parameters: building
 # and keying a statement on every call costs more CPU than PostgreSQL spends running it.
 _balances = Balance.__table__
@@ -41,6 +36,7 @@ _postings = Posting.__table__
 _purchases = Purchase.__table__
 _spend_days = SpendDay.__table__
 _tiers = MemberTier.__table__
+# A member's balance is split in these buckets (see book.py).
 BUCKETS = ("available", "pending", "held", "debt")
 
 
