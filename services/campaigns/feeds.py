@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
 from services.runtime.logs import log
 from services.runtime.outbox import Event
+from services.runtime.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -146,35 +146,21 @@ class MemberView:
             projection.reset(session)
 
 
-class FeedRunner:
+def feed_runner(view: MemberView, interval: float, refresh_seconds: float) -> Periodic:
     """Catches up with the feeds every `interval` seconds, and every `refresh_seconds` refreshes
     what time alone changes (stages, RFM), in a background thread of the service."""
+    refreshed = -math.inf
 
-    def __init__(self, view: MemberView, interval: float, refresh_seconds: float) -> None:
-        self._view = view
-        self._interval = interval
-        self._refresh_seconds = refresh_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="member-view", daemon=True)
+    def work() -> None:
+        nonlocal refreshed
+        try:
+            view.catch_up()
+            if time.monotonic() - refreshed >= refresh_seconds:
+                view.refresh()
+                refreshed = time.monotonic()
+        except Unavailable as error:
+            log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
 
-    def start(self) -> None:
-        if self._interval > 0:
-            self._thread.start()
-
-    def _loop(self) -> None:
-        refreshed = -math.inf
-        while not self._stop.wait(self._interval):
-            try:
-                self._view.catch_up()
-                if time.monotonic() - refreshed >= self._refresh_seconds:
-                    self._view.refresh()
-                    refreshed = time.monotonic()
-            except Unavailable as error:
-                log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
-            except Exception:
-                logger.exception("member view update failed; it runs again next time")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30)
+    return Periodic(
+        "member-view", interval, work, "member view update failed; it runs again next time"
+    )

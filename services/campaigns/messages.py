@@ -12,7 +12,6 @@ again at the moment of sending. Nothing is sent in the quiet hours.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -172,29 +171,3 @@ class Messages:
             "expiry": self._sender.expiry(str(member_id)) if "expiry" in wanted else "",
         }
         return template.format_map(values)
-
-
-class Dispatcher:
-    """Runs the messages every `interval` seconds in a background thread of the service."""
-
-    def __init__(self, messages: Messages, interval: float) -> None:
-        self._messages = messages
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="messages", daemon=True)
-
-    def start(self) -> None:
-        if self._interval > 0:
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._messages.run()
-            except Exception:
-                logger.exception("sending messages failed; they are tried again next time")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30)

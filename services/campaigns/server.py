@@ -10,8 +10,8 @@ from loyalty.points.v1 import points_pb2, points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
-from services.campaigns.feeds import Feed, FeedRunner, MemberView, grpc_feed
-from services.campaigns.messages import Dispatcher, Messages
+from services.campaigns.feeds import Feed, MemberView, feed_runner, grpc_feed
+from services.campaigns.messages import Messages
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -22,6 +22,7 @@ from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
+from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,7 +63,7 @@ def build(config: ServiceConfig) -> Service:
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(env)
     view = MemberView(database, sources, settings.lifecycle)
-    runner = FeedRunner(view, settings.feed_interval, settings.stages_interval)
+    runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(
         evaluator,
         FeedbackBook(database, settings.lifecycle),
@@ -79,7 +80,12 @@ def build(config: ServiceConfig) -> Service:
             env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
         )
         messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
-        dispatcher = Dispatcher(messages, settings.dispatch_interval)
+        dispatcher = Periodic(
+            "messages",
+            settings.dispatch_interval,
+            messages.run,
+            "sending messages failed; they are tried again next time",
+        )
         dispatcher.start()
         on_stop = [dispatcher.stop, sender.close, *on_stop]
     runner.start()

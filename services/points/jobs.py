@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,29 +146,3 @@ class Jobs:
                 record.owed_request = None
                 applied += 1
         return applied
-
-
-class JobRunner:
-    """Runs the jobs every `interval` seconds in a background thread of the service."""
-
-    def __init__(self, jobs: Jobs, interval: float) -> None:
-        self._jobs = jobs
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="ledger-jobs", daemon=True)
-
-    def start(self) -> None:
-        if self._interval > 0:
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._jobs.run()
-            except Exception:
-                logger.exception("ledger jobs failed; they run again next time")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30)

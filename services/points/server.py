@@ -10,7 +10,7 @@ from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
 from services.points.bonuses import CampaignBonuses
 from services.points.book import count_committed_postings
-from services.points.jobs import JobRunner, Jobs
+from services.points.jobs import Jobs
 from services.points.ledger import Ledger
 from services.points.models import OutboxEvent
 from services.points.policy import PointsPolicy
@@ -22,6 +22,7 @@ from services.runtime import metrics, outbox
 from services.runtime.cache import Cache
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
+from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,7 +43,12 @@ def build(config: ServiceConfig) -> Service:
     database.after_commit(count_committed_postings)
     metrics.register(metrics.OutboxHead("points", lambda: _outbox_head(database)))
     jobs = Jobs(database, policy, bonuses=bonuses)
-    runner = JobRunner(jobs, env.float("POINTS_JOB_INTERVAL", 60.0))
+    runner = Periodic(
+        "ledger-jobs",
+        env.float("POINTS_JOB_INTERVAL", 60.0),
+        jobs.run,
+        "ledger jobs failed; they run again next time",
+    )
     servicer = PointsServicer(
         Ledger(database, policy, bonuses, cache=balance_cache),
         Redemptions(database, policy),
