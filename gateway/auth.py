@@ -81,6 +81,11 @@ class Caller:
     def grant(self) -> str:
         return f"staff:{self.role}" if self.kind == "staff" else self.kind
 
+    @property
+    def actor(self) -> str:
+        """Who did it, for the audit trail: the staff account, or the admin token."""
+        return f"staff:{self.staff_id}" if self.kind == "staff" else "admin-token"
+
 
 ADMIN = Caller(kind="admin")
 

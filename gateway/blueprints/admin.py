@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.problems import Problem
@@ -82,9 +82,16 @@ def run_jobs():
     }
 
 
+# Older integrations send who made the change; it is taken from the caller's credential instead.
+IGNORED_STAFF_USER = {
+    "type": "string",
+    "maxLength": 100,
+    "deprecated": True,
+    "description": "Ignored: the audit trail records the caller (`staff:<id>` or `admin-token`)",
+}
 ADJUSTMENT_REQUEST = {
     "type": "object",
-    "required": ["adjustment_id", "points", "reason", "staff_user"],
+    "required": ["adjustment_id", "points", "reason"],
     "properties": {
         "adjustment_id": {
             "type": "string",
@@ -99,19 +106,19 @@ ADJUSTMENT_REQUEST = {
             "description": "Positive credits (available at once), negative debits",
         },
         "reason": {"type": "string", "minLength": 1, "maxLength": 200},
-        "staff_user": {"type": "string", "minLength": 1, "maxLength": 100},
+        "staff_user": IGNORED_STAFF_USER,
     },
 }
 TRANSFER_REQUEST = {
     "type": "object",
-    "required": ["transfer_id", "from_member_id", "to_member_id", "points", "reason", "staff_user"],
+    "required": ["transfer_id", "from_member_id", "to_member_id", "points", "reason"],
     "properties": {
         "transfer_id": {"type": "string", "minLength": 1, "maxLength": 100},
         "from_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
         "to_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
         "points": {"type": "integer", "minimum": 1, "maximum": 1000000000000},
         "reason": {"type": "string", "minLength": 1, "maxLength": 200},
-        "staff_user": {"type": "string", "minLength": 1, "maxLength": 100},
+        "staff_user": IGNORED_STAFF_USER,
     },
 }
 ADJUSTMENT = {
@@ -154,7 +161,6 @@ def _member(member_id: str, field: str) -> str:
         "adjustment_id": "ADJ-1",
         "points": 200,
         "reason": "goodwill: late delivery",
-        "staff_user": "support:maryam",
     },
     responses={
         201: ("The adjustment; a retry with the same body gets the same answer", ADJUSTMENT),
@@ -171,7 +177,7 @@ def adjust(member_id: str, body: dict):
             member_id=member.member.id,
             points=body["points"],
             reason=body["reason"],
-            actor=body["staff_user"],
+            actor=g.caller.actor,
         )
     )
     return {
@@ -196,7 +202,6 @@ def adjust(member_id: str, body: dict):
         "to_member_id": "0b9d3f6e-4a1c-4d2b-8e7f-1a2b3c4d5e6f",
         "points": 150,
         "reason": "family account",
-        "staff_user": "support:maryam",
     },
     responses={
         201: ("The transfer; a retry with the same body gets the same answer", ADJUSTMENT),
@@ -211,7 +216,7 @@ def transfer(body: dict):
             to_member_id=_member(body["to_member_id"], "to_member_id"),
             points=body["points"],
             reason=body["reason"],
-            actor=body["staff_user"],
+            actor=g.caller.actor,
         )
     )
     return {

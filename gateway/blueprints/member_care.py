@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from gateway.api import operation, query_param
-from gateway.auth import Caller
 from gateway.blueprints.me import EXPORT, export_json
 from gateway.blueprints.pos import member_json, upstreams
 from gateway.blueprints.pos_schemas import MEMBER
@@ -53,11 +52,6 @@ ERASED = {
         "erased_at": {"type": "string", "format": "date-time"},
     },
 }
-
-
-def actor(caller: Caller) -> str:
-    """Who did it, for the audit trail: the staff account, or the admin token."""
-    return f"staff:{caller.staff_id}" if caller.kind == "staff" else "admin-token"
 
 
 @operation(
@@ -112,7 +106,7 @@ def merge(body: dict):
         pb.MergeMembersRequest(
             survivor_id=body["survivor_id"],
             duplicate_id=body["duplicate_id"],
-            actor=actor(g.caller),
+            actor=g.caller.actor,
         )
     )
     return {"survivor": member_json(merged.survivor), "available_points": merged.available_points}
@@ -133,7 +127,7 @@ def merge(body: dict):
 )
 def erase(member_id: str):
     erased = upstreams().identity.EraseMember(
-        pb.EraseMemberRequest(member_id=member_id, actor=actor(g.caller))
+        pb.EraseMemberRequest(member_id=member_id, actor=g.caller.actor)
     )
     return {"member_id": member_id, "erased_at": erased.erased_at.ToJsonString()}
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from tests.support import Pos
+from sqlalchemy import column, create_engine, select, table
+
+from deploy.local import Suite
+from tests.support import Pos, db_url, staff_login
 
 
 def test_a_credit_then_a_debit_show_in_balance_and_history(pos: Pos) -> None:
@@ -42,7 +45,7 @@ def test_a_debit_cannot_overdraw_and_a_reason_is_required(pos: Pos) -> None:
     assert (blank.status_code, blank.json()["code"]) == (422, "invalid-reason")
     missing = pos.admin.post(
         f"/v1/admin/members/{member['id']}/adjustments",
-        {"adjustment_id": "ADJ-m", "points": 5, "reason": "x"},
+        {"adjustment_id": "ADJ-m", "points": 5, "staff_user": "sara"},
     )
     assert (missing.status_code, missing.json()["code"]) == (400, "invalid-request")
     assert pos.balance(member["id"])["available"] == 0
@@ -68,6 +71,61 @@ def test_a_transfer_between_members(pos: Pos) -> None:
     )
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown-member")
     assert pos.balance(receiver["id"])["available"] == 60
+
+
+def recorded_actors(suite: Suite, *operation_ids: str) -> dict[str, str]:
+    """Who the points service's audit trail says made each change."""
+    engine = create_engine(db_url(suite, "points"))
+    with engine.connect() as connection:
+        adjustments = table("adjustments", column("operation_id"), column("actor"))
+        rows = connection.execute(
+            select(adjustments.c.operation_id, adjustments.c.actor).where(
+                adjustments.c.operation_id.in_(operation_ids)
+            )
+        )
+        actors = {operation_id: actor for operation_id, actor in rows}
+    engine.dispose()
+    return actors
+
+
+def test_the_audit_trail_names_the_caller_not_the_staff_user_in_the_body(
+    suite: Suite, pos: Pos
+) -> None:
+    staff = staff_login(suite, "admin")
+    staff_id = staff.get("/v1/session").json()["staff_id"]
+    member, other = pos.enrol(), pos.enrol()
+    forged = {
+        "adjustment_id": f"ADJ-{uuid.uuid4().hex[:8]}",
+        "points": 50,
+        "reason": "goodwill",
+        "staff_user": "someone-else",
+    }
+    credit = staff.post(f"/v1/admin/members/{member['id']}/adjustments", forged)
+    assert credit.status_code == 201, credit.text
+    # Naming another person in a retry changes nothing: it is the same change by the same caller.
+    again = staff.post(
+        f"/v1/admin/members/{member['id']}/adjustments", {**forged, "staff_user": "a third"}
+    )
+    assert (again.status_code, again.json()) == (201, credit.json())
+    transfer = {
+        "transfer_id": f"TR-{uuid.uuid4().hex[:8]}",
+        "from_member_id": member["id"],
+        "to_member_id": other["id"],
+        "points": 20,
+        "reason": "family",
+        "staff_user": "someone-else",
+    }
+    assert staff.post("/v1/admin/transfers", transfer).status_code == 201
+    by_token = {**forged, "adjustment_id": f"ADJ-{uuid.uuid4().hex[:8]}"}
+    by_admin_token = pos.admin.post(f"/v1/admin/members/{other['id']}/adjustments", by_token)
+    assert by_admin_token.status_code == 201
+    assert recorded_actors(
+        suite, forged["adjustment_id"], transfer["transfer_id"], by_token["adjustment_id"]
+    ) == {
+        forged["adjustment_id"]: f"staff:{staff_id}",
+        transfer["transfer_id"]: f"staff:{staff_id}",
+        by_token["adjustment_id"]: "admin-token",
+    }
 
 
 def test_only_the_admin_adjusts_points(pos: Pos) -> None:
