@@ -40,10 +40,11 @@ class Adjustments(Operations):
         if not 0 < abs(points) <= MAX_POINTS:
             raise InvalidArgument("points must not be zero", code="invalid-points")
 
-        def apply(session: Session, book: Book) -> tuple[int, int]:
+        def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
+            (owner,) = owners
             if points > 0:
                 book.earn(
-                    target,
+                    owner,
                     points,
                     book.now,
                     kind="adjust",
@@ -55,16 +56,16 @@ class Adjustments(Operations):
                     available_at=book.now,
                 )
             else:
-                _require(book, target, -points)
-                book.take(target, -points)
+                _require(book, owner, -points)
+                book.take(owner, -points)
                 book.post(
                     "adjust",
                     reason,
                     "staff",
                     operation_id,
-                    [member(target, "available", points), program(ADJUSTED, -points)],
+                    [member(owner, "available", points), program(ADJUSTED, -points)],
                 )
-            return book.balance(target).available, 0
+            return book.balance(owner).available, 0
 
         return self._apply_once("adjust", operation_id, target, None, points, reason, actor, apply)
 
@@ -85,12 +86,15 @@ class Adjustments(Operations):
         if not 0 < points <= MAX_POINTS:
             raise InvalidArgument("points must be more than zero", code="invalid-points")
 
-        def apply(session: Session, book: Book) -> tuple[int, int]:
-            _require(book, source, points)
-            for lot, part in book.take(source, points):
+        def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
+            giver, taker = owners
+            if giver == taker:
+                raise InvalidArgument("both members are now one (merged)", code="same-member")
+            _require(book, giver, points)
+            for lot, part in book.take(giver, points):
                 session.add(
                     Lot(
-                        member_id=target,
+                        member_id=taker,
                         status="available",
                         points=part,
                         remaining=part,
@@ -105,9 +109,9 @@ class Adjustments(Operations):
                 reason,
                 "staff",
                 operation_id,
-                [member(source, "available", -points), member(target, "available", points)],
+                [member(giver, "available", -points), member(taker, "available", points)],
             )
-            return book.balance(source).available, book.balance(target).available
+            return book.balance(giver).available, book.balance(taker).available
 
         return self._apply_once(
             "transfer", operation_id, source, target, points, reason, actor, apply
@@ -117,14 +121,20 @@ class Adjustments(Operations):
         self, operation_id: str, duplicate: str, survivor: str, actor: str
     ) -> AdjustmentResult:
         """Moves everything the duplicate member has (lots as they are, and any debt) to the
-        survivor. Refused while the duplicate has a redemption on hold."""
+        survivor, whose id every later change to the duplicate's then goes to (see
+        `Book.lock`). Refused while the duplicate has a redemption on hold, and when either
+        member was merged into another already (a reverse or chained merge)."""
         source = parse_id(duplicate, "member")
         target = parse_id(survivor, "member")
         if source == target:
             raise InvalidArgument("a member cannot be merged into themselves", code="same-member")
 
-        def apply(session: Session, book: Book) -> tuple[int, int]:
+        def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
             row = book.balance(source)
+            if row.merged_into is not None or book.balance(target).merged_into is not None:
+                raise FailedPrecondition(
+                    "one of the members was already merged into another", code="already-merged"
+                )
             if row.held:
                 raise FailedPrecondition(
                     "the duplicate has points on hold: capture or void them first",
@@ -145,6 +155,7 @@ class Adjustments(Operations):
             for bucket, points in zip(("available", "pending", "debt"), moved, strict=True):
                 moves += [member(source, bucket, -points), member(target, bucket, points)]
             book.post("merge", "duplicate member merged", "system", operation_id, moves)
+            repository.mark_merged(session, source, target)
             return book.balance(source).available, book.balance(target).available
 
         return self._apply_once(
@@ -160,7 +171,7 @@ class Adjustments(Operations):
         points: int,
         reason: str,
         actor: str,
-        change: Callable[[Session, Book], tuple[int, int]],
+        change: Callable[[Session, Book, list[uuid.UUID]], tuple[int, int]],
     ) -> AdjustmentResult:
         check_caller_id(operation_id, "operation_id")
         reason = " ".join(reason.split())
@@ -185,11 +196,15 @@ class Adjustments(Operations):
 
         def apply(session: Session) -> AdjustmentResult:
             book = Book(session, self._policy, now)
-            book.lock(*([member_id] + ([other] if other else [])))
+            # A merge works on the two ids as they are; anything else on whoever holds the
+            # points of each now.
+            owners = book.lock(
+                *([member_id] + ([other] if other else [])), follow_merges=kind != "merge"
+            )
             earlier = once.replay(session)
             if earlier is not None:
                 return earlier
-            available, other_available = change(session, book)
+            available, other_available = change(session, book, owners)
             result = AdjustmentResult(
                 operation_id=operation_id,
                 kind=kind,

@@ -101,4 +101,5 @@ def _view(data: dict) -> PointsView:
         debt=data["debt"],
         expiring=tuple((datetime.fromisoformat(when), points) for when, points in data["expiring"]),
         tier=TierView(**{**tier, "review_at": review_at}),
+        merged_into=data.get("merged_into", ""),
     )

@@ -21,6 +21,7 @@ from services.points.policy import PointsPolicy
 from services.points.repository import BUCKETS, BalanceRow
 from services.runtime import metrics, outbox
 from services.runtime.db import Database, utcnow
+from services.runtime.errors import FailedPrecondition
 
 MEMBER = "member"
 EARNED = "program:earned"
@@ -33,6 +34,8 @@ TOUCHED_MEMBERS = "points_members_touched"
 # How many lots a spend reads at a time.
 TAKE_BATCH = 100
 POSTINGS_MADE = "points_postings_made"
+# A merged duplicate names its survivor; survivors merged later are followed this far.
+MAX_MERGE_HOPS = 5
 
 
 def session_touched(session: Session, member_ids: Iterable[uuid.UUID]) -> None:
@@ -89,9 +92,32 @@ class Book:
         self.now = now
         self.balances: dict[uuid.UUID, BalanceRow] = {}
 
-    def lock(self, *member_ids: uuid.UUID) -> None:
+    def lock(self, *member_ids: uuid.UUID, follow_merges: bool = True) -> list[uuid.UUID]:
         """Locks the members' balances and settles their due lots (see `settle_due`); every
-        change to a member starts here."""
+        change to a member starts here. Answers whose points each change is for: the member
+        itself, or, for a duplicate merged into another, its survivor (locked too), so that a
+        posting racing a merge lands on the survivor instead of an id nobody reads any more."""
+        self._lock_rows(member_ids)
+        if not follow_merges:
+            return list(member_ids)
+        owners = []
+        for member_id in member_ids:
+            owner = member_id
+            for _hop in range(MAX_MERGE_HOPS):
+                survivor = self.balances[owner].merged_into
+                if survivor is None:
+                    break
+                # Locked after the duplicate, out of id order: only a change that raced the
+                # merge (or came with an old id) gets here.
+                self._lock_rows((survivor,))
+                owner = survivor
+            else:
+                raise FailedPrecondition("the member's merges go too deep", code="merge-chain")
+            owners.append(owner)
+        return owners
+
+    def _lock_rows(self, member_ids: Iterable[uuid.UUID]) -> None:
+        member_ids = tuple(member_ids)
         session_touched(self.session, member_ids)
         missing = [m for m in member_ids if m not in self.balances]
         if not missing:

@@ -120,7 +120,7 @@ class Jobs:
                 break
             with self._db.write() as session:
                 book = Book(session, self._policy, now)
-                book.lock(member_id)
+                (owner,) = book.lock(member_id)
                 record = session.get(Purchase, purchase_id, populate_existing=True)
                 if record is None or record.campaigns_evaluated:
                     continue  # another runner got here first
@@ -130,7 +130,7 @@ class Jobs:
                 withheld = points * record.refunded_minor // record.amount_minor
                 if points - withheld > 0:
                     book.earn(
-                        member_id,
+                        owner,
                         points - withheld,
                         record.occurred_at,
                         kind="earn",

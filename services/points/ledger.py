@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import Book
+from services.points.book import MAX_MERGE_HOPS, Book
 from services.points.models import OutboxEvent
 from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import Line, PointsPolicy
@@ -148,6 +148,8 @@ class PointsView:
     debt: int
     expiring: tuple[tuple[datetime, int], ...]
     tier: TierView
+    # A merged duplicate's view says only whose points it now reads (its survivor's id).
+    merged_into: str = ""
 
 
 Clock = Callable[[], datetime]
@@ -212,9 +214,10 @@ class Ledger:
 
         def apply(session: Session) -> PurchaseResult:
             book = Book(session, self._policy, now)
-            book.lock(member_id)
+            # The member, or the survivor of a merge that raced this purchase.
+            (owner,) = book.lock(member_id)
             lot_id = book.earn(
-                member_id,
+                owner,
                 earned,
                 occurred_at,
                 kind="earn",
@@ -223,10 +226,10 @@ class Ledger:
                 source_id=purchase.transaction_id,
                 source=f"purchase:{purchase_id}",
             )
-            repository.add_spend(session, member_id, occurred_at.date(), purchase.amount_minor)
+            repository.add_spend(session, owner, occurred_at.date(), purchase.amount_minor)
             book.emit(
                 "purchase.recorded",
-                member_id,
+                owner,
                 {
                     "store_id": str(store_id),
                     "transaction_id": purchase.transaction_id,
@@ -237,8 +240,8 @@ class Ledger:
                     "points_earned": earned,
                 },
             )
-            book.review_tier(member_id, upgrade_only=True)
-            row = book.balance(member_id)
+            book.review_tier(owner, upgrade_only=True)
+            row = book.balance(owner)
             result = PurchaseResult(
                 transaction_id=purchase.transaction_id,
                 member_id=purchase.member_id,
@@ -254,7 +257,7 @@ class Ledger:
                 id=purchase_id,
                 store_id=store_id,
                 transaction_id=purchase.transaction_id,
-                member_id=member_id,
+                member_id=owner,
                 amount_minor=purchase.amount_minor,
                 currency=purchase.currency,
                 occurred_at=occurred_at,
@@ -311,6 +314,15 @@ class Ledger:
     def points(self, member_id: str) -> PointsView:
         """The member's balances, the points that expire next by date, and their tier."""
         parsed = parse_id(member_id, "member")
+        for _hop in range(MAX_MERGE_HOPS):
+            view = self._view(parsed)
+            if not view.merged_into:
+                return view
+            # Merges are never undone, so a duplicate's cached view cannot go stale.
+            parsed = uuid.UUID(view.merged_into)
+        return view
+
+    def _view(self, parsed: uuid.UUID) -> PointsView:
         if self._cache is None:
             return self._load_points(parsed)
         return self._cache.read(parsed, lambda: self._load_points(parsed))
@@ -332,6 +344,8 @@ class Ledger:
             next_name=above.name if above else "",
             next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
         )
+        if row.merged_into is not None:
+            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=str(row.merged_into))
         if row.available is None:
             return PointsView(0, 0, 0, 0, (), tier_view)
         return PointsView(

@@ -98,7 +98,8 @@ class Balance(Base):
     """A member's balances, derived from the entries and kept in step with them.
 
     Every change to a member's points locks this row first, so one member's changes are
-    serialised; the checks make a negative balance impossible whatever the code does.
+    serialised; the checks make a negative balance impossible whatever the code does. A merged
+    duplicate's row names its survivor, and the database refuses any point left on it.
     """
 
     __tablename__ = "balances"
@@ -107,6 +108,10 @@ class Balance(Base):
         CheckConstraint("pending >= 0", name="pending_not_negative"),
         CheckConstraint("held >= 0", name="held_not_negative"),
         CheckConstraint("debt <= 0", name="debt_not_positive"),
+        CheckConstraint(
+            "merged_into IS NULL OR (available = 0 AND pending = 0 AND held = 0 AND debt = 0)",
+            name="merged_holds_nothing",
+        ),
     )
 
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -115,6 +120,8 @@ class Balance(Base):
     held: Mapped[int] = mapped_column(BigInteger, default=0)
     # Points owed by the member (negative): a refund took back points already spent.
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Set once this member was merged into another: every later change goes to that one.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class Lot(Base):

@@ -54,11 +54,11 @@ class Redemptions(Operations):
 
         def apply(session: Session) -> RedemptionResult:
             book = Book(session, self._policy, now)
-            book.lock(member_uuid)
+            (owner,) = book.lock(member_uuid)
             earlier = once.replay(session)
             if earlier is not None:
                 return earlier
-            row = book.balance(member_uuid)
+            row = book.balance(owner)
             if row.available < points:
                 raise FailedPrecondition(
                     f"the member has {row.available} points available, {points} asked",
@@ -67,7 +67,7 @@ class Redemptions(Operations):
             hold = Hold(
                 store_id=store,
                 redemption_id=redemption_id,
-                member_id=member_uuid,
+                member_id=owner,
                 points=points,
                 status="held",
                 request_hash=fingerprint,
@@ -77,7 +77,7 @@ class Redemptions(Operations):
             )
             session.add(hold)
             session.flush()  # the unique guard fires here for a duplicate
-            taken = book.take(member_uuid, points)
+            taken = book.take(owner, points)
             assert sum(part for _, part in taken) == points, "lots disagree with the balance"
             session.add_all(
                 HoldAllocation(hold_id=hold.id, lot_id=lot.id, points=part) for lot, part in taken
@@ -87,7 +87,7 @@ class Redemptions(Operations):
                 "points held for a redemption",
                 "pos",
                 redemption_id,
-                [member(member_uuid, "available", -points), member(member_uuid, "held", points)],
+                [member(owner, "available", -points), member(owner, "held", points)],
             )
             if capture:
                 _capture(book, hold)

@@ -65,6 +65,8 @@ class BalanceRow:
     pending: int
     held: int
     debt: int
+    # The survivor of a merged duplicate (see book.Book.lock).
+    merged_into: uuid.UUID | None = None
 
 
 _NOW = bindparam("now")
@@ -72,6 +74,7 @@ _LOCK_BALANCES = (
     select(
         _balances.c.member_id,
         *(_balances.c[bucket] for bucket in BUCKETS),
+        _balances.c.merged_into,
         select(_lots.c.id)
         .where(
             _lots.c.member_id == _balances.c.member_id,
@@ -107,8 +110,8 @@ def lock_balances(
         session.execute(_NEW_BALANCES[_dialect(session)], new)
         rows = session.execute(_LOCK_BALANCES, params).all()
     return (
-        {row[0]: BalanceRow(*row[:5]) for row in rows},
-        {row[0] for row in rows if row[5]},
+        {row[0]: BalanceRow(*row[:6]) for row in rows},
+        {row[0] for row in rows if row[6]},
     )
 
 
@@ -239,6 +242,7 @@ _STANDING = select(
     select(_tiers.c.tier).where(_MY_TIER).scalar_subquery().label("tier"),
     select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery().label("review_at"),
     _SPEND_SINCE.scalar_subquery().label("spend"),
+    select(_balances.c.merged_into).where(_MINE).scalar_subquery().label("merged_into"),
 )
 
 
@@ -368,6 +372,16 @@ def program_movements(
         )
         for row in rows
     ]
+
+
+def mark_merged(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> None:
+    """The duplicate's balance row, and those of members merged into it before, now name the
+    survivor (their points must have moved already: the database refuses any left behind)."""
+    session.execute(
+        update(_balances)
+        .where(or_(_balances.c.member_id == duplicate, _balances.c.merged_into == duplicate))
+        .values(merged_into=survivor)
+    )
 
 
 def move_spend(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
