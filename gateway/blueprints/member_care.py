@@ -98,6 +98,7 @@ def duplicates():
     responses={
         200: ("Merged; the duplicate's id, card and phone now find the survivor", MERGED),
         404: ("No such member", None),
+        409: ("`merge-in-progress`: one of the members is in another merge under way", None),
         422: ("Same member, already merged, erased, or points on hold", None),
     },
 )

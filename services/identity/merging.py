@@ -1,14 +1,21 @@
 """Duplicate members: finding likely pairs, and merging one into the other.
 
-The points move first (the points service makes that safe to repeat), then identity records the
-merge in one transaction: the duplicate's row stays with `merged_into` set, so its id, card and
-phone resolve to the survivor, and the survivor takes whatever profile fields it lacked.
+A merge is one recorded operation in three steps. Identity first records it as started, with
+both members locked: from then on neither member can take part in another merge (a reverse or
+chained merge asked at the same moment is refused), and a retry of the same merge carries it
+on. Then the points move (the points service makes that safe to repeat, and sends every later
+posting for the duplicate to the survivor). Last, identity applies it in one transaction: the
+duplicate's row stays with `merged_into` set, so its id, card and phone resolve to the
+survivor, and the survivor takes whatever profile fields it lacked. A merge that the points
+service refused is dropped; one left started by a crash is finished by `finish_stalled`.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,8 +25,21 @@ from services.identity.models import Consent, Member, Merge
 from services.identity.points_client import PointsLedger
 from services.identity.sessions import Sessions
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
 from services.runtime.ids import parse_id
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
+# Refusals by the points service that prove it moved nothing: the merge can be dropped. Any
+# other failure (unavailable, no answer in time) may have moved the points: it stays started.
+POINTS_REFUSED = (InvalidArgument, FailedPrecondition, NotFound, AlreadyExists, Conflict)
 
 PROFILE_FIELDS = ("first_name", "last_name", "birth_date", "city", "gender")
 
@@ -104,14 +124,44 @@ class Merger:
         actor = _actor(actor)
         if survivor_id == duplicate_id:
             raise InvalidArgument("a member cannot be merged into themselves", code="same-member")
-        with self._db.read() as session:
-            self._check(session, survivor_id, duplicate_id)
-        available = self._points.merge(str(duplicate_id), str(survivor_id), actor)
+        actor = self._start(survivor_id, duplicate_id, actor)
+        return self._finish(survivor_id, duplicate_id, actor)
+
+    def _start(self, survivor_id: uuid.UUID, duplicate_id: uuid.UUID, actor: str) -> str:
+        """Records the merge as started (or finds it started or done already); the actor of
+        the merge as first asked."""
+        with self._db.write() as session:
+            self._lock(session, survivor_id, duplicate_id)
+            if not self._check(session, survivor_id, duplicate_id):
+                return actor
+            under_way = repository.merges_under_way(session, [survivor_id, duplicate_id])
+            for started in under_way:
+                if (started.duplicate_id, started.survivor_id) == (duplicate_id, survivor_id):
+                    return started.actor  # a retry carries the same merge on
+            if under_way:
+                raise Conflict(
+                    "one of the members is in another merge under way", code="merge-in-progress"
+                )
+            session.add(
+                Merge(
+                    duplicate_id=duplicate_id,
+                    survivor_id=survivor_id,
+                    actor=actor,
+                    status="started",
+                    merged_at=utcnow(),
+                )
+            )
+        return actor
+
+    def _finish(self, survivor_id: uuid.UUID, duplicate_id: uuid.UUID, actor: str) -> MergeResult:
+        try:
+            available = self._points.merge(str(duplicate_id), str(survivor_id), actor)
+        except POINTS_REFUSED:
+            self._drop(survivor_id, duplicate_id)
+            raise
         stale: list[str] = []
         with self._db.write() as session:
-            first, second = sorted((survivor_id, duplicate_id))
-            repository.member_for_update(session, first)
-            repository.member_for_update(session, second)
+            self._lock(session, survivor_id, duplicate_id)
             if self._check(session, survivor_id, duplicate_id):
                 kept = repository.member_by_id(session, survivor_id)
                 gone = repository.member_by_id(session, duplicate_id)
@@ -122,7 +172,13 @@ class Merger:
                 kept.updated_at = utcnow()
                 gone.merged_into = survivor_id
                 repository.merge_aliases(session, duplicate_id, survivor_id)
-                session.add(Merge(duplicate_id=duplicate_id, survivor_id=survivor_id, actor=actor))
+                record = session.get(Merge, duplicate_id)
+                if record is None:
+                    session.add(
+                        Merge(duplicate_id=duplicate_id, survivor_id=survivor_id, actor=actor)
+                    )
+                else:
+                    record.status = "done"
                 events.merged(session, duplicate_id, survivor_id)
                 if events.profile(kept) != before:
                     events.profile_changed(session, kept)
@@ -131,3 +187,36 @@ class Merger:
         # Whoever is logged in as the duplicate logs in again, as the survivor.
         self._sessions.revoke_all("member", duplicate_id)
         return MergeResult(self._directory.get(str(survivor_id)), available)
+
+    def _drop(self, survivor_id: uuid.UUID, duplicate_id: uuid.UUID) -> None:
+        """Forgets a started merge the points service refused (it moved nothing)."""
+        with self._db.write() as session:
+            record = session.get(Merge, duplicate_id, with_for_update=True)
+            if record is not None and record.status == "started":
+                session.delete(record)
+
+    def finish_stalled(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Finishes merges left started (a process died between the steps), or drops those
+        the points service refuses; how many it settled."""
+        with self._db.read() as session:
+            stalled = [
+                (m.survivor_id, m.duplicate_id, m.actor)
+                for m in repository.merges_started_before(session, utcnow() - older_than, 100)
+            ]
+        settled = 0
+        for survivor_id, duplicate_id, actor in stalled:
+            try:
+                self._finish(survivor_id, duplicate_id, actor)
+            except POINTS_REFUSED:
+                pass  # dropped
+            except DomainError:
+                continue  # points is not answering: next time
+            settled += 1
+        if settled:
+            log(logger, "stalled merges settled", count=settled)
+        return settled
+
+    @staticmethod
+    def _lock(session: Session, *member_ids: uuid.UUID) -> None:
+        for member_id in sorted(member_ids):
+            repository.member_for_update(session, member_id)

@@ -119,7 +119,10 @@ class StaffAccount(Base):
 
 
 class Merge(Base):
-    """The audit trail of merges: who merged which duplicate into which survivor, and when."""
+    """The audit trail of merges: who merged which duplicate into which survivor, and when.
+
+    A merge is `started` before the points service moves the duplicate's points and `done`
+    once identity has applied it; while started, neither member can be in another merge."""
 
     __tablename__ = "merges"
 
@@ -127,6 +130,7 @@ class Merge(Base):
     survivor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     actor: Mapped[str] = mapped_column(String(100))
     merged_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="done", index=True)
 
 
 class Erasure(Base):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from services.identity.models import ApiKey, Consent, Member, OneTimeCode, Store
+from services.identity.models import ApiKey, Consent, Member, Merge, OneTimeCode, Store
 
 # Merges are flattened (a member merged into one that is later merged points at the last
 # survivor), so one hop is the rule; the bound only guards against a damaged row.
@@ -84,6 +85,29 @@ def member_ids_by_email_hash(session: Session, email_hash: str) -> list[uuid.UUI
 def aliases_of(session: Session, member_id: uuid.UUID) -> list[Member]:
     """The members merged into this one."""
     return list(session.scalars(select(Member).where(Member.merged_into == member_id)))
+
+
+def merges_under_way(session: Session, member_ids: Sequence[uuid.UUID]) -> list[Merge]:
+    """Started merges that either member takes part in, as duplicate or as survivor."""
+    return list(
+        session.scalars(
+            select(Merge).where(
+                Merge.status == "started",
+                or_(Merge.duplicate_id.in_(member_ids), Merge.survivor_id.in_(member_ids)),
+            )
+        )
+    )
+
+
+def merges_started_before(session: Session, before: datetime, limit: int) -> list[Merge]:
+    return list(
+        session.scalars(
+            select(Merge)
+            .where(Merge.status == "started", Merge.merged_at < before)
+            .order_by(Merge.merged_at)
+            .limit(limit)
+        )
+    )
 
 
 def merge_aliases(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> None:

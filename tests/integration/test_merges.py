@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from sqlalchemy import update
 
+from deploy.local import Suite
 from services.points.audit import audit
 from services.points.models import Balance
 from services.runtime.errors import DomainError, FailedPrecondition
 from tests.ledger_support import STORE, PointsWorld
+from tests.support import Api, Pos, run_check
 
 
 def new_member() -> str:
@@ -97,3 +101,67 @@ def test_the_books_check_finds_points_left_on_a_merged_id(world: PointsWorld) ->
             connection.exec_driver_sql("PRAGMA ignore_check_constraints = OFF")
     [example] = found["points left on a merged member's id"]
     assert uuid.UUID(example) == uuid.UUID(duplicate)
+
+
+def _merge(pos: Pos, survivor: str, duplicate: str) -> requests.Response:
+    desk = pos.admin.with_token(pos.admin.token)  # a client of its own, for its own thread
+    return desk.post(
+        "/v1/support/members/merges", {"survivor_id": survivor, "duplicate_id": duplicate}
+    )
+
+
+def test_opposite_merges_asked_at_once_at_the_desk_keep_every_point(suite: Suite, pos: Pos) -> None:
+    a, b = pos.enrol(), pos.enrol()
+    assert pos.purchase(a["id"], amount="5000000").status_code == 201  # 500 points
+    assert pos.purchase(b["id"], amount="3000000").status_code == 201  # 300 points
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda pair: _merge(pos, *pair), [(a["id"], b["id"]), (b["id"], a["id"])])
+        )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses[0] == 200 and statuses[1] in (409, 422), [a.text for a in answers]
+    [won] = [answer.json() for answer in answers if answer.status_code == 200]
+    assert won["available_points"] == 800
+    survivor = won["survivor"]["id"]
+    for member in (a, b):
+        balance = pos.balance(member["id"])
+        assert (balance["member_id"], balance["available"]) == (survivor, 800)
+    assert run_check(suite.env).returncode == 0
+
+
+def test_purchases_racing_a_merge_at_six_tills_all_reach_the_survivor(
+    suite: Suite, pos: Pos
+) -> None:
+    survivor, duplicate = pos.enrol(), pos.enrol()
+    assert pos.purchase(survivor["id"], amount="1000000").status_code == 201  # 100 points
+    tills = [pos.api.with_token(pos.api_key) for _ in range(6)]
+    start = threading.Barrier(7)
+
+    def sell(till: Api) -> list[requests.Response]:
+        start.wait()
+        return [
+            till.post(
+                "/v1/purchases",
+                {
+                    "transaction_id": f"T-{uuid.uuid4().hex[:12]}",
+                    "member_id": duplicate["id"],
+                    "amount": str(10000 * (1 + i % 5)),
+                    "currency": "IRR",
+                },
+            )
+            for i in range(12)
+        ]
+
+    with ThreadPoolExecutor(6) as pool:
+        sales = [pool.submit(sell, till) for till in tills]
+        start.wait()
+        merged = _merge(pos, survivor["id"], duplicate["id"])
+        answers = [answer for sale in sales for answer in sale.result()]
+    assert merged.status_code == 200, merged.text
+    assert all(answer.status_code == 201 for answer in answers), [a.text for a in answers]
+    promised = 100 + sum(answer.json()["points_earned"] for answer in answers)
+    assert promised > 100
+    assert pos.balance(survivor["id"])["available"] == promised
+    assert pos.balance(duplicate["id"])["available"] == promised
+    assert run_check(suite.env).returncode == 0
