@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from services.points import repository
 from services.points.models import HoldAllocation, Lot, OutboxEvent
 from services.points.policy import PointsPolicy
 from services.points.repository import BUCKETS, BalanceRow
+from services.points.tiers import Tier
 from services.runtime import metrics, outbox
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition
@@ -348,28 +350,75 @@ class Book:
         """Brings the member's tier in line with their qualifying spend: higher at once; lower
         only when the review date has come (`upgrade_only` False). Returns (before, after)."""
         ladder = self.policy.ladder
-        session_touched(self.session, [member_id])
-        name, review_at, spend = repository.tier_and_spend(
-            self.session, member_id, self.now - ladder.window
-        )
-        earned = ladder.earned_by(spend)
-        before = ladder.named(name) if name is not None else ladder.lowest
-        due = not upgrade_only and review_at is not None and review_at <= self.now
-        reviewed = ladder.rank(earned) > ladder.rank(before) or due
-        after = earned if reviewed else before
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
+        earned = ladder.earned_by(held.spend)
         next_review = self.now + ladder.window
-        if name is None:
-            repository.add_tier(self.session, member_id, after.name, self.now, next_review)
-        elif after != before:
-            repository.update_tier(
-                self.session, member_id, tier=after.name, since=self.now, review_at=next_review
-            )
-        elif reviewed:
-            repository.update_tier(self.session, member_id, review_at=next_review)
-        if after != before:
+        if not upgrade_only and held.review_at is not None and held.review_at <= self.now:
+            return self._set_tier(member_id, held, earned, next_review, floor=None)
+        if ladder.rank(earned) > ladder.rank(before):
+            # The tier below an upgrade: what the last review gave, however many upgrades since.
+            if held.floor_tier is not None:
+                floor = (held.floor_tier, held.floor_review_at)
+            else:
+                floor = (before.name, held.review_at or next_review)
+            return self._set_tier(member_id, held, earned, next_review, floor)
+        if held.tier is None:
+            return self._set_tier(member_id, held, before, next_review, floor=None)
+        return before.name, before.name
+
+    def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
+        """After a refund: a tier the member was upgraded to since their last review falls back
+        to what their spend still earns, no lower than the tier that review gave, and is next
+        reviewed when that tier would have been. The spend is counted both over the window
+        that earned the upgrade and over the window up to now: a refund of what did not earn
+        the upgrade changes neither. Returns (before, after)."""
+        ladder = self.policy.ladder
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        if held.floor_tier is None:
+            return held.tier, held.tier
+        before = ladder.named(held.tier)
+        floor = ladder.named(held.floor_tier)
+        at_upgrade = repository.spend_between(
+            self.session, member_id, held.since - ladder.window, held.since
+        )
+        after = max(
+            floor, ladder.earned_by(at_upgrade), ladder.earned_by(held.spend), key=ladder.rank
+        )
+        if ladder.rank(after) >= ladder.rank(before):
+            return before.name, before.name
+        kept = None if after == floor else (held.floor_tier, held.floor_review_at)
+        return self._set_tier(member_id, held, after, held.floor_review_at, kept)
+
+    def _set_tier(
+        self,
+        member_id: uuid.UUID,
+        held: Row,
+        tier: Tier,
+        review_at: datetime,
+        floor: tuple[str, datetime] | None,
+    ) -> tuple[str, str]:
+        """Writes the member's tier row (`held` is it as `tier_and_spend` read it) and, if the
+        tier changes, a `tier.changed` event."""
+        ladder = self.policy.ladder
+        session_touched(self.session, [member_id])
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
+        values: dict[str, object] = {
+            "tier": tier.name,
+            "review_at": review_at,
+            "floor_tier": floor[0] if floor else None,
+            "floor_review_at": floor[1] if floor else None,
+        }
+        if held.tier is None:
+            repository.add_tier(self.session, member_id, since=self.now, **values)
+        else:
+            if tier != before:
+                values["since"] = self.now
+            repository.update_tier(self.session, member_id, **values)
+        if tier != before:
             self.emit(
                 "tier.changed",
                 member_id,
-                {"from": before.name, "to": after.name, "qualifying_spend_minor": spend},
+                {"from": before.name, "to": tier.name, "qualifying_spend_minor": int(held.spend)},
             )
-        return before.name, after.name
+        return before.name, tier.name

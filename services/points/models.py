@@ -227,6 +227,11 @@ class MemberTier(Base):
     tier: Mapped[str] = mapped_column(String(40))
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     review_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Set while the tier is an upgrade since the last review: the tier that review gave (or
+    # the lowest, for a member who had none) and its own review date. A refund that takes
+    # back the spend behind the upgrade brings the member back down, never below this.
+    floor_tier: Mapped[str | None] = mapped_column(String(40))
+    floor_review_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class OutboxEvent(OutboxColumns, Base):

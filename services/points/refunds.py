@@ -3,7 +3,8 @@
 In proportion to the money refunded, cumulatively (so refunding a purchase in parts takes back
 exactly what refunding it at once would). Points come from the purchase's own lot first, even
 while still pending, then from the member's other lots; what the member has already spent is
-recorded as debt that future earning pays off, never silently lost.
+recorded as debt that future earning pays off, never silently lost. A tier the refunded spend
+had lifted the member to since their last review is taken back too.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Refunds(Operations):
             repository.add_spend(
                 session, purchase.member_id, purchase.occurred_at.date(), -amount_minor
             )
+            book.undo_refunded_upgrade(purchase.member_id)
             book.emit(
                 "purchase.refunded",
                 purchase.member_id,

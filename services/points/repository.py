@@ -215,22 +215,32 @@ def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) ->
     return int(session.execute(_SPEND_SINCE, params).scalar_one())
 
 
+_SPEND_BETWEEN = _SPEND_SINCE.where(_spend_days.c.day <= bindparam("until"))
+
+
+def spend_between(session: Session, member_id: uuid.UUID, since: datetime, until: datetime) -> int:
+    """Qualifying spend on the days after `since` up to the day of `until`, that one included."""
+    params = {"member_id": member_id, "since": since.date(), "until": until.date()}
+    return int(session.execute(_SPEND_BETWEEN, params).scalar_one())
+
+
 _MY_TIER = _tiers.c.member_id == bindparam("member_id")
+_TIER_COLUMNS = ("tier", "since", "review_at", "floor_tier", "floor_review_at")
 _TIER_AND_SPEND = select(
-    select(_tiers.c.tier).where(_MY_TIER).scalar_subquery(),
-    select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery(),
-    _SPEND_SINCE.scalar_subquery(),
+    *(
+        select(_tiers.c[name]).where(_MY_TIER).scalar_subquery().label(name)
+        for name in _TIER_COLUMNS
+    ),
+    _SPEND_SINCE.scalar_subquery().label("spend"),
 )
 
 
-def tier_and_spend(
-    session: Session, member_id: uuid.UUID, since: datetime
-) -> tuple[str | None, datetime | None, int]:
-    """In one statement: the member's tier and its review date (None without a tier row) and
-    their qualifying spend since `since` (see `qualifying_spend`)."""
+def tier_and_spend(session: Session, member_id: uuid.UUID, since: datetime) -> Row:
+    """In one statement: the member's tier row (`tier`, `since`, `review_at`, `floor_tier`,
+    `floor_review_at`; all None without one) and their qualifying `spend` since `since` (see
+    `qualifying_spend`)."""
     params = {"member_id": member_id, "since": since.date()}
-    row = session.execute(_TIER_AND_SPEND, params).one()
-    return row[0], row[1], int(row[2])
+    return session.execute(_TIER_AND_SPEND, params).one()
 
 
 _MINE = _balances.c.member_id == bindparam("member_id")
@@ -274,11 +284,8 @@ def expiring(
     return [(row[0], int(row[1])) for row in session.execute(_EXPIRING, params)]
 
 
-def add_tier(
-    session: Session, member_id: uuid.UUID, tier: str, since: datetime, review_at: datetime
-) -> None:
-    values = {"member_id": member_id, "tier": tier, "since": since, "review_at": review_at}
-    session.execute(insert(_tiers), values)
+def add_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:
+    session.execute(insert(_tiers), {"member_id": member_id, **values})
 
 
 def update_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:

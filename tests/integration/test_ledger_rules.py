@@ -340,18 +340,91 @@ def test_an_upgrade_applies_at_once_and_its_multiplier_from_the_next_purchase(
     assert result.points_earned == 125
 
 
-def test_a_tier_goes_down_only_at_its_review_date(world: PointsWorld) -> None:
+def test_a_tier_a_review_gave_goes_down_only_at_its_next_review_date(world: PointsWorld) -> None:
     with_policy(world, ladder=LADDER)
     m = new_member()
+    world.buy(m, 1000)  # silver
+    world.clock.advance(days=300)
     purchase = world.buy(m, 1000)
-    assert world.ledger.points(m).tier.name == "silver"
+    world.clock.advance(days=66)
+    world.jobs.run()  # the review: the last window's spend keeps silver
     world.refunds.refund(STORE, purchase, "RF-tier", 1000 * world.policy.per_minor)
     world.jobs.run()
-    assert world.ledger.points(m).tier.name == "silver"  # kept until the review
+    assert world.ledger.points(m).tier.name == "silver"  # kept until the next review
     world.clock.advance(days=366)
     assert world.jobs.run().tiers_reviewed >= 1
     view = world.ledger.points(m).tier
     assert (view.name, view.qualifying_spend_minor) == ("member", 0)
+
+
+def tier_changes(world: PointsWorld, member: str) -> list[tuple[str, str]]:
+    events, _ = world.ledger.events("", 1000)
+    return [
+        (e.payload["from"], e.payload["to"])
+        for e in events
+        if e.type == "tier.changed" and e.member_id == member
+    ]
+
+
+def test_a_refunded_gold_making_purchase_leaves_the_member_at_their_earned_tier(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    world.buy(m, 500)
+    review_at = world.ledger.points(m).tier.review_at
+    world.clock.advance(days=10)
+    gold = world.buy(m, 4600)  # 5,100: gold at once
+    assert world.ledger.points(m).tier.name == "gold"
+    world.clock.advance(days=2)
+    world.refunds.refund(STORE, gold, "RF-gold", 4600 * world.policy.per_minor)
+    view = world.ledger.points(m).tier
+    # Back where the spend left them, reviewed when that tier would have been.
+    assert (view.name, view.review_at) == ("member", review_at)
+    assert tier_changes(world, m) == [("member", "gold"), ("gold", "member")]
+    result = world.ledger.record_purchase(
+        PurchaseInput(STORE, "T-after-gold", m, 100 * world.policy.per_minor, "IRR")
+    )
+    assert [(line.source, line.points) for line in result.breakdown] == [("base", 100)]
+
+
+def test_a_refunded_upgrade_falls_back_to_a_tier_still_earned_since_the_review(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    world.buy(m, 1200)  # silver
+    gold = world.buy(m, 4000)  # gold
+    world.refunds.refund(STORE, gold, "RF-silver-gold", 4000 * world.policy.per_minor)
+    assert world.ledger.points(m).tier.name == "silver"
+    gold_again = world.buy(m, 4000)
+    assert world.ledger.points(m).tier.name == "gold"
+    world.refunds.refund(STORE, gold_again, "RF-silver-gold-2", 4000 * world.policy.per_minor)
+    assert world.ledger.points(m).tier.name == "silver"
+
+
+def test_a_partial_refund_that_keeps_the_spend_above_the_threshold_keeps_the_tier(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    purchase = world.buy(m, 5200)
+    world.refunds.refund(STORE, purchase, "RF-part", 200 * world.policy.per_minor)
+    assert world.ledger.points(m).tier.name == "gold"
+    world.refunds.refund(STORE, purchase, "RF-more", 1 * world.policy.per_minor)
+    assert world.ledger.points(m).tier.name == "silver"
+
+
+def test_refunding_a_purchase_that_did_not_earn_the_upgrade_keeps_it(world: PointsWorld) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    world.buy(m, 3000)  # silver
+    world.clock.advance(days=300)
+    world.buy(m, 2000)  # 5,000 over the window: gold
+    world.clock.advance(days=100)  # the first purchase has left the rolling window
+    later = world.buy(m, 100)
+    world.refunds.refund(STORE, later, "RF-later", 100 * world.policy.per_minor)
+    assert world.ledger.points(m).tier.name == "gold"  # until its review date
 
 
 def test_at_review_a_member_keeps_the_tier_the_last_window_earned(world: PointsWorld) -> None:

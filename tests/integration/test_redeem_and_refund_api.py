@@ -110,6 +110,22 @@ def test_a_partial_refund_takes_back_its_share_of_the_points(pos: Pos) -> None:
     assert pos.balance(member["id"])["available"] == 75
 
 
+def test_refunding_the_purchase_that_made_a_member_gold_takes_gold_back(pos: Pos) -> None:
+    member = pos.enrol()
+    bought = pos.purchase(member["id"], "T-gold", amount="200000000")  # gold's threshold
+    assert bought.status_code == 201, bought.text
+    assert pos.balance(member["id"])["tier"]["name"] == "gold"
+    refund = pos.api.post(
+        "/v1/purchases/T-gold/refunds", {"refund_id": "RF-gold", "amount": "200000000"}
+    )
+    assert refund.status_code == 201, refund.text
+    tier = pos.balance(member["id"])["tier"]
+    assert (tier["name"], tier["qualifying_spend"]) == ("member", "0.00")
+    after = pos.purchase(member["id"], amount="1000000")
+    assert [line["source"] for line in after.json()["breakdown"]] == ["base"]
+    assert after.json()["points_earned"] == 100
+
+
 def test_a_refund_of_spent_points_shows_as_debt(pos: Pos) -> None:
     member = pos.enrol()
     pos.purchase(member["id"], "T-spent", amount="1000000")
