@@ -5,17 +5,19 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import create_engine, update
 
 from deploy.local import Suite
+from services.identity.models import Merge
 from services.points.audit import audit
 from services.points.models import Balance
 from services.runtime.errors import DomainError, FailedPrecondition
 from tests.ledger_support import STORE, PointsWorld
-from tests.support import Api, Pos, run_check
+from tests.support import Api, Pos, db_url, run_check
 
 
 def new_member() -> str:
@@ -165,3 +167,38 @@ def test_purchases_racing_a_merge_at_six_tills_all_reach_the_survivor(
     assert pos.balance(survivor["id"])["available"] == promised
     assert pos.balance(duplicate["id"])["available"] == promised
     assert run_check(suite.env).returncode == 0
+
+
+def test_a_merge_left_started_blocks_others_and_is_carried_on_by_a_retry(
+    suite: Suite, pos: Pos
+) -> None:
+    a, b, c = pos.enrol(), pos.enrol(), pos.enrol()
+    assert pos.purchase(b["id"], amount="2000000").status_code == 201  # 200 points
+    # As if identity died right after recording the merge of b into a.
+    engine = create_engine(db_url(suite, "identity"))
+    with engine.begin() as connection:
+        connection.execute(
+            Merge.__table__.insert(),
+            {
+                "duplicate_id": uuid.UUID(b["id"]),
+                "survivor_id": uuid.UUID(a["id"]),
+                "actor": "support:someone",
+                "merged_at": datetime.now(UTC),
+                "status": "started",
+            },
+        )
+    engine.dispose()
+
+    for survivor, duplicate in ((b["id"], a["id"]), (c["id"], b["id"]), (b["id"], c["id"])):
+        refused = _merge(pos, survivor, duplicate)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "merge-in-progress"
+    assert pos.balance(b["id"])["member_id"] == b["id"]  # nothing moved
+
+    finished = _merge(pos, a["id"], b["id"])
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["available_points"] == 200
+    assert pos.balance(b["id"])["member_id"] == a["id"]
+    export = pos.admin.get(f"/v1/support/members/{a['id']}/export").json()
+    [audit] = export["identity"]["merges"]
+    assert audit["actor"] == "support:someone"  # who asked first
