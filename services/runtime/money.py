@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from services.runtime.errors import InvalidArgument
 from services.runtime.text import ascii_digits
@@ -14,7 +13,8 @@ _EXPONENTS = {
     **dict.fromkeys(["RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"], 0),
     **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
 }
-_DECIMAL = re.compile(r"[0-9]{1,18}(\.[0-9]+)?")
+# At most 18 digits either side of the point: every value is then held exactly, never rounded.
+_DECIMAL = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,18}))?")
 MAX_MINOR = 10**15
 
 
@@ -23,26 +23,28 @@ def exponent(currency: str) -> int:
 
 
 def to_minor(amount: str | int, currency: str, field: str = "amount") -> int:
-    """`"12.50"` EUR → 1250, also typed in Persian digits. Refuses floats, signs, exponents and
-    more decimals than the currency has."""
+    """`"12.50"` EUR → 1250, also typed in Persian digits. Exact: refuses floats, signs,
+    exponents, more decimals than the currency has and more than 18 digits either side of the
+    point, rather than round anything."""
     if isinstance(amount, bool) or not isinstance(amount, str | int):
         raise InvalidArgument(
             f'{field} must be a decimal string such as "125000"', "invalid-amount"
         )
     text = ascii_digits(str(amount).strip())
-    if not _DECIMAL.fullmatch(text):
-        raise InvalidArgument(f"{field} must be a non-negative decimal number", "invalid-amount")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidArgument(f"{field} is not a number", "invalid-amount") from None
-    scaled = value.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
+    match = _DECIMAL.fullmatch(text)
+    if not match:
         raise InvalidArgument(
-            f"{field} has more decimals than {currency} allows ({exponent(currency)})",
+            f"{field} must be a non-negative decimal number of at most 18 digits before and"
+            " after the point",
             "invalid-amount",
         )
-    minor = int(scaled)
+    places = exponent(currency)
+    whole, fraction = match[1], (match[2] or "").rstrip("0")
+    if len(fraction) > places:
+        raise InvalidArgument(
+            f"{field} has more decimals than {currency} allows ({places})", "invalid-amount"
+        )
+    minor = int(whole) * 10**places + int(fraction.ljust(places, "0") or 0)
     if minor > MAX_MINOR:
         raise InvalidArgument(f"{field} is too large", "invalid-amount")
     return minor

@@ -29,7 +29,12 @@ def test_decimal_strings_become_minor_units(amount: str, currency: str, minor: i
 
 
 @pytest.mark.parametrize(
-    "amount", ["-1", "1e3", "12.345", "1,000", " ", "", "½", "²", 1.5, True, None]
+    "amount",
+    [
+        *("-1", "1e3", "12.345", "1,000", " ", "", "½", "²", 1.5, True, None),
+        # Beyond what is held exactly: refused rather than rounded to 1.
+        *("1.00000000000000000000000000001", "1." + "0" * 39, "1" * 40, 10**40),
+    ],
 )
 def test_what_is_not_a_plain_amount_is_refused(amount: object) -> None:
     with pytest.raises(InvalidArgument) as refused:
