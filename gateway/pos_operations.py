@@ -23,6 +23,7 @@ from loyalty.points.v1 import points_pb2
 from services.identity.member_cache import member_key
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
+from services.runtime.text import ascii_digits
 
 
 def display_name(member: identity_pb2.Member) -> str:
@@ -201,7 +202,7 @@ def place_purchase(upstream: Upstreams, store_id: str, body: dict) -> dict:
             common_pb2.PurchaseItem(
                 sku=item["sku"],
                 category=item.get("category", ""),
-                quantity=str(item["quantity"]),
+                quantity=ascii_digits(str(item["quantity"])),
                 unit_price=common_pb2.Money(
                     amount_minor=to_minor(item["unit_price"], currency, "unit_price"),
                     currency=currency,

@@ -38,6 +38,16 @@ BAD_PURCHASES = [
     ("zero amount", {"amount": "0"}, 422, "invalid-amount"),
     ("amount in words", {"amount": "lots"}, 422, "invalid-amount"),
     ("too many decimals", {"amount": "10.123"}, 422, "invalid-amount"),
+    # Past what is held exactly: refused, never rounded to 1.
+    ("amount of 30 digits", {"amount": "1.00000000000000000000000000001"}, 422, "invalid-amount"),
+    ("amount of 40 digits", {"amount": "1." + "0" * 38 + "1"}, 422, "invalid-amount"),
+    ("amount of 40 zeros", {"amount": "1." + "0" * 39}, 422, "invalid-amount"),
+    (
+        "unit price of 30 digits",
+        {"items": [{"sku": "A", "quantity": "1", "unit_price": "1.00000000000000000000000000001"}]},
+        422,
+        "invalid-amount",
+    ),
     ("another currency", {"currency": "USD"}, 422, "currency-mismatch"),
     ("lowercase currency", {"currency": "irr"}, 400, "invalid-request"),
     ("unknown member", {"member_id": str(uuid.uuid4())}, 422, "unknown-member"),
@@ -200,3 +210,31 @@ def test_a_string_that_is_not_unicode_is_refused(pos: Pos) -> None:
     assert answer.status_code == 400
     assert answer.json()["code"] == "invalid-json"
     assert pos.balance(member["id"])["available"] == 0
+
+
+def test_a_refund_past_exact_digits_is_refused_and_takes_nothing_back(pos: Pos) -> None:
+    member = pos.enrol()
+    bought = pos.purchase(member["id"], amount="1000000")
+    assert bought.status_code == 201, bought.text
+    transaction_id = bought.json()["transaction_id"]
+    for amount in ("1.00000000000000000000000000001", "1" * 40):
+        refund = pos.api.post(
+            f"/v1/purchases/{transaction_id}/refunds",
+            {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount},
+        )
+        assert (refund.status_code, refund.json()["code"]) == (422, "invalid-amount")
+    assert pos.balance(member["id"])["available"] == 100
+
+
+@pytest.mark.parametrize(("persian", "ascii"), [("۲", "2"), ("٢.۵", "2.5")])
+def test_item_quantities_in_persian_digits_count_like_ascii_ones(
+    pos: Pos, persian: str, ascii: str
+) -> None:
+    member = pos.enrol()
+    earned = []
+    for quantity in (persian, ascii):
+        item = {"sku": "MILK", "category": "dairy", "quantity": quantity, "unit_price": "100000"}
+        bought = pos.purchase(member["id"], amount="1000000", items=[item])
+        assert bought.status_code == 201, bought.text
+        earned.append(bought.json()["points_earned"])
+    assert earned[0] == earned[1] == 100
