@@ -33,6 +33,7 @@ from services.runtime.config import (
     data_dir,
     load_or_create_secret,
 )
+from services.runtime.service_auth import SECRET_VARIABLE, load_service_secret
 
 SERVICES = ("identity", "points", "campaigns")
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +175,8 @@ class Suite:
         self.env["IDENTITY_PII_KEY"] = load_or_create_secret(
             env, "IDENTITY_PII_KEY", "identity-pii.key"
         )
+        # Every process signs its calls to the others with it, and checks theirs.
+        self.env[SECRET_VARIABLE] = load_service_secret(env)
         url = self.env.get("REDIS_URL", DEFAULT_REDIS_URL)
         if url and redis_answers(url):
             self.cache_note = "cache: Redis at " + _without_password(url)
@@ -291,6 +294,7 @@ def start_isolated(
     )
     env.pop("LOYALTY_ADMIN_TOKEN", None)
     env.pop("IDENTITY_PII_KEY", None)
+    env.pop(SECRET_VARIABLE, None)
     for name, url in (database_urls or {}).items():
         env[f"{name.upper()}_DATABASE_URL"] = url
     env.update(extra_env)

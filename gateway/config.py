@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from services.runtime.config import DEFAULT_ADDRS, Env, redis_url
+from services.runtime.service_auth import load_service_secret
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class GatewayConfig:
     points_addr: str
     campaigns_addr: str
     admin_token: str
+    # Signs the gateway's calls to the services (services.runtime.service_auth).
+    service_secret: str
     currency: str
     redis_url: str | None
     cache_prefix: str
@@ -48,6 +51,7 @@ class GatewayConfig:
             points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
             campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
             admin_token=env.str("LOYALTY_ADMIN_TOKEN"),
+            service_secret=load_service_secret(env),
             currency=env.currency("LOYALTY_CURRENCY", "IRR"),
             redis_url=redis_url(env),
             cache_prefix=env.str("LOYALTY_CACHE_PREFIX", "loyalty"),

@@ -15,6 +15,7 @@ from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 from services.runtime.errors import ERROR_CODE_METADATA_KEY, RETRY_AFTER_METADATA_KEY
+from services.runtime.interceptors import refused_service_credential
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ def problem_response(problem: Problem) -> Response:
 
 def from_rpc_error(error: grpc.RpcError) -> Problem:
     """The problem a caller sees for a failed call to a service."""
-    status = HTTP_STATUS_OF.get(error.code(), 500)
+    # A service refused the gateway's own credential: the suite's secrets differ, which is no
+    # fault of the caller's and nothing they could fix.
+    status = 500 if refused_service_credential(error) else HTTP_STATUS_OF.get(error.code(), 500)
     code = ""
     retry_after = ""
     for key, value in error.trailing_metadata() or ():

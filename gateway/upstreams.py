@@ -15,14 +15,16 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.identity import member_cache
 from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
+from services.runtime.service_auth import GATEWAY, ServiceCredentials
 
 
 class Upstreams:
     def __init__(self, config: GatewayConfig) -> None:
+        credentials = ServiceCredentials(GATEWAY, config.service_secret)
         self._channels = {
-            "identity": open_channel(config.identity_addr, config.rpc_timeout),
-            "points": open_channel(config.points_addr, config.rpc_timeout),
-            "campaigns": open_channel(config.campaigns_addr, config.rpc_timeout),
+            "identity": open_channel(config.identity_addr, credentials, config.rpc_timeout),
+            "points": open_channel(config.points_addr, credentials, config.rpc_timeout),
+            "campaigns": open_channel(config.campaigns_addr, credentials, config.rpc_timeout),
         }
         self.identity = identity_pb2_grpc.IdentityServiceStub(self._channels["identity"])
         self.points = points_pb2_grpc.PointsServiceStub(self._channels["points"])

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import grpc
 import psycopg
 import pytest
 import redis
@@ -27,6 +28,12 @@ from services.identity.sessions import Sessions
 from services.runtime.cache import Cache
 from services.runtime.config import Env, database_url
 from services.runtime.db import Database
+from services.runtime.service_auth import (
+    CREDENTIAL_HEADER,
+    GATEWAY,
+    SECRET_VARIABLE,
+    ServiceCredentials,
+)
 
 PG_ADMIN_URL = os.environ.get("LOYALTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("LOYALTY_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -84,6 +91,49 @@ def start_suite(
     extra_env.setdefault("IDENTITY_CODE_SENDS_PER_CLIENT", "10000")
     return start_isolated(
         tmp, database_urls, redis_url, f"test-{uuid.uuid4().hex[:8]}", **extra_env
+    )
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+class _SignedCalls(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, credential: Callable[[], str]) -> None:
+        self._credential = credential
+
+    def _signed(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(details.metadata or ()), (CREDENTIAL_HEADER, self._credential())]
+        return _CallDetails(  # type: ignore[return-value]
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._signed(client_call_details), request)
+
+    def intercept_stream_stream(self, continuation, client_call_details, requests):  # type: ignore[no-untyped-def]
+        return continuation(self._signed(client_call_details), requests)
+
+
+def service_channel(
+    suite: Suite, service: str, caller: str = GATEWAY, credential: str | None = None
+) -> grpc.Channel:
+    """A plain channel to one of the suite's services whose calls carry `credential`, by default
+    the one `caller` signs with the suite's secret."""
+    signer = ServiceCredentials(caller, suite.env[SECRET_VARIABLE]).credential
+    channel = grpc.insecure_channel(suite.env[f"{service.upper()}_ADDR"])
+    return grpc.intercept_channel(
+        channel, _SignedCalls(signer if credential is None else lambda: credential)
     )
 
 

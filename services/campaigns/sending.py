@@ -10,6 +10,8 @@ from loyalty.points.v1 import points_pb2, points_pb2_grpc
 from services.runtime.channels import open_channel
 from services.runtime.convert import from_timestamp
 from services.runtime.errors import Unavailable
+from services.runtime.interceptors import refused_service_credential
+from services.runtime.service_auth import ServiceCredentials
 
 RETRY = {
     grpc.StatusCode.UNAVAILABLE,
@@ -26,9 +28,11 @@ def identity_sends_messages() -> bool:
 
 
 class IdentitySender:
-    def __init__(self, identity_addr: str, points_addr: str) -> None:
-        self._identity_channel = open_channel(identity_addr, 10.0)
-        self._points_channel = open_channel(points_addr, 5.0)
+    def __init__(
+        self, identity_addr: str, points_addr: str, credentials: ServiceCredentials
+    ) -> None:
+        self._identity_channel = open_channel(identity_addr, credentials, 10.0)
+        self._points_channel = open_channel(points_addr, credentials, 5.0)
         self._identity = identity_pb2_grpc.IdentityServiceStub(self._identity_channel)
         self._points = points_pb2_grpc.PointsServiceStub(self._points_channel)
 
@@ -46,7 +50,7 @@ class IdentitySender:
         try:
             response = self._identity.SendMessage(request)  # type: ignore[attr-defined]
         except grpc.RpcError as error:
-            if error.code() in RETRY:
+            if error.code() in RETRY or refused_service_credential(error):
                 raise Unavailable(f"identity: {error.code().name}") from None
             # Refused for good (e.g. an unknown member): recorded, not tried again.
             return "failed-" + error.code().name.lower().replace("_", "-")

@@ -24,14 +24,15 @@ from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
+from services.runtime.service_auth import ServiceCredentials
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.campaigns.v1.CampaignsService"
 
 
-def feeds(env: Env) -> tuple[list[Feed], list]:
+def feeds(env: Env, credentials: ServiceCredentials) -> tuple[list[Feed], list]:
     """The services whose events build the member view, and their channels."""
-    points = open_channel(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), 10.0)
+    points = open_channel(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), credentials, 10.0)
     found = [
         grpc_feed(
             "points",
@@ -42,7 +43,9 @@ def feeds(env: Env) -> tuple[list[Feed], list]:
     channels = [points]
     identity_service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
     if "ListEvents" in identity_service.methods_by_name:
-        identity = open_channel(env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), 10.0)
+        identity = open_channel(
+            env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), credentials, 10.0
+        )
         stub = identity_pb2_grpc.IdentityServiceStub(identity)
         request_type = (
             getattr(identity_pb2, "ListEventsRequest", None) or points_pb2.ListEventsRequest
@@ -55,13 +58,14 @@ def feeds(env: Env) -> tuple[list[Feed], list]:
 def build(config: ServiceConfig) -> Service:
     env = Env()
     settings = CampaignsSettings.from_env(env)
+    credentials = ServiceCredentials.load(config.name, env)
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:campaigns")
     segments = Segments(database, settings.currency)
     campaigns = Campaigns(database, segments, cache, settings.currency, settings.timezone)
     active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
-    sources, channels = feeds(env)
+    sources, channels = feeds(env, credentials)
     view = MemberView(database, sources, settings.lifecycle)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(
@@ -78,6 +82,7 @@ def build(config: ServiceConfig) -> Service:
         sender = IdentitySender(
             env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
             env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            credentials,
         )
         messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
         dispatcher = Periodic(
@@ -97,6 +102,7 @@ def build(config: ServiceConfig) -> Service:
                 SERVICE_NAME, campaigns_pb2_grpc.add_CampaignsServiceServicer_to_server, servicer
             )
         ],
+        credentials=credentials,
         on_stop=on_stop,
     )
 
@@ -117,7 +123,7 @@ def reconcile_command(config: ServiceConfig) -> int:
     """`python -m services.campaigns reconcile`: exit 1 with the drifted members, if any."""
     env = Env()
     database = Database(config.database_url)
-    sources, channels = feeds(env)
+    sources, channels = feeds(env, ServiceCredentials.load(config.name, env))
     try:
         findings = reconcile(database, sources, CampaignsSettings.from_env(env).lifecycle)
     finally:

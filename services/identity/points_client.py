@@ -8,11 +8,12 @@ from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
 from services.runtime.channels import open_channel
 from services.runtime.interceptors import domain_error_of
+from services.runtime.service_auth import ServiceCredentials
 
 
 class PointsLedger:
-    def __init__(self, addr: str, timeout: float = 10.0) -> None:
-        self._channel = open_channel(addr, timeout)
+    def __init__(self, addr: str, credentials: ServiceCredentials, timeout: float = 10.0) -> None:
+        self._channel = open_channel(addr, credentials, timeout)
         self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
 
     def merge(self, duplicate_id: str, survivor_id: str, actor: str) -> int:

@@ -26,6 +26,7 @@ from services.runtime.cache import Cache
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig, load_or_create_secret
 from services.runtime.db import Database
 from services.runtime.server import Registration, Service
+from services.runtime.service_auth import ServiceCredentials
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.identity.v1.IdentityService"
@@ -52,7 +53,8 @@ def build(config: ServiceConfig) -> Service:
     database = Database(config.database_url)
     staff_hours = env.int("IDENTITY_STAFF_SESSION_HOURS", 12, minimum=1)
     cache = Cache(config.redis_url, member_cache.namespace(config.cache_prefix))
-    points = PointsLedger(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]))
+    credentials = ServiceCredentials.load(config.name, env)
+    points = PointsLedger(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), credentials)
     directory = Directory(database, cache, hasher, region, qr_tokens)
     sessions = Sessions(database, cache)
     messages = Messages(database, senders_from_env(env))
@@ -79,5 +81,6 @@ def build(config: ServiceConfig) -> Service:
                 IdentityServicer(parts),
             )
         ],
+        credentials=credentials,
         on_stop=[cache.close, points.close],
     )

@@ -13,13 +13,14 @@ from services.points.ledger import EarningLine, PurchaseInput
 from services.runtime.channels import open_channel
 from services.runtime.convert import to_timestamp
 from services.runtime.logs import log
+from services.runtime.service_auth import ServiceCredentials
 
 logger = logging.getLogger(__name__)
 
 
 class CampaignBonuses:
-    def __init__(self, addr: str, timeout: float) -> None:
-        self._channel = open_channel(addr, timeout)
+    def __init__(self, addr: str, timeout: float, credentials: ServiceCredentials) -> None:
+        self._channel = open_channel(addr, credentials, timeout)
         self._stub = campaigns_pb2_grpc.CampaignsServiceStub(self._channel)
 
     def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:

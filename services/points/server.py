@@ -24,6 +24,7 @@ from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
+from services.runtime.service_auth import ServiceCredentials
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.points.v1.PointsService"
@@ -32,9 +33,11 @@ SERVICE_NAME = "loyalty.points.v1.PointsService"
 def build(config: ServiceConfig) -> Service:
     env = Env()
     policy = PointsPolicy.from_env(env)
+    credentials = ServiceCredentials.load(config.name, env)
     bonuses = CampaignBonuses(
         env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
         env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
+        credentials,
     )
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
@@ -66,6 +69,7 @@ def build(config: ServiceConfig) -> Service:
                 SERVICE_NAME, points_pb2_grpc.add_PointsServiceServicer_to_server, servicer
             )
         ],
+        credentials=credentials,
         on_stop=[runner.stop, bonuses.close, cache.close],
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from services.runtime.interceptors import ClientInterceptor
+from services.runtime.service_auth import ServiceCredentials
 
 _OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -18,8 +19,12 @@ _OPTIONS = [
 ]
 
 
-def open_channel(addr: str, default_timeout: float = 2.0) -> grpc.Channel:
-    """A channel whose calls time out after `default_timeout` seconds unless they say otherwise."""
+def open_channel(
+    addr: str, credentials: ServiceCredentials, default_timeout: float = 2.0
+) -> grpc.Channel:
+    """A channel whose calls carry this process's service credential and time out after
+    `default_timeout` seconds unless they say otherwise."""
     return grpc.intercept_channel(
-        grpc.insecure_channel(addr, options=_OPTIONS), ClientInterceptor(default_timeout)
+        grpc.insecure_channel(addr, options=_OPTIONS),
+        ClientInterceptor(default_timeout, credentials),
     )

@@ -1,5 +1,5 @@
-"""gRPC interceptors: request ids and trace context in, JSON access logs and metrics, domain
-errors out as precise statuses."""
+"""gRPC interceptors: the suite's service credential checked in and sent out, request ids and
+trace context in, JSON access logs and metrics, domain errors out as precise statuses."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ from services.runtime.logs import (
     log,
     reset_request_id,
     set_request_id,
+)
+from services.runtime.service_auth import (
+    CREDENTIAL_HEADER,
+    SERVICE_NOT_ALLOWED,
+    SERVICE_UNAUTHENTICATED,
+    ServiceCredentials,
 )
 
 logger = logging.getLogger("access")
@@ -42,8 +48,15 @@ def status_of(error: errors.DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
+HEALTH_METHODS = "/grpc.health.v1.Health/"
+
+
 class ServerInterceptor(grpc.ServerInterceptor):
-    """Wraps the product's own unary RPCs; health and reflection pass through untouched."""
+    """Refuses every call without a credential of a caller allowed to make it, except health
+    checks; wraps the product's own unary RPCs."""
+
+    def __init__(self, credentials: ServiceCredentials) -> None:
+        self._credentials = credentials
 
     def intercept_service(
         self,
@@ -52,7 +65,17 @@ class ServerInterceptor(grpc.ServerInterceptor):
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         method: str = handler_call_details.method  # type: ignore[attr-defined]
-        if handler is None or not method.startswith("/loyalty.") or handler.unary_unary is None:
+        if handler is None or method.startswith(HEALTH_METHODS):
+            return handler
+        credential = ""
+        for key, value in handler_call_details.invocation_metadata:  # type: ignore[attr-defined]
+            if key == CREDENTIAL_HEADER:
+                credential = value
+        try:
+            self._credentials.check(credential, method)
+        except errors.DomainError as error:
+            return _refusal(handler, method, error)
+        if not method.startswith("/loyalty.") or handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
             self._wrap(handler.unary_unary, method),
@@ -103,6 +126,27 @@ class ServerInterceptor(grpc.ServerInterceptor):
         return wrapped
 
 
+def _refusal(
+    handler: grpc.RpcMethodHandler, method: str, error: errors.DomainError
+) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that refuses the call unread."""
+    status = status_of(error)
+    metrics.observe_rpc(method, status.name, 0.0)
+    log(logger, "rpc refused", logging.WARNING, method=method, status=status.name, code=error.code)
+
+    def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+        context.set_trailing_metadata(((errors.ERROR_CODE_METADATA_KEY, error.code),))
+        context.abort(status, error.detail)
+
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(refuse)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(refuse)
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
 class _CallDetails(grpc.ClientCallDetails):
     def __init__(
         self,
@@ -120,17 +164,20 @@ class _CallDetails(grpc.ClientCallDetails):
 
 
 class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Gives every outgoing call a deadline, the current request id and trace context.
+    """Gives every outgoing call this process's service credential, a deadline, the current
+    request id and trace context.
 
     Calls wait for the connection (within their deadline) rather than failing at once while a
     service restarts; a caller that wants to fail fast, like a health probe, says so per call.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, credentials: ServiceCredentials) -> None:
         self._timeout = timeout
+        self._credentials = credentials
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         metadata = list(details.metadata or [])
+        metadata.append((CREDENTIAL_HEADER, self._credentials.credential()))
         request_id = current_request_id()
         if request_id and not any(key == REQUEST_ID_HEADER for key, _ in metadata):
             metadata.append((REQUEST_ID_HEADER, request_id))
@@ -148,15 +195,29 @@ class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
         return continuation(self._details(client_call_details), request)
 
 
-def domain_error_of(error: grpc.RpcError) -> errors.DomainError:
-    """Another service's refusal as our own domain error, so it travels on with its code."""
-    code = ""
+def _error_code(error: grpc.RpcError) -> str:
     for key, value in error.trailing_metadata() or ():
         if key == errors.ERROR_CODE_METADATA_KEY:
-            code = value
+            return value
+    return ""
+
+
+def refused_service_credential(error: grpc.RpcError) -> bool:
+    """Whether a service turned this process's own credential away: the suite is misconfigured
+    (secrets that differ), which no caller of ours can fix."""
+    return _error_code(error) in (SERVICE_UNAUTHENTICATED, SERVICE_NOT_ALLOWED)
+
+
+def domain_error_of(error: grpc.RpcError) -> errors.DomainError:
+    """Another service's refusal as our own domain error, so it travels on with its code."""
+    code = _error_code(error)
     kind = next((k for k, s in STATUS_OF.items() if s == error.code()), errors.Unavailable)
     if kind is errors.ResourceExhausted:
         return errors.ResourceExhausted(error.details() or "try again later", 1, code or None)
-    if kind is errors.Unavailable or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if (
+        kind is errors.Unavailable
+        or error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        or refused_service_credential(error)
+    ):
         return errors.Unavailable("a service the change needs is unavailable, try again")
     return kind(error.details() or "refused", code or None)

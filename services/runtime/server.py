@@ -2,7 +2,9 @@
 
 Health answers NOT_SERVING from the moment the port opens until the service's readiness check
 passes (its database answers), and again as soon as a SIGTERM or SIGINT arrives; then in-flight
-calls get `grace_seconds` to finish and the process exits 0.
+calls get `grace_seconds` to finish and the process exits 0. Health checks answer anyone;
+every other call, reflection included, needs the suite's service credential
+(services.runtime.service_auth).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from services.runtime.config import ConfigError, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.interceptors import ServerInterceptor
 from services.runtime.logs import log
+from services.runtime.service_auth import ServiceCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ class Service:
     config: ServiceConfig
     database: Database
     registrations: Sequence[Registration]
+    # Signs the calls it makes, checks the calls it receives.
+    credentials: ServiceCredentials
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     def ready(self) -> None:
@@ -76,7 +81,7 @@ def serve(service: Service) -> int:
     config = service.config
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=config.name),
-        interceptors=[ServerInterceptor()],
+        interceptors=[ServerInterceptor(service.credentials)],
         # Without this Linux lets a second process bind the same port and share its traffic.
         options=[("grpc.so_reuseport", 0)],
     )

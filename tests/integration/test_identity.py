@@ -7,7 +7,6 @@ import json
 import re
 import uuid
 
-import grpc
 import redis
 from sqlalchemy import MetaData, create_engine, select
 
@@ -26,12 +25,13 @@ from tests.support import (
     new_phone,
     run_check,
     sent_messages,
+    service_channel,
 )
 
 
 def identity_stub(suite: Suite) -> identity_pb2_grpc.IdentityServiceStub:
-    channel = grpc.insecure_channel(suite.env["IDENTITY_ADDR"])
-    return identity_pb2_grpc.IdentityServiceStub(channel)
+    """Identity as campaigns calls it: SendMessage and ListEvents are its calls."""
+    return identity_pb2_grpc.IdentityServiceStub(service_channel(suite, "identity", "campaigns"))
 
 
 def test_e_mail_identifies_in_any_case_and_a_shared_one_is_ambiguous(pos: Pos) -> None:

@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import grpc
 import pytest
 
 from deploy.local import Suite
 from loyalty.campaigns.v1 import campaigns_pb2, campaigns_pb2_grpc
-from tests.support import Api, Pos
+from tests.support import Api, Pos, service_channel
 
 
 @pytest.fixture
@@ -53,7 +52,7 @@ def eventually(check: Callable[[], Any], seconds: float = 120) -> Any:
 
 
 def submit_feedback(suite: Suite, member_id: str, rating: int) -> str:
-    with grpc.insecure_channel(suite.env["CAMPAIGNS_ADDR"]) as channel:
+    with service_channel(suite, "campaigns") as channel:
         stub = campaigns_pb2_grpc.CampaignsServiceStub(channel)
         return stub.SubmitFeedback(
             campaigns_pb2.SubmitFeedbackRequest(
