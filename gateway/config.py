@@ -32,8 +32,6 @@ class GatewayConfig:
     timezone: str
     # How many reverse proxies in front of the gateway append to X-Forwarded-For; 0 trusts none.
     proxy_hops: int
-    # Failed staff logins allowed per account and per client IP each minute.
-    login_failures_per_minute: int
     # Requests allowed per window: each request counts against its POS key, its member, or
     # else its client IP (the admin token is not limited). Generous by default.
     rate_window_seconds: int
@@ -63,7 +61,6 @@ class GatewayConfig:
             timezone=env.str("LOYALTY_TIMEZONE", "Asia/Tehran"),
             metrics_port=env.int("GATEWAY_METRICS_PORT", 0, minimum=0),
             proxy_hops=env.int("GATEWAY_PROXY_HOPS", 0, minimum=0),
-            login_failures_per_minute=env.int("GATEWAY_LOGIN_FAILURES_PER_MINUTE", 5, minimum=1),
             rate_window_seconds=env.int("GATEWAY_RATE_WINDOW_SECONDS", 60, minimum=1),
             rate_per_pos_key=env.int("GATEWAY_RATE_PER_POS_KEY", 120_000, minimum=1),
             rate_per_member=env.int("GATEWAY_RATE_PER_MEMBER", 600, minimum=1),

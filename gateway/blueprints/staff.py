@@ -1,14 +1,13 @@
 """Staff accounts: created by an admin, logged in with e-mail and password, logged out.
 
-Failed logins are throttled per account and per client IP: past
-`GATEWAY_LOGIN_FAILURES_PER_MINUTE` failures in a minute every login for that account or from
-that address is refused with 429 `login-throttled`, even with the right password, until the
-minute ends (`Retry-After`).
+Failed logins are throttled per account and per client IP by the identity service (counted in
+its database): past `IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE` failures in a minute every login
+for that account or from that address is refused with 429 `login-throttled`, even with the right
+password, until the minute ends (`Retry-After`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC
 
 import grpc
@@ -16,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, make_response
 
 from gateway.api import operation
 from gateway.auth import clear_session_cookie, credential, set_session_cookie
-from gateway.limits import client_ip, too_many
+from gateway.limits import client_ip
 from gateway.problems import from_rpc_error
 from loyalty.identity.v1 import identity_pb2
 
@@ -118,26 +117,16 @@ def set_disabled(staff_id: str, body: dict):
 
 
 def log_in(email: str, password: str) -> identity_pb2.LoginStaffResponse:
-    """A staff session for e-mail and password, with the login throttle: the JSON login and the
+    """A staff session for e-mail and password (throttled by identity): the JSON login and the
     console's sign-in page both come through here."""
-    config = current_app.config["LOYALTY"]
-    cache = current_app.extensions["cache"]
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    counters = (f"login:account:{account}", f"login:ip:{client_ip()}")
-    limit = config.login_failures_per_minute
-    for counter in counters:
-        decision = cache.peek(counter, limit)
-        if not decision.allowed:
-            raise too_many(decision, "login-throttled", "too many failed logins, wait a minute")
     try:
         return current_app.extensions["upstreams"].identity.LoginStaff(
-            identity_pb2.LoginStaffRequest(email=email, password=password),
+            identity_pb2.LoginStaffRequest(
+                email=email, password=password, client_address=client_ip()
+            ),
             timeout=PASSWORD_RPC_TIMEOUT,
         )
     except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
-            for counter in counters:
-                cache.hit(counter, limit, 60)
         raise from_rpc_error(error) from None
 
 

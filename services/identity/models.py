@@ -160,6 +160,17 @@ class OneTimeCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class LoginAttempts(Base):
+    """Staff login attempts counted in the current window, for one account or one client
+    address, found by its keyed hash."""
+
+    __tablename__ = "login_attempts"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class SentMessage(Base):
     """Every message handed to a sender, by the caller's id: a replay never sends again."""
 

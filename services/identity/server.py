@@ -22,9 +22,11 @@ from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
 from services.identity.staff import Staff
 from services.identity.terminals import Terminals
+from services.identity.throttle import LoginThrottle
 from services.runtime.cache import Cache
 from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig, load_or_create_secret
 from services.runtime.db import Database
+from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 from services.runtime.service_auth import ServiceCredentials
 
@@ -60,6 +62,16 @@ def build(config: ServiceConfig) -> Service:
     messages = Messages(database, senders_from_env(env))
     codes = LoginCodes(database, cache, hasher, messages, code_policy(env))
     member_session = timedelta(minutes=env.int("IDENTITY_MEMBER_SESSION_MINUTES", 60, minimum=1))
+    login_throttle = LoginThrottle(
+        database, hasher, env.int("IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE", 5, minimum=1)
+    )
+    expired_logins = Periodic(
+        "login-attempts",
+        300.0,
+        login_throttle.forget_expired,
+        "deleting expired login counts failed; it runs again next time",
+    )
+    expired_logins.start()
     parts = IdentityParts(
         directory=directory,
         terminals=Terminals(database),
@@ -69,7 +81,7 @@ def build(config: ServiceConfig) -> Service:
         login=MemberLogin(database, directory, codes, sessions, member_session),
         messages=messages,
         sessions=sessions,
-        staff=Staff(database, sessions, timedelta(hours=staff_hours)),
+        staff=Staff(database, sessions, timedelta(hours=staff_hours), login_throttle),
     )
     return Service(
         config=config,
@@ -82,5 +94,5 @@ def build(config: ServiceConfig) -> Service:
             )
         ],
         credentials=credentials,
-        on_stop=[cache.close, points.close],
+        on_stop=[expired_logins.stop, cache.close, points.close],
     )

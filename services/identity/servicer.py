@@ -218,7 +218,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.CreateStaffResponse(staff=staff_message(view))
 
     def LoginStaff(self, request: pb.LoginStaffRequest, context: grpc.ServicerContext):
-        login = self._staff.login(request.email, request.password)
+        login = self._staff.login(request.email, request.password, request.client_address)
         return pb.LoginStaffResponse(
             token=login.token,
             expires_at=to_timestamp(login.expires_at),

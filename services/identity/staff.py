@@ -3,6 +3,9 @@
 Passwords are kept as Argon2id hashes. A login with an unknown e-mail still verifies a password
 against a dummy hash, so that the answer takes about as long as for a known one and does not
 tell which addresses have accounts. Every refusal says the same: `invalid-credentials`.
+
+Logins are throttled per account and per client address (`LoginThrottle`): a try takes its
+place in the count before its password is checked, and gives it back if the login succeeds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from services.identity.identifiers import normalize_email
 from services.identity.models import StaffAccount
 from services.identity.sessions import STAFF_ROLES, Sessions
+from services.identity.throttle import LoginThrottle
 from services.runtime.db import Database
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
 
@@ -53,9 +57,16 @@ def _view(account: StaffAccount) -> StaffView:
 
 
 class Staff:
-    def __init__(self, database: Database, sessions: Sessions, session_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        database: Database,
+        sessions: Sessions,
+        session_ttl: timedelta,
+        throttle: LoginThrottle,
+    ) -> None:
         self._db = database
         self._sessions = sessions
+        self._throttle = throttle
         self._session_ttl = session_ttl
         self._hasher = PasswordHasher()
         # Made once at start, so that the first unknown e-mail costs no more than any other.
@@ -84,12 +95,14 @@ class Staff:
         except IntegrityError:
             raise AlreadyExists("a staff account has this e-mail", code="staff-exists") from None
 
-    def login(self, email: str, password: str) -> StaffLogin:
-        """A new staff session for the right e-mail and password of an enabled account."""
+    def login(self, email: str, password: str, client: str) -> StaffLogin:
+        """A new staff session for the right e-mail and password of an enabled account, unless
+        the account or the client address (`client`, when known) is throttled."""
         try:
             address = normalize_email(email)
         except InvalidArgument:
             address = ""
+        reservation = self._throttle.reserve(address or email.strip().lower(), client)
         with self._db.read() as session:
             account = (
                 session.scalar(select(StaffAccount).where(StaffAccount.email == address))
@@ -101,6 +114,7 @@ class Staff:
         assert account is not None
         if account.disabled:
             raise _refused()
+        self._throttle.release(reservation)
         if self._hasher.check_needs_rehash(account.password_hash):
             self._rehash(account.id, password)
         issued = self._sessions.issue("staff", account.id, account.role, self._session_ttl)

@@ -158,23 +158,6 @@ class Cache:
 
         return self._run(count, RateDecision(True, 0, limit, 0))
 
-    def peek(self, key: str, limit: int) -> RateDecision:
-        """Whether one more attempt against `key` would be allowed, without counting one.
-
-        For limits that count only failures: check before trying, `hit` after a failure.
-        """
-
-        def look(client: redis.Redis) -> RateDecision:
-            name = self._key(f"rate:{key}")
-            pipe = client.pipeline(transaction=False)
-            pipe.get(name)
-            pipe.ttl(name)
-            raw, ttl = pipe.execute()
-            used = int(raw or 0)
-            return RateDecision(used < limit, used, limit, max(int(ttl), 0))
-
-        return self._run(look, RateDecision(True, 0, limit, 0))
-
     def ping(self) -> bool:
         return self._run(lambda c: bool(c.ping()), False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -26,7 +27,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory, redis_available: None) -> 
     suite = start_suite(
         tmp_path_factory.mktemp("limited-suite"),
         GATEWAY_PROXY_HOPS="1",
-        GATEWAY_LOGIN_FAILURES_PER_MINUTE="5",
+        IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE="5",
         GATEWAY_RATE_PER_POS_KEY="8",
         GATEWAY_RATE_PER_MEMBER="5",
         GATEWAY_RATE_PER_IP="12",
@@ -70,6 +71,19 @@ def test_the_sixth_wrong_login_in_a_minute_is_throttled(limited: Suite) -> None:
     assert login(limited, email, STAFF_PASSWORD, address()).status_code == 429
     # Other people log in as usual.
     assert login(limited, account(limited), STAFF_PASSWORD, address()).status_code == 200
+
+
+def test_sixty_concurrent_wrong_passwords_check_at_most_five(limited: Suite) -> None:
+    email = account(limited)
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(
+            pool.map(lambda _: login(limited, email, "not the password", address()), range(60))
+        )
+    codes = [(a.status_code, a.json()["code"]) for a in answers]
+    assert codes.count((401, "invalid-credentials")) == 5
+    assert codes.count((429, "login-throttled")) == 55
+    # The minute's five checks are used up: the right password is not checked either.
+    assert login(limited, email, STAFF_PASSWORD, address()).status_code == 429
 
 
 def test_failed_logins_from_one_address_are_throttled_across_accounts(limited: Suite) -> None:
