@@ -48,6 +48,9 @@ OPERATIONS: list[Operation] = []
 # Ids, phones, cursors and tokens are all far shorter; so a request line stays well within the
 # 8190 bytes the HTTP server accepts even when every character is percent-encoded UTF-8.
 TEXT_PARAMETER = {"type": "string", "maxLength": 300}
+# Far deeper than any body a route declares.
+MAX_JSON_DEPTH = 64
+_TOO_DEEP = f"the body nests lists or objects more than {MAX_JSON_DEPTH} deep"
 
 
 def _openapi_path(rule: str) -> str:
@@ -127,12 +130,20 @@ def operation(
     return decorate
 
 
-def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
+def json_body() -> Any:
+    """The request's JSON body: 415 `unsupported-media-type` if it is not declared JSON, 400
+    `invalid-json` if it is not JSON, nests deeper than MAX_JSON_DEPTH or holds a string that
+    is not Unicode."""
     if not request.is_json:
         raise Problem(415, "unsupported-media-type", "send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise Problem(400, "invalid-json", "the body is not valid JSON")
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise Problem(400, "invalid-json", _TOO_DEEP) from None
+    except ValueError:
+        raise Problem(400, "invalid-json", "the body is not valid JSON") from None
+    if not _nests_at_most(body, MAX_JSON_DEPTH):
+        raise Problem(400, "invalid-json", _TOO_DEEP)
     try:
         # JSON escapes can spell lone surrogates, which are not text anywhere downstream.
         json.dumps(body, ensure_ascii=False).encode()
@@ -140,6 +151,27 @@ def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
         raise Problem(
             400, "invalid-json", "the body holds a string that is not valid Unicode"
         ) from None
+    return body
+
+
+def _nests_at_most(value: Any, depth: int) -> bool:
+    """Whether lists and objects nest at most `depth` deep in `value`; without recursion, as
+    everything that walks the body afterwards may recurse."""
+    level: list[Any] = [value]
+    for _ in range(depth + 1):
+        containers = [item for item in level if isinstance(item, list | dict)]
+        if not containers:
+            return True
+        level = [
+            item
+            for container in containers
+            for item in (container.values() if isinstance(container, dict) else container)
+        ]
+    return False
+
+
+def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
+    body = json_body()
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]

@@ -7,7 +7,8 @@ import uuid
 import pytest
 import requests
 
-from tests.support import Api, Pos
+from deploy.local import Suite
+from tests.support import Api, Pos, logs_of
 
 MISSING = object()
 
@@ -238,3 +239,19 @@ def test_item_quantities_in_persian_digits_count_like_ascii_ones(
         assert bought.status_code == 201, bought.text
         earned.append(bought.json()["points_earned"])
     assert earned[0] == earned[1] == 100
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"transaction_id": "T-deep", "items": ' + "[" * 65 + "]" * 65 + "}",
+    ],
+    ids=["100,000 brackets", "65 deep"],
+)
+def test_json_nested_too_deep_is_refused_without_a_traceback(
+    suite: Suite, pos: Pos, body: str
+) -> None:
+    answer = pos.api.post("/v1/purchases", data=body, headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid-json")
+    assert "RecursionError" not in logs_of(suite)
