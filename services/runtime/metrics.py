@@ -83,7 +83,14 @@ def observe_rpc(method: str, code: str, seconds: float) -> None:
     RPC_SECONDS.labels(method, code).observe(seconds)
 
 
+# Any other method, made up by a client, is labelled "other": each label value is a series of
+# its own, so what a client sends must not decide how many there are.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
+    """`route` is the matched route's pattern (or one value for every unmatched path)."""
+    method = method if method in HTTP_METHODS else "other"
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_SECONDS.labels(method, route, str(status)).observe(seconds)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 
+import requests
+
 from deploy.local import Suite
 from tests.support import Pos, logs_of, metrics_of, new_phone
 
@@ -112,3 +114,19 @@ def test_the_trace_id_from_the_till_reaches_the_services(suite: Suite, pos: Pos)
     assert ("campaigns", "/loyalty.campaigns.v1.CampaignsService/EvaluatePurchase") in hops
     request_ids = {line["request_id"] for line in lines}
     assert len(request_ids) == 1, "trace and request id travel together"
+
+
+def test_made_up_methods_and_paths_do_not_grow_the_metric_series(suite: Suite) -> None:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for n in range(50):
+        method = "PROBE" + letters[n // 26] + letters[n % 26]
+        path = f"/v1/purchases/{secrets.token_hex(4)}" if n % 2 else "/v1/purchases"
+        answer = requests.request(method, suite.gateway_url + path, timeout=5)
+        assert answer.status_code in (404, 405)
+
+    samples = metrics_of(suite, "gateway")
+    series = [dict(labels) for name, labels in samples if name == "loyalty_http_requests_total"]
+    methods = {labels["method"] for labels in series}
+    assert "other" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    assert {labels["route"] for labels in series if labels["method"] == "other"} == {"unmatched"}
