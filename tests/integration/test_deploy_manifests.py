@@ -33,6 +33,7 @@ from jsonschema import Draft202012Validator
 
 from deploy.local import ROOT, SERVICES, free_port
 from services.runtime.config import Env, ServiceConfig
+from services.runtime.service_auth import CALLERS, GATEWAY, SECRET_VARIABLE
 from tests.support import unavailable
 
 DEPLOY = ROOT / "deploy"
@@ -562,6 +563,149 @@ def test_the_dev_database_matches_the_compose_one(rendered: dict[str, list[dict]
         assert url.password == secret["POSTGRES_PASSWORD"]
 
 
+# --- who may reach whom --------------------------------------------------------------------------
+
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector picks an object with `labels`."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        assert operator in ("In", "NotIn", "Exists", "DoesNotExist"), operator
+        present = key in labels
+        value = labels.get(key)
+        if (
+            (operator == "In" and value not in expression["values"])
+            or (operator == "NotIn" and value in expression["values"])
+            or (operator == "Exists" and not present)
+            or (operator == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def pod_labels_by_name(resources: list[dict]) -> dict[str, dict[str, str]]:
+    return {
+        r["metadata"]["name"]: r["spec"]["template"]["metadata"]["labels"]
+        for r in resources
+        if r["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+
+
+def peer_matches(peer: dict, labels: dict[str, str], namespace: dict[str, str]) -> bool:
+    """Whether one `from`/`to` entry names a pod with `labels` in a namespace with `namespace`
+    labels; `namespace` is {} for the suite's own namespace."""
+    assert "ipBlock" not in peer, "teach the test ipBlock"
+    if "namespaceSelector" not in peer:
+        return namespace == {} and selects(peer["podSelector"], labels)
+    return selects(peer["namespaceSelector"], namespace) and selects(
+        peer.get("podSelector", {}), labels
+    )
+
+
+def allowed(
+    resources: list[dict],
+    direction: str,
+    pod: dict[str, str],
+    port: int,
+    other: dict[str, str] | None = None,
+    other_namespace: dict[str, str] | None = None,
+) -> bool:
+    """Whether the NetworkPolicies let `pod` receive (Ingress) or send (Egress) a connection on
+    `port` from or to `other` (a pod of the suite's namespace, or of `other_namespace`; None
+    for anywhere outside the cluster)."""
+    key = "from" if direction == "Ingress" else "to"
+    selected = [
+        r["spec"]
+        for r in resources
+        if r["kind"] == "NetworkPolicy"
+        and direction in r["spec"]["policyTypes"]
+        and selects(r["spec"]["podSelector"], pod)
+    ]
+    assert selected, f"no {direction} policy selects {pod}: everything would be let through"
+    for spec in selected:
+        for rule in spec.get(direction.lower(), []):
+            ports = rule.get("ports")
+            if ports is not None:
+                assert all(isinstance(p["port"], int) for p in ports), "numeric ports only"
+                if port not in {p["port"] for p in ports}:
+                    continue
+            peers = rule.get(key)
+            if peers is None:
+                return True
+            if other is not None and any(
+                peer_matches(peer, other, other_namespace or {}) for peer in peers
+            ):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_admit_only_the_callers_of_each_service(
+    overlay: str, rendered: dict[str, list[dict]]
+) -> None:
+    resources = rendered[overlay]
+    pods = pod_labels_by_name(resources)
+    stranger = {"app.kubernetes.io/name": "stranger"}
+    everyone = {**pods, "stranger": stranger}
+    for service, port in PORTS.items():
+        callers = set(CALLERS[service])
+        for name, labels in everyone.items():
+            admitted = allowed(resources, "Ingress", pods[service], port, labels)
+            assert admitted == (name in callers), f"{overlay}: {name} -> {service}"
+            if name in pods:
+                sends = allowed(resources, "Egress", labels, port, pods[service])
+                assert sends == (name in callers), f"{overlay}: {name} sends to {service}"
+        # Nothing from another namespace or outside the cluster reaches a service.
+        assert not allowed(resources, "Ingress", pods[service], port, stranger, {"x": "y"})
+        assert not allowed(resources, "Ingress", pods[service], port)
+        assert not allowed(resources, "Ingress", pods[service], METRICS_PORT, pods[GATEWAY])
+    # The gateway is the one door in, on its HTTP port, from anywhere.
+    assert allowed(resources, "Ingress", pods[GATEWAY], GATEWAY_PORT)
+    for name in (*PORTS, GATEWAY):
+        assert allowed(resources, "Ingress", pods[name], METRICS_PORT, {}, MONITORING), name
+        assert not allowed(resources, "Ingress", pods[name], METRICS_PORT, stranger), name
+        assert allowed(resources, "Egress", pods[name], 53), f"{name} resolves names"
+        assert allowed(resources, "Egress", pods[name], 6379, pods.get("redis")), name
+    for name, labels in pods.items():
+        if name in PORTS or labels.get("app.kubernetes.io/component") == "migration":
+            assert allowed(resources, "Egress", labels, 5432, pods.get("postgres")), name
+    assert not allowed(resources, "Egress", pods[GATEWAY], 5432, pods.get("postgres"))
+    if overlay == "dev":
+        database_users = {n for n in pods if n in PORTS or n.startswith("migrate-")}
+        for name, labels in everyone.items():
+            admitted = allowed(resources, "Ingress", pods["postgres"], 5432, labels)
+            assert admitted == (name in database_users), f"{name} -> postgres"
+            admitted = allowed(resources, "Ingress", pods["redis"], 6379, labels)
+            assert admitted == (name in {*PORTS, GATEWAY}), f"{name} -> redis"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_that_calls_or_serves_grpc_has_the_service_secret(
+    overlay: str, rendered: dict[str, list[dict]], compose: dict
+) -> None:
+    resources = rendered[overlay]
+    secret = decoded(find(resources, "Secret", "loyalty-secrets"))
+    assert SECRET_VARIABLE in secret
+    with_it = set()
+    for resource, container in app_containers(resources):
+        for variable in container.get("env", []):
+            if variable["name"] == SECRET_VARIABLE:
+                ref = variable["valueFrom"]["secretKeyRef"]
+                assert ref == {"name": "loyalty-secrets", "key": SECRET_VARIABLE}
+                with_it.add(resource["metadata"]["name"])
+    # The migrations talk to their database only: they go without.
+    assert with_it == {*SERVICES, GATEWAY}
+    services = compose["services"]
+    assert {n for n, s in services.items() if SECRET_VARIABLE in s.get("environment", {})} == {
+        *SERVICES,
+        GATEWAY,
+    }
+
+
 # --- the image -----------------------------------------------------------------------------------
 
 
@@ -776,7 +920,7 @@ def test_compose_configures_the_processes_as_the_readme_says(compose: dict) -> N
                 url = urlparse(re.sub(r"\$\{[^}]*\}", "interpolated", value))
                 assert url.scheme == "postgresql" and url.hostname == "postgres"
                 assert url.path == "/" + name.removeprefix("migrate-")
-            if variable in ("LOYALTY_ADMIN_TOKEN", "IDENTITY_PII_KEY"):
+            if variable in ("LOYALTY_ADMIN_TOKEN", "IDENTITY_PII_KEY", SECRET_VARIABLE):
                 assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", value), f"{name}: {variable}"
         if name in SERVICES:
             assert f"{name.upper()}_ADDR" in environment
@@ -796,7 +940,12 @@ def test_compose_variables_are_documented(compose: dict) -> None:
         assert f"`{variable}`" in operator_guide, f"{variable} is not in deploy/README.md"
     example = (DEPLOY / "compose.env.example").read_text()
     required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", text))
-    assert required == {"POSTGRES_PASSWORD", "LOYALTY_ADMIN_TOKEN", "IDENTITY_PII_KEY"}
+    assert required == {
+        "POSTGRES_PASSWORD",
+        "LOYALTY_ADMIN_TOKEN",
+        "IDENTITY_PII_KEY",
+        SECRET_VARIABLE,
+    }
     for variable in variables:
         assert re.search(rf"^#? ?{variable}=", example, re.M), f"{variable} not in the example"
 
