@@ -38,27 +38,40 @@ def get_member(upstream: Upstreams, member_id: str) -> identity_pb2.Member:
     return upstream.identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id)).member
 
 
-def member_id_of(upstream: Upstreams, member_id: str) -> str:
-    """The id of the member `member_id` names (a merged duplicate's names its survivor), as
-    identity answers, NOT_FOUND included. A member whose view identity has cached is its own:
-    that answers without the call (services.identity.member_cache)."""
+def _member_of(upstream: Upstreams, member_id: str) -> tuple[str, bool]:
+    """The id of the member `member_id` names (a merged duplicate's names its survivor) and
+    whether their data was erased, as identity answers, NOT_FOUND included. A member whose view
+    identity has cached is its own: that answers without the call
+    (services.identity.member_cache)."""
     try:
         parsed = uuid.UUID(member_id)
     except ValueError:
         parsed = None
-    if parsed is not None and upstream.member_views.get(member_key(parsed)) is not None:
-        return str(parsed)
-    return get_member(upstream, member_id).id
+    if parsed is not None:
+        cached = upstream.member_views.get_json(member_key(parsed))
+        if cached is not None:
+            return str(parsed), bool(cached.get("erased"))
+    member = get_member(upstream, member_id)
+    return member.id, member.erased
+
+
+def member_id_of(upstream: Upstreams, member_id: str) -> str:
+    """The id of the member `member_id` names, for reading what they have."""
+    return _member_of(upstream, member_id)[0]
 
 
 def known_member_id(upstream: Upstreams, member_id: str) -> str:
-    """The member a purchase or redemption names, or 422 `unknown-member`."""
+    """The member a purchase or redemption names: 422 `unknown-member` if none, 422
+    `member-erased` if their data was erased (such a member neither earns nor spends)."""
     try:
-        return member_id_of(upstream, member_id)
+        found, erased = _member_of(upstream, member_id)
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             raise Problem(422, "unknown-member", "no member with this member_id") from None
         raise
+    if erased:
+        raise Problem(422, "member-erased", "this member's data was erased")
+    return found
 
 
 # How a till may name a member → the field of IdentifyMemberRequest.

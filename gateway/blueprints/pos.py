@@ -189,7 +189,10 @@ def identify():
     response_examples={201: PURCHASE_EXAMPLE},
     responses={
         201: ("Points earned; a retry with the same body gets the same answer", PURCHASE),
-        422: ("Unknown member, wrong currency, bad amount, or transaction_id reused", None),
+        422: (
+            "Unknown or erased member, wrong currency, bad amount, or transaction_id reused",
+            None,
+        ),
     },
 )
 def record_purchase(body: dict):
@@ -361,7 +364,7 @@ def refund(transaction_id: str, body: dict):
     response_examples={201: redemption_example("held")},
     responses={
         201: ("Held (or captured); a retry with the same body gets the same answer", REDEMPTION),
-        422: ("Not enough points, unknown member, or redemption_id reused", None),
+        422: ("Not enough points, unknown or erased member, or redemption_id reused", None),
     },
 )
 def hold(body: dict):

@@ -61,6 +61,7 @@ def member_message(view: MemberView) -> pb.Member:
         enrolled_store_id=view.enrolled_store_id,
         gender=view.gender,
         interests=list(view.interests),
+        erased=view.erased,
     )
 
 

@@ -269,6 +269,33 @@ def test_likely_duplicates_are_listed(pos: Pos) -> None:
     assert (frozenset((c["id"], d["id"])), "email") in pairs
 
 
+def test_an_erased_member_neither_earns_nor_spends(pos: Pos) -> None:
+    member = pos.enrol()
+    assert pos.purchase(member["id"], amount="400000").status_code == 201
+    erased = pos.admin.post(f"/v1/support/members/{member['id']}/erasure")
+    assert erased.status_code == 200, erased.text
+
+    # Asked twice: first identity answers, then its cache of the erased member's view does.
+    for _ in range(2):
+        bought = pos.purchase(member["id"], amount="400000")
+        assert (bought.status_code, bought.json()["code"]) == (422, "member-erased")
+    held = pos.api.post(
+        "/v1/redemptions",
+        {"redemption_id": f"RD-{uuid.uuid4().hex[:8]}", "member_id": member["id"], "points": 10},
+    )
+    assert (held.status_code, held.json()["code"]) == (422, "member-erased")
+    line = {
+        "transaction_id": f"T-{uuid.uuid4().hex[:8]}",
+        "member_id": member["id"],
+        "amount": "400000",
+        "currency": "IRR",
+    }
+    batch = pos.api.post("/v1/purchases/batch", {"purchases": [line]})
+    assert [(r["status"], r["code"]) for r in batch.json()["results"]] == [(422, "member-erased")]
+    points = pos.balance(member["id"])
+    assert (points["available"], points["held"]) == (40, 0)  # nothing posted
+
+
 def test_erasure_leaves_no_personal_data_and_the_books_still_balance(
     suite: Suite, pos: Pos
 ) -> None:
