@@ -52,13 +52,38 @@ PROFILE_REQUEST = {
         "birth_date": {"type": "string", "maxLength": 10, "description": "YYYY-MM-DD or empty"},
         "city": {"type": "string", "maxLength": 100},
         "gender": {"type": "string", "enum": ["", "female", "male", "other"]},
-        "email": {"type": "string", "maxLength": 254, "description": "Empty removes it"},
+        "email": {
+            "type": "string",
+            "maxLength": 254,
+            "description": "A new address is not set yet: a code is sent to it, and "
+            "`POST /v1/me/email/confirm` sets it. Empty removes the address.",
+        },
         "interests": {
             "type": "array",
             "maxItems": 20,
             "items": {"type": "string", "maxLength": 40},
         },
     },
+}
+PROFILE = {
+    **MEMBER,
+    "properties": {
+        **MEMBER["properties"],
+        "email_change": {
+            "type": "object",
+            "description": "Present when a code was sent to a new e-mail address",
+            "required": ["email", "expires_in"],
+            "properties": {
+                "email": {"type": "string", "description": "Where the code went"},
+                "expires_in": {"type": "integer", "description": "Seconds the code works"},
+            },
+        },
+    },
+}
+EMAIL_CONFIRM_REQUEST = {
+    "type": "object",
+    "required": ["email", "code"],
+    "properties": {"email": {"type": "string", "maxLength": 254}, "code": CODE},
 }
 CONSENT_REQUEST = {
     "type": "object",
@@ -193,20 +218,55 @@ def me():
     request_schema=PROFILE_REQUEST,
     example={"first_name": "Sara", "city": "Shiraz", "interests": ["coffee"]},
     responses={
-        200: ("The profile", MEMBER),
+        200: ("The profile; a new e-mail address is in `email_change` until confirmed", PROFILE),
         404: ("The member was erased", None),
         422: ("A field is not valid", None),
+        429: ("Too many codes for this e-mail address or from this client; see Retry-After", None),
     },
 )
 def update_profile(body: dict):
-    change = pb.UpdateProfileRequest(member_id=g.caller.member_id)
+    change = pb.UpdateProfileRequest(member_id=g.caller.member_id, client_address=client_ip())
     for field in ("first_name", "last_name", "birth_date", "city", "gender", "email"):
         if field in body:
             setattr(change, field, body[field])
     if "interests" in body:
         change.interests.extend(body["interests"])
         change.set_interests = True
-    return member_json(upstreams().identity.UpdateProfile(change).member)
+    response = upstreams().identity.UpdateProfile(change)
+    profile = member_json(response.member)
+    if response.email_code_expires_in_seconds:
+        profile["email_change"] = {
+            "email": response.email_code_sent_to,
+            "expires_in": response.email_code_expires_in_seconds,
+        }
+    return profile
+
+
+@operation(
+    bp,
+    "/v1/me/email/confirm",
+    "POST",
+    summary="Set the new e-mail address with the code sent to it",
+    tag="me",
+    auth="member",
+    request_schema=EMAIL_CONFIRM_REQUEST,
+    example={"email": "sara@example.com", "code": "123456"},
+    responses={
+        200: ("The profile, with the new address", MEMBER),
+        401: ("The code is wrong or expired, or was sent for another address", None),
+        404: ("The member was erased", None),
+        409: ("The code was just used", None),
+        422: ("Not an e-mail address", None),
+        429: ("Five wrong tries on the code: change the address again for a new one", None),
+    },
+)
+def confirm_email_change(body: dict):
+    response = upstreams().identity.ConfirmEmailChange(
+        pb.ConfirmEmailChangeRequest(
+            member_id=g.caller.member_id, new_email=body["email"], code=body["code"]
+        )
+    )
+    return member_json(response.member)
 
 
 @operation(

@@ -1,8 +1,10 @@
-"""One-time codes sent by SMS: to log in, and to prove both numbers when a phone changes.
+"""One-time codes: by SMS to log in and to prove both numbers when a phone changes, by e-mail to
+prove a new e-mail address (kept under the address's hash where a phone's would be).
 
 A code lives a few minutes, allows five tries, and only the latest one sent for a purpose works.
-Sends are limited per phone (counted in the database, so the limit holds without Redis) and per
-client address (counted in Redis). Codes are kept as keyed hashes, and never logged.
+Sends are limited per phone or e-mail address (counted in the database, so the limit holds
+without Redis) and per client address (counted in Redis). Codes are kept as keyed hashes, and
+never logged.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from services.identity import identifiers, repository
@@ -69,13 +71,15 @@ class LoginCodes:
 
     def send(
         self,
-        phone: str,
-        phone_hash: str,
+        to: str,
+        to_hash: str,
         purpose: str,
         client: str,
         member_id: uuid.UUID | None = None,
+        channel: str = "sms",
     ) -> int:
-        """Sends a fresh code; answers how many seconds it will work."""
+        """Sends a fresh code to a phone (or an e-mail address, on `channel` "email"); answers
+        how many seconds it will work."""
         policy = self.policy
         if client:
             decision = self._cache.hit(
@@ -93,17 +97,18 @@ class LoginCodes:
         code = f"{secrets.randbelow(10**6):06d}"
         with self._db.write() as session:
             since = now - timedelta(seconds=policy.window_seconds)
-            sent = repository.codes_sent_since(session, phone_hash, since)
+            sent = repository.codes_sent_since(session, to_hash, since)
             if sent >= policy.sends_per_phone:
+                where = "number" if channel == "sms" else "e-mail address"
                 raise ResourceExhausted(
-                    "too many codes sent to this number: wait and try again",
+                    f"too many codes sent to this {where}: wait and try again",
                     policy.window_seconds,
                     code="too-many-codes",
                 )
-            repository.close_open_codes(session, phone_hash, purpose, now)
+            repository.close_open_codes(session, to_hash, purpose, now)
             row = OneTimeCode(
                 id=uuid.uuid4(),
-                phone_hash=phone_hash,
+                phone_hash=to_hash,
                 purpose=purpose,
                 member_id=member_id,
                 created_at=now,
@@ -113,7 +118,7 @@ class LoginCodes:
             row.code_hash = self._code_hash(row.id, code)
             session.add(row)
         body = MESSAGE.format(code=code, minutes=policy.ttl_seconds // 60)
-        self._messages.send_code(f"code:{row.id}", phone, body)
+        self._messages.send_code(f"code:{row.id}", channel, to, body)
         return policy.ttl_seconds
 
     def check(
@@ -149,10 +154,11 @@ class LoginCodes:
             if spent.rowcount != 1:
                 raise Conflict("this code was already used", code="code-used")
 
-    def forget_phone(self, session: Session, phone_hash: str) -> None:
-        session.query(OneTimeCode).filter(OneTimeCode.phone_hash == phone_hash).delete(
-            synchronize_session=False
-        )
+    def forget(self, session: Session, phone_hash: str | None, member_id: uuid.UUID) -> None:
+        """Deletes the codes sent to the phone and those the member asked for."""
+        session.query(OneTimeCode).filter(
+            or_(OneTimeCode.phone_hash == phone_hash, OneTimeCode.member_id == member_id)
+        ).delete(synchronize_session=False)
 
 
 def _expired() -> Unauthenticated:

@@ -1,4 +1,4 @@
-"""Messages to members (campaign SMS and e-mail) and one-time codes to phones.
+"""Messages to members (campaign SMS and e-mail) and one-time codes to phones and addresses.
 
 A member gets a marketing message only on a channel they consented to. Each message is recorded
 under the caller's id before it is handed to the sender, and marked sent after: a replay of a
@@ -89,6 +89,6 @@ class Messages:
                 row.status = SENT
         return SENT
 
-    def send_code(self, message_id: str, phone: str, body: str) -> None:
+    def send_code(self, message_id: str, channel: str, to: str, body: str) -> None:
         """A one-time code: no consent needed, and the code's own row is its record."""
-        self._senders["sms"].send(OutgoingMessage(message_id, "sms", phone, body))
+        self._senders[channel].send(OutgoingMessage(message_id, channel, to, body))

@@ -150,7 +150,8 @@ class OneTimeCode(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
-    # "login", or "change-old"/"change-new" with the member in `member_id`.
+    # "login", or "change-old"/"change-new" with the member in `member_id`; or "email-change",
+    # with the member, and the new e-mail address's hash in `phone_hash`.
     purpose: Mapped[str] = mapped_column(String(20))
     member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     code_hash: Mapped[str] = mapped_column(String(64))

@@ -126,8 +126,7 @@ class Privacy:
         return erased_at
 
     def _erase_row(self, session: Session, member: Member, now: datetime) -> None:
-        if member.phone_hash:
-            self._codes.forget_phone(session, member.phone_hash)
+        self._codes.forget(session, member.phone_hash, member.id)
         member.phone = member.phone_hash = None
         member.email = member.email_hash = None
         member.card_number = None

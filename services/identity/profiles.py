@@ -1,9 +1,16 @@
-"""Changes members make to their own record: profile, marketing consents and phone number."""
+"""Changes members make to their own record: profile, marketing consents, phone number and
+e-mail address.
+
+A new phone number needs a code from the current and from the new number; a new e-mail address
+needs a code sent to it, so that no one can put another person's address on their record (and so
+appear as that person's duplicate, or be found by it). Removing the address needs no code.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +31,7 @@ from services.runtime.errors import InvalidArgument, NotFound
 
 GENDERS = ("", "female", "male", "other")
 MAX_INTERESTS = 20
+EMAIL_CHANGE = "email-change"
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,39 @@ class ProfileChange:
     interests: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class ProfileUpdate:
+    view: MemberView
+    # The new e-mail address a code was sent to, and how long it works; "" and 0 for none.
+    email_code_sent_to: str = ""
+    email_code_expires_in: int = 0
+
+
 def _interests(values: tuple[str, ...]) -> list[str]:
     cleaned = sorted({name(v, "interest").lower() for v in values if v.strip()})
     if len(cleaned) > MAX_INTERESTS or any(len(v) > 40 for v in cleaned):
         raise InvalidArgument(f"at most {MAX_INTERESTS} interests of up to 40 characters")
     return cleaned
+
+
+def _checked_fields(change: ProfileChange) -> dict[str, Any]:
+    """The member's attributes to set, from the fields given, each checked."""
+    fields: dict[str, Any] = {}
+    if change.first_name is not None:
+        fields["first_name"] = name(change.first_name, "first_name")
+    if change.last_name is not None:
+        fields["last_name"] = name(change.last_name, "last_name")
+    if change.birth_date is not None:
+        fields["birth_date"] = birth_date(change.birth_date)
+    if change.city is not None:
+        fields["city"] = name(change.city, "city")
+    if change.gender is not None:
+        if change.gender not in GENDERS:
+            raise InvalidArgument("gender must be female, male, other or empty")
+        fields["gender"] = change.gender
+    if change.interests is not None:
+        fields["interests"] = _interests(change.interests)
+    return fields
 
 
 class Profiles:
@@ -62,30 +98,22 @@ class Profiles:
             raise NotFound("member not found", code="member-not-found")
         return repository.member_for_update(session, member.id) or member
 
-    def update(self, member_id: str, change: ProfileChange) -> MemberView:
+    def update(self, member_id: str, change: ProfileChange, client: str = "") -> ProfileUpdate:
+        """Sets the fields given, all checked first; a new e-mail address is only sent a code
+        (`confirm_email_change` sets it), an empty one removes the address."""
+        fields = _checked_fields(change)
+        email = identifiers.normalize_email(change.email) if change.email else change.email
+        # The code goes first: when it cannot be sent, nothing else has changed either.
+        expires_in = self._send_email_code(member_id, email, client) if email else 0
+        sent_to = (email or "") if expires_in else ""
         stale: list[str] = []
         with self._db.write() as session:
             member = self._live_member(session, member_id)
             old = events.profile(member)
-            if change.first_name is not None:
-                member.first_name = name(change.first_name, "first_name")
-            if change.last_name is not None:
-                member.last_name = name(change.last_name, "last_name")
-            if change.birth_date is not None:
-                member.birth_date = birth_date(change.birth_date)
-            if change.city is not None:
-                member.city = name(change.city, "city")
-            if change.gender is not None:
-                if change.gender not in GENDERS:
-                    raise InvalidArgument("gender must be female, male, other or empty")
-                member.gender = change.gender
-            if change.interests is not None:
-                member.interests = _interests(change.interests)
-            if change.email is not None:
-                stale += self._directory.cache_keys(member)
-                email = identifiers.normalize_email(change.email) if change.email else None
-                member.email = email
-                member.email_hash = self._directory.email_hash(email) if email else None
+            for field, value in fields.items():
+                setattr(member, field, value)
+            if email == "":
+                stale += self._set_email(member, None)
             member.updated_at = utcnow()
             if events.profile(member) != old:
                 events.profile_changed(session, member)
@@ -93,7 +121,44 @@ class Profiles:
             stale += self._directory.cache_keys(member)
             self._directory.forget_keys(stale)
         self._directory.forget_keys(stale)
+        return ProfileUpdate(view, sent_to, expires_in)
+
+    def _send_email_code(self, member_id: str, email: str, client: str) -> int:
+        """Sends a code to a new address; 0 (and nothing sent) when it is the member's already."""
+        with self._db.read() as session:
+            member = self._live_member(session, member_id)
+            if member.email == email:
+                return 0
+            parsed = member.id
+        email_hash = self._directory.email_hash(email)
+        return self._codes.send(email, email_hash, EMAIL_CHANGE, client, parsed, channel="email")
+
+    def confirm_email_change(self, member_id: str, new_email: str, code: str) -> MemberView:
+        email = identifiers.normalize_email(new_email)
+        email_hash = self._directory.email_hash(email)
+        with self._db.read() as session:
+            parsed = self._live_member(session, member_id).id
+        check = self._codes.check(email_hash, EMAIL_CHANGE, code, parsed)
+        check.raise_if_refused()
+        with self._db.write() as session:
+            member = self._live_member(session, member_id)
+            self._codes.spend(session, check)
+            old = events.profile(member)
+            stale = self._set_email(member, email)
+            member.updated_at = utcnow()
+            if events.profile(member) != old:
+                events.profile_changed(session, member)
+            view = MemberView.of(member)
+            self._directory.forget_keys(stale)
+        self._directory.forget_keys(stale)
         return view
+
+    def _set_email(self, member: Member, email: str | None) -> list[str]:
+        """Sets (or removes) the address; answers the cache entries to drop, old and new."""
+        stale = self._directory.cache_keys(member)
+        member.email = email
+        member.email_hash = self._directory.email_hash(email) if email else None
+        return stale + self._directory.cache_keys(member)
 
     def set_consent(self, member_id: str, channel: str, granted: bool, source: str) -> MemberView:
         if channel not in CHANNELS:

@@ -243,8 +243,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             email=given("email"),
             interests=tuple(request.interests) if request.set_interests else None,
         )
-        view = self._parts.profiles.update(request.member_id, change)
-        return pb.UpdateProfileResponse(member=member_message(view))
+        update = self._parts.profiles.update(request.member_id, change, request.client_address)
+        return pb.UpdateProfileResponse(
+            member=member_message(update.view),
+            email_code_expires_in_seconds=update.email_code_expires_in,
+            email_code_sent_to=update.email_code_sent_to,
+        )
 
     def SetConsent(self, request: pb.SetConsentRequest, context: grpc.ServicerContext):
         view = self._parts.profiles.set_consent(
@@ -309,6 +313,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             request.member_id, request.new_phone, request.old_phone_code, request.new_phone_code
         )
         return pb.ConfirmPhoneChangeResponse(member=member_message(view))
+
+    def ConfirmEmailChange(
+        self, request: pb.ConfirmEmailChangeRequest, context: grpc.ServicerContext
+    ):
+        view = self._parts.profiles.confirm_email_change(
+            request.member_id, request.new_email, request.code
+        )
+        return pb.ConfirmEmailChangeResponse(member=member_message(view))
 
     def SendMessage(self, request: pb.SendMessageRequest, context: grpc.ServicerContext):
         if request.channel not in MESSAGE_CHANNELS:
