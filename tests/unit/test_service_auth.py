@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
+from gateway.problems import from_rpc_error
 from services.runtime import errors
 from services.runtime.config import ConfigError, Env
+from services.runtime.interceptors import domain_error_of
 from services.runtime.service_auth import (
     CLOCK_SKEW_SECONDS,
+    SERVICE_NOT_ALLOWED,
+    SERVICE_UNAUTHENTICATED,
     VALID_SECONDS,
     ServiceCredentials,
     load_service_secret,
@@ -78,3 +83,36 @@ def test_a_short_secret_stops_start_up() -> None:
     with pytest.raises(ConfigError) as error:
         load_service_secret(Env({"LOYALTY_SERVICE_SECRET": "too-short"}))
     assert "LOYALTY_SERVICE_SECRET" in str(error.value)
+
+
+class Refused(grpc.RpcError):
+    def __init__(self, status: grpc.StatusCode, code: str) -> None:
+        self._status, self._code = status, code
+
+    def code(self) -> grpc.StatusCode:
+        return self._status
+
+    def details(self) -> str:
+        return "refused"
+
+    def trailing_metadata(self) -> tuple:
+        return ((errors.ERROR_CODE_METADATA_KEY, self._code),)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (grpc.StatusCode.UNAUTHENTICATED, SERVICE_UNAUTHENTICATED),
+        (grpc.StatusCode.PERMISSION_DENIED, SERVICE_NOT_ALLOWED),
+    ],
+)
+def test_a_refused_service_credential_is_the_suites_fault_not_the_callers(
+    status: grpc.StatusCode, code: str
+) -> None:
+    # Secrets that differ between processes: a member or cashier must not read it as their
+    # own login having failed.
+    assert from_rpc_error(Refused(status, code)).status == 500
+    assert isinstance(domain_error_of(Refused(status, code)), errors.Unavailable)
+    # A refusal of the caller's own login still reaches them as such.
+    own = 401 if status == grpc.StatusCode.UNAUTHENTICATED else 403
+    assert from_rpc_error(Refused(status, "invalid-session")).status == own
