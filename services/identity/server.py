@@ -62,6 +62,13 @@ def build(config: ServiceConfig) -> Service:
     messages = Messages(database, senders_from_env(env))
     codes = LoginCodes(database, cache, hasher, messages, code_policy(env))
     member_session = timedelta(minutes=env.int("IDENTITY_MEMBER_SESSION_MINUTES", 60, minimum=1))
+    merger = Merger(database, directory, points, sessions)
+    stalled_merges = Periodic(
+        "stalled-merges",
+        env.float("IDENTITY_MERGE_REPAIR_INTERVAL", 60.0),
+        merger.finish_stalled,
+        "finishing stalled merges failed; it runs again next time",
+    )
     login_throttle = LoginThrottle(
         database, hasher, env.int("IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE", 5, minimum=1)
     )
@@ -76,13 +83,14 @@ def build(config: ServiceConfig) -> Service:
         directory=directory,
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
-        merger=Merger(database, directory, points, sessions),
+        merger=merger,
         privacy=Privacy(database, directory, codes, sessions),
         login=MemberLogin(database, directory, codes, sessions, member_session),
         messages=messages,
         sessions=sessions,
         staff=Staff(database, sessions, timedelta(hours=staff_hours), login_throttle),
     )
+    stalled_merges.start()
     return Service(
         config=config,
         database=database,
@@ -94,5 +102,5 @@ def build(config: ServiceConfig) -> Service:
             )
         ],
         credentials=credentials,
-        on_stop=[expired_logins.stop, cache.close, points.close],
+        on_stop=[stalled_merges.stop, expired_logins.stop, cache.close, points.close],
     )
