@@ -51,12 +51,11 @@ def campaign_json(campaign: pb.Campaign) -> dict:
 
 
 def preview_json(preview: pb.PreviewSegmentResponse) -> dict:
+    withheld = preview.fewer_than > 0
     return {
-        "size": preview.size,
-        "sample": [
-            {"member_id": s.member_id, "first_name": s.first_name, "stage": s.stage, "tier": s.tier}
-            for s in preview.sample
-        ],
+        "size": None if withheld else preview.size,
+        "fewer_than": preview.fewer_than if withheld else None,
+        "sample": [{"stage": s.stage, "tier": s.tier} for s in preview.sample],
     }
 
 

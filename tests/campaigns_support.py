@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from services.campaigns import projection
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Bonus, Evaluator, PurchaseFacts
@@ -15,7 +17,8 @@ from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import Feed, MemberView
 from services.campaigns.models import Member, StageChange
 from services.campaigns.reports import Reports
-from services.campaigns.segments import Segments
+from services.campaigns.rules import compile_rule
+from services.campaigns.segments import Segments, live
 from services.campaigns.server import MIGRATIONS
 from services.campaigns.settings import Lifecycle
 from services.points.ledger import PurchaseInput, PurchaseItem
@@ -104,6 +107,13 @@ class CampaignsWorld:
             row = session.get(Member, uuid.UUID(member_id))
             assert row is not None
             return row
+
+    def members_of(self, rule: Any) -> set[str]:
+        """Who a rule selects now, read straight from the view (a preview shows marketers no
+        small audience)."""
+        condition = live(compile_rule(rule, "IRR", self.clock()))
+        with self.database.read() as session:
+            return {str(m) for m in session.scalars(select(Member.member_id).where(condition))}
 
     def stage(self, member_id: str) -> str:
         return self.member(member_id).stage

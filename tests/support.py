@@ -368,3 +368,9 @@ def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def member_view_caught_up(marketer: Api) -> bool:
+    """Whether campaigns' member view has applied every event written so far."""
+    feeds = marketer.get("/v1/marketing/member-view").json()["feeds"]
+    return bool(feeds) and all(feed["pending"] == 0 for feed in feeds)

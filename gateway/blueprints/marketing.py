@@ -16,7 +16,13 @@ MARKETER = "marketing"
 
 TAG = "marketing"
 NOT_FOUND = {404: ("No such segment or campaign", None)}
-REFUSED = {422: ("A value the club refuses, e.g. a bad rule (`invalid-rule`)", None)}
+REFUSED = {
+    422: (
+        "A value the club refuses, e.g. a bad rule (`invalid-rule`) or template"
+        " (`invalid-template`)",
+        None,
+    )
+}
 
 RULE = {
     "type": "object",
@@ -55,19 +61,25 @@ SEGMENT = {
 PREVIEW_REQUEST = {"type": "object", "required": ["rule"], "properties": {"rule": RULE}}
 PREVIEW = {
     "type": "object",
-    "required": ["size", "sample"],
+    "required": ["size", "fewer_than", "sample"],
     "properties": {
-        "size": {"type": "integer"},
+        "size": {
+            "type": ["integer", "null"],
+            "description": "How many members; null when the audience is withheld (fewer_than)",
+        },
+        "fewer_than": {
+            "type": ["integer", "null"],
+            "description": (
+                "Set (to 10) when the audience is smaller than that, none included: its size"
+                " and sample are then withheld, so that no preview tells about one member"
+            ),
+        },
         "sample": {
             "type": "array",
+            "description": "Up to 20 of the members, by stage and tier only (never who)",
             "items": {
                 "type": "object",
-                "properties": {
-                    "member_id": {"type": "string"},
-                    "first_name": {"type": "string"},
-                    "stage": {"type": "string"},
-                    "tier": {"type": "string"},
-                },
+                "properties": {"stage": {"type": "string"}, "tier": {"type": "string"}},
             },
         },
     },
@@ -143,7 +155,12 @@ CAMPAIGN_REQUEST = {
                 "channel": {"type": "string", "enum": ["sms", "email"]},
                 "template": {
                     "type": "string",
-                    "description": "May use {first_name}, {points}, {expiry}, {offer}",
+                    "description": (
+                        "Text with {first_name}, {points}, {expiry}, {offer} written bare (no"
+                        " format, conversion or other field); `{{` and `}}` write braces. One"
+                        " that would not render, or would render blank or beyond 1000"
+                        " characters, is refused (422 `invalid-template`)"
+                    ),
                 },
             },
         },

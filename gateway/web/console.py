@@ -292,12 +292,19 @@ def composed_rule() -> Any:
     return conditions[0] if len(conditions) == 1 else {"and": conditions}
 
 
+def size_words(found: dict) -> str:
+    """A preview's audience in words: "57 members", or "fewer than 10 members"."""
+    if found["size"] is None:
+        return i18n.translate("segments.size-withheld", fewer_than=found["fewer_than"])
+    return i18n.translate("segments.size", size=found["size"])
+
+
 def preview_shown(found: dict) -> dict:
     return {
         "size": found["size"],
-        "size_text": i18n.translate("segments.size", size=found["size"]),
+        "size_text": size_words(found),
         "sample": [
-            f"{member['first_name'] or '—'} · {stage_name(member['stage'])}"
+            f"{stage_name(member['stage'])} · {member['tier']}"
             for member in found["sample"][:SAMPLE]
         ],
     }
@@ -351,7 +358,7 @@ def save_segment() -> Response:
         found = marketing_operations.preview_segment(upstream(), saved["id"])
     except (FormError, Problem, grpc.RpcError) as error:
         return segments_page(422, notice=failed(error))
-    notice("ok", "segments.saved", size=found["size"])
+    notice("ok", "segments.saved", size=size_words(found))
     return redirect(SEGMENTS, 303)
 
 

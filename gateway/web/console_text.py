@@ -81,12 +81,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "segments.preview": {"en": "Audience size", "fa": "اندازه مخاطبان"},
     "segments.preview.button": {"en": "Count", "fa": "شمارش"},
     "segments.size": {"en": "{size} members", "fa": "{size} عضو"},
+    "segments.size-withheld": {
+        "en": "fewer than {fewer_than} members",
+        "fa": "کمتر از {fewer_than} عضو",
+    },
     "segments.sample": {"en": "For example", "fa": "برای نمونه"},
     "segments.rule": {"en": "Rule", "fa": "قاعده"},
     "segments.save": {"en": "Save segment", "fa": "ذخیره بخش"},
     "segments.saved": {
-        "en": "Segment saved: {size} members now.",
-        "fa": "بخش ذخیره شد: اکنون {size} عضو.",
+        "en": "Segment saved: {size} now.",
+        "fa": "بخش ذخیره شد: اکنون {size}.",
     },
     "segments.list": {"en": "Saved segments", "fa": "بخش‌های ذخیره‌شده"},
     "segments.none": {"en": "No segments yet.", "fa": "هنوز بخشی ساخته نشده است."},

@@ -113,8 +113,13 @@ class Campaigns:
             launched_at=row.launched_at,
         )
 
-    def create(self, body: Any) -> CampaignView:
+    def _parse_new(self, body: Any) -> Definition:
         definition = self.parse(body)
+        definitions.check_new(definition)
+        return definition
+
+    def create(self, body: Any) -> CampaignView:
+        definition = self._parse_new(body)
         now = self._clock()
         with self._db.write() as session:
             self._check_segments(session, definition)
@@ -141,7 +146,7 @@ class Campaigns:
 
     def update(self, campaign_id: str, body: Any) -> CampaignView:
         """Replaces a draft's definition; a launched campaign cannot be rewritten."""
-        definition = self.parse(body)
+        definition = self._parse_new(body)
         with self._db.write() as session:
             row = self._load(session, campaign_id, lock=True)
             if row.state != "draft":

@@ -5,7 +5,6 @@ with the path of the culprit (`schedule.hours.from`)."""
 from __future__ import annotations
 
 import re
-import string
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -13,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.campaigns import templates
 from services.campaigns.lifecycle import STAGES
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
@@ -26,8 +26,10 @@ KINDS = (
     "win_back",
     "offer",
 )
-PLACEHOLDERS = {"first_name", "points", "expiry", "offer"}
 MAX_POINTS = 10**9
+# Each segment's rule is bounded (rules.MAX_VALUES); so many of them OR-ed into one audience
+# still fit in one SQL statement.
+MAX_SEGMENTS = 10
 
 
 def _bad(path: str, detail: str) -> InvalidArgument:
@@ -73,6 +75,10 @@ class Offer:
     title: str
     description: str = ""
     code: str = ""
+
+    def shown(self) -> str:
+        """The offer as a message's `{offer}` shows it."""
+        return f"{self.title} ({self.code})" if self.code else self.title
 
 
 @dataclass(frozen=True)
@@ -221,17 +227,7 @@ def _message(value: Any) -> MessagePlan | None:
     channel = value.get("channel")
     if channel not in ("sms", "email"):
         raise _bad("message.channel", "must be sms or email")
-    template = _text(value.get("template"), "message.template", 1000)
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as error:
-        raise _bad("message.template", str(error)) from None
-    unknown = fields - PLACEHOLDERS
-    if unknown:
-        raise _bad(
-            "message.template",
-            f"unknown placeholder {{{sorted(unknown)[0]}}}; use {', '.join(sorted(PLACEHOLDERS))}",
-        )
+    template = _text(value.get("template"), "message.template", templates.MAX_BODY)
     return MessagePlan(channel=channel, template=template)
 
 
@@ -295,6 +291,16 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         control_percent=_int(body.get("control_percent", 0), "control_percent", 0, 50),
         message=_message(body.get("message")),
     )
+
+
+def check_new(definition: Definition) -> None:
+    """What a definition being saved must also pass. A campaign stored before these checks
+    still loads; where it is used, what it cannot do is skipped and logged."""
+    if len(definition.targeting.segments) > MAX_SEGMENTS:
+        raise _bad("targeting.segments", f"at most {MAX_SEGMENTS} segments")
+    if definition.message is not None:
+        offer = definition.offer.shown() if definition.offer else ""
+        templates.check(definition.message.template, offer, "message.template")
 
 
 def _flag(value: Any, path: str) -> bool:

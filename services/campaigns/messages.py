@@ -7,6 +7,10 @@ campaign, member and channel). The dispatcher sends pending rows through identit
 each message_id's first answer and sends nothing for a repeat, so a crash between sending and
 recording, or two dispatchers at once, still sends each message once. Identity checks consent
 again at the moment of sending. Nothing is sent in the quiet hours.
+
+A message whose template cannot be rendered (one saved before templates were checked) is marked
+`failed-template` and the dispatcher goes on with the next; a campaign whose audience cannot be
+computed (a segment rule stored before rules were bounded) queues nothing and is logged.
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from string import Formatter
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, true, update
@@ -27,13 +30,15 @@ from services.campaigns.definitions import Definition
 from services.campaigns.models import Campaign, Member, Message
 from services.campaigns.segments import live
 from services.campaigns.settings import QuietHours
+from services.campaigns.templates import Unrenderable, render
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import Unavailable
+from services.runtime.errors import InvalidArgument, Unavailable
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+UNRENDERABLE = "failed-template"
 
 
 class Sender(Protocol):
@@ -90,7 +95,16 @@ class Messages:
                 if view.status != "active":
                     continue
                 if view.definition.message is not None:
-                    queued += self._queue(session, row.id, view.definition)
+                    try:
+                        queued += self._queue(session, row.id, view.definition)
+                    except InvalidArgument as error:
+                        log(
+                            logger,
+                            "messages not queued: the audience cannot be computed",
+                            logging.ERROR,
+                            campaign=str(row.id),
+                            reason=error.detail,
+                        )
                 row.messages_queued_at = self._clock()
         return queued
 
@@ -140,7 +154,11 @@ class Messages:
             if not due:
                 return done
             for message_id, campaign_id, member_id, channel in due:
-                body = self._render(campaign_id, member_id)
+                try:
+                    body = self._render(campaign_id, member_id)
+                except Unrenderable as error:
+                    done += self._fail_campaign(campaign_id, str(error))
+                    break
                 try:
                     status = self._sender.send(str(message_id), str(member_id), channel, body)
                 except Unavailable as error:
@@ -154,20 +172,35 @@ class Messages:
                     )
                 done += 1
 
+    def _fail_campaign(self, campaign_id: uuid.UUID, reason: str) -> int:
+        """Marks every pending message of a campaign whose template cannot be rendered failed:
+        the template is the same for all of them."""
+        with self._db.write() as session:
+            failed = session.execute(
+                update(Message)
+                .where(Message.campaign_id == campaign_id, Message.status == "pending")
+                .values(status=UNRENDERABLE, sent_at=self._clock())
+            ).rowcount
+        log(
+            logger,
+            "messages not sent: the template cannot be rendered",
+            logging.ERROR,
+            campaign=str(campaign_id),
+            count=failed,
+            reason=reason,
+        )
+        return failed
+
     def _render(self, campaign_id: uuid.UUID, member_id: uuid.UUID) -> str:
         with self._db.read() as session:
             definition = self._campaigns.view(session.get(Campaign, campaign_id)).definition
             member = session.get(Member, member_id)
         assert definition.message is not None
         template = definition.message.template
-        wanted = {name for _, name, _, _ in Formatter().parse(template) if name}
-        offer = definition.offer
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "first_name": (member.first_name if member else None) or "",
             "points": member.points if member else 0,
-            "offer": (f"{offer.title} ({offer.code})" if offer.code else offer.title)
-            if offer
-            else "",
-            "expiry": self._sender.expiry(str(member_id)) if "expiry" in wanted else "",
+            "offer": definition.offer.shown() if definition.offer else "",
+            "expiry": self._sender.expiry(str(member_id)) if "{expiry}" in template else "",
         }
-        return template.format_map(values)
+        return render(template, values)

@@ -17,6 +17,9 @@ Attributes and the operators they take:
 - `consent_sms`, `consent_email`: `eq` true or false;
 - `categories`: `any_of`, `all_of`, `none_of` a list of category names.
 
+A number must fit its column (a count an int32, points an int64, a rating or RFM score an
+int16), days are 0 to 36500, and a rule holds at most 200 conditions (each category counts) and
+2,500 values in all, so that it always compiles to a statement every database takes.
 A rule that breaks these is refused with InvalidArgument naming the path of the bad node, such
 as `rule.and[1].value`. Nothing is ever evaluated member by member in Python.
 """
@@ -26,7 +29,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, func, not_, or_, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    SmallInteger,
+    and_,
+    bindparam,
+    false,
+    func,
+    not_,
+    or_,
+    true,
+)
 
 from services.campaigns.lifecycle import STAGES
 from services.campaigns.models import Member
@@ -62,16 +77,47 @@ ATTRIBUTES = TEXT | NUMBER | MONEY | FLAGS | SETS
 COMPARE = {"eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in"}
 MAX_DEPTH = 20
 MAX_LIST = 1000
+MAX_DAYS = 36500
+# SQLite parses `a OR b OR ...` into a tree at most 1000 deep, and binds at most 32766 values
+# in a statement (a campaign's audience ORs up to 10 segments' rules).
+MAX_CONDITIONS = 200
+MAX_VALUES = 2500
 
 
 def _bad(path: str, detail: str) -> InvalidArgument:
     return InvalidArgument(f"{path}: {detail}", code="invalid-rule")
 
 
+def _range(attr: str) -> tuple[int, int]:
+    """The whole numbers the attribute's column holds."""
+    if attr in DAYS:
+        return 0, MAX_DAYS
+    if attr == "birthday_month":
+        return 1, 12
+    column_type = Member.__table__.c[attr].type
+    bits = next(
+        size
+        for kind, size in ((SmallInteger, 16), (BigInteger, 64), (Integer, 32))
+        if isinstance(column_type, kind)
+    )
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
 class Compiler:
     def __init__(self, currency: str, now: datetime) -> None:
         self._currency = currency
         self._now = now
+        self._conditions = 0
+        self._values = 0
+
+    def _spend(self, path: str, conditions: int, values: int) -> None:
+        """Counts a node's conditions and values against the whole rule's allowance."""
+        self._conditions += conditions
+        self._values += values
+        if self._conditions > MAX_CONDITIONS:
+            raise _bad(path, f"a rule holds at most {MAX_CONDITIONS} conditions")
+        if self._values > MAX_VALUES:
+            raise _bad(path, f"a rule holds at most {MAX_VALUES} values in all")
 
     def compile(self, rule: Any, path: str = "rule", depth: int = 0) -> ColumnElement[bool]:
         if depth > MAX_DEPTH:
@@ -108,6 +154,7 @@ class Compiler:
                 raise _bad(f"{path}.op", f"{attr} takes only `eq`")
             if not isinstance(value, bool):
                 raise _bad(f"{path}.value", "must be true or false")
+            self._spend(f"{path}.value", 1, 0)
             column = getattr(Member.__table__.c, attr)
             return column.is_(true()) if value else column.is_(false())
         if op not in COMPARE or (attr in TEXT and op not in {"eq", "ne", "in", "not_in"}):
@@ -128,10 +175,9 @@ class Compiler:
                 raise _bad(path, error.detail) from None
         if isinstance(value, bool) or not isinstance(value, int):
             raise _bad(path, "must be a whole number")
-        if attr == "birthday_month" and not 1 <= value <= 12:
-            raise _bad(path, "a month is 1 to 12")
-        if attr in DAYS and value < 0:
-            raise _bad(path, "days cannot be negative")
+        low, high = _range(attr)
+        if not low <= value <= high:
+            raise _bad(path, f"{attr} is a whole number from {low} to {high}")
         return value
 
     def _compare(self, attr: str, op: str, value: Any, path: str) -> ColumnElement[bool]:
@@ -141,6 +187,7 @@ class Compiler:
                 raise _bad(where, f"must be a list of 1 to {MAX_LIST} values")
             if attr in DAYS:
                 raise _bad(f"{path}.op", "days take comparisons, not lists")
+            self._spend(where, 1, len(value))
             values = [self._scalar(attr, v, f"{where}[{i}]") for i, v in enumerate(value)]
             column = self._column(attr)
             return (
@@ -149,8 +196,10 @@ class Compiler:
         if op == "between":
             if not isinstance(value, list) or len(value) != 2:
                 raise _bad(where, "must be [low, high]")
+            self._spend(where, 1, 2)
             low, high = (self._scalar(attr, v, f"{where}[{i}]") for i, v in enumerate(value))
             return and_(self._compare_raw(attr, "gte", low), self._compare_raw(attr, "lte", high))
+        self._spend(where, 1, 2)
         return self._compare_raw(attr, op, self._scalar(attr, value, where))
 
     def _compare_raw(self, attr: str, op: str, value: Any) -> ColumnElement[bool]:
@@ -187,6 +236,7 @@ class Compiler:
         ):
             raise _bad(f"{path}.value", "must be a non-empty list of category names")
         names = sorted({category_name(v) for v in value})
+        self._spend(f"{path}.value", len(names), len(names))
         column = Member.__table__.c.categories
         bought = [column.contains(f",{name},", autoescape=True) for name in names]
         if op == "any_of":

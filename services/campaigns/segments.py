@@ -1,9 +1,16 @@
 """Segments: a rule over the member view, or a fixed list of members uploaded by a marketer.
-Both become one SQL condition on the members table, counted and sampled in the database."""
+Both become one SQL condition on the members table, counted and sampled in the database.
+
+A preview shows marketers no single member: an audience of fewer than `PREVIEW_MINIMUM` members
+(none included) is answered as "fewer than" that, without its size or a sample, so narrowing a
+rule around one member tells nothing about them; and a sample shows only stage and tier, never
+who.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +25,13 @@ from services.campaigns.rules import compile_rule
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.ids import parse_id
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
 
 MAX_STATIC = 100_000
 SAMPLE = 20
+PREVIEW_MINIMUM = 10
 
 
 @dataclass(frozen=True)
@@ -34,16 +45,18 @@ class SegmentView:
 
 @dataclass(frozen=True)
 class SampleMember:
-    member_id: str
-    first_name: str
     stage: str
     tier: str
 
 
 @dataclass(frozen=True)
 class Preview:
-    size: int
+    """The audience's size and a sample of it; or, for an audience smaller than
+    `fewer_than`, neither."""
+
+    size: int | None
     sample: list[SampleMember]
+    fewer_than: int | None = None
 
 
 def live(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -152,18 +165,31 @@ class Segments:
             return False
         if segment.kind == "static":
             return session.get(SegmentMember, (segment_id, member_id)) is not None
-        condition = compile_rule(json.loads(segment.rule or "{}"), self._currency, self._clock())
+        try:
+            condition = compile_rule(
+                json.loads(segment.rule or "{}"), self._currency, self._clock()
+            )
+        except InvalidArgument as error:
+            # A rule stored before today's checks: a purchase is answered without its campaign
+            # rather than refused.
+            log(
+                logger,
+                "segment rule cannot be evaluated; taken as holding no one",
+                logging.ERROR,
+                segment=str(segment_id),
+                reason=error.detail,
+            )
+            return False
         query = select(Member.member_id).where(Member.member_id == member_id, live(condition))
         return session.execute(query).first() is not None
 
 
 def preview(session: Session, condition: ColumnElement[bool]) -> Preview:
     c = Member.__table__.c
-    size = session.execute(select(func.count()).select_from(Member).where(live(condition)))
-    rows = session.execute(
-        select(c.member_id, c.first_name, c.stage, c.tier).where(live(condition)).limit(SAMPLE)
-    ).all()
-    return Preview(
-        size=int(size.scalar_one()),
-        sample=[SampleMember(str(r.member_id), r.first_name or "", r.stage, r.tier) for r in rows],
-    )
+    size = session.execute(
+        select(func.count()).select_from(Member).where(live(condition))
+    ).scalar_one()
+    if size < PREVIEW_MINIMUM:
+        return Preview(size=None, sample=[], fewer_than=PREVIEW_MINIMUM)
+    rows = session.execute(select(c.stage, c.tier).where(live(condition)).limit(SAMPLE)).all()
+    return Preview(size=int(size), sample=[SampleMember(r.stage, r.tier) for r in rows])

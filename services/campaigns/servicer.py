@@ -171,13 +171,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         else:
             preview = self._segments.preview(rule=_json(request.rule_json, "rule_json"))
         return pb.PreviewSegmentResponse(
-            size=preview.size,
-            sample=[
-                pb.MemberSample(
-                    member_id=s.member_id, first_name=s.first_name, stage=s.stage, tier=s.tier
-                )
-                for s in preview.sample
-            ],
+            size=preview.size or 0,
+            sample=[pb.MemberSample(stage=s.stage, tier=s.tier) for s in preview.sample],
+            fewer_than=preview.fewer_than or 0,
         )
 
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):

@@ -1,5 +1,6 @@
 """A message campaign reaches each consenting member of its audience once: never one who did not
-consent, and never twice, even when the sender dies between sending and recording it."""
+consent, and never twice, even when the sender dies between sending and recording it; a
+message that cannot be rendered is marked failed and holds up no other."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local import Suite
-from tests.support import Api, Pos, start_suite
+from tests.support import Api, Pos, member_view_caught_up, start_suite
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +58,7 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
     audience = api.post(
         "/v1/marketing/segments", {"name": "pilot", "member_ids": consenting + silent}
     ).json()
-    consent_rule = {"attr": "consent_sms", "op": "eq", "value": True}
-    assert until(
-        lambda: (
-            api.post("/v1/marketing/segments/preview", {"rule": consent_rule}).json()["size"] == 2
-        )
-    ), "the member view did not learn the consents"
+    assert until(lambda: member_view_caught_up(api)), "the member view did not learn the consents"
 
     marker = f"coffee-{uuid.uuid4().hex[:6]}"
     created = api.post(
@@ -105,3 +101,55 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
     assert len(sms(suite, marker)) == 2  # nothing sent twice
     report = api.get(f"/v1/marketing/campaigns/{created['id']}/report").json()
     assert report["messages_sent"] == 2
+
+
+def test_a_message_that_cannot_render_is_failed_and_the_next_still_goes(
+    message_suite: Suite,
+) -> None:
+    suite = message_suite
+    pos = Pos(suite)
+    api = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    member = pos.enrol(first_name="Leila", consents={"sms": True})["id"]
+    audience = api.post("/v1/marketing/segments", {"name": "one", "member_ids": [member]}).json()
+    assert until(lambda: member_view_caught_up(api)), "the member view did not learn the consent"
+
+    def campaign(marker: str) -> str:
+        created = api.post(
+            "/v1/marketing/campaigns",
+            {
+                "name": marker,
+                "kind": "offer",
+                "offer": {"title": marker},
+                "targeting": {"segments": [audience["id"]]},
+                "message": {"channel": "sms", "template": "Hi {first_name}, {offer}"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["id"]
+
+    # A template saved before templates were checked, which fails for every member: written
+    # straight into the campaigns database.
+    broken_marker, next_marker = (f"tea-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    broken = campaign(broken_marker)
+    database = Path(suite.env["LOYALTY_DATA_DIR"]) / "campaigns.db"
+    key = uuid.UUID(broken).hex
+    with sqlite3.connect(database) as db:
+        (text,) = db.execute("SELECT definition FROM campaigns WHERE id = ?", (key,)).fetchone()
+        definition = json.loads(text)
+        definition["message"]["template"] = "Hi {first_name:d}, {offer}"
+        db.execute(
+            "UPDATE campaigns SET definition = ? WHERE id = ?", (json.dumps(definition), key)
+        )
+    assert api.post(f"/v1/marketing/campaigns/{broken}/launch").status_code == 200
+
+    def status_of_broken() -> str:
+        with sqlite3.connect(database) as db:
+            row = db.execute("SELECT status FROM messages WHERE campaign_id = ?", (key,)).fetchone()
+        return row[0] if row and row[0] != "pending" else ""
+
+    assert until(status_of_broken) == "failed-template"
+    following = campaign(next_marker)
+    assert api.post(f"/v1/marketing/campaigns/{following}/launch").status_code == 200
+    sent = until(lambda: sms(suite, next_marker))
+    assert [m["body"] for m in sent] == [f"Hi Leila, {next_marker}"]
+    assert sms(suite, broken_marker) == []

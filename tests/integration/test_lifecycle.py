@@ -144,12 +144,12 @@ def test_the_stage_overview_lists_the_dissatisfied_first_and_entries_per_day(
     assert overview.counts["dissatisfied"] == 2 and overview.counts["satisfied"] == 1
     today = {(d.stage, d.entered) for d in overview.days}
     assert ("customer", 3) in today and ("dissatisfied", 2) in today
-    became = world.segments.preview(
-        rule={
+    became = world.members_of(
+        {
             "and": [
                 {"attr": "stage", "op": "eq", "value": "dissatisfied"},
                 {"attr": "days_in_stage", "op": "lt", "value": 1},
             ]
         }
     )
-    assert became.size == 2
+    assert became == {first, second}

@@ -11,7 +11,7 @@ import pytest
 
 from deploy.local import Suite
 from loyalty.campaigns.v1 import campaigns_pb2, campaigns_pb2_grpc
-from tests.support import Api, Pos, service_channel
+from tests.support import Api, Pos, member_view_caught_up, service_channel
 
 
 @pytest.fixture
@@ -192,3 +192,88 @@ def test_segments_in_use_stay_and_drafts_can_be_deleted(api: Api) -> None:
     refused = api.request("DELETE", f"/v1/marketing/campaigns/{running}")
     assert refused.status_code == 409
     assert refused.json()["code"] == "campaign-not-draft"
+
+
+def test_what_would_halt_campaigns_is_refused_when_saved_or_asked(api: Api) -> None:
+    """A template that cannot render, a rule value beyond its column and absurd preview numbers
+    once saved fine and then failed every message or every purchase; now each is a 422."""
+
+    def refused(path: str, body: dict, code: str, culprit: str) -> None:
+        answer = api.post(path, body)
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert answer.json()["code"] == code
+        assert answer.json()["detail"].startswith(culprit), answer.json()["detail"]
+
+    def offer(template: str) -> dict:
+        return {
+            "name": "Tea",
+            "kind": "offer",
+            "offer": {"title": "Free tea", "code": "TEA"},
+            "targeting": {"everyone": True},
+            "message": {"channel": "sms", "template": template},
+        }
+
+    for template in (
+        "Hi {first_name:d}",
+        "Hi {first_name!r}",
+        "Hi {offer.__class__}",
+        "Hi {first_name[0]}",
+        "Hi {0}",
+        "Hi {}",
+        "Hi {phone}",
+        "Hi {first_name",
+        "{first_name}",
+        "Hi {first_name} " + "x" * 950,
+    ):
+        refused("/v1/marketing/campaigns", offer(template), "invalid-template", "message.template")
+    saved = api.post("/v1/marketing/campaigns", offer("سلام {first_name}، {offer} {{مهمان ما}}"))
+    assert saved.status_code == 201, saved.text
+    api.request("DELETE", f"/v1/marketing/campaigns/{saved.json()['id']}")
+
+    huge = 12345678901234567890123
+    rule = {
+        "and": [
+            {"attr": "city", "op": "eq", "value": "x"},
+            {"attr": "purchase_count", "op": "gt", "value": huge},
+        ]
+    }
+    refused("/v1/marketing/segments", {"name": "x", "rule": rule}, "invalid-rule", "rule.and[1]")
+    far = {"attr": "days_since_last_purchase", "op": "gt", "value": 10**9}
+    refused("/v1/marketing/segments/preview", {"rule": far}, "invalid-rule", "rule.value")
+    cities = {"attr": "city", "op": "in", "value": [f"c{i}" for i in range(1000)]}
+    refused(
+        "/v1/marketing/segments/preview",
+        {"rule": {"or": [cities] * 3}},
+        "invalid-rule",
+        "rule.or[2]",
+    )
+
+
+def test_a_preview_narrowed_around_one_member_shows_nothing_of_them(api: Api, pos: Pos) -> None:
+    city = f"naein{uuid.uuid4().hex[:6]}"
+    alone = {"attr": "city", "op": "eq", "value": city}
+    target = pos.enrol(first_name="Target", city=city)["id"]
+    assert pos.purchase(target, amount="9000000").status_code == 201
+    narrowed = {"and": [alone, {"attr": "total_spend", "op": "gte", "value": "9000000"}]}
+    assert eventually(lambda: member_view_caught_up(api)), (
+        "the member view did not learn the purchase"
+    )
+    for rule in (alone, narrowed):
+        answer = api.post("/v1/marketing/segments/preview", {"rule": rule})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"size": None, "fewer_than": 10, "sample": []}
+
+    for _ in range(9):
+        pos.enrol(first_name="Other", city=city)
+
+    def town() -> dict:
+        answer = api.post("/v1/marketing/segments/preview", {"rule": alone}).json()
+        return answer if answer["size"] == 10 else {}
+
+    shown = eventually(town)
+    assert shown, "the member view did not learn the members"
+    assert shown["fewer_than"] is None
+    assert len(shown["sample"]) == 10
+    assert all(set(member) == {"stage", "tier"} for member in shown["sample"])
+    assert target not in str(shown) and "Target" not in str(shown)
