@@ -370,14 +370,14 @@ class Book:
     def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
         """After a refund: a tier the member was upgraded to since their last review falls back
         to what their spend still earns, no lower than the tier that review gave, and is next
-        reviewed when that tier would have been. The spend is counted both over the window
-        that earned the upgrade and over the window up to now: a refund of what did not earn
-        the upgrade changes neither. Returns (before, after)."""
+        reviewed when that tier would have been. What the spend earns is the higher of its
+        window up to the upgrade and its window up to now, so refunding a purchase from a later
+        day than the upgrade never undoes it. Returns (before, after)."""
         ladder = self.policy.ladder
         held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
         if held.floor_tier is None:
-            return held.tier, held.tier
-        before = ladder.named(held.tier)
+            return before.name, before.name
         floor = ladder.named(held.floor_tier)
         at_upgrade = repository.spend_between(
             self.session, member_id, held.since - ladder.window, held.since

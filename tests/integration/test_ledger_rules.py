@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from services.points.book import TAKE_BATCH
 from services.points.ledger import EarningLine, PurchaseInput
+from services.points.models import OutboxEvent
 from services.points.policy import Expiry
 from services.points.tiers import Tier, TierLadder
 from services.runtime.errors import Conflict, FailedPrecondition, NotFound
@@ -358,12 +361,14 @@ def test_a_tier_a_review_gave_goes_down_only_at_its_next_review_date(world: Poin
 
 
 def tier_changes(world: PointsWorld, member: str) -> list[tuple[str, str]]:
-    events, _ = world.ledger.events("", 1000)
-    return [
-        (e.payload["from"], e.payload["to"])
-        for e in events
-        if e.type == "tier.changed" and e.member_id == member
-    ]
+    """The member's `tier.changed` events as written, in order."""
+    with world.database.read() as session:
+        payloads = session.scalars(
+            select(OutboxEvent.payload)
+            .where(OutboxEvent.type == "tier.changed", OutboxEvent.member_id == uuid.UUID(member))
+            .order_by(OutboxEvent.sequence)
+        )
+        return [(p["from"], p["to"]) for p in map(json.loads, payloads)]
 
 
 def test_a_refunded_gold_making_purchase_leaves_the_member_at_their_earned_tier(
@@ -445,7 +450,9 @@ class FlakyCampaigns:
         self.up = False
         self.asked: list[tuple[str, int]] = []
 
-    def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
+    def evaluate(
+        self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
+    ) -> list[EarningLine] | None:
         if not self.up:
             return None
         self.asked.append((purchase.transaction_id, base_points))
