@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ from services.points.audit import audit
 from services.points.models import Balance
 from services.runtime.errors import DomainError, FailedPrecondition
 from tests.ledger_support import STORE, PointsWorld
-from tests.support import Api, Pos, db_url, run_check
+from tests.support import Api, Pos, db_url, eventually, run_check, start_suite
 
 
 def new_member() -> str:
@@ -174,20 +175,7 @@ def test_a_merge_left_started_blocks_others_and_is_carried_on_by_a_retry(
 ) -> None:
     a, b, c = pos.enrol(), pos.enrol(), pos.enrol()
     assert pos.purchase(b["id"], amount="2000000").status_code == 201  # 200 points
-    # As if identity died right after recording the merge of b into a.
-    engine = create_engine(db_url(suite, "identity"))
-    with engine.begin() as connection:
-        connection.execute(
-            Merge.__table__.insert(),
-            {
-                "duplicate_id": uuid.UUID(b["id"]),
-                "survivor_id": uuid.UUID(a["id"]),
-                "actor": "support:someone",
-                "merged_at": datetime.now(UTC),
-                "status": "started",
-            },
-        )
-    engine.dispose()
+    plant_started_merge(suite, a["id"], b["id"], datetime.now(UTC))
 
     for survivor, duplicate in ((b["id"], a["id"]), (c["id"], b["id"]), (b["id"], c["id"])):
         refused = _merge(pos, survivor, duplicate)
@@ -202,3 +190,46 @@ def test_a_merge_left_started_blocks_others_and_is_carried_on_by_a_retry(
     export = pos.admin.get(f"/v1/support/members/{a['id']}/export").json()
     [audit] = export["identity"]["merges"]
     assert audit["actor"] == "support:someone"  # who asked first
+
+
+def plant_started_merge(suite: Suite, survivor: str, duplicate: str, at: datetime) -> None:
+    """A merge as identity records it before the points move, as if it died right then."""
+    engine = create_engine(db_url(suite, "identity"))
+    with engine.begin() as connection:
+        connection.execute(
+            Merge.__table__.insert(),
+            {
+                "duplicate_id": uuid.UUID(duplicate),
+                "survivor_id": uuid.UUID(survivor),
+                "actor": "support:someone",
+                "merged_at": at,
+                "status": "started",
+            },
+        )
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def repairing_suite(
+    tmp_path_factory: pytest.TempPathFactory, redis_available: None
+) -> Iterator[Suite]:
+    """A suite whose identity looks for stalled merges every second."""
+    suite = start_suite(
+        tmp_path_factory.mktemp("repairing-suite"), IDENTITY_MERGE_REPAIR_INTERVAL="1"
+    )
+    yield suite
+    suite.stop()
+
+
+def test_identity_finishes_a_merge_a_crash_left_started(repairing_suite: Suite) -> None:
+    pos = Pos(repairing_suite)
+    survivor, duplicate = pos.enrol(), pos.enrol()
+    assert pos.purchase(duplicate["id"], amount="700000").status_code == 201  # 70 points
+    plant_started_merge(
+        repairing_suite, survivor["id"], duplicate["id"], datetime.now(UTC) - timedelta(minutes=2)
+    )
+    assert eventually(lambda: pos.balance(duplicate["id"])["member_id"] == survivor["id"], 30)
+    assert pos.balance(survivor["id"])["available"] == 70
+    found = pos.api.get("/v1/members/identify", params={"card": duplicate["card_number"]})
+    assert found.json()["member_id"] == survivor["id"]
+    assert run_check(repairing_suite.env).returncode == 0
