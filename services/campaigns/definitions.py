@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,6 +130,10 @@ def _moment(value: Any, path: str) -> datetime | None:
         raise _bad(path, "must be an ISO 8601 date-time with its offset") from None
     if moment.tzinfo is None:
         raise _bad(path, "must carry its UTC offset, e.g. 2026-12-01T00:00:00+03:30")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise _bad(path, "is beyond the last moment a date can hold") from None
     return moment
 
 

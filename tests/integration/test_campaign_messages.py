@@ -13,8 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from deploy.local import Suite
+from services.campaigns.messages import Messages
+from services.campaigns.models import Segment
+from tests.campaigns_support import CampaignsWorld
 from tests.support import Api, Pos, member_view_caught_up, start_suite
 
 
@@ -153,3 +157,47 @@ def test_a_message_that_cannot_render_is_failed_and_the_next_still_goes(
     sent = until(lambda: sms(suite, next_marker))
     assert [m["body"] for m in sent] == [f"Hi Leila, {next_marker}"]
     assert sms(suite, broken_marker) == []
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, message_id: str, member_id: str, channel: str, body: str) -> str:
+        self.sent.append((member_id, body))
+        return "sent"
+
+    def expiry(self, member_id: str) -> str:
+        return ""
+
+
+def test_a_campaign_whose_audience_cannot_be_computed_holds_up_no_other(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    member = world.enrol(first_name="Leila", consents={"sms": True})
+    segment = world.segments.create("all", rule={"attr": "purchase_count", "op": "gte", "value": 0})
+    world.launch(
+        kind="offer",
+        offer={"title": "Tea"},
+        targeting={"segments": [segment.id]},
+        message={"channel": "sms", "template": "Tea for {first_name}"},
+    )
+    # A rule stored before days were bounded.
+    planted = {"attr": "days_since_enrolled", "op": "gt", "value": 10**9}
+    with world.database.write() as session:
+        session.execute(
+            update(Segment)
+            .where(Segment.id == uuid.UUID(segment.id))
+            .values(rule=json.dumps(planted))
+        )
+    world.launch(
+        kind="offer",
+        offer={"title": "Cake"},
+        message={"channel": "sms", "template": "Cake for {first_name}"},
+    )
+    sender = RecordingSender()
+    messages = Messages(world.database, world.campaigns, sender, None, "UTC", world.clock)
+    assert messages.run() == 1
+    assert sender.sent == [(member, "Cake for Leila")]
+    assert messages.run() == 0  # the other is not tried again

@@ -227,6 +227,8 @@ def test_what_would_halt_campaigns_is_refused_when_saved_or_asked(api: Api) -> N
         "Hi {first_name} " + "x" * 950,
     ):
         refused("/v1/marketing/campaigns", offer(template), "invalid-template", "message.template")
+    last = {**offer("Hi {first_name}"), "schedule": {"ends_at": "9999-12-31T23:00:00-05:00"}}
+    refused("/v1/marketing/campaigns", last, "invalid-campaign", "schedule.ends_at")
     saved = api.post("/v1/marketing/campaigns", offer("سلام {first_name}، {offer} {{مهمان ما}}"))
     assert saved.status_code == 201, saved.text
     api.request("DELETE", f"/v1/marketing/campaigns/{saved.json()['id']}")
