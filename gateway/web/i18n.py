@@ -143,6 +143,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.birth_date": {"en": "Birth date (YYYY-MM-DD)", "fa": "تاریخ تولد (۱۳۷۰/۰۱/۳۱)"},
     "portal.consent_sms": {"en": "Send me offers by SMS", "fa": "پیشنهادها را پیامک کنید"},
     "portal.consent_email": {"en": "Send me offers by e-mail", "fa": "پیشنهادها را ایمیل کنید"},
+    "portal.email": {
+        "en": "New e-mail address (we send it a code to confirm)",
+        "fa": "ایمیل جدید (برای تأیید، کدی به آن می‌فرستیم)",
+    },
+    "portal.email_code_sent": {
+        "en": "Saved. We sent a code to your new e-mail address: type it below to use the address.",
+        "fa": "ذخیره شد. کدی به ایمیل جدید شما فرستادیم: برای ثبت ایمیل، آن را در پایین وارد کنید.",
+    },
+    "portal.email_confirm": {"en": "Confirm your e-mail address", "fa": "تأیید ایمیل"},
+    "portal.email_code_to": {"en": "The code went to:", "fa": "کد فرستاده شد به:"},
+    "portal.email_set": {"en": "Confirm", "fa": "تأیید"},
+    "portal.email_saved": {"en": "Your e-mail address is set.", "fa": "ایمیل شما ثبت شد."},
     "portal.save": {"en": "Save", "fa": "ذخیره"},
     "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
     "portal.offers": {"en": "Offers for you", "fa": "پیشنهادهای شما"},
@@ -168,6 +180,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.merge": {"en": "Accounts merged", "fa": "ادغام حساب"},
     "error.wrong-code": {"en": "That code is not right.", "fa": "کد درست نیست."},
     "error.code-used": {"en": "That code was already used.", "fa": "این کد قبلاً استفاده شده است."},
+    "error.code-expired": {
+        "en": "That code expired: ask for a new one.",
+        "fa": "این کد منقضی شده است: کد تازه بخواهید.",
+    },
+    "error.invalid-email": {
+        "en": "That is not an e-mail address.",
+        "fa": "این نشانی ایمیل درست نیست.",
+    },
     "error.too-many-tries": {
         "en": "Too many wrong tries: ask for a new code.",
         "fa": "تلاش‌های نادرست زیاد بود: کد تازه بخواهید.",

@@ -4,7 +4,9 @@ Log in with a one-time code sent by SMS (the phone waits in the sealed session c
 the two steps, never in a URL); the member session is the same `loyalty_session` cookie the JSON
 API accepts. Then: points with pending and expiring, tier progress, history page by page, the QR
 code for the till, offers, profile and marketing consents, feedback. Everything is read for the
-session's member only: no page takes a member id.
+session's member only: no page takes a member id. A new e-mail address typed in the profile gets a
+code by e-mail, and is set once the member types that code (the address waits in the sealed
+session cookie meanwhile).
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ def show() -> Response:
         history=history,
         consents=consents,
         birth_date=shown_birth_date(member.birth_date),
+        email_pending=unseal(session.get("portal_email", "")),
         offers=offers,
         feedback_id=f"web-{uuid.uuid4().hex}",
     )
@@ -226,9 +229,13 @@ def update_profile() -> Response:
         last_name=field("last_name"),
         city=field("city"),
         birth_date=birth_date,
+        client_address=request.remote_addr or "",
     )
+    if field("email"):  # left empty, the address stays as it is
+        change.email = field("email")
     try:
-        member = upstream().identity.UpdateProfile(change).member
+        updated = upstream().identity.UpdateProfile(change)
+        member = updated.member
         granted = {c.channel: c.granted for c in member.consents}
         for name, channel in CONSENTS.items():
             wanted = request.form.get(f"consent_{name}") == "on"
@@ -245,7 +252,34 @@ def update_profile() -> Response:
     except grpc.RpcError as error:
         problem_notice(from_rpc_error(error))
         return home("#profile")
+    if updated.email_code_sent_to:
+        session["portal_email"] = seal(updated.email_code_sent_to)
+        notice("ok", "portal.email_code_sent")
+        return home("#email-confirm")
     notice("ok", "portal.saved")
+    return home("#profile")
+
+
+@bp.post(f"{HOME}/email/confirm")
+def confirm_email() -> Response:
+    member_id = signed_in_member()
+    email = unseal(session.get("portal_email", ""))
+    if member_id is None or email is None:
+        return home()
+    try:
+        upstream().identity.ConfirmEmailChange(
+            pb.ConfirmEmailChangeRequest(
+                member_id=member_id, new_email=email, code=field("email_code")
+            )
+        )
+    except grpc.RpcError as error:
+        problem = from_rpc_error(error)
+        problem_notice(problem)
+        if problem.status != 401 or problem.code == "code-expired":
+            session.pop("portal_email", None)  # no use trying this code again
+        return home("#email-confirm" if "portal_email" in session else "#profile")
+    session.pop("portal_email", None)
+    notice("ok", "portal.email_saved")
     return home("#profile")
 
 

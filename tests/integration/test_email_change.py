@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 import uuid
 
+import requests
+
 from deploy.local import Suite
-from tests.support import Api, Pos, log_in, new_phone, sent_messages
+from tests.integration.test_web_security import form_token
+from tests.support import Api, Pos, e164, last_code, log_in, new_phone, sent_messages
 
 
 def email_code(suite: Suite, address: str) -> str:
@@ -96,3 +99,49 @@ def test_a_code_works_only_for_the_address_and_the_member_it_was_sent_for(
     removed = me.request("PATCH", "/v1/me", json={"email": ""})
     assert (removed.status_code, removed.json()["email_masked"]) == (200, "")
     assert identified_by(pos, mine).status_code == 404
+
+
+def test_the_portal_sets_a_new_email_address_once_the_code_is_typed(sqlite_suite: Suite) -> None:
+    suite, phone = sqlite_suite, new_phone()
+    Pos(suite).enrol(phone=phone, first_name="Sara")
+    browser, portal = requests.Session(), suite.gateway_url + "/portal"
+    login_page = browser.get(portal, timeout=10)
+    sent = browser.post(
+        portal + "/code",
+        data={"csrf_token": form_token(login_page.text), "phone": phone},
+        timeout=10,
+    )
+    home = browser.post(
+        portal + "/verify",
+        data={"csrf_token": form_token(sent.text), "code": last_code(suite, e164(phone))},
+        timeout=10,
+    )
+    token = form_token(home.text)
+    me = Api(suite.gateway_url, browser.cookies["loyalty_session"])
+    address = f"sara-{uuid.uuid4().hex[:8]}@example.com"
+
+    saved = browser.post(
+        portal + "/profile",
+        data={"csrf_token": token, "first_name": "Sara", "city": "Yazd", "email": address},
+        timeout=10,
+    )
+    assert "We sent a code to your new e-mail address" in saved.text
+    assert 'action="/portal/email/confirm"' in saved.text and address in saved.text
+    assert me.get("/v1/me").json()["member"]["city"] == "Yazd"
+    assert me.get("/v1/me").json()["member"]["email_masked"] == ""
+    persian = browser.get(portal, cookies={"lang": "fa"}, timeout=10)
+    assert "تأیید ایمیل" in persian.text and f'<bdi dir="ltr">{address}</bdi>' in persian.text
+    without_token = browser.post(
+        portal + "/email/confirm", data={"email_code": email_code(suite, address)}, timeout=10
+    )
+    assert without_token.status_code == 403
+    assert me.get("/v1/me").json()["member"]["email_masked"] == ""
+
+    confirmed = browser.post(
+        portal + "/email/confirm",
+        data={"csrf_token": token, "email_code": email_code(suite, address)},
+        timeout=10,
+    )
+    assert "Your e-mail address is set." in confirmed.text
+    assert 'action="/portal/email/confirm"' not in confirmed.text
+    assert me.get("/v1/me").json()["member"]["email_masked"] != ""
