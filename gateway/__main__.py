@@ -1,4 +1,5 @@
-"""`python -m gateway`: the gateway under gunicorn, threaded workers, graceful on SIGTERM.
+"""`python -m gateway`: the gateway under gunicorn, threaded workers, graceful on SIGTERM; slow
+clients cannot hold its threads (gateway.worker).
 
 With `GATEWAY_METRICS_PORT` set, the workers write their metrics to files in one directory
 (prometheus-client's multiprocess mode; `GATEWAY_METRICS_DIR`, else a fresh temporary one) and
@@ -16,7 +17,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from gateway.config import GatewayConfig
+from gateway.config import MAX_BODY, GatewayConfig
 from services.runtime import heap, logs
 from services.runtime.config import ConfigError
 
@@ -29,11 +30,20 @@ class GatewayServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        # Imported once the metrics directory is named: gateway.worker imports modules that count.
+        from gateway.worker import BufferingWorker
+
+        worker_class = BufferingWorker.configured(
+            header_timeout=self._config.header_timeout,
+            body_timeout=self._config.body_timeout,
+            max_body=MAX_BODY,
+        )
         settings: dict[str, Any] = {
             "bind": f"0.0.0.0:{self._config.port}",
             "workers": self._config.workers,
             "threads": self._config.threads,
-            "worker_class": "gthread",
+            # gthread, with each request read whole before a thread takes it (gateway.worker).
+            "worker_class": worker_class,
             "graceful_timeout": 10,
             "timeout": 30,
             "keepalive": 5,

@@ -21,7 +21,7 @@ from gateway.blueprints import (
     staff,
     system,
 )
-from gateway.config import GatewayConfig
+from gateway.config import MAX_BODY, GatewayConfig
 from gateway.upstreams import Upstreams
 from gateway.web import console, docs, pages, portal, till
 from gateway.web.security import add_headers
@@ -35,7 +35,6 @@ from services.runtime.logs import (
 )
 
 logger = logging.getLogger("access")
-MAX_BODY = 2 * 1024 * 1024
 
 
 def create_app(config: GatewayConfig | None = None) -> Flask:

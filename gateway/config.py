@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from services.runtime.config import DEFAULT_ADDRS, Env, redis_url
 from services.runtime.service_auth import load_service_secret
 
+# The largest request body the gateway takes (a larger one is answered 413).
+MAX_BODY = 2 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
@@ -24,6 +27,9 @@ class GatewayConfig:
     redis_url: str | None
     cache_prefix: str
     rpc_timeout: float
+    # Seconds a client may take to send a request's head, and then its body (else 408).
+    header_timeout: float
+    body_timeout: float
     workers: int
     threads: int
     log_level: str
@@ -54,6 +60,8 @@ class GatewayConfig:
             redis_url=redis_url(env),
             cache_prefix=env.str("LOYALTY_CACHE_PREFIX", "loyalty"),
             rpc_timeout=env.float("GATEWAY_RPC_TIMEOUT", 3.0),
+            header_timeout=env.float("GATEWAY_HEADER_TIMEOUT", 10.0),
+            body_timeout=env.float("GATEWAY_BODY_TIMEOUT", 30.0),
             workers=env.int("GATEWAY_WORKERS", 2, minimum=1),
             threads=env.int("GATEWAY_THREADS", 16, minimum=1),
             log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),

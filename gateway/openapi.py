@@ -55,6 +55,7 @@ def document(currency: str) -> dict[str, Any]:
             problems[429] = "Too many requests: wait the seconds in `Retry-After`"
         problems.update(
             {
+                408: "The request's head or body was not received in time",
                 500: "Unexpected error",
                 503: "A service is unavailable",
                 504: "A service did not answer in time",

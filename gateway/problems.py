@@ -58,8 +58,8 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(problem: Problem) -> Response:
-    body = {
+def problem_document(problem: Problem) -> dict[str, Any]:
+    return {
         "type": f"/problems/{problem.code}",
         "title": HTTPStatus(problem.status).phrase,
         "status": problem.status,
@@ -67,8 +67,11 @@ def problem_response(problem: Problem) -> Response:
         "code": problem.code,
         **problem.extra,
     }
+
+
+def problem_response(problem: Problem) -> Response:
     return Response(
-        json.dumps(body),
+        json.dumps(problem_document(problem)),
         status=problem.status,
         content_type=CONTENT_TYPE,
         headers=problem.headers,
