@@ -32,7 +32,9 @@ NOW = datetime(2027, 6, 1, tzinfo=UTC)
 
 
 class NoBonuses:
-    def evaluate(self, purchase: object, base_points: int) -> list:
+    def evaluate(
+        self, purchase: object, base_points: int, fingerprint: str, recorded: bool = False
+    ) -> list:
         return []
 
 

@@ -3,6 +3,7 @@ with one clock the test moves."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from datetime import datetime
@@ -124,17 +125,30 @@ class CampaignsWorld:
             return [(r.from_stage, r.to_stage) for r in rows.order_by(StageChange.id)]
 
     def evaluate(
-        self, member_id: str, base_points: int = 100, transaction_id: str | None = None, **extra
+        self,
+        member_id: str,
+        base_points: int = 100,
+        transaction_id: str | None = None,
+        recorded: bool = False,
+        **extra,
     ) -> list[Bonus]:
+        """What campaigns awards a purchase; the same member, amount and items make the same
+        request (fingerprint)."""
+        amount_minor = extra.pop("amount_minor", base_points * 10000 * 100)
+        items = tuple(extra.pop("items", ()))
+        occurred_at = extra.pop("occurred_at", None)
+        request = repr((member_id, amount_minor, base_points, items, occurred_at))
         return self.evaluator.evaluate(
             PurchaseFacts(
                 store_id=extra.pop("store_id", STORE),
                 transaction_id=transaction_id or f"T-{uuid.uuid4().hex[:12]}",
                 member_id=member_id,
-                amount_minor=extra.pop("amount_minor", base_points * 10000 * 100),
+                amount_minor=amount_minor,
                 base_points=base_points,
-                items=tuple(extra.pop("items", ())),
-                occurred_at=extra.pop("occurred_at", None),
+                items=items,
+                occurred_at=occurred_at,
+                fingerprint=hashlib.sha256(request.encode()).hexdigest(),
+                recorded=recorded,
             )
         )
 

@@ -5,7 +5,11 @@ campaign changed in any process) or, without Redis, every `refresh_seconds`. Wit
 campaign a purchase is answered without touching the database.
 
 Otherwise one transaction records the answer under the unique (store, transaction) key first,
-so a repeated or concurrent copy of the same purchase waits and then gets that same answer.
+with the fingerprint of the request, so a repeated or concurrent copy of the same purchase waits
+and then gets that same answer, and another request under the same id is refused and books
+nothing. Only when points says it recorded the purchase under another fingerprint (asking again
+for a bonus it owes) is the stored answer withdrawn, with the awards, budget and per-member
+counts it booked, and the recorded request judged instead, in the same transaction.
 Limits hold under concurrency through atomic conditional writes: the member's award count rises
 only while below the campaign's per-member limit, and the campaign's awarded points only while
 within its budget (both on rows the database locks for the rest of the transaction).
@@ -23,7 +27,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,7 +37,7 @@ from services.campaigns.models import Award, Campaign, Evaluation, Member, Membe
 from services.campaigns.projection import bucket_of
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.ids import parse_id
 
 
@@ -53,6 +57,10 @@ class PurchaseFacts:
     base_points: int
     items: tuple[Item, ...]
     occurred_at: datetime | None
+    # Names the request as the till sent it: another one under the same id is refused.
+    fingerprint: str
+    # Points has recorded this purchase under `fingerprint`.
+    recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,9 +237,13 @@ class Evaluator:
         member_id = parse_id(purchase.member_id, "member")
         if not purchase.transaction_id or len(purchase.transaction_id) > 100:
             raise InvalidArgument("transaction_id is required", code="invalid-transaction-id")
+        if not 0 < len(purchase.fingerprint) <= 64:
+            raise InvalidArgument(
+                "request_fingerprint must be 1 to 64 characters", code="invalid-fingerprint"
+            )
         moment = min(purchase.occurred_at or self._clock(), self._clock())
         running = [c for c in self._active.current() if c.definition.schedule.allows(moment)]
-        if not running:
+        if not running and not purchase.recorded:
             if not self._active.ever_launched:
                 return []
             # Nothing runs now, but a retry of a purchase answered earlier keeps its award.
@@ -241,13 +253,60 @@ class Evaluator:
             return self._award(session, purchase, member_id, running)
 
     def _earlier(self, session: Session, purchase: PurchaseFacts) -> list[Bonus] | None:
+        """The answer given to this request before, if any; refused if given to another."""
         c = EVALUATIONS.c
-        result = session.execute(
-            select(c.result).where(
+        row = session.execute(
+            select(c.result, c.request_hash).where(
                 c.store_id == purchase.store_id, c.transaction_id == purchase.transaction_id
             )
-        ).scalar()
-        return None if result is None else [Bonus(**b) for b in json.loads(result)]
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash not in ("", purchase.fingerprint):
+            raise FailedPrecondition(
+                "this transaction_id was already used for a different purchase",
+                code="idempotency-mismatch",
+            )
+        return [Bonus(**b) for b in json.loads(row.result)]
+
+    def _withdraw_other(self, session: Session, purchase: PurchaseFacts) -> None:
+        """Undoes the answer given to another request under this purchase's id: points
+        recorded this one, so the other can never be recorded."""
+        c = EVALUATIONS.c
+        withdrawn = session.execute(
+            delete(EVALUATIONS)
+            .where(
+                c.store_id == purchase.store_id,
+                c.transaction_id == purchase.transaction_id,
+                c.request_hash.not_in(("", purchase.fingerprint)),
+            )
+            .returning(c.store_id)
+        ).first()
+        if withdrawn is None:
+            return
+        a = AWARDS.c
+        awards = session.execute(
+            delete(AWARDS)
+            .where(a.store_id == purchase.store_id, a.transaction_id == purchase.transaction_id)
+            .returning(a.campaign_id, a.member_id, a.points)
+        ).all()
+        campaigns, counts = CAMPAIGNS.c, MEMBER_AWARDS.c
+        for award in awards:
+            session.execute(
+                update(CAMPAIGNS)
+                .where(campaigns.id == award.campaign_id)
+                .values(awarded_points=campaigns.awarded_points - award.points)
+            )
+            # Counted only for campaigns with a per-member limit; the others have no row.
+            session.execute(
+                update(MEMBER_AWARDS)
+                .where(
+                    counts.campaign_id == award.campaign_id,
+                    counts.member_id == award.member_id,
+                    counts.awards > 0,
+                )
+                .values(awards=counts.awards - 1)
+            )
 
     def _claim(self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID) -> bool:
         """Records that this purchase is being answered; False when a copy of it was answered
@@ -261,6 +320,7 @@ class Evaluator:
                 member_id=member_id,
                 result="[]",
                 created_at=self._clock(),
+                request_hash=purchase.fingerprint,
             )
             .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
             .returning(EVALUATIONS.c.store_id)
@@ -270,6 +330,8 @@ class Evaluator:
     def _award(
         self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, running: list[Live]
     ) -> list[Bonus]:
+        if purchase.recorded:
+            self._withdraw_other(session, purchase)
         if not self._claim(session, purchase, member_id):
             earlier = self._earlier(session, purchase)
             assert earlier is not None

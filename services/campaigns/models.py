@@ -177,6 +177,9 @@ class Evaluation(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The fingerprint of the request answered; only the same request gets the answer again
+    # (empty on answers stored before fingerprints were kept: those match any request).
+    request_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Award(Base):

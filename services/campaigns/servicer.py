@@ -117,6 +117,8 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 base_points=request.base_points,
                 items=tuple(items),
                 occurred_at=from_timestamp(request.occurred_at),
+                fingerprint=request.request_fingerprint,
+                recorded=request.recorded,
             )
         )
         return pb.EvaluatePurchaseResponse(

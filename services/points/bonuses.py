@@ -12,6 +12,7 @@ from loyalty.common.v1 import common_pb2
 from services.points.ledger import EarningLine, PurchaseInput
 from services.runtime.channels import open_channel
 from services.runtime.convert import to_timestamp
+from services.runtime.interceptors import domain_error_of
 from services.runtime.logs import log
 from services.runtime.service_auth import ServiceCredentials
 
@@ -23,7 +24,9 @@ class CampaignBonuses:
         self._channel = open_channel(addr, credentials, timeout)
         self._stub = campaigns_pb2_grpc.CampaignsServiceStub(self._channel)
 
-    def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
+    def evaluate(
+        self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
+    ) -> list[EarningLine] | None:
         request = pb.EvaluatePurchaseRequest(
             store_id=purchase.store_id,
             transaction_id=purchase.transaction_id,
@@ -41,6 +44,8 @@ class CampaignBonuses:
                 for item in purchase.items
             ],
             base_points=base_points,
+            request_fingerprint=fingerprint,
+            recorded=recorded,
         )
         if purchase.occurred_at:
             request.occurred_at.CopyFrom(to_timestamp(purchase.occurred_at))
@@ -48,6 +53,11 @@ class CampaignBonuses:
             # Fail fast when campaigns is down: the till must not wait for a bonus.
             response = self._stub.EvaluatePurchase(request, wait_for_ready=False)
         except grpc.RpcError as error:
+            refusal = domain_error_of(error)
+            # Answered for another request under this id: this one must not be recorded. (A
+            # recorded purchase refused so has met a copy still in flight: asked again later.)
+            if refusal.code == "idempotency-mismatch" and not recorded:
+                raise refusal from None
             log(logger, "campaigns unavailable", logging.WARNING, status=error.code().name)
             return None
         return [

@@ -112,10 +112,12 @@ class Jobs:
         applied = 0
         with self._db.read() as session:
             owed = repository.purchases_owing_bonus(session, self._batch)
-        for purchase_id, member_id, request in owed:
+        for purchase_id, member_id, request, fingerprint in owed:
             asked = json.loads(request)
             purchase = PurchaseInput.from_json(asked["purchase"])
-            bonuses = self._bonuses.evaluate(purchase, asked["base_points"])
+            bonuses = self._bonuses.evaluate(
+                purchase, asked["base_points"], fingerprint, recorded=True
+            )
             if bonuses is None:
                 break
             with self._db.write() as session:

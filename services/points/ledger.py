@@ -124,8 +124,14 @@ class ViewCache(Protocol):
 
 
 class BonusSource(Protocol):
-    def evaluate(self, purchase: PurchaseInput, base_points: int) -> list[EarningLine] | None:
-        """Campaign bonuses for the purchase; None when they cannot be known right now."""
+    def evaluate(
+        self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
+    ) -> list[EarningLine] | None:
+        """Campaign bonuses for the purchase; None when they cannot be known right now.
+
+        `fingerprint` names the request as the till sent it; `recorded` says the purchase is
+        recorded under it (a bonus owed). Raises idempotency-mismatch (and books nothing) when
+        campaigns answered another request under the same transaction id."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,7 @@ class Ledger:
             for item in purchase.items
         )
         base = self._policy.base_points(purchase.amount_minor, lines)
-        bonuses = self._bonuses.evaluate(purchase, base)
+        bonuses = self._bonuses.evaluate(purchase, base, once.fingerprint)
         earning = [
             EarningLine("base", base, self._policy.label),
             EarningLine(f"tier:{tier.name}", tier.bonus(base), f"{tier.name} ×{tier.multiplier}"),

@@ -324,15 +324,18 @@ def adjustment_by_id(session: Session, operation_id: str) -> Adjustment | None:
     return session.scalar(select(Adjustment).where(Adjustment.operation_id == operation_id))
 
 
-def purchases_owing_bonus(session: Session, limit: int) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
-    """(purchase, member, what to ask campaigns) for purchases still owed their bonus."""
+def purchases_owing_bonus(
+    session: Session, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID, str, str]]:
+    """(purchase, member, what to ask campaigns, the request's fingerprint) for purchases still
+    owed their bonus."""
     rows = session.execute(
-        select(Purchase.id, Purchase.member_id, Purchase.owed_request)
+        select(Purchase.id, Purchase.member_id, Purchase.owed_request, Purchase.request_hash)
         .where(Purchase.campaigns_evaluated.is_(False))
         .order_by(Purchase.created_at)
         .limit(limit)
     ).all()
-    return [(row[0], row[1], row[2]) for row in rows]
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def balance_totals(session: Session) -> tuple[int, int, int, int]:

@@ -10,11 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.campaigns.evaluation import Item
+from services.campaigns.evaluation import Item, PurchaseFacts
 from services.campaigns.models import Award
+from services.points.ledger import EarningLine, PurchaseInput
 from services.runtime.db import Database
+from services.runtime.errors import FailedPrecondition
 from tests.campaigns_support import CampaignsWorld
-from tests.ledger_support import PointsWorld
+from tests.ledger_support import STORE, PointsWorld
 from tests.support import PostgresDatabases, postgres_reachable, unavailable
 
 
@@ -191,3 +193,89 @@ def test_offers_are_shown_to_their_audience_only(campaigns_world: CampaignsWorld
         ("Sorry: a free coffee", "SORRY")
     ]
     assert world.evaluator.offers(other) == []
+
+
+def test_another_purchase_under_an_answered_transaction_is_refused_and_books_nothing(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    campaign = world.launch(kind="multiplier", multiplier="2", per_member_limit=1)
+    big, small = str(uuid.uuid4()), str(uuid.uuid4())
+    assert points(world.evaluate(big, 100_000, transaction_id="T-one")) == 100_000
+    with pytest.raises(FailedPrecondition) as refused:
+        world.evaluate(small, 10, transaction_id="T-one")
+    assert refused.value.code == "idempotency-mismatch"
+    world.campaigns.transition(campaign, "pause")
+    with pytest.raises(FailedPrecondition):
+        world.evaluate(small, 10, transaction_id="T-one")
+    assert points(world.evaluate(big, 100_000, transaction_id="T-one")) == 100_000
+    world.campaigns.transition(campaign, "launch")
+    assert world.campaigns.get(campaign).awarded_points == 100_000
+    # The refused member's one award is still to come.
+    assert points(world.evaluate(small, 10)) == 10
+
+
+class CampaignsAtTheTill:
+    """What points asks the campaigns classes, as the service does; down when told."""
+
+    def __init__(self, world: CampaignsWorld) -> None:
+        self.world = world
+        self.up = True
+
+    def evaluate(
+        self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
+    ) -> list[EarningLine] | None:
+        if not self.up:
+            return None
+        facts = PurchaseFacts(
+            store_id=purchase.store_id,
+            transaction_id=purchase.transaction_id,
+            member_id=purchase.member_id,
+            amount_minor=purchase.amount_minor,
+            base_points=base_points,
+            items=(),
+            occurred_at=purchase.occurred_at,
+            fingerprint=fingerprint,
+            recorded=recorded,
+        )
+        bonuses = self.world.evaluator.evaluate(facts)
+        return [EarningLine(f"campaign:{b.campaign_id}", b.points, b.reason) for b in bonuses]
+
+
+def test_a_purchase_recorded_while_campaigns_was_late_takes_the_award_of_the_copy_that_lost(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    ledger, jobs = world.points.ledger, world.points.jobs
+    till = CampaignsAtTheTill(world)
+    ledger._bonuses = jobs._bonuses = till  # type: ignore[attr-defined]
+    # Without the withdrawal, neither the limit nor the budget would leave room for `big` again.
+    campaign = world.launch(
+        kind="multiplier", multiplier="2", per_member_limit=1, budget_points=100_500
+    )
+    big, small = str(uuid.uuid4()), str(uuid.uuid4())
+    per_point = world.points.policy.per_minor
+    lost = PurchaseInput(STORE, "T-two", big, 100_000 * per_point, "IRR")
+    won = PurchaseInput(STORE, "T-two", small, 10 * per_point, "IRR")
+    # One copy is answered by campaigns; the other, which campaigns was too slow to answer,
+    # is the one points records, owing its bonus; the first then loses in points.
+    assert till.evaluate(lost, 100_000, lost.fingerprint()) is not None
+    till.up = False
+    assert ledger.record_purchase(won).points_earned == 10
+    till.up = True
+    with pytest.raises(FailedPrecondition):
+        ledger.record_purchase(lost)
+    assert world.campaigns.get(campaign).awarded_points == 100_000
+
+    assert jobs.run().bonuses_applied == 1
+    assert world.points.points(small)[0] == 20
+    assert world.points.points(big)[0] == 0
+    assert world.campaigns.get(campaign).awarded_points == 10
+    with world.database.read() as session:
+        booked = session.execute(select(Award.member_id, Award.points)).all()
+    assert [(str(m), p) for m, p in booked] == [(small, 10)]
+    # The recorded purchase keeps its answer; the copy that lost is still refused.
+    assert points(till.evaluate(won, 10, won.fingerprint()) or []) == 10
+    with pytest.raises(FailedPrecondition):
+        till.evaluate(lost, 100_000, lost.fingerprint())
+    assert points(world.evaluate(big, 500)) == 500
