@@ -3,7 +3,9 @@
 A member gets a marketing message only on a channel they consented to. Each message is recorded
 under the caller's id before it is handed to the sender, and marked sent after: a replay of a
 sent message sends nothing, and one interrupted in between is handed over again under the same id,
-which the sender drops if it already has it.
+which the sender drops if it already has it. The id names one message to one member on one
+channel: used again for another member or channel it is refused (idempotency-mismatch). The body
+is not compared: a template is filled in again on each attempt (the points, their expiry).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from services.identity import repository
 from services.identity.models import Member, SentMessage
 from services.identity.senders import CHANNELS, OutgoingMessage, Sender
 from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 SENT = "sent"
 SENDING = "sending"
@@ -61,11 +63,19 @@ class Messages:
         try:
             with self._db.write() as session:
                 earlier = session.get(SentMessage, message_id)
-                if earlier is not None and earlier.status != SENDING:
-                    return earlier.status
                 member = repository.resolve_member(session, parsed)
                 if member is None:
                     raise NotFound("member not found", code="member-not-found")
+                if earlier is not None:
+                    # Named by the id asked for, or by the member it leads to after a merge.
+                    same_member = earlier.member_id in (parsed, member.id)
+                    if not same_member or earlier.channel != channel:
+                        raise FailedPrecondition(
+                            "this message_id was already used for another message",
+                            code="idempotency-mismatch",
+                        )
+                    if earlier.status != SENDING:
+                        return earlier.status
                 status = _decide(member, channel)
                 address = _address(member, channel)
                 if earlier is None:

@@ -7,6 +7,8 @@ import json
 import re
 import uuid
 
+import grpc
+import pytest
 import redis
 from sqlalchemy import MetaData, create_engine, select
 
@@ -392,6 +394,9 @@ def test_messages_go_only_to_consenting_members_and_only_once(suite: Suite, pos:
 
     assert send(yes["id"], "yes") == pb.MESSAGE_STATUS_SENT
     assert send(yes["id"], "yes") == pb.MESSAGE_STATUS_SENT  # a replay
+    with pytest.raises(grpc.RpcError) as reused:  # the same id for another member
+        send(no["id"], "yes")
+    assert reused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert send(no["id"], "no") == pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT
     delivered = [m for m in sent_messages(suite) if m["message_id"].startswith(message_id)]
     assert [m["message_id"] for m in delivered] == [f"{message_id}:yes"]
