@@ -33,8 +33,16 @@ def error_page(status: int, message_key: str, back: str) -> Response:
 
 
 def local_path(value: str, default: str = "/till") -> str:
-    """Only a path on this site: never another host (`//evil`, `https://…`)."""
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """`value` if it is a path on this site, else `default`: never another host (`//evil`,
+    `https://…`, `/\\evil`). Browsers drop tabs and newlines from a URL and read `\\` as `/`, so
+    `/<tab>/evil` is `//evil` to them: a path with any whitespace, control character or
+    backslash is refused, as is any that does not start with exactly one `/`."""
+    if (
+        value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and all(char.isprintable() and not char.isspace() for char in value)
+    ):
         return value
     return default
 

@@ -62,17 +62,50 @@ def test_a_post_without_the_pages_token_changes_nothing(sqlite_suite: Suite) -> 
     assert 'id="api_key"' in signed_out.text
 
 
+# What browsers read as another host once they drop tabs and newlines and take `\\` for `/`.
+OFF_SITE = (
+    "https://evil.example/",
+    "//evil.example/x",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    " //evil.example",
+    "/till\nSet-Cookie: x=1",
+)
+
+
 def test_the_language_switch_only_returns_to_this_site(sqlite_suite: Suite) -> None:
     browser = requests.Session()
     page = browser.get(sqlite_suite.gateway_url + "/till")
     token = form_token(page.text)
-    for target in ("https://evil.example/", "//evil.example/x"):
+    for target in OFF_SITE:
         answer = browser.post(
             sqlite_suite.gateway_url + "/lang",
             data={"csrf_token": token, "lang": "fa", "next": target},
             allow_redirects=False,
         )
-        assert answer.status_code == 303
-        assert answer.headers["Location"] == "/till"
+        assert answer.status_code == 303, target
+        assert answer.headers["Location"] == "/till", target
+    # An escaped newline is part of a path on this site, and a path of this site is kept.
+    for target in ("/%0a/evil.example", "/portal"):
+        answer = browser.post(
+            sqlite_suite.gateway_url + "/lang",
+            data={"csrf_token": token, "lang": "fa", "next": target},
+            allow_redirects=False,
+        )
+        assert answer.headers["Location"] == target
     persian = browser.get(sqlite_suite.gateway_url + "/till")
     assert 'dir="rtl"' in persian.text
+
+
+def test_the_expired_form_page_only_links_back_to_this_site(sqlite_suite: Suite) -> None:
+    for target in OFF_SITE:
+        refused = requests.post(
+            sqlite_suite.gateway_url + "/lang",
+            data={"csrf_token": "forged", "lang": "fa", "next": target},
+            allow_redirects=False,
+        )
+        assert refused.status_code == 403, target
+        assert '<a href="/till">' in refused.text, target
