@@ -58,7 +58,13 @@ class CampaignBonuses:
             # recorded purchase refused so has met a copy still in flight: asked again later.)
             if refusal.code == "idempotency-mismatch" and not recorded:
                 raise refusal from None
-            log(logger, "campaigns unavailable", logging.WARNING, status=error.code().name)
+            log(
+                logger,
+                "campaigns gave no answer",
+                logging.WARNING,
+                status=error.code().name,
+                code=refusal.code,
+            )
             return None
         return [
             EarningLine(f"campaign:{bonus.campaign_id}", bonus.points, bonus.reason)
