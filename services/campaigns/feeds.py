@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from sqlalchemy import select
 
+from loyalty.common.v1 import common_pb2
 from services.campaigns import lifecycle, projection
 from services.campaigns.models import FeedCursor
 from services.campaigns.settings import Lifecycle
@@ -48,12 +49,13 @@ class Feed:
     read: Reader
 
 
-def grpc_feed(name: str, list_events: Callable[..., Any], request_type: type) -> Feed:
+def grpc_feed(name: str, list_events: Callable[..., Any]) -> Feed:
     """A feed read through a service's `ListEvents` RPC."""
 
     def read(cursor: str, limit: int) -> tuple[list[Event], str]:
         try:
-            response = list_events(request_type(cursor=cursor, limit=limit), timeout=10)
+            request = common_pb2.ListEventsRequest(cursor=cursor, limit=limit)
+            response = list_events(request, timeout=10)
         except grpc.RpcError as error:
             raise Unavailable(f"{name} events: {error.code().name}") from None
         events = [

@@ -22,11 +22,6 @@ RETRY = {
 }
 
 
-def identity_sends_messages() -> bool:
-    service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
-    return "SendMessage" in service.methods_by_name
-
-
 class IdentitySender:
     def __init__(
         self, identity_addr: str, points_addr: str, credentials: ServiceCredentials

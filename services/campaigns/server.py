@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
-from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
-from loyalty.points.v1 import points_pb2, points_pb2_grpc
+from loyalty.identity.v1 import identity_pb2_grpc
+from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
@@ -15,7 +15,7 @@ from services.campaigns.messages import Messages
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
-from services.campaigns.sending import IdentitySender, identity_sends_messages
+from services.campaigns.sending import IdentitySender
 from services.campaigns.servicer import CampaignsServicer
 from services.campaigns.settings import CampaignsSettings
 from services.runtime.cache import Cache
@@ -31,28 +31,15 @@ SERVICE_NAME = "loyalty.campaigns.v1.CampaignsService"
 
 
 def feeds(env: Env, credentials: ServiceCredentials) -> tuple[list[Feed], list]:
-    """The services whose events build the member view, and their channels."""
+    """The services whose events build the member view (identity's first), and their
+    channels."""
+    identity = open_channel(env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), credentials, 10.0)
     points = open_channel(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), credentials, 10.0)
     found = [
-        grpc_feed(
-            "points",
-            points_pb2_grpc.PointsServiceStub(points).ListEvents,
-            points_pb2.ListEventsRequest,
-        )
+        grpc_feed("identity", identity_pb2_grpc.IdentityServiceStub(identity).ListEvents),
+        grpc_feed("points", points_pb2_grpc.PointsServiceStub(points).ListEvents),
     ]
-    channels = [points]
-    identity_service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
-    if "ListEvents" in identity_service.methods_by_name:
-        identity = open_channel(
-            env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), credentials, 10.0
-        )
-        stub = identity_pb2_grpc.IdentityServiceStub(identity)
-        request_type = (
-            getattr(identity_pb2, "ListEventsRequest", None) or points_pb2.ListEventsRequest
-        )
-        found.insert(0, grpc_feed("identity", stub.ListEvents, request_type))
-        channels.append(identity)
-    return found, channels
+    return found, [identity, points]
 
 
 def build(config: ServiceConfig) -> Service:
@@ -77,22 +64,26 @@ def build(config: ServiceConfig) -> Service:
         view,
         settings.currency,
     )
-    on_stop = [runner.stop, cache.close, *(channel.close for channel in channels)]
-    if identity_sends_messages():
-        sender = IdentitySender(
-            env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
-            env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
-            credentials,
-        )
-        messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
-        dispatcher = Periodic(
-            "messages",
-            settings.dispatch_interval,
-            messages.run,
-            "sending messages failed; they are tried again next time",
-        )
-        dispatcher.start()
-        on_stop = [dispatcher.stop, sender.close, *on_stop]
+    sender = IdentitySender(
+        env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+        env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+        credentials,
+    )
+    messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
+    dispatcher = Periodic(
+        "messages",
+        settings.dispatch_interval,
+        messages.run,
+        "sending messages failed; they are tried again next time",
+    )
+    dispatcher.start()
+    on_stop = [
+        dispatcher.stop,
+        sender.close,
+        runner.stop,
+        cache.close,
+        *(channel.close for channel in channels),
+    ]
     runner.start()
     return Service(
         config=config,

@@ -19,7 +19,7 @@ from services.identity.messages import Messages
 from services.identity.models import ApiKey
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
-from services.identity.sessions import Sessions
+from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
 from services.runtime.convert import to_timestamp
@@ -35,7 +35,11 @@ MESSAGE_STATUSES = {
     messages.NO_ADDRESS: pb.MESSAGE_STATUS_SKIPPED_NO_ADDRESS,
     messages.ERASED: pb.MESSAGE_STATUS_SKIPPED_ERASED,
 }
-SESSION_KINDS = {"member": pb.SESSION_KIND_MEMBER, "staff": pb.SESSION_KIND_STAFF}
+SESSION_KINDS = {
+    "member": pb.SESSION_KIND_MEMBER,
+    "staff": pb.SESSION_KIND_STAFF,
+    "till": pb.SESSION_KIND_TILL,
+}
 
 
 def member_message(view: MemberView) -> pb.Member:
@@ -214,6 +218,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self._sessions.revoke(request.token)
         return pb.RevokeSessionResponse()
 
+    def OpenTillSession(self, request: pb.OpenTillSessionRequest, context: grpc.ServicerContext):
+        key = self._terminals.authenticate(request.api_key)
+        issued = self._sessions.issue("till", key.id, None, TILL_SESSION)
+        return pb.OpenTillSessionResponse(
+            token=issued.token,
+            expires_at=to_timestamp(issued.expires_at),
+            store_id=str(key.store_id),
+            key_id=str(key.id),
+        )
+
     def CreateStaff(self, request: pb.CreateStaffRequest, context: grpc.ServicerContext):
         view = self._staff.create(request.email, request.password, request.role)
         return pb.CreateStaffResponse(staff=staff_message(view))
@@ -330,8 +344,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
         return pb.SendMessageResponse(status=MESSAGE_STATUSES[status])
 
-    def ListEvents(self, request: pb.ListEventsRequest, context: grpc.ServicerContext):
+    def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
         found, next_cursor = self._directory.events(request.cursor, request.limit)
-        return pb.ListEventsResponse(
+        return common_pb2.ListEventsResponse(
             events=[event_message(e) for e in found], next_cursor=next_cursor
         )

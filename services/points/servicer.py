@@ -207,9 +207,9 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             )
         )
 
-    def ListEvents(self, request: pb.ListEventsRequest, context: grpc.ServicerContext):
+    def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
         events, next_cursor = self._ledger.events(request.cursor, request.limit)
-        return pb.ListEventsResponse(
+        return common_pb2.ListEventsResponse(
             events=[
                 common_pb2.OutboxEvent(
                     sequence=event.sequence,

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import MetaData, create_engine, select
 
 from deploy.local import Suite
+from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from tests.support import (
@@ -407,7 +408,7 @@ def test_member_events_describe_each_change_without_phone_or_e_mail(suite: Suite
     stub = identity_stub(suite)
     cursor = ""
     while True:  # start from the end of what is there
-        page = stub.ListEvents(pb.ListEventsRequest(cursor=cursor, limit=1000), timeout=5)
+        page = stub.ListEvents(common_pb2.ListEventsRequest(cursor=cursor, limit=1000), timeout=5)
         if not page.events:
             break
         cursor = page.next_cursor
@@ -423,8 +424,8 @@ def test_member_events_describe_each_change_without_phone_or_e_mail(suite: Suite
     )
     pos.admin.post(f"/v1/support/members/{member['id']}/erasure")
 
-    def read() -> pb.ListEventsResponse:
-        return stub.ListEvents(pb.ListEventsRequest(cursor=cursor, limit=1000), timeout=5)
+    def read() -> common_pb2.ListEventsResponse:
+        return stub.ListEvents(common_pb2.ListEventsRequest(cursor=cursor, limit=1000), timeout=5)
 
     # On PostgreSQL an event is served once every older transaction of the server has ended.
     assert eventually(lambda: len(read().events) == 6, within=30)
