@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import ADJUSTED, MAX_POINTS, Book, Operations, member, program
 from services.points.models import Adjustment, Lot, Purchase
-from services.points.once import JsonRecord, Once, check_caller_id
 from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
 
 

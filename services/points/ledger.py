@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import MAX_MERGE_HOPS, Book
 from services.points.models import OutboxEvent
-from services.points.once import JsonRecord, Once, check_caller_id
 from services.points.policy import Line, PointsPolicy
 from services.runtime import cursors, outbox
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
+from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
 from services.runtime.money import MAX_MINOR

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import EXPIRED, MAX_POINTS, REDEEMED, Book, Operations, member, program
 from services.points.models import Hold, HoldAllocation
-from services.points.once import JsonRecord, Once, check_caller_id
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
 
 

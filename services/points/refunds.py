@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from services.points import repository
 from services.points.book import EARNED, Book, Operations, member, program
 from services.points.models import Lot, Refund
-from services.points.once import JsonRecord, Once, check_caller_id
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
 
 

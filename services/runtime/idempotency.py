@@ -1,5 +1,5 @@
-"""Applying a POS or staff request exactly once, however often and however concurrently it
-arrives.
+"""Applying a request exactly once, however often and however concurrently it arrives: the one
+idempotency rule of every service.
 
 Every such request carries the caller's own id. Its record (with the request's fingerprint and
 the answer given) is written under a unique constraint in the same transaction as the change:
