@@ -69,9 +69,10 @@ GRANT_NAMES = {
 
 @dataclass(frozen=True)
 class Caller:
-    kind: str  # "admin", "pos", "staff" or "member"
+    # "admin", "pos", "staff", "member", or "till" (the web till's session: no grant of the API)
+    kind: str
     store_id: str = ""  # pos
-    key_id: str = ""  # pos
+    key_id: str = ""  # pos, till
     role: str = ""  # staff: "admin", "marketer" or "support"
     staff_id: str = ""  # staff
     member_id: str = ""  # member
@@ -227,11 +228,13 @@ class SessionTokens:
         self._local: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, token: str) -> Caller:
+    def resolve(self, token: str, fresh: bool = False) -> Caller:
+        """`fresh` asks identity even when this process remembers the token: a revocation
+        anywhere is seen at once."""
         digest = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
         hit = self._local.get(digest)
-        if hit and hit[0] > now:
+        if hit and hit[0] > now and not fresh:
             return hit[1]
         try:
             response = current_app.extensions["upstreams"].identity.AuthenticateSession(
@@ -242,6 +245,8 @@ class SessionTokens:
         expires_at = response.expires_at.ToDatetime(tzinfo=UTC)
         if response.kind == identity_pb2.SESSION_KIND_MEMBER:
             caller = Caller(kind="member", member_id=response.subject_id, expires_at=expires_at)
+        elif response.kind == identity_pb2.SESSION_KIND_TILL:
+            caller = Caller(kind="till", key_id=response.subject_id, expires_at=expires_at)
         else:
             caller = Caller(
                 kind="staff",

@@ -1,8 +1,9 @@
 """`/till`: a till screen for stores without an integration.
 
-The cashier signs in with the store's POS key (sealed in the session cookie, never in a URL),
-finds the member by phone, card or the text of their QR code (a scanner types it), records
-purchases and redeems points. Every action is the POS API's own function from
+The cashier signs in with the store's POS key, which opens a till session in identity; both are
+sealed in the page's cookie, never in a URL. Signing out revokes the session, so a copy of the
+cookie kept from before opens nothing. The cashier finds the member by phone, card or the text
+of their QR code (a scanner types it), records purchases and redeems points. Every action is the POS API's own function from
 `gateway.pos_operations`, so the rules are the same as for an integrated till; each form carries
 its own transaction or redemption id, so a form sent twice is applied once.
 """
@@ -23,6 +24,7 @@ from gateway.upstreams import Upstreams
 from gateway.web import pages
 from gateway.web.forms import amount_field, field
 from gateway.web.security import seal, unseal
+from loyalty.identity.v1 import identity_pb2
 
 bp = Blueprint("till", __name__)
 bp.before_request(pages.csrf_guard)
@@ -37,18 +39,24 @@ def upstream() -> Upstreams:
 
 
 def signed_in_store() -> str | None:
-    """The store whose key this browser signed in with, or None (also once it was revoked)."""
+    """The store whose key this browser signed in with, or None: also once the till session
+    was signed out or expired, or the key revoked."""
     key = unseal(session.get("till_key", ""))
-    if key is None:
+    token = unseal(session.get("till_session", ""))
+    if key is None or token is None:
         return None
     try:
-        return current_app.extensions["pos_keys"].resolve(key).store_id
+        till = current_app.extensions["sessions"].resolve(token, fresh=True)
+        pos = current_app.extensions["pos_keys"].resolve(key)
     except Problem as problem:
         if problem.status != 401:
             raise
+        till = pos = None
+    if till is None or pos is None or till.kind != "till" or till.key_id != pos.key_id:
         _sign_out()
         notice("error", "error.signed-out")
         return None
+    return pos.store_id
 
 
 def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
@@ -61,7 +69,7 @@ def problem_notice(problem: Problem) -> None:
 
 
 def _sign_out() -> None:
-    for name in ("till_key", "till_member"):
+    for name in ("till_key", "till_session", "till_member"):
         session.pop(name, None)
 
 
@@ -109,21 +117,29 @@ def show() -> Response:
 def sign_in() -> Response:
     key = field("api_key")
     try:
-        current_app.extensions["pos_keys"].resolve(key)
-    except Problem as problem:
+        opened = upstream().identity.OpenTillSession(
+            identity_pb2.OpenTillSessionRequest(api_key=key)
+        )
+    except grpc.RpcError as error:
+        problem = from_rpc_error(error)
         if problem.status != 401:
-            raise
+            raise problem from None
         # A wrong key counts against the address, as on the JSON API: no guessing at leisure.
         limits.charge(None)
         notice("error", "error.bad-key")
         return home()
     session.clear()
     session["till_key"] = seal(key)
+    session["till_session"] = seal(opened.token)
     return home()
 
 
 @bp.post(f"{HOME}/sign-out")
 def sign_out() -> Response:
+    token = unseal(session.get("till_session", ""))
+    if token:
+        with contextlib.suppress(grpc.RpcError):
+            current_app.extensions["sessions"].revoke(token)
     session.clear()
     return home()
 

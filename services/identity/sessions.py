@@ -1,4 +1,5 @@
-"""Login sessions of members and staff: one opaque random token each, kept as its SHA-256.
+"""Login sessions of members, staff and web tills: one opaque random token each, kept as its
+SHA-256. A till's session is bound to the POS key it signed in with (its subject).
 
 A token is valid until it expires or is revoked. Answers are cached in Redis so that the gateway's
 checks rarely reach the database. A revocation writes a tombstone over the cached answer after
@@ -24,9 +25,11 @@ from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 
 TOKEN_PREFIX = "ls_"
-KINDS = ("member", "staff")
+KINDS = ("member", "staff", "till")
 STAFF_ROLES = ("admin", "marketer", "support")
 SHARED_TTL = 60
+# A till stays signed in for a shift at most.
+TILL_SESSION = timedelta(hours=12)
 REVOKED = "revoked"
 
 
@@ -65,8 +68,8 @@ class Sessions:
             raise InvalidArgument(f"session kind must be one of {', '.join(KINDS)}")
         if kind == "staff" and role not in STAFF_ROLES:
             raise InvalidArgument(f"staff role must be one of {', '.join(STAFF_ROLES)}")
-        if kind == "member" and role:
-            raise InvalidArgument("a member session has no role")
+        if kind != "staff" and role:
+            raise InvalidArgument(f"a {kind} session has no role")
         if ttl <= timedelta(0):
             raise InvalidArgument("a session must last some time")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)

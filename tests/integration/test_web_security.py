@@ -5,16 +5,16 @@ from __future__ import annotations
 import requests
 
 from deploy.local import Suite
-from tests.support import Pos
+from tests.support import Pos, new_phone
 
 
 def form_token(html: str) -> str:
     return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
 
 
-def signed_in_till(suite: Suite) -> tuple[requests.Session, str]:
+def signed_in_till(suite: Suite, pos: Pos | None = None) -> tuple[requests.Session, str]:
     """A browser-like session signed in to the till, and its CSRF token."""
-    pos = Pos(suite)
+    pos = pos or Pos(suite)
     browser = requests.Session()
     page = browser.get(suite.gateway_url + "/till", timeout=10)
     answer = browser.post(
@@ -109,3 +109,32 @@ def test_the_expired_form_page_only_links_back_to_this_site(sqlite_suite: Suite)
         )
         assert refused.status_code == 403, target
         assert '<a href="/till">' in refused.text, target
+
+
+def test_a_till_cookie_kept_from_before_sign_out_opens_nothing(sqlite_suite: Suite) -> None:
+    url = sqlite_suite.gateway_url
+    pos = Pos(sqlite_suite)
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Parvaneh")
+    browser, token = signed_in_till(sqlite_suite, pos)
+    shown = browser.post(url + "/till/identify", data={"csrf_token": token, "identifier": phone})
+    assert "Parvaneh" in shown.text
+    kept = {"loyalty_web": browser.cookies["loyalty_web"]}
+    # Until sign-out, the cookie is the till's to use, wherever it is sent from.
+    assert "Parvaneh" in requests.get(url + "/till", cookies=kept, timeout=10).text
+    before = pos.balance(member["id"])
+
+    browser.post(url + "/till/sign-out", data={"csrf_token": token})
+
+    replayed = requests.get(url + "/till", cookies=kept, timeout=10)
+    assert 'id="api_key"' in replayed.text
+    assert "Parvaneh" not in replayed.text
+    bought = requests.post(
+        url + "/till/purchase",
+        data={"csrf_token": token, "amount": "1000000", "transaction_id": "TILL-kept-cookie"},
+        cookies=kept,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert bought.status_code == 303
+    assert pos.balance(member["id"]) == before
