@@ -2,9 +2,11 @@
 
 gunicorn's gthread worker hands each connection to a thread, which then blocks reading the
 request: a few dozen clients sending their headers a line every few seconds hold every thread,
-and nothing else is answered. This worker reads each request in its event loop instead, from
-non-blocking sockets: the head, then a body of announced length or a chunked one. Only a request
-read whole goes to a thread, whose gunicorn parser then reads it from what was buffered.
+and nothing else is answered. Here a thread makes one read without waiting: a request that is
+all there (most are) is served at once, as under gthread. What is not goes back to the worker's
+event loop, which reads the rest from the non-blocking socket, the head, then a body of
+announced length or a chunked one, without a thread; a request read whole is served by a thread,
+whose gunicorn parser reads it from what was buffered.
 
 A head not read within `header_timeout` seconds (counted from the connection's accept, or from
 the first byte of a kept-alive connection's next request), or a body not within `body_timeout`
@@ -102,6 +104,8 @@ class BufferingWorker(ThreadWorker):
         self.reading: dict[TConn, Reading] = {}
         # Connections told "100 Continue" here, so gunicorn does not say it a second time.
         self.continued: set[TConn] = set()
+        # Connections whose request the event loop read whole, on their way to a thread.
+        self.complete: set[TConn] = set()
         self.next_sweep = 0.0
         cfg = self.cfg
         # Past this, gunicorn's parser refuses the head by its own limits.
@@ -112,26 +116,45 @@ class BufferingWorker(ThreadWorker):
             Problem(413, "too-large", f"the body is larger than {self.max_body // 2**20} MiB")
         )
 
-    def enqueue_req(self, conn: TConn) -> None:
-        """Every way a request reaches the worker (a new connection, a kept-alive one, bytes a
-        client sent ahead) comes through here: it is read before a thread takes it."""
-        ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
-        reading = Reading(conn, bytearray(ahead), time.monotonic() + self.header_timeout)
+    def handle(self, conn: TConn) -> Any:
+        """In a thread: serves the request if it is all here (most are: a kept-alive connection
+        became readable, or a client sent right after connecting); otherwise gives what arrived
+        back to the event loop (finish_request), which reads the rest without a thread."""
+        if conn in self.complete:
+            self.complete.discard(conn)
+        else:
+            ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+            reading = Reading(conn, bytearray(ahead), time.monotonic() + self.header_timeout)
+            conn.sock.setblocking(False)
+            if not (ahead and self.read_enough(reading)):
+                received = receive(conn.sock)
+                if received == b"":
+                    return False
+                if received is not None:
+                    reading.data += received
+                if received is None or not self.read_enough(reading):
+                    return reading
+            self.buffer(reading)
+        return super().handle(conn)
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        if not fs.cancelled() and fs.exception() is None and isinstance(fs.result(), Reading):
+            self.watch(fs.result())
+        else:
+            super().finish_request(conn, fs)
+
+    def watch(self, reading: Reading) -> None:
         if len(self.reading) >= MAX_READING:
             self.drop(next(iter(self.reading.values())))
-        conn.sock.setblocking(False)
-        self.reading[conn] = reading
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_readable, reading))
-        if ahead:
-            self.advance(reading)
+        self.reading[reading.conn] = reading
+        self.poller.register(
+            reading.conn.sock, selectors.EVENT_READ, partial(self.on_readable, reading)
+        )
 
     def on_readable(self, reading: Reading, _sock: socket.socket) -> None:
-        try:
-            received = reading.conn.sock.recv(256 * 1024)
-        except (BlockingIOError, InterruptedError):
+        received = receive(reading.conn.sock)
+        if received is None:
             return
-        except OSError:
-            received = b""
         if not received:
             self.drop(reading)
         elif reading.lingering:
@@ -140,16 +163,17 @@ class BufferingWorker(ThreadWorker):
                 self.drop(reading)
         else:
             reading.data += received
-            self.advance(reading)
-
-    def advance(self, reading: Reading) -> None:
-        if self.read_enough(reading):
-            self.unwatch(reading)
-            self.hand_over(reading)
+            if self.read_enough(reading):
+                self.unwatch(reading)
+                self.buffer(reading)
+                self.complete.add(reading.conn)
+                self.enqueue_req(reading.conn)
 
     def read_enough(self, reading: Reading) -> bool:
         """Whether the request is all here (or is bad enough for the parser to refuse it as it
-        is). Answers a too-large body itself, which also counts as done."""
+        is). A body over the limit is answered 413 at once, and the connection lingers."""
+        if reading.lingering:
+            return False
         data = reading.data
         if reading.head_end < 0:
             # Blank lines before a request line are allowed, and no end of a head.
@@ -207,13 +231,13 @@ class BufferingWorker(ThreadWorker):
             reading.chunked_size += size
             reading.next_chunk = chunk_end
 
-    def hand_over(self, reading: Reading) -> None:
+    def buffer(self, reading: Reading) -> None:
+        """Puts the request read whole where gunicorn's parser reads it from."""
         conn = reading.conn
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.parser.unreader.unread(bytes(reading.data))
         conn.data_ready = True
-        super().enqueue_req(conn)
 
     def handle_request(self, req: Any, conn: TConn) -> bool:
         if conn in self.continued:
@@ -243,11 +267,9 @@ class BufferingWorker(ThreadWorker):
         if reading.closed or reading.lingering:
             return
         send_quietly(reading.conn.sock, answer)
-        try:
+        with contextlib.suppress(OSError):
+            # If this fails the connection is gone, and the next read says so.
             reading.conn.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self.drop(reading)
-            return
         reading.lingering = True
         reading.data = bytearray()
         reading.deadline = time.monotonic() + LINGER_SECONDS
@@ -295,6 +317,16 @@ def expects_continue(head: bytes | bytearray) -> bool:
     if not request_line.rstrip().endswith(b"HTTP/1.1"):
         return False
     return re.search(rb"(?im)^expect[ \t]*:[ \t]*100-continue[ \t]*\r?$", fields) is not None
+
+
+def receive(sock: socket.socket) -> bytes | None:
+    """What a non-blocking socket has: b"" once the client is gone, None if nothing yet."""
+    try:
+        return sock.recv(256 * 1024)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def send_quietly(sock: socket.socket, answer: bytes) -> None:
