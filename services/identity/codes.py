@@ -15,25 +15,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from services.identity import identifiers, repository
-from services.identity.messages import Messages
+from services.identity.member_messages import MemberMessages
 from services.identity.models import OneTimeCode
+from services.identity.settings import CodePolicy
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, DomainError, ResourceExhausted, Unauthenticated
 from services.runtime.text import ascii_digits
-
-
-@dataclass(frozen=True)
-class CodePolicy:
-    ttl_seconds: int = 300
-    max_tries: int = 5
-    sends_per_phone: int = 3
-    sends_per_client: int = 20
-    window_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,7 @@ class LoginCodes:
         database: Database,
         cache: Cache,
         hasher: identifiers.PiiHasher,
-        messages: Messages,
+        messages: MemberMessages,
         policy: CodePolicy,
     ) -> None:
         self._db = database
@@ -145,20 +136,12 @@ class LoginCodes:
     def spend(session: Session, *checks: CodeCheck) -> None:
         """Marks the checked codes used, in the caller's transaction; each works once."""
         for check in checks:
-            spent = session.execute(
-                update(OneTimeCode)
-                .where(OneTimeCode.id == check.code_id, OneTimeCode.used_at.is_(None))
-                .values(used_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if spent.rowcount != 1:
+            if not repository.spend_code(session, check.code_id, utcnow()):
                 raise Conflict("this code was already used", code="code-used")
 
     def forget(self, session: Session, phone_hash: str | None, member_id: uuid.UUID) -> None:
         """Deletes the codes sent to the phone and those the member asked for."""
-        session.query(OneTimeCode).filter(
-            or_(OneTimeCode.phone_hash == phone_hash, OneTimeCode.member_id == member_id)
-        ).delete(synchronize_session=False)
+        repository.delete_codes(session, phone_hash, member_id)
 
 
 def _expired() -> Unauthenticated:

@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session
 
 from services.identity import events, identifiers, repository
 from services.identity.member_cache import member_key
-from services.identity.models import Consent, Member, OutboxEvent
+from services.identity.models import Consent, Member
 from services.identity.qr import QrTokens
-from services.runtime import outbox
+from services.identity.senders import CHANNELS
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 from services.runtime.text import ascii_digits
 
-CHANNELS = ("sms", "email")
 SOURCES = ("pos", "web", "admin")
 # Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
 MEMBER_TTL = 300
@@ -55,10 +54,6 @@ class MemberView:
     gender: str = ""
     interests: tuple[str, ...] = ()
     erased: bool = False
-
-    @property
-    def display_name(self) -> str:
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
@@ -159,10 +154,6 @@ class Directory:
         self._region = region
         self._qr = qr_tokens
 
-    @property
-    def region(self) -> str:
-        return self._region
-
     def phone_hash(self, raw: str) -> tuple[str, str]:
         """The phone in E.164 and its keyed hash."""
         phone = identifiers.normalize_phone(raw, self._region)
@@ -251,10 +242,6 @@ class Directory:
         view = MemberView.of_rows(rows)
         self._cache.set_json(key, view.to_cache(), MEMBER_TTL)
         return view
-
-    def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
-        with self._db.read() as session:
-            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
 
     @staticmethod
     def cache_keys(member: Member) -> list[str]:

@@ -1,63 +1,124 @@
-"""The member events identity publishes, written to its outbox with the change they describe."""
+"""Every event identity publishes, each with its payload as a proto message (identity.proto),
+written to its outbox with the change it describes and served by ListEvents.
+
+A payload is stored as a JSON object holding every field of its message under the field's proto
+name, with proto types as JSON types (a default value is written too, and an integer stays a
+number), so that consumers read the same keys and types whatever the payload's age.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
+from loyalty.identity.v1 import identity_pb2 as pb
 from services.identity.models import Member, OutboxEvent
 from services.runtime import outbox
-from services.runtime.db import utcnow
+from services.runtime.db import Database, utcnow
+
+ENROLLED = "member.enrolled"
+PROFILE_CHANGED = "member.profile_changed"
+CONSENT_CHANGED = "member.consent_changed"
+MERGED = "member.merged"
+ERASED = "member.erased"
+
+PAYLOADS: dict[str, type[Message]] = {
+    ENROLLED: pb.MemberEnrolled,
+    PROFILE_CHANGED: pb.MemberProfileChanged,
+    CONSENT_CHANGED: pb.MemberConsentChanged,
+    MERGED: pb.MemberMerged,
+    ERASED: pb.MemberErased,
+}
+_TYPES = {payload: kind for kind, payload in PAYLOADS.items()}
+# Events whose payload holds profile fields; erasure replaces it with ERASED_PAYLOAD. The others
+# hold ids and yes-or-no consents only.
+PERSONAL = (ENROLLED, PROFILE_CHANGED)
+ERASED_PAYLOAD = {"erased": True}
 
 
-def profile(member: Member) -> dict[str, Any]:
+def as_dict(message: Message) -> dict[str, Any]:
+    """Every field of the message by its proto name, defaults included."""
+    fields: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            value = [as_dict(v) for v in value] if field.is_repeated else as_dict(value)
+        elif field.is_repeated:
+            value = list(value)
+        fields[field.name] = value
+    return fields
+
+
+def emit(session: Session, member_id: uuid.UUID, payload: Message) -> None:
+    """Writes the event whose payload this is, in the session's transaction."""
+    event = (_TYPES[type(payload)], member_id, as_dict(payload))
+    outbox.append(session, OutboxEvent, [event], utcnow())
+
+
+def profile(member: Member) -> pb.MemberProfileChanged:
     """The attributes campaigns may segment on; no phone, e-mail or last name."""
-    return {
-        "first_name": member.first_name,
-        "city": member.city,
-        "birth_date": member.birth_date.isoformat() if member.birth_date else "",
-        "gender": member.gender,
-        "interests": list(member.interests or []),
-    }
-
-
-def emit(session: Session, kind: str, member_id: uuid.UUID, payload: dict[str, Any]) -> None:
-    outbox.append(session, OutboxEvent, [(kind, member_id, payload)], utcnow())
+    return pb.MemberProfileChanged(
+        first_name=member.first_name,
+        city=member.city,
+        birth_date=member.birth_date.isoformat() if member.birth_date else "",
+        gender=member.gender,
+        interests=list(member.interests or []),
+    )
 
 
 def enrolled(session: Session, member: Member, source: str) -> None:
     consents = {c.channel: c.granted for c in member.consents}
+    attributes = profile(member)
     emit(
         session,
-        "member.enrolled",
         member.id,
-        {
-            "store_id": str(member.enrolled_store_id or ""),
-            "source": source,
-            **profile(member),
-            "consents": {"sms": consents.get("sms", False), "email": consents.get("email", False)},
-        },
+        pb.MemberEnrolled(
+            store_id=str(member.enrolled_store_id or ""),
+            source=source,
+            first_name=attributes.first_name,
+            city=attributes.city,
+            birth_date=attributes.birth_date,
+            gender=attributes.gender,
+            interests=attributes.interests,
+            consents=pb.EnrolledConsents(
+                sms=consents.get("sms", False), email=consents.get("email", False)
+            ),
+        ),
     )
 
 
 def profile_changed(session: Session, member: Member) -> None:
-    emit(session, "member.profile_changed", member.id, profile(member))
+    emit(session, member.id, profile(member))
 
 
-def consent_changed(session: Session, member: Member, channel: str, granted: bool, source: str):
+def consent_changed(
+    session: Session, member: Member, channel: str, granted: bool, source: str
+) -> None:
     emit(
         session,
-        "member.consent_changed",
         member.id,
-        {"channel": channel, "granted": granted, "source": source},
+        pb.MemberConsentChanged(channel=channel, granted=granted, source=source),
     )
 
 
 def merged(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> None:
-    emit(session, "member.merged", duplicate, {"survivor_id": str(survivor)})
+    emit(session, duplicate, pb.MemberMerged(survivor_id=str(survivor)))
 
 
 def erased(session: Session, member_id: uuid.UUID) -> None:
-    emit(session, "member.erased", member_id, {})
+    emit(session, member_id, pb.MemberErased())
+
+
+class EventFeed:
+    """The outbox as ListEvents serves it."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def page(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
+        with self._db.read() as session:
+            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))

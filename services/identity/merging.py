@@ -57,7 +57,7 @@ class MergeResult:
     available_points: int
 
 
-def _actor(actor: str) -> str:
+def checked_actor(actor: str) -> str:
     actor = " ".join((actor or "").split())
     if not actor or len(actor) > 100:
         raise InvalidArgument("say who merges (1 to 100 characters)", code="invalid-actor")
@@ -121,7 +121,7 @@ class Merger:
     def merge(self, survivor: str, duplicate: str, actor: str) -> MergeResult:
         survivor_id = parse_id(survivor, "member")
         duplicate_id = parse_id(duplicate, "member")
-        actor = _actor(actor)
+        actor = checked_actor(actor)
         if survivor_id == duplicate_id:
             raise InvalidArgument("a member cannot be merged into themselves", code="same-member")
         actor = self._start(survivor_id, duplicate_id, actor)
@@ -172,7 +172,7 @@ class Merger:
                 kept.updated_at = utcnow()
                 gone.merged_into = survivor_id
                 repository.merge_aliases(session, duplicate_id, survivor_id)
-                record = session.get(Merge, duplicate_id)
+                record = repository.merge_record(session, duplicate_id)
                 if record is None:
                     session.add(
                         Merge(duplicate_id=duplicate_id, survivor_id=survivor_id, actor=actor)
@@ -191,7 +191,7 @@ class Merger:
     def _drop(self, survivor_id: uuid.UUID, duplicate_id: uuid.UUID) -> None:
         """Forgets a started merge the points service refused (it moved nothing)."""
         with self._db.write() as session:
-            record = session.get(Merge, duplicate_id, with_for_update=True)
+            record = repository.merge_record(session, duplicate_id, lock=True)
             if record is not None and record.status == "started":
                 session.delete(record)
 

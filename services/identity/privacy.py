@@ -11,20 +11,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.identity import events, repository
 from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
-from services.identity.merging import _actor
-from services.identity.models import Erasure, Member, Merge, OutboxEvent, SentMessage
+from services.identity.merging import checked_actor
+from services.identity.models import Erasure, Member
+from services.identity.sessions import Sessions
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import NotFound
 from services.runtime.ids import parse_id
-
-# Events whose payload holds profile fields; the others hold ids and yes-or-no consents only.
-PERSONAL_EVENTS = ("member.enrolled", "member.profile_changed")
 
 
 def _member_document(member: Member) -> dict[str, Any]:
@@ -56,7 +53,7 @@ def _member_document(member: Member) -> dict[str, Any]:
 
 class Privacy:
     def __init__(
-        self, database: Database, directory: Directory, codes: LoginCodes, sessions: Any
+        self, database: Database, directory: Directory, codes: LoginCodes, sessions: Sessions
     ) -> None:
         self._db = database
         self._directory = directory
@@ -70,12 +67,8 @@ class Privacy:
                 raise NotFound("member not found", code="member-not-found")
             aliases = repository.aliases_of(session, member.id)
             ids = [member.id, *(a.id for a in aliases)]
-            merges = session.scalars(select(Merge).where(Merge.survivor_id == member.id))
-            messages = session.scalars(
-                select(SentMessage)
-                .where(SentMessage.member_id.in_(ids))
-                .order_by(SentMessage.created_at)
-            )
+            merges = repository.merges_into(session, member.id)
+            messages = repository.messages_to(session, ids)
             return {
                 "member": _member_document(member),
                 "merged_members": [_member_document(a) for a in aliases],
@@ -99,7 +92,7 @@ class Privacy:
             }
 
     def erase(self, member_id: str, actor: str) -> datetime:
-        actor = _actor(actor)
+        actor = checked_actor(actor)
         with self._db.write() as session:
             found = repository.resolve_member(session, parse_id(member_id, "member"))
             if found is None:
@@ -136,9 +129,6 @@ class Privacy:
         member.consents.clear()
         member.erased_at = now
         member.updated_at = now
-        session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.member_id == member.id, OutboxEvent.type.in_(PERSONAL_EVENTS))
-            .values(payload=json.dumps({"erased": True}))
-            .execution_options(synchronize_session=False)
+        repository.replace_event_payloads(
+            session, member.id, events.PERSONAL, json.dumps(events.ERASED_PAYLOAD)
         )

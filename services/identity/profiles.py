@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from services.identity import events, identifiers, repository
 from services.identity.codes import LoginCodes
 from services.identity.directory import (
-    CHANNELS,
     SOURCES,
     Directory,
     MemberView,
@@ -26,6 +25,7 @@ from services.identity.directory import (
     phone_taken,
 )
 from services.identity.models import Consent, Member
+from services.identity.senders import CHANNELS
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 

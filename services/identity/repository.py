@@ -5,11 +5,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from services.identity.models import ApiKey, Consent, Member, Merge, OneTimeCode, Store
+from services.identity.models import (
+    ApiKey,
+    Consent,
+    LoginAttempts,
+    LoginSession,
+    Member,
+    Merge,
+    OneTimeCode,
+    OutboxEvent,
+    SentMessage,
+    StaffAccount,
+    Store,
+)
 
 # Merges are flattened (a member merged into one that is later merged points at the last
 # survivor), so one hop is the rule; the bound only guards against a damaged row.
@@ -199,3 +213,165 @@ def active_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(
         select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
+
+
+def api_keys_of_store(session: Session, store_id: uuid.UUID) -> list[ApiKey]:
+    """The store's keys, newest first."""
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.store_id == store_id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id)
+        )
+    )
+
+
+def api_key_for_update(session: Session, key_id: uuid.UUID) -> ApiKey | None:
+    return session.get(ApiKey, key_id, with_for_update=True)
+
+
+def merge_record(session: Session, duplicate_id: uuid.UUID, lock: bool = False) -> Merge | None:
+    return session.get(Merge, duplicate_id, with_for_update=lock)
+
+
+def merges_into(session: Session, survivor_id: uuid.UUID) -> list[Merge]:
+    return list(session.scalars(select(Merge).where(Merge.survivor_id == survivor_id)))
+
+
+def spend_code(session: Session, code_id: uuid.UUID | None, now: datetime) -> bool:
+    """Marks the code used; False when it was used already."""
+    spent = session.execute(
+        update(OneTimeCode)
+        .where(OneTimeCode.id == code_id, OneTimeCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return spent.rowcount == 1
+
+
+def delete_codes(session: Session, phone_hash: str | None, member_id: uuid.UUID) -> None:
+    """The codes sent to the phone and those the member asked for."""
+    session.query(OneTimeCode).filter(
+        or_(OneTimeCode.phone_hash == phone_hash, OneTimeCode.member_id == member_id)
+    ).delete(synchronize_session=False)
+
+
+def sent_message(session: Session, message_id: str) -> SentMessage | None:
+    return session.get(SentMessage, message_id)
+
+
+def messages_to(session: Session, member_ids: Sequence[uuid.UUID]) -> list[SentMessage]:
+    return list(
+        session.scalars(
+            select(SentMessage)
+            .where(SentMessage.member_id.in_(member_ids))
+            .order_by(SentMessage.created_at)
+        )
+    )
+
+
+def replace_event_payloads(
+    session: Session, member_id: uuid.UUID, types: Sequence[str], payload: str
+) -> None:
+    """Overwrites the payload of the member's events of these types."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.member_id == member_id, OutboxEvent.type.in_(types))
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def live_session(session: Session, token_hash: str, now: datetime) -> LoginSession | None:
+    """The login session of this token hash, unless it expired or was revoked."""
+    return session.scalar(
+        select(LoginSession).where(
+            LoginSession.token_hash == token_hash,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+    )
+
+
+def revoke_session(session: Session, token_hash: str, now: datetime) -> None:
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == token_hash, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def live_sessions_of(
+    session: Session, kind: str, subject_id: uuid.UUID, now: datetime
+) -> list[LoginSession]:
+    return list(
+        session.scalars(
+            select(LoginSession).where(
+                LoginSession.kind == kind,
+                LoginSession.subject_id == subject_id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+            )
+        )
+    )
+
+
+def staff_id_by_email(session: Session, email: str) -> uuid.UUID | None:
+    return session.scalar(select(StaffAccount.id).where(StaffAccount.email == email))
+
+
+def staff_by_email(session: Session, email: str) -> StaffAccount | None:
+    return session.scalar(select(StaffAccount).where(StaffAccount.email == email))
+
+
+def staff_by_id(session: Session, staff_id: uuid.UUID) -> StaffAccount | None:
+    return session.get(StaffAccount, staff_id)
+
+
+_attempts = LoginAttempts.__table__
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def take_login_attempt(
+    session: Session, key: str, now: datetime, window_over: datetime, limit: int
+) -> datetime | None:
+    """Counts one attempt under `key`, in one statement: the start of the window it counted in,
+    or None (and nothing counted) when the count is at `limit`. A window that started at or
+    before `window_over` is over: the count starts again."""
+    insert: Any = _INSERTS[session.get_bind().dialect.name]
+    statement = insert(_attempts).values(key_hash=key, window_start=now, attempts=1)
+    over = _attempts.c.window_start <= window_over
+    return session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_attempts.c.key_hash],
+            set_={
+                "attempts": case((over, 1), else_=_attempts.c.attempts + 1),
+                "window_start": case(
+                    (over, statement.excluded.window_start), else_=_attempts.c.window_start
+                ),
+            },
+            where=over | (_attempts.c.attempts < limit),
+        ).returning(_attempts.c.window_start)
+    ).scalar_one_or_none()
+
+
+def give_back_login_attempt(session: Session, key: str, window_start: datetime) -> None:
+    session.execute(
+        update(_attempts)
+        .where(
+            _attempts.c.key_hash == key,
+            _attempts.c.window_start == window_start,
+            _attempts.c.attempts > 0,
+        )
+        .values(attempts=_attempts.c.attempts - 1)
+    )
+
+
+def login_window_start(session: Session, key: str) -> datetime | None:
+    return session.scalar(select(_attempts.c.window_start).where(_attempts.c.key_hash == key))
+
+
+def delete_login_windows(session: Session, started_before: datetime) -> int:
+    """Deletes the counts of windows that started at or before the moment; how many."""
+    result = session.execute(delete(_attempts).where(_attempts.c.window_start <= started_before))
+    return result.rowcount or 0

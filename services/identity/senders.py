@@ -13,14 +13,18 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from services.runtime.config import ConfigError, Env, data_dir
 from services.runtime.errors import Unavailable
 
+if TYPE_CHECKING:
+    from services.identity.settings import SenderSettings
+
 CHANNELS = ("sms", "email")
+SENDER_KINDS = ("dev", "webhook")
 
 
 @dataclass(frozen=True)
@@ -98,20 +102,12 @@ class WebhookSender:
             ) from error
 
 
-def senders_from_env(env: Env) -> dict[str, Sender]:
-    """One sender per channel, from IDENTITY_SMS_SENDER / IDENTITY_EMAIL_SENDER."""
-    result: dict[str, Sender] = {}
-    dev = DevSender(data_dir(env) / "outbox")
-    for channel in CHANNELS:
-        prefix = f"IDENTITY_{channel.upper()}"
-        kind = env.str(f"{prefix}_SENDER", "dev")
-        if kind == "dev":
-            result[channel] = dev
-        elif kind == "webhook":
-            url = env.str(f"{prefix}_WEBHOOK_URL")
-            if not url.startswith(("http://", "https://")):
-                raise ConfigError(f"{prefix}_WEBHOOK_URL must be an http(s) URL")
-            result[channel] = WebhookSender(url, env.float(f"{prefix}_WEBHOOK_TIMEOUT", 5.0))
-        else:
-            raise ConfigError(f"{prefix}_SENDER must be dev or webhook, not {kind!r}")
-    return result
+def senders_for(settings: Mapping[str, SenderSettings], dev_folder: Path) -> dict[str, Sender]:
+    """One sender per channel, as the settings say (IDENTITY_SMS_SENDER, ...)."""
+    dev = DevSender(dev_folder)
+    return {
+        channel: dev
+        if settings[channel].kind == "dev"
+        else WebhookSender(settings[channel].webhook_url, settings[channel].webhook_timeout)
+        for channel in CHANNELS
+    }

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_cache
-from services.identity.codes import CodePolicy, LoginCodes
+from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
+from services.identity.events import EventFeed
 from services.identity.identifiers import PiiHasher
 from services.identity.login import MemberLogin
+from services.identity.member_messages import MemberMessages
 from services.identity.merging import Merger
-from services.identity.messages import Messages
 from services.identity.points_client import PointsLedger
 from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
 from services.identity.qr import QrTokens
-from services.identity.senders import senders_from_env
+from services.identity.senders import senders_for
 from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
+from services.identity.settings import IdentitySettings
 from services.identity.staff import Staff
 from services.identity.terminals import Terminals
 from services.identity.throttle import LoginThrottle
 from services.runtime.cache import Cache
-from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig, load_or_create_secret
+from services.runtime.config import Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
@@ -34,63 +35,50 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.identity.v1.IdentityService"
 
 
-def code_policy(env: Env) -> CodePolicy:
-    return CodePolicy(
-        ttl_seconds=env.int("IDENTITY_CODE_TTL_SECONDS", 300, minimum=30),
-        max_tries=env.int("IDENTITY_CODE_MAX_TRIES", 5, minimum=1),
-        sends_per_phone=env.int("IDENTITY_CODE_SENDS_PER_PHONE", 3, minimum=1),
-        sends_per_client=env.int("IDENTITY_CODE_SENDS_PER_CLIENT", 20, minimum=1),
-        window_seconds=env.int("IDENTITY_CODE_WINDOW_SECONDS", 600, minimum=60),
-    )
-
-
-def build(config: ServiceConfig) -> Service:
-    env = Env()
-    region = env.str("LOYALTY_DEFAULT_REGION", "IR").upper()
-    hasher = PiiHasher(load_or_create_secret(env, "IDENTITY_PII_KEY", "identity-pii.key"))
-    # Signed with a key derived from the PII key: one secret to keep, the same on every replica.
-    qr_tokens = QrTokens(
-        hasher("qr-token-key", "v1"), env.int("IDENTITY_QR_TTL_SECONDS", 120, minimum=10)
-    )
-    database = Database(config.database_url)
-    staff_hours = env.int("IDENTITY_STAFF_SESSION_HOURS", 12, minimum=1)
-    cache = Cache(config.redis_url, member_cache.namespace(config.cache_prefix))
+def build(config: ServiceConfig, env: Env | None = None) -> Service:
+    env = env or Env()
+    settings = IdentitySettings.from_env(env)
     credentials = ServiceCredentials.load(config.name, env)
-    points = PointsLedger(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), credentials)
-    directory = Directory(database, cache, hasher, region, qr_tokens)
+    database = Database(config.database_url)
+    cache = Cache(config.redis_url, member_cache.namespace(config.cache_prefix))
+    hasher = PiiHasher(settings.pii_key)
+    # Signed with a key derived from the PII key: one secret to keep, the same on every replica.
+    qr_tokens = QrTokens(hasher("qr-token-key", "v1"), settings.qr_ttl_seconds)
+    points = PointsLedger(settings.points_addr, credentials)
+    directory = Directory(database, cache, hasher, settings.region, qr_tokens)
     sessions = Sessions(database, cache)
-    messages = Messages(database, senders_from_env(env))
-    codes = LoginCodes(database, cache, hasher, messages, code_policy(env))
-    member_session = timedelta(minutes=env.int("IDENTITY_MEMBER_SESSION_MINUTES", 60, minimum=1))
+    messages = MemberMessages(database, senders_for(settings.senders, settings.dev_outbox))
+    codes = LoginCodes(database, cache, hasher, messages, settings.codes)
     merger = Merger(database, directory, points, sessions)
-    stalled_merges = Periodic(
-        "stalled-merges",
-        env.float("IDENTITY_MERGE_REPAIR_INTERVAL", 60.0),
-        merger.finish_stalled,
-        "finishing stalled merges failed; it runs again next time",
-    )
-    login_throttle = LoginThrottle(
-        database, hasher, env.int("IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE", 5, minimum=1)
-    )
-    expired_logins = Periodic(
-        "login-attempts",
-        300.0,
-        login_throttle.forget_expired,
-        "deleting expired login counts failed; it runs again next time",
-    )
-    expired_logins.start()
+    login_throttle = LoginThrottle(database, hasher, settings.staff_login_failures_per_minute)
     parts = IdentityParts(
         directory=directory,
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
         merger=merger,
         privacy=Privacy(database, directory, codes, sessions),
-        login=MemberLogin(database, directory, codes, sessions, member_session),
+        login=MemberLogin(database, directory, codes, sessions, settings.member_session),
         messages=messages,
         sessions=sessions,
-        staff=Staff(database, sessions, timedelta(hours=staff_hours), login_throttle),
+        staff=Staff(database, sessions, settings.staff_session, login_throttle),
+        events=EventFeed(database),
     )
-    stalled_merges.start()
+    background = [
+        Periodic(
+            "stalled-merges",
+            settings.merge_repair_interval,
+            merger.finish_stalled,
+            "finishing stalled merges failed; it runs again next time",
+        ),
+        Periodic(
+            "login-attempts",
+            settings.login_count_cleanup_interval,
+            login_throttle.forget_expired,
+            "deleting expired login counts failed; it runs again next time",
+        ),
+    ]
+    for work in background:
+        work.start()
     return Service(
         config=config,
         database=database,
@@ -102,5 +90,5 @@ def build(config: ServiceConfig) -> Service:
             )
         ],
         credentials=credentials,
-        on_stop=[stalled_merges.stop, expired_logins.stop, cache.close, points.close],
+        on_stop=[*(work.stop for work in background), cache.close, points.close],
     )

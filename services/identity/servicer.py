@@ -11,11 +11,12 @@ import grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
-from services.identity import messages
+from services.identity import member_messages
 from services.identity.directory import Directory, Enrollment, MemberView
+from services.identity.events import EventFeed
 from services.identity.login import MemberLogin
+from services.identity.member_messages import MemberMessages
 from services.identity.merging import Merger
-from services.identity.messages import Messages
 from services.identity.models import ApiKey
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
@@ -30,10 +31,10 @@ CHANNEL_NAMES = {pb.CONSENT_CHANNEL_SMS: "sms", pb.CONSENT_CHANNEL_EMAIL: "email
 CHANNEL_ENUMS = {name: value for value, name in CHANNEL_NAMES.items()}
 MESSAGE_CHANNELS = {pb.MESSAGE_CHANNEL_SMS: "sms", pb.MESSAGE_CHANNEL_EMAIL: "email"}
 MESSAGE_STATUSES = {
-    messages.SENT: pb.MESSAGE_STATUS_SENT,
-    messages.NO_CONSENT: pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT,
-    messages.NO_ADDRESS: pb.MESSAGE_STATUS_SKIPPED_NO_ADDRESS,
-    messages.ERASED: pb.MESSAGE_STATUS_SKIPPED_ERASED,
+    member_messages.SENT: pb.MESSAGE_STATUS_SENT,
+    member_messages.NO_CONSENT: pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT,
+    member_messages.NO_ADDRESS: pb.MESSAGE_STATUS_SKIPPED_NO_ADDRESS,
+    member_messages.ERASED: pb.MESSAGE_STATUS_SKIPPED_ERASED,
 }
 SESSION_KINDS = {
     "member": pb.SESSION_KIND_MEMBER,
@@ -114,22 +115,19 @@ class IdentityParts:
     merger: Merger
     privacy: Privacy
     login: MemberLogin
-    messages: Messages
+    messages: MemberMessages
     sessions: Sessions
     staff: Staff
+    events: EventFeed
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def __init__(self, parts: IdentityParts) -> None:
         self._parts = parts
-        self._directory = parts.directory
-        self._terminals = parts.terminals
-        self._sessions = parts.sessions
-        self._staff = parts.staff
 
     def EnrollMember(self, request: pb.EnrollMemberRequest, context: grpc.ServicerContext):
         consents = [(_channel(c.channel), c.granted) for c in request.consents]
-        view = self._directory.enroll(
+        view = self._parts.directory.enroll(
             Enrollment(
                 phone=request.phone,
                 email=request.email,
@@ -145,24 +143,25 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.EnrollMemberResponse(member=member_message(view))
 
     def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
-        return pb.GetMemberResponse(member=member_message(self._directory.get(request.member_id)))
+        view = self._parts.directory.get(request.member_id)
+        return pb.GetMemberResponse(member=member_message(view))
 
     def IdentifyMember(self, request: pb.IdentifyMemberRequest, context: grpc.ServicerContext):
         which = request.WhichOneof("identifier")
         if which == "phone":
-            view = self._directory.identify_by_phone(request.phone)
+            view = self._parts.directory.identify_by_phone(request.phone)
         elif which == "card_number":
-            view = self._directory.identify_by_card(request.card_number)
+            view = self._parts.directory.identify_by_card(request.card_number)
         elif which == "email":
-            view = self._directory.identify_by_email(request.email)
+            view = self._parts.directory.identify_by_email(request.email)
         elif which == "qr_token":
-            view = self._directory.identify_by_qr(request.qr_token)
+            view = self._parts.directory.identify_by_qr(request.qr_token)
         else:
             raise InvalidArgument("give a phone, card number, e-mail or QR token")
         return pb.IdentifyMemberResponse(member=member_message(view))
 
     def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
-        store = self._terminals.create_store(request.name)
+        store = self._parts.terminals.create_store(request.name)
         return pb.CreateStoreResponse(
             store=pb.Store(
                 id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
@@ -170,28 +169,28 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
-        issued = self._terminals.create_api_key(request.store_id)
+        issued = self._parts.terminals.create_api_key(request.store_id)
         return pb.CreateApiKeyResponse(key_id=issued.key_id, api_key=issued.api_key)
 
     def AuthenticateApiKey(
         self, request: pb.AuthenticateApiKeyRequest, context: grpc.ServicerContext
     ):
-        key = self._terminals.authenticate(request.api_key)
+        key = self._parts.terminals.authenticate(request.api_key)
         answer = pb.AuthenticateApiKeyResponse(key_id=str(key.id), store_id=str(key.store_id))
         if key.expires_at is not None:
             answer.expires_at.CopyFrom(to_timestamp(key.expires_at))
         return answer
 
     def ListApiKeys(self, request: pb.ListApiKeysRequest, context: grpc.ServicerContext):
-        keys = self._terminals.list_api_keys(request.store_id)
+        keys = self._parts.terminals.list_api_keys(request.store_id)
         return pb.ListApiKeysResponse(keys=[api_key_message(key) for key in keys])
 
     def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext):
-        key = self._terminals.revoke_api_key(request.store_id, request.key_id)
+        key = self._parts.terminals.revoke_api_key(request.store_id, request.key_id)
         return pb.RevokeApiKeyResponse(key=api_key_message(key), key_hash=key.key_hash)
 
     def RotateApiKey(self, request: pb.RotateApiKeyRequest, context: grpc.ServicerContext):
-        rotation = self._terminals.rotate_api_key(
+        rotation = self._parts.terminals.rotate_api_key(
             request.store_id, request.key_id, timedelta(seconds=request.grace_seconds)
         )
         return pb.RotateApiKeyResponse(
@@ -204,7 +203,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def AuthenticateSession(
         self, request: pb.AuthenticateSessionRequest, context: grpc.ServicerContext
     ):
-        view = self._sessions.resolve(request.token)
+        view = self._parts.sessions.resolve(request.token)
         if view is None:
             raise Unauthenticated("the session is not valid", code="invalid-session")
         return pb.AuthenticateSessionResponse(
@@ -215,12 +214,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def RevokeSession(self, request: pb.RevokeSessionRequest, context: grpc.ServicerContext):
-        self._sessions.revoke(request.token)
+        self._parts.sessions.revoke(request.token)
         return pb.RevokeSessionResponse()
 
     def OpenTillSession(self, request: pb.OpenTillSessionRequest, context: grpc.ServicerContext):
-        key = self._terminals.authenticate(request.api_key)
-        issued = self._sessions.issue("till", key.id, None, TILL_SESSION)
+        key = self._parts.terminals.authenticate(request.api_key)
+        issued = self._parts.sessions.issue("till", key.id, None, TILL_SESSION)
         return pb.OpenTillSessionResponse(
             token=issued.token,
             expires_at=to_timestamp(issued.expires_at),
@@ -229,11 +228,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def CreateStaff(self, request: pb.CreateStaffRequest, context: grpc.ServicerContext):
-        view = self._staff.create(request.email, request.password, request.role)
+        view = self._parts.staff.create(request.email, request.password, request.role)
         return pb.CreateStaffResponse(staff=staff_message(view))
 
     def LoginStaff(self, request: pb.LoginStaffRequest, context: grpc.ServicerContext):
-        login = self._staff.login(request.email, request.password, request.client_address)
+        login = self._parts.staff.login(request.email, request.password, request.client_address)
         return pb.LoginStaffResponse(
             token=login.token,
             expires_at=to_timestamp(login.expires_at),
@@ -241,7 +240,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def SetStaffDisabled(self, request: pb.SetStaffDisabledRequest, context: grpc.ServicerContext):
-        view = self._staff.set_disabled(request.staff_id, request.disabled)
+        view = self._parts.staff.set_disabled(request.staff_id, request.disabled)
         return pb.SetStaffDisabledResponse(staff=staff_message(view))
 
     def UpdateProfile(self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext):
@@ -271,7 +270,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.SetConsentResponse(member=member_message(view))
 
     def IssueQrToken(self, request: pb.IssueQrTokenRequest, context: grpc.ServicerContext):
-        token, expires_at = self._directory.issue_qr(request.member_id)
+        token, expires_at = self._parts.directory.issue_qr(request.member_id)
         return pb.IssueQrTokenResponse(token=token, expires_at=to_timestamp(expires_at))
 
     def FindDuplicates(self, request: pb.FindDuplicatesRequest, context: grpc.ServicerContext):
@@ -345,7 +344,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.SendMessageResponse(status=MESSAGE_STATUSES[status])
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
-        found, next_cursor = self._directory.events(request.cursor, request.limit)
+        found, next_cursor = self._parts.events.page(request.cursor, request.limit)
         return common_pb2.ListEventsResponse(
             events=[event_message(e) for e in found], next_cursor=next_cursor
         )

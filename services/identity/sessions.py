@@ -17,8 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
+from services.identity import repository
 from services.identity.models import LoginSession
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -104,13 +103,7 @@ class Sessions:
             return view if view.expires_at > utcnow() else None
         now = utcnow()
         with self._db.read() as session:
-            row = session.scalar(
-                select(LoginSession).where(
-                    LoginSession.token_hash == digest,
-                    LoginSession.revoked_at.is_(None),
-                    LoginSession.expires_at > now,
-                )
-            )
+            row = repository.live_session(session, digest, now)
         if row is None:
             return None
         view = SessionView(row.kind, row.subject_id, row.role, row.expires_at)
@@ -134,25 +127,14 @@ class Sessions:
             return
         digest = token_hash(token)
         with self._db.write() as session:
-            session.execute(
-                update(LoginSession)
-                .where(LoginSession.token_hash == digest, LoginSession.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
+            repository.revoke_session(session, digest, utcnow())
         self._tombstone([digest])
 
     def revoke_all(self, kind: str, subject_id: uuid.UUID) -> int:
         """Ends every open session of one member or staff account; how many there were."""
         now = utcnow()
         with self._db.write() as session:
-            rows = session.scalars(
-                select(LoginSession).where(
-                    LoginSession.kind == kind,
-                    LoginSession.subject_id == subject_id,
-                    LoginSession.revoked_at.is_(None),
-                    LoginSession.expires_at > now,
-                )
-            ).all()
+            rows = repository.live_sessions_of(session, kind, subject_id, now)
             for row in rows:
                 row.revoked_at = now
             digests = [row.token_hash for row in rows]

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.identity import repository
 from services.identity.identifiers import normalize_email
 from services.identity.models import StaffAccount
 from services.identity.sessions import STAFF_ROLES, Sessions
@@ -86,7 +86,7 @@ class Staff:
         password_hash = self._hasher.hash(password)
         try:
             with self._db.write() as session:
-                if session.scalar(select(StaffAccount.id).where(StaffAccount.email == address)):
+                if repository.staff_id_by_email(session, address):
                     raise AlreadyExists("a staff account has this e-mail", code="staff-exists")
                 account = StaffAccount(email=address, password_hash=password_hash, role=role)
                 session.add(account)
@@ -104,11 +104,7 @@ class Staff:
             address = ""
         reservation = self._throttle.reserve(address or email.strip().lower(), client)
         with self._db.read() as session:
-            account = (
-                session.scalar(select(StaffAccount).where(StaffAccount.email == address))
-                if address
-                else None
-            )
+            account = repository.staff_by_email(session, address) if address else None
         if not self._verify(account.password_hash if account else None, password):
             raise _refused()
         assert account is not None
@@ -127,7 +123,7 @@ class Staff:
         except ValueError:
             raise NotFound("no such staff account", code="staff-not-found") from None
         with self._db.write() as session:
-            account = session.get(StaffAccount, parsed)
+            account = repository.staff_by_id(session, parsed)
             if account is None:
                 raise NotFound("no such staff account", code="staff-not-found")
             account.disabled = disabled
@@ -148,7 +144,7 @@ class Staff:
 
     def _rehash(self, staff_id: uuid.UUID, password: str) -> None:
         with self._db.write() as session:
-            account = session.get(StaffAccount, staff_id)
+            account = repository.staff_by_id(session, staff_id)
             if account is not None:
                 account.password_hash = self._hasher.hash(password)
 

@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.identity import repository
@@ -73,13 +72,7 @@ class Terminals:
         with self._db.read() as session:
             if repository.store_by_id(session, parsed) is None:
                 raise NotFound("store not found", code="store-not-found")
-            return list(
-                session.scalars(
-                    select(ApiKey)
-                    .where(ApiKey.store_id == parsed)
-                    .order_by(ApiKey.created_at.desc(), ApiKey.id)
-                )
-            )
+            return repository.api_keys_of_store(session, parsed)
 
     def revoke_api_key(self, store_id: str, key_id: str) -> ApiKey:
         with self._db.write() as session:
@@ -107,7 +100,7 @@ class Terminals:
     def _store_key(self, session: Session, store_id: str, key_id: str) -> ApiKey:
         """The key, locked for update, if it belongs to the store; 404 otherwise."""
         store = _uuid(store_id, "store", "store-not-found")
-        key = session.get(ApiKey, _uuid(key_id, "key", "api-key-not-found"), with_for_update=True)
+        key = repository.api_key_for_update(session, _uuid(key_id, "key", "api-key-not-found"))
         if key is None or key.store_id != store:
             raise NotFound("this store has no such key", code="api-key-not-found")
         return key

@@ -14,19 +14,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.identity import repository
 from services.identity.identifiers import PiiHasher
-from services.identity.models import LoginAttempts
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import ResourceExhausted
-
-_attempts = LoginAttempts.__table__
-INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,9 @@ class LoginThrottle:
         # never wait on each other's rows in opposite orders.
         with self._db.write() as session:
             for key in keys:
-                window_start = self._take(session, key, now)
+                window_start = repository.take_login_attempt(
+                    session, key, now, now - self._window, self.limit
+                )
                 if window_start is None:
                     raise self._refusal(session, key, now)
                 places.append((key, window_start))
@@ -73,46 +69,15 @@ class LoginThrottle:
         """Gives back the places of a login that succeeded."""
         with self._db.write() as session:
             for key, window_start in reservation.places:
-                session.execute(
-                    update(_attempts)
-                    .where(
-                        _attempts.c.key_hash == key,
-                        _attempts.c.window_start == window_start,
-                        _attempts.c.attempts > 0,
-                    )
-                    .values(attempts=_attempts.c.attempts - 1)
-                )
+                repository.give_back_login_attempt(session, key, window_start)
 
     def forget_expired(self) -> int:
         """Deletes the counts of windows that are over; answers how many."""
         with self._db.write() as session:
-            result = session.execute(
-                delete(_attempts).where(_attempts.c.window_start <= self._clock() - self._window)
-            )
-        return result.rowcount or 0
-
-    def _take(self, session: Session, key: str, now: datetime) -> datetime | None:
-        """The window the attempt counted in, or None when the count is at the limit."""
-        insert: Any = INSERTS[session.get_bind().dialect.name]
-        statement = insert(_attempts).values(key_hash=key, window_start=now, attempts=1)
-        over = _attempts.c.window_start <= now - self._window
-        return session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[_attempts.c.key_hash],
-                set_={
-                    "attempts": case((over, 1), else_=_attempts.c.attempts + 1),
-                    "window_start": case(
-                        (over, statement.excluded.window_start), else_=_attempts.c.window_start
-                    ),
-                },
-                where=over | (_attempts.c.attempts < self.limit),
-            ).returning(_attempts.c.window_start)
-        ).scalar_one_or_none()
+            return repository.delete_login_windows(session, self._clock() - self._window)
 
     def _refusal(self, session: Session, key: str, now: datetime) -> ResourceExhausted:
-        window_start = session.scalar(
-            select(_attempts.c.window_start).where(_attempts.c.key_hash == key)
-        )
+        window_start = repository.login_window_start(session, key)
         ends = (window_start or now) + self._window
         return ResourceExhausted(
             "too many failed logins, wait a minute",

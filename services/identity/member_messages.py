@@ -3,22 +3,26 @@
 A member gets a marketing message only on a channel they consented to. Each message is recorded
 under the caller's id before it is handed to the sender, and marked sent after: a replay of a
 sent message sends nothing, and one interrupted in between is handed over again under the same id,
-which the sender drops if it already has it. The id names one message to one member on one
-channel: used again for another member or channel it is refused (idempotency-mismatch). The body
-is not compared: a template is filled in again on each attempt (the points, their expiry).
+which the sender drops if it already has it. The id names one message to one member (whoever the
+member is merged into since) on one channel: used again for another member or channel it is
+refused (idempotency-mismatch). The body is not compared: a template is filled in again on each
+attempt (the points, their expiry).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.identity import repository
 from services.identity.models import Member, SentMessage
 from services.identity.senders import CHANNELS, OutgoingMessage, Sender
 from services.runtime.db import Database
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.idempotency import Once, check_caller_id
 
 SENT = "sent"
 SENDING = "sending"
@@ -42,7 +46,29 @@ def _decide(member: Member, channel: str) -> str:
     return SENDING
 
 
-class Messages:
+def _fingerprint(member_id: uuid.UUID, channel: str) -> str:
+    """Whom a message goes to, as the member its id resolves to now, and on which channel."""
+    return f"{member_id}|{channel}"
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A sent message as the idempotency helper compares it: to whom (as of now) and how."""
+
+    request_hash: str
+    result: str
+
+
+def _record(session: Session, message_id: str) -> _Record | None:
+    row = repository.sent_message(session, message_id)
+    if row is None:
+        return None
+    recipient = repository.resolve_member(session, row.member_id) if row.member_id else None
+    member_id = recipient.id if recipient else row.member_id
+    return _Record(_fingerprint(member_id, row.channel) if member_id else "", row.status)
+
+
+class MemberMessages:
     def __init__(self, database: Database, senders: dict[str, Sender]) -> None:
         self._db = database
         self._senders = senders
@@ -50,8 +76,7 @@ class Messages:
     def send_to_member(self, message_id: str, member_id: str, channel: str, body: str) -> str:
         """Sends `body` to the member once; the status says whether and why not."""
         message_id = message_id.strip()
-        if not message_id or len(message_id) > 100:
-            raise InvalidArgument("message_id must be 1 to 100 characters", "invalid-message-id")
+        check_caller_id(message_id, "message_id")
         if channel not in CHANNELS:
             raise InvalidArgument("channel must be sms or email", "invalid-channel")
         if not body.strip() or len(body) > MAX_BODY:
@@ -62,20 +87,19 @@ class Messages:
             raise NotFound("member not found", code="member-not-found") from None
         try:
             with self._db.write() as session:
-                earlier = session.get(SentMessage, message_id)
                 member = repository.resolve_member(session, parsed)
                 if member is None:
                     raise NotFound("member not found", code="member-not-found")
-                if earlier is not None:
-                    # Named by the id asked for, or by the member it leads to after a merge.
-                    same_member = earlier.member_id in (parsed, member.id)
-                    if not same_member or earlier.channel != channel:
-                        raise FailedPrecondition(
-                            "this message_id was already used for another message",
-                            code="idempotency-mismatch",
-                        )
-                    if earlier.status != SENDING:
-                        return earlier.status
+                once = Once(
+                    self._db,
+                    lambda s: _record(s, message_id),
+                    _fingerprint(member.id, channel),
+                    str,
+                    "message_id",
+                )
+                earlier = once.replay(session)
+                if earlier is not None and earlier != SENDING:
+                    return earlier
                 status = _decide(member, channel)
                 address = _address(member, channel)
                 if earlier is None:
@@ -94,7 +118,7 @@ class Messages:
             return status
         self._senders[channel].send(OutgoingMessage(message_id, channel, address, body))
         with self._db.write() as session:
-            row = session.get(SentMessage, message_id)
+            row = repository.sent_message(session, message_id)
             if row is not None:
                 row.status = SENT
         return SENT
