@@ -4,9 +4,9 @@ gunicorn's gthread worker hands each connection to a thread, which then blocks r
 request: a few dozen clients sending their headers a line every few seconds hold every thread,
 and nothing else is answered. Here a thread makes one read without waiting: a request that is
 all there (most are) is served at once, as under gthread. What is not goes back to the worker's
-event loop, which reads the rest from the non-blocking socket, the head, then a body of
-announced length or a chunked one, without a thread; a request read whole is served by a thread,
-whose gunicorn parser reads it from what was buffered.
+event loop, which reads the rest as it arrives (the head, then a body of announced length or a
+chunked one) without a thread; a request read whole is served by a thread, whose gunicorn
+parser reads it from what was buffered.
 
 A head not read within `header_timeout` seconds (counted from the connection's accept, or from
 the first byte of a kept-alive connection's next request), or a body not within `body_timeout`
@@ -125,7 +125,6 @@ class BufferingWorker(ThreadWorker):
         else:
             ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
             reading = Reading(conn, bytearray(ahead), time.monotonic() + self.header_timeout)
-            conn.sock.setblocking(False)
             if not (ahead and self.read_enough(reading)):
                 received = receive(conn.sock)
                 if received == b"":
@@ -320,9 +319,10 @@ def expects_continue(head: bytes | bytearray) -> bool:
 
 
 def receive(sock: socket.socket) -> bytes | None:
-    """What a non-blocking socket has: b"" once the client is gone, None if nothing yet."""
+    """What the socket has, without waiting (whether it blocks or not): b"" once the client is
+    gone, None if nothing yet."""
     try:
-        return sock.recv(256 * 1024)
+        return sock.recv(256 * 1024, socket.MSG_DONTWAIT)
     except (BlockingIOError, InterruptedError):
         return None
     except OSError:
@@ -330,6 +330,6 @@ def receive(sock: socket.socket) -> bytes | None:
 
 
 def send_quietly(sock: socket.socket, answer: bytes) -> None:
-    """Best effort on a non-blocking socket: a client that does not read is not waited for."""
+    """Best effort, without waiting: a client that does not read is not waited for."""
     with contextlib.suppress(OSError):
-        sock.send(answer)
+        sock.send(answer, socket.MSG_DONTWAIT)
