@@ -40,7 +40,7 @@ LINGER_BYTES = 4 * 1024 * 1024
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?\r?\n")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# The body's length is not known yet (no Content-Length), or the request has none.
+# What body_length says of a chunked body, whose length only its last chunk tells.
 CHUNKED = -1
 
 

@@ -3,9 +3,10 @@
 The cashier signs in with the store's POS key, which opens a till session in identity; both are
 sealed in the page's cookie, never in a URL. Signing out revokes the session, so a copy of the
 cookie kept from before opens nothing. The cashier finds the member by phone, card or the text
-of their QR code (a scanner types it), records purchases and redeems points. Every action is the POS API's own function from
-`gateway.pos_operations`, so the rules are the same as for an integrated till; each form carries
-its own transaction or redemption id, so a form sent twice is applied once.
+of their QR code (a scanner types it), records purchases and redeems points. Every action is the
+POS API's own function from `gateway.pos_operations`, so the rules are the same as for an
+integrated till; each form carries its own transaction or redemption id, so a form sent twice is
+applied once.
 """
 
 from __future__ import annotations
