@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -23,6 +24,22 @@ def all_events(world: PointsWorld, cursor: str = "") -> tuple[list[outbox.Event]
         cursor = cursor_next
 
 
+def events_of(
+    world: PointsWorld, cursor: str, member: str, count: int
+) -> tuple[list[outbox.Event], str]:
+    """Events after `cursor` once `count` of the member's are out. On PostgreSQL an event is
+    handed out only when every older transaction on the server has ended (so that one which
+    commits late is never skipped): a transaction left open elsewhere delays it."""
+    events: list[outbox.Event] = []
+    deadline = time.monotonic() + 60
+    while True:
+        page, cursor = all_events(world, cursor)
+        events += page
+        if sum(e.member_id == member for e in events) >= count or time.monotonic() > deadline:
+            return events, cursor
+        time.sleep(0.1)
+
+
 def test_purchases_points_and_refunds_become_events_in_order(world: PointsWorld) -> None:
     _, start = all_events(world)
     m = str(uuid.uuid4())
@@ -30,7 +47,7 @@ def test_purchases_points_and_refunds_become_events_in_order(world: PointsWorld)
     world.redemptions.hold(STORE, "R-ev", m, 30, capture=True)
     world.refunds.refund(STORE, purchase, "RF-ev", 50 * world.policy.per_minor)
 
-    events, end = all_events(world, start)
+    events, end = events_of(world, start, m, 6)
     mine = [(e.type, e.payload.get("changes")) for e in events if e.member_id == m]
     assert mine == [
         ("points.earn", {"available": 100}),
