@@ -16,12 +16,13 @@ from datetime import datetime
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from services.points import repository
-from services.points.models import HoldAllocation, Lot, OutboxEvent
+from loyalty.points.v1 import points_pb2 as pb
+from services.points import events, repository
+from services.points.models import HoldAllocation, Lot
 from services.points.policy import PointsPolicy
 from services.points.repository import BUCKETS, BalanceRow
 from services.points.tiers import Tier
-from services.runtime import metrics, outbox
+from services.runtime import metrics
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition
 
@@ -30,7 +31,8 @@ EARNED = "program:earned"
 REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
-# No single change moves more points than this; keeps sums far from int64 limits.
+# No single change moves more points than this; keeps sums far from int64 limits. (points.proto
+# documents it for callers.)
 MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"
 # How many lots a spend reads at a time.
@@ -133,10 +135,6 @@ class Book:
     def balance(self, member_id: uuid.UUID) -> BalanceRow:
         return self.balances[member_id]
 
-    def emit(self, kind: str, member_id: uuid.UUID | None, payload: dict) -> None:
-        """An integration event, committed with this transaction or not at all."""
-        outbox.append(self.session, OutboxEvent, [(kind, member_id, payload)], self.now)
-
     def post(
         self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
     ) -> None:
@@ -185,24 +183,20 @@ class Book:
             if m.account == MEMBER:
                 bucket = changes.setdefault(m.member_id, {})
                 bucket[m.bucket] = bucket.get(m.bucket, 0) + m.points
-        outbox.append(
+        events.points_changed(
             self.session,
-            OutboxEvent,
-            [
-                (
-                    f"points.{kind}",
-                    member_id,
-                    {
-                        "posting_id": posting_id,
-                        "reason": reason,
-                        "source_type": source_type,
-                        "source_id": source_id,
-                        "changes": change,
-                    },
+            self.now,
+            kind,
+            {
+                member_id: pb.PointsChanged(
+                    posting_id=posting_id,
+                    reason=reason,
+                    source_type=source_type,
+                    source_id=source_id,
+                    changes=change,
                 )
                 for member_id, change in changes.items()
-            ],
-            self.now,
+            },
         )
         return changes
 
@@ -416,9 +410,7 @@ class Book:
                 values["since"] = self.now
             repository.update_tier(self.session, member_id, **values)
         if tier != before:
-            self.emit(
-                "tier.changed",
-                member_id,
-                {"from": before.name, "to": tier.name, "qualifying_spend_minor": int(held.spend)},
+            events.tier_changed(
+                self.session, self.now, member_id, before.name, tier.name, int(held.spend)
             )
         return before.name, tier.name

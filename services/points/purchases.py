@@ -1,6 +1,6 @@
-"""Purchases earn points exactly once; balances and history are read back.
+"""Purchases earn points exactly once.
 
-No gRPC here; SQL lives in repository.py and bookkeeping in book.py. A purchase's posting, its
+No gRPC here; SQL lives in repository.py and bookkeeping in ledger.py. A purchase's posting, its
 lot, the member's balance and the idempotency record that makes a POS retry harmless are
 written in one database transaction.
 """
@@ -20,11 +20,11 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from services.points import repository
-from services.points.book import MAX_MERGE_HOPS, Book
-from services.points.models import OutboxEvent
+from loyalty.points.v1 import points_pb2 as pb
+from services.points import events, repository
+from services.points.ledger import Book
+from services.points.members import Members
 from services.points.policy import Line, PointsPolicy
-from services.runtime import cursors, outbox
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 _QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 MAX_ITEMS = 1000
 MAX_CLOCK_SKEW = timedelta(days=1)
-LEDGER_PAGE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -106,23 +105,6 @@ class PurchaseResult(JsonRecord):
         return cls(**data)
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    id: int
-    kind: str
-    points: int
-    bucket: str
-    reason: str
-    source_type: str
-    source_id: str
-    created_at: datetime
-
-
-class ViewCache(Protocol):
-    def read(self, member_id: uuid.UUID, load: Callable[[], PointsView]) -> PointsView:
-        """The member's view from the cache while it is current, else `load()`."""
-
-
 class BonusSource(Protocol):
     def evaluate(
         self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
@@ -134,47 +116,23 @@ class BonusSource(Protocol):
         campaigns answered another request under the same transaction id."""
 
 
-@dataclass(frozen=True)
-class TierView:
-    name: str
-    multiplier: str
-    # Purchases less refunds over the tier window, in minor units.
-    qualifying_spend_minor: int
-    review_at: datetime | None
-    next_name: str
-    # What is still to spend to reach the next tier; 0 at the top.
-    next_needs_minor: int
-
-
-@dataclass(frozen=True)
-class PointsView:
-    available: int
-    pending: int
-    held: int
-    debt: int
-    expiring: tuple[tuple[datetime, int], ...]
-    tier: TierView
-    # A merged duplicate's view says only whose points it now reads (its survivor's id).
-    merged_into: str = ""
-
-
 Clock = Callable[[], datetime]
 
 
-class Ledger:
+class Purchases:
     def __init__(
         self,
         database: Database,
         policy: PointsPolicy,
         bonuses: BonusSource,
+        members: Members,
         clock: Clock = utcnow,
-        cache: ViewCache | None = None,
     ) -> None:
         self._db = database
         self._policy = policy
         self._bonuses = bonuses
+        self._members = members
         self._clock = clock
-        self._cache = cache
 
     def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
         store_id, member_id = self._validate(purchase)
@@ -188,12 +146,20 @@ class Ledger:
             "transaction_id",
         )
         with self._db.read() as session:
-            found, tier_name = repository.replay_and_tier(
+            found, tier_name, known = repository.replay_and_tier(
                 session, store_id, purchase.transaction_id, member_id
             )
         earlier = once.answer(found)
         if earlier is not None:
             return earlier
+        # A member points knows costs nothing more; identity is asked only about a new one.
+        earner = self._members.owner(member_id, known)
+        if earner != member_id:
+            purchase = replace(purchase, member_id=str(earner))
+            with self._db.read() as session:
+                _, tier_name, _ = repository.replay_and_tier(
+                    session, store_id, purchase.transaction_id, earner
+                )
         ladder = self._policy.ladder
         tier = ladder.named(tier_name) if tier_name is not None else ladder.lowest
         # Campaigns are asked before the transaction opens: no lock waits on the network.
@@ -221,7 +187,7 @@ class Ledger:
         def apply(session: Session) -> PurchaseResult:
             book = Book(session, self._policy, now)
             # The member, or the survivor of a merge that raced this purchase.
-            (owner,) = book.lock(member_id)
+            (owner,) = book.lock(earner)
             lot_id = book.earn(
                 owner,
                 earned,
@@ -233,24 +199,25 @@ class Ledger:
                 source=f"purchase:{purchase_id}",
             )
             repository.add_spend(session, owner, occurred_at.date(), purchase.amount_minor)
-            book.emit(
-                "purchase.recorded",
+            events.purchase_recorded(
+                session,
+                now,
                 owner,
-                {
-                    "store_id": str(store_id),
-                    "transaction_id": purchase.transaction_id,
-                    "amount_minor": purchase.amount_minor,
-                    "currency": purchase.currency,
-                    "items": [asdict(item) for item in purchase.items],
-                    "occurred_at": occurred_at.isoformat(),
-                    "points_earned": earned,
-                },
+                pb.PurchaseRecorded(
+                    store_id=str(store_id),
+                    transaction_id=purchase.transaction_id,
+                    amount_minor=purchase.amount_minor,
+                    currency=purchase.currency,
+                    items=[pb.PurchaseRecorded.Item(**asdict(item)) for item in purchase.items],
+                    occurred_at=occurred_at.isoformat(),
+                    points_earned=earned,
+                ),
             )
             book.review_tier(owner, upgrade_only=True)
             row = book.balance(owner)
             result = PurchaseResult(
                 transaction_id=purchase.transaction_id,
-                member_id=purchase.member_id,
+                member_id=str(owner),
                 points_earned=earned,
                 breakdown=tuple(line for line in earning if line.points or line.source == "base"),
                 available=row.available,
@@ -308,80 +275,3 @@ class Ledger:
             if not 0 <= item.unit_price_minor <= MAX_MINOR:
                 raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
         return store_id, member_id
-
-    def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
-        with self._db.read() as session:
-            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
-
-    @property
-    def currency(self) -> str:
-        return self._policy.currency
-
-    def points(self, member_id: str) -> PointsView:
-        """The member's balances, the points that expire next by date, and their tier."""
-        parsed = parse_id(member_id, "member")
-        for _hop in range(MAX_MERGE_HOPS):
-            view = self._view(parsed)
-            if not view.merged_into:
-                return view
-            # Merges are never undone, so a duplicate's cached view cannot go stale.
-            parsed = uuid.UUID(view.merged_into)
-        return view
-
-    def _view(self, parsed: uuid.UUID) -> PointsView:
-        if self._cache is None:
-            return self._load_points(parsed)
-        return self._cache.read(parsed, lambda: self._load_points(parsed))
-
-    def _load_points(self, parsed: uuid.UUID, expiring_dates: int = 5) -> PointsView:
-        now = self._clock()
-        ladder = self._policy.ladder
-        with self._db.read() as session:
-            row = repository.standing(session, parsed, now - ladder.window)
-            expiring = repository.expiring(session, parsed, now, expiring_dates)
-        tier = ladder.named(row.tier) if row.tier is not None else ladder.lowest
-        above = ladder.above(tier)
-        spend = int(row.spend)
-        tier_view = TierView(
-            name=tier.name,
-            multiplier=str(tier.multiplier),
-            qualifying_spend_minor=spend,
-            review_at=row.review_at,
-            next_name=above.name if above else "",
-            next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
-        )
-        if row.merged_into is not None:
-            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=str(row.merged_into))
-        if row.available is None:
-            return PointsView(0, 0, 0, 0, (), tier_view)
-        return PointsView(
-            available=row.available,
-            pending=row.pending,
-            held=row.held,
-            debt=-row.debt,
-            expiring=tuple(expiring),
-            tier=tier_view,
-        )
-
-    def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:
-        """A page of the member's entries, newest first, and the cursor of the next page."""
-        parsed = parse_id(member_id, "member")
-        limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
-        before = cursors.decode(cursor, 1)[0] if cursor else None
-        with self._db.read() as session:
-            rows = repository.member_entries(session, parsed, limit + 1, before)
-        lines = [
-            LedgerLine(
-                id=entry.id,
-                kind=posting.kind,
-                points=entry.amount,
-                bucket=entry.bucket or "",
-                reason=posting.reason,
-                source_type=posting.source_type,
-                source_id=posting.source_id,
-                created_at=posting.created_at,
-            )
-            for entry, posting in rows[:limit]
-        ]
-        next_cursor = cursors.encode(lines[-1].id) if len(rows) > limit else ""
-        return lines, next_cursor
