@@ -54,9 +54,11 @@ bench: install protos
 drills: install protos
 	$(PY) -m bench.drills
 
-lint: install
+# ruff, then the import contracts of pyproject.toml (the boundaries ARCHITECTURE.md names).
+lint: install protos
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -323,6 +323,30 @@ def suite_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+# The web pages a person opens first, each with what it is for.
+PAGES = (
+    ("welcome", "/", "start here: a link to every page"),
+    ("portal", "/portal", "members: points, card, offers"),
+    ("till", "/till", "cashiers: find a member, record a purchase, redeem"),
+    ("console", "/console", "marketers: segments, campaigns, reports"),
+    ("API docs", "/docs", "the HTTP API, with /openapi.json"),
+)
+
+
+def banner(suite: Suite) -> str:
+    data = suite.env["LOYALTY_DATA_DIR"]
+    url = suite.gateway_url
+    return (
+        f"\nLoyalty club is up: open {url}/\n"
+        + "".join(f"  {name:<11} {url + path:<32} {what}\n" for name, path, what in PAGES)
+        + "".join(f"  {n:<11} {suite.env[f'{n.upper()}_ADDR']:<32} gRPC\n" for n in SERVICES)
+        + f"  {suite.cache_note}\n"
+        f"  data        {data}\n"
+        f"  admin token in {data}/admin-token\n"
+        f"Press Ctrl-C to stop.\n"
+    )
+
+
 def main() -> int:
     suite = Suite(suite_env(os.environ))
     stopping = False
@@ -342,18 +366,7 @@ def main() -> int:
         print(f"\nthe suite did not start: {error}", file=sys.stderr)
         suite.stop()
         return 1
-    data = suite.env["LOYALTY_DATA_DIR"]
-    print(
-        f"\nLoyalty club is up.\n"
-        f"  gateway     {suite.gateway_url}  (/readyz, /openapi.json)\n"
-        + "".join(f"  {n:<11} {suite.env[f'{n.upper()}_ADDR']}  (gRPC)\n" for n in SERVICES)
-        + f"  {suite.cache_note}\n"
-        f"  data        {data}\n"
-        f"  admin token in {data}/admin-token\n"
-        f"Press Ctrl-C to stop.\n",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(banner(suite), file=sys.stderr, flush=True)
     exit_code = 0
     while not stopping:
         try:

@@ -23,7 +23,7 @@ from gateway.blueprints import (
 )
 from gateway.config import MAX_BODY, GatewayConfig
 from gateway.upstreams import Upstreams
-from gateway.web import console, docs, pages, portal, till
+from gateway.web import console, docs, pages, portal, till, welcome
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -72,6 +72,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         member_care.bp,
     ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(welcome.bp)
     problems.register(app)
 
     @app.before_request

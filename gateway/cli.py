@@ -37,6 +37,8 @@ DEMO_MEMBERS = [
     ("09350000005", "Neda", "Moradi", "Mashhad"),
 ]
 DEMO_AMOUNTS = ("1250000", "480000", "2300000", "760000")
+# What a call to a service that is not there ends with.
+UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def create_store(upstream: Upstreams, args: argparse.Namespace) -> dict:
@@ -172,10 +174,25 @@ def show(result: dict, as_json: bool) -> None:
             print(f"{name}: {value}")
 
 
+def unreached(upstream: Upstreams, config: GatewayConfig) -> list[str]:
+    """`name at address (VARIABLE)` for each service that does not answer a health check."""
+    addresses = {
+        "identity": config.identity_addr,
+        "points": config.points_addr,
+        "campaigns": config.campaigns_addr,
+    }
+    return [
+        f"{name} at {addresses[name]} ({name.upper()}_ADDR)"
+        for name, status in upstream.health().items()
+        if status != "SERVING"
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        upstream = Upstreams(GatewayConfig.load())
+        config = GatewayConfig.load()
+        upstream = Upstreams(config)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
@@ -183,7 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(upstream, args)
     except grpc.RpcError as error:
-        print(f"error: {error.code().name.lower()}: {error.details()}", file=sys.stderr)
+        silent = unreached(upstream, config) if error.code() in UNREACHED else []
+        if silent:
+            print(
+                f"error: {error.code().name.lower()}: no answer from {', '.join(silent)};"
+                " is the suite running there?",
+                file=sys.stderr,
+            )
+        else:
+            print(f"error: {error.code().name.lower()}: {error.details()}", file=sys.stderr)
         return 1
     except Problem as problem:
         print(f"error: {problem.code}: {problem.detail}", file=sys.stderr)

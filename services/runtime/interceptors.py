@@ -13,11 +13,13 @@ import grpc
 from services.runtime import errors, metrics, tracecontext
 from services.runtime.logs import (
     REQUEST_ID_HEADER,
+    access_level,
     clean_request_id,
     current_request_id,
     log,
     reset_request_id,
     set_request_id,
+    start_access,
 )
 from services.runtime.service_auth import (
     CREDENTIAL_HEADER,
@@ -89,6 +91,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             metadata = dict(context.invocation_metadata())
             token = set_request_id(clean_request_id(metadata.get(REQUEST_ID_HEADER)))
             span = tracecontext.start_span(metadata.get(tracecontext.TRACEPARENT_HEADER))
+            access = start_access()
             started = time.perf_counter()
             status = grpc.StatusCode.OK
             error_code = ""
@@ -119,7 +122,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 }
                 if error_code:
                     fields["code"] = error_code
-                log(logger, "rpc", **fields)
+                level = access_level(access)
+                if status != grpc.StatusCode.OK:
+                    level = logging.INFO
+                log(logger, "rpc", level, **fields)
                 tracecontext.end_span(span)
                 reset_request_id(token)
 

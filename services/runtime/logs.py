@@ -1,4 +1,5 @@
-"""One JSON line per event on stdout, carrying the request id of the call being served.
+"""One line per event on stdout, carrying the request id of the call being served: JSON for
+machines, or a short readable line when stdout is a terminal (LOYALTY_LOG_FORMAT decides).
 
 Callers pass only non-personal fields: never a phone number, e-mail, code or key.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -15,9 +17,14 @@ import uuid
 from typing import Any
 
 from services.runtime import tracecontext
+from services.runtime.config import ConfigError
 
 REQUEST_ID_HEADER = "x-request-id"
+FORMAT_VARIABLE = "LOYALTY_LOG_FORMAT"
+FORMATS = ("auto", "json", "text")
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# Set by a call that did nothing worth a line at INFO: a poll of an event feed that found none.
+_routine: contextvars.ContextVar[bool] = contextvars.ContextVar("routine", default=False)
 # The ids this suite makes itself (hex): checked by one match instead of a test per character.
 _PLAIN_ID = re.compile(r"[0-9A-Za-z._-]{1,64}")
 
@@ -77,9 +84,56 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One short line for a person at a terminal:
+    `10:42:07.120 points    INFO  rpc method=PointsService/RecordPurchase status=OK duration_ms=3.1`
+    (local time; request and trace ids are left to the JSON lines)."""
+
+    def __init__(self, process_name: str) -> None:
+        super().__init__()
+        self._process = process_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        parts = [
+            f"{clock}.{int(record.msecs):03d}",
+            f"{self._process:<9}",
+            f"{record.levelname:<5}",
+            record.getMessage(),
+        ]
+        for name, value in (getattr(record, "fields", None) or {}).items():
+            if name == "method" and isinstance(value, str):
+                value = value.rsplit(".", 1)[-1]  # /loyalty.points.v1.PointsService/X: the last
+            parts.append(f"{name}={_plain(value)}")
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _plain(value: Any) -> str:
+    text = str(value)
+    if not text or any(char.isspace() or char in '"=' for char in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def formatter(process_name: str, setting: str, terminal: bool) -> logging.Formatter:
+    """The formatter LOYALTY_LOG_FORMAT names: `json`, `text`, or `auto` (the default): text on
+    a terminal, JSON otherwise."""
+    chosen = (setting or "auto").strip().lower()
+    if chosen not in FORMATS:
+        raise ConfigError(f"{FORMAT_VARIABLE} must be one of {', '.join(FORMATS)}")
+    if chosen == "text" or (chosen == "auto" and terminal):
+        return TextFormatter(process_name)
+    return JsonFormatter(process_name)
+
+
 def configure(process_name: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(process_name))
+    handler.setFormatter(
+        formatter(process_name, os.environ.get(FORMAT_VARIABLE, ""), sys.stdout.isatty())
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -90,3 +144,19 @@ def configure(process_name: str, level: str = "INFO") -> None:
 
 def log(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
     logger.log(level, event, extra={"fields": fields})
+
+
+def routine() -> None:
+    """Marks the call being served as routine: its access line is logged at DEBUG, not INFO."""
+    _routine.set(True)
+
+
+def start_access() -> contextvars.Token[bool]:
+    return _routine.set(False)
+
+
+def access_level(token: contextvars.Token[bool]) -> int:
+    """The level of the access line of the call `token` started; ends its routine mark."""
+    level = logging.DEBUG if _routine.get() else logging.INFO
+    _routine.reset(token)
+    return level

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from services.runtime import cursors
+from services.runtime import cursors, logs
 from services.runtime.db import UtcDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -123,6 +123,9 @@ def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[E
         )
         for row in rows
     ]
+    if not rows:
+        # What every idle consumer reads a few times a second: not worth a line at INFO.
+        logs.routine()
     next_cursor = cursors.encode(rows[-1].txid, rows[-1].sequence) if rows else cursor
     return events, next_cursor
 

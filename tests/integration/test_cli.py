@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
-from deploy.local import ROOT, Suite
+from deploy.local import ROOT, Suite, free_port, suite_env
 from tests.support import Api, run_check
 
 
@@ -89,3 +91,25 @@ def test_errors_are_one_line_and_exit_non_zero(sqlite_suite: Suite) -> None:
     assert done.stderr.startswith("error: not_found") and "Traceback" not in done.stderr
     weak = cli(sqlite_suite, "create-staff", "x@example.com", "--role", "admin", "--password-stdin")
     assert weak.returncode == 1 and "Traceback" not in weak.stderr
+
+
+def test_a_suite_that_is_not_there_is_named_by_the_address_tried(tmp_path: Path) -> None:
+    identity, points = (f"127.0.0.1:{free_port()}" for _ in range(2))
+    env = suite_env(os.environ) | {
+        "LOYALTY_DATA_DIR": str(tmp_path),
+        "IDENTITY_ADDR": identity,
+        "POINTS_ADDR": points,
+        "GATEWAY_RPC_TIMEOUT": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "create-store", "Qom"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"no answer from identity at {identity} (IDENTITY_ADDR)" in done.stderr
+    assert f"points at {points} (POINTS_ADDR)" in done.stderr

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from deploy.local import ROOT, SERVICES, free_port
+from deploy.local import ROOT, SERVICES, free_port, suite_env
+
+PAGES = ("/", "/portal", "/till", "/console", "/docs")
 
 
 def walkthrough() -> str:
@@ -73,6 +77,8 @@ def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Pa
             time.sleep(0.1)
         assert f"http://127.0.0.1:{gateway_port}" in output
         assert "started a private one" in output
+        for page in PAGES:
+            assert f"http://127.0.0.1:{gateway_port}{page} " in output
 
         script = walkthrough().replace("localhost:8080", f"localhost:{gateway_port}")
         result = subprocess.run(
@@ -103,3 +109,71 @@ def test_make_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c(tmp_path: Pa
     assert "exit codes:" not in output
     redis_port = int(re.search(r"started a private one on port (\d+)", output).group(1))
     assert not any(port_open(port) for port in [gateway_port, redis_port, *ports.values()])
+
+
+def read_terminal(fd: int, seconds: float) -> str:
+    """What a process wrote to the terminal `fd` is the master of, over `seconds`."""
+    chunks = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunks.append(os.read(fd, 65536))
+            except OSError:  # the other end closed
+                break
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_an_idle_suite_in_a_terminal_is_quiet_and_logs_a_request_in_one_short_line(
+    tmp_path: Path,
+) -> None:
+    gateway_port = free_port()
+    env = suite_env(os.environ)
+    env.update(
+        LOYALTY_DATA_DIR=str(tmp_path / ".data"),
+        GATEWAY_PORT=str(gateway_port),
+        LOYALTY_CACHE_PREFIX=f"idle-{gateway_port}",
+        **{f"{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
+    )
+    for name in ("LOYALTY_ADMIN_TOKEN", "IDENTITY_PII_KEY", "LOYALTY_LOG_FORMAT"):
+        env.pop(name, None)
+    master, terminal = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local"],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        started = ""
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C" not in started:
+            assert time.monotonic() < deadline and process.poll() is None, started[-2000:]
+            started += read_terminal(master, 0.5)
+        for page in PAGES:
+            assert f"http://127.0.0.1:{gateway_port}{page} " in started
+        # Whatever the start-up still had to say after the banner, then 20 s of nothing to do.
+        started += read_terminal(master, 2)
+        idle = read_terminal(master, 20).splitlines()
+        assert len(idle) <= 5, idle
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/", timeout=5) as answer:
+            assert answer.status == 200
+        lines = read_terminal(master, 2).splitlines()
+        request = [line for line in lines if "route=/ " in line]
+        assert len(request) == 1, lines
+        assert re.fullmatch(
+            r"\d\d:\d\d:\d\d\.\d{3} gateway +INFO +http method=GET route=/ status=200 "
+            r"duration_ms=[\d.]+",
+            request[0],
+        ), request
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(60)
+        read_terminal(master, 0.5)
+        os.close(master)
