@@ -22,7 +22,6 @@ from tests.support import (
     db_url,
     member_view_caught_up,
     metrics_of,
-    new_phone,
     service_channel,
 )
 
@@ -298,7 +297,7 @@ def test_the_member_views_position_in_each_feed_is_a_metric(suite: Suite, pos: P
     """`loyalty_consumer_last_sequence` names the last event the member view applied from each
     service, as its stored cursor does."""
     marketer = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
-    member = pos.enrol(phone=new_phone())["member_id"]
+    member = pos.enrol()["id"]
     assert pos.purchase(member).status_code == 201
     assert eventually(lambda: member_view_caught_up(marketer))
     database = Database(db_url(suite, "campaigns"))
