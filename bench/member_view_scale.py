@@ -22,9 +22,9 @@ import psycopg
 from bench.ledger_scale import create_database, drop_database
 from bench.scale_data import NOW, purchases_per_member, synthetic_members
 from services.campaigns import lifecycle
+from services.campaigns.models import MIGRATIONS
 from services.campaigns.projection import bucket_of, with_categories
 from services.campaigns.segments import Segments
-from services.campaigns.server import MIGRATIONS
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database
 

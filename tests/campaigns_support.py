@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.campaigns import projection
+from services.campaigns import projection, repository
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Bonus, Evaluator, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import Feed, MemberView
-from services.campaigns.models import Member, StageChange
+from services.campaigns.models import MIGRATIONS, Member, StageChange
 from services.campaigns.reports import Reports
+from services.campaigns.repository import live
 from services.campaigns.rules import compile_rule
-from services.campaigns.segments import Segments, live
-from services.campaigns.server import MIGRATIONS
+from services.campaigns.segments import Segments
 from services.campaigns.settings import Lifecycle
 from services.points.purchases import PurchaseInput, PurchaseItem
 from services.runtime.cache import Cache
@@ -55,7 +55,7 @@ class CampaignsWorld:
         self._identity_events += 1
         event = Event(self._identity_events, kind, member_id, payload, self.clock())
         with self.database.write() as session:
-            cursor = projection.locked_cursor(session, "identity")
+            cursor = repository.locked_cursor(session, "identity")
             projection.apply_page(
                 session, cursor, [event], encode(self._identity_events), self.rules, self.clock()
             )

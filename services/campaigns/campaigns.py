@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, literal, or_, select, true
+from sqlalchemy import ColumnElement, literal, or_, true
 from sqlalchemy.orm import Session
 
-from services.campaigns import definitions
+from services.campaigns import definitions, repository
 from services.campaigns.definitions import Definition
-from services.campaigns.models import Campaign, Member, Segment, SegmentMember
+from services.campaigns.models import Campaign, Member
 from services.campaigns.segments import Segments
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -27,6 +27,22 @@ from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
 
 GENERATION_KEY = "generation"
+# What each action does: the statuses it applies to, and the state it stores.
+TRANSITIONS = {
+    "launch": (frozenset({"draft", "paused"}), "launched"),
+    "pause": (frozenset({"scheduled", "active"}), "paused"),
+    "end": (frozenset({"draft", "scheduled", "active", "paused"}), "ended"),
+}
+
+
+def allowed_actions(status: str) -> tuple[str, ...]:
+    """The actions a campaign in this status accepts."""
+    return tuple(action for action, (sources, _) in TRANSITIONS.items() if status in sources)
+
+
+def deletable(state: str) -> bool:
+    """Only a draft can be deleted; a campaign that ran stays, for its report."""
+    return state == "draft"
 
 
 def salt_of(campaign_id: uuid.UUID) -> int:
@@ -56,6 +72,8 @@ class CampaignView:
     awarded_points: int
     created_at: datetime
     launched_at: datetime | None
+    actions: tuple[str, ...]
+    deletable: bool
 
 
 def status_of(state: str, definition: Definition, now: datetime) -> str:
@@ -101,16 +119,19 @@ class Campaigns:
     def view(self, row: Campaign) -> CampaignView:
         body = json.loads(row.definition)
         definition = self.parse(body)
+        status = status_of(row.state, definition, self._clock())
         return CampaignView(
             id=row.id,
             name=row.name,
             kind=row.kind,
-            status=status_of(row.state, definition, self._clock()),
+            status=status,
             body=body,
             definition=definition,
             awarded_points=row.awarded_points,
             created_at=row.created_at,
             launched_at=row.launched_at,
+            actions=allowed_actions(status),
+            deletable=deletable(row.state),
         )
 
     def _parse_new(self, body: Any) -> Definition:
@@ -140,8 +161,7 @@ class Campaigns:
                 created_at=now,
                 updated_at=now,
             )
-            session.add(row)
-            session.flush()
+            repository.add(session, row)
             return self.view(row)
 
     def update(self, campaign_id: str, body: Any) -> CampaignView:
@@ -173,7 +193,7 @@ class Campaigns:
                 ) from None
 
     def _load(self, session: Session, campaign_id: str, lock: bool = False) -> Campaign:
-        row = session.get(Campaign, parse_id(campaign_id, "campaign"), with_for_update=lock)
+        row = repository.campaign(session, parse_id(campaign_id, "campaign"), lock)
         if row is None:
             raise NotFound("no such campaign", code="campaign-not-found")
         return row
@@ -184,47 +204,39 @@ class Campaigns:
 
     def list(self) -> list[CampaignView]:
         with self._db.read() as session:
-            rows = session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))
-            return [self.view(row) for row in rows]
+            return [self.view(row) for row in repository.campaigns(session)]
 
     def delete(self, campaign_id: str) -> None:
-        """Deletes a draft; a campaign that ran stays, for its report."""
         with self._db.write() as session:
             row = self._load(session, campaign_id, lock=True)
-            if row.state != "draft":
+            if not deletable(row.state):
                 raise Conflict("only a draft can be deleted", code="campaign-not-draft")
-            session.delete(row)
+            repository.remove(session, row)
 
     def delete_segment(self, segment_id: str) -> None:
         """Deletes a segment unless a campaign that has not ended targets it."""
         with self._db.write() as session:
-            segment = session.get(Segment, parse_id(segment_id, "segment"), with_for_update=True)
+            segment = repository.segment(session, parse_id(segment_id, "segment"), lock=True)
             if segment is None:
                 raise NotFound("no such segment", code="segment-not-found")
-            rows = session.scalars(select(Campaign).where(Campaign.state != "ended"))
-            for row in rows:
+            for row in repository.unended_campaigns(session):
                 view = self.view(row)
                 if view.status != "ended" and segment.id in view.definition.targeting.segments:
                     raise Conflict(f"campaign {row.id} targets this segment", code="segment-in-use")
-            session.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment.id))
-            session.delete(segment)
+            repository.delete_segment(session, segment)
 
     def transition(self, campaign_id: str, action: str) -> CampaignView:
-        """launch (draft or paused → launched), pause (launched → paused), end (→ ended)."""
+        """One of TRANSITIONS: launch, pause or end."""
         now = self._clock()
+        sources, state = TRANSITIONS[action]
         with self._db.write() as session:
             row = self._load(session, campaign_id, lock=True)
             status = status_of(row.state, self.parse(json.loads(row.definition)), now)
-            allowed = {
-                "launch": {"draft", "paused"},
-                "pause": {"scheduled", "active"},
-                "end": {"draft", "scheduled", "active", "paused"},
-            }[action]
-            if status not in allowed:
+            if status not in sources:
                 raise Conflict(
                     f"a campaign that is {status} cannot be {action}ed", code=f"campaign-{status}"
                 )
-            row.state = {"launch": "launched", "pause": "paused", "end": "ended"}[action]
+            row.state = state
             if action == "launch" and row.launched_at is None:
                 row.launched_at = now
             row.updated_at = now
@@ -234,22 +246,7 @@ class Campaigns:
 
     def launched(self, session: Session) -> list[Campaign]:
         """Campaigns that are or will be active: launched and not past their end."""
-        now = self._clock()
-        return list(
-            session.scalars(
-                select(Campaign)
-                .where(
-                    Campaign.state == "launched",
-                    or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
-                )
-                .order_by(Campaign.priority.desc(), Campaign.id)
-            )
-        )
-
-    def any_launched(self, session: Session) -> bool:
-        """Whether any campaign was ever launched (ended and paused ones count)."""
-        launched = select(Campaign.id).where(Campaign.launched_at.is_not(None)).exists()
-        return bool(session.execute(select(launched)).scalar())
+        return repository.launched_campaigns(session, self._clock())
 
     def audience(self, session: Session, definition: Definition) -> ColumnElement[bool]:
         """Who a campaign targets, as SQL over the member view (stores by where they enrolled)."""

@@ -12,20 +12,26 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from loyalty.campaigns.v1 import campaigns_pb2
 from services.campaigns import templates
 from services.campaigns.lifecycle import STAGES
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
 
-KINDS = (
-    "multiplier",
-    "fixed_bonus",
-    "category_bonus",
-    "spend_threshold",
-    "birthday",
-    "win_back",
-    "offer",
-)
+
+def _kinds() -> dict[str, tuple[str, ...]]:
+    """Each kind and the fields it must give, as the campaigns proto's CampaignKind lists them."""
+    return {
+        value.name.removeprefix("CAMPAIGN_KIND_").lower(): tuple(
+            value.GetOptions().Extensions[campaigns_pb2.kind_fields]
+        )
+        for value in campaigns_pb2.CampaignKind.DESCRIPTOR.values
+        if value.number
+    }
+
+
+KIND_FIELDS = _kinds()
+KINDS = tuple(KIND_FIELDS)
 MAX_POINTS = 10**9
 # Each segment's rule is bounded (rules.MAX_VALUES); so many of them OR-ed into one audience
 # still fit in one SQL statement.
@@ -242,8 +248,9 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
     kind = body.get("kind")
     if kind not in KINDS:
         raise _bad("kind", f"must be one of {', '.join(KINDS)}")
+    fields = KIND_FIELDS[kind]
     multiplier = Decimal(1)
-    if kind in ("multiplier", "category_bonus"):
+    if "multiplier" in fields:
         try:
             multiplier = Decimal(str(body.get("multiplier")))
         except InvalidOperation:
@@ -251,17 +258,17 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         if not (Decimal(1) < multiplier <= Decimal(100)):
             raise _bad("multiplier", "must be more than 1 and at most 100")
     points = 0
-    if kind in ("fixed_bonus", "spend_threshold", "birthday", "win_back"):
+    if "points" in fields:
         points = _int(body.get("points"), "points", 1, MAX_POINTS)
     min_spend = 0
-    if kind == "spend_threshold":
+    if "min_spend" in fields:
         try:
             min_spend = to_minor(body.get("min_spend"), currency, "min_spend")
         except InvalidArgument as error:
             raise _bad("min_spend", error.detail) from None
     categories = tuple(c.lower() for c in _names(body.get("categories"), "categories"))
     skus = _names(body.get("skus"), "skus")
-    if kind == "category_bonus" and not (categories or skus):
+    if "categories" in fields and not (categories or skus):
         raise _bad("categories", "a category bonus names categories or skus")
     offer = None
     if body.get("offer") is not None:
@@ -273,7 +280,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
             description=_text(raw.get("description"), "offer.description", 1000, False),
             code=_text(raw.get("code"), "offer.code", 50, False),
         )
-    if kind == "offer" and offer is None:
+    if "offer" in fields and offer is None:
         raise _bad("offer", "an offer campaign needs its offer: {title, description?, code?}")
     budget = body.get("budget_points")
     limit = body.get("per_member_limit")

@@ -27,13 +27,11 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.campaigns import repository
 from services.campaigns.campaigns import GENERATION_KEY, Campaigns, in_control
 from services.campaigns.definitions import Definition
-from services.campaigns.models import Award, Campaign, Evaluation, Member, MemberAwards
 from services.campaigns.projection import bucket_of
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -85,13 +83,6 @@ class MemberFacts:
     birth_month: int | None
 
 
-EVALUATIONS = Evaluation.__table__
-AWARDS = Award.__table__
-CAMPAIGNS = Campaign.__table__
-MEMBER_AWARDS = MemberAwards.__table__
-MEMBERS = Member.__table__
-
-
 def needs_member(definition: Definition) -> bool:
     """Whether a campaign's targeting or kind looks at the member's row."""
     targeting = definition.targeting
@@ -100,10 +91,7 @@ def needs_member(definition: Definition) -> bool:
 
 
 def member_facts(session: Session, member_id: uuid.UUID) -> MemberFacts | None:
-    c = MEMBERS.c
-    row = session.execute(
-        select(c.stage, c.tier, c.birth_month).where(c.member_id == member_id)
-    ).first()
+    row = repository.member_facts(session, member_id)
     return None if row is None else MemberFacts(row.stage, row.tier, row.birth_month)
 
 
@@ -138,7 +126,7 @@ class ActiveCampaigns:
             with self._db.read() as session:
                 rows = self._campaigns.launched(session)
                 items = [Live(row.id, self._campaigns.view(row).definition) for row in rows]
-                ever = bool(items) or self._campaigns.any_launched(session)
+                ever = bool(items) or repository.any_launched(session)
             self._items, self._generation, self.ever_launched = items, generation, ever
             self._loaded_at = time.monotonic()
             return items
@@ -254,12 +242,7 @@ class Evaluator:
 
     def _earlier(self, session: Session, purchase: PurchaseFacts) -> list[Bonus] | None:
         """The answer given to this request before, if any; refused if given to another."""
-        c = EVALUATIONS.c
-        row = session.execute(
-            select(c.result, c.request_hash).where(
-                c.store_id == purchase.store_id, c.transaction_id == purchase.transaction_id
-            )
-        ).first()
+        row = repository.answer(session, purchase.store_id, purchase.transaction_id)
         if row is None:
             return None
         if row.request_hash not in ("", purchase.fingerprint):
@@ -272,60 +255,21 @@ class Evaluator:
     def _withdraw_other(self, session: Session, purchase: PurchaseFacts) -> None:
         """Undoes the answer given to another request under this purchase's id: points
         recorded this one, so the other can never be recorded."""
-        c = EVALUATIONS.c
-        withdrawn = session.execute(
-            delete(EVALUATIONS)
-            .where(
-                c.store_id == purchase.store_id,
-                c.transaction_id == purchase.transaction_id,
-                c.request_hash.not_in(("", purchase.fingerprint)),
-            )
-            .returning(c.store_id)
-        ).first()
-        if withdrawn is None:
-            return
-        a = AWARDS.c
-        awards = session.execute(
-            delete(AWARDS)
-            .where(a.store_id == purchase.store_id, a.transaction_id == purchase.transaction_id)
-            .returning(a.campaign_id, a.member_id, a.points)
-        ).all()
-        campaigns, counts = CAMPAIGNS.c, MEMBER_AWARDS.c
-        for award in awards:
-            session.execute(
-                update(CAMPAIGNS)
-                .where(campaigns.id == award.campaign_id)
-                .values(awarded_points=campaigns.awarded_points - award.points)
-            )
-            # Counted only for campaigns with a per-member limit; the others have no row.
-            session.execute(
-                update(MEMBER_AWARDS)
-                .where(
-                    counts.campaign_id == award.campaign_id,
-                    counts.member_id == award.member_id,
-                    counts.awards > 0,
-                )
-                .values(awards=counts.awards - 1)
-            )
+        repository.withdraw_answer(
+            session, purchase.store_id, purchase.transaction_id, purchase.fingerprint
+        )
 
     def _claim(self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID) -> bool:
         """Records that this purchase is being answered; False when a copy of it was answered
         first. A concurrent copy waits here until the first one's transaction ends."""
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        claimed = session.execute(
-            dialect.insert(EVALUATIONS)
-            .values(
-                store_id=purchase.store_id,
-                transaction_id=purchase.transaction_id,
-                member_id=member_id,
-                result="[]",
-                created_at=self._clock(),
-                request_hash=purchase.fingerprint,
-            )
-            .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
-            .returning(EVALUATIONS.c.store_id)
-        ).first()
-        return claimed is not None
+        return repository.claim_answer(
+            session,
+            purchase.store_id,
+            purchase.transaction_id,
+            member_id,
+            purchase.fingerprint,
+            self._clock(),
+        )
 
     def _award(
         self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, running: list[Live]
@@ -363,25 +307,14 @@ class Evaluator:
             if not definition.stackable:
                 exclusive_taken = True
         if bonuses:
-            now = self._clock()
-            session.execute(
-                insert(AWARDS),
-                [
-                    {
-                        "store_id": purchase.store_id,
-                        "transaction_id": purchase.transaction_id,
-                        "member_id": member_id,
-                        "created_at": now,
-                        **award,
-                    }
-                    for award in awards
-                ],
-            )
-            c = EVALUATIONS.c
-            session.execute(
-                update(EVALUATIONS)
-                .where(c.store_id == purchase.store_id, c.transaction_id == purchase.transaction_id)
-                .values(result=json.dumps([asdict(b) for b in bonuses]))
+            repository.record_awards(
+                session,
+                purchase.store_id,
+                purchase.transaction_id,
+                member_id,
+                self._clock(),
+                awards,
+                json.dumps([asdict(b) for b in bonuses]),
             )
         return bonuses
 
@@ -422,36 +355,10 @@ class Evaluator:
         self, session: Session, live: Live, member_id: uuid.UUID, points: int
     ) -> bool:
         limit = live.definition.per_member_limit
-        counts = MEMBER_AWARDS.c
-        if limit is not None:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            counted = session.execute(
-                dialect.insert(MEMBER_AWARDS)
-                .values(campaign_id=live.id, member_id=member_id, awards=1)
-                .on_conflict_do_update(
-                    index_elements=["campaign_id", "member_id"],
-                    set_={"awards": counts.awards + 1},
-                    where=counts.awards < limit,
-                )
-                .returning(counts.awards)
-            ).first()
-            if counted is None:
-                return False
-        c = CAMPAIGNS.c
-        spent = session.execute(
-            update(CAMPAIGNS)
-            .where(
-                c.id == live.id,
-                or_(c.budget_points.is_(None), c.awarded_points + points <= c.budget_points),
-            )
-            .values(awarded_points=c.awarded_points + points)
-        )
-        if spent.rowcount == 1:
+        if limit is not None and not repository.count_award(session, live.id, member_id, limit):
+            return False
+        if repository.spend_budget(session, live.id, points):
             return True
         if limit is not None:
-            session.execute(
-                update(MEMBER_AWARDS)
-                .where(counts.campaign_id == live.id, counts.member_id == member_id)
-                .values(awards=counts.awards - 1)
-            )
+            repository.uncount_award(session, live.id, member_id)
         return False

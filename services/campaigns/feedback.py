@@ -3,19 +3,47 @@ rating makes the member dissatisfied at once."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from services.campaigns import repository
 from services.campaigns.lifecycle import refresh_stages
-from services.campaigns.models import Feedback, Member
+from services.campaigns.models import Feedback
 from services.campaigns.projection import record_feedback
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.errors import InvalidArgument
+from services.runtime.idempotency import Once
 from services.runtime.ids import parse_id
+
+
+def _fingerprint(member_id: uuid.UUID, rating: int, comment: str) -> str:
+    return hashlib.sha256(json.dumps([str(member_id), rating, comment]).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Stored feedback as the idempotency rule reads it: what it said, and (as its answer)
+    the member's stage now."""
+
+    request_hash: str
+    result: str
+
+
+def _kept(session: Session, feedback_id: str) -> _Kept | None:
+    earlier = repository.feedback(session, feedback_id)
+    if earlier is None:
+        return None
+    return _Kept(
+        _fingerprint(earlier.member_id, earlier.rating, earlier.comment),
+        repository.member_stage(session, earlier.member_id) or "potential",
+    )
 
 
 class FeedbackBook:
@@ -36,36 +64,31 @@ class FeedbackBook:
             raise InvalidArgument("rating must be 1 to 5", code="invalid-rating")
         if len(comment) > 2000:
             raise InvalidArgument("comment: at most 2000 characters", code="invalid-feedback")
-        try:
-            with self._db.write() as session:
-                earlier = session.get(Feedback, feedback_id)
-                if earlier is None:
-                    now = self._clock()
-                    session.add(
-                        Feedback(
-                            feedback_id=feedback_id,
-                            member_id=member,
-                            rating=rating,
-                            comment=comment,
-                            created_at=now,
-                        )
-                    )
-                    session.flush()
-                    record_feedback(session, member, rating, now)
-                    session.flush()
-                    refresh_stages(session, self._rules, now, [member])
-                    return session.execute(
-                        select(Member.stage).where(Member.member_id == member)
-                    ).scalar_one()
-        except IntegrityError:
-            pass  # a concurrent copy stored it first
-        with self._db.read() as session:
-            earlier = session.get(Feedback, feedback_id)
-            assert earlier is not None
-            if (earlier.member_id, earlier.rating, earlier.comment) != (member, rating, comment):
-                raise FailedPrecondition(
-                    "this feedback_id was already used for other feedback",
-                    code="idempotency-mismatch",
-                )
-            row = session.get(Member, member)
-            return row.stage if row else "potential"
+
+        def store(session: Session) -> str:
+            now = self._clock()
+            repository.add(
+                session,
+                Feedback(
+                    feedback_id=feedback_id,
+                    member_id=member,
+                    rating=rating,
+                    comment=comment,
+                    created_at=now,
+                ),
+            )
+            record_feedback(session, member, rating, now)
+            session.flush()
+            refresh_stages(session, self._rules, now, [member])
+            stage = repository.member_stage(session, member)
+            assert stage is not None
+            return stage
+
+        once = Once(
+            database=self._db,
+            lookup=lambda session: _kept(session, feedback_id),
+            fingerprint=_fingerprint(member, rating, comment),
+            decode=str,
+            id_name="feedback_id",
+        )
+        return once.run(store)

@@ -17,12 +17,11 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from sqlalchemy import select
 
 from loyalty.common.v1 import common_pb2
-from services.campaigns import lifecycle, projection
-from services.campaigns.models import FeedCursor
+from services.campaigns import lifecycle, projection, repository
 from services.campaigns.settings import Lifecycle
+from services.runtime import metrics
 from services.runtime.convert import from_timestamp
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
@@ -36,6 +35,8 @@ logger = logging.getLogger(__name__)
 # few milliseconds and each event a few hundredths of one, so a full page stays well under the
 # time EvaluatePurchase may wait on this process's CPU while its cost per event is near the floor.
 PAGE = 500
+# This consumer's name in `loyalty_consumer_last_sequence{consumer, source}`.
+CONSUMER = "campaigns"
 
 
 Reader = Callable[[str, int], tuple[list[Event], str]]
@@ -104,13 +105,14 @@ class MemberView:
         for feed in self.feeds:
             while True:
                 with self._db.write() as session:
-                    cursor = projection.locked_cursor(session, feed.name)
+                    cursor = repository.locked_cursor(session, feed.name)
                     events, next_cursor = feed.read(cursor.cursor, PAGE)
                     if not events:
                         break
                     projection.apply_page(
                         session, cursor, events, next_cursor, self._rules, self._clock()
                     )
+                metrics.consumer_applied(CONSUMER, feed.name, events[-1].sequence)
                 applied += len(events)
         return applied
 
@@ -123,7 +125,7 @@ class MemberView:
 
     def status(self) -> list[FeedStatus]:
         with self._db.read() as session:
-            cursors = {row.feed: row for row in session.scalars(select(FeedCursor))}
+            cursors = repository.feed_cursors(session)
         statuses = []
         for feed in self.feeds:
             row = cursors.get(feed.name)

@@ -18,21 +18,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from services.campaigns.models import Member, MemberPurchase, StageChange
+from services.campaigns import repository
+from services.campaigns.models import Member, MemberPurchase
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import UtcDateTime
 
@@ -90,29 +80,7 @@ def refresh_stages(
     """Moves members whose stage no longer matches the rule, recording each change; all members
     when `member_ids` is None. Two statements, whatever the number of members: the changes are
     recorded, then applied. Returns how many changed."""
-    m = Member.__table__.c
-    new_stage = stage_expression(rules, now)
-    due = [new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)]
-    if member_ids is not None:
-        ids = list(member_ids)
-        if not ids:
-            return 0
-        due.append(m.member_id.in_(ids))
-    session.execute(
-        insert(StageChange).from_select(
-            ["member_id", "from_stage", "to_stage", "changed_at"],
-            select(
-                m.member_id, m.stage, new_stage, bindparam("changed_at", now, UtcDateTime())
-            ).where(*due),
-        )
-    )
-    moved = session.execute(
-        update(Member)
-        .where(*due)
-        .values(stage=new_stage, stage_since=now)
-        .execution_options(synchronize_session=False)
-    )
-    return moved.rowcount
+    return repository.move_stages(session, stage_expression(rules, now), now, member_ids)
 
 
 def refresh_rfm(session: Session) -> None:
@@ -128,12 +96,4 @@ def refresh_rfm(session: Session) -> None:
         .where(m.purchase_count > 0, m.erased.is_(False), m.merged_into.is_(None))
         .subquery()
     )
-    session.execute(
-        update(Member)
-        .where(
-            m.member_id == scores.c.member_id,
-            or_(m.rfm_r != scores.c.r, m.rfm_f != scores.c.f, m.rfm_m != scores.c.m),
-        )
-        .values(rfm_r=scores.c.r, rfm_f=scores.c.f, rfm_m=scores.c.m)
-        .execution_options(synchronize_session=False)
-    )
+    repository.set_rfm(session, scores)

@@ -13,13 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from services.campaigns.models import Member, MemberPurchase
+from services.campaigns import repository
+from services.campaigns.repository import MEMBERS
 
-MEMBERS = Member.__table__
-PURCHASES = MemberPurchase.__table__
 COLUMNS = tuple(column.name for column in MEMBERS.columns)
 # A new member row as the ORM would insert it: the columns' scalar defaults, else NULL.
 DEFAULTS = {
@@ -60,21 +58,12 @@ class PageRows:
         """Reads the given members' rows and which of the given purchases are stored."""
         ids = set(member_ids) - self._rows.keys()
         if ids:
-            for found in self._session.execute(select(MEMBERS).where(MEMBERS.c.member_id.in_(ids))):
-                row = dict(found._mapping)
+            for row in repository.members_by_id(self._session, ids):
                 self._stored[row["member_id"]] = row
                 self._rows[row["member_id"]] = MemberState(row)
         keys = set(purchases)
         if keys:
-            c = PURCHASES.c
-            self._known_purchases.update(
-                (store_id, transaction_id)
-                for store_id, transaction_id in self._session.execute(
-                    select(c.store_id, c.transaction_id).where(
-                        tuple_(c.store_id, c.transaction_id).in_(keys)
-                    )
-                )
-            )
+            self._known_purchases.update(repository.stored_purchases(self._session, keys))
 
     def member(self, member_id: uuid.UUID, bucket: int) -> MemberState:
         """The member's row, a new one (with its `bucket`) when the view has none yet."""
@@ -104,23 +93,17 @@ class PageRows:
     def flush_purchases(self) -> None:
         """Writes the purchases gathered so far (before a statement that reads them)."""
         if self._new_purchases:
-            self._session.execute(insert(PURCHASES), list(self._new_purchases.values()))
+            repository.insert_purchases(self._session, list(self._new_purchases.values()))
             self._new_purchases.clear()
         if self._refunds:
-            c = PURCHASES.c
-            self._session.execute(
-                update(PURCHASES)
-                .where(c.store_id == bindparam("s"), c.transaction_id == bindparam("t"))
-                .values(refunded_minor=c.refunded_minor + bindparam("amount")),
-                self._refunds,
-            )
+            repository.refund_purchases(self._session, self._refunds)
             self._refunds.clear()
 
     def flush(self) -> None:
         """Writes every change: new members, changed columns of stored ones, purchases."""
         new = [row for key, row in self._rows.items() if key not in self._stored]
         if new:
-            self._session.execute(insert(MEMBERS), [dict(row) for row in new])
+            repository.insert_members(self._session, [dict(row) for row in new])
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for key, stored in self._stored.items():
             row = self._rows[key]
@@ -128,12 +111,7 @@ class PageRows:
             if names:
                 changed[names].append({"id": key, **{name: row[name] for name in names}})
         for names, params in changed.items():
-            self._session.execute(
-                update(MEMBERS)
-                .where(MEMBERS.c.member_id == bindparam("id"))
-                .values({name: bindparam(name) for name in names}),
-                params,
-            )
+            repository.update_members(self._session, names, params)
         for key, row in self._rows.items():
             self._stored[key] = dict(row)
         self.flush_purchases()

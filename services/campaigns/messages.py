@@ -22,13 +22,14 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, true, update
+from sqlalchemy import true
 from sqlalchemy.orm import Session
 
+from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, control_condition
 from services.campaigns.definitions import Definition
-from services.campaigns.models import Campaign, Member, Message
-from services.campaigns.segments import live
+from services.campaigns.models import Member, Message
+from services.campaigns.repository import live
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
 from services.runtime.db import Database, utcnow
@@ -79,16 +80,10 @@ class Messages:
     def queue_due(self) -> int:
         queued = 0
         with self._db.read() as session:
-            waiting = list(
-                session.scalars(
-                    select(Campaign.id).where(
-                        Campaign.state == "launched", Campaign.messages_queued_at.is_(None)
-                    )
-                )
-            )
+            waiting = repository.campaigns_to_queue(session)
         for campaign_id in waiting:
             with self._db.write() as session:
-                row = session.get(Campaign, campaign_id, with_for_update=True)
+                row = repository.campaign(session, campaign_id, lock=True)
                 if row is None or row.messages_queued_at is not None:
                     continue
                 view = self._campaigns.view(row)
@@ -118,13 +113,14 @@ class Messages:
             if definition.control_percent
             else None
         )
-        query = select(Member.member_id).where(audience, consent.is_(true()))
+        condition = audience & consent.is_(true())
         if held_out is not None:
-            query = query.where(~held_out)
+            condition = condition & ~held_out
         now = self._clock()
-        members = list(session.scalars(query))
-        for start in range(0, len(members), 5000):
-            session.add_all(
+        members = repository.member_ids(session, condition)
+        repository.add_messages(
+            session,
+            [
                 Message(
                     id=uuid.uuid4(),
                     campaign_id=campaign_id,
@@ -135,9 +131,9 @@ class Messages:
                     not_before=now,
                     created_at=now,
                 )
-                for member_id in members[start : start + 5000]
-            )
-            session.flush()
+                for member_id in members
+            ],
+        )
         log(logger, "messages queued", campaign=str(campaign_id), count=len(members))
         return len(members)
 
@@ -145,12 +141,7 @@ class Messages:
         done = 0
         while True:
             with self._db.read() as session:
-                due = session.execute(
-                    select(Message.id, Message.campaign_id, Message.member_id, Message.channel)
-                    .where(Message.status == "pending", Message.not_before <= self._clock())
-                    .order_by(Message.not_before, Message.id)
-                    .limit(BATCH)
-                ).all()
+                due = repository.due_messages(session, self._clock(), BATCH)
             if not due:
                 return done
             for message_id, campaign_id, member_id, channel in due:
@@ -165,22 +156,14 @@ class Messages:
                     log(logger, "messages paused", logging.WARNING, reason=error.detail)
                     return done
                 with self._db.write() as session:
-                    session.execute(
-                        update(Message)
-                        .where(Message.id == message_id, Message.status == "pending")
-                        .values(status=status, body=body, sent_at=self._clock())
-                    )
+                    repository.record_sent(session, message_id, status, body, self._clock())
                 done += 1
 
     def _fail_campaign(self, campaign_id: uuid.UUID, reason: str) -> int:
         """Marks every pending message of a campaign whose template cannot be rendered failed:
         the template is the same for all of them."""
         with self._db.write() as session:
-            failed = session.execute(
-                update(Message)
-                .where(Message.campaign_id == campaign_id, Message.status == "pending")
-                .values(status=UNRENDERABLE, sent_at=self._clock())
-            ).rowcount
+            failed = repository.fail_pending(session, campaign_id, UNRENDERABLE, self._clock())
         log(
             logger,
             "messages not sent: the template cannot be rendered",
@@ -193,8 +176,10 @@ class Messages:
 
     def _render(self, campaign_id: uuid.UUID, member_id: uuid.UUID) -> str:
         with self._db.read() as session:
-            definition = self._campaigns.view(session.get(Campaign, campaign_id)).definition
-            member = session.get(Member, member_id)
+            row = repository.campaign(session, campaign_id)
+            assert row is not None
+            definition = self._campaigns.view(row).definition
+            member = repository.member(session, member_id)
         assert definition.message is not None
         template = definition.message.template
         values: dict[str, object] = {

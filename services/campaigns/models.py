@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UtcDateTime
+
+# The schema's history, as Alembic migrations.
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

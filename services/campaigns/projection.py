@@ -10,19 +10,12 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from services.campaigns import repository
 from services.campaigns.lifecycle import refresh_stages
-from services.campaigns.member_rows import PURCHASES, MemberState, PageRows, PurchaseKey
-from services.campaigns.models import (
-    Feedback,
-    FeedCursor,
-    Member,
-    MemberPurchase,
-    Message,
-    StageChange,
-)
+from services.campaigns.member_rows import MemberState, PageRows, PurchaseKey
+from services.campaigns.models import FeedCursor, Member
 from services.campaigns.settings import Lifecycle
 from services.runtime.outbox import Event
 
@@ -35,7 +28,7 @@ def bucket_of(member_id: uuid.UUID) -> int:
 
 
 def member_row(session: Session, member_id: uuid.UUID) -> Member:
-    row = session.get(Member, member_id)
+    row = repository.member(session, member_id)
     if row is None:
         row = Member(
             member_id=member_id,
@@ -54,7 +47,7 @@ def member_row(session: Session, member_id: uuid.UUID) -> Member:
             rfm_m=0,
             erased=False,
         )
-        session.add(row)
+        repository.add(session, row)
     return row
 
 
@@ -169,9 +162,8 @@ def _erase(session: Session, row: MemberState) -> None:
     row.birth_date = row.birth_month = None
     row.consent_sms = row.consent_email = False
     row.erased = True
-    session.execute(update(Feedback).where(Feedback.member_id == row.member_id).values(comment=""))
     # A message's text was written for the member (their name, their points).
-    session.execute(update(Message).where(Message.member_id == row.member_id).values(body=""))
+    repository.blank_member_texts(session, row.member_id)
 
 
 def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberState) -> None:
@@ -184,11 +176,7 @@ def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberS
     survivor.last_purchase_at = _later(survivor.last_purchase_at, row.last_purchase_at)
     survivor.last_refund_at = _later(survivor.last_refund_at, row.last_refund_at)
     rows.flush_purchases()  # the member's purchases of this page move too
-    session.execute(
-        update(PURCHASES)
-        .where(PURCHASES.c.member_id == row.member_id)
-        .values(member_id=survivor.member_id)
-    )
+    repository.move_purchases(session, row.member_id, survivor.member_id)
     survivor.categories = with_categories(survivor.categories, row.categories.split(","))
     row.merged_into = survivor.member_id
     row.purchase_count = 0
@@ -198,17 +186,6 @@ def record_feedback(session: Session, member_id: uuid.UUID, rating: int, at: dat
     row = member_row(session, member_id)
     row.last_rating = rating
     row.last_feedback_at = at
-
-
-def locked_cursor(session: Session, feed: str) -> FeedCursor:
-    """The feed's cursor row, locked so that two processes never apply the same page."""
-    cursor = session.get(FeedCursor, feed, with_for_update=True)
-    if cursor is None:
-        session.add(FeedCursor(feed=feed, cursor="", events_applied=0))
-        session.flush()
-        cursor = session.get(FeedCursor, feed, with_for_update=True)
-        assert cursor is not None
-    return cursor
 
 
 def _members_and_purchases(events: list[Event]) -> tuple[set[uuid.UUID], set[PurchaseKey]]:
@@ -255,7 +232,6 @@ def apply_page(
 def reset(session: Session) -> None:
     """Forgets the whole member view and every cursor, to rebuild it from the first event.
     Feedback is campaigns' own record, so it stays and is laid over the rebuilt view."""
-    for model in (MemberPurchase, StageChange, Member, FeedCursor):
-        session.execute(delete(model))
-    for feedback in session.scalars(select(Feedback).order_by(Feedback.created_at)):
+    repository.clear_view(session)
+    for feedback in repository.all_feedback(session):
         record_feedback(session, feedback.member_id, feedback.rating, feedback.created_at)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
-from sqlalchemy import insert, select
-
+from services.campaigns import repository
 from services.campaigns.feeds import Feed, MemberView
-from services.campaigns.models import Feedback, Member
+from services.campaigns.models import MIGRATIONS, Feedback
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 COMPARED = (
     "purchase_count",
     "total_spend_minor",
@@ -34,11 +31,8 @@ COMPARED = (
 
 
 def _rows(database: Database) -> dict[uuid.UUID, tuple]:
-    columns = [getattr(Member, name) for name in COMPARED]
     with database.read() as session:
-        return {
-            row[0]: tuple(row[1:]) for row in session.execute(select(Member.member_id, *columns))
-        }
+        return repository.compared_rows(session, COMPARED)
 
 
 def reconcile(database: Database, feeds: Sequence[Feed], rules: Lifecycle) -> list[str]:
@@ -51,11 +45,10 @@ def reconcile(database: Database, feeds: Sequence[Feed], rules: Lifecycle) -> li
             with database.read() as session:
                 feedback = [
                     {c.name: getattr(f, c.name) for c in Feedback.__table__.columns}
-                    for f in session.scalars(select(Feedback))
+                    for f in repository.all_feedback(session)
                 ]
             with scratch.write() as session:
-                if feedback:
-                    session.execute(insert(Feedback), feedback)
+                repository.insert_feedback(session, feedback)
             replay = MemberView(scratch, feeds, rules)
             replay.rebuild()
             findings: list[str] = []

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy import case
 
+from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, control_condition
 from services.campaigns.lifecycle import STAGES
-from services.campaigns.models import Award, Member, MemberPurchase, Message, StageChange
-from services.campaigns.segments import live
-from services.runtime.db import Database, UtcDateTime, utcnow
+from services.campaigns.repository import live
+from services.runtime.db import Database, utcnow
 
 
 @dataclass(frozen=True)
@@ -86,27 +85,23 @@ class Reports:
         end = min(definition.schedule.ends_at or now, now)
         with self._db.read() as session:
             audience = live(self._campaigns.audience(session, definition))
-            groups = self._groups(
-                session, view.id, definition.control_percent, audience, start, end
+            group = case(
+                (control_condition(view.id, definition.control_percent), "control"),
+                else_="target",
             )
-            awarded = select(Award.member_id).where(Award.campaign_id == view.id)
-            messaged = select(Message.member_id).where(
-                Message.campaign_id == view.id, Message.status == "sent"
-            )
-            reached = session.execute(
-                select(func.count()).select_from(union(awarded, messaged).subquery())
-            ).scalar_one()
-            sent = session.execute(
-                select(func.count()).select_from(messaged.subquery())
-            ).scalar_one()
+            groups = {
+                row[0]: GroupFigures(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+                for row in repository.group_figures(session, group, audience, start, end)
+            }
+            reached, sent = repository.reach(session, view.id)
         target = groups.get("target", GroupFigures(0, 0, 0, 0))
         control = groups.get("control", GroupFigures(0, 0, 0, 0))
         return CampaignReport(
             campaign_id=str(view.id),
             status=view.status,
             audience=target.members + control.members,
-            reached=int(reached),
-            messages_sent=int(sent),
+            reached=reached,
+            messages_sent=sent,
             points_awarded=view.awarded_points,
             budget_points=definition.budget_points,
             window_start=start,
@@ -115,63 +110,12 @@ class Reports:
             control=control,
         )
 
-    def _groups(self, session: Session, campaign_id, percent, audience, start, end):
-        p = MemberPurchase.__table__.c
-        window = [p.occurred_at <= literal(end, UtcDateTime())]
-        if start is not None:
-            window.append(p.occurred_at >= literal(start, UtcDateTime()))
-        bought = (
-            select(
-                p.member_id,
-                func.count().label("visits"),
-                func.sum(p.amount_minor - p.refunded_minor).label("spend"),
-            )
-            .where(and_(*window))
-            .group_by(p.member_id)
-            .subquery()
-        )
-        m = Member.__table__.c
-        group = case((control_condition(campaign_id, percent), "control"), else_="target")
-        rows = session.execute(
-            select(
-                group.label("grp"),
-                func.count(),
-                func.count(bought.c.member_id),
-                func.coalesce(func.sum(bought.c.visits), 0),
-                func.coalesce(func.sum(bought.c.spend), 0),
-            )
-            .select_from(Member)
-            .outerjoin(bought, bought.c.member_id == m.member_id)
-            .where(audience)
-            .group_by(group)
-        ).all()
-        return {
-            row[0]: GroupFigures(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows
-        }
-
     def stages(self, limit: int = 100, days: int = 30) -> StageOverview:
-        m = Member.__table__.c
-        c = StageChange.__table__.c
-        since = literal(self._clock() - timedelta(days=days), UtcDateTime())
-        day = func.date(c.changed_at)
+        since = self._clock() - timedelta(days=days)
         with self._db.read() as session:
-            entered = session.execute(
-                select(day, c.to_stage, func.count())
-                .where(c.changed_at >= since)
-                .group_by(day, c.to_stage)
-                .order_by(day, c.to_stage)
-            ).all()
-            counted = dict(
-                session.execute(
-                    select(m.stage, func.count()).where(live(literal(True))).group_by(m.stage)
-                ).all()
-            )
-            unhappy = session.execute(
-                select(m.member_id, m.first_name, m.stage_since, m.last_rating)
-                .where(live(m.stage == "dissatisfied"))
-                .order_by(m.stage_since.desc())
-                .limit(limit)
-            ).all()
+            entered = repository.stage_entries(session, since)
+            counted = repository.stage_counts(session)
+            unhappy = repository.dissatisfied_members(session, limit)
         return StageOverview(
             counts={stage: int(counted.get(stage, 0)) for stage in STAGES},
             dissatisfied=[

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from services.campaigns.models import Member, Segment, SegmentMember
+from services.campaigns import repository
+from services.campaigns.models import Segment
 from services.campaigns.rules import compile_rule
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument, NotFound
@@ -57,12 +58,6 @@ class Preview:
     size: int | None
     sample: list[SampleMember]
     fewer_than: int | None = None
-
-
-def live(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Only members that still exist as themselves."""
-    c = Member.__table__.c
-    return condition & c.erased.is_(False) & c.merged_into.is_(None)
 
 
 def _view(segment: Segment) -> SegmentView:
@@ -115,17 +110,7 @@ class Segments:
                 rule=json.dumps(rule) if rule is not None else None,
                 created_at=self._clock(),
             )
-            session.add(segment)
-            session.flush()
-            unique = list(dict.fromkeys(members))
-            for start in range(0, len(unique), 5000):
-                session.execute(
-                    insert(SegmentMember),
-                    [
-                        {"segment_id": segment.id, "member_id": m}
-                        for m in unique[start : start + 5000]
-                    ],
-                )
+            repository.add_segment(session, segment, list(dict.fromkeys(members)))
             return _view(segment)
 
     def get(self, segment_id: str) -> SegmentView:
@@ -134,10 +119,10 @@ class Segments:
 
     def list(self) -> list[SegmentView]:
         with self._db.read() as session:
-            return [_view(s) for s in session.scalars(select(Segment).order_by(Segment.created_at))]
+            return [_view(s) for s in repository.segments(session)]
 
     def _load(self, session: Session, segment_id: str) -> Segment:
-        segment = session.get(Segment, parse_id(segment_id, "segment"))
+        segment = repository.segment(session, parse_id(segment_id, "segment"))
         if segment is None:
             raise NotFound("no such segment", code="segment-not-found")
         return segment
@@ -146,8 +131,7 @@ class Segments:
         """The SQL condition on members of one segment."""
         segment = self._load(session, str(segment_id))
         if segment.kind == "static":
-            listed = select(SegmentMember.member_id).where(SegmentMember.segment_id == segment.id)
-            return Member.__table__.c.member_id.in_(listed)
+            return repository.listed_members(segment.id)
         return compile_rule(json.loads(segment.rule or "{}"), self._currency, self._clock())
 
     def preview(self, rule: Any = None, segment_id: str | None = None) -> Preview:
@@ -160,11 +144,11 @@ class Segments:
 
     def contains(self, session: Session, segment_id: uuid.UUID, member_id: uuid.UUID) -> bool:
         """Whether one member is in the segment now (an indexed lookup, not a scan)."""
-        segment = session.get(Segment, segment_id)
+        segment = repository.segment(session, segment_id)
         if segment is None:
             return False
         if segment.kind == "static":
-            return session.get(SegmentMember, (segment_id, member_id)) is not None
+            return repository.is_listed(session, segment_id, member_id)
         try:
             condition = compile_rule(
                 json.loads(segment.rule or "{}"), self._currency, self._clock()
@@ -180,16 +164,12 @@ class Segments:
                 reason=error.detail,
             )
             return False
-        query = select(Member.member_id).where(Member.member_id == member_id, live(condition))
-        return session.execute(query).first() is not None
+        return repository.matches(session, member_id, condition)
 
 
 def preview(session: Session, condition: ColumnElement[bool]) -> Preview:
-    c = Member.__table__.c
-    size = session.execute(
-        select(func.count()).select_from(Member).where(live(condition))
-    ).scalar_one()
+    size = repository.count_members(session, condition)
     if size < PREVIEW_MINIMUM:
         return Preview(size=None, sample=[], fewer_than=PREVIEW_MINIMUM)
-    rows = session.execute(select(c.stage, c.tier).where(live(condition)).limit(SAMPLE)).all()
-    return Preview(size=int(size), sample=[SampleMember(r.stage, r.tier) for r in rows])
+    rows = repository.sample_members(session, condition, SAMPLE)
+    return Preview(size=size, sample=[SampleMember(r.stage, r.tier) for r in rows])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.identity.v1 import identity_pb2_grpc
 from loyalty.points.v1 import points_pb2_grpc
@@ -16,25 +14,24 @@ from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
 from services.campaigns.sending import IdentitySender
-from services.campaigns.servicer import CampaignsServicer
+from services.campaigns.servicer import CampaignsParts, CampaignsServicer
 from services.campaigns.settings import CampaignsSettings
 from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
-from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
+from services.runtime.config import Env, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 from services.runtime.service_auth import ServiceCredentials
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.campaigns.v1.CampaignsService"
 
 
-def feeds(env: Env, credentials: ServiceCredentials) -> tuple[list[Feed], list]:
+def feeds(settings: CampaignsSettings, credentials: ServiceCredentials) -> tuple[list[Feed], list]:
     """The services whose events build the member view (identity's first), and their
     channels."""
-    identity = open_channel(env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]), credentials, 10.0)
-    points = open_channel(env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]), credentials, 10.0)
+    identity = open_channel(settings.identity_addr, credentials, 10.0)
+    points = open_channel(settings.points_addr, credentials, 10.0)
     found = [
         grpc_feed("identity", identity_pb2_grpc.IdentityServiceStub(identity).ListEvents),
         grpc_feed("points", points_pb2_grpc.PointsServiceStub(points).ListEvents),
@@ -52,23 +49,21 @@ def build(config: ServiceConfig) -> Service:
     campaigns = Campaigns(database, segments, cache, settings.currency, settings.timezone)
     active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
-    sources, channels = feeds(env, credentials)
+    sources, channels = feeds(settings, credentials)
     view = MemberView(database, sources, settings.lifecycle)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(
-        evaluator,
-        FeedbackBook(database, settings.lifecycle),
-        segments,
-        campaigns,
-        Reports(database, campaigns),
-        view,
-        settings.currency,
+        CampaignsParts(
+            evaluator=evaluator,
+            feedback=FeedbackBook(database, settings.lifecycle),
+            segments=segments,
+            campaigns=campaigns,
+            reports=Reports(database, campaigns),
+            view=view,
+            currency=settings.currency,
+        )
     )
-    sender = IdentitySender(
-        env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
-        env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
-        credentials,
-    )
+    sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
     dispatcher = Periodic(
         "messages",
@@ -113,10 +108,11 @@ def rebuild(config: ServiceConfig) -> int:
 def reconcile_command(config: ServiceConfig) -> int:
     """`python -m services.campaigns reconcile`: exit 1 with the drifted members, if any."""
     env = Env()
+    settings = CampaignsSettings.from_env(env)
     database = Database(config.database_url)
-    sources, channels = feeds(env, ServiceCredentials.load(config.name, env))
+    sources, channels = feeds(settings, ServiceCredentials.load(config.name, env))
     try:
-        findings = reconcile(database, sources, CampaignsSettings.from_env(env).lifecycle)
+        findings = reconcile(database, sources, settings.lifecycle)
     finally:
         database.dispose()
         for channel in channels:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,6 +26,7 @@ ACTIONS = {
     pb.CAMPAIGN_ACTION_PAUSE: "pause",
     pb.CAMPAIGN_ACTION_END: "end",
 }
+ACTION_VALUES = {name: value for value, name in ACTIONS.items()}
 
 
 def _json(text: str, field: str) -> Any:
@@ -58,6 +60,8 @@ def _campaign(view: CampaignView) -> pb.Campaign:
         status=view.status,
         definition_json=json.dumps(view.body),
         awarded_points=view.awarded_points,
+        allowed_actions=[ACTION_VALUES[action] for action in view.actions],
+        deletable=view.deletable,
     )
     _stamp(campaign.created_at, view.created_at)
     _stamp(campaign.launched_at, view.launched_at)
@@ -75,24 +79,26 @@ def _figures(group: GroupFigures) -> pb.GroupFigures:
     )
 
 
+@dataclass(frozen=True)
+class CampaignsParts:
+    evaluator: Evaluator
+    feedback: FeedbackBook
+    segments: Segments
+    campaigns: Campaigns
+    reports: Reports
+    view: MemberView
+    currency: str
+
+
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
-    def __init__(
-        self,
-        evaluator: Evaluator,
-        feedback: FeedbackBook,
-        segments: Segments,
-        campaigns: Campaigns,
-        reports: Reports,
-        view: MemberView,
-        currency: str,
-    ) -> None:
-        self._evaluator = evaluator
-        self._feedback = feedback
-        self._segments = segments
-        self._campaigns = campaigns
-        self._reports = reports
-        self._view = view
-        self._currency = currency
+    def __init__(self, parts: CampaignsParts) -> None:
+        self._evaluator = parts.evaluator
+        self._feedback = parts.feedback
+        self._segments = parts.segments
+        self._campaigns = parts.campaigns
+        self._reports = parts.reports
+        self._view = parts.view
+        self._currency = parts.currency
 
     def EvaluatePurchase(
         self, request: pb.EvaluatePurchaseRequest, context: grpc.ServicerContext

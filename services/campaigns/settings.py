@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.runtime.config import ConfigError, Env
+from services.runtime.config import DEFAULT_ADDRS, ConfigError, Env
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class CampaignsSettings:
     stages_interval: float = 3600.0
     refresh_seconds: float = 2.0
     dispatch_interval: float = 2.0
+    identity_addr: str = DEFAULT_ADDRS["identity"]
+    points_addr: str = DEFAULT_ADDRS["points"]
 
     @classmethod
     def from_env(cls, env: Env) -> CampaignsSettings:
@@ -71,6 +73,8 @@ class CampaignsSettings:
             stages_interval=env.float("CAMPAIGNS_STAGES_INTERVAL", 3600.0),
             refresh_seconds=env.float("CAMPAIGNS_REFRESH_SECONDS", 2.0),
             dispatch_interval=env.float("CAMPAIGNS_DISPATCH_INTERVAL", 2.0),
+            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
         )
 
 

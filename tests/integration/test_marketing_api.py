@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from deploy.local import Suite
 from loyalty.campaigns.v1 import campaigns_pb2, campaigns_pb2_grpc
-from tests.support import Api, Pos, member_view_caught_up, service_channel
+from services.campaigns.models import FeedCursor
+from services.runtime import cursors
+from services.runtime.db import Database
+from tests.support import (
+    Api,
+    Pos,
+    db_url,
+    member_view_caught_up,
+    metrics_of,
+    service_channel,
+)
 
 
 @pytest.fixture
@@ -279,3 +291,65 @@ def test_a_preview_narrowed_around_one_member_shows_nothing_of_them(api: Api, po
     assert len(shown["sample"]) == 10
     assert all(set(member) == {"stage", "tier"} for member in shown["sample"])
     assert target not in str(shown) and "Target" not in str(shown)
+
+
+def test_the_member_views_position_in_each_feed_is_a_metric(suite: Suite, pos: Pos) -> None:
+    """`loyalty_consumer_last_sequence` names the last event the member view applied from each
+    service, as its stored cursor does."""
+    marketer = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    member = pos.enrol()["id"]
+    assert pos.purchase(member).status_code == 201
+    assert eventually(lambda: member_view_caught_up(marketer))
+    database = Database(db_url(suite, "campaigns"))
+    try:
+        with database.read() as session:
+            applied = {
+                row.feed: cursors.decode(row.cursor, 2)[1]
+                for row in session.scalars(select(FeedCursor))
+            }
+    finally:
+        database.dispose()
+    assert set(applied) == {"identity", "points"}
+    shown = metrics_of(suite, "campaigns")
+    for source, sequence in applied.items():
+        labels = frozenset({"consumer": "campaigns", "source": source}.items())
+        assert shown[("loyalty_consumer_last_sequence", labels)] == sequence
+    points_head = metrics_of(suite, "points")[
+        ("loyalty_outbox_head_sequence", frozenset({"source": "points"}.items()))
+    ]
+    assert applied["points"] == points_head
+
+
+def test_each_campaign_says_what_can_be_done_with_it_next(suite: Suite) -> None:
+    """The service's own transitions, so that no client keeps a copy: a draft can be launched,
+    ended or deleted; an active campaign paused or ended."""
+    with service_channel(suite, "campaigns") as channel:
+        stub = campaigns_pb2_grpc.CampaignsServiceStub(channel)
+        definition = json.dumps(
+            {"name": "next", "kind": "fixed_bonus", "points": 1, "targeting": {"everyone": True}}
+        )
+        draft = stub.CreateCampaign(
+            campaigns_pb2.CreateCampaignRequest(definition_json=definition), timeout=5
+        ).campaign
+        assert (list(draft.allowed_actions), draft.deletable) == (
+            [campaigns_pb2.CAMPAIGN_ACTION_LAUNCH, campaigns_pb2.CAMPAIGN_ACTION_END],
+            True,
+        )
+        active = stub.ChangeCampaignStatus(
+            campaigns_pb2.ChangeCampaignStatusRequest(
+                campaign_id=draft.id, action=campaigns_pb2.CAMPAIGN_ACTION_LAUNCH
+            ),
+            timeout=5,
+        ).campaign
+        assert (active.status, list(active.allowed_actions), active.deletable) == (
+            "active",
+            [campaigns_pb2.CAMPAIGN_ACTION_PAUSE, campaigns_pb2.CAMPAIGN_ACTION_END],
+            False,
+        )
+        ended = stub.ChangeCampaignStatus(
+            campaigns_pb2.ChangeCampaignStatusRequest(
+                campaign_id=draft.id, action=campaigns_pb2.CAMPAIGN_ACTION_END
+            ),
+            timeout=5,
+        ).campaign
+        assert (ended.status, list(ended.allowed_actions), ended.deletable) == ("ended", [], False)

@@ -1,0 +1,624 @@
+"""SQL for the campaigns service: every query it runs, on a session the caller owns.
+
+Conditions over the member view (a segment's rule, a campaign's audience, a lifecycle stage)
+are built where their rules live and handed in here as SQL expressions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.campaigns.models import (
+    Award,
+    Base,
+    Campaign,
+    Evaluation,
+    Feedback,
+    FeedCursor,
+    Member,
+    MemberAwards,
+    MemberPurchase,
+    Message,
+    Segment,
+    SegmentMember,
+    StageChange,
+)
+from services.runtime.db import UtcDateTime
+
+AWARDS = Award.__table__
+CAMPAIGNS = Campaign.__table__
+EVALUATIONS = Evaluation.__table__
+MEMBER_AWARDS = MemberAwards.__table__
+MEMBERS = Member.__table__
+PURCHASES = MemberPurchase.__table__
+STAGE_CHANGES = StageChange.__table__
+# Rows inserted per statement, well within every database's limit of bound parameters.
+CHUNK = 5000
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def live(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Only members that still exist as themselves."""
+    c = MEMBERS.c
+    return condition & c.erased.is_(False) & c.merged_into.is_(None)
+
+
+def add(session: Session, row: Base) -> None:
+    session.add(row)
+    session.flush()
+
+
+def remove(session: Session, row: Base) -> None:
+    session.delete(row)
+
+
+# Campaigns
+
+
+def campaign(session: Session, campaign_id: uuid.UUID, lock: bool = False) -> Campaign | None:
+    return session.get(Campaign, campaign_id, with_for_update=lock)
+
+
+def campaigns(session: Session) -> list[Campaign]:
+    """Every campaign, the newest first."""
+    return list(session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
+
+
+def unended_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).where(Campaign.state != "ended")))
+
+
+def launched_campaigns(session: Session, now: datetime) -> list[Campaign]:
+    """Campaigns launched and not past their end, in the order they apply (priority first)."""
+    return list(
+        session.scalars(
+            select(Campaign)
+            .where(
+                Campaign.state == "launched",
+                or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
+            )
+            .order_by(Campaign.priority.desc(), Campaign.id)
+        )
+    )
+
+
+def any_launched(session: Session) -> bool:
+    """Whether any campaign was ever launched (ended and paused ones count)."""
+    launched = select(Campaign.id).where(Campaign.launched_at.is_not(None)).exists()
+    return bool(session.execute(select(launched)).scalar())
+
+
+def campaigns_to_queue(session: Session) -> list[uuid.UUID]:
+    """Launched campaigns whose messages have not been queued."""
+    return list(
+        session.scalars(
+            select(Campaign.id).where(
+                Campaign.state == "launched", Campaign.messages_queued_at.is_(None)
+            )
+        )
+    )
+
+
+# Segments
+
+
+def segment(session: Session, segment_id: uuid.UUID, lock: bool = False) -> Segment | None:
+    return session.get(Segment, segment_id, with_for_update=lock)
+
+
+def segments(session: Session) -> list[Segment]:
+    return list(session.scalars(select(Segment).order_by(Segment.created_at)))
+
+
+def add_segment(session: Session, row: Segment, member_ids: Sequence[uuid.UUID]) -> None:
+    add(session, row)
+    for start in range(0, len(member_ids), CHUNK):
+        session.execute(
+            insert(SegmentMember),
+            [{"segment_id": row.id, "member_id": m} for m in member_ids[start : start + CHUNK]],
+        )
+
+
+def delete_segment(session: Session, row: Segment) -> None:
+    session.execute(delete(SegmentMember).where(SegmentMember.segment_id == row.id))
+    session.delete(row)
+
+
+def listed_members(segment_id: uuid.UUID) -> ColumnElement[bool]:
+    """Members of a static segment, as a condition on the members table."""
+    listed = select(SegmentMember.member_id).where(SegmentMember.segment_id == segment_id)
+    return MEMBERS.c.member_id.in_(listed)
+
+
+def is_listed(session: Session, segment_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+    return session.get(SegmentMember, (segment_id, member_id)) is not None
+
+
+def matches(session: Session, member_id: uuid.UUID, condition: ColumnElement[bool]) -> bool:
+    """Whether one live member meets the condition (an indexed lookup, not a scan)."""
+    query = select(MEMBERS.c.member_id).where(MEMBERS.c.member_id == member_id, live(condition))
+    return session.execute(query).first() is not None
+
+
+def count_members(session: Session, condition: ColumnElement[bool]) -> int:
+    query = select(func.count()).select_from(MEMBERS).where(live(condition))
+    return int(session.execute(query).scalar_one())
+
+
+def sample_members(session: Session, condition: ColumnElement[bool], limit: int) -> list[Row]:
+    """Stage and tier of up to `limit` live members meeting the condition."""
+    c = MEMBERS.c
+    return list(session.execute(select(c.stage, c.tier).where(live(condition)).limit(limit)))
+
+
+def member_ids(session: Session, condition: ColumnElement[bool]) -> list[uuid.UUID]:
+    return list(session.scalars(select(MEMBERS.c.member_id).where(condition)))
+
+
+# The member view
+
+
+def member(session: Session, member_id: uuid.UUID) -> Member | None:
+    return session.get(Member, member_id)
+
+
+def member_stage(session: Session, member_id: uuid.UUID) -> str | None:
+    return session.execute(select(MEMBERS.c.stage).where(MEMBERS.c.member_id == member_id)).scalar()
+
+
+def member_facts(session: Session, member_id: uuid.UUID) -> Row | None:
+    """Stage, tier and birth month of one member."""
+    c = MEMBERS.c
+    query = select(c.stage, c.tier, c.birth_month).where(c.member_id == member_id)
+    return session.execute(query).first()
+
+
+def members_by_id(session: Session, ids: Collection[uuid.UUID]) -> list[dict[str, Any]]:
+    """The given members' rows, as column → value."""
+    query = select(MEMBERS).where(MEMBERS.c.member_id.in_(ids))
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def insert_members(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(MEMBERS), rows)
+
+
+def update_members(session: Session, names: Sequence[str], params: list[dict[str, Any]]) -> None:
+    """Writes the named columns of each member in `params` (its id under "id")."""
+    session.execute(
+        update(MEMBERS)
+        .where(MEMBERS.c.member_id == bindparam("id"))
+        .values({name: bindparam(name) for name in names}),
+        params,
+    )
+
+
+def stored_purchases(session: Session, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (store, transaction) keys the view holds already."""
+    c = PURCHASES.c
+    query = select(c.store_id, c.transaction_id).where(
+        tuple_(c.store_id, c.transaction_id).in_(keys)
+    )
+    return {(store_id, transaction_id) for store_id, transaction_id in session.execute(query)}
+
+
+def insert_purchases(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(PURCHASES), rows)
+
+
+def refund_purchases(session: Session, refunds: list[dict[str, Any]]) -> None:
+    """Adds `amount` to the refunded part of each purchase (`s` store, `t` transaction)."""
+    c = PURCHASES.c
+    session.execute(
+        update(PURCHASES)
+        .where(c.store_id == bindparam("s"), c.transaction_id == bindparam("t"))
+        .values(refunded_minor=c.refunded_minor + bindparam("amount")),
+        refunds,
+    )
+
+
+def move_purchases(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    session.execute(
+        update(PURCHASES).where(PURCHASES.c.member_id == from_id).values(member_id=to_id)
+    )
+
+
+def blank_member_texts(session: Session, member_id: uuid.UUID) -> None:
+    """Empties the texts written by or for a member: feedback comments and message bodies."""
+    session.execute(update(Feedback).where(Feedback.member_id == member_id).values(comment=""))
+    session.execute(update(Message).where(Message.member_id == member_id).values(body=""))
+
+
+def move_stages(
+    session: Session,
+    new_stage: ColumnElement[str],
+    now: datetime,
+    member_ids: Iterable[uuid.UUID] | None,
+) -> int:
+    """Moves live members whose stage differs from `new_stage` (all of them when `member_ids`
+    is None), recording each change first; returns how many moved."""
+    m = MEMBERS.c
+    due = [new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)]
+    if member_ids is not None:
+        ids = list(member_ids)
+        if not ids:
+            return 0
+        due.append(m.member_id.in_(ids))
+    session.execute(
+        insert(StageChange).from_select(
+            ["member_id", "from_stage", "to_stage", "changed_at"],
+            select(
+                m.member_id, m.stage, new_stage, bindparam("changed_at", now, UtcDateTime())
+            ).where(*due),
+        )
+    )
+    moved = session.execute(
+        update(Member)
+        .where(*due)
+        .values(stage=new_stage, stage_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return moved.rowcount
+
+
+def set_rfm(session: Session, scores: Subquery) -> None:
+    """Writes the scores (`member_id`, `r`, `f`, `m`) where they changed."""
+    m = MEMBERS.c
+    session.execute(
+        update(Member)
+        .where(
+            m.member_id == scores.c.member_id,
+            or_(m.rfm_r != scores.c.r, m.rfm_f != scores.c.f, m.rfm_m != scores.c.m),
+        )
+        .values(rfm_r=scores.c.r, rfm_f=scores.c.f, rfm_m=scores.c.m)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def locked_cursor(session: Session, feed: str) -> FeedCursor:
+    """The feed's cursor row, locked so that two processes never apply the same page."""
+    cursor = session.get(FeedCursor, feed, with_for_update=True)
+    if cursor is None:
+        add(session, FeedCursor(feed=feed, cursor="", events_applied=0))
+        cursor = session.get(FeedCursor, feed, with_for_update=True)
+        assert cursor is not None
+    return cursor
+
+
+def feed_cursors(session: Session) -> dict[str, FeedCursor]:
+    return {row.feed: row for row in session.scalars(select(FeedCursor))}
+
+
+def clear_view(session: Session) -> None:
+    """Deletes the member view and every feed cursor."""
+    for model in (MemberPurchase, StageChange, Member, FeedCursor):
+        session.execute(delete(model))
+
+
+def compared_rows(session: Session, columns: Sequence[str]) -> dict[uuid.UUID, tuple]:
+    """The named columns of every member row, by member."""
+    query = select(MEMBERS.c.member_id, *(MEMBERS.c[name] for name in columns))
+    return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+
+
+# Feedback
+
+
+def feedback(session: Session, feedback_id: str) -> Feedback | None:
+    return session.get(Feedback, feedback_id)
+
+
+def all_feedback(session: Session) -> list[Feedback]:
+    """Every feedback, the oldest first."""
+    return list(session.scalars(select(Feedback).order_by(Feedback.created_at)))
+
+
+def insert_feedback(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Feedback), rows)
+
+
+# Answers to purchases
+
+
+def answer(session: Session, store_id: str, transaction_id: str) -> Row | None:
+    """The answer (`result`, `request_hash`) recorded for a purchase, if any."""
+    c = EVALUATIONS.c
+    query = select(c.result, c.request_hash).where(
+        c.store_id == store_id, c.transaction_id == transaction_id
+    )
+    return session.execute(query).first()
+
+
+def claim_answer(
+    session: Session,
+    store_id: str,
+    transaction_id: str,
+    member_id: uuid.UUID,
+    fingerprint: str,
+    now: datetime,
+) -> bool:
+    """Records an empty answer for the purchase; False when one is recorded already. A
+    concurrent claim waits here until the first one's transaction ends."""
+    claimed = session.execute(
+        _insert(session)(EVALUATIONS)
+        .values(
+            store_id=store_id,
+            transaction_id=transaction_id,
+            member_id=member_id,
+            result="[]",
+            created_at=now,
+            request_hash=fingerprint,
+        )
+        .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
+        .returning(EVALUATIONS.c.store_id)
+    ).first()
+    return claimed is not None
+
+
+def record_awards(
+    session: Session,
+    store_id: str,
+    transaction_id: str,
+    member_id: uuid.UUID,
+    now: datetime,
+    awards: list[dict[str, Any]],
+    result: str,
+) -> None:
+    """Books the awards (`campaign_id`, `points`) of a claimed purchase and its answer."""
+    session.execute(
+        insert(AWARDS),
+        [
+            {
+                "store_id": store_id,
+                "transaction_id": transaction_id,
+                "member_id": member_id,
+                "created_at": now,
+                **award,
+            }
+            for award in awards
+        ],
+    )
+    c = EVALUATIONS.c
+    session.execute(
+        update(EVALUATIONS)
+        .where(c.store_id == store_id, c.transaction_id == transaction_id)
+        .values(result=result)
+    )
+
+
+def withdraw_answer(session: Session, store_id: str, transaction_id: str, keep: str) -> None:
+    """Deletes the answer given to the purchase under another fingerprint than `keep`, and gives
+    back its awards: the campaigns' awarded points and the members' award counts."""
+    c = EVALUATIONS.c
+    withdrawn = session.execute(
+        delete(EVALUATIONS)
+        .where(
+            c.store_id == store_id,
+            c.transaction_id == transaction_id,
+            c.request_hash.not_in(("", keep)),
+        )
+        .returning(c.store_id)
+    ).first()
+    if withdrawn is None:
+        return
+    a = AWARDS.c
+    awards = session.execute(
+        delete(AWARDS)
+        .where(a.store_id == store_id, a.transaction_id == transaction_id)
+        .returning(a.campaign_id, a.member_id, a.points)
+    ).all()
+    campaigns, counts = CAMPAIGNS.c, MEMBER_AWARDS.c
+    for award in awards:
+        session.execute(
+            update(CAMPAIGNS)
+            .where(campaigns.id == award.campaign_id)
+            .values(awarded_points=campaigns.awarded_points - award.points)
+        )
+        # Counted only for campaigns with a per-member limit; the others have no row.
+        session.execute(
+            update(MEMBER_AWARDS)
+            .where(
+                counts.campaign_id == award.campaign_id,
+                counts.member_id == award.member_id,
+                counts.awards > 0,
+            )
+            .values(awards=counts.awards - 1)
+        )
+
+
+def count_award(session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, limit: int) -> bool:
+    """Counts one more award of the campaign to the member, unless they have `limit` already
+    (the row stays locked for the rest of the transaction)."""
+    counts = MEMBER_AWARDS.c
+    counted = session.execute(
+        _insert(session)(MEMBER_AWARDS)
+        .values(campaign_id=campaign_id, member_id=member_id, awards=1)
+        .on_conflict_do_update(
+            index_elements=["campaign_id", "member_id"],
+            set_={"awards": counts.awards + 1},
+            where=counts.awards < limit,
+        )
+        .returning(counts.awards)
+    ).first()
+    return counted is not None
+
+
+def uncount_award(session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    counts = MEMBER_AWARDS.c
+    session.execute(
+        update(MEMBER_AWARDS)
+        .where(counts.campaign_id == campaign_id, counts.member_id == member_id)
+        .values(awards=counts.awards - 1)
+    )
+
+
+def spend_budget(session: Session, campaign_id: uuid.UUID, points: int) -> bool:
+    """Adds the points to the campaign's awarded points, unless that would pass its budget."""
+    c = CAMPAIGNS.c
+    spent = session.execute(
+        update(CAMPAIGNS)
+        .where(
+            c.id == campaign_id,
+            or_(c.budget_points.is_(None), c.awarded_points + points <= c.budget_points),
+        )
+        .values(awarded_points=c.awarded_points + points)
+    )
+    return spent.rowcount == 1
+
+
+# Messages
+
+
+def add_messages(session: Session, rows: Sequence[Message]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        session.add_all(rows[start : start + CHUNK])
+        session.flush()
+
+
+def due_messages(session: Session, now: datetime, limit: int) -> list[Row]:
+    """Pending messages due by `now` (`id`, `campaign_id`, `member_id`, `channel`), oldest first."""
+    return list(
+        session.execute(
+            select(Message.id, Message.campaign_id, Message.member_id, Message.channel)
+            .where(Message.status == "pending", Message.not_before <= now)
+            .order_by(Message.not_before, Message.id)
+            .limit(limit)
+        )
+    )
+
+
+def record_sent(
+    session: Session, message_id: uuid.UUID, status: str, body: str, now: datetime
+) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "pending")
+        .values(status=status, body=body, sent_at=now)
+    )
+
+
+def fail_pending(session: Session, campaign_id: uuid.UUID, status: str, now: datetime) -> int:
+    """Marks every pending message of the campaign with `status`; returns how many."""
+    return session.execute(
+        update(Message)
+        .where(Message.campaign_id == campaign_id, Message.status == "pending")
+        .values(status=status, sent_at=now)
+    ).rowcount
+
+
+# Reports
+
+
+def group_figures(
+    session: Session,
+    group: ColumnElement[str],
+    audience: ColumnElement[bool],
+    start: datetime | None,
+    end: datetime,
+) -> list[Row]:
+    """Per group of the audience: members, buyers, visits and net spend between start and end
+    (`grp`, then the four counts)."""
+    p = PURCHASES.c
+    window = [p.occurred_at <= literal(end, UtcDateTime())]
+    if start is not None:
+        window.append(p.occurred_at >= literal(start, UtcDateTime()))
+    bought = (
+        select(
+            p.member_id,
+            func.count().label("visits"),
+            func.sum(p.amount_minor - p.refunded_minor).label("spend"),
+        )
+        .where(and_(*window))
+        .group_by(p.member_id)
+        .subquery()
+    )
+    return list(
+        session.execute(
+            select(
+                group.label("grp"),
+                func.count(),
+                func.count(bought.c.member_id),
+                func.coalesce(func.sum(bought.c.visits), 0),
+                func.coalesce(func.sum(bought.c.spend), 0),
+            )
+            .select_from(Member)
+            .outerjoin(bought, bought.c.member_id == MEMBERS.c.member_id)
+            .where(audience)
+            .group_by(group)
+        )
+    )
+
+
+def reach(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
+    """Members who got an award or a sent message of the campaign, and how many messages
+    were sent."""
+    awarded = select(Award.member_id).where(Award.campaign_id == campaign_id)
+    messaged = select(Message.member_id).where(
+        Message.campaign_id == campaign_id, Message.status == "sent"
+    )
+    reached = session.execute(
+        select(func.count()).select_from(union(awarded, messaged).subquery())
+    ).scalar_one()
+    sent = session.execute(select(func.count()).select_from(messaged.subquery())).scalar_one()
+    return int(reached), int(sent)
+
+
+def stage_entries(session: Session, since: datetime) -> list[Row]:
+    """(day, stage, members who entered it that day) since a moment."""
+    c = STAGE_CHANGES.c
+    day = func.date(c.changed_at)
+    return list(
+        session.execute(
+            select(day, c.to_stage, func.count())
+            .where(c.changed_at >= literal(since, UtcDateTime()))
+            .group_by(day, c.to_stage)
+            .order_by(day, c.to_stage)
+        )
+    )
+
+
+def stage_counts(session: Session) -> dict[str, int]:
+    m = MEMBERS.c
+    query = select(m.stage, func.count()).where(live(true())).group_by(m.stage)
+    return {stage: int(n) for stage, n in session.execute(query)}
+
+
+def dissatisfied_members(session: Session, limit: int) -> list[Row]:
+    """The most recently dissatisfied members (`member_id`, `first_name`, `stage_since`,
+    `last_rating`)."""
+    m = MEMBERS.c
+    return list(
+        session.execute(
+            select(m.member_id, m.first_name, m.stage_since, m.last_rating)
+            .where(live(m.stage == "dissatisfied"))
+            .order_by(m.stage_since.desc())
+            .limit(limit)
+        )
+    )
