@@ -20,8 +20,8 @@ import psycopg
 from sqlalchemy import text
 
 from services.points.audit import audit
+from services.points.balances import Balances
 from services.points.jobs import Jobs
-from services.points.ledger import Ledger
 from services.points.policy import PointsPolicy
 from services.points.server import MIGRATIONS
 from services.runtime.config import Env
@@ -29,13 +29,6 @@ from services.runtime.db import Database
 
 ADMIN_URL = Env().str("LOYALTY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
-
-
-class NoBonuses:
-    def evaluate(
-        self, purchase: object, base_points: int, fingerprint: str, recorded: bool = False
-    ) -> list:
-        return []
 
 
 def create_database() -> tuple[str, str]:
@@ -200,16 +193,16 @@ def main() -> None:
         assert report.expired == 10 * args.lots, report
         check_books(database)
 
-        ledger = Ledger(database, PointsPolicy.from_env(Env({})), NoBonuses(), clock=lambda: NOW)
+        balances = Balances(database, PointsPolicy.from_env(Env({})), clock=lambda: NOW)
         small, large = uuid.uuid4(), uuid.uuid4()
         seed_history(database, small, 10)
         seed_history(database, large, 100_000)
-        small_ms = median_ms(lambda: ledger.points(str(small)))
-        large_ms = median_ms(lambda: ledger.points(str(large)))
-        small_page = median_ms(lambda: ledger.history(str(small), 50, ""))
-        large_page = median_ms(lambda: ledger.history(str(large), 50, ""))
-        _, cursor = ledger.history(str(large), 50, "")
-        deep_page = median_ms(lambda: ledger.history(str(large), 50, cursor))
+        small_ms = median_ms(lambda: balances.points(str(small)))
+        large_ms = median_ms(lambda: balances.points(str(large)))
+        small_page = median_ms(lambda: balances.history(str(small), 50, ""))
+        large_page = median_ms(lambda: balances.history(str(large), 50, ""))
+        _, cursor = balances.history(str(large), 50, "")
+        deep_page = median_ms(lambda: balances.history(str(large), 50, cursor))
     finally:
         database.dispose()
         drop_database(name)

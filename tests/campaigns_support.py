@@ -22,7 +22,7 @@ from services.campaigns.rules import compile_rule
 from services.campaigns.segments import Segments, live
 from services.campaigns.server import MIGRATIONS
 from services.campaigns.settings import Lifecycle
-from services.points.ledger import PurchaseInput, PurchaseItem
+from services.points.purchases import PurchaseInput, PurchaseItem
 from services.runtime.cache import Cache
 from services.runtime.cursors import encode
 from services.runtime.db import Database
@@ -38,7 +38,7 @@ class CampaignsWorld:
         self.database = Database(url)
         self.database.migrate(MIGRATIONS, "campaigns")
         self.view = MemberView(
-            self.database, [Feed("points", points.ledger.events)], self.rules, self.clock
+            self.database, [Feed("points", points.events)], self.rules, self.clock
         )
         self.feedback = FeedbackBook(self.database, self.rules, self.clock)
         self.segments = Segments(self.database, "IRR", self.clock)
@@ -84,7 +84,7 @@ class CampaignsWorld:
         items = tuple(
             PurchaseItem("sku-" + c, c, "1", amount // len(categories)) for c in categories
         )
-        self.points.ledger.record_purchase(
+        self.points.purchases.record_purchase(
             PurchaseInput(STORE, transaction, member_id, amount, "IRR", items)
         )
         self.catch_up()

@@ -7,15 +7,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.points import events
 from services.points.adjustments import Adjustments
 from services.points.audit import audit
+from services.points.balances import Balances
 from services.points.jobs import Jobs
-from services.points.ledger import Ledger, PurchaseInput
+from services.points.members import IdentityAnswer, Members
 from services.points.policy import Expiry, PointsPolicy
+from services.points.purchases import PurchaseInput, Purchases
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
 from services.points.server import MIGRATIONS
 from services.runtime.db import Database
+from services.runtime.outbox import Event
 
 STORE = str(uuid.UUID(int=1))
 
@@ -38,24 +42,49 @@ class NoBonuses:
         return []
 
 
+class Identity:
+    """Identity as points asks it: every member id is an enrolled member unless the test says
+    otherwise. Counts the questions."""
+
+    def __init__(self) -> None:
+        self.unknown: set[uuid.UUID] = set()
+        self.erased: set[uuid.UUID] = set()
+        self.survivors: dict[uuid.UUID, uuid.UUID] = {}
+        self.asked: list[uuid.UUID] = []
+
+    def lookup(self, member_id: uuid.UUID) -> IdentityAnswer | None:
+        self.asked.append(member_id)
+        if member_id in self.unknown:
+            return None
+        while member_id in self.survivors:
+            member_id = self.survivors[member_id]
+        return IdentityAnswer(member_id, member_id in self.erased)
+
+
 class PointsWorld:
-    """Ledger, redemptions, refunds and jobs on one database, sharing one clock."""
+    """Purchases, balances, redemptions, refunds, adjustments and jobs on one database, sharing
+    one clock, with an identity the test tells who its members are."""
 
     def __init__(self, url: str, policy: PointsPolicy | None = None) -> None:
         self.database = Database(url)
         self.database.migrate(MIGRATIONS, "points")
         self.clock = Clock()
         self.policy = policy or PointsPolicy(currency="IRR", per_minor=10000 * 100)
-        self.ledger = Ledger(self.database, self.policy, NoBonuses(), self.clock)
-        self.redemptions = Redemptions(self.database, self.policy, self.clock)
+        self.identity = Identity()
+        self.members = Members(self.database, self.identity, self.clock)
+        self.purchases = Purchases(
+            self.database, self.policy, NoBonuses(), self.members, self.clock
+        )
+        self.balances = Balances(self.database, self.policy, self.clock)
+        self.redemptions = Redemptions(self.database, self.policy, self.members, self.clock)
         self.refunds = Refunds(self.database, self.policy, self.clock)
-        self.adjustments = Adjustments(self.database, self.policy, self.clock)
+        self.adjustments = Adjustments(self.database, self.policy, self.members, self.clock)
         self.jobs = Jobs(self.database, self.policy, self.clock, batch_members=7)
 
     def buy(self, member: str, points: int, transaction_id: str | None = None) -> str:
         """A purchase that earns exactly `points` at the base rate; returns its transaction id."""
         transaction_id = transaction_id or f"T-{uuid.uuid4().hex[:12]}"
-        self.ledger.record_purchase(
+        self.purchases.record_purchase(
             PurchaseInput(
                 store_id=STORE,
                 transaction_id=transaction_id,
@@ -67,8 +96,12 @@ class PointsWorld:
         return transaction_id
 
     def points(self, member: str) -> tuple[int, int, int, int]:
-        view = self.ledger.points(member)
+        view = self.balances.points(member)
         return view.available, view.pending, view.held, view.debt
+
+    def events(self, cursor: str, limit: int) -> tuple[list[Event], str]:
+        """A page of the outbox, as ListEvents answers it."""
+        return events.read(self.database, cursor, limit)
 
     def check_books(self) -> None:
         """The ledger's invariants, straight from the tables."""

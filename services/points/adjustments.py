@@ -8,13 +8,16 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import ADJUSTED, MAX_POINTS, Book, Operations, member, program
-from services.points.models import Adjustment, Lot, Purchase
+from services.points.ledger import ADJUSTED, MAX_POINTS, Book, Operations, member, program
+from services.points.members import Members
+from services.points.models import Adjustment
+from services.points.policy import PointsPolicy
+from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -32,6 +35,16 @@ class AdjustmentResult(JsonRecord):
 
 
 class Adjustments(Operations):
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        members: Members,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(database, policy, clock)
+        self._members = members
+
     def adjust(
         self, operation_id: str, member_id: str, points: int, reason: str, actor: str
     ) -> AdjustmentResult:
@@ -92,17 +105,16 @@ class Adjustments(Operations):
                 raise InvalidArgument("both members are now one (merged)", code="same-member")
             _require(book, giver, points)
             for lot, part in book.take(giver, points):
-                session.add(
-                    Lot(
-                        member_id=taker,
-                        status="available",
-                        points=part,
-                        remaining=part,
-                        available_at=book.now,
-                        expires_at=lot.expires_at,
-                        source=f"transfer:{operation_id}"[:40],
-                        created_at=book.now,
-                    )
+                repository.add_lot(
+                    session,
+                    member_id=taker,
+                    status="available",
+                    points=part,
+                    remaining=part,
+                    available_at=book.now,
+                    expires_at=lot.expires_at,
+                    source=f"transfer:{operation_id}"[:40],
+                    created_at=book.now,
                 )
             book.post(
                 "transfer",
@@ -143,13 +155,7 @@ class Adjustments(Operations):
             moved = (row.available, row.pending, row.debt)
             # Its lots and purchases become the survivor's, so a later refund of one of its
             # purchases takes back from the survivor.
-            for table in (Lot, Purchase):
-                session.execute(
-                    update(table)
-                    .where(table.member_id == source)
-                    .values(member_id=target)
-                    .execution_options(synchronize_session=False)
-                )
+            repository.move_lots_and_purchases(session, source, target)
             repository.move_spend(session, source, target)
             moves = []
             for bucket, points in zip(("available", "pending", "debt"), moved, strict=True):
@@ -192,15 +198,16 @@ class Adjustments(Operations):
             AdjustmentResult.from_json,
             "operation id",
         )
+        named = [member_id] + ([other] if other else [])
+        # A merge works on the two ids as they are; anything else on the members identity
+        # knows, whoever holds the points of each now.
+        if kind != "merge":
+            named = [self._members.owner(m) for m in named]
         now = self._clock()
 
         def apply(session: Session) -> AdjustmentResult:
             book = Book(session, self._policy, now)
-            # A merge works on the two ids as they are; anything else on whoever holds the
-            # points of each now.
-            owners = book.lock(
-                *([member_id] + ([other] if other else [])), follow_merges=kind != "merge"
-            )
+            owners = book.lock(*named, follow_merges=kind != "merge")
             earlier = once.replay(session)
             if earlier is not None:
                 return earlier
@@ -214,7 +221,8 @@ class Adjustments(Operations):
                 available=available,
                 other_available=other_available,
             )
-            session.add(
+            repository.add(
+                session,
                 Adjustment(
                     operation_id=operation_id,
                     kind=kind,
@@ -226,9 +234,8 @@ class Adjustments(Operations):
                     request_hash=fingerprint,
                     result=result.to_json(),
                     created_at=now,
-                )
+                ),
             )
-            session.flush()
             return result
 
         return once.run(apply)

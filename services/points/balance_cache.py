@@ -21,8 +21,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from services.points.book import TOUCHED_MEMBERS
-from services.points.ledger import PointsView, TierView
+from services.points.balances import PointsView, TierView
+from services.points.ledger import TOUCHED_MEMBERS
 from services.runtime.cache import Cache
 from services.runtime.logs import log
 

@@ -9,7 +9,7 @@ import grpc
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.common.v1 import common_pb2
-from services.points.ledger import EarningLine, PurchaseInput
+from services.points.purchases import EarningLine, PurchaseInput
 from services.runtime.channels import open_channel
 from services.runtime.convert import to_timestamp
 from services.runtime.interceptors import domain_error_of

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.points import repository
-from services.points.book import Book
-from services.points.ledger import BonusSource, PurchaseInput
-from services.points.models import Purchase
+from services.points.ledger import Book
 from services.points.policy import PointsPolicy
+from services.points.purchases import BonusSource, PurchaseInput
 from services.points.redemptions import release
 from services.runtime.db import Database, utcnow
 from services.runtime.logs import log
@@ -123,7 +122,7 @@ class Jobs:
             with self._db.write() as session:
                 book = Book(session, self._policy, now)
                 (owner,) = book.lock(member_id)
-                record = session.get(Purchase, purchase_id, populate_existing=True)
+                record = repository.purchase_as_it_stands(session, purchase_id)
                 if record is None or record.campaigns_evaluated:
                     continue  # another runner got here first
                 points = sum(bonus.points for bonus in bonuses)

@@ -1,387 +1,416 @@
-"""Purchases earn points exactly once; balances and history are read back.
+"""Double-entry bookkeeping of points, inside one database transaction.
 
-No gRPC here; SQL lives in repository.py and bookkeeping in book.py. A purchase's posting, its
-lot, the member's balance and the idempotency record that makes a POS retry harmless are
-written in one database transaction.
+Every change is a posting whose entries sum to zero: points leave one account and enter
+another. Member accounts are split in buckets (available, pending, held, debt) that are kept in
+step on the member's locked balance row; points earned are kept in lots, spent
+soonest-expiring first, so a balance is always the sum of what its lots have left.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import re
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from services.points import repository
-from services.points.book import MAX_MERGE_HOPS, Book
-from services.points.models import OutboxEvent
-from services.points.policy import Line, PointsPolicy
-from services.runtime import cursors, outbox
+from loyalty.points.v1 import points_pb2 as pb
+from services.points import events, repository
+from services.points.models import HoldAllocation, Lot
+from services.points.policy import PointsPolicy
+from services.points.repository import BUCKETS, BalanceRow
+from services.points.tiers import Tier
+from services.runtime import metrics
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument
-from services.runtime.idempotency import JsonRecord, Once, check_caller_id
-from services.runtime.ids import parse_id
-from services.runtime.logs import log
-from services.runtime.money import MAX_MINOR
+from services.runtime.errors import FailedPrecondition
 
-logger = logging.getLogger(__name__)
-
-_QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
-MAX_ITEMS = 1000
-MAX_CLOCK_SKEW = timedelta(days=1)
-LEDGER_PAGE_MAX = 200
-
-
-@dataclass(frozen=True)
-class PurchaseItem:
-    sku: str
-    category: str
-    quantity: str
-    unit_price_minor: int
+MEMBER = "member"
+EARNED = "program:earned"
+REDEEMED = "program:redeemed"
+EXPIRED = "program:expired"
+ADJUSTED = "program:adjustments"
+# No single change moves more points than this; keeps sums far from int64 limits. (points.proto
+# documents it for callers.)
+MAX_POINTS = 10**12
+TOUCHED_MEMBERS = "points_members_touched"
+# How many lots a spend reads at a time.
+TAKE_BATCH = 100
+POSTINGS_MADE = "points_postings_made"
+# A merged duplicate names its survivor; survivors merged later are followed this far.
+MAX_MERGE_HOPS = 5
 
 
-@dataclass(frozen=True)
-class PurchaseInput:
-    store_id: str
-    transaction_id: str
-    member_id: str
-    amount_minor: int
-    currency: str
-    items: tuple[PurchaseItem, ...] = ()
-    occurred_at: datetime | None = None
+def session_touched(session: Session, member_ids: Iterable[uuid.UUID]) -> None:
+    """Notes members whose points this transaction changes, for cache invalidation on commit."""
+    session.info.setdefault(TOUCHED_MEMBERS, set()).update(member_ids)
 
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
-        return json.dumps(data, separators=(",", ":"))
 
-    @classmethod
-    def from_json(cls, text: str) -> PurchaseInput:
-        data = json.loads(text)
-        data["items"] = tuple(PurchaseItem(**item) for item in data["items"])
-        if data["occurred_at"]:
-            data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
-        return cls(**data)
+def count_committed_postings(session: Session) -> None:
+    """After a commit: the postings it made, for the metrics."""
+    metrics.count_postings(session.info.pop(POSTINGS_MADE, ()))
 
-    def fingerprint(self) -> str:
-        """What a retry must repeat exactly to count as the same purchase."""
-        body = {
-            "member_id": self.member_id,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "items": [asdict(item) for item in self.items],
-            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
-        }
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+class UnbalancedPosting(AssertionError):
+    """A posting whose entries do not sum to zero: a programming error, never accepted."""
 
 
 @dataclass(frozen=True)
-class EarningLine:
-    source: str
+class Move:
+    """`points` into one account (negative: out of it)."""
+
     points: int
-    reason: str
+    account: str
+    member_id: uuid.UUID | None = None
+    bucket: str | None = None
 
 
-@dataclass(frozen=True)
-class PurchaseResult(JsonRecord):
-    transaction_id: str
-    member_id: str
-    points_earned: int
-    breakdown: tuple[EarningLine, ...]
-    available: int
-    pending: int
-
-    @classmethod
-    def from_json(cls, text: str) -> PurchaseResult:
-        data = json.loads(text)
-        data["breakdown"] = tuple(EarningLine(**line) for line in data["breakdown"])
-        return cls(**data)
+def member(member_id: uuid.UUID, bucket: str, points: int) -> Move:
+    assert bucket in BUCKETS
+    return Move(points, MEMBER, member_id, bucket)
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    id: int
-    kind: str
-    points: int
-    bucket: str
-    reason: str
-    source_type: str
-    source_id: str
-    created_at: datetime
+def program(account: str, points: int) -> Move:
+    return Move(points, account)
 
 
-class ViewCache(Protocol):
-    def read(self, member_id: uuid.UUID, load: Callable[[], PointsView]) -> PointsView:
-        """The member's view from the cache while it is current, else `load()`."""
+class Operations:
+    """What every use case that changes points works with: the database, the program's rules
+    and a clock (a test's own, to move time)."""
 
-
-class BonusSource(Protocol):
-    def evaluate(
-        self, purchase: PurchaseInput, base_points: int, fingerprint: str, recorded: bool = False
-    ) -> list[EarningLine] | None:
-        """Campaign bonuses for the purchase; None when they cannot be known right now.
-
-        `fingerprint` names the request as the till sent it; `recorded` says the purchase is
-        recorded under it (a bonus owed). Raises idempotency-mismatch (and books nothing) when
-        campaigns answered another request under the same transaction id."""
-
-
-@dataclass(frozen=True)
-class TierView:
-    name: str
-    multiplier: str
-    # Purchases less refunds over the tier window, in minor units.
-    qualifying_spend_minor: int
-    review_at: datetime | None
-    next_name: str
-    # What is still to spend to reach the next tier; 0 at the top.
-    next_needs_minor: int
-
-
-@dataclass(frozen=True)
-class PointsView:
-    available: int
-    pending: int
-    held: int
-    debt: int
-    expiring: tuple[tuple[datetime, int], ...]
-    tier: TierView
-    # A merged duplicate's view says only whose points it now reads (its survivor's id).
-    merged_into: str = ""
-
-
-Clock = Callable[[], datetime]
-
-
-class Ledger:
     def __init__(
-        self,
-        database: Database,
-        policy: PointsPolicy,
-        bonuses: BonusSource,
-        clock: Clock = utcnow,
-        cache: ViewCache | None = None,
+        self, database: Database, policy: PointsPolicy, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self._db = database
         self._policy = policy
-        self._bonuses = bonuses
         self._clock = clock
-        self._cache = cache
 
-    def record_purchase(self, purchase: PurchaseInput) -> PurchaseResult:
-        store_id, member_id = self._validate(purchase)
-        once = Once(
-            self._db,
-            lambda session: repository.purchase_by_transaction(
-                session, store_id, purchase.transaction_id
-            ),
-            purchase.fingerprint(),
-            PurchaseResult.from_json,
-            "transaction_id",
-        )
-        with self._db.read() as session:
-            found, tier_name = repository.replay_and_tier(
-                session, store_id, purchase.transaction_id, member_id
-            )
-        earlier = once.answer(found)
-        if earlier is not None:
-            return earlier
-        ladder = self._policy.ladder
-        tier = ladder.named(tier_name) if tier_name is not None else ladder.lowest
-        # Campaigns are asked before the transaction opens: no lock waits on the network.
-        lines = tuple(
-            Line(item.sku, item.category, int(Decimal(item.quantity) * item.unit_price_minor))
-            for item in purchase.items
-        )
-        base = self._policy.base_points(purchase.amount_minor, lines)
-        bonuses = self._bonuses.evaluate(purchase, base, once.fingerprint)
-        earning = [
-            EarningLine("base", base, self._policy.label),
-            EarningLine(f"tier:{tier.name}", tier.bonus(base), f"{tier.name} ×{tier.multiplier}"),
-            *(bonuses or []),
-        ]
-        earned = sum(line.points for line in earning)
-        now = self._clock()
-        occurred_at = min(purchase.occurred_at or now, now)
-        purchase_id = uuid.uuid4()
-        owed_request = None
-        if bonuses is None:
-            # Asked again later, campaigns judges it at the time it was made.
-            owed = replace(purchase, occurred_at=occurred_at).to_json()
-            owed_request = json.dumps({"purchase": owed, "base_points": base})
 
-        def apply(session: Session) -> PurchaseResult:
-            book = Book(session, self._policy, now)
-            # The member, or the survivor of a merge that raced this purchase.
-            (owner,) = book.lock(member_id)
-            lot_id = book.earn(
-                owner,
-                earned,
-                occurred_at,
-                kind="earn",
-                reason="purchase",
-                source_type="pos",
-                source_id=purchase.transaction_id,
-                source=f"purchase:{purchase_id}",
-            )
-            repository.add_spend(session, owner, occurred_at.date(), purchase.amount_minor)
-            book.emit(
-                "purchase.recorded",
-                owner,
+class Book:
+    """The ledger as one transaction sees it: its locked balances and its clock."""
+
+    def __init__(self, session: Session, policy: PointsPolicy, now: datetime) -> None:
+        self.session = session
+        self.policy = policy
+        self.now = now
+        self.balances: dict[uuid.UUID, BalanceRow] = {}
+
+    def lock(self, *member_ids: uuid.UUID, follow_merges: bool = True) -> list[uuid.UUID]:
+        """Locks the members' balances and settles their due lots (see `settle_due`); every
+        change to a member starts here. Answers whose points each change is for: the member
+        itself, or, for a duplicate merged into another, its survivor (locked too), so that a
+        posting racing a merge lands on the survivor instead of an id nobody reads any more."""
+        self._lock_rows(member_ids)
+        if not follow_merges:
+            return list(member_ids)
+        owners = []
+        for member_id in member_ids:
+            owner = member_id
+            for _hop in range(MAX_MERGE_HOPS):
+                survivor = self.balances[owner].merged_into
+                if survivor is None:
+                    break
+                # Locked after the duplicate, out of id order: only a change that raced the
+                # merge (or came with an old id) gets here.
+                self._lock_rows((survivor,))
+                owner = survivor
+            else:
+                raise FailedPrecondition("the member's merges go too deep", code="merge-chain")
+            owners.append(owner)
+        return owners
+
+    def _lock_rows(self, member_ids: Iterable[uuid.UUID]) -> None:
+        member_ids = tuple(member_ids)
+        session_touched(self.session, member_ids)
+        missing = [m for m in member_ids if m not in self.balances]
+        if not missing:
+            return
+        rows, due = repository.lock_balances(self.session, missing, self.now)
+        self.balances.update(rows)
+        for member_id in sorted(due):
+            for kind in ("activate", "expire"):
+                self.settle_due(kind, [member_id], f"member:{member_id}")
+
+    def balance(self, member_id: uuid.UUID) -> BalanceRow:
+        return self.balances[member_id]
+
+    def post(
+        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
+    ) -> None:
+        """Writes a balanced posting and moves the locked members' buckets with it."""
+        changes = self._write(kind, reason, source_type, source_id, moves)
+        for member_id, delta in changes.items():
+            assert member_id in self.balances, "a member's balance must be locked first"
+            row = self.balances[member_id]
+            for bucket, points in delta.items():
+                setattr(row, bucket, getattr(row, bucket) + points)
+        if changes:
+            repository.add_to_balances(self.session, changes)
+
+    def _write(
+        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
+    ) -> dict[uuid.UUID, dict[str, int]]:
+        """Writes the posting, its entries and its events; returns each member's bucket
+        changes (the caller moves their balances)."""
+        moves = [move for move in moves if move.points]
+        if not moves:
+            return {}
+        if sum(move.points for move in moves) != 0:
+            raise UnbalancedPosting(f"{kind}: {moves}")
+        reason, source_id = reason[:200], source_id[:100]
+        posting_id = repository.add_posting(
+            self.session, kind, reason, source_type, source_id, self.now
+        )
+        self.session.info.setdefault(POSTINGS_MADE, []).append(
+            (kind, sum(m.points for m in moves if m.points > 0))
+        )
+        repository.add_entries(
+            self.session,
+            posting_id,
+            [
                 {
-                    "store_id": str(store_id),
-                    "transaction_id": purchase.transaction_id,
-                    "amount_minor": purchase.amount_minor,
-                    "currency": purchase.currency,
-                    "items": [asdict(item) for item in purchase.items],
-                    "occurred_at": occurred_at.isoformat(),
-                    "points_earned": earned,
-                },
-            )
-            book.review_tier(owner, upgrade_only=True)
-            row = book.balance(owner)
-            result = PurchaseResult(
-                transaction_id=purchase.transaction_id,
-                member_id=purchase.member_id,
-                points_earned=earned,
-                breakdown=tuple(line for line in earning if line.points or line.source == "base"),
-                available=row.available,
-                pending=row.pending,
-            )
-            # Written last: a copy of this purchase that got here first makes it fail on the
-            # unique (store_id, transaction_id), and the whole transaction rolls back.
-            repository.add_purchase(
-                session,
-                id=purchase_id,
-                store_id=store_id,
-                transaction_id=purchase.transaction_id,
-                member_id=owner,
-                amount_minor=purchase.amount_minor,
-                currency=purchase.currency,
-                occurred_at=occurred_at,
-                request_hash=once.fingerprint,
-                campaigns_evaluated=bonuses is not None,
-                owed_request=owed_request,
-                points_earned=earned,
-                refunded_minor=0,
-                points_reversed=0,
-                lot_id=lot_id,
-                result=result.to_json(),
-                created_at=now,
-            )
-            log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
-            return result
-
-        return once.run(apply, checked=True)
-
-    def _validate(self, purchase: PurchaseInput) -> tuple[uuid.UUID, uuid.UUID]:
-        store_id = parse_id(purchase.store_id, "store")
-        member_id = parse_id(purchase.member_id, "member")
-        check_caller_id(purchase.transaction_id, "transaction_id")
-        if purchase.currency != self._policy.currency:
-            raise InvalidArgument(
-                f"the program runs in {self._policy.currency}, "
-                f"not {purchase.currency or 'no currency'}",
-                code="currency-mismatch",
-            )
-        if not 0 < purchase.amount_minor <= MAX_MINOR:
-            raise InvalidArgument("amount must be more than zero", code="invalid-amount")
-        if purchase.occurred_at and purchase.occurred_at > self._clock() + MAX_CLOCK_SKEW:
-            raise InvalidArgument("occurred_at is in the future", code="invalid-occurred-at")
-        if len(purchase.items) > MAX_ITEMS:
-            raise InvalidArgument(f"at most {MAX_ITEMS} items", code="invalid-items")
-        for item in purchase.items:
-            if not 0 < len(item.sku) <= 64 or len(item.category) > 64:
-                raise InvalidArgument("item sku must be 1 to 64 characters", code="invalid-items")
-            if not _QUANTITY.fullmatch(item.quantity) or Decimal(item.quantity) <= 0:
-                raise InvalidArgument(
-                    "item quantity must be a positive number", code="invalid-items"
+                    "account": m.account,
+                    "member_id": m.member_id,
+                    "bucket": m.bucket,
+                    "amount": m.points,
+                }
+                for m in moves
+            ],
+        )
+        changes: dict[uuid.UUID, dict[str, int]] = {}
+        for m in moves:
+            if m.account == MEMBER:
+                bucket = changes.setdefault(m.member_id, {})
+                bucket[m.bucket] = bucket.get(m.bucket, 0) + m.points
+        events.points_changed(
+            self.session,
+            self.now,
+            kind,
+            {
+                member_id: pb.PointsChanged(
+                    posting_id=posting_id,
+                    reason=reason,
+                    source_type=source_type,
+                    source_id=source_id,
+                    changes=change,
                 )
-            if not 0 <= item.unit_price_minor <= MAX_MINOR:
-                raise InvalidArgument("item unit_price must not be negative", code="invalid-items")
-        return store_id, member_id
-
-    def events(self, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
-        with self._db.read() as session:
-            return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
-
-    @property
-    def currency(self) -> str:
-        return self._policy.currency
-
-    def points(self, member_id: str) -> PointsView:
-        """The member's balances, the points that expire next by date, and their tier."""
-        parsed = parse_id(member_id, "member")
-        for _hop in range(MAX_MERGE_HOPS):
-            view = self._view(parsed)
-            if not view.merged_into:
-                return view
-            # Merges are never undone, so a duplicate's cached view cannot go stale.
-            parsed = uuid.UUID(view.merged_into)
-        return view
-
-    def _view(self, parsed: uuid.UUID) -> PointsView:
-        if self._cache is None:
-            return self._load_points(parsed)
-        return self._cache.read(parsed, lambda: self._load_points(parsed))
-
-    def _load_points(self, parsed: uuid.UUID, expiring_dates: int = 5) -> PointsView:
-        now = self._clock()
-        ladder = self._policy.ladder
-        with self._db.read() as session:
-            row = repository.standing(session, parsed, now - ladder.window)
-            expiring = repository.expiring(session, parsed, now, expiring_dates)
-        tier = ladder.named(row.tier) if row.tier is not None else ladder.lowest
-        above = ladder.above(tier)
-        spend = int(row.spend)
-        tier_view = TierView(
-            name=tier.name,
-            multiplier=str(tier.multiplier),
-            qualifying_spend_minor=spend,
-            review_at=row.review_at,
-            next_name=above.name if above else "",
-            next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
+                for member_id, change in changes.items()
+            },
         )
-        if row.merged_into is not None:
-            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=str(row.merged_into))
-        if row.available is None:
-            return PointsView(0, 0, 0, 0, (), tier_view)
-        return PointsView(
-            available=row.available,
-            pending=row.pending,
-            held=row.held,
-            debt=-row.debt,
-            expiring=tuple(expiring),
-            tier=tier_view,
+        return changes
+
+    def earn(
+        self,
+        member_id: uuid.UUID,
+        points: int,
+        earned_at: datetime,
+        *,
+        kind: str,
+        reason: str,
+        source_type: str,
+        source_id: str,
+        source: str,
+        expires_at: datetime | None = None,
+        from_account: str = EARNED,
+        available_at: datetime | None = None,
+    ) -> int | None:
+        """Credits `points` in a new lot, pending for the return window unless `available_at`
+        says otherwise; a debt is paid off first. Returns the lot's id (None: all went to
+        the debt)."""
+        if points <= 0:
+            return None
+        row = self.balances[member_id]
+        pay_debt = min(points, -row.debt)
+        rest = points - pay_debt
+        if available_at is None:
+            available_at = earned_at + self.policy.pending
+        pending = available_at > self.now
+        bucket = "pending" if pending else "available"
+        self.post(
+            kind,
+            reason,
+            source_type,
+            source_id,
+            [
+                program(from_account, -points),
+                member(member_id, "debt", pay_debt),
+                member(member_id, bucket, rest),
+            ],
+        )
+        if rest == 0:
+            return None
+        return repository.add_lot(
+            self.session,
+            member_id=member_id,
+            status=bucket,
+            points=rest,
+            remaining=rest,
+            available_at=available_at,
+            expires_at=expires_at or self.policy.expiry.expires_at(earned_at),
+            source=source[:40],
+            created_at=self.now,
         )
 
-    def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:
-        """A page of the member's entries, newest first, and the cursor of the next page."""
-        parsed = parse_id(member_id, "member")
-        limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
-        before = cursors.decode(cursor, 1)[0] if cursor else None
-        with self._db.read() as session:
-            rows = repository.member_entries(session, parsed, limit + 1, before)
-        lines = [
-            LedgerLine(
-                id=entry.id,
-                kind=posting.kind,
-                points=entry.amount,
-                bucket=entry.bucket or "",
-                reason=posting.reason,
-                source_type=posting.source_type,
-                source_id=posting.source_id,
-                created_at=posting.created_at,
+    def take(
+        self, member_id: uuid.UUID, points: int, first: Lot | None = None
+    ) -> list[tuple[Lot, int]]:
+        """Takes up to `points` from the member's lots: `first` first, then soonest-expiring.
+
+        Returns what was taken from which lot; the caller posts the matching entries.
+        """
+        taken: list[tuple[Lot, int]] = []
+
+        def take_from(lots: list[Lot]) -> None:
+            nonlocal points
+            for lot in lots:
+                if points <= 0:
+                    return
+                part = min(lot.remaining, points)
+                if part:
+                    lot.remaining -= part
+                    taken.append((lot, part))
+                    points -= part
+
+        if first is not None:
+            take_from([first])
+        # A batch at a time: a member may have hundreds of thousands of lots, and a spend
+        # needs only the first few. The lots a batch empties drop out of the next one.
+        while points > 0:
+            batch = repository.spendable_lots(
+                self.session, member_id, self.now, TAKE_BATCH, first.id if first else None
             )
-            for entry, posting in rows[:limit]
-        ]
-        next_cursor = cursors.encode(lines[-1].id) if len(rows) > limit else ""
-        return lines, next_cursor
+            take_from(batch)
+            self.session.flush()
+            if len(batch) < TAKE_BATCH:
+                break
+        self.session.flush()
+        return taken
+
+    def give_back(self, allocations: list[tuple[HoldAllocation, Lot]]) -> tuple[int, int]:
+        """Returns held points to their lots; points of lots expired meanwhile expire now.
+
+        Returns (points back in lots, points expired).
+        """
+        back = expired = 0
+        for allocation, lot in allocations:
+            if lot.expires_at is not None and lot.expires_at <= self.now:
+                expired += allocation.points
+            else:
+                lot.remaining += allocation.points
+                back += allocation.points
+        self.session.flush()
+        return back, expired
+
+    def settle_due(self, kind: str, member_ids: list[uuid.UUID], source_id: str) -> int:
+        """Activates or expires the due lots of these (locked) members in one posting.
+
+        Set-based, for one member or thousands: the balances move in one statement, and any
+        balance row this transaction holds is read again afterwards.
+        """
+        totals = repository.due_totals(self.session, kind, self.now, member_ids)
+        if not totals:
+            return 0
+        session_touched(self.session, member_ids)
+        moves: list[Move] = []
+        deltas: dict[uuid.UUID, dict[str, int]] = {}
+        moved = 0
+        for member_id, status, points in totals:
+            moved += points
+            delta = deltas.setdefault(member_id, {})
+            if kind == "activate":
+                moves.append(member(member_id, "pending", -points))
+                moves.append(member(member_id, "available", points))
+                delta["pending"] = delta.get("pending", 0) - points
+                delta["available"] = delta.get("available", 0) + points
+            else:
+                moves.append(member(member_id, status, -points))
+                delta[status] = delta.get(status, 0) - points
+        if kind == "expire":
+            moves.append(program(EXPIRED, moved))
+        reason = "points became available" if kind == "activate" else "points expired"
+        self._write(kind, reason, "system", source_id, moves)
+        if moved:
+            repository.add_to_balances(self.session, deltas)
+        repository.settle_due_lots(self.session, kind, self.now, member_ids)
+        for member_id, delta in deltas.items():
+            if member_id in self.balances:
+                row = self.balances[member_id]
+                row.available += delta.get("available", 0)
+                row.pending += delta.get("pending", 0)
+        return moved
+
+    def review_tier(self, member_id: uuid.UUID, upgrade_only: bool) -> tuple[str, str]:
+        """Brings the member's tier in line with their qualifying spend: higher at once; lower
+        only when the review date has come (`upgrade_only` False). Returns (before, after)."""
+        ladder = self.policy.ladder
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
+        earned = ladder.earned_by(held.spend)
+        next_review = self.now + ladder.window
+        if not upgrade_only and held.review_at is not None and held.review_at <= self.now:
+            return self._set_tier(member_id, held, earned, next_review, floor=None)
+        if ladder.rank(earned) > ladder.rank(before):
+            # The tier below an upgrade: what the last review gave, however many upgrades since.
+            if held.floor_tier is not None:
+                floor = (held.floor_tier, held.floor_review_at)
+            else:
+                floor = (before.name, held.review_at or next_review)
+            return self._set_tier(member_id, held, earned, next_review, floor)
+        if held.tier is None:
+            return self._set_tier(member_id, held, before, next_review, floor=None)
+        return before.name, before.name
+
+    def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
+        """After a refund: a tier the member was upgraded to since their last review falls back
+        to what their spend still earns, no lower than the tier that review gave, and is next
+        reviewed when that tier would have been. What the spend earns is the higher of its
+        window up to the upgrade and its window up to now, so refunding a purchase from a later
+        day than the upgrade never undoes it. Returns (before, after)."""
+        ladder = self.policy.ladder
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
+        if held.floor_tier is None:
+            return before.name, before.name
+        floor = ladder.named(held.floor_tier)
+        at_upgrade = repository.spend_between(
+            self.session, member_id, held.since - ladder.window, held.since
+        )
+        after = max(
+            floor, ladder.earned_by(at_upgrade), ladder.earned_by(held.spend), key=ladder.rank
+        )
+        if ladder.rank(after) >= ladder.rank(before):
+            return before.name, before.name
+        kept = None if after == floor else (held.floor_tier, held.floor_review_at)
+        return self._set_tier(member_id, held, after, held.floor_review_at, kept)
+
+    def _set_tier(
+        self,
+        member_id: uuid.UUID,
+        held: Row,
+        tier: Tier,
+        review_at: datetime,
+        floor: tuple[str, datetime] | None,
+    ) -> tuple[str, str]:
+        """Writes the member's tier row (`held` is it as `tier_and_spend` read it) and, if the
+        tier changes, a `tier.changed` event."""
+        ladder = self.policy.ladder
+        session_touched(self.session, [member_id])
+        before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
+        values: dict[str, object] = {
+            "tier": tier.name,
+            "review_at": review_at,
+            "floor_tier": floor[0] if floor else None,
+            "floor_review_at": floor[1] if floor else None,
+        }
+        if held.tier is None:
+            repository.add_tier(self.session, member_id, since=self.now, **values)
+        else:
+            if tier != before:
+                values["since"] = self.now
+            repository.update_tier(self.session, member_id, **values)
+        if tier != before:
+            events.tier_changed(
+                self.session, self.now, member_id, before.name, tier.name, int(held.spend)
+            )
+        return before.name, tier.name

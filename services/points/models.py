@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UtcDateTime, utcnow
+from services.runtime.event_feed import FeedCursorColumns
 from services.runtime.outbox import OutboxColumns
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -247,3 +248,23 @@ class SpendDay(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class KnownMember(Base):
+    """A member as points knows them from identity: learned from its event feed, or from its
+    answer about a member the feed had not brought yet. `merged` (into `survivor_id`) and
+    `erased` are final."""
+
+    __tablename__ = "members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # member | merged | erased
+    status: Mapped[str] = mapped_column(String(10))
+    survivor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    learned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FeedCursor(FeedCursorColumns, Base):
+    """How far points has read identity's events; moved with what they changed."""
+
+    __tablename__ = "feed_cursors"

@@ -8,13 +8,18 @@ expire or be spent twice while it waits.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.book import EXPIRED, MAX_POINTS, REDEEMED, Book, Operations, member, program
+from services.points.ledger import EXPIRED, MAX_POINTS, REDEEMED, Book, Operations, member, program
+from services.points.members import Members
 from services.points.models import Hold, HoldAllocation
+from services.points.policy import PointsPolicy
+from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -32,6 +37,16 @@ class RedemptionResult(JsonRecord):
 
 
 class Redemptions(Operations):
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        members: Members,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(database, policy, clock)
+        self._members = members
+
     def hold(
         self, store_id: str, redemption_id: str, member_id: str, points: int, capture: bool
     ) -> RedemptionResult:
@@ -50,11 +65,12 @@ class Redemptions(Operations):
             RedemptionResult.from_json,
             "redemption_id",
         )
+        spender = self._members.owner(member_uuid)
         now = self._clock()
 
         def apply(session: Session) -> RedemptionResult:
             book = Book(session, self._policy, now)
-            (owner,) = book.lock(member_uuid)
+            (owner,) = book.lock(spender)
             earlier = once.replay(session)
             if earlier is not None:
                 return earlier
@@ -75,13 +91,13 @@ class Redemptions(Operations):
                 expires_at=now + self._policy.hold_for,
                 created_at=now,
             )
-            session.add(hold)
-            session.flush()  # the unique guard fires here for a duplicate
+            repository.add(session, hold)  # the unique guard fires here for a duplicate
             taken = book.take(owner, points)
             assert sum(part for _, part in taken) == points, "lots disagree with the balance"
-            session.add_all(
+            allocations = [
                 HoldAllocation(hold_id=hold.id, lot_id=lot.id, points=part) for lot, part in taken
-            )
+            ]
+            repository.add(session, *allocations)
             book.post(
                 "hold",
                 "points held for a redemption",

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from services.points import repository
-from services.points.book import EARNED, Book, Operations, member, program
-from services.points.models import Lot, Refund
+from loyalty.points.v1 import points_pb2 as pb
+from services.points import events, repository
+from services.points.ledger import EARNED, Book, Operations, member, program
+from services.points.models import Refund
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -72,7 +73,7 @@ class Refunds(Operations):
             refunded = purchase.refunded_minor + amount_minor
             due = purchase.points_earned * refunded // purchase.amount_minor
             points = due - purchase.points_reversed
-            own = session.get(Lot, purchase.lot_id) if purchase.lot_id else None
+            own = repository.lot_by_id(session, purchase.lot_id) if purchase.lot_id else None
             taken = book.take(purchase.member_id, points, first=own)
             moves = [program(EARNED, points)]
             for lot, part in taken:
@@ -86,18 +87,19 @@ class Refunds(Operations):
                 session, purchase.member_id, purchase.occurred_at.date(), -amount_minor
             )
             book.undo_refunded_upgrade(purchase.member_id)
-            book.emit(
-                "purchase.refunded",
+            events.purchase_refunded(
+                session,
+                now,
                 purchase.member_id,
-                {
-                    "store_id": str(store),
-                    "transaction_id": transaction_id,
-                    "refund_id": refund_id,
-                    "amount_minor": amount_minor,
-                    "refunded_minor": refunded,
-                    "purchase_amount_minor": purchase.amount_minor,
-                    "points_reversed": points,
-                },
+                pb.PurchaseRefunded(
+                    store_id=str(store),
+                    transaction_id=transaction_id,
+                    refund_id=refund_id,
+                    amount_minor=amount_minor,
+                    refunded_minor=refunded,
+                    purchase_amount_minor=purchase.amount_minor,
+                    points_reversed=points,
+                ),
             )
             row = book.balance(purchase.member_id)
             result = RefundResult(
@@ -111,7 +113,8 @@ class Refunds(Operations):
                 pending=row.pending,
                 debt=-row.debt,
             )
-            session.add(
+            repository.add(
+                session,
                 Refund(
                     store_id=store,
                     refund_id=refund_id,
@@ -120,9 +123,8 @@ class Refunds(Operations):
                     request_hash=fingerprint,
                     result=result.to_json(),
                     created_at=now,
-                )
+                ),
             )
-            session.flush()
             return result
 
         return once.run(apply)

@@ -19,6 +19,7 @@ from services.points.models import (
     Entry,
     Hold,
     HoldAllocation,
+    KnownMember,
     Lot,
     MemberTier,
     Posting,
@@ -36,6 +37,7 @@ _postings = Posting.__table__
 _purchases = Purchase.__table__
 _spend_days = SpendDay.__table__
 _tiers = MemberTier.__table__
+_members = KnownMember.__table__
 # A member's balance is split in these buckets (see book.py).
 BUCKETS = ("available", "pending", "held", "debt")
 
@@ -137,21 +139,77 @@ _SAME_PURCHASE = and_(
     _purchases.c.store_id == bindparam("store_id"),
     _purchases.c.transaction_id == bindparam("transaction_id"),
 )
+_KNOWN = _members.c.member_id == bindparam("member_id")
 _REPLAY_AND_TIER = select(
     select(_purchases.c.request_hash).where(_SAME_PURCHASE).scalar_subquery().label("request_hash"),
     select(_purchases.c.result).where(_SAME_PURCHASE).scalar_subquery().label("result"),
     select(_tiers.c.tier).where(_tiers.c.member_id == bindparam("member_id")).scalar_subquery(),
+    select(_members.c.status).where(_KNOWN).scalar_subquery(),
+    select(_members.c.survivor_id).where(_KNOWN).scalar_subquery(),
 )
 
 
 def replay_and_tier(
     session: Session, store_id: uuid.UUID, transaction_id: str, member_id: uuid.UUID
-) -> tuple[Row | None, str | None]:
+) -> tuple[Row | None, str | None, MemberState | None]:
     """In one statement: the purchase already recorded under this transaction id (its
-    request_hash and result), if any, and the member's tier name, if they have one."""
+    request_hash and result), if any, the member's tier name, if they have one, and what
+    points knows of the member (None: nothing yet)."""
     params = {"store_id": store_id, "transaction_id": transaction_id, "member_id": member_id}
     row = session.execute(_REPLAY_AND_TIER, params).one()
-    return (row if row.request_hash is not None else None), row[2]
+    known = MemberState(row[3], row[4]) if row[3] is not None else None
+    return (row if row.request_hash is not None else None), row[2], known
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """What points knows of a member: `member`, `erased`, or `merged` into `survivor_id`."""
+
+    status: str
+    survivor_id: uuid.UUID | None = None
+
+
+_MEMBER_STATE = select(_members.c.status, _members.c.survivor_id).where(_KNOWN)
+
+
+def member_state(session: Session, member_id: uuid.UUID) -> MemberState | None:
+    row = session.execute(_MEMBER_STATE, {"member_id": member_id}).one_or_none()
+    return MemberState(row[0], row[1]) if row is not None else None
+
+
+_LEARN_MEMBERS = _per_dialect(
+    lambda insert: insert(_members).on_conflict_do_nothing(index_elements=["member_id"])
+)
+
+
+def _settle_members(insert: Callable[[Any], Any]) -> Any:
+    statement = insert(_members)
+    return statement.on_conflict_do_update(
+        index_elements=["member_id"],
+        set_={
+            "status": statement.excluded.status,
+            "survivor_id": statement.excluded.survivor_id,
+            "learned_at": statement.excluded.learned_at,
+        },
+    )
+
+
+_SETTLE_MEMBERS = _per_dialect(_settle_members)
+
+
+def learn_members(
+    session: Session, states: dict[uuid.UUID, MemberState], at: datetime, final: bool
+) -> None:
+    """Records what is known of these members. Only a `final` state (merged, erased) replaces
+    one recorded before: a member's state never goes back."""
+    if not states:
+        return
+    rows = [
+        {"member_id": m, "status": s.status, "survivor_id": s.survivor_id, "learned_at": at}
+        for m, s in states.items()
+    ]
+    statements = _SETTLE_MEMBERS if final else _LEARN_MEMBERS
+    session.execute(statements[_dialect(session)], rows)
 
 
 _ADD_POSTING = insert(_postings).returning(_postings.c.id)
@@ -203,16 +261,11 @@ def add_spend(session: Session, member_id: uuid.UUID, day: date, amount_minor: i
     session.execute(_ADD_SPEND[_dialect(session)], values)
 
 
+# What the member paid on the days after `since`, less what was refunded of it: a sum of at most
+# a window's days, however many purchases there were.
 _SPEND_SINCE = select(func.coalesce(func.sum(_spend_days.c.amount_minor), 0)).where(
     _spend_days.c.member_id == bindparam("member_id"), _spend_days.c.day > bindparam("since")
 )
-
-
-def qualifying_spend(session: Session, member_id: uuid.UUID, since: datetime) -> int:
-    """What the member paid on the days after `since`, less what was refunded of it: a sum of
-    at most a window's days, however many purchases there were."""
-    params = {"member_id": member_id, "since": since.date()}
-    return int(session.execute(_SPEND_SINCE, params).scalar_one())
 
 
 _SPEND_BETWEEN = _SPEND_SINCE.where(_spend_days.c.day <= bindparam("until"))
@@ -237,8 +290,7 @@ _TIER_AND_SPEND = select(
 
 def tier_and_spend(session: Session, member_id: uuid.UUID, since: datetime) -> Row:
     """In one statement: the member's tier row (`tier`, `since`, `review_at`, `floor_tier`,
-    `floor_review_at`; all None without one) and their qualifying `spend` since `since` (see
-    `qualifying_spend`)."""
+    `floor_review_at`; all None without one) and their qualifying `spend` since `since`."""
     params = {"member_id": member_id, "since": since.date()}
     return session.execute(_TIER_AND_SPEND, params).one()
 
@@ -394,6 +446,27 @@ def mark_merged(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> 
     )
 
 
+def move_lots_and_purchases(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
+    """The source member's lots and purchases become the target's."""
+    for table in (_lots, _purchases):
+        session.execute(update(table).where(table.c.member_id == source).values(member_id=target))
+
+
+def add(session: Session, *records: object) -> None:
+    """New records, written at once (so a unique guard fires here, and ids are known)."""
+    session.add_all(records)
+    session.flush()
+
+
+def lot_by_id(session: Session, lot_id: int) -> Lot | None:
+    return session.get(Lot, lot_id)
+
+
+def purchase_as_it_stands(session: Session, purchase_id: uuid.UUID) -> Purchase | None:
+    """The purchase read again, even if this session has it already."""
+    return session.get(Purchase, purchase_id, populate_existing=True)
+
+
 def move_spend(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
     for day, amount in session.execute(
         select(SpendDay.day, SpendDay.amount_minor).where(SpendDay.member_id == source)
@@ -441,6 +514,11 @@ def allocations_of(session: Session, hold_id: uuid.UUID) -> list[tuple[HoldAlloc
         .where(HoldAllocation.hold_id == hold_id)
     ).all()
     return [(allocation, lot) for allocation, lot in rows]
+
+
+def survivor_of(session: Session, member_id: uuid.UUID) -> uuid.UUID | None:
+    """The member a merged duplicate's points went to (None: not merged)."""
+    return session.scalar(select(_balances.c.merged_into).where(_MINE), {"member_id": member_id})
 
 
 def member_entries(

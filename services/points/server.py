@@ -2,65 +2,88 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
+from services.points import events
 from services.points.adjustments import Adjustments
 from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
+from services.points.balances import Balances
 from services.points.bonuses import CampaignBonuses
-from services.points.book import count_committed_postings
+from services.points.identity_client import IdentityMembers
 from services.points.jobs import Jobs
-from services.points.ledger import Ledger
-from services.points.models import OutboxEvent
-from services.points.policy import PointsPolicy
+from services.points.ledger import count_committed_postings
+from services.points.members import Members
+from services.points.models import FeedCursor, OutboxEvent
+from services.points.purchases import Purchases
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
-from services.points.servicer import PointsServicer
+from services.points.servicer import PointsParts, PointsServicer
+from services.points.settings import PointsSettings
 from services.runtime import metrics, outbox
 from services.runtime.cache import Cache
-from services.runtime.config import DEFAULT_ADDRS, Env, ServiceConfig
+from services.runtime.config import Env, ServiceConfig
 from services.runtime.db import Database
+from services.runtime.errors import Unavailable
+from services.runtime.event_feed import FeedReader
+from services.runtime.logs import log
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 from services.runtime.service_auth import ServiceCredentials
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = "loyalty.points.v1.PointsService"
+logger = logging.getLogger(__name__)
 
 
 def build(config: ServiceConfig) -> Service:
     env = Env()
-    policy = PointsPolicy.from_env(env)
+    settings = PointsSettings.from_env(env)
+    policy = settings.policy
     credentials = ServiceCredentials.load(config.name, env)
-    bonuses = CampaignBonuses(
-        env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
-        env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
-        credentials,
-    )
+    bonuses = CampaignBonuses(settings.campaigns_addr, settings.campaigns_timeout, credentials)
+    identity = IdentityMembers(settings.identity_addr, settings.identity_timeout, credentials)
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
     balance_cache = BalanceCache(cache)
     database.after_commit(balance_cache.on_commit)
     database.after_commit(count_committed_postings)
     metrics.register(metrics.OutboxHead("points", lambda: _outbox_head(database)))
+    members = Members(database, identity)
+    member_feed = FeedReader(database, identity.feed(), FeedCursor, members.apply, "points")
     jobs = Jobs(database, policy, bonuses=bonuses)
-    runner = Periodic(
-        "ledger-jobs",
-        env.float("POINTS_JOB_INTERVAL", 60.0),
-        jobs.run,
-        "ledger jobs failed; they run again next time",
-    )
+    runners = [
+        Periodic(
+            "ledger-jobs",
+            settings.job_interval,
+            jobs.run,
+            "ledger jobs failed; they run again next time",
+        ),
+        Periodic(
+            "member-feed",
+            settings.member_feed_interval,
+            lambda: _catch_up(member_feed),
+            "reading identity's members failed; it runs again next time",
+        ),
+    ]
     servicer = PointsServicer(
-        Ledger(database, policy, bonuses, cache=balance_cache),
-        Redemptions(database, policy),
-        Refunds(database, policy),
-        Adjustments(database, policy),
-        jobs,
-        Reports(database, policy),
+        PointsParts(
+            purchases=Purchases(database, policy, bonuses, members),
+            balances=Balances(database, policy, cache=balance_cache),
+            redemptions=Redemptions(database, policy, members),
+            refunds=Refunds(database, policy),
+            adjustments=Adjustments(database, policy, members),
+            jobs=jobs,
+            reports=Reports(database, policy),
+            events=lambda cursor, limit: events.read(database, cursor, limit),
+            currency=policy.currency,
+        )
     )
-    runner.start()
+    for runner in runners:
+        runner.start()
     return Service(
         config=config,
         database=database,
@@ -70,8 +93,15 @@ def build(config: ServiceConfig) -> Service:
             )
         ],
         credentials=credentials,
-        on_stop=[runner.stop, bonuses.close, cache.close],
+        on_stop=[*(runner.stop for runner in runners), bonuses.close, identity.close, cache.close],
     )
+
+
+def _catch_up(feed: FeedReader) -> None:
+    try:
+        feed.catch_up()
+    except Unavailable as error:
+        log(logger, "identity's events unavailable", logging.WARNING, reason=error.detail)
 
 
 def _outbox_head(database: Database) -> int | None:

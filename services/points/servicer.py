@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import grpc
@@ -11,13 +13,15 @@ from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.adjustments import AdjustmentResult, Adjustments
+from services.points.balances import Balances
 from services.points.jobs import Jobs
-from services.points.ledger import Ledger, PurchaseInput, PurchaseItem
+from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.runtime.convert import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidArgument
+from services.runtime.outbox import Event
 
 STATUS = {
     "held": pb.REDEMPTION_STATUS_HELD,
@@ -49,22 +53,31 @@ def adjustment_message(result: AdjustmentResult) -> pb.AdjustmentResponse:
     )
 
 
+@dataclass(frozen=True)
+class PointsParts:
+    purchases: Purchases
+    balances: Balances
+    redemptions: Redemptions
+    refunds: Refunds
+    adjustments: Adjustments
+    jobs: Jobs
+    reports: Reports
+    # A page of the outbox after a cursor (ListEvents).
+    events: Callable[[str, int], tuple[list[Event], str]]
+    currency: str
+
+
 class PointsServicer(points_pb2_grpc.PointsServiceServicer):
-    def __init__(
-        self,
-        ledger: Ledger,
-        redemptions: Redemptions,
-        refunds: Refunds,
-        adjustments: Adjustments,
-        jobs: Jobs,
-        reports: Reports,
-    ) -> None:
-        self._ledger = ledger
-        self._redemptions = redemptions
-        self._refunds = refunds
-        self._adjustments = adjustments
-        self._jobs = jobs
-        self._reports = reports
+    def __init__(self, parts: PointsParts) -> None:
+        self._purchases = parts.purchases
+        self._balances = parts.balances
+        self._redemptions = parts.redemptions
+        self._refunds = parts.refunds
+        self._adjustments = parts.adjustments
+        self._jobs = parts.jobs
+        self._reports = parts.reports
+        self._events = parts.events
+        self._currency = parts.currency
 
     def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: grpc.ServicerContext):
         items = []
@@ -76,7 +89,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             items.append(
                 PurchaseItem(item.sku, item.category, item.quantity, item.unit_price.amount_minor)
             )
-        result = self._ledger.record_purchase(
+        result = self._purchases.record_purchase(
             PurchaseInput(
                 store_id=request.store_id,
                 transaction_id=request.transaction_id,
@@ -99,9 +112,9 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext):
-        view = self._ledger.points(request.member_id)
+        owner, view = self._balances.standing(request.member_id)
         return pb.GetBalanceResponse(
-            member_id=request.member_id,
+            member_id=str(owner),
             balance=pb.Balance(
                 available=view.available, pending=view.pending, held=view.held, debt=view.debt
             ),
@@ -120,10 +133,12 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def _money(self, minor: int) -> common_pb2.Money:
-        return common_pb2.Money(amount_minor=minor, currency=self._ledger.currency)
+        return common_pb2.Money(amount_minor=minor, currency=self._currency)
 
     def ListLedger(self, request: pb.ListLedgerRequest, context: grpc.ServicerContext):
-        lines, next_cursor = self._ledger.history(request.member_id, request.limit, request.cursor)
+        lines, next_cursor = self._balances.history(
+            request.member_id, request.limit, request.cursor
+        )
         return pb.ListLedgerResponse(
             entries=[
                 pb.LedgerEntry(
@@ -208,7 +223,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
-        events, next_cursor = self._ledger.events(request.cursor, request.limit)
+        events, next_cursor = self._events(request.cursor, request.limit)
         return common_pb2.ListEventsResponse(
             events=[
                 common_pb2.OutboxEvent(

@@ -37,6 +37,8 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         GATEWAY: None,
         # Messages go out through identity; the member view reads its events.
         "campaigns": frozenset({"SendMessage", "ListEvents"}),
+        # Points learns members from its events, and asks about one it has not seen yet.
+        "points": frozenset({"GetMember", "ListEvents"}),
     },
     "points": {
         GATEWAY: None,

@@ -26,7 +26,7 @@ def cached_world(world: PointsWorld) -> Iterator[tuple[PointsWorld, Cache]]:
     cache = Cache(f"redis://127.0.0.1:{port}/0", "t", retry_after=0)
     balance_cache = BalanceCache(cache)
     world.database.after_commit(balance_cache.on_commit)
-    world.ledger._cache = balance_cache  # type: ignore[attr-defined]
+    world.balances._cache = balance_cache  # type: ignore[attr-defined]
     yield world, cache
     cache.close()
     server.kill()
@@ -56,14 +56,14 @@ def test_a_reader_cannot_put_back_what_a_writer_just_changed(
     world, _ = cached_world
     m = str(uuid.uuid4())
     world.buy(m, 100)
-    stale = world.ledger._load_points(uuid.UUID(m))  # type: ignore[attr-defined]
+    stale = world.balances._load_points(uuid.UUID(m))  # type: ignore[attr-defined]
 
     def slow_load():  # type: ignore[no-untyped-def]
         # The reader has read the database; a purchase commits before it fills the cache.
         world.buy(m, 50)
         return stale
 
-    assert world.ledger._cache.read(uuid.UUID(m), slow_load).available == 100  # type: ignore
+    assert world.balances._cache.read(uuid.UUID(m), slow_load).available == 100  # type: ignore
     assert world.points(m)[0] == 150
 
 

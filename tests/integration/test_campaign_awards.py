@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.campaigns.evaluation import Item, PurchaseFacts
 from services.campaigns.models import Award
-from services.points.ledger import EarningLine, PurchaseInput
+from services.points.purchases import EarningLine, PurchaseInput
 from services.runtime.db import Database
 from services.runtime.errors import FailedPrecondition
 from tests.campaigns_support import CampaignsWorld
@@ -246,9 +246,9 @@ def test_a_purchase_recorded_while_campaigns_was_late_takes_the_award_of_the_cop
     campaigns_world: CampaignsWorld,
 ) -> None:
     world = campaigns_world
-    ledger, jobs = world.points.ledger, world.points.jobs
+    purchases, jobs = world.points.purchases, world.points.jobs
     till = CampaignsAtTheTill(world)
-    ledger._bonuses = jobs._bonuses = till  # type: ignore[attr-defined]
+    purchases._bonuses = jobs._bonuses = till  # type: ignore[attr-defined]
     # Without the withdrawal, neither the limit nor the budget would leave room for `big` again.
     campaign = world.launch(
         kind="multiplier", multiplier="2", per_member_limit=1, budget_points=100_500
@@ -261,10 +261,10 @@ def test_a_purchase_recorded_while_campaigns_was_late_takes_the_award_of_the_cop
     # is the one points records, owing its bonus; the first then loses in points.
     assert till.evaluate(lost, 100_000, lost.fingerprint()) is not None
     till.up = False
-    assert ledger.record_purchase(won).points_earned == 10
+    assert purchases.record_purchase(won).points_earned == 10
     till.up = True
     with pytest.raises(FailedPrecondition):
-        ledger.record_purchase(lost)
+        purchases.record_purchase(lost)
     assert world.campaigns.get(campaign).awarded_points == 100_000
 
     assert jobs.run().bonuses_applied == 1

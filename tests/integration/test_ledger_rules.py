@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from services.points.book import TAKE_BATCH
-from services.points.ledger import EarningLine, PurchaseInput
+from services.points.ledger import TAKE_BATCH
 from services.points.models import OutboxEvent
 from services.points.policy import Expiry
+from services.points.purchases import EarningLine, PurchaseInput
 from services.points.tiers import Tier, TierLadder
 from services.runtime.errors import Conflict, FailedPrecondition, NotFound
 from tests.ledger_support import STORE, PointsWorld
@@ -26,7 +26,14 @@ def new_member() -> str:
 
 def with_policy(world: PointsWorld, **changes: object) -> PointsWorld:
     world.policy = dataclasses.replace(world.policy, **changes)
-    for part in (world.ledger, world.redemptions, world.refunds, world.adjustments, world.jobs):
+    for part in (
+        world.purchases,
+        world.balances,
+        world.redemptions,
+        world.refunds,
+        world.adjustments,
+        world.jobs,
+    ):
         part._policy = world.policy  # type: ignore[attr-defined]
     return world
 
@@ -71,10 +78,10 @@ def test_points_expire_and_the_soonest_expiring_are_spent_first(world: PointsWor
     world.buy(m, 100)  # expires day 30
     world.clock.advance(days=10)
     world.buy(m, 50)  # expires day 40
-    assert [p for _, p in world.ledger.points(m).expiring] == [100, 50]
+    assert [p for _, p in world.balances.points(m).expiring] == [100, 50]
 
     world.redemptions.hold(STORE, "R-fifo", m, 80, capture=True)  # from the first lot
-    assert [p for _, p in world.ledger.points(m).expiring] == [20, 50]
+    assert [p for _, p in world.balances.points(m).expiring] == [20, 50]
 
     world.clock.advance(days=20)  # day 30: the first lot's 20 expire
     world.jobs.run()
@@ -98,7 +105,7 @@ def test_a_spend_larger_than_one_batch_of_lots_takes_the_soonest_expiring_first(
     world.redemptions.hold(STORE, "R-many-lots", m, spent, capture=True)
 
     assert world.points(m) == (2 * lots - spent, 0, 0, 0)
-    expiring = [points for _, points in world.ledger.points(m).expiring]
+    expiring = [points for _, points in world.balances.points(m).expiring]
     assert expiring == [1, 2, 2, 2, 2]  # the 211th lot's last point, then untouched lots
     world.check_books()
 
@@ -239,7 +246,7 @@ def test_a_transfer_moves_points_with_their_expiry_dates(world: PointsWorld) -> 
     result = world.adjustments.transfer("TR-1", giver, receiver, 150, "family", "support:sara")
     assert (result.available, result.other_available) == (50, 150)
     # The 100 expiring first went first, and keep their date at the receiver.
-    expiring = [p for _, p in world.ledger.points(receiver).expiring]
+    expiring = [p for _, p in world.balances.points(receiver).expiring]
     assert expiring == [100, 50]
     world.clock.advance(days=21)  # day 31: the first lot's points expire, at the receiver too
     world.jobs.run()
@@ -328,12 +335,12 @@ def test_an_upgrade_applies_at_once_and_its_multiplier_from_the_next_purchase(
     with_policy(world, ladder=LADDER)
     m = new_member()
     world.buy(m, 999)
-    view = world.ledger.points(m).tier
+    view = world.balances.points(m).tier
     assert (view.name, view.next_name) == ("member", "silver")
     assert view.next_needs_minor == 1 * 10000 * 100
     world.buy(m, 1)  # reaches 10,000,000 IRR
-    assert world.ledger.points(m).tier.name == "silver"
-    result = world.ledger.record_purchase(
+    assert world.balances.points(m).tier.name == "silver"
+    result = world.purchases.record_purchase(
         PurchaseInput(STORE, "T-silver", m, 100 * world.policy.per_minor, "IRR")
     )
     assert [(line.source, line.points) for line in result.breakdown] == [
@@ -353,10 +360,10 @@ def test_a_tier_a_review_gave_goes_down_only_at_its_next_review_date(world: Poin
     world.jobs.run()  # the review: the last window's spend keeps silver
     world.refunds.refund(STORE, purchase, "RF-tier", 1000 * world.policy.per_minor)
     world.jobs.run()
-    assert world.ledger.points(m).tier.name == "silver"  # kept until the next review
+    assert world.balances.points(m).tier.name == "silver"  # kept until the next review
     world.clock.advance(days=366)
     assert world.jobs.run().tiers_reviewed >= 1
-    view = world.ledger.points(m).tier
+    view = world.balances.points(m).tier
     assert (view.name, view.qualifying_spend_minor) == ("member", 0)
 
 
@@ -377,17 +384,17 @@ def test_a_refunded_gold_making_purchase_leaves_the_member_at_their_earned_tier(
     with_policy(world, ladder=LADDER)
     m = new_member()
     world.buy(m, 500)
-    review_at = world.ledger.points(m).tier.review_at
+    review_at = world.balances.points(m).tier.review_at
     world.clock.advance(days=10)
     gold = world.buy(m, 4600)  # 5,100: gold at once
-    assert world.ledger.points(m).tier.name == "gold"
+    assert world.balances.points(m).tier.name == "gold"
     world.clock.advance(days=2)
     world.refunds.refund(STORE, gold, "RF-gold", 4600 * world.policy.per_minor)
-    view = world.ledger.points(m).tier
+    view = world.balances.points(m).tier
     # Back where the spend left them, reviewed when that tier would have been.
     assert (view.name, view.review_at) == ("member", review_at)
     assert tier_changes(world, m) == [("member", "gold"), ("gold", "member")]
-    result = world.ledger.record_purchase(
+    result = world.purchases.record_purchase(
         PurchaseInput(STORE, "T-after-gold", m, 100 * world.policy.per_minor, "IRR")
     )
     assert [(line.source, line.points) for line in result.breakdown] == [("base", 100)]
@@ -401,11 +408,11 @@ def test_a_refunded_upgrade_falls_back_to_a_tier_still_earned_since_the_review(
     world.buy(m, 1200)  # silver
     gold = world.buy(m, 4000)  # gold
     world.refunds.refund(STORE, gold, "RF-silver-gold", 4000 * world.policy.per_minor)
-    assert world.ledger.points(m).tier.name == "silver"
+    assert world.balances.points(m).tier.name == "silver"
     gold_again = world.buy(m, 4000)
-    assert world.ledger.points(m).tier.name == "gold"
+    assert world.balances.points(m).tier.name == "gold"
     world.refunds.refund(STORE, gold_again, "RF-silver-gold-2", 4000 * world.policy.per_minor)
-    assert world.ledger.points(m).tier.name == "silver"
+    assert world.balances.points(m).tier.name == "silver"
 
 
 def test_a_partial_refund_that_keeps_the_spend_above_the_threshold_keeps_the_tier(
@@ -415,9 +422,9 @@ def test_a_partial_refund_that_keeps_the_spend_above_the_threshold_keeps_the_tie
     m = new_member()
     purchase = world.buy(m, 5200)
     world.refunds.refund(STORE, purchase, "RF-part", 200 * world.policy.per_minor)
-    assert world.ledger.points(m).tier.name == "gold"
+    assert world.balances.points(m).tier.name == "gold"
     world.refunds.refund(STORE, purchase, "RF-more", 1 * world.policy.per_minor)
-    assert world.ledger.points(m).tier.name == "silver"
+    assert world.balances.points(m).tier.name == "silver"
 
 
 def test_refunding_a_purchase_that_did_not_earn_the_upgrade_keeps_it(world: PointsWorld) -> None:
@@ -429,7 +436,7 @@ def test_refunding_a_purchase_that_did_not_earn_the_upgrade_keeps_it(world: Poin
     world.clock.advance(days=100)  # the first purchase has left the rolling window
     later = world.buy(m, 100)
     world.refunds.refund(STORE, later, "RF-later", 100 * world.policy.per_minor)
-    assert world.ledger.points(m).tier.name == "gold"  # until its review date
+    assert world.balances.points(m).tier.name == "gold"  # until its review date
 
 
 def test_at_review_a_member_keeps_the_tier_the_last_window_earned(world: PointsWorld) -> None:
@@ -440,7 +447,7 @@ def test_at_review_a_member_keeps_the_tier_the_last_window_earned(world: PointsW
     world.buy(m, 1200)  # inside the next window: silver's worth
     world.clock.advance(days=166)
     world.jobs.run()
-    assert world.ledger.points(m).tier.name == "silver"
+    assert world.balances.points(m).tier.name == "silver"
 
 
 class FlakyCampaigns:
@@ -463,10 +470,10 @@ def test_a_bonus_owed_while_campaigns_was_down_is_applied_once_when_it_is_back(
     world: PointsWorld,
 ) -> None:
     campaigns = FlakyCampaigns()
-    world.ledger._bonuses = campaigns  # type: ignore[attr-defined]
+    world.purchases._bonuses = campaigns  # type: ignore[attr-defined]
     world.jobs._bonuses = campaigns  # type: ignore[attr-defined]
     m = new_member()
-    result = world.ledger.record_purchase(
+    result = world.purchases.record_purchase(
         PurchaseInput(STORE, "T-owed", m, 100 * world.policy.per_minor, "IRR")
     )
     assert result.points_earned == 100  # the till was not kept waiting
@@ -478,7 +485,7 @@ def test_a_bonus_owed_while_campaigns_was_down_is_applied_once_when_it_is_back(
     assert world.jobs.run().bonuses_applied == 0
     assert world.points(m)[0] == 107
     assert campaigns.asked == [("T-owed", 100)]
-    history, _ = world.ledger.history(m, 10, "")
+    history, _ = world.balances.history(m, 10, "")
     assert [(line.source_type, line.points) for line in history][:1] == [("campaign", 7)]
     # A refund takes back its share of the late bonus too.
     world.refunds.refund(STORE, "T-owed", "RF-owed", 100 * world.policy.per_minor)
@@ -489,12 +496,12 @@ def test_a_late_bonus_on_a_purchase_refunded_meanwhile_pays_only_the_part_kept(
     world: PointsWorld,
 ) -> None:
     campaigns = FlakyCampaigns()
-    world.ledger._bonuses = campaigns  # type: ignore[attr-defined]
+    world.purchases._bonuses = campaigns  # type: ignore[attr-defined]
     world.jobs._bonuses = campaigns  # type: ignore[attr-defined]
     kept, returned = new_member(), new_member()
     amount = 100 * world.policy.per_minor
     for member, tx in ((kept, "T-half"), (returned, "T-all")):
-        world.ledger.record_purchase(PurchaseInput(STORE, tx, member, amount, "IRR"))
+        world.purchases.record_purchase(PurchaseInput(STORE, tx, member, amount, "IRR"))
     world.refunds.refund(STORE, "T-half", "RF-half", amount // 2)
     world.refunds.refund(STORE, "T-all", "RF-all", amount)
 

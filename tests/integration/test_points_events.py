@@ -16,7 +16,7 @@ from tests.ledger_support import STORE, PointsWorld
 def all_events(world: PointsWorld, cursor: str = "") -> tuple[list[outbox.Event], str]:
     seen: list[outbox.Event] = []
     while True:
-        page, cursor_next = world.ledger.events(cursor, 3)
+        page, cursor_next = world.events(cursor, 3)
         seen += page
         if not page:
             return seen, cursor_next
@@ -89,5 +89,5 @@ def test_an_event_committed_late_is_not_skipped(ledger_pg_url: str) -> None:
 
 def test_a_bad_cursor_is_refused(world: PointsWorld) -> None:
     with pytest.raises(InvalidArgument) as refused:
-        world.ledger.events("not-a-cursor!", 10)
+        world.events("not-a-cursor!", 10)
     assert refused.value.code == "invalid-cursor"

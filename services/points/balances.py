@@ -1,0 +1,160 @@
+"""Members' points read back: balances, the points that expire next, tier, and history.
+
+A merged duplicate's id reads its survivor's points.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.points import repository
+from services.points.ledger import MAX_MERGE_HOPS
+from services.points.policy import PointsPolicy
+from services.runtime import cursors
+from services.runtime.db import Database, utcnow
+from services.runtime.ids import parse_id
+
+# Entries per page of a member's history, at most (points.proto documents it for callers).
+LEDGER_PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class TierView:
+    name: str
+    multiplier: str
+    # Purchases less refunds over the tier window, in minor units.
+    qualifying_spend_minor: int
+    review_at: datetime | None
+    next_name: str
+    # What is still to spend to reach the next tier; 0 at the top.
+    next_needs_minor: int
+
+
+@dataclass(frozen=True)
+class PointsView:
+    available: int
+    pending: int
+    held: int
+    debt: int
+    expiring: tuple[tuple[datetime, int], ...]
+    tier: TierView
+    # A merged duplicate's view says only whose points it now reads (its survivor's id).
+    merged_into: str = ""
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    id: int
+    kind: str
+    points: int
+    bucket: str
+    reason: str
+    source_type: str
+    source_id: str
+    created_at: datetime
+
+
+class ViewCache(Protocol):
+    def read(self, member_id: uuid.UUID, load: Callable[[], PointsView]) -> PointsView:
+        """The member's view from the cache while it is current, else `load()`."""
+
+
+Clock = Callable[[], datetime]
+
+
+class Balances:
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        clock: Clock = utcnow,
+        cache: ViewCache | None = None,
+    ) -> None:
+        self._db = database
+        self._policy = policy
+        self._clock = clock
+        self._cache = cache
+
+    def points(self, member_id: str) -> PointsView:
+        """The member's balances, the points that expire next by date, and their tier."""
+        return self.standing(member_id)[1]
+
+    def standing(self, member_id: str) -> tuple[uuid.UUID, PointsView]:
+        """Whose points `member_id` reads (the survivor, for a merged duplicate) and their
+        view (see `points`)."""
+        parsed = parse_id(member_id, "member")
+        for _hop in range(MAX_MERGE_HOPS):
+            view = self._view(parsed)
+            if not view.merged_into:
+                return parsed, view
+            # Merges are never undone, so a duplicate's cached view cannot go stale.
+            parsed = uuid.UUID(view.merged_into)
+        return parsed, view
+
+    def _view(self, parsed: uuid.UUID) -> PointsView:
+        if self._cache is None:
+            return self._load_points(parsed)
+        return self._cache.read(parsed, lambda: self._load_points(parsed))
+
+    def _load_points(self, parsed: uuid.UUID, expiring_dates: int = 5) -> PointsView:
+        now = self._clock()
+        ladder = self._policy.ladder
+        with self._db.read() as session:
+            row = repository.standing(session, parsed, now - ladder.window)
+            expiring = repository.expiring(session, parsed, now, expiring_dates)
+        tier = ladder.named(row.tier) if row.tier is not None else ladder.lowest
+        above = ladder.above(tier)
+        spend = int(row.spend)
+        tier_view = TierView(
+            name=tier.name,
+            multiplier=str(tier.multiplier),
+            qualifying_spend_minor=spend,
+            review_at=row.review_at,
+            next_name=above.name if above else "",
+            next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
+        )
+        if row.merged_into is not None:
+            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=str(row.merged_into))
+        if row.available is None:
+            return PointsView(0, 0, 0, 0, (), tier_view)
+        return PointsView(
+            available=row.available,
+            pending=row.pending,
+            held=row.held,
+            debt=-row.debt,
+            expiring=tuple(expiring),
+            tier=tier_view,
+        )
+
+    def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:
+        """A page of the member's entries (a merged duplicate's survivor's), newest first, and
+        the cursor of the next page."""
+        parsed = parse_id(member_id, "member")
+        limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
+        before = cursors.decode(cursor, 1)[0] if cursor else None
+        with self._db.read() as session:
+            for _hop in range(MAX_MERGE_HOPS):
+                survivor = repository.survivor_of(session, parsed)
+                if survivor is None:
+                    break
+                parsed = survivor
+            rows = repository.member_entries(session, parsed, limit + 1, before)
+        lines = [
+            LedgerLine(
+                id=entry.id,
+                kind=posting.kind,
+                points=entry.amount,
+                bucket=entry.bucket or "",
+                reason=posting.reason,
+                source_type=posting.source_type,
+                source_id=posting.source_id,
+                created_at=posting.created_at,
+            )
+            for entry, posting in rows[:limit]
+        ]
+        next_cursor = cursors.encode(lines[-1].id) if len(rows) > limit else ""
+        return lines, next_cursor

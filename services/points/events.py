@@ -1,0 +1,91 @@
+"""Every integration event points emits, written to its outbox with the change it describes.
+
+Each payload is a message of points.proto; the outbox keeps it as the JSON object of its fields
+(int64 as numbers, as consumers and the events already written expect).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from loyalty.points.v1 import points_pb2 as pb
+from services.points.models import OutboxEvent
+from services.runtime import outbox
+from services.runtime.db import Database
+
+PURCHASE_RECORDED = "purchase.recorded"
+PURCHASE_REFUNDED = "purchase.refunded"
+TIER_CHANGED = "tier.changed"
+# Followed by the posting's kind: points.earn, points.redeem, …
+POINTS_CHANGED_PREFIX = "points."
+
+
+def payload_of(message: Message) -> dict[str, Any]:
+    """The message's fields as a JSON object, every field present, integers kept as numbers."""
+    data: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            data[field.name] = dict(value)
+        elif field.is_repeated:
+            is_message = field.type == FieldDescriptor.TYPE_MESSAGE
+            data[field.name] = [payload_of(item) if is_message else item for item in value]
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            data[field.name] = payload_of(value)
+        else:
+            data[field.name] = value
+    return data
+
+
+def _write(
+    session: Session, at: datetime, events: list[tuple[str, uuid.UUID | None, Message]]
+) -> None:
+    outbox.append(
+        session,
+        OutboxEvent,
+        [(kind, member_id, payload_of(payload)) for kind, member_id, payload in events],
+        at,
+    )
+
+
+def purchase_recorded(
+    session: Session, at: datetime, member_id: uuid.UUID, payload: pb.PurchaseRecorded
+) -> None:
+    _write(session, at, [(PURCHASE_RECORDED, member_id, payload)])
+
+
+def purchase_refunded(
+    session: Session, at: datetime, member_id: uuid.UUID, payload: pb.PurchaseRefunded
+) -> None:
+    _write(session, at, [(PURCHASE_REFUNDED, member_id, payload)])
+
+
+def points_changed(
+    session: Session, at: datetime, kind: str, changes: dict[uuid.UUID, pb.PointsChanged]
+) -> None:
+    """`points.<kind>` for each member a posting moved."""
+    _write(
+        session,
+        at,
+        [(POINTS_CHANGED_PREFIX + kind, member, change) for member, change in changes.items()],
+    )
+
+
+def tier_changed(
+    session: Session, at: datetime, member_id: uuid.UUID, before: str, after: str, spend: int
+) -> None:
+    payload = pb.TierChanged(qualifying_spend_minor=spend, to=after)
+    setattr(payload, "from", before)
+    _write(session, at, [(TIER_CHANGED, member_id, payload)])
+
+
+def read(database: Database, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:
+    """A page of the events, in commit-safe order, and the cursor of the next."""
+    with database.read() as session:
+        return outbox.read(session, OutboxEvent, cursor, min(max(limit or 100, 1), 1000))
