@@ -39,6 +39,11 @@ browser:
 test: install protos browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The fast tier: no process started, well under a minute.
+.PHONY: test-fast
+test-fast: install protos
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 # Scale runs on the machine's PostgreSQL, then the suite under till load on a million members
 # against its baselines (pgbench, a bare Flask route); tables printed and written, with a plot,
 # to bench-results/. About 15 minutes.

@@ -21,8 +21,8 @@ from gateway.blueprints import (
     staff,
     system,
 )
+from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.upstreams import Upstreams
 from gateway.web import console, docs, pages, portal, till, welcome
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
@@ -37,7 +37,8 @@ from services.runtime.logs import (
 logger = logging.getLogger("access")
 
 
-def create_app(config: GatewayConfig | None = None) -> Flask:
+def create_app(config: GatewayConfig | None = None, clients: Clients | None = None) -> Flask:
+    """The gateway; `clients` of the services are made from `config` unless given."""
     config = config or GatewayConfig.load()
     app = Flask(__name__)
     app.config["LOYALTY"] = config
@@ -50,7 +51,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
             app.wsgi_app, x_for=config.proxy_hops, x_proto=config.proxy_hops
         )
     app.extensions["cache"] = cache
-    app.extensions["upstreams"] = Upstreams(config)
+    app.extensions["clients"] = clients if clients is not None else connect(config)
     app.extensions["pos_keys"] = PosKeys(cache)
     app.extensions["sessions"] = SessionTokens()
 

@@ -29,18 +29,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import grpc
 from flask import Response, current_app, request
 
-from gateway.problems import Problem, from_rpc_error
-from loyalty.identity.v1 import identity_pb2
+from gateway.clients import clients
+from gateway.problems import Problem
 from services.runtime.cache import Cache
 
 LOCAL_TTL = 5.0
 SHARED_TTL = 30
 SESSION_LOCAL_TTL = 2.0
 SESSION_COOKIE = "loyalty_session"
-POS_KEY_PREFIX = "lk_"
 SESSION_PREFIX = "ls_"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -171,27 +169,14 @@ class PosKeys:
         cached = self._cache.get_json(f"poskey:{digest}")
         caller = _pos_caller(cached) if isinstance(cached, dict) else None
         if caller is None or _expired(caller):
-            try:
-                response = current_app.extensions["upstreams"].identity.AuthenticateApiKey(
-                    identity_pb2.AuthenticateApiKeyRequest(api_key=api_key)
-                )
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from None
-            expires_at = (
-                response.expires_at.ToDatetime(tzinfo=UTC)
-                if response.HasField("expires_at")
-                else None
-            )
+            found = clients().identity.pos_key(api_key)
             caller = Caller(
-                kind="pos",
-                store_id=response.store_id,
-                key_id=response.key_id,
-                expires_at=expires_at,
+                kind="pos", store_id=found.store_id, key_id=found.key_id, expires_at=found.ends
             )
             entry = {
                 "store_id": caller.store_id,
                 "key_id": caller.key_id,
-                "expires_at": expires_at.isoformat() if expires_at else None,
+                "expires_at": found.ends.isoformat() if found.ends else None,
             }
             self._cache.set_json(f"poskey:{digest}", entry, SHARED_TTL)
         with self._lock:
@@ -236,23 +221,15 @@ class SessionTokens:
         hit = self._local.get(digest)
         if hit and hit[0] > now and not fresh:
             return hit[1]
-        try:
-            response = current_app.extensions["upstreams"].identity.AuthenticateSession(
-                identity_pb2.AuthenticateSessionRequest(token=token)
-            )
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        expires_at = response.expires_at.ToDatetime(tzinfo=UTC)
-        if response.kind == identity_pb2.SESSION_KIND_MEMBER:
-            caller = Caller(kind="member", member_id=response.subject_id, expires_at=expires_at)
-        elif response.kind == identity_pb2.SESSION_KIND_TILL:
-            caller = Caller(kind="till", key_id=response.subject_id, expires_at=expires_at)
+        found = clients().identity.session(token)
+        expires_at = found.ends
+        if found.kind == "member":
+            caller = Caller(kind="member", member_id=found.subject_id, expires_at=expires_at)
+        elif found.kind == "till":
+            caller = Caller(kind="till", key_id=found.subject_id, expires_at=expires_at)
         else:
             caller = Caller(
-                kind="staff",
-                staff_id=response.subject_id,
-                role=response.role,
-                expires_at=expires_at,
+                kind="staff", staff_id=found.subject_id, role=found.role, expires_at=expires_at
             )
         remaining = (expires_at - datetime.now(UTC)).total_seconds()
         with self._lock:
@@ -263,9 +240,7 @@ class SessionTokens:
 
     def revoke(self, token: str) -> None:
         """Ends the session everywhere (within SESSION_LOCAL_TTL) and here at once."""
-        current_app.extensions["upstreams"].identity.RevokeSession(
-            identity_pb2.RevokeSessionRequest(token=token)
-        )
+        clients().identity.revoke_session(token)
         with self._lock:
             self._local.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 

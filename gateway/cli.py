@@ -19,11 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 
+from gateway.clients import Clients, connect
 from gateway.config import GatewayConfig
-from gateway.pos_operations import hold_points, place_purchase
 from gateway.problems import Problem
-from gateway.upstreams import Upstreams
-from loyalty.identity.v1 import identity_pb2
 from services.runtime.config import ConfigError
 
 ROLES = ("admin", "marketer", "support")
@@ -41,16 +39,13 @@ DEMO_AMOUNTS = ("1250000", "480000", "2300000", "760000")
 UNREACHED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-def create_store(upstream: Upstreams, args: argparse.Namespace) -> dict:
-    store = upstream.identity.CreateStore(identity_pb2.CreateStoreRequest(name=args.name)).store
-    return {"store_id": store.id, "name": store.name}
+def create_store(clients: Clients, args: argparse.Namespace) -> dict:
+    store = clients.identity.create_store(args.name)
+    return {"store_id": store["id"], "name": store["name"]}
 
 
-def create_key(upstream: Upstreams, args: argparse.Namespace) -> dict:
-    issued = upstream.identity.CreateApiKey(
-        identity_pb2.CreateApiKeyRequest(store_id=args.store_id)
-    )
-    return {"key_id": issued.key_id, "api_key": issued.api_key}
+def create_key(clients: Clients, args: argparse.Namespace) -> dict:
+    return clients.identity.create_api_key(args.store_id)
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -63,77 +58,58 @@ def read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def create_staff(upstream: Upstreams, args: argparse.Namespace) -> dict:
-    staff = upstream.identity.CreateStaff(
-        identity_pb2.CreateStaffRequest(
-            email=args.email, password=read_password(args), role=args.role
-        )
-    ).staff
-    return {"staff_id": staff.id, "email": staff.email, "role": staff.role}
+def create_staff(clients: Clients, args: argparse.Namespace) -> dict:
+    staff = clients.identity.create_staff(args.email, read_password(args), args.role)
+    return {"staff_id": staff["id"], "email": staff["email"], "role": staff["role"]}
 
 
-def demo_member(upstream: Upstreams, store_id: str, phone: str, first: str, last: str, city: str):
+def demo_member(clients: Clients, store_id: str, phone: str, first: str, last: str, city: str):
+    details = {"phone": phone, "first_name": first, "last_name": last, "city": city}
     try:
-        return upstream.identity.EnrollMember(
-            identity_pb2.EnrollMemberRequest(
-                phone=phone,
-                first_name=first,
-                last_name=last,
-                city=city,
-                consents=[
-                    identity_pb2.Consent(channel=identity_pb2.CONSENT_CHANNEL_SMS, granted=True)
-                ],
-                store_id=store_id,
-                source="admin",
-            )
-        ).member
-    except grpc.RpcError as error:
-        if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+        return clients.identity.enrol(details, {"sms": True}, store_id=store_id, source="admin")
+    except Problem as problem:
+        if problem.status != 409:
             raise
-        return upstream.identity.IdentifyMember(
-            identity_pb2.IdentifyMemberRequest(phone=phone)
-        ).member
+        return clients.identity.identify("phone", phone)
 
 
-def seed_demo(upstream: Upstreams, args: argparse.Namespace) -> dict:
+def seed_demo(clients: Clients, args: argparse.Namespace) -> dict:
     """A store with a POS key, and members with a few weeks of purchases and a redemption."""
     currency = GatewayConfig.load().currency
-    store = upstream.identity.CreateStore(identity_pb2.CreateStoreRequest(name=DEMO_STORE)).store
-    key = upstream.identity.CreateApiKey(identity_pb2.CreateApiKeyRequest(store_id=store.id))
+    store = clients.identity.create_store(DEMO_STORE)
+    key = clients.identity.create_api_key(store["id"])
     now = datetime.now(UTC).replace(microsecond=0)
     # Ids of their own on every run, so no two demo stores share a till id.
-    run = store.id[:8]
+    run = store["id"][:8]
     members = []
     for index, (phone, first, last, city) in enumerate(DEMO_MEMBERS[: args.members]):
-        member = demo_member(upstream, store.id, phone, first, last, city)
+        member = demo_member(clients, store["id"], phone, first, last, city)
         for visit in range(index + 2):
-            place_purchase(
-                upstream,
-                store.id,
+            clients.points.record_purchase(
+                store["id"],
                 {
                     "transaction_id": f"DEMO-{run}-{index}-{visit}",
-                    "member_id": member.id,
+                    "member_id": member["id"],
                     "amount": DEMO_AMOUNTS[(index + visit) % len(DEMO_AMOUNTS)],
                     "currency": currency,
                     "occurred_at": (now - timedelta(days=7 * visit + index)).isoformat(),
                 },
             )
         if index % 2 == 0:
-            hold_points(
-                upstream,
-                store.id,
+            clients.points.hold(
+                store["id"],
                 {
                     "redemption_id": f"DEMO-RD-{run}-{index}",
-                    "member_id": member.id,
+                    "member_id": member["id"],
                     "points": 20,
                     "capture": True,
                 },
             )
-        members.append(f"{first} {last} {phone} card {member.card_number}")
+        members.append(f"{first} {last} {phone} card {member['card_number']}")
     return {
-        "store_id": store.id,
-        "store": store.name,
-        "api_key": key.api_key,
+        "store_id": store["id"],
+        "store": store["name"],
+        "api_key": key["api_key"],
         "members": members,
     }
 
@@ -174,7 +150,7 @@ def show(result: dict, as_json: bool) -> None:
             print(f"{name}: {value}")
 
 
-def unreached(upstream: Upstreams, config: GatewayConfig) -> list[str]:
+def unreached(clients: Clients, config: GatewayConfig) -> list[str]:
     """`name at address (VARIABLE)` for each service that does not answer a health check."""
     addresses = {
         "identity": config.identity_addr,
@@ -183,7 +159,7 @@ def unreached(upstream: Upstreams, config: GatewayConfig) -> list[str]:
     }
     return [
         f"{name} at {addresses[name]} ({name.upper()}_ADDR)"
-        for name, status in upstream.health().items()
+        for name, status in clients.health().items()
         if status != "SERVING"
     ]
 
@@ -192,29 +168,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = GatewayConfig.load()
-        upstream = Upstreams(config)
+        clients = connect(config)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    run: Callable[[Upstreams, argparse.Namespace], dict] = args.run
+    run: Callable[[Clients, argparse.Namespace], dict] = args.run
     try:
-        result = run(upstream, args)
-    except grpc.RpcError as error:
-        silent = unreached(upstream, config) if error.code() in UNREACHED else []
+        result = run(clients, args)
+    except Problem as problem:
+        failed = problem.__cause__
+        silent = (
+            unreached(clients, config)
+            if isinstance(failed, grpc.RpcError) and failed.code() in UNREACHED
+            else []
+        )
         if silent:
             print(
-                f"error: {error.code().name.lower()}: no answer from {', '.join(silent)};"
+                f"error: {failed.code().name.lower()}: no answer from {', '.join(silent)};"
                 " is the suite running there?",
                 file=sys.stderr,
             )
+        elif isinstance(failed, grpc.RpcError):
+            print(f"error: {failed.code().name.lower()}: {failed.details()}", file=sys.stderr)
         else:
-            print(f"error: {error.code().name.lower()}: {error.details()}", file=sys.stderr)
-        return 1
-    except Problem as problem:
-        print(f"error: {problem.code}: {problem.detail}", file=sys.stderr)
+            print(f"error: {problem.code}: {problem.detail}", file=sys.stderr)
         return 1
     finally:
-        upstream.close()
+        clients.close()
     show(result, args.json)
     return 0
 

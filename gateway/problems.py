@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 
 from services.runtime.errors import ERROR_CODE_METADATA_KEY, RETRY_AFTER_METADATA_KEY
 from services.runtime.interceptors import refused_service_credential
-from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/problem+json"
@@ -107,13 +106,6 @@ def from_rpc_error(error: grpc.RpcError) -> Problem:
 def register(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        return problem_response(problem)
-
-    @app.errorhandler(grpc.RpcError)
-    def _rpc_error(error: grpc.RpcError) -> Response:
-        problem = from_rpc_error(error)
-        if problem.status >= 500:
-            log(logger, "upstream failed", logging.WARNING, status=error.code().name)
         return problem_response(problem)
 
     @app.errorhandler(HTTPException)

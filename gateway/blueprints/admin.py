@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import grpc
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from gateway.api import operation, query_param
+from gateway.clients import clients
 from gateway.problems import Problem
-from loyalty.identity.v1 import identity_pb2
-from loyalty.points.v1 import points_pb2
-from services.runtime.money import from_minor
+from services.runtime.points_limits import MAX_POINTS
 
 bp = Blueprint("admin", __name__)
 
@@ -42,10 +40,7 @@ STORE = {
     },
 )
 def create_store(body: dict):
-    response = current_app.extensions["upstreams"].identity.CreateStore(
-        identity_pb2.CreateStoreRequest(name=body["name"])
-    )
-    return {"id": response.store.id, "name": response.store.name}, 201
+    return clients().identity.create_store(body["name"]), 201
 
 
 JOBS = {
@@ -70,16 +65,7 @@ JOBS = {
     responses={200: ("What the jobs moved", JOBS)},
 )
 def run_jobs():
-    report = current_app.extensions["upstreams"].points.RunJobs(
-        points_pb2.RunJobsRequest(), timeout=300
-    )
-    return {
-        "points_activated": report.points_activated,
-        "points_expired": report.points_expired,
-        "holds_expired": report.holds_expired,
-        "tiers_reviewed": report.tiers_reviewed,
-        "bonuses_applied": report.bonuses_applied,
-    }
+    return clients().points.run_jobs()
 
 
 # Older integrations send who made the change; it is taken from the caller's credential instead.
@@ -101,8 +87,8 @@ ADJUSTMENT_REQUEST = {
         },
         "points": {
             "type": "integer",
-            "minimum": -1000000000000,
-            "maximum": 1000000000000,
+            "minimum": -MAX_POINTS,
+            "maximum": MAX_POINTS,
             "description": "Positive credits (available at once), negative debits",
         },
         "reason": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -116,7 +102,7 @@ TRANSFER_REQUEST = {
         "transfer_id": {"type": "string", "minLength": 1, "maxLength": 100},
         "from_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
         "to_member_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "points": {"type": "integer", "minimum": 1, "maximum": 1000000000000},
+        "points": {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
         "reason": {"type": "string", "minLength": 1, "maxLength": 200},
         "staff_user": IGNORED_STAFF_USER,
     },
@@ -138,13 +124,9 @@ ADJUSTMENT = {
 def _member(member_id: str, field: str) -> str:
     """The member's canonical id, or 422 naming the field."""
     try:
-        return (
-            current_app.extensions["upstreams"]
-            .identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id))
-            .member.id
-        )
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
+        return clients().identity.member(member_id)["id"]
+    except Problem as problem:
+        if problem.status == 404:
             raise Problem(422, "unknown-member", f"no member with this {field}") from None
         raise
 
@@ -169,23 +151,11 @@ def _member(member_id: str, field: str) -> str:
     },
 )
 def adjust(member_id: str, body: dict):
-    upstream = current_app.extensions["upstreams"]
-    member = upstream.identity.GetMember(identity_pb2.GetMemberRequest(member_id=member_id))
-    result = upstream.points.AdjustPoints(
-        points_pb2.AdjustPointsRequest(
-            operation_id=body["adjustment_id"],
-            member_id=member.member.id,
-            points=body["points"],
-            reason=body["reason"],
-            actor=g.caller.actor,
-        )
+    member = clients().identity.member(member_id)
+    adjusted = clients().points.adjust(
+        body["adjustment_id"], member["id"], body["points"], body["reason"], g.caller.actor
     )
-    return {
-        "id": result.operation_id,
-        "member_id": result.member_id,
-        "points": result.points,
-        "available": result.available,
-    }, 201
+    return adjusted, 201
 
 
 @operation(
@@ -209,24 +179,15 @@ def adjust(member_id: str, body: dict):
     },
 )
 def transfer(body: dict):
-    result = current_app.extensions["upstreams"].points.TransferPoints(
-        points_pb2.TransferPointsRequest(
-            operation_id=body["transfer_id"],
-            from_member_id=_member(body["from_member_id"], "from_member_id"),
-            to_member_id=_member(body["to_member_id"], "to_member_id"),
-            points=body["points"],
-            reason=body["reason"],
-            actor=g.caller.actor,
-        )
+    transferred = clients().points.transfer(
+        body["transfer_id"],
+        _member(body["from_member_id"], "from_member_id"),
+        _member(body["to_member_id"], "to_member_id"),
+        body["points"],
+        body["reason"],
+        g.caller.actor,
     )
-    return {
-        "id": result.operation_id,
-        "member_id": result.member_id,
-        "to_member_id": result.other_member_id,
-        "points": result.points,
-        "available": result.available,
-        "to_available": result.other_available,
-    }, 201
+    return transferred, 201
 
 
 DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -283,27 +244,4 @@ def points_report():
     today = datetime.now(UTC).date()
     first = request.args.get("from") or (today - timedelta(days=30)).isoformat()
     last = request.args.get("to") or today.isoformat()
-    report = current_app.extensions["upstreams"].points.GetPointsReport(
-        points_pb2.GetPointsReportRequest(first_day=first, last_day=last), timeout=30
-    )
-    return {
-        "liability": {
-            "available": report.available,
-            "pending": report.pending,
-            "held": report.held,
-            "debt": report.debt,
-            "value": from_minor(report.liability.amount_minor, report.liability.currency),
-            "currency": report.liability.currency,
-        },
-        "days": [
-            {
-                "day": d.day,
-                "earned": d.earned,
-                "reversed": d.reversed,
-                "redeemed": d.redeemed,
-                "expired": d.expired,
-                "adjusted": d.adjusted,
-            }
-            for d in report.days
-        ],
-    }
+    return clients().points.report(first, last)

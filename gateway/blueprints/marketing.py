@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from gateway import marketing_operations
 from gateway.api import operation, query_param
+from gateway.clients import clients
 from gateway.problems import Problem
-from gateway.upstreams import Upstreams
 
 bp = Blueprint("marketing", __name__)
 
@@ -286,10 +285,6 @@ def currency() -> str:
     return current_app.config["LOYALTY"].currency
 
 
-def upstream() -> Upstreams:
-    return current_app.extensions["upstreams"]
-
-
 @operation(
     bp,
     "/v1/marketing/segments",
@@ -310,7 +305,7 @@ def upstream() -> Upstreams:
     responses={201: ("The segment", SEGMENT), **REFUSED},
 )
 def create_segment(body: dict):
-    return marketing_operations.create_segment(upstream(), body), 201
+    return clients().campaigns.create_segment(body), 201
 
 
 @operation(
@@ -328,7 +323,7 @@ def create_segment(body: dict):
     },
 )
 def list_segments():
-    return {"segments": marketing_operations.list_segments(upstream())}
+    return {"segments": clients().campaigns.segments()}
 
 
 @operation(
@@ -341,7 +336,7 @@ def list_segments():
     responses={200: ("The segment", SEGMENT), **NOT_FOUND, **REFUSED},
 )
 def get_segment(segment_id: str):
-    return marketing_operations.get_segment(upstream(), segment_id)
+    return clients().campaigns.segment(segment_id)
 
 
 @operation(
@@ -359,7 +354,7 @@ def get_segment(segment_id: str):
     },
 )
 def delete_segment(segment_id: str):
-    marketing_operations.delete_segment(upstream(), segment_id)
+    clients().campaigns.delete_segment(segment_id)
     return "", 204
 
 
@@ -375,7 +370,7 @@ def delete_segment(segment_id: str):
     responses={200: ("Size and sample", PREVIEW), **REFUSED},
 )
 def preview_rule(body: dict):
-    return marketing_operations.preview_rule(upstream(), body["rule"])
+    return clients().campaigns.preview_rule(body["rule"])
 
 
 @operation(
@@ -388,7 +383,7 @@ def preview_rule(body: dict):
     responses={200: ("Size and sample", PREVIEW), **NOT_FOUND, **REFUSED},
 )
 def preview_segment(segment_id: str):
-    return marketing_operations.preview_segment(upstream(), segment_id)
+    return clients().campaigns.preview_segment(segment_id)
 
 
 @operation(
@@ -403,7 +398,7 @@ def preview_segment(segment_id: str):
     responses={201: ("The campaign", CAMPAIGN), **REFUSED},
 )
 def create_campaign(body: dict):
-    return marketing_operations.create_campaign(upstream(), body), 201
+    return clients().campaigns.create_campaign(body), 201
 
 
 @operation(
@@ -421,7 +416,7 @@ def create_campaign(body: dict):
     },
 )
 def list_campaigns():
-    return {"campaigns": marketing_operations.list_campaigns(upstream())}
+    return {"campaigns": clients().campaigns.campaigns()}
 
 
 @operation(
@@ -434,7 +429,7 @@ def list_campaigns():
     responses={200: ("The campaign", CAMPAIGN), **NOT_FOUND, **REFUSED},
 )
 def get_campaign(campaign_id: str):
-    return marketing_operations.get_campaign(upstream(), campaign_id)
+    return clients().campaigns.campaign(campaign_id)
 
 
 @operation(
@@ -454,7 +449,7 @@ def get_campaign(campaign_id: str):
     },
 )
 def update_campaign(campaign_id: str, body: dict):
-    return marketing_operations.update_campaign(upstream(), campaign_id, body)
+    return clients().campaigns.update_campaign(campaign_id, body)
 
 
 @operation(
@@ -472,7 +467,7 @@ def update_campaign(campaign_id: str, body: dict):
     },
 )
 def delete_campaign(campaign_id: str):
-    marketing_operations.delete_campaign(upstream(), campaign_id)
+    clients().campaigns.delete_campaign(campaign_id)
     return "", 204
 
 
@@ -494,7 +489,7 @@ TRANSITION_RESPONSES = {
     responses=TRANSITION_RESPONSES,
 )
 def launch_campaign(campaign_id: str):
-    return marketing_operations.change_status(upstream(), campaign_id, "launch")
+    return clients().campaigns.change_status(campaign_id, "launch")
 
 
 @operation(
@@ -507,7 +502,7 @@ def launch_campaign(campaign_id: str):
     responses=TRANSITION_RESPONSES,
 )
 def pause_campaign(campaign_id: str):
-    return marketing_operations.change_status(upstream(), campaign_id, "pause")
+    return clients().campaigns.change_status(campaign_id, "pause")
 
 
 @operation(
@@ -520,7 +515,7 @@ def pause_campaign(campaign_id: str):
     responses=TRANSITION_RESPONSES,
 )
 def end_campaign(campaign_id: str):
-    return marketing_operations.change_status(upstream(), campaign_id, "end")
+    return clients().campaigns.change_status(campaign_id, "end")
 
 
 @operation(
@@ -533,7 +528,7 @@ def end_campaign(campaign_id: str):
     responses={200: ("The report", REPORT), **NOT_FOUND, **REFUSED},
 )
 def campaign_report(campaign_id: str):
-    return marketing_operations.campaign_report(upstream(), campaign_id, currency())
+    return clients().campaigns.campaign_report(campaign_id, currency())
 
 
 @operation(
@@ -550,7 +545,7 @@ def stages():
     raw = request.args.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise Problem(400, "invalid-request", "limit must be 1 to 1000", field="limit")
-    return marketing_operations.stage_overview(upstream(), int(raw))
+    return clients().campaigns.stage_overview(int(raw))
 
 
 @operation(
@@ -563,4 +558,4 @@ def stages():
     responses={200: ("Each feed", MEMBER_VIEW)},
 )
 def member_view():
-    return marketing_operations.member_view_status(upstream())
+    return clients().campaigns.member_view_status()

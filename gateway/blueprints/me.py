@@ -3,25 +3,24 @@ their own data. No route here takes a member id: it always comes from the sessio
 
 from __future__ import annotations
 
-import json
 import uuid
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, g
 
 from gateway.api import operation
 from gateway.auth import credential
-from gateway.blueprints.pos import LEDGER_QUERY, ledger_page_args, member_json, upstreams
-from gateway.blueprints.pos_schemas import LEDGER, MEMBER, OFFER, POINTS
+from gateway.clients import clients
+from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
-from gateway.pos_operations import member_ledger, member_offers, member_points, submit_feedback
+from gateway.logins import log_in_member, log_out, send_member_code
+from gateway.members import export_member, member_ledger
 from gateway.problems import Problem
-from loyalty.identity.v1 import identity_pb2 as pb
+from gateway.schemas import EXPORT, LEDGER, LEDGER_QUERY, MEMBER, OFFER, POINTS, ledger_page_args
 
 bp = Blueprint("me", __name__)
 
 PHONE = {"type": "string", "minLength": 1, "maxLength": 40, "examples": ["09121234567"]}
 CODE = {"type": "string", "minLength": 1, "maxLength": 12, "examples": ["123456"]}
-CONSENT_CHANNELS = {"sms": pb.CONSENT_CHANNEL_SMS, "email": pb.CONSENT_CHANNEL_EMAIL}
 
 CODE_SENT = {
     "type": "object",
@@ -98,15 +97,6 @@ QR = {
         "expires_at": {"type": "string", "format": "date-time"},
     },
 }
-EXPORT = {
-    "type": "object",
-    "required": ["identity", "points", "ledger"],
-    "properties": {
-        "identity": {"type": "object"},
-        "points": POINTS,
-        "ledger": {"type": "array", "items": {"type": "object"}},
-    },
-}
 
 
 @operation(
@@ -129,10 +119,7 @@ EXPORT = {
     },
 )
 def send_code(body: dict):
-    sent = upstreams().identity.StartLogin(
-        pb.StartLoginRequest(phone=body["phone"], client_address=client_ip())
-    )
-    return {"expires_in": sent.expires_in_seconds}, 202
+    return {"expires_in": send_member_code(body["phone"])}, 202
 
 
 @operation(
@@ -157,14 +144,12 @@ def send_code(body: dict):
     },
 )
 def verify_code(body: dict):
-    login = upstreams().identity.VerifyLogin(
-        pb.VerifyLoginRequest(phone=body["phone"], code=body["code"], client_address=client_ip())
-    )
+    grant = log_in_member(body["phone"], body["code"])
     return {
-        "token": login.token,
-        "expires_at": login.expires_at.ToJsonString(),
-        "member_id": login.member.id,
-        "enrolled": login.enrolled,
+        "token": grant.token,
+        "expires_at": grant.expires_at,
+        "member_id": grant.member_id,
+        "enrolled": grant.enrolled,
     }
 
 
@@ -187,7 +172,7 @@ def verify_code(body: dict):
     },
 )
 def logout():
-    current_app.extensions["sessions"].revoke(credential())
+    log_out(credential())
     return {"logged_out": True}
 
 
@@ -201,11 +186,8 @@ def logout():
     responses={200: ("Profile and points", ME), 404: ("The member was erased", None)},
 )
 def me():
-    member = upstreams().identity.GetMember(pb.GetMemberRequest(member_id=g.caller.member_id))
-    return {
-        "member": member_json(member.member),
-        "points": member_points(upstreams(), member.member.id),
-    }
+    member = clients().identity.member(g.caller.member_id)
+    return {"member": member, "points": clients().points.balance(member["id"])}
 
 
 @operation(
@@ -225,21 +207,7 @@ def me():
     },
 )
 def update_profile(body: dict):
-    change = pb.UpdateProfileRequest(member_id=g.caller.member_id, client_address=client_ip())
-    for field in ("first_name", "last_name", "birth_date", "city", "gender", "email"):
-        if field in body:
-            setattr(change, field, body[field])
-    if "interests" in body:
-        change.interests.extend(body["interests"])
-        change.set_interests = True
-    response = upstreams().identity.UpdateProfile(change)
-    profile = member_json(response.member)
-    if response.email_code_expires_in_seconds:
-        profile["email_change"] = {
-            "email": response.email_code_sent_to,
-            "expires_in": response.email_code_expires_in_seconds,
-        }
-    return profile
+    return clients().identity.update_profile(g.caller.member_id, body, client_ip())
 
 
 @operation(
@@ -261,12 +229,7 @@ def update_profile(body: dict):
     },
 )
 def confirm_email_change(body: dict):
-    response = upstreams().identity.ConfirmEmailChange(
-        pb.ConfirmEmailChangeRequest(
-            member_id=g.caller.member_id, new_email=body["email"], code=body["code"]
-        )
-    )
-    return member_json(response.member)
+    return clients().identity.confirm_email_change(g.caller.member_id, body["email"], body["code"])
 
 
 @operation(
@@ -286,15 +249,7 @@ def confirm_email_change(body: dict):
 def set_consent(channel: str, body: dict):
     if channel not in CONSENT_CHANNELS:
         raise Problem(404, "not-found", "consent channels are sms and email")
-    response = upstreams().identity.SetConsent(
-        pb.SetConsentRequest(
-            member_id=g.caller.member_id,
-            channel=CONSENT_CHANNELS[channel],
-            granted=body["granted"],
-            source="web",
-        )
-    )
-    return member_json(response.member)
+    return clients().identity.set_consent(g.caller.member_id, channel, body["granted"])
 
 
 @operation(
@@ -312,7 +267,7 @@ def set_consent(channel: str, body: dict):
     },
 )
 def my_ledger():
-    return member_ledger(upstreams(), g.caller.member_id, *ledger_page_args())
+    return member_ledger(clients(), g.caller.member_id, *ledger_page_args())
 
 
 @operation(
@@ -325,9 +280,7 @@ def my_ledger():
     responses={200: ("The token", QR), 404: ("The member was erased", None)},
 )
 def my_qr():
-    issued = upstreams().identity.IssueQrToken(pb.IssueQrTokenRequest(member_id=g.caller.member_id))
-    response = {"token": issued.token, "expires_at": issued.expires_at.ToJsonString()}
-    return response, 200, {"Cache-Control": "no-store"}
+    return clients().identity.issue_qr(g.caller.member_id), 200, {"Cache-Control": "no-store"}
 
 
 @operation(
@@ -348,12 +301,10 @@ def my_qr():
     },
 )
 def start_phone_change(body: dict):
-    sent = upstreams().identity.StartPhoneChange(
-        pb.StartPhoneChangeRequest(
-            member_id=g.caller.member_id, new_phone=body["phone"], client_address=client_ip()
-        )
+    expires_in = clients().identity.start_phone_change(
+        g.caller.member_id, body["phone"], client_ip()
     )
-    return {"expires_in": sent.expires_in_seconds}, 202
+    return {"expires_in": expires_in}, 202
 
 
 @operation(
@@ -379,15 +330,9 @@ def start_phone_change(body: dict):
     },
 )
 def confirm_phone_change(body: dict):
-    response = upstreams().identity.ConfirmPhoneChange(
-        pb.ConfirmPhoneChangeRequest(
-            member_id=g.caller.member_id,
-            new_phone=body["phone"],
-            old_phone_code=body["old_code"],
-            new_phone_code=body["new_code"],
-        )
+    return clients().identity.confirm_phone_change(
+        g.caller.member_id, body["phone"], body["old_code"], body["new_code"]
     )
-    return member_json(response.member)
 
 
 @operation(
@@ -400,23 +345,7 @@ def confirm_phone_change(body: dict):
     responses={200: ("The export", EXPORT), 404: ("The member was erased", None)},
 )
 def my_export():
-    return export_json(g.caller.member_id)
-
-
-def export_json(member_id: str) -> dict:
-    """Identity's document, the balance and the whole ledger."""
-    document = upstreams().identity.ExportMember(pb.ExportMemberRequest(member_id=member_id))
-    identity = json.loads(document.document_json)
-    survivor = identity["member"]["id"]
-    entries: list[dict] = []
-    cursor = ""
-    while True:
-        page = member_ledger(upstreams(), survivor, 200, cursor)
-        entries += page["items"]
-        cursor = page["next_cursor"] or ""
-        if not cursor:
-            break
-    return {"identity": identity, "points": member_points(upstreams(), survivor), "ledger": entries}
+    return export_member(clients(), g.caller.member_id)
 
 
 @operation(
@@ -438,7 +367,7 @@ def export_json(member_id: str) -> dict:
     },
 )
 def my_offers():
-    return {"offers": member_offers(upstreams(), g.caller.member_id)}
+    return {"offers": clients().campaigns.offers(g.caller.member_id)}
 
 
 @operation(
@@ -479,8 +408,7 @@ def my_offers():
     },
 )
 def give_feedback(body: dict):
-    feedback_id = submit_feedback(
-        upstreams(),
+    feedback_id = clients().campaigns.submit_feedback(
         g.caller.member_id,
         body.get("feedback_id") or str(uuid.uuid4()),
         body["rating"],

@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from gateway.api import operation, query_param
-from gateway.blueprints.me import EXPORT, export_json
-from gateway.blueprints.pos import member_json, upstreams
-from gateway.blueprints.pos_schemas import MEMBER
+from gateway.clients import clients
+from gateway.members import export_member
 from gateway.problems import Problem
-from loyalty.identity.v1 import identity_pb2 as pb
+from gateway.schemas import EXPORT, MEMBER
 
 bp = Blueprint("member_care", __name__)
 
@@ -70,17 +69,7 @@ def duplicates():
     raw = request.args.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
         raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 500")
-    found = upstreams().identity.FindDuplicates(pb.FindDuplicatesRequest(limit=int(raw)))
-    return {
-        "pairs": [
-            {
-                "first": member_json(pair.first),
-                "second": member_json(pair.second),
-                "reason": pair.reason,
-            }
-            for pair in found.pairs
-        ]
-    }
+    return {"pairs": clients().identity.duplicates(int(raw))}
 
 
 @operation(
@@ -103,14 +92,7 @@ def duplicates():
     },
 )
 def merge(body: dict):
-    merged = upstreams().identity.MergeMembers(
-        pb.MergeMembersRequest(
-            survivor_id=body["survivor_id"],
-            duplicate_id=body["duplicate_id"],
-            actor=g.caller.actor,
-        )
-    )
-    return {"survivor": member_json(merged.survivor), "available_points": merged.available_points}
+    return clients().identity.merge(body["survivor_id"], body["duplicate_id"], g.caller.actor)
 
 
 @operation(
@@ -127,10 +109,8 @@ def merge(body: dict):
     },
 )
 def erase(member_id: str):
-    erased = upstreams().identity.EraseMember(
-        pb.EraseMemberRequest(member_id=member_id, actor=g.caller.actor)
-    )
-    return {"member_id": member_id, "erased_at": erased.erased_at.ToJsonString()}
+    erased_at = clients().identity.erase(member_id, g.caller.actor)
+    return {"member_id": member_id, "erased_at": erased_at}
 
 
 @operation(
@@ -147,4 +127,4 @@ def erase(member_id: str):
     },
 )
 def export(member_id: str):
-    return export_json(member_id)
+    return export_member(clients(), member_id)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from jsonschema import Draft202012Validator
 
 from gateway.api import operation, query_param
-from gateway.blueprints.pos_schemas import (
+from gateway.clients import clients
+from gateway.clients.identity import IDENTIFIERS
+from gateway.members import identify_member, member_ledger, member_points
+from gateway.problems import Problem
+from gateway.schemas import (
     BATCH,
     BATCH_EXAMPLE,
     BATCH_REQUEST,
@@ -19,6 +22,7 @@ from gateway.blueprints.pos_schemas import (
     IDENTIFIED_EXAMPLE,
     LEDGER,
     LEDGER_EXAMPLE,
+    LEDGER_QUERY,
     MEMBER,
     MEMBER_EXAMPLE,
     POINTS,
@@ -31,72 +35,11 @@ from gateway.blueprints.pos_schemas import (
     REFUND,
     REFUND_EXAMPLE,
     REFUND_REQUEST,
+    ledger_page_args,
     redemption_example,
 )
-from gateway.pos_operations import (
-    IDENTIFIERS,
-    capture_hold,
-    hold_points,
-    identify_member,
-    member_ledger,
-    member_points,
-    place_purchase,
-    void_hold,
-)
-from gateway.problems import Problem, from_rpc_error
-from gateway.upstreams import Upstreams
-from loyalty.common.v1 import common_pb2
-from loyalty.identity.v1 import identity_pb2
-from loyalty.points.v1 import points_pb2
-from services.runtime.errors import InvalidArgument
-from services.runtime.money import to_minor
 
 bp = Blueprint("pos", __name__)
-
-LEDGER_QUERY = [
-    query_param(
-        "limit",
-        "Entries per page (1-200, default 50)",
-        {"type": "integer", "minimum": 1, "maximum": 200},
-    ),
-    query_param("cursor", "`next_cursor` of the previous page"),
-]
-
-
-def ledger_page_args() -> tuple[int, str]:
-    """`limit` and `cursor` of a ledger page, from the query string."""
-    raw_limit = request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
-        raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 200")
-    return int(raw_limit), request.args.get("cursor", "")
-
-
-def upstreams() -> Upstreams:
-    return current_app.extensions["upstreams"]
-
-
-def member_json(member: identity_pb2.Member) -> dict:
-    return {
-        "id": member.id,
-        "card_number": member.card_number,
-        "phone_masked": member.phone_masked,
-        "email_masked": member.email_masked,
-        "first_name": member.first_name,
-        "last_name": member.last_name,
-        "birth_date": member.birth_date or None,
-        "city": member.city,
-        "consents": {
-            identity_pb2.ConsentChannel.Name(c.channel).removeprefix("CONSENT_CHANNEL_").lower(): {
-                "granted": c.granted,
-                "source": c.source,
-                "updated_at": c.updated_at.ToJsonString(),
-            }
-            for c in member.consents
-        },
-        "enrolled_at": member.enrolled_at.ToJsonString(),
-        "gender": member.gender,
-        "interests": list(member.interests),
-    }
 
 
 @operation(
@@ -117,27 +60,13 @@ def member_json(member: identity_pb2.Member) -> dict:
 )
 def enrol(body: dict):
     caller = g.caller
-    channels = {
-        "sms": identity_pb2.CONSENT_CHANNEL_SMS,
-        "email": identity_pb2.CONSENT_CHANNEL_EMAIL,
-    }
-    response = upstreams().identity.EnrollMember(
-        identity_pb2.EnrollMemberRequest(
-            phone=body["phone"],
-            email=body.get("email", ""),
-            first_name=body.get("first_name", ""),
-            last_name=body.get("last_name", ""),
-            birth_date=body.get("birth_date", ""),
-            city=body.get("city", ""),
-            consents=[
-                identity_pb2.Consent(channel=channels[name], granted=granted)
-                for name, granted in body.get("consents", {}).items()
-            ],
-            store_id=caller.store_id,
-            source="pos" if caller.kind == "pos" else "admin",
-        )
+    member = clients().identity.enrol(
+        body,
+        body.get("consents", {}),
+        store_id=caller.store_id,
+        source="pos" if caller.kind == "pos" else "admin",
     )
-    return member_json(response.member), 201
+    return member, 201
 
 
 @operation(
@@ -168,7 +97,7 @@ def enrol(body: dict):
 )
 def identify():
     given = {k: request.args.get(k, "") for k in IDENTIFIERS}
-    return identify_member(upstreams(), g.caller.store_id, **given)
+    return identify_member(clients(), g.caller.store_id, **given)
 
 
 @operation(
@@ -196,7 +125,7 @@ def identify():
     },
 )
 def record_purchase(body: dict):
-    return place_purchase(upstreams(), g.caller.store_id, body), 201
+    return clients().points.record_purchase(g.caller.store_id, body), 201
 
 
 BATCH_PARALLEL = 8
@@ -226,7 +155,7 @@ _purchase_line = Draft202012Validator(PURCHASE_REQUEST)
     responses={200: ("One result per line, in order; re-uploading is harmless", BATCH)},
 )
 def record_batch(body: dict):
-    upstream, store_id = upstreams(), g.caller.store_id
+    points, store_id = clients().points, g.caller.store_id
 
     def line(index: int, purchase: object) -> dict:
         transaction_id = purchase.get("transaction_id") if isinstance(purchase, dict) else None
@@ -237,16 +166,8 @@ def record_batch(body: dict):
                 where = ".".join(str(p) for p in errors[0].absolute_path) or "line"
                 raise Problem(400, "invalid-request", f"{where}: {errors[0].message}")
             declared = {k: v for k, v in purchase.items() if k in PURCHASE_REQUEST["properties"]}
-            result = place_purchase(upstream, store_id, declared)
+            result = points.record_purchase(store_id, declared)
         except Problem as problem:
-            return {
-                **answer,
-                "status": problem.status,
-                "code": problem.code,
-                "detail": problem.detail,
-            }
-        except grpc.RpcError as error:
-            problem = from_rpc_error(error)
             return {
                 **answer,
                 "status": problem.status,
@@ -282,7 +203,7 @@ def record_batch(body: dict):
     responses={200: ("The balance", POINTS), 404: ("No such member", None)},
 )
 def points(member_id: str):
-    return member_points(upstreams(), member_id)
+    return member_points(clients(), member_id)
 
 
 @operation(
@@ -301,7 +222,7 @@ def points(member_id: str):
     },
 )
 def ledger(member_id: str):
-    return member_ledger(upstreams(), member_id, *ledger_page_args())
+    return member_ledger(clients(), member_id, *ledger_page_args())
 
 
 @operation(
@@ -321,31 +242,10 @@ def ledger(member_id: str):
     },
 )
 def refund(transaction_id: str, body: dict):
-    currency = current_app.config["LOYALTY"].currency
-    try:
-        amount = to_minor(body["amount"], currency)
-    except InvalidArgument as error:
-        raise Problem(422, error.code, error.detail) from None
-    result = upstreams().points.RefundPurchase(
-        points_pb2.RefundPurchaseRequest(
-            store_id=g.caller.store_id,
-            transaction_id=transaction_id,
-            refund_id=body["refund_id"],
-            amount=common_pb2.Money(amount_minor=amount, currency=currency),
-        )
+    refunded = clients().points.refund(
+        g.caller.store_id, transaction_id, body["refund_id"], body["amount"]
     )
-    return {
-        "refund_id": result.refund_id,
-        "transaction_id": result.transaction_id,
-        "member_id": result.member_id,
-        "points_reversed": result.points_reversed,
-        "debt_added": result.debt_added,
-        "balance": {
-            "available": result.balance.available,
-            "pending": result.balance.pending,
-            "debt": result.balance.debt,
-        },
-    }, 201
+    return refunded, 201
 
 
 @operation(
@@ -368,7 +268,7 @@ def refund(transaction_id: str, body: dict):
     },
 )
 def hold(body: dict):
-    return hold_points(upstreams(), g.caller.store_id, body), 201
+    return clients().points.hold(g.caller.store_id, body), 201
 
 
 @operation(
@@ -386,7 +286,7 @@ def hold(body: dict):
     },
 )
 def capture(redemption_id: str):
-    return capture_hold(upstreams(), g.caller.store_id, redemption_id)
+    return clients().points.capture(g.caller.store_id, redemption_id)
 
 
 @operation(
@@ -404,4 +304,4 @@ def capture(redemption_id: str):
     },
 )
 def void(redemption_id: str):
-    return void_hold(upstreams(), g.caller.store_id, redemption_id)
+    return clients().points.void(g.caller.store_id, redemption_id)

@@ -8,13 +8,10 @@ store's purchase or hold is simply not found (404) through it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, current_app
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api import operation
-from loyalty.identity.v1 import identity_pb2
+from gateway.clients import clients
 
 bp = Blueprint("pos_keys", __name__)
 
@@ -68,31 +65,6 @@ ROTATE_REQUEST = {
 }
 
 
-def _when(stamp: Timestamp, present: bool) -> str | None:
-    return stamp.ToJsonString() if present else None
-
-
-def key_json(key: identity_pb2.ApiKeyInfo) -> dict:
-    if key.HasField("revoked_at"):
-        status = "revoked"
-    elif key.HasField("expires_at"):
-        ends = key.expires_at.ToDatetime(tzinfo=UTC)
-        status = "expired" if ends <= datetime.now(UTC) else "expiring"
-    else:
-        status = "active"
-    return {
-        "key_id": key.key_id,
-        "status": status,
-        "created_at": key.created_at.ToJsonString(),
-        "revoked_at": _when(key.revoked_at, key.HasField("revoked_at")),
-        "expires_at": _when(key.expires_at, key.HasField("expires_at")),
-    }
-
-
-def identity():
-    return current_app.extensions["upstreams"].identity
-
-
 @operation(
     bp,
     "/v1/admin/stores/<store_id>/api-keys",
@@ -103,8 +75,7 @@ def identity():
     responses={201: ("The key, shown once", NEW_KEY), 404: ("No such store", None)},
 )
 def create_api_key(store_id: str):
-    response = identity().CreateApiKey(identity_pb2.CreateApiKeyRequest(store_id=store_id))
-    return {"key_id": response.key_id, "api_key": response.api_key}, 201
+    return clients().identity.create_api_key(store_id), 201
 
 
 @operation(
@@ -117,8 +88,7 @@ def create_api_key(store_id: str):
     responses={200: ("The keys", KEYS), 404: ("No such store", None)},
 )
 def list_api_keys(store_id: str):
-    response = identity().ListApiKeys(identity_pb2.ListApiKeysRequest(store_id=store_id))
-    return {"items": [key_json(key) for key in response.keys]}
+    return {"items": clients().identity.api_keys(store_id)}
 
 
 @operation(
@@ -131,11 +101,9 @@ def list_api_keys(store_id: str):
     responses={200: ("The revoked key", KEY), 404: ("The store has no such key", None)},
 )
 def revoke_api_key(store_id: str, key_id: str):
-    response = identity().RevokeApiKey(
-        identity_pb2.RevokeApiKeyRequest(store_id=store_id, key_id=key_id)
-    )
-    current_app.extensions["pos_keys"].forget(response.key_hash)
-    return key_json(response.key)
+    key, key_hash = clients().identity.revoke_api_key(store_id, key_id)
+    current_app.extensions["pos_keys"].forget(key_hash)
+    return key
 
 
 @operation(
@@ -154,16 +122,8 @@ def revoke_api_key(store_id: str, key_id: str):
     },
 )
 def rotate_api_key(store_id: str, key_id: str, body: dict):
-    response = identity().RotateApiKey(
-        identity_pb2.RotateApiKeyRequest(
-            store_id=store_id,
-            key_id=key_id,
-            grace_seconds=body.get("grace_seconds", DEFAULT_GRACE),
-        )
+    rotated, replaced_hash = clients().identity.rotate_api_key(
+        store_id, key_id, body.get("grace_seconds", DEFAULT_GRACE)
     )
-    current_app.extensions["pos_keys"].forget(response.replaced_key_hash)
-    return {
-        "key_id": response.key_id,
-        "api_key": response.api_key,
-        "replaced": key_json(response.replaced),
-    }, 201
+    current_app.extensions["pos_keys"].forget(replaced_hash)
+    return rotated, 201

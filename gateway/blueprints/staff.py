@@ -8,21 +8,14 @@ password, until the minute ends (`Retry-After`).
 
 from __future__ import annotations
 
-from datetime import UTC
-
-import grpc
-from flask import Blueprint, current_app, jsonify, make_response
+from flask import Blueprint, jsonify, make_response
 
 from gateway.api import operation
 from gateway.auth import clear_session_cookie, credential, set_session_cookie
-from gateway.limits import client_ip
-from gateway.problems import from_rpc_error
-from loyalty.identity.v1 import identity_pb2
+from gateway.clients import clients
+from gateway.logins import log_in_staff, log_out
 
 bp = Blueprint("staff", __name__)
-
-# Argon2 is slow on purpose; on a busy host a hash may take longer than the usual deadline.
-PASSWORD_RPC_TIMEOUT = 15.0
 
 ROLE = {"type": "string", "enum": ["admin", "marketer", "support"]}
 STAFF_REQUEST = {
@@ -69,10 +62,6 @@ DISABLED_REQUEST = {
 }
 
 
-def staff_json(staff: identity_pb2.StaffMember) -> dict:
-    return {"id": staff.id, "email": staff.email, "role": staff.role, "disabled": staff.disabled}
-
-
 @operation(
     bp,
     "/v1/admin/staff",
@@ -89,13 +78,7 @@ def staff_json(staff: identity_pb2.StaffMember) -> dict:
     },
 )
 def create_staff(body: dict):
-    response = current_app.extensions["upstreams"].identity.CreateStaff(
-        identity_pb2.CreateStaffRequest(
-            email=body["email"], password=body["password"], role=body["role"]
-        ),
-        timeout=PASSWORD_RPC_TIMEOUT,
-    )
-    return staff_json(response.staff), 201
+    return clients().identity.create_staff(body["email"], body["password"], body["role"]), 201
 
 
 @operation(
@@ -110,24 +93,7 @@ def create_staff(body: dict):
     responses={200: ("The account", STAFF), 404: ("No such account", None)},
 )
 def set_disabled(staff_id: str, body: dict):
-    response = current_app.extensions["upstreams"].identity.SetStaffDisabled(
-        identity_pb2.SetStaffDisabledRequest(staff_id=staff_id, disabled=body["disabled"])
-    )
-    return staff_json(response.staff)
-
-
-def log_in(email: str, password: str) -> identity_pb2.LoginStaffResponse:
-    """A staff session for e-mail and password (throttled by identity): the JSON login and the
-    console's sign-in page both come through here."""
-    try:
-        return current_app.extensions["upstreams"].identity.LoginStaff(
-            identity_pb2.LoginStaffRequest(
-                email=email, password=password, client_address=client_ip()
-            ),
-            timeout=PASSWORD_RPC_TIMEOUT,
-        )
-    except grpc.RpcError as error:
-        raise from_rpc_error(error) from None
+    return clients().identity.set_staff_disabled(staff_id, body["disabled"])
 
 
 @operation(
@@ -146,16 +112,16 @@ def log_in(email: str, password: str) -> identity_pb2.LoginStaffResponse:
     },
 )
 def login(body: dict):
-    response = log_in(body["email"], body["password"])
+    grant = log_in_staff(body["email"], body["password"])
     answer = make_response(
         jsonify(
-            token=response.token,
-            expires_at=response.expires_at.ToJsonString(),
-            role=response.staff.role,
-            staff_id=response.staff.id,
+            token=grant.token,
+            expires_at=grant.expires_at,
+            role=grant.role,
+            staff_id=grant.staff_id,
         )
     )
-    set_session_cookie(answer, response.token, response.expires_at.ToDatetime(tzinfo=UTC))
+    set_session_cookie(answer, grant.token, grant.ends)
     return answer
 
 
@@ -169,7 +135,7 @@ def login(body: dict):
     responses={204: ("Logged out", None)},
 )
 def logout():
-    current_app.extensions["sessions"].revoke(credential())
+    log_out(credential())
     answer = make_response("", 204)
     clear_session_cookie(answer)
     return answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from gateway.api import operation
+from gateway.clients import clients
 from gateway.openapi import document
 
 bp = Blueprint("system", __name__)
@@ -44,7 +45,7 @@ def healthz():
     responses={200: ("Ready", READY_SCHEMA), 503: ("Not ready", READY_SCHEMA)},
 )
 def readyz():
-    services = current_app.extensions["upstreams"].health()
+    services = clients().health()
     ready = all(status == "SERVING" for status in services.values())
     return jsonify(status="ready" if ready else "not-ready", services=services), (
         200 if ready else 503

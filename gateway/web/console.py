@@ -2,8 +2,8 @@
 
 Staff sign in with e-mail and password (the same throttled login as `POST /v1/staff/login`, the
 same `loyalty_session` cookie); only the roles the marketing API admits (marketer, admin) see the
-pages, anyone else signed in gets 403. Every page is the marketing API's own functions from
-`gateway.marketing_operations`: the console composes a segment rule or a campaign definition
+pages, anyone else signed in gets 403. Every page is the marketing API's own calls of
+`gateway.clients.campaigns`: the console composes a segment rule or a campaign definition
 from a form and the campaigns service judges it exactly as it judges the JSON API's.
 """
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import grpc
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, session
 
-from gateway import marketing_operations
 from gateway.auth import (
     GUARDS,
     SESSION_COOKIE,
@@ -28,10 +26,9 @@ from gateway.auth import (
     clear_session_cookie,
     set_session_cookie,
 )
-from gateway.blueprints.marketing import MARKETER
-from gateway.blueprints.staff import log_in
-from gateway.problems import Problem, from_rpc_error
-from gateway.upstreams import Upstreams
+from gateway.clients import clients
+from gateway.logins import log_in_staff, log_out
+from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
 from gateway.web.forms import amount_field, field
 
@@ -76,10 +73,6 @@ class FormError(Exception):
         self.values = values
 
 
-def upstream() -> Upstreams:
-    return current_app.extensions["upstreams"]
-
-
 def signed_in_staff() -> Caller | None:
     """The staff member this browser's session cookie stands for, or None."""
     token = request.cookies.get(SESSION_COOKIE, "")
@@ -95,7 +88,7 @@ def signed_in_staff() -> Caller | None:
 
 
 def admitted(caller: Caller | None) -> bool:
-    return caller is not None and caller.grant in GUARDS[MARKETER]
+    return caller is not None and caller.grant in GUARDS["marketing"]
 
 
 @bp.before_request
@@ -124,20 +117,15 @@ def problem_text(problem: Problem) -> str:
     return i18n.translate(key) if key else text
 
 
-def failed(error: Exception) -> dict:
-    """The notice for a FormError, a Problem or a failed call to a service."""
+def failed(error: FormError | Problem) -> dict:
+    """The notice for a FormError, or a Problem (a refused call to a service among them)."""
     if isinstance(error, FormError):
         return {"kind": "error", "key": error.key, "text": "", "values": error.values}
-    problem = from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
-    assert isinstance(problem, Problem)
-    return {"kind": "error", "key": "", "text": problem_text(problem), "values": {}}
+    return {"kind": "error", "key": "", "text": problem_text(error), "values": {}}
 
 
 @bp.errorhandler(Problem)
-@bp.errorhandler(grpc.RpcError)
-def _failed_page(error: Exception) -> Response:
-    problem = from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
-    assert isinstance(problem, Problem)
+def _failed_page(problem: Problem) -> Response:
     if problem.status == 404:
         return pages.error_page(404, "console.not_found", HOME)
     if problem.status >= 500:
@@ -164,14 +152,14 @@ def sign_in() -> Response:
         notice("error", "console.bad_login")
         return redirect(SIGN_IN, 303)
     try:
-        login = log_in(email, password)
+        grant = log_in_staff(email, password)
     except Problem as problem:
         if problem.status >= 500:
             raise
         notice("error", "console.throttled" if problem.status == 429 else "console.bad_login")
         return redirect(SIGN_IN, 303)
     answer = redirect(HOME, 303)
-    set_session_cookie(answer, login.token, login.expires_at.ToDatetime(tzinfo=UTC))
+    set_session_cookie(answer, grant.token, grant.ends)
     # A new page token for the signed-in pages.
     session.pop("csrf", None)
     return answer
@@ -179,8 +167,8 @@ def sign_in() -> Response:
 
 @bp.post(f"{HOME}/sign-out")
 def sign_out() -> Response:
-    with contextlib.suppress(grpc.RpcError):
-        current_app.extensions["sessions"].revoke(request.cookies.get(SESSION_COOKIE, ""))
+    with contextlib.suppress(Problem):
+        log_out(request.cookies.get(SESSION_COOKIE, ""))
     answer = redirect(SIGN_IN, 303)
     clear_session_cookie(answer)
     session.pop("csrf", None)
@@ -226,7 +214,7 @@ def stage_name(stage: str) -> str:
 
 @bp.get(HOME)
 def overview() -> Response:
-    found = marketing_operations.stage_overview(upstream(), 100)
+    found = clients().campaigns.stage_overview(100)
     stages = bars(
         [
             (stage_name(stage), members, i18n.number(members))
@@ -311,12 +299,12 @@ def preview_shown(found: dict) -> dict:
 
 
 def segments_page(status: int = 200, **context: Any) -> Response:
-    stages = marketing_operations.stage_overview(upstream(), 1)["stages"]
+    stages = clients().campaigns.stage_overview(1)["stages"]
     context.setdefault("notice", shown_notice())
     return pages.page(
         "console_segments.html",
         status,
-        segments=marketing_operations.list_segments(upstream()),
+        segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         months=range(1, 13),
         currency=current_app.config["LOYALTY"].currency,
@@ -335,8 +323,8 @@ def preview_segment() -> tuple[Response, int]:
     """For the builder's script: the audience of the form as it stands, as JSON."""
     try:
         rule = composed_rule()
-        found = marketing_operations.preview_rule(upstream(), rule)
-    except (FormError, Problem, grpc.RpcError) as error:
+        found = clients().campaigns.preview_rule(rule)
+    except (FormError, Problem) as error:
         shown = failed(error)
         text = shown["text"] or i18n.translate(shown["key"], **shown["values"])
         return jsonify(error=text), 422
@@ -349,14 +337,14 @@ def save_segment() -> Response:
     try:
         rule = composed_rule()
         if request.form.get("action") != "save":
-            found = marketing_operations.preview_rule(upstream(), rule)
+            found = clients().campaigns.preview_rule(rule)
             return segments_page(preview=preview_shown(found), rule=rule, notice=None)
         name = request.form.get("name", "").strip()
         if not name:
             raise FormError("error.segment-name")
-        saved = marketing_operations.create_segment(upstream(), {"name": name, "rule": rule})
-        found = marketing_operations.preview_segment(upstream(), saved["id"])
-    except (FormError, Problem, grpc.RpcError) as error:
+        saved = clients().campaigns.create_segment({"name": name, "rule": rule})
+        found = clients().campaigns.preview_segment(saved["id"])
+    except (FormError, Problem) as error:
         return segments_page(422, notice=failed(error))
     notice("ok", "segments.saved", size=size_words(found))
     return redirect(SEGMENTS, 303)
@@ -436,7 +424,7 @@ def campaign_definition() -> dict:
 
 
 def builder_page(status: int = 200, **context: Any) -> Response:
-    stages = marketing_operations.stage_overview(upstream(), 1)["stages"]
+    stages = clients().campaigns.stage_overview(1)["stages"]
     form: dict[str, Any] = {"target": "everyone", "kind": "multiplier", "stages": []}
     if request.method == "GET":
         if request.args.get("segment"):
@@ -453,7 +441,7 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         kinds=[(kind, i18n.translate(f"kind.{kind}")) for kind in KINDS],
         point_kinds=" ".join(sorted(POINT_KINDS)),
         multiplier_kinds=" ".join(sorted(MULTIPLIER_KINDS)),
-        segments=marketing_operations.list_segments(upstream()),
+        segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         currency=current_app.config["LOYALTY"].currency,
         **context,
@@ -468,8 +456,8 @@ def new_campaign() -> Response:
 @bp.post(CAMPAIGNS)
 def create_campaign() -> Response:
     try:
-        marketing_operations.create_campaign(upstream(), campaign_definition())
-    except (FormError, Problem, grpc.RpcError) as error:
+        clients().campaigns.create_campaign(campaign_definition())
+    except (FormError, Problem) as error:
         return builder_page(422, notice=failed(error))
     notice("ok", "campaigns.created")
     return redirect(CAMPAIGNS, 303)
@@ -477,7 +465,7 @@ def create_campaign() -> Response:
 
 @bp.get(CAMPAIGNS)
 def campaigns() -> Response:
-    listed = marketing_operations.list_campaigns(upstream())
+    listed = clients().campaigns.campaigns()
     for campaign in listed:
         campaign["actions"] = ACTIONS.get(campaign["status"], ())
     return pages.page("console_campaigns.html", notice=shown_notice(), campaigns=listed)
@@ -487,10 +475,10 @@ def campaigns() -> Response:
 def change_status(campaign_id: str, action: str) -> Response:
     try:
         if action == "delete":
-            marketing_operations.delete_campaign(upstream(), campaign_id)
+            clients().campaigns.delete_campaign(campaign_id)
         else:
-            marketing_operations.change_status(upstream(), campaign_id, action)
-    except (Problem, grpc.RpcError) as error:
+            clients().campaigns.change_status(campaign_id, action)
+    except Problem as error:
         session["console_notice"] = failed(error)
     else:
         notice("ok", f"action.done.{action}")
@@ -499,10 +487,8 @@ def change_status(campaign_id: str, action: str) -> Response:
 
 @bp.get(f"{CAMPAIGNS}/<campaign_id>")
 def report(campaign_id: str) -> Response:
-    campaign = marketing_operations.get_campaign(upstream(), campaign_id)
-    found = marketing_operations.campaign_report(
-        upstream(), campaign_id, current_app.config["LOYALTY"].currency
-    )
+    campaign = clients().campaigns.campaign(campaign_id)
+    found = clients().campaigns.campaign_report(campaign_id, current_app.config["LOYALTY"].currency)
     target, control = found["target"], found["control"]
     t = i18n.translate
     audience = bars(

@@ -15,34 +15,29 @@ import contextlib
 import io
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-import grpc
 import segno
 from flask import Blueprint, Response, current_app, redirect, request, session
 
-from gateway import pos_operations
 from gateway.auth import SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
-from gateway.problems import Problem, from_rpc_error
-from gateway.upstreams import Upstreams
+from gateway.clients import clients
+from gateway.clients.identity import CONSENT_CHANNELS
+from gateway.limits import client_ip
+from gateway.logins import log_in_member, log_out, send_member_code
+from gateway.problems import Problem
 from gateway.web import i18n, pages
 from gateway.web.forms import field
 from gateway.web.jalali import to_gregorian, to_jalali
 from gateway.web.security import seal, unseal
-from loyalty.identity.v1 import identity_pb2 as pb
 
 bp = Blueprint("portal", __name__)
 bp.before_request(pages.csrf_guard)
 
 HOME = "/portal"
 HISTORY_PAGE = 10
-CONSENTS = {"sms": pb.CONSENT_CHANNEL_SMS, "email": pb.CONSENT_CHANNEL_EMAIL}
 DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
-
-
-def upstream() -> Upstreams:
-    return current_app.extensions["upstreams"]
 
 
 def signed_in_member() -> str | None:
@@ -115,19 +110,15 @@ def show() -> Response:
         return pages.page("portal_login.html", notice=shown)
     cursor = request.args.get("older", "")
     try:
-        member = pos_operations.get_member(upstream(), member_id)
-        points = pos_operations.member_points(upstream(), member_id)
-        history = pos_operations.member_ledger(upstream(), member_id, HISTORY_PAGE, cursor)
-        offers = pos_operations.member_offers(upstream(), member_id)
-    except grpc.RpcError as error:
-        problem = from_rpc_error(error)
+        member = clients().identity.member(member_id)
+        points = clients().points.balance(member_id)
+        history = clients().points.ledger(member_id, HISTORY_PAGE, cursor)
+        offers = clients().campaigns.offers(member_id)
+    except Problem as problem:
         if problem.status != 422 or not cursor:
-            raise problem from None
+            raise
         return home()  # a stale or altered cursor: back to the first page
-    consents = {
-        pb.ConsentChannel.Name(c.channel).removeprefix("CONSENT_CHANNEL_").lower(): c.granted
-        for c in member.consents
-    }
+    consents = {name: consent["granted"] for name, consent in member["consents"].items()}
     return pages.page(
         "portal.html",
         notice=shown,
@@ -136,7 +127,7 @@ def show() -> Response:
         progress=tier_progress(points["tier"]),
         history=history,
         consents=consents,
-        birth_date=shown_birth_date(member.birth_date),
+        birth_date=shown_birth_date(member["birth_date"] or ""),
         email_pending=unseal(session.get("portal_email", "")),
         offers=offers,
         feedback_id=f"web-{uuid.uuid4().hex}",
@@ -150,11 +141,9 @@ def send_code() -> Response:
         notice("error", "error.invalid-phone")
         return home()
     try:
-        upstream().identity.StartLogin(
-            pb.StartLoginRequest(phone=phone, client_address=request.remote_addr or "")
-        )
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
+        send_member_code(phone)
+    except Problem as problem:
+        problem_notice(problem)
         return home()
     session["portal_phone"] = seal(phone)
     return home()
@@ -166,13 +155,8 @@ def verify_code() -> Response:
     if phone is None:
         return home()
     try:
-        login = upstream().identity.VerifyLogin(
-            pb.VerifyLoginRequest(
-                phone=phone, code=field("code"), client_address=request.remote_addr or ""
-            )
-        )
-    except grpc.RpcError as error:
-        problem = from_rpc_error(error)
+        grant = log_in_member(phone, field("code"))
+    except Problem as problem:
         problem_notice(problem)
         if problem.status == 429:  # too many wrong codes: start again with a new one
             session.pop("portal_phone", None)
@@ -180,7 +164,7 @@ def verify_code() -> Response:
     session.pop("portal_phone", None)
     session.pop("csrf", None)  # a new token for the logged-in member's forms
     response = home()
-    set_session_cookie(response, login.token, login.expires_at.ToDatetime(tzinfo=UTC))
+    set_session_cookie(response, grant.token, grant.ends)
     return response
 
 
@@ -195,8 +179,8 @@ def logout() -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         # The cookie goes anyway; a session left unrevoked by an outage still expires.
-        with contextlib.suppress(grpc.RpcError):
-            current_app.extensions["sessions"].revoke(token)
+        with contextlib.suppress(Problem):
+            log_out(token)
     response = home()
     clear_session_cookie(response)
     return response
@@ -207,9 +191,9 @@ def qr_code() -> Response:
     member_id = signed_in_member()
     if member_id is None:
         return Response(status=401)
-    issued = upstream().identity.IssueQrToken(pb.IssueQrTokenRequest(member_id=member_id))
+    issued = clients().identity.issue_qr(member_id)
     svg = io.BytesIO()
-    segno.make(issued.token, error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
+    segno.make(issued["token"], error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
     return Response(svg.getvalue(), content_type="image/svg+xml")
 
 
@@ -223,37 +207,26 @@ def update_profile() -> Response:
     except ValueError:
         notice("error", "error.invalid-birth-date")
         return home("#profile")
-    change = pb.UpdateProfileRequest(
-        member_id=member_id,
-        first_name=field("first_name"),
-        last_name=field("last_name"),
-        city=field("city"),
-        birth_date=birth_date,
-        client_address=request.remote_addr or "",
-    )
+    changes = {
+        "first_name": field("first_name"),
+        "last_name": field("last_name"),
+        "city": field("city"),
+        "birth_date": birth_date,
+    }
     if field("email"):  # left empty, the address stays as it is
-        change.email = field("email")
+        changes["email"] = field("email")
     try:
-        updated = upstream().identity.UpdateProfile(change)
-        member = updated.member
-        granted = {c.channel: c.granted for c in member.consents}
-        for name, channel in CONSENTS.items():
+        updated = clients().identity.update_profile(member_id, changes, client_ip())
+        granted = {name: consent["granted"] for name, consent in updated["consents"].items()}
+        for name in CONSENT_CHANNELS:
             wanted = request.form.get(f"consent_{name}") == "on"
-            if granted.get(channel, False) == wanted:
-                continue
-            upstream().identity.SetConsent(
-                pb.SetConsentRequest(
-                    member_id=member_id,
-                    channel=channel,
-                    granted=wanted,
-                    source="web",
-                )
-            )
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
+            if granted.get(name, False) != wanted:
+                clients().identity.set_consent(member_id, name, wanted)
+    except Problem as problem:
+        problem_notice(problem)
         return home("#profile")
-    if updated.email_code_sent_to:
-        session["portal_email"] = seal(updated.email_code_sent_to)
+    if "email_change" in updated:
+        session["portal_email"] = seal(updated["email_change"]["email"])
         notice("ok", "portal.email_code_sent")
         return home("#email-confirm")
     notice("ok", "portal.saved")
@@ -267,13 +240,8 @@ def confirm_email() -> Response:
     if member_id is None or email is None:
         return home()
     try:
-        upstream().identity.ConfirmEmailChange(
-            pb.ConfirmEmailChangeRequest(
-                member_id=member_id, new_email=email, code=field("email_code")
-            )
-        )
-    except grpc.RpcError as error:
-        problem = from_rpc_error(error)
+        clients().identity.confirm_email_change(member_id, email, field("email_code"))
+    except Problem as problem:
         problem_notice(problem)
         if problem.status != 401 or problem.code == "code-expired":
             session.pop("portal_email", None)  # no use trying this code again
@@ -293,15 +261,14 @@ def give_feedback() -> Response:
         notice("error", "error.invalid-rating")
         return home("#feedback")
     try:
-        pos_operations.submit_feedback(
-            upstream(),
+        clients().campaigns.submit_feedback(
             member_id,
             field("feedback_id") or f"web-{uuid.uuid4().hex}",
             int(rating),
             request.form.get("comment", "").strip()[:2000],
         )
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
+    except Problem as problem:
+        problem_notice(problem)
         return home("#feedback")
     notice("ok", "portal.thanks")
     return home("#feedback")

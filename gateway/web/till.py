@@ -4,7 +4,7 @@ The cashier signs in with the store's POS key, which opens a till session in ide
 sealed in the page's cookie, never in a URL. Signing out revokes the session, so a copy of the
 cookie kept from before opens nothing. The cashier finds the member by phone, card or the text
 of their QR code (a scanner types it), records purchases and redeems points. Every action is the
-POS API's own function from `gateway.pos_operations`, so the rules are the same as for an
+POS API's own call (`gateway.clients`, `gateway.members`), so the rules are the same as for an
 integrated till; each form carries its own transaction or redemption id, so a form sent twice is
 applied once.
 """
@@ -16,16 +16,17 @@ import re
 import uuid
 from typing import Any
 
-import grpc
 from flask import Blueprint, Response, current_app, redirect, session
 
-from gateway import limits, pos_operations
-from gateway.problems import Problem, from_rpc_error
-from gateway.upstreams import Upstreams
+from gateway import limits
+from gateway.clients import clients
+from gateway.logins import log_out
+from gateway.members import display_name, identify_member
+from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.forms import amount_field, field
 from gateway.web.security import seal, unseal
-from loyalty.identity.v1 import identity_pb2
+from services.runtime.points_limits import MAX_POINTS
 
 bp = Blueprint("till", __name__)
 bp.before_request(pages.csrf_guard)
@@ -33,10 +34,6 @@ bp.before_request(pages.csrf_guard)
 HOME = "/till"
 CARD = re.compile(r"\d{16}")
 PHONE = re.compile(r"\+?\d{7,15}")
-
-
-def upstream() -> Upstreams:
-    return current_app.extensions["upstreams"]
 
 
 def signed_in_store() -> str | None:
@@ -92,16 +89,16 @@ def show() -> Response:
     member_id = session.get("till_member")
     if member_id:
         try:
-            found = pos_operations.get_member(upstream(), member_id)
+            found = clients().identity.member(member_id)
             member = {
-                "name": pos_operations.display_name(found),
-                "phone_masked": found.phone_masked,
-                "card_number": found.card_number,
+                "name": display_name(found),
+                "phone_masked": found["phone_masked"],
+                "card_number": found["card_number"],
             }
-            points = pos_operations.member_points(upstream(), member_id)
-        except grpc.RpcError as error:
+            points = clients().points.balance(member_id)
+        except Problem as problem:
             session.pop("till_member", None)
-            problem_notice(from_rpc_error(error))
+            problem_notice(problem)
             shown = session.pop("till_notice")
     return pages.page(
         "till.html",
@@ -118,20 +115,17 @@ def show() -> Response:
 def sign_in() -> Response:
     key = field("api_key")
     try:
-        opened = upstream().identity.OpenTillSession(
-            identity_pb2.OpenTillSessionRequest(api_key=key)
-        )
-    except grpc.RpcError as error:
-        problem = from_rpc_error(error)
+        token = clients().identity.open_till_session(key)
+    except Problem as problem:
         if problem.status != 401:
-            raise problem from None
+            raise
         # A wrong key counts against the address, as on the JSON API: no guessing at leisure.
         limits.charge(None)
         notice("error", "error.bad-key")
         return home()
     session.clear()
     session["till_key"] = seal(key)
-    session["till_session"] = seal(opened.token)
+    session["till_session"] = seal(token)
     return home()
 
 
@@ -139,8 +133,8 @@ def sign_in() -> Response:
 def sign_out() -> Response:
     token = unseal(session.get("till_session", ""))
     if token:
-        with contextlib.suppress(grpc.RpcError):
-            current_app.extensions["sessions"].revoke(token)
+        with contextlib.suppress(Problem):
+            log_out(token)
     session.clear()
     return home()
 
@@ -162,12 +156,9 @@ def identify() -> Response:
         notice("error", "error.unrecognised")
         return home()
     try:
-        found = pos_operations.identify_member(upstream(), **lookup)
+        found = identify_member(clients(), **lookup)
     except Problem as problem:
         problem_notice(problem)
-        return home()
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
         return home()
     session["till_member"] = found["member_id"]
     return home()
@@ -192,12 +183,9 @@ def purchase() -> Response:
         "currency": current_app.config["LOYALTY"].currency,
     }
     try:
-        result = pos_operations.place_purchase(upstream(), store_id, body)
+        result = clients().points.record_purchase(store_id, body)
     except Problem as problem:
         problem_notice(problem)
-        return home()
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
         return home()
     notice(
         "ok",
@@ -216,28 +204,20 @@ def redeem() -> Response:
     if store_id is None or not member_id:
         return home()
     typed = field("points")
-    if not typed.isdigit() or not 1 <= int(typed) <= 1_000_000_000_000:
+    if not typed.isdigit() or not 1 <= int(typed) <= MAX_POINTS:
         notice("error", "error.invalid-points")
         return home()
     redemption_id = field("redemption_id") or new_id("TILL-RD")
+    redemption = {
+        "redemption_id": redemption_id,
+        "member_id": member_id,
+        "points": int(typed),
+        "capture": True,
+    }
     try:
-        pos_operations.hold_points(
-            upstream(),
-            store_id,
-            {"redemption_id": redemption_id, "member_id": member_id, "points": int(typed)},
-        )
-        try:
-            result = pos_operations.capture_hold(upstream(), store_id, redemption_id)
-        except (Problem, grpc.RpcError):
-            # The next form has a new redemption id: give these points back, not leave them held.
-            with contextlib.suppress(Problem, grpc.RpcError):
-                pos_operations.void_hold(upstream(), store_id, redemption_id)
-            raise
+        result = clients().points.hold(store_id, redemption)
     except Problem as problem:
         problem_notice(problem)
-        return home()
-    except grpc.RpcError as error:
-        problem_notice(from_rpc_error(error))
         return home()
     notice(
         "ok",

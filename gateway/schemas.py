@@ -1,6 +1,13 @@
-"""Request and response schemas of the POS API: they validate bodies and document the API."""
+"""Request and response schemas the member-facing routes share (the POS API, /v1/me, member
+care): they validate bodies and document the API."""
 
 from __future__ import annotations
+
+from flask import request
+
+from gateway.api import query_param
+from gateway.problems import Problem
+from services.runtime.points_limits import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, MAX_POINTS
 
 BATCH_MAX = 5000
 
@@ -229,7 +236,7 @@ REDEMPTION_REQUEST = {
             "description": "The POS's own id: a retry with the same id is applied once",
         },
         "member_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "points": {"type": "integer", "minimum": 1, "maximum": 1000000000000},
+        "points": {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
         "capture": {
             "type": "boolean",
             "description": "Spend at once (pay with points) instead of holding",
@@ -423,3 +430,34 @@ def redemption_example(status: str) -> dict:
         "expires_at": "2026-11-22T09:46:00Z",
         "balance": {"available": 75, "pending": 0},
     }
+
+
+LEDGER_QUERY = [
+    query_param(
+        "limit",
+        f"Entries per page (1-{LEDGER_PAGE_MAX}, default {LEDGER_PAGE_DEFAULT})",
+        {"type": "integer", "minimum": 1, "maximum": LEDGER_PAGE_MAX},
+    ),
+    query_param("cursor", "`next_cursor` of the previous page"),
+]
+
+
+def ledger_page_args() -> tuple[int, str]:
+    """`limit` and `cursor` of a ledger page, from the query string."""
+    raw_limit = request.args.get("limit", str(LEDGER_PAGE_DEFAULT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEDGER_PAGE_MAX:
+        raise Problem(
+            400, "invalid-request", f"limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"
+        )
+    return int(raw_limit), request.args.get("cursor", "")
+
+
+EXPORT = {
+    "type": "object",
+    "required": ["identity", "points", "ledger"],
+    "properties": {
+        "identity": {"type": "object"},
+        "points": POINTS,
+        "ledger": {"type": "array", "items": {"type": "object"}},
+    },
+}

@@ -1,0 +1,242 @@
+"""The campaigns service: segments, campaigns and their reports, offers, feedback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+
+from gateway.clients.calls import Service, call
+from gateway.problems import Problem
+from loyalty.campaigns.v1 import campaigns_pb2 as pb
+from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
+from services.runtime.convert import from_timestamp
+from services.runtime.money import from_minor
+
+ACTIONS = {
+    "launch": pb.CAMPAIGN_ACTION_LAUNCH,
+    "pause": pb.CAMPAIGN_ACTION_PAUSE,
+    "end": pb.CAMPAIGN_ACTION_END,
+}
+# The till never waits long for offers: without campaigns it still identifies the member.
+OFFERS_TIMEOUT = 0.3
+
+
+def _time(stamp: Any) -> str | None:
+    moment = from_timestamp(stamp)
+    return moment.isoformat() if moment else None
+
+
+def segment_json(segment: pb.Segment) -> dict:
+    return {
+        "id": segment.id,
+        "name": segment.name,
+        "kind": segment.kind,
+        "rule": json.loads(segment.rule_json) if segment.rule_json else None,
+        "created_at": _time(segment.created_at),
+    }
+
+
+def campaign_json(campaign: pb.Campaign) -> dict:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "kind": campaign.kind,
+        "status": campaign.status,
+        "definition": json.loads(campaign.definition_json),
+        "awarded_points": campaign.awarded_points,
+        "created_at": _time(campaign.created_at),
+        "launched_at": _time(campaign.launched_at),
+    }
+
+
+def preview_json(preview: pb.PreviewSegmentResponse) -> dict:
+    withheld = preview.fewer_than > 0
+    return {
+        "size": None if withheld else preview.size,
+        "fewer_than": preview.fewer_than if withheld else None,
+        "sample": [{"stage": s.stage, "tier": s.tier} for s in preview.sample],
+    }
+
+
+def _group(group: pb.GroupFigures, code: str) -> dict:
+    return {
+        "members": group.members,
+        "buyers": group.buyers,
+        "visits": group.visits,
+        "spend": from_minor(group.spend_minor, code),
+        "spend_per_member": from_minor(group.spend_per_member_minor, code),
+        "visits_per_member": group.visits_per_member,
+    }
+
+
+def offer_json(offer: pb.Offer) -> dict:
+    return {
+        "campaign_id": offer.campaign_id,
+        "title": offer.title,
+        "description": offer.description,
+        "code": offer.code or None,
+        "ends_at": offer.ends_at.ToJsonString() if offer.HasField("ends_at") else None,
+    }
+
+
+class CampaignsClient(Service):
+    def __init__(self, channel: grpc.Channel) -> None:
+        super().__init__(channel)
+        self._stub = CampaignsServiceStub(channel)
+
+    # What members see
+
+    def offers(self, member_id: str, store_id: str = "", timeout: float = OFFERS_TIMEOUT * 3):
+        """Offers the member may use now (at this store); none when campaigns cannot answer
+        within `timeout` seconds."""
+        try:
+            response = self._stub.ListOffers(
+                pb.ListOffersRequest(member_id=member_id, store_id=store_id),
+                timeout=timeout,
+                wait_for_ready=False,
+            )
+        except grpc.RpcError:
+            return []
+        return [offer_json(offer) for offer in response.offers]
+
+    def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str) -> str:
+        """The member's rating (1-5) and comment, counted once per feedback id."""
+        call(
+            self._stub.SubmitFeedback,
+            pb.SubmitFeedbackRequest(
+                feedback_id=feedback_id, member_id=member_id, rating=rating, comment=comment
+            ),
+        )
+        return feedback_id
+
+    # Segments
+
+    def create_segment(self, body: dict) -> dict:
+        """A segment from SEGMENT_REQUEST: a rule, or a list of member ids."""
+        if ("rule" in body) == ("member_ids" in body):
+            raise Problem(422, "invalid-segment", "give either a rule or member_ids")
+        response = call(
+            self._stub.CreateSegment,
+            pb.CreateSegmentRequest(
+                name=body["name"],
+                rule_json=json.dumps(body["rule"]) if "rule" in body else "",
+                member_ids=body.get("member_ids", []),
+            ),
+            timeout=60,
+        )
+        return segment_json(response.segment)
+
+    def segments(self) -> list[dict]:
+        response = call(self._stub.ListSegments, pb.ListSegmentsRequest())
+        return [segment_json(s) for s in response.segments]
+
+    def segment(self, segment_id: str) -> dict:
+        response = call(self._stub.GetSegment, pb.GetSegmentRequest(segment_id=segment_id))
+        return segment_json(response.segment)
+
+    def delete_segment(self, segment_id: str) -> None:
+        call(self._stub.DeleteSegment, pb.DeleteSegmentRequest(segment_id=segment_id))
+
+    def preview_rule(self, rule: Any) -> dict:
+        request = pb.PreviewSegmentRequest(rule_json=json.dumps(rule))
+        return preview_json(call(self._stub.PreviewSegment, request, timeout=30))
+
+    def preview_segment(self, segment_id: str) -> dict:
+        request = pb.PreviewSegmentRequest(segment_id=segment_id)
+        return preview_json(call(self._stub.PreviewSegment, request, timeout=30))
+
+    # Campaigns
+
+    def create_campaign(self, definition: dict) -> dict:
+        request = pb.CreateCampaignRequest(definition_json=json.dumps(definition))
+        return campaign_json(call(self._stub.CreateCampaign, request).campaign)
+
+    def campaigns(self) -> list[dict]:
+        response = call(self._stub.ListCampaigns, pb.ListCampaignsRequest())
+        return [campaign_json(c) for c in response.campaigns]
+
+    def campaign(self, campaign_id: str) -> dict:
+        request = pb.GetCampaignRequest(campaign_id=campaign_id)
+        return campaign_json(call(self._stub.GetCampaign, request).campaign)
+
+    def update_campaign(self, campaign_id: str, definition: dict) -> dict:
+        request = pb.UpdateCampaignRequest(
+            campaign_id=campaign_id, definition_json=json.dumps(definition)
+        )
+        return campaign_json(call(self._stub.UpdateCampaign, request).campaign)
+
+    def delete_campaign(self, campaign_id: str) -> None:
+        call(self._stub.DeleteCampaign, pb.DeleteCampaignRequest(campaign_id=campaign_id))
+
+    def change_status(self, campaign_id: str, action: str) -> dict:
+        """`launch`, `pause` or `end` a campaign."""
+        request = pb.ChangeCampaignStatusRequest(campaign_id=campaign_id, action=ACTIONS[action])
+        return campaign_json(call(self._stub.ChangeCampaignStatus, request).campaign)
+
+    def campaign_report(self, campaign_id: str, currency: str) -> dict:
+        report = call(
+            self._stub.GetCampaignReport,
+            pb.GetCampaignReportRequest(campaign_id=campaign_id),
+            timeout=60,
+        )
+        code = report.currency or currency
+        return {
+            "campaign_id": report.campaign_id,
+            "status": report.status,
+            "audience": report.audience,
+            "reached": report.reached,
+            "messages_sent": report.messages_sent,
+            "points_awarded": report.points_awarded,
+            "budget_points": report.budget_points or None,
+            "currency": code,
+            "window": {"from": _time(report.window_start), "to": _time(report.window_end)},
+            "target": _group(report.target, code),
+            "control": _group(report.control, code),
+            "uplift": {
+                "spend_per_member": from_minor(
+                    report.target.spend_per_member_minor - report.control.spend_per_member_minor,
+                    code,
+                ),
+                "visits_per_member": round(
+                    report.target.visits_per_member - report.control.visits_per_member, 4
+                ),
+            },
+        }
+
+    # Members by lifecycle stage, and the member views behind them
+
+    def stage_overview(self, limit: int) -> dict:
+        """Dissatisfied members first (most recent first), then members per lifecycle stage."""
+        request = pb.GetStageOverviewRequest(limit=limit)
+        overview = call(self._stub.GetStageOverview, request)
+        return {
+            "dissatisfied": [
+                {
+                    "member_id": m.member_id,
+                    "first_name": m.first_name,
+                    "since": _time(m.since),
+                    "last_rating": m.last_rating or None,
+                }
+                for m in overview.dissatisfied
+            ],
+            "stages": {s.stage: s.members for s in overview.stages},
+            "days": [{"day": d.day, "stage": d.stage, "entered": d.entered} for d in overview.days],
+        }
+
+    def member_view_status(self) -> dict:
+        request = pb.GetMemberViewStatusRequest()
+        response = call(self._stub.GetMemberViewStatus, request, timeout=15)
+        return {
+            "feeds": [
+                {
+                    "feed": f.feed,
+                    "events_applied": f.events_applied,
+                    "last_event_at": _time(f.last_event_at),
+                    "applied_at": _time(f.applied_at),
+                    "pending": f.pending,
+                }
+                for f in response.feeds
+            ]
+        }

@@ -1,0 +1,281 @@
+"""The points service: purchases, refunds, redemptions, balances and history, adjustments."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+
+from gateway.clients.calls import Service, call
+from gateway.problems import Problem
+from loyalty.common.v1 import common_pb2
+from loyalty.points.v1 import points_pb2 as pb
+from loyalty.points.v1.points_pb2_grpc import PointsServiceStub
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import from_minor, to_minor
+from services.runtime.text import ascii_digits
+
+
+def _money(amount: str, currency: str, field: str = "amount") -> common_pb2.Money:
+    """A decimal amount in minor units; 422 with the amount's own code when it is not one."""
+    try:
+        return common_pb2.Money(amount_minor=to_minor(amount, currency, field), currency=currency)
+    except InvalidArgument as error:
+        raise Problem(422, error.code, error.detail) from None
+
+
+def _member_id(member_id: str) -> str:
+    """A member id a change may name: one that is not even an id names no member."""
+    try:
+        uuid.UUID(member_id)
+    except ValueError:
+        raise Problem(422, "unknown-member", "no member with this member_id") from None
+    return member_id
+
+
+def tier_json(tier: pb.TierStanding) -> dict:
+    currency = tier.qualifying_spend.currency
+    return {
+        "name": tier.name,
+        "multiplier": tier.multiplier,
+        "qualifying_spend": from_minor(tier.qualifying_spend.amount_minor, currency),
+        "review_at": tier.review_at.ToJsonString() if tier.HasField("review_at") else None,
+        "next": (
+            {
+                "name": tier.next_name,
+                "spend_needed": from_minor(tier.next_needs.amount_minor, currency),
+            }
+            if tier.next_name
+            else None
+        ),
+        "currency": currency,
+    }
+
+
+def redemption_json(result: pb.RedemptionResponse) -> dict:
+    status = pb.RedemptionStatus.Name(result.status)
+    return {
+        "redemption_id": result.redemption_id,
+        "member_id": result.member_id,
+        "points": result.points,
+        "status": status.removeprefix("REDEMPTION_STATUS_").lower(),
+        "expires_at": result.expires_at.ToJsonString(),
+        "balance": {"available": result.balance.available, "pending": result.balance.pending},
+    }
+
+
+def adjustment_json(result: pb.AdjustmentResponse) -> dict:
+    return {
+        "id": result.operation_id,
+        "member_id": result.member_id,
+        "points": result.points,
+        "available": result.available,
+    }
+
+
+class PointsClient(Service):
+    def __init__(self, channel: grpc.Channel, currency: str) -> None:
+        super().__init__(channel)
+        self._stub = PointsServiceStub(channel)
+        self._currency = currency
+
+    def record_purchase(self, store_id: str, purchase: dict) -> dict:
+        """One purchase as PURCHASE_REQUEST declares it. Points decides whose it is: an unknown
+        or erased member is refused, a merged duplicate's purchase earns for its survivor."""
+        currency = purchase["currency"]
+        amount = _money(purchase["amount"], currency)
+        items = [
+            common_pb2.PurchaseItem(
+                sku=item["sku"],
+                category=item.get("category", ""),
+                quantity=ascii_digits(str(item["quantity"])),
+                unit_price=_money(item["unit_price"], currency, "unit_price"),
+            )
+            for item in purchase.get("items", [])
+        ]
+        request = pb.RecordPurchaseRequest(
+            store_id=store_id,
+            transaction_id=purchase["transaction_id"],
+            member_id=_member_id(purchase["member_id"]),
+            amount=amount,
+            items=items,
+        )
+        if "occurred_at" in purchase:
+            try:
+                request.occurred_at.FromJsonString(purchase["occurred_at"])
+            except ValueError:
+                raise Problem(
+                    400, "invalid-request", "occurred_at must be an RFC 3339 time"
+                ) from None
+        result = call(self._stub.RecordPurchase, request)
+        return {
+            "transaction_id": result.transaction_id,
+            "member_id": result.member_id,
+            "points_earned": result.points_earned,
+            "breakdown": [
+                {"source": line.source, "points": line.points, "reason": line.reason}
+                for line in result.breakdown
+            ],
+            "balance": {"available": result.balance.available, "pending": result.balance.pending},
+        }
+
+    def refund(self, store_id: str, transaction_id: str, refund_id: str, amount: str) -> dict:
+        result = call(
+            self._stub.RefundPurchase,
+            pb.RefundPurchaseRequest(
+                store_id=store_id,
+                transaction_id=transaction_id,
+                refund_id=refund_id,
+                amount=_money(amount, self._currency),
+            ),
+        )
+        return {
+            "refund_id": result.refund_id,
+            "transaction_id": result.transaction_id,
+            "member_id": result.member_id,
+            "points_reversed": result.points_reversed,
+            "debt_added": result.debt_added,
+            "balance": {
+                "available": result.balance.available,
+                "pending": result.balance.pending,
+                "debt": result.balance.debt,
+            },
+        }
+
+    def balance(self, member_id: str) -> dict:
+        """The balance, what expires when, and the tier standing of the member `member_id`
+        names (a merged duplicate's survivor, whose id the answer carries)."""
+        balance = call(self._stub.GetBalance, pb.GetBalanceRequest(member_id=member_id))
+        return {
+            "member_id": balance.member_id,
+            "available": balance.balance.available,
+            "pending": balance.balance.pending,
+            "held": balance.balance.held,
+            "debt": balance.balance.debt,
+            "expiring": [
+                {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
+                for e in balance.expiring
+            ],
+            "tier": tier_json(balance.tier),
+        }
+
+    def ledger(self, member_id: str, limit: int, cursor: str) -> dict:
+        """A page of the member's ledger (a merged duplicate's survivor's), newest first."""
+        page = call(
+            self._stub.ListLedger,
+            pb.ListLedgerRequest(member_id=member_id, limit=limit, cursor=cursor),
+        )
+        return {
+            "items": [
+                {
+                    "id": entry.id,
+                    "kind": entry.kind,
+                    "points": entry.points,
+                    "bucket": entry.bucket,
+                    "reason": entry.reason,
+                    "source_type": entry.source_type,
+                    "source_id": entry.source_id,
+                    "created_at": entry.created_at.ToJsonString(),
+                }
+                for entry in page.entries
+            ],
+            "next_cursor": page.next_cursor or None,
+        }
+
+    def hold(self, store_id: str, redemption: dict) -> dict:
+        """A hold on the member's points per REDEMPTION_REQUEST, spent at once with `capture`."""
+        result = call(
+            self._stub.HoldPoints,
+            pb.HoldPointsRequest(
+                store_id=store_id,
+                redemption_id=redemption["redemption_id"],
+                member_id=_member_id(redemption["member_id"]),
+                points=redemption["points"],
+                capture=redemption.get("capture", False),
+            ),
+        )
+        return redemption_json(result)
+
+    def capture(self, store_id: str, redemption_id: str) -> dict:
+        request = pb.ResolveHoldRequest(store_id=store_id, redemption_id=redemption_id)
+        return redemption_json(call(self._stub.CaptureHold, request))
+
+    def void(self, store_id: str, redemption_id: str) -> dict:
+        request = pb.ResolveHoldRequest(store_id=store_id, redemption_id=redemption_id)
+        return redemption_json(call(self._stub.VoidHold, request))
+
+    def adjust(
+        self, operation_id: str, member_id: str, points: int, reason: str, actor: str
+    ) -> dict:
+        result = call(
+            self._stub.AdjustPoints,
+            pb.AdjustPointsRequest(
+                operation_id=operation_id,
+                member_id=member_id,
+                points=points,
+                reason=reason,
+                actor=actor,
+            ),
+        )
+        return adjustment_json(result)
+
+    def transfer(
+        self, operation_id: str, from_id: str, to_id: str, points: int, reason: str, actor: str
+    ) -> dict:
+        result = call(
+            self._stub.TransferPoints,
+            pb.TransferPointsRequest(
+                operation_id=operation_id,
+                from_member_id=from_id,
+                to_member_id=to_id,
+                points=points,
+                reason=reason,
+                actor=actor,
+            ),
+        )
+        return {
+            "id": result.operation_id,
+            "member_id": result.member_id,
+            "to_member_id": result.other_member_id,
+            "points": result.points,
+            "available": result.available,
+            "to_available": result.other_available,
+        }
+
+    def run_jobs(self) -> dict:
+        report = call(self._stub.RunJobs, pb.RunJobsRequest(), timeout=300)
+        return {
+            "points_activated": report.points_activated,
+            "points_expired": report.points_expired,
+            "holds_expired": report.holds_expired,
+            "tiers_reviewed": report.tiers_reviewed,
+            "bonuses_applied": report.bonuses_applied,
+        }
+
+    def report(self, first_day: str, last_day: str) -> dict:
+        report = call(
+            self._stub.GetPointsReport,
+            pb.GetPointsReportRequest(first_day=first_day, last_day=last_day),
+            timeout=30,
+        )
+        return {
+            "liability": {
+                "available": report.available,
+                "pending": report.pending,
+                "held": report.held,
+                "debt": report.debt,
+                "value": from_minor(report.liability.amount_minor, report.liability.currency),
+                "currency": report.liability.currency,
+            },
+            "days": [
+                {
+                    "day": d.day,
+                    "earned": d.earned,
+                    "reversed": d.reversed,
+                    "redeemed": d.redeemed,
+                    "expired": d.expired,
+                    "adjusted": d.adjusted,
+                }
+                for d in report.days
+            ],
+        }
