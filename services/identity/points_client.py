@@ -1,4 +1,5 @@
-"""The one call identity makes to the points service: moving a duplicate's ledger on a merge."""
+"""The calls identity makes to the points service: moving a duplicate's ledger on a merge, and
+saying at once that a member's data was erased."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ class PointsLedger:
         except grpc.RpcError as error:
             raise domain_error_of(error) from None
         return response.other_available
+
+    def forget(self, member_id: str) -> None:
+        """Tells points the member was erased; safe to repeat."""
+        try:
+            self._stub.ForgetMember(pb.ForgetMemberRequest(member_id=member_id))
+        except grpc.RpcError as error:
+            raise domain_error_of(error) from None
 
     def close(self) -> None:
         self._channel.close()

@@ -8,6 +8,7 @@ member's past events. Members merged into this one are erased with it.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +19,14 @@ from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
 from services.identity.merging import checked_actor
 from services.identity.models import Erasure, Member
+from services.identity.points_client import PointsLedger
 from services.identity.sessions import Sessions
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import NotFound
+from services.runtime.errors import DomainError, NotFound
 from services.runtime.ids import parse_id
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
 
 
 def _member_document(member: Member) -> dict[str, Any]:
@@ -53,12 +58,18 @@ def _member_document(member: Member) -> dict[str, Any]:
 
 class Privacy:
     def __init__(
-        self, database: Database, directory: Directory, codes: LoginCodes, sessions: Sessions
+        self,
+        database: Database,
+        directory: Directory,
+        codes: LoginCodes,
+        sessions: Sessions,
+        points: PointsLedger,
     ) -> None:
         self._db = database
         self._directory = directory
         self._codes = codes
         self._sessions = sessions
+        self._points = points
 
     def export(self, member_id: str) -> dict[str, Any]:
         with self._db.read() as session:
@@ -116,6 +127,16 @@ class Privacy:
         self._directory.forget_keys(stale)
         for person_id in ids:
             self._sessions.revoke_all("member", person_id)
+        try:
+            # At once, so that not one more purchase is recorded for the member; points also
+            # learns it from the `member.erased` event when this call cannot get through.
+            self._points.forget(str(ids[0]))
+        except DomainError as error:
+            log(
+                logger,
+                "points not told of an erasure; it reads it from the events",
+                code=error.code,
+            )
         return erased_at
 
     def _erase_row(self, session: Session, member: Member, now: datetime) -> None:

@@ -22,6 +22,7 @@ from services.points.ledger import MAX_MERGE_HOPS
 from services.points.repository import MemberState
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition
+from services.runtime.ids import parse_id
 from services.runtime.outbox import Event
 
 MEMBER = "member"
@@ -94,6 +95,14 @@ class Members:
         with self._db.write() as session:
             repository.learn_members(session, states, self._clock(), final=False)
         return states[member_id]
+
+    def forget(self, member_id: str) -> None:
+        """The member's data was erased: they neither earn nor spend from now on."""
+        parsed = parse_id(member_id, "member")
+        with self._db.write() as session:
+            repository.learn_members(
+                session, {parsed: MemberState(ERASED)}, self._clock(), final=True
+            )
 
     def apply(self, session: Session, events: list[Event]) -> None:
         """A page of identity's events, in the caller's transaction."""

@@ -78,6 +78,7 @@ def build(config: ServiceConfig) -> Service:
             adjustments=Adjustments(database, policy, members),
             jobs=jobs,
             reports=Reports(database, policy),
+            members=members,
             events=lambda cursor, limit: events.read(database, cursor, limit),
             currency=policy.currency,
         )

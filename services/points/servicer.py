@@ -15,6 +15,7 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.points.adjustments import AdjustmentResult, Adjustments
 from services.points.balances import Balances
 from services.points.jobs import Jobs
+from services.points.members import Members
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
@@ -62,6 +63,7 @@ class PointsParts:
     adjustments: Adjustments
     jobs: Jobs
     reports: Reports
+    members: Members
     # A page of the outbox after a cursor (ListEvents).
     events: Callable[[str, int], tuple[list[Event], str]]
     currency: str
@@ -76,6 +78,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         self._adjustments = parts.adjustments
         self._jobs = parts.jobs
         self._reports = parts.reports
+        self._members = parts.members
         self._events = parts.events
         self._currency = parts.currency
 
@@ -221,6 +224,10 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 request.actor,
             )
         )
+
+    def ForgetMember(self, request: pb.ForgetMemberRequest, context: grpc.ServicerContext):
+        self._members.forget(request.member_id)
+        return pb.ForgetMemberResponse()
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
         events, next_cursor = self._events(request.cursor, request.limit)

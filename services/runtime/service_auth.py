@@ -42,7 +42,7 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
     },
     "points": {
         GATEWAY: None,
-        "identity": frozenset({"MergeMembers"}),
+        "identity": frozenset({"MergeMembers", "ForgetMember"}),
         # The member view reads its events; a message's {expiry} reads a balance.
         "campaigns": frozenset({"ListEvents", "GetBalance"}),
     },

@@ -278,7 +278,7 @@ def test_an_erased_member_neither_earns_nor_spends(pos: Pos) -> None:
     erased = pos.admin.post(f"/v1/support/members/{member['id']}/erasure")
     assert erased.status_code == 200, erased.text
 
-    # Asked twice: first identity answers, then its cache of the erased member's view does.
+    # Refused at once: identity tells points as it erases, before its event feed does.
     for _ in range(2):
         bought = pos.purchase(member["id"], amount="400000")
         assert (bought.status_code, bought.json()["code"]) == (422, "member-erased")
