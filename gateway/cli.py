@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,9 @@ def unreached(clients: Clients, config: GatewayConfig) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # The command says what failed in one line of its own; the clients' log lines are for
+    # the services' logs, not for an operator's terminal.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         config = GatewayConfig.load()
         clients = connect(config)

@@ -80,12 +80,17 @@ class Once(Generic[T]):
                 earlier = self.replay(session)
             if earlier is not None:
                 return earlier
-        try:
-            with self.database.write() as session:
-                return apply(session)
-        except IntegrityError:
-            with self.database.read() as session:
-                earlier = self.replay(session)
-            if earlier is None:
-                raise
-            return earlier
+        for attempt in range(2):
+            try:
+                with self.database.write() as session:
+                    return apply(session)
+            except IntegrityError:
+                with self.database.read() as session:
+                    earlier = self.replay(session)
+                if earlier is not None:
+                    return earlier
+                if attempt:
+                    raise
+                # Not this request's own record: another writer created a row this one also
+                # creates when missing (a member's row, say). Once more, it is there now.
+        raise AssertionError("unreachable")
