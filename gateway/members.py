@@ -113,12 +113,22 @@ def _malformed(clients: Clients, member_id: str) -> None:
 # to identity; an empty one could be anyone's, and identity says whether there is such a member.
 
 
+def _points_holds(member_id: str, found: dict) -> bool:
+    """Whether points' answer shows entries of the member: points, a tier standing (from the
+    first purchase on), or a survivor's id for a merged duplicate."""
+    return (
+        any(found[name] for name in ("available", "pending", "held", "debt"))
+        or found["tier"]["review_at"] is not None
+        or found["member_id"] != str(uuid.UUID(member_id))
+    )
+
+
 def member_points(clients: Clients, member_id: str) -> dict:
     """The member's balance, what expires when, and their tier standing (a merged duplicate's
     id reads its survivor's); 404 for an id identity does not know."""
     _malformed(clients, member_id)
     found = clients.points.balance(member_id)
-    if not any(found[name] for name in ("available", "pending", "held", "debt")):
+    if not _points_holds(member_id, found):
         clients.identity.member(member_id)
     return found
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
+from gateway.clients.campaigns import ACTIONS, KINDS, kinds_giving
 from gateway.problems import Problem
 
 bp = Blueprint("marketing", __name__)
@@ -89,26 +90,18 @@ CAMPAIGN_REQUEST = {
     "required": ["name", "kind"],
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "kind": {
-            "type": "string",
-            "enum": [
-                "multiplier",
-                "fixed_bonus",
-                "category_bonus",
-                "spend_threshold",
-                "birthday",
-                "win_back",
-                "offer",
-            ],
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "multiplier": {
+            "type": ["number", "string"],
+            "description": ", ".join(kinds_giving("multiplier")),
         },
-        "multiplier": {"type": ["number", "string"], "description": "multiplier, category_bonus"},
-        "points": {
-            "type": "integer",
-            "description": "fixed_bonus, spend_threshold, birthday, win_back",
-        },
+        "points": {"type": "integer", "description": ", ".join(kinds_giving("points"))},
         "categories": NAMES,
         "skus": NAMES,
-        "min_spend": {"type": "string", "description": "spend_threshold: the smallest amount"},
+        "min_spend": {
+            "type": "string",
+            "description": f"{', '.join(kinds_giving('min_spend'))}: the smallest amount",
+        },
         "offer": {
             "type": "object",
             "required": ["title"],
@@ -190,6 +183,12 @@ CAMPAIGN = {
         "awarded_points": {"type": "integer"},
         "created_at": {"type": "string"},
         "launched_at": {"type": ["string", "null"]},
+        "allowed_actions": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(ACTIONS)},
+            "description": "The status changes the campaign accepts now (`POST .../<action>`)",
+        },
+        "deletable": {"type": "boolean", "description": "Whether `DELETE` accepts it (a draft)"},
     },
 }
 GROUP = {

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import EnumDescriptor, EnumValueDescriptor
 
 from gateway.clients.calls import Service, call
 from gateway.problems import Problem
@@ -14,11 +15,31 @@ from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
 from services.runtime.convert import from_timestamp
 from services.runtime.money import from_minor
 
-ACTIONS = {
-    "launch": pb.CAMPAIGN_ACTION_LAUNCH,
-    "pause": pb.CAMPAIGN_ACTION_PAUSE,
-    "end": pb.CAMPAIGN_ACTION_END,
+
+def _names(enum: EnumDescriptor, prefix: str) -> dict[str, EnumValueDescriptor]:
+    """An enum's values by their JSON name: without the prefix, in lower case."""
+    return {value.name.removeprefix(prefix).lower(): value for value in enum.values if value.number}
+
+
+# Each kind of campaign, in the order a form offers them, and the fields its definition gives.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    name: tuple(value.GetOptions().Extensions[pb.kind_fields])
+    for name, value in _names(pb.CampaignKind.DESCRIPTOR, "CAMPAIGN_KIND_").items()
 }
+KINDS = tuple(KIND_FIELDS)
+
+
+def kinds_giving(field: str) -> tuple[str, ...]:
+    """The kinds of campaign whose definition gives this field."""
+    return tuple(kind for kind, fields in KIND_FIELDS.items() if field in fields)
+
+
+# The status changes, by name (`launch`, `pause`, `end`), and back.
+ACTIONS = {
+    name: value.number
+    for name, value in _names(pb.CampaignAction.DESCRIPTOR, "CAMPAIGN_ACTION_").items()
+}
+ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 # The till never waits long for offers: without campaigns it still identifies the member.
 OFFERS_TIMEOUT = 0.3
 
@@ -48,6 +69,8 @@ def campaign_json(campaign: pb.Campaign) -> dict:
         "awarded_points": campaign.awarded_points,
         "created_at": _time(campaign.created_at),
         "launched_at": _time(campaign.launched_at),
+        "allowed_actions": [ACTION_NAMES[action] for action in campaign.allowed_actions],
+        "deletable": campaign.deletable,
     }
 
 

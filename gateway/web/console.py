@@ -27,6 +27,7 @@ from gateway.auth import (
     set_session_cookie,
 )
 from gateway.clients import clients
+from gateway.clients.campaigns import ACTIONS, KIND_FIELDS, KINDS, kinds_giving
 from gateway.logins import log_in_staff, log_out
 from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
@@ -42,25 +43,8 @@ SEGMENTS = f"{HOME}/segments"
 CAMPAIGNS = f"{HOME}/campaigns"
 # Endpoints anyone may open: the sign-in page and its form.
 OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
-KINDS = (
-    "multiplier",
-    "fixed_bonus",
-    "category_bonus",
-    "spend_threshold",
-    "birthday",
-    "win_back",
-    "offer",
-)
-POINT_KINDS = frozenset({"fixed_bonus", "spend_threshold", "birthday", "win_back"})
-MULTIPLIER_KINDS = frozenset({"multiplier", "category_bonus"})
-# What each status lets a marketer do next.
-ACTIONS = {
-    "draft": ("launch", "delete"),
-    "scheduled": ("pause", "end"),
-    "active": ("pause", "end"),
-    "paused": ("launch", "end"),
-    "ended": (),
-}
+# The builder's fields that only some kinds of campaign give.
+BUILDER_FIELDS = ("multiplier", "points", "min_spend", "categories")
 SAMPLE = 5
 
 
@@ -371,15 +355,16 @@ def campaign_definition() -> dict:
     """The JSON a `POST /v1/marketing/campaigns` would carry, from the builder's fields."""
     kind = field("kind")
     definition: dict[str, Any] = {"name": request.form.get("name", "").strip(), "kind": kind}
-    if kind in MULTIPLIER_KINDS:
+    gives = KIND_FIELDS.get(kind, ())
+    if "multiplier" in gives:
         definition["multiplier"] = amount_field("multiplier")
-    if kind in POINT_KINDS:
+    if "points" in gives:
         points = whole("points", "campaigns.points")
         if points is not None:
             definition["points"] = points
-    if kind == "spend_threshold":
+    if "min_spend" in gives:
         definition["min_spend"] = amount_field("min_spend")
-    if kind == "category_bonus":
+    if "categories" in gives:
         definition["categories"] = names("categories")
     if request.form.get("offer_title", "").strip():
         definition["offer"] = {
@@ -439,8 +424,7 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         status,
         form=form,
         kinds=[(kind, i18n.translate(f"kind.{kind}")) for kind in KINDS],
-        point_kinds=" ".join(sorted(POINT_KINDS)),
-        multiplier_kinds=" ".join(sorted(MULTIPLIER_KINDS)),
+        kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         currency=current_app.config["LOYALTY"].currency,
@@ -467,11 +451,17 @@ def create_campaign() -> Response:
 def campaigns() -> Response:
     listed = clients().campaigns.campaigns()
     for campaign in listed:
-        campaign["actions"] = ACTIONS.get(campaign["status"], ())
+        campaign["actions"] = actions(campaign)
     return pages.page("console_campaigns.html", notice=shown_notice(), campaigns=listed)
 
 
-@bp.post(f"{CAMPAIGNS}/<campaign_id>/<any(launch, pause, end, delete):action>")
+def actions(campaign: dict) -> tuple[str, ...]:
+    """The buttons a campaign gets: the status changes the service accepts for it, and delete
+    when it can be deleted."""
+    return (*campaign["allowed_actions"], *(("delete",) if campaign["deletable"] else ()))
+
+
+@bp.post(f"{CAMPAIGNS}/<campaign_id>/<any({', '.join([*ACTIONS, 'delete'])}):action>")
 def change_status(campaign_id: str, action: str) -> Response:
     try:
         if action == "delete":
@@ -530,5 +520,5 @@ def report(campaign_id: str) -> Response:
         points=points,
         uplift_spend=money(found["uplift"]["spend_per_member"])[1],
         uplift_visits=i18n.number(found["uplift"]["visits_per_member"]),
-        actions=ACTIONS.get(campaign["status"], ()),
+        actions=actions(campaign),
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import ADJUSTED, MAX_POINTS, Book, Operations, member, program
+from services.points.ledger import ADJUSTED, Book, Operations, member, program
 from services.points.members import Members
 from services.points.models import Adjustment
 from services.points.policy import PointsPolicy
@@ -21,6 +21,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
+from services.runtime.points_limits import MAX_POINTS
 
 
 @dataclass(frozen=True)

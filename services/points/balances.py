@@ -17,9 +17,7 @@ from services.points.policy import PointsPolicy
 from services.runtime import cursors
 from services.runtime.db import Database, utcnow
 from services.runtime.ids import parse_id
-
-# Entries per page of a member's history, at most (points.proto documents it for callers).
-LEDGER_PAGE_MAX = 200
+from services.runtime.points_limits import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ class Balances:
         """A page of the member's entries (a merged duplicate's survivor's), newest first, and
         the cursor of the next page."""
         parsed = parse_id(member_id, "member")
-        limit = min(max(limit or 50, 1), LEDGER_PAGE_MAX)
+        limit = min(max(limit or LEDGER_PAGE_DEFAULT, 1), LEDGER_PAGE_MAX)
         before = cursors.decode(cursor, 1)[0] if cursor else None
         with self._db.read() as session:
             for _hop in range(MAX_MERGE_HOPS):

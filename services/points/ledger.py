@@ -31,9 +31,6 @@ EARNED = "program:earned"
 REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
-# No single change moves more points than this; keeps sums far from int64 limits. (points.proto
-# documents it for callers.)
-MAX_POINTS = 10**12
 TOUCHED_MEMBERS = "points_members_touched"
 # How many lots a spend reads at a time.
 TAKE_BATCH = 100

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import EXPIRED, MAX_POINTS, REDEEMED, Book, Operations, member, program
+from services.points.ledger import EXPIRED, REDEEMED, Book, Operations, member, program
 from services.points.members import Members
 from services.points.models import Hold, HoldAllocation
 from services.points.policy import PointsPolicy
@@ -23,6 +23,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
+from services.runtime.points_limits import MAX_POINTS
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from deploy.local import Suite
+from loyalty.campaigns.v1 import campaigns_pb2
 from tests.integration.test_limits import address, limited  # noqa: F401 (a fixture)
 from tests.integration.test_web_security import form_token
 from tests.support import STAFF_PASSWORD, Api, Pos, log_in, new_email, new_phone
@@ -217,3 +219,46 @@ def test_the_campaign_builder_sends_what_the_marketer_typed(sqlite_suite: Suite)
     deleted = browser.post(f"{url}/{campaign['id']}/delete", data={"csrf_token": token})
     assert "Draft deleted." in deleted.text
     assert admin.get(f"/v1/marketing/campaigns/{campaign['id']}").status_code == 404
+
+
+def test_a_draft_can_be_ended_from_the_console_as_the_service_allows(sqlite_suite: Suite) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    admin = Api(sqlite_suite.gateway_url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    draft = admin.post(
+        "/v1/marketing/campaigns",
+        {"name": f"never run {uuid.uuid4().hex[:6]}", "kind": "fixed_bonus", "points": 5},
+    ).json()
+    assert (draft["allowed_actions"], draft["deletable"]) == (["launch", "end"], True)
+    url = f"{sqlite_suite.gateway_url}/console/campaigns"
+
+    def offered() -> set[str]:
+        page = browser.get(url, timeout=10)
+        return set(re.findall(rf'action="/console/campaigns/{draft["id"]}/(\w+)"', page.text))
+
+    assert offered() == {"launch", "end", "delete"}
+    ended = browser.post(f"{url}/{draft['id']}/end", data={"csrf_token": token}, timeout=10)
+    assert "Campaign ended." in ended.text
+    assert admin.get(f"/v1/marketing/campaigns/{draft['id']}").json()["status"] == "ended"
+    assert offered() == set()
+
+
+def test_the_builder_offers_the_kinds_the_proto_lists_with_their_fields(
+    sqlite_suite: Suite,
+) -> None:
+    browser, _ = signed_in(sqlite_suite, "marketer")
+    page = browser.get(f"{sqlite_suite.gateway_url}/console/campaigns/new", timeout=10).text
+    select = page[
+        page.index('<select id="kind"') : page.index("</select>", page.index('id="kind"'))
+    ]
+    kinds = {
+        value.name.removeprefix("CAMPAIGN_KIND_").lower(): set(
+            value.GetOptions().Extensions[campaigns_pb2.kind_fields]
+        )
+        for value in campaigns_pb2.CampaignKind.DESCRIPTOR.values
+        if value.number
+    }
+    assert re.findall(r'<option value="(\w+)"', select) == list(kinds)
+    for name in ("multiplier", "points", "min_spend", "categories"):
+        shown = re.search(rf'<div data-kinds="([\w ]*)">\s*<label for="{name}"', page)
+        assert shown is not None, name
+        assert set(shown.group(1).split()) == {k for k, fields in kinds.items() if name in fields}

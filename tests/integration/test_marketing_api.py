@@ -353,3 +353,31 @@ def test_each_campaign_says_what_can_be_done_with_it_next(suite: Suite) -> None:
             timeout=5,
         ).campaign
         assert (ended.status, list(ended.allowed_actions), ended.deletable) == ("ended", [], False)
+
+
+def test_the_api_takes_exactly_the_kinds_the_proto_lists(api: Api) -> None:
+    """Each CampaignKind is a draft with the fields its `kind_fields` name; no other kind is."""
+    sample = {
+        "multiplier": "2",
+        "points": 10,
+        "categories": ["dairy"],
+        "min_spend": "1000000",
+        "offer": {"title": "Free coffee"},
+    }
+    for value in campaigns_pb2.CampaignKind.DESCRIPTOR.values:
+        if not value.number:
+            continue
+        kind = value.name.removeprefix("CAMPAIGN_KIND_").lower()
+        fields = value.GetOptions().Extensions[campaigns_pb2.kind_fields]
+        definition = {"name": f"every {kind}", "kind": kind, **{f: sample[f] for f in fields}}
+        created = api.post("/v1/marketing/campaigns", definition)
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert (body["kind"], body["allowed_actions"], body["deletable"]) == (
+            kind,
+            ["launch", "end"],
+            True,
+        )
+        assert api.request("DELETE", f"/v1/marketing/campaigns/{body['id']}").status_code == 204
+    unknown = api.post("/v1/marketing/campaigns", {"name": "halved", "kind": "divider"})
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "invalid-request")

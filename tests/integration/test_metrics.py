@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 
 import requests
 
 from deploy.local import Suite
-from tests.support import Pos, logs_of, metrics_of, new_phone
+from tests.integration.test_ledger_members import _enrolled_sequence, _points_has_read
+from tests.support import Pos, eventually, logs_of, metrics_of, new_phone
 
 PROCESSES = ("gateway", "identity", "points", "campaigns")
 POINTS = "/loyalty.points.v1.PointsService/"
+GET_MEMBER = {"method": "/loyalty.identity.v1.IdentityService/GetMember", "code": "OK"}
 
 
 def moved(before: dict, after: dict, name: str, **labels: str) -> float:
@@ -77,21 +80,40 @@ def test_counts_latencies_postings_and_cache_hits_follow_the_traffic(
     assert after["points"][head] > before["points"][head]
 
 
-def test_a_member_identity_has_cached_buys_and_reads_points_without_a_call_to_identity(
+def test_a_member_points_has_learned_buys_and_reads_points_without_a_call_to_identity(
     suite: Suite, pos: Pos
 ) -> None:
+    """Points learns members from identity's events: once it has read the enrolment, the till's
+    purchases, refunds and reads of the member's points and history ask identity nothing."""
     member = pos.enrol()["id"]
-    get_member = {"method": "/loyalty.identity.v1.IdentityService/GetMember", "code": "OK"}
+    enrolled = _enrolled_sequence(suite, member)
+    assert eventually(lambda: _points_has_read(suite, enrolled), 10)
     before = metrics_of(suite, "identity")
-    assert pos.balance(member)["available"] == 0  # identity is asked, and caches the member
-    asked = metrics_of(suite, "identity")
-    assert moved(before, asked, "loyalty_grpc_server_handled_total", **get_member) == 1
 
-    assert pos.purchase(member, amount="1250000").status_code == 201
+    purchases = ["T-" + secrets.token_hex(6) for _ in range(2)]
+    for transaction_id in purchases:
+        assert pos.purchase(member, transaction_id, amount="1250000").status_code == 201
     points = pos.balance(member)
-    assert points["available"] + points["pending"] == 125
+    assert points["available"] + points["pending"] == 250
+    history = pos.api.get(f"/v1/members/{member}/ledger")
+    assert history.status_code == 200 and len(history.json()["items"]) == 2
+    for transaction_id in purchases:
+        refunded = pos.api.post(
+            f"/v1/purchases/{transaction_id}/refunds",
+            {"refund_id": "R-" + secrets.token_hex(6), "amount": "1250000"},
+        )
+        assert refunded.status_code == 201, refunded.text
+    points = pos.balance(member)  # nothing left, and still known to points
+    assert (points["available"], points["pending"]) == (0, 0)
     after = metrics_of(suite, "identity")
-    assert moved(asked, after, "loyalty_grpc_server_handled_total", **get_member) == 0
+    assert moved(before, after, "loyalty_grpc_server_handled_total", **GET_MEMBER) == 0
+
+    # An id neither points nor identity knows: identity is asked, and says so.
+    unknown = pos.api.get(f"/v1/members/{uuid.uuid4()}/points")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "member-not-found")
+    asked = metrics_of(suite, "identity")
+    not_found = {**GET_MEMBER, "code": "NOT_FOUND"}
+    assert moved(after, asked, "loyalty_grpc_server_handled_total", **not_found) == 1
 
 
 def test_the_trace_id_from_the_till_reaches_the_services(suite: Suite, pos: Pos) -> None:

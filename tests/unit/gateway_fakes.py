@@ -205,6 +205,15 @@ class FakePoints:
         raise AssertionError("not expected")
 
 
+# What the campaigns service answers as each status's allowed actions.
+FAKE_TRANSITIONS = {
+    "draft": ("launch", "end"),
+    "active": ("pause", "end"),
+    "paused": ("launch", "end"),
+    "ended": (),
+}
+
+
 class FakeCampaigns:
     def __init__(self) -> None:
         self.campaigns_made: list[dict] = []
@@ -238,6 +247,8 @@ class FakeCampaigns:
             "awarded_points": 0,
             "created_at": "2026-01-01T00:00:00+00:00",
             "launched_at": None,
+            "allowed_actions": list(FAKE_TRANSITIONS[self.statuses[campaign_id]]),
+            "deletable": self.statuses[campaign_id] == "draft",
         }
 
     def create_campaign(self, definition: dict) -> dict:

@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from gateway.app import create_app
+from gateway.auth import SESSION_COOKIE
 from gateway.clients import Clients
 from gateway.config import GatewayConfig
+from loyalty.campaigns.v1 import campaigns_pb2
 from services.runtime.config import Env
 from tests.unit.gateway_fakes import (
     LOGIN_CODE,
@@ -207,6 +209,39 @@ def test_staff_log_in_and_a_marketer_launches_a_campaign(web: FlaskClient) -> No
     assert (missing.status_code, missing.json["code"]) == (404, "campaign-not-found")
     at_till = web.get("/v1/marketing/campaigns", headers=POS)
     assert at_till.status_code == 403
+
+
+def test_the_console_offers_the_status_changes_the_service_allows(
+    web: FlaskClient, clients: Clients
+) -> None:
+    draft = clients.campaigns.create_campaign({"name": "Dairy week", "kind": "multiplier"})
+    web.set_cookie(SESSION_COOKIE, MARKETER_TOKEN)
+
+    def offered() -> set[str]:
+        page = web.get("/console/campaigns")
+        assert page.status_code == 200
+        return set(re.findall(rf'action="/console/campaigns/{draft["id"]}/(\w+)"', page.text))
+
+    assert offered() == {"launch", "end", "delete"}
+    clients.campaigns.change_status(draft["id"], "launch")
+    assert offered() == {"pause", "end"}
+
+
+def test_the_api_takes_the_kinds_of_campaign_the_proto_lists(web: FlaskClient) -> None:
+    listed = [
+        value.name.removeprefix("CAMPAIGN_KIND_").lower()
+        for value in campaigns_pb2.CampaignKind.DESCRIPTOR.values
+        if value.number
+    ]
+    request = web.get("/openapi.json").json["paths"]["/v1/marketing/campaigns"]["post"]
+    schema = request["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["kind"]["enum"] == listed
+    unknown = web.post(
+        "/v1/marketing/campaigns",
+        json={"name": "Half points", "kind": "divider"},
+        headers=bearer(MARKETER_TOKEN),
+    )
+    assert (unknown.status_code, unknown.json["code"]) == (400, "invalid-request")
 
 
 def test_readiness_reports_each_service(web: FlaskClient) -> None:
