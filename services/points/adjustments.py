@@ -8,16 +8,13 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import ADJUSTED, Book, Operations, member, program
-from services.points.members import Members
+from services.points.ledger import ADJUSTED, Book, member, program
+from services.points.members import MemberOperations
 from services.points.models import Adjustment
-from services.points.policy import PointsPolicy
-from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -35,17 +32,7 @@ class AdjustmentResult(JsonRecord):
     other_available: int
 
 
-class Adjustments(Operations):
-    def __init__(
-        self,
-        database: Database,
-        policy: PointsPolicy,
-        members: Members,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(database, policy, clock)
-        self._members = members
-
+class Adjustments(MemberOperations):
     def adjust(
         self, operation_id: str, member_id: str, points: int, reason: str, actor: str
     ) -> AdjustmentResult:

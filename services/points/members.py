@@ -18,7 +18,8 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import MAX_MERGE_HOPS
+from services.points.ledger import MAX_MERGE_HOPS, Operations
+from services.points.policy import PointsPolicy
 from services.points.repository import MemberState
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition
@@ -46,6 +47,20 @@ class IdentityLookup(Protocol):
     def lookup(self, member_id: uuid.UUID) -> IdentityAnswer | None:
         """Identity's answer about the member; None if it knows no such member. Raises
         Unavailable when identity cannot answer."""
+
+
+class MemberOperations(Operations):
+    """A use case whose changes name members, and so asks `Members` whose points they are."""
+
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        members: Members,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(database, policy, clock)
+        self._members = members
 
 
 def unknown_member() -> FailedPrecondition:

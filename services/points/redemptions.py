@@ -8,18 +8,14 @@ expire or be spent twice while it waits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import EXPIRED, REDEEMED, Book, Operations, member, program
-from services.points.members import Members
+from services.points.ledger import EXPIRED, REDEEMED, Book, member, program
+from services.points.members import MemberOperations
 from services.points.models import Hold, HoldAllocation
-from services.points.policy import PointsPolicy
-from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -37,17 +33,7 @@ class RedemptionResult(JsonRecord):
     pending: int
 
 
-class Redemptions(Operations):
-    def __init__(
-        self,
-        database: Database,
-        policy: PointsPolicy,
-        members: Members,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        super().__init__(database, policy, clock)
-        self._members = members
-
+class Redemptions(MemberOperations):
     def hold(
         self, store_id: str, redemption_id: str, member_id: str, points: int, capture: bool
     ) -> RedemptionResult:
