@@ -99,7 +99,20 @@ def apply(
         return None
     member_id = uuid.UUID(event.member_id)
     row = rows.member(member_id, bucket_of(member_id))
+    # The most frequent first: every purchase brings a points change.
     match payload:
+        case points_pb2.PointsChanged():
+            row.points += payload.changes.get("available", 0)
+        case points_pb2.PurchaseRecorded():
+            _purchase(rows, row, payload, event.occurred_at)
+        case points_pb2.PurchaseRefunded():
+            row.refund_count += 1
+            row.refunded_minor += payload.amount_minor
+            row.total_spend_minor -= payload.amount_minor
+            row.last_refund_at = event.occurred_at
+            rows.refund_purchase(_purchase_key(payload), payload.amount_minor)
+        case points_pb2.TierChanged():
+            row.tier = payload.to or row.tier
         case identity_pb2.MemberEnrolled():
             row.enrolled_at = row.enrolled_at or event.occurred_at
             row.enrolled_store_id = payload.store_id or None
@@ -117,18 +130,6 @@ def apply(
             survivor_id = uuid.UUID(payload.survivor_id)
             _merge(session, rows, row, rows.member(survivor_id, bucket_of(survivor_id)))
             return survivor_id
-        case points_pb2.PurchaseRecorded():
-            _purchase(rows, row, payload, event.occurred_at)
-        case points_pb2.PurchaseRefunded():
-            row.refund_count += 1
-            row.refunded_minor += payload.amount_minor
-            row.total_spend_minor -= payload.amount_minor
-            row.last_refund_at = event.occurred_at
-            rows.refund_purchase(_purchase_key(payload), payload.amount_minor)
-        case points_pb2.TierChanged():
-            row.tier = payload.to or row.tier
-        case points_pb2.PointsChanged():
-            row.points += payload.changes.get("available", 0)
     return member_id
 
 
