@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.campaigns import projection, repository
+from services.campaigns import projection
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Bonus, Evaluator, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
-from services.campaigns.feeds import Feed, MemberView
-from services.campaigns.models import MIGRATIONS, Member, StageChange
+from services.campaigns.feeds import MemberView
+from services.campaigns.models import MIGRATIONS, FeedCursor, Member, StageChange
 from services.campaigns.reports import Reports
 from services.campaigns.repository import live
 from services.campaigns.rules import compile_rule
@@ -26,6 +26,7 @@ from services.points.purchases import PurchaseInput, PurchaseItem
 from services.runtime.cache import Cache
 from services.runtime.cursors import encode
 from services.runtime.db import Database
+from services.runtime.event_feed import Feed, advance, locked_cursor
 from services.runtime.outbox import Event
 from tests.ledger_support import STORE, PointsWorld
 
@@ -55,10 +56,9 @@ class CampaignsWorld:
         self._identity_events += 1
         event = Event(self._identity_events, kind, member_id, payload, self.clock())
         with self.database.write() as session:
-            cursor = repository.locked_cursor(session, "identity")
-            projection.apply_page(
-                session, cursor, [event], encode(self._identity_events), self.rules, self.clock()
-            )
+            cursor = locked_cursor(session, FeedCursor, "identity")
+            projection.apply_page(session, [event], self.rules, self.clock())
+            advance(cursor, [event], encode(self._identity_events), self.clock())
 
     def enrol(self, member_id: str | None = None, **profile: Any) -> str:
         member_id = member_id or str(uuid.uuid4())

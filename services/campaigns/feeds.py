@@ -1,30 +1,27 @@
 """Reading other services' integration events into the member view.
 
-A feed is any service whose `ListEvents(cursor, limit)` answers events in commit-safe order with
-a next cursor (points today, identity too). Each page is applied in one transaction together
-with the feed's cursor, so a crash between pages loses nothing and applies nothing twice.
+The feeds are identity's and points' `ListEvents`, read with the shared feed reader
+(services/runtime/event_feed.py): each page is applied in one transaction together with the
+feed's cursor, so a crash between pages loses nothing and applies nothing twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import grpc
+from sqlalchemy.orm import Session
 
-from loyalty.common.v1 import common_pb2
 from services.campaigns import lifecycle, projection, repository
+from services.campaigns.models import FeedCursor
 from services.campaigns.settings import Lifecycle
-from services.runtime import metrics
-from services.runtime.convert import from_timestamp
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
+from services.runtime.event_feed import Feed, FeedReader
 from services.runtime.logs import log
 from services.runtime.outbox import Event
 from services.runtime.periodic import Periodic
@@ -37,41 +34,6 @@ logger = logging.getLogger(__name__)
 PAGE = 500
 # This consumer's name in `loyalty_consumer_last_sequence{consumer, source}`.
 CONSUMER = "campaigns"
-
-
-Reader = Callable[[str, int], tuple[list[Event], str]]
-
-
-@dataclass(frozen=True)
-class Feed:
-    """One source of events: its name and how to read a page after a cursor."""
-
-    name: str
-    read: Reader
-
-
-def grpc_feed(name: str, list_events: Callable[..., Any]) -> Feed:
-    """A feed read through a service's `ListEvents` RPC."""
-
-    def read(cursor: str, limit: int) -> tuple[list[Event], str]:
-        try:
-            request = common_pb2.ListEventsRequest(cursor=cursor, limit=limit)
-            response = list_events(request, timeout=10)
-        except grpc.RpcError as error:
-            raise Unavailable(f"{name} events: {error.code().name}") from None
-        events = [
-            Event(
-                sequence=item.sequence,
-                type=item.type,
-                member_id=item.member_id,
-                payload=json.loads(item.payload_json or "{}"),
-                occurred_at=from_timestamp(item.occurred_at) or utcnow(),
-            )
-            for item in response.events
-        ]
-        return events, response.next_cursor
-
-    return Feed(name, read)
 
 
 @dataclass(frozen=True)
@@ -98,23 +60,17 @@ class MemberView:
         self.feeds = list(feeds)
         self._rules = rules
         self._clock = clock
+        self._readers = [
+            FeedReader(database, feed, FeedCursor, self._apply, CONSUMER, PAGE, clock)
+            for feed in self.feeds
+        ]
+
+    def _apply(self, session: Session, events: list[Event]) -> None:
+        projection.apply_page(session, events, self._rules, self._clock())
 
     def catch_up(self) -> int:
         """Applies every event the feeds have; returns how many."""
-        applied = 0
-        for feed in self.feeds:
-            while True:
-                with self._db.write() as session:
-                    cursor = repository.locked_cursor(session, feed.name)
-                    events, next_cursor = feed.read(cursor.cursor, PAGE)
-                    if not events:
-                        break
-                    projection.apply_page(
-                        session, cursor, events, next_cursor, self._rules, self._clock()
-                    )
-                metrics.consumer_applied(CONSUMER, feed.name, events[-1].sequence)
-                applied += len(events)
-        return applied
+        return sum(reader.catch_up() for reader in self._readers)
 
     def refresh(self) -> None:
         """What time alone changes: stages (members lapse) and RFM quintiles."""

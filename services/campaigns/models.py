@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UtcDateTime
+from services.runtime.event_feed import FeedCursorColumns
 
 # The schema's history, as Alembic migrations.
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,17 +36,11 @@ class Base(DeclarativeBase):
     pass
 
 
-class FeedCursor(Base):
+class FeedCursor(FeedCursorColumns, Base):
     """How far the projection has read one service's events; moved in the same transaction as
     the changes those events made."""
 
     __tablename__ = "feed_cursors"
-
-    feed: Mapped[str] = mapped_column(String(40), primary_key=True)
-    cursor: Mapped[str] = mapped_column(String(200), default="")
-    events_applied: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Member(Base):

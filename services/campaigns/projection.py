@@ -10,16 +10,18 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
+from loyalty.identity.v1 import identity_pb2
+from loyalty.points.v1 import points_pb2
 from services.campaigns import repository
 from services.campaigns.lifecycle import refresh_stages
 from services.campaigns.member_rows import MemberState, PageRows, PurchaseKey
-from services.campaigns.models import FeedCursor, Member
+from services.campaigns.models import Member
 from services.campaigns.settings import Lifecycle
+from services.runtime import event_types
 from services.runtime.outbox import Event
-
-PROFILE_FIELDS = ("first_name", "city", "birth_date", "gender", "interests")
 
 
 def bucket_of(member_id: uuid.UUID) -> int:
@@ -62,25 +64,22 @@ def with_categories(known: str | None, more: Iterable[str]) -> str:
     return "," + ",".join(sorted(names)) + "," if names else ""
 
 
-def _when(value: str | None, default: datetime) -> datetime:
+def _when(value: str, default: datetime) -> datetime:
     if not value:
         return default
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=default.tzinfo)
 
 
-def _profile(row: MemberState, payload: dict) -> None:
-    if "first_name" in payload:
-        row.first_name = payload["first_name"] or None
-    if "city" in payload:
-        row.city = (payload["city"] or "").strip().lower() or None
-    if "birth_date" in payload:
-        born = date.fromisoformat(payload["birth_date"]) if payload["birth_date"] else None
-        row.birth_date, row.birth_month = born, born.month if born else None
-    if "gender" in payload:
-        row.gender = payload["gender"] or None
-    if "interests" in payload:
-        row.interests = json.dumps(payload["interests"] or [])
+def _profile(
+    row: MemberState, profile: identity_pb2.MemberEnrolled | identity_pb2.MemberProfileChanged
+) -> None:
+    row.first_name = profile.first_name or None
+    row.city = profile.city.strip().lower() or None
+    born = date.fromisoformat(profile.birth_date) if profile.birth_date else None
+    row.birth_date, row.birth_month = born, born.month if born else None
+    row.gender = profile.gender or None
+    row.interests = json.dumps(list(profile.interests))
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -91,70 +90,72 @@ def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(x for x in (a, b) if x is not None) if (a or b) else None
 
 
-def apply(session: Session, rows: PageRows, event: Event) -> uuid.UUID | None:
-    """Applies one event; returns the member whose stage may have changed."""
+def apply(
+    session: Session, rows: PageRows, event: Event, payload: Message | None
+) -> uuid.UUID | None:
+    """Applies one event, its payload read as its message; returns the member whose stage may
+    have changed."""
     if not event.member_id:
         return None
     member_id = uuid.UUID(event.member_id)
-    payload = event.payload
-    kind = event.type
     row = rows.member(member_id, bucket_of(member_id))
-    if kind == "member.enrolled":
-        row.enrolled_at = row.enrolled_at or event.occurred_at
-        row.enrolled_store_id = payload.get("store_id") or None
-        _profile(row, payload)
-        consents = payload.get("consents") or {}
-        row.consent_sms = bool(consents.get("sms"))
-        row.consent_email = bool(consents.get("email"))
-    elif kind == "member.profile_changed":
-        _profile(row, payload)
-    elif kind == "member.consent_changed":
-        if payload.get("channel") in ("sms", "email"):
-            row[f"consent_{payload['channel']}"] = bool(payload.get("granted"))
-    elif kind == "member.erased":
-        _erase(session, row)
-    elif kind == "member.merged":
-        survivor_id = uuid.UUID(payload["survivor_id"])
-        _merge(session, rows, row, rows.member(survivor_id, bucket_of(survivor_id)))
-        return survivor_id
-    elif kind == "purchase.recorded":
-        _purchase(rows, row, payload, event.occurred_at)
-    elif kind == "purchase.refunded":
-        amount = int(payload.get("amount_minor", 0))
-        row.refund_count += 1
-        row.refunded_minor += amount
-        row.total_spend_minor -= amount
-        row.last_refund_at = event.occurred_at
-        rows.refund_purchase(_purchase_key(payload), amount)
-    elif kind == "tier.changed":
-        row.tier = payload.get("to") or row.tier
-    elif kind.startswith("points."):
-        row.points += int((payload.get("changes") or {}).get("available", 0))
+    # The most frequent first: every purchase brings a points change.
+    match payload:
+        case points_pb2.PointsChanged():
+            row.points += payload.changes.get("available", 0)
+        case points_pb2.PurchaseRecorded():
+            _purchase(rows, row, payload, event.occurred_at)
+        case points_pb2.PurchaseRefunded():
+            row.refund_count += 1
+            row.refunded_minor += payload.amount_minor
+            row.total_spend_minor -= payload.amount_minor
+            row.last_refund_at = event.occurred_at
+            rows.refund_purchase(_purchase_key(payload), payload.amount_minor)
+        case points_pb2.TierChanged():
+            row.tier = payload.to or row.tier
+        case identity_pb2.MemberEnrolled():
+            row.enrolled_at = row.enrolled_at or event.occurred_at
+            row.enrolled_store_id = payload.store_id or None
+            _profile(row, payload)
+            row.consent_sms = payload.consents.sms
+            row.consent_email = payload.consents.email
+        case identity_pb2.MemberProfileChanged():
+            _profile(row, payload)
+        case identity_pb2.MemberConsentChanged():
+            if payload.channel in ("sms", "email"):
+                row[f"consent_{payload.channel}"] = payload.granted
+        case identity_pb2.MemberErased():
+            _erase(session, row)
+        case identity_pb2.MemberMerged():
+            survivor_id = uuid.UUID(payload.survivor_id)
+            _merge(session, rows, row, rows.member(survivor_id, bucket_of(survivor_id)))
+            return survivor_id
     return member_id
 
 
-def _purchase_key(payload: dict) -> PurchaseKey:
-    return str(payload.get("store_id", "")), str(payload.get("transaction_id", ""))
+def _purchase_key(
+    payload: points_pb2.PurchaseRecorded | points_pb2.PurchaseRefunded,
+) -> PurchaseKey:
+    return payload.store_id, payload.transaction_id
 
 
-def _purchase(rows: PageRows, row: MemberState, payload: dict, occurred: datetime) -> None:
-    at = _when(payload.get("occurred_at"), occurred)
-    amount = int(payload.get("amount_minor", 0))
+def _purchase(
+    rows: PageRows, row: MemberState, payload: points_pb2.PurchaseRecorded, occurred: datetime
+) -> None:
+    at = _when(payload.occurred_at, occurred)
     values = {
         "member_id": row.member_id,
-        "amount_minor": amount,
+        "amount_minor": payload.amount_minor,
         "refunded_minor": 0,
         "occurred_at": at,
     }
     if not rows.add_purchase(_purchase_key(payload), values):
         return
     row.purchase_count += 1
-    row.total_spend_minor += amount
+    row.total_spend_minor += payload.amount_minor
     row.first_purchase_at = _earlier(row.first_purchase_at, at)
     row.last_purchase_at = _later(row.last_purchase_at, at)
-    row.categories = with_categories(
-        row.categories, (str(item.get("category") or "") for item in payload.get("items") or [])
-    )
+    row.categories = with_categories(row.categories, (item.category for item in payload.items))
 
 
 def _erase(session: Session, row: MemberState) -> None:
@@ -188,45 +189,38 @@ def record_feedback(session: Session, member_id: uuid.UUID, rating: int, at: dat
     row.last_feedback_at = at
 
 
-def _members_and_purchases(events: list[Event]) -> tuple[set[uuid.UUID], set[PurchaseKey]]:
+Parsed = list[tuple[Event, Message | None]]
+
+
+def _members_and_purchases(page: Parsed) -> tuple[set[uuid.UUID], set[PurchaseKey]]:
     """Every member a page touches (merge survivors too) and the purchases it records."""
     members: set[uuid.UUID] = set()
     purchases: set[PurchaseKey] = set()
-    for event in events:
+    for event, payload in page:
         if not event.member_id:
             continue
         members.add(uuid.UUID(event.member_id))
-        if event.type == "member.merged":
-            members.add(uuid.UUID(event.payload["survivor_id"]))
-        elif event.type == "purchase.recorded":
-            purchases.add(_purchase_key(event.payload))
+        if isinstance(payload, identity_pb2.MemberMerged):
+            members.add(uuid.UUID(payload.survivor_id))
+        elif isinstance(payload, points_pb2.PurchaseRecorded):
+            purchases.add(_purchase_key(payload))
     return members, purchases
 
 
-def apply_page(
-    session: Session,
-    cursor: FeedCursor,
-    events: list[Event],
-    next_cursor: str,
-    rules: Lifecycle,
-    now: datetime,
-) -> None:
-    """Applies a page of one feed's events and moves its cursor, in the caller's transaction:
-    the page's members are read in one statement and written back in a few."""
+def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> None:
+    """Applies a page of one feed's events in the caller's transaction (which moves the feed's
+    cursor): each payload is read once as its message, the page's members are read in one
+    statement and written back in a few."""
+    page = [(event, event_types.parse(event.type, event.payload)) for event in events]
     rows = PageRows(session)
-    rows.load(*_members_and_purchases(events))
+    rows.load(*_members_and_purchases(page))
     touched: set[uuid.UUID] = set()
-    for event in events:
-        member_id = apply(session, rows, event)
+    for event, payload in page:
+        member_id = apply(session, rows, event, payload)
         if member_id is not None:
             touched.add(member_id)
     rows.flush()
     refresh_stages(session, rules, now, touched)
-    cursor.cursor = next_cursor
-    cursor.events_applied += len(events)
-    if events:
-        cursor.last_event_at = events[-1].occurred_at
-    cursor.applied_at = now
 
 
 def reset(session: Session) -> None:

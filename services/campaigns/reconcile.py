@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Sequence
 
 from services.campaigns import repository
-from services.campaigns.feeds import Feed, MemberView
+from services.campaigns.feeds import MemberView
 from services.campaigns.models import MIGRATIONS, Feedback
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database
+from services.runtime.event_feed import Feed
 
 COMPARED = (
     "purchase_count",

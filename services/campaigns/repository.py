@@ -301,16 +301,6 @@ def set_rfm(session: Session, scores: Subquery) -> None:
     )
 
 
-def locked_cursor(session: Session, feed: str) -> FeedCursor:
-    """The feed's cursor row, locked so that two processes never apply the same page."""
-    cursor = session.get(FeedCursor, feed, with_for_update=True)
-    if cursor is None:
-        add(session, FeedCursor(feed=feed, cursor="", events_applied=0))
-        cursor = session.get(FeedCursor, feed, with_for_update=True)
-        assert cursor is not None
-    return cursor
-
-
 def feed_cursors(session: Session) -> dict[str, FeedCursor]:
     return {row.feed: row for row in session.scalars(select(FeedCursor))}
 

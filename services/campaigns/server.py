@@ -8,7 +8,7 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
-from services.campaigns.feeds import Feed, MemberView, feed_runner, grpc_feed
+from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.messages import Messages
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
@@ -20,6 +20,7 @@ from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
 from services.runtime.config import Env, ServiceConfig
 from services.runtime.db import Database
+from services.runtime.event_feed import Feed, grpc_feed
 from services.runtime.periodic import Periodic
 from services.runtime.server import Registration, Service
 from services.runtime.service_auth import ServiceCredentials

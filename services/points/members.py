@@ -17,10 +17,12 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from loyalty.identity.v1 import identity_pb2
 from services.points import repository
 from services.points.ledger import MAX_MERGE_HOPS, Operations
 from services.points.policy import PointsPolicy
 from services.points.repository import MemberState
+from services.runtime import event_types
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition
 from services.runtime.ids import parse_id
@@ -29,9 +31,6 @@ from services.runtime.outbox import Event
 MEMBER = "member"
 MERGED = "merged"
 ERASED = "erased"
-ENROLLED_EVENT = "member.enrolled"
-MERGED_EVENT = "member.merged"
-ERASED_EVENT = "member.erased"
 
 
 @dataclass(frozen=True)
@@ -130,12 +129,13 @@ def learn_members(session: Session, events: list[Event], at: datetime) -> None:
     enrolled: dict[uuid.UUID, MemberState] = {}
     settled: dict[uuid.UUID, MemberState] = {}
     for event in events:
-        if event.type == ENROLLED_EVENT:
+        if event.type == event_types.MEMBER_ENROLLED:
             enrolled[uuid.UUID(event.member_id)] = MemberState(MEMBER)
-        elif event.type == MERGED_EVENT:
-            survivor = uuid.UUID(event.payload["survivor_id"])
+        elif event.type == event_types.MEMBER_MERGED:
+            merged = event_types.payload_as(identity_pb2.MemberMerged, event.payload, event.type)
+            survivor = uuid.UUID(merged.survivor_id)
             settled[uuid.UUID(event.member_id)] = MemberState(MERGED, survivor)
-        elif event.type == ERASED_EVENT:
+        elif event.type == event_types.MEMBER_ERASED:
             settled[uuid.UUID(event.member_id)] = MemberState(ERASED)
     # Enrolments first: a merge or an erasure later in the page replaces them.
     repository.learn_members(session, enrolled, at, final=False)

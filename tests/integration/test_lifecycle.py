@@ -78,6 +78,60 @@ def test_a_low_rating_counts_once_and_a_reused_id_with_other_content_is_refused(
     assert world.member(m).last_rating == 2
 
 
+def test_identity_events_of_every_age_build_the_member_view(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    """Payloads as identity has stored them: nulls for what a member never gave, keys a newer
+    identity adds, and a profile event erased down to `{"erased": true}`."""
+    world = campaigns_world
+    m = world.enrol(
+        first_name=None,
+        city=" Tabriz ",
+        birth_date="1990-05-17",
+        interests=None,
+        consents={"sms": True, "email": False},
+        referred_by="a key this reader does not know",
+    )
+    row = world.member(m)
+    assert (row.first_name, row.city, row.birth_month, row.consent_sms, row.consent_email) == (
+        None,
+        "tabriz",
+        5,
+        True,
+        False,
+    )
+
+    world.identity("member.consent_changed", m, {"channel": "email", "granted": True})
+    profile = {
+        "first_name": "Sara",
+        "city": "",
+        "birth_date": "",
+        "gender": "f",
+        "interests": ["tea"],
+    }
+    world.identity("member.profile_changed", m, profile)
+    row = world.member(m)
+    assert (row.first_name, row.city, row.birth_date, row.gender, row.interests) == (
+        "Sara",
+        None,
+        None,
+        "f",
+        '["tea"]',
+    )
+    assert row.consent_email
+
+    duplicate = world.enrol()
+    world.buy(duplicate, 10)
+    world.identity("member.merged", duplicate, {"survivor_id": m})
+    assert world.member(m).purchase_count == 1
+    assert world.member(duplicate).merged_into == uuid.UUID(m)
+
+    world.identity("member.profile_changed", m, {"erased": True})
+    world.identity("member.erased", m, {})
+    row = world.member(m)
+    assert row.erased and (row.first_name, row.city, row.consent_sms) == (None, None, False)
+
+
 def test_the_member_view_rebuilds_to_the_same_rows(campaigns_world: CampaignsWorld) -> None:
     world = campaigns_world
     members = [str(uuid.uuid4()) for _ in range(3)]
