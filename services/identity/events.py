@@ -9,53 +9,26 @@ number), so that consumers read the same keys and types whatever the payload's a
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from loyalty.identity.v1 import identity_pb2 as pb
 from services.identity.models import Member, OutboxEvent
-from services.runtime import outbox
+from services.runtime import event_types, outbox
 from services.runtime.db import Database, utcnow
 
-ENROLLED = "member.enrolled"
-PROFILE_CHANGED = "member.profile_changed"
-CONSENT_CHANGED = "member.consent_changed"
-MERGED = "member.merged"
-ERASED = "member.erased"
-
-PAYLOADS: dict[str, type[Message]] = {
-    ENROLLED: pb.MemberEnrolled,
-    PROFILE_CHANGED: pb.MemberProfileChanged,
-    CONSENT_CHANGED: pb.MemberConsentChanged,
-    MERGED: pb.MemberMerged,
-    ERASED: pb.MemberErased,
-}
-_TYPES = {payload: kind for kind, payload in PAYLOADS.items()}
+# Each event's type name, and its payload message, are defined once for publisher and consumers.
+_TYPES = {payload: kind for kind, payload in event_types.PAYLOADS.items()}
 # Events whose payload holds profile fields; erasure replaces it with ERASED_PAYLOAD. The others
 # hold ids and yes-or-no consents only.
-PERSONAL = (ENROLLED, PROFILE_CHANGED)
+PERSONAL = (event_types.MEMBER_ENROLLED, event_types.MEMBER_PROFILE_CHANGED)
 ERASED_PAYLOAD = {"erased": True}
-
-
-def as_dict(message: Message) -> dict[str, Any]:
-    """Every field of the message by its proto name, defaults included."""
-    fields: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        value = getattr(message, field.name)
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            value = [as_dict(v) for v in value] if field.is_repeated else as_dict(value)
-        elif field.is_repeated:
-            value = list(value)
-        fields[field.name] = value
-    return fields
 
 
 def emit(session: Session, member_id: uuid.UUID, payload: Message) -> None:
     """Writes the event whose payload this is, in the session's transaction."""
-    event = (_TYPES[type(payload)], member_id, as_dict(payload))
+    event = (_TYPES[type(payload)], member_id, event_types.payload_of(payload))
     outbox.append(session, OutboxEvent, [event], utcnow())
 
 

@@ -8,39 +8,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from loyalty.points.v1 import points_pb2 as pb
 from services.points.models import OutboxEvent
-from services.runtime import outbox
+from services.runtime import event_types, outbox
 from services.runtime.db import Database
-
-PURCHASE_RECORDED = "purchase.recorded"
-PURCHASE_REFUNDED = "purchase.refunded"
-TIER_CHANGED = "tier.changed"
-# Followed by the posting's kind: points.earn, points.redeem, …
-POINTS_CHANGED_PREFIX = "points."
-
-
-def payload_of(message: Message) -> dict[str, Any]:
-    """The message's fields as a JSON object, every field present, integers kept as numbers."""
-    data: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        value = getattr(message, field.name)
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            data[field.name] = dict(value)
-        elif field.is_repeated:
-            is_message = field.type == FieldDescriptor.TYPE_MESSAGE
-            data[field.name] = [payload_of(item) if is_message else item for item in value]
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            data[field.name] = payload_of(value)
-        else:
-            data[field.name] = value
-    return data
+from services.runtime.event_types import (
+    POINTS_CHANGED_PREFIX,
+    PURCHASE_RECORDED,
+    PURCHASE_REFUNDED,
+    TIER_CHANGED,
+)
 
 
 def _write(
@@ -49,7 +30,7 @@ def _write(
     outbox.append(
         session,
         OutboxEvent,
-        [(kind, member_id, payload_of(payload)) for kind, member_id, payload in events],
+        [(kind, member_id, event_types.payload_of(payload)) for kind, member_id, payload in events],
         at,
     )
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-from google.protobuf.descriptor import Descriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from loyalty.identity.v1 import identity_pb2
@@ -42,6 +42,24 @@ PAYLOADS: dict[str, type[Message]] = {
     PURCHASE_REFUNDED: points_pb2.PurchaseRefunded,
     TIER_CHANGED: points_pb2.TierChanged,
 }
+
+
+def payload_of(message: Message) -> dict[str, Any]:
+    """The message's fields as the JSON object an event carries: every field present, by its
+    proto name, integers kept as numbers."""
+    data: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            data[field.name] = dict(value)
+        elif field.is_repeated:
+            is_message = field.type == FieldDescriptor.TYPE_MESSAGE
+            data[field.name] = [payload_of(item) if is_message else item for item in value]
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            data[field.name] = payload_of(value)
+        else:
+            data[field.name] = value
+    return data
 
 
 def payload_type(event_type: str) -> type[Message] | None:
