@@ -42,7 +42,7 @@ CITIES = ["Tehran", "Mashhad", "Isfahan", "Karaj", "Shiraz", "Tabriz", "Qom", "A
 FIRST_NAMES = ["Sara", "Ali", "Maryam", "Reza", "Zahra", "Mohammad", "Fatemeh", "Hossein", "Neda"]
 LAST_NAMES = ["Ahmadi", "Hosseini", "Karimi", "Rahimi", "Moradi", "Jafari", "Rezaei", "Kazemi"]
 GENDERS = ["female", "male", ""]
-LEDGER_TABLES = ("purchases", "postings", "entries", "lots", "balances", "spend_days")
+LEDGER_TABLES = ("purchases", "postings", "entries", "lots", "balances", "spend_days", "members")
 INTERESTS = ["dairy", "bakery", "produce", "household", "beauty", "toys", "electronics"]
 
 
@@ -210,6 +210,13 @@ def write_ledger(conn: psycopg.Connection, members: int, entries: int) -> int:
         cur.execute(
             "INSERT INTO balances (member_id, available, pending, held, debt)"
             " SELECT member_id, SUM(points), 0, 0, 0 FROM gen GROUP BY member_id"
+        )
+        # Points knows every member, as it would from identity's enrolment events.
+        cur.execute(
+            "INSERT INTO members (member_id, status, learned_at)"
+            " SELECT md5('member-' || i)::uuid, 'member', %(now)s"
+            " FROM generate_series(0, %(members)s - 1) AS i",
+            {"now": NOW, "members": members},
         )
         cur.execute(
             "INSERT INTO spend_days (member_id, day, amount_minor)"
