@@ -132,12 +132,12 @@ class Merger:
         the merge as first asked."""
         with self._db.write() as session:
             self._lock(session, survivor_id, duplicate_id)
-            if not self._check(session, survivor_id, duplicate_id):
-                return actor
             under_way = repository.merges_under_way(session, [survivor_id, duplicate_id])
             for started in under_way:
                 if (started.duplicate_id, started.survivor_id) == (duplicate_id, survivor_id):
                     return started.actor  # a retry carries the same merge on
+            if not self._check(session, survivor_id, duplicate_id):
+                return actor
             if under_way:
                 raise Conflict(
                     "one of the members is in another merge under way", code="merge-in-progress"
@@ -162,10 +162,12 @@ class Merger:
         stale: list[str] = []
         with self._db.write() as session:
             self._lock(session, survivor_id, duplicate_id)
-            if self._check(session, survivor_id, duplicate_id):
-                kept = repository.member_by_id(session, survivor_id)
-                gone = repository.member_by_id(session, duplicate_id)
-                assert kept is not None and gone is not None
+            kept = repository.member_by_id(session, survivor_id)
+            gone = repository.member_by_id(session, duplicate_id)
+            assert kept is not None and gone is not None
+            # The points have moved: the recorded merge is applied whatever happened since it
+            # started (no other merge of these members could; an erasure could, and keeps ids).
+            if gone.merged_into != survivor_id:
                 stale = self._directory.cache_keys(gone) + self._directory.cache_keys(kept)
                 before = events.profile(kept)
                 _take_missing(kept, gone)
