@@ -92,13 +92,7 @@ class CampaignsParts:
 
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
     def __init__(self, parts: CampaignsParts) -> None:
-        self._evaluator = parts.evaluator
-        self._feedback = parts.feedback
-        self._segments = parts.segments
-        self._campaigns = parts.campaigns
-        self._reports = parts.reports
-        self._view = parts.view
-        self._currency = parts.currency
+        self._parts = parts
 
     def EvaluatePurchase(
         self, request: pb.EvaluatePurchaseRequest, context: grpc.ServicerContext
@@ -114,7 +108,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             except InvalidOperation:
                 amount = item.unit_price.amount_minor
             items.append(Item(item.sku, item.category, amount))
-        bonuses = self._evaluator.evaluate(
+        bonuses = self._parts.evaluator.evaluate(
             PurchaseFacts(
                 store_id=request.store_id,
                 transaction_id=request.transaction_id,
@@ -136,7 +130,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
 
     def ListOffers(self, request: pb.ListOffersRequest, context: grpc.ServicerContext):
         offers = []
-        for offer in self._evaluator.offers(request.member_id, request.store_id):
+        for offer in self._parts.evaluator.offers(request.member_id, request.store_id):
             message = pb.Offer(
                 campaign_id=offer.campaign_id,
                 title=offer.title,
@@ -148,7 +142,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         return pb.ListOffersResponse(offers=offers)
 
     def SubmitFeedback(self, request: pb.SubmitFeedbackRequest, context: grpc.ServicerContext):
-        stage = self._feedback.submit(
+        stage = self._parts.feedback.submit(
             request.feedback_id, request.member_id, request.rating, request.comment
         )
         return pb.SubmitFeedbackResponse(stage=stage)
@@ -156,28 +150,28 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
     def CreateSegment(self, request: pb.CreateSegmentRequest, context: grpc.ServicerContext):
         rule = _json(request.rule_json, "rule_json") if request.rule_json else None
         members = list(request.member_ids) if rule is None else None
-        view = self._segments.create(request.name, rule=rule, member_ids=members)
+        view = self._parts.segments.create(request.name, rule=rule, member_ids=members)
         return pb.CreateSegmentResponse(segment=_segment(view))
 
     def GetSegment(self, request: pb.GetSegmentRequest, context: grpc.ServicerContext):
-        return pb.GetSegmentResponse(segment=_segment(self._segments.get(request.segment_id)))
+        return pb.GetSegmentResponse(segment=_segment(self._parts.segments.get(request.segment_id)))
 
     def ListSegments(self, request: pb.ListSegmentsRequest, context: grpc.ServicerContext):
-        return pb.ListSegmentsResponse(segments=[_segment(s) for s in self._segments.list()])
+        return pb.ListSegmentsResponse(segments=[_segment(s) for s in self._parts.segments.list()])
 
     def DeleteSegment(self, request: pb.DeleteSegmentRequest, context: grpc.ServicerContext):
-        self._campaigns.delete_segment(request.segment_id)
+        self._parts.campaigns.delete_segment(request.segment_id)
         return pb.DeleteSegmentResponse()
 
     def DeleteCampaign(self, request: pb.DeleteCampaignRequest, context: grpc.ServicerContext):
-        self._campaigns.delete(request.campaign_id)
+        self._parts.campaigns.delete(request.campaign_id)
         return pb.DeleteCampaignResponse()
 
     def PreviewSegment(self, request: pb.PreviewSegmentRequest, context: grpc.ServicerContext):
         if request.segment_id:
-            preview = self._segments.preview(segment_id=request.segment_id)
+            preview = self._parts.segments.preview(segment_id=request.segment_id)
         else:
-            preview = self._segments.preview(rule=_json(request.rule_json, "rule_json"))
+            preview = self._parts.segments.preview(rule=_json(request.rule_json, "rule_json"))
         return pb.PreviewSegmentResponse(
             size=preview.size or 0,
             sample=[pb.MemberSample(stage=s.stage, tier=s.tier) for s in preview.sample],
@@ -185,20 +179,24 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         )
 
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):
-        view = self._campaigns.create(_json(request.definition_json, "definition_json"))
+        view = self._parts.campaigns.create(_json(request.definition_json, "definition_json"))
         return pb.CreateCampaignResponse(campaign=_campaign(view))
 
     def UpdateCampaign(self, request: pb.UpdateCampaignRequest, context: grpc.ServicerContext):
         body = _json(request.definition_json, "definition_json")
         return pb.UpdateCampaignResponse(
-            campaign=_campaign(self._campaigns.update(request.campaign_id, body))
+            campaign=_campaign(self._parts.campaigns.update(request.campaign_id, body))
         )
 
     def GetCampaign(self, request: pb.GetCampaignRequest, context: grpc.ServicerContext):
-        return pb.GetCampaignResponse(campaign=_campaign(self._campaigns.get(request.campaign_id)))
+        return pb.GetCampaignResponse(
+            campaign=_campaign(self._parts.campaigns.get(request.campaign_id))
+        )
 
     def ListCampaigns(self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext):
-        return pb.ListCampaignsResponse(campaigns=[_campaign(c) for c in self._campaigns.list()])
+        return pb.ListCampaignsResponse(
+            campaigns=[_campaign(c) for c in self._parts.campaigns.list()]
+        )
 
     def ChangeCampaignStatus(
         self, request: pb.ChangeCampaignStatusRequest, context: grpc.ServicerContext
@@ -206,13 +204,13 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         action = ACTIONS.get(request.action)
         if action is None:
             raise InvalidArgument("action must be launch, pause or end", code="invalid-action")
-        view = self._campaigns.transition(request.campaign_id, action)
+        view = self._parts.campaigns.transition(request.campaign_id, action)
         return pb.ChangeCampaignStatusResponse(campaign=_campaign(view))
 
     def GetCampaignReport(
         self, request: pb.GetCampaignReportRequest, context: grpc.ServicerContext
     ):
-        report = self._reports.campaign(request.campaign_id)
+        report = self._parts.reports.campaign(request.campaign_id)
         response = pb.GetCampaignReportResponse(
             campaign_id=report.campaign_id,
             status=report.status,
@@ -223,14 +221,14 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             budget_points=report.budget_points or 0,
             target=_figures(report.target),
             control=_figures(report.control),
-            currency=self._currency,
+            currency=self._parts.currency,
         )
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)
         return response
 
     def GetStageOverview(self, request: pb.GetStageOverviewRequest, context: grpc.ServicerContext):
-        overview = self._reports.stages(min(max(request.limit or 100, 1), 1000))
+        overview = self._parts.reports.stages(min(max(request.limit or 100, 1), 1000))
         dissatisfied = []
         for member in overview.dissatisfied:
             item = pb.DissatisfiedMember(
@@ -253,7 +251,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         self, request: pb.GetMemberViewStatusRequest, context: grpc.ServicerContext
     ):
         feeds = []
-        for status in self._view.status():
+        for status in self._parts.view.status():
             item = pb.FeedStatus(
                 feed=status.feed, events_applied=status.events_applied, pending=status.pending
             )

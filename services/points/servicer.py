@@ -71,16 +71,7 @@ class PointsParts:
 
 class PointsServicer(points_pb2_grpc.PointsServiceServicer):
     def __init__(self, parts: PointsParts) -> None:
-        self._purchases = parts.purchases
-        self._balances = parts.balances
-        self._redemptions = parts.redemptions
-        self._refunds = parts.refunds
-        self._adjustments = parts.adjustments
-        self._jobs = parts.jobs
-        self._reports = parts.reports
-        self._members = parts.members
-        self._events = parts.events
-        self._currency = parts.currency
+        self._parts = parts
 
     def RecordPurchase(self, request: pb.RecordPurchaseRequest, context: grpc.ServicerContext):
         items = []
@@ -92,7 +83,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             items.append(
                 PurchaseItem(item.sku, item.category, item.quantity, item.unit_price.amount_minor)
             )
-        result = self._purchases.record_purchase(
+        result = self._parts.purchases.record_purchase(
             PurchaseInput(
                 store_id=request.store_id,
                 transaction_id=request.transaction_id,
@@ -115,7 +106,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext):
-        owner, view = self._balances.standing(request.member_id)
+        owner, view = self._parts.balances.standing(request.member_id)
         return pb.GetBalanceResponse(
             member_id=str(owner),
             balance=pb.Balance(
@@ -136,10 +127,10 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def _money(self, minor: int) -> common_pb2.Money:
-        return common_pb2.Money(amount_minor=minor, currency=self._currency)
+        return common_pb2.Money(amount_minor=minor, currency=self._parts.currency)
 
     def ListLedger(self, request: pb.ListLedgerRequest, context: grpc.ServicerContext):
-        lines, next_cursor = self._balances.history(
+        lines, next_cursor = self._parts.balances.history(
             request.member_id, request.limit, request.cursor
         )
         return pb.ListLedgerResponse(
@@ -160,7 +151,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def RefundPurchase(self, request: pb.RefundPurchaseRequest, context: grpc.ServicerContext):
-        result = self._refunds.refund(
+        result = self._parts.refunds.refund(
             request.store_id, request.transaction_id, request.refund_id, request.amount.amount_minor
         )
         return pb.RefundPurchaseResponse(
@@ -175,7 +166,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def HoldPoints(self, request: pb.HoldPointsRequest, context: grpc.ServicerContext):
-        result = self._redemptions.hold(
+        result = self._parts.redemptions.hold(
             request.store_id,
             request.redemption_id,
             request.member_id,
@@ -186,15 +177,17 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
 
     def CaptureHold(self, request: pb.ResolveHoldRequest, context: grpc.ServicerContext):
         return redemption_message(
-            self._redemptions.capture(request.store_id, request.redemption_id)
+            self._parts.redemptions.capture(request.store_id, request.redemption_id)
         )
 
     def VoidHold(self, request: pb.ResolveHoldRequest, context: grpc.ServicerContext):
-        return redemption_message(self._redemptions.void(request.store_id, request.redemption_id))
+        return redemption_message(
+            self._parts.redemptions.void(request.store_id, request.redemption_id)
+        )
 
     def AdjustPoints(self, request: pb.AdjustPointsRequest, context: grpc.ServicerContext):
         return adjustment_message(
-            self._adjustments.adjust(
+            self._parts.adjustments.adjust(
                 request.operation_id,
                 request.member_id,
                 request.points,
@@ -205,7 +198,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
 
     def TransferPoints(self, request: pb.TransferPointsRequest, context: grpc.ServicerContext):
         return adjustment_message(
-            self._adjustments.transfer(
+            self._parts.adjustments.transfer(
                 request.operation_id,
                 request.from_member_id,
                 request.to_member_id,
@@ -217,7 +210,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
 
     def MergeMembers(self, request: pb.MergeMembersRequest, context: grpc.ServicerContext):
         return adjustment_message(
-            self._adjustments.merge(
+            self._parts.adjustments.merge(
                 request.operation_id,
                 request.duplicate_member_id,
                 request.survivor_member_id,
@@ -226,11 +219,11 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def ForgetMember(self, request: pb.ForgetMemberRequest, context: grpc.ServicerContext):
-        self._members.forget(request.member_id)
+        self._parts.members.forget(request.member_id)
         return pb.ForgetMemberResponse()
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
-        events, next_cursor = self._events(request.cursor, request.limit)
+        events, next_cursor = self._parts.events(request.cursor, request.limit)
         return common_pb2.ListEventsResponse(
             events=[
                 common_pb2.OutboxEvent(
@@ -251,8 +244,8 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             last = date.fromisoformat(request.last_day)
         except ValueError:
             raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None
-        liability = self._reports.liability()
-        days = self._reports.daily(first, last)
+        liability = self._parts.reports.liability()
+        days = self._parts.reports.daily(first, last)
         return pb.GetPointsReportResponse(
             available=liability.available,
             pending=liability.pending,
@@ -273,7 +266,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
-        report = self._jobs.run()
+        report = self._parts.jobs.run()
         return pb.RunJobsResponse(
             points_activated=report.activated,
             points_expired=report.expired,
