@@ -2,9 +2,9 @@
 
 Every call the gateway makes to a service, and every mapping between that service's messages and
 the JSON the gateway answers, is in that service's module here (`identity`, `points` and
-`rewards` for the points service's catalog and coupons, `campaigns`). A failed call is raised as the `Problem` its caller would see (`calls.call`), so
-routes and pages never handle gRPC errors. `create_app(config, clients)` takes any object of
-this shape, so tests can pass fakes.
+`rewards` for the points service's catalog and coupons, `campaigns`). A failed call is raised as
+the `Problem` its caller would see (`calls.call`), so routes and pages never handle gRPC errors.
+`create_app(config, clients)` takes any object of this shape, so tests can pass fakes.
 """
 
 from __future__ import annotations
