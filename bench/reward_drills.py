@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -38,9 +39,12 @@ MUTATION_DEADLINE = 90.0
 
 
 def kill(name: str, module: str) -> Callable[[Site, float], None]:
+    """SIGKILL of the process and its workers (its whole group, as a crashed container), then
+    a new one after the outage."""
+
     def drill(site: Site, outage: float) -> None:
         process = site.suite.processes[name]
-        process.send_signal(signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
         time.sleep(outage)
         site.suite.start_process(name, module)
