@@ -92,7 +92,7 @@ def seed_members(database: Database, members: int) -> None:
         c.execute(
             text(
                 "INSERT INTO entries (posting_id, account, member_id, bucket, amount)"
-                " VALUES (1, 'program:earned', NULL, NULL, -:p * :m)"
+                " VALUES (1, 'program:earned', NULL, NULL, -CAST(:p AS BIGINT) * :m)"
             ),
             {"m": members, "p": POINTS_EACH},
         )
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--redemptions", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--codes", type=int, default=CODES, help="partner codes and takers")
     args = parser.parse_args()
     name, url = create_database()
     database = Database(url, pool_size=args.threads + 2)
@@ -150,9 +151,9 @@ def main() -> None:
         partner = catalog.create(
             RewardSpec(kind="partner_code", name="partner", points_cost=1), "bench"
         ).id
-        pool_codes = [f"BENCH{n:05d}" for n in range(CODES)]
+        pool_codes = [f"BENCH{n:05d}" for n in range(args.codes)]
         catalog.add_codes(partner, pool_codes)
-        takers = [member_id(n) for n in range(CODES)]
+        takers = [member_id(n) for n in range(args.codes)]
         started = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             handed = list(pool.map(lambda m: rewards.redeem(m, partner, "bench-partner"), takers))
@@ -160,7 +161,7 @@ def main() -> None:
         distinct = len({r.coupon.partner_code for r in handed})
         with database.engine.connect() as c:
             findings = audit(c)
-        assert distinct == CODES, f"{distinct} different codes for {CODES} members"
+        assert distinct == args.codes, f"{distinct} different codes for {args.codes} members"
         assert findings == [], findings
 
         p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
@@ -177,7 +178,7 @@ def main() -> None:
             f" {p99:.1f} ms |"
         )
         print(
-            f"| {CODES:,} partner codes to {CODES:,} members at once (16 threads)"
+            f"| {args.codes:,} partner codes to {args.codes:,} members at once (16 threads)"
             f" | {distinct:,} different codes in {codes_seconds:.1f} s |"
         )
         print("| books after | balance |")
