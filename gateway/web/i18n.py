@@ -2,6 +2,7 @@
 
 The language comes from the `lang` cookie (set by the switch on every page), else English.
 Persian pages show Persian digits and Jalali dates; every form accepts either kind of digit.
+Codes (coupon codes, offer codes) are shown exactly as issued: a `Code` is never digit-converted.
 """
 
 from __future__ import annotations
@@ -208,6 +209,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+class Code(str):
+    """A code a member reads out or types at the till (`LOYAL2X`): shown as issued, in every
+    language."""
+
+
+def code(value: object) -> Code:
+    return Code(value)
+
+
 def current_language() -> str:
     lang = request.cookies.get(COOKIE, "")
     return lang if lang in LANGUAGES else "en"
@@ -225,7 +235,9 @@ def has_message(key: str) -> bool:
 
 
 def number(value: object) -> str:
-    """Integers with thousands separators; Persian digits on Persian pages."""
+    """Integers with thousands separators; Persian digits on Persian pages. A `Code` as it is."""
+    if isinstance(value, Code):
+        return value
     text = f"{value:,}" if isinstance(value, int) else str(value)
     if current_language() == "fa":
         return text.replace(",", "٬").translate(_PERSIAN_DIGITS)
