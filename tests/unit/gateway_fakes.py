@@ -273,4 +273,5 @@ def fake_clients() -> Clients:
         identity=identity,  # type: ignore[arg-type]
         points=FakePoints(identity),  # type: ignore[arg-type]
         campaigns=FakeCampaigns(),  # type: ignore[arg-type]
+        rewards=None,  # type: ignore[arg-type]
     )
