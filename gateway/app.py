@@ -23,7 +23,7 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.web import console, docs, pages, portal, till, welcome
+from gateway.web import console, docs, pages, portal, portal_rewards, till, welcome
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -67,6 +67,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         pages.bp,
         till.bp,
         portal.bp,
+        portal_rewards.bp,
         console.bp,
         docs.bp,
         me.bp,
