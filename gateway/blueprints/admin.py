@@ -217,8 +217,16 @@ POINTS_REPORT = {
                     "redeemed": {"type": "integer"},
                     "expired": {"type": "integer"},
                     "adjusted": {"type": "integer"},
+                    "rewards": {
+                        "type": "integer",
+                        "description": "Of redeemed, spent on rewards (less points returned)",
+                    },
                 },
             },
+        },
+        "coupons_outstanding": {
+            "type": "integer",
+            "description": "Coupons issued and neither used, expired nor cancelled now",
         },
     },
 }

@@ -275,7 +275,9 @@ class PointsClient(Service):
                     "redeemed": d.redeemed,
                     "expired": d.expired,
                     "adjusted": d.adjusted,
+                    "rewards": d.rewards,
                 }
                 for d in report.days
             ],
+            "coupons_outstanding": report.coupons_outstanding,
         }

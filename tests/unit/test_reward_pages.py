@@ -4,6 +4,7 @@ here that keeps the rules the pages rely on: one coupon per request id, one use 
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,12 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.app import create_app
+from gateway.auth import SESSION_COOKIE
 from gateway.clients import Clients
 from gateway.config import GatewayConfig
 from gateway.problems import Problem
 from services.runtime.config import Env
 from tests.unit.gateway_fakes import (
     LOGIN_CODE,
+    MARKETER_TOKEN,
     POS_KEY,
     STORE_ID,
     fake_clients,
@@ -266,3 +269,84 @@ def test_a_cashier_checks_uses_and_gives_back_a_coupon_within_a_purchase(
     web.post("/till/coupon/release", data={"csrf_token": csrf(page)})
     assert "given back" in web.get("/till").text
     assert clients.rewards.issued["K7M2X3PQ9R"]["status"] == "issued"
+
+
+def test_a_marketer_creates_a_reward_uploads_codes_and_reads_its_figures(
+    web: FlaskClient, clients: Clients
+) -> None:
+    web.set_cookie(SESSION_COOKIE, MARKETER_TOKEN)
+    page = web.get("/console/rewards").text
+    made = web.post(
+        "/console/rewards",
+        data={
+            "csrf_token": csrf(page),
+            "kind": "partner_code",
+            "name": "Cinema ticket",
+            "name_fa": "بلیت سینما",
+            "points_cost": "۲۵۰۰",
+            "stock": "",
+        },
+    )
+    assert made.status_code == 303
+    reward_id = made.headers["Location"].rsplit("/", 1)[1]
+    assert clients.rewards.catalog[reward_id]["points_cost"] == 2500
+    page = web.get(made.headers["Location"]).text
+    assert 'id="stock-left">unlimited<' in page
+
+    upload = web.post(
+        f"/console/rewards/{reward_id}/codes",
+        data={
+            "csrf_token": csrf(page),
+            "codes_file": (io.BytesIO(b"code\nCIN-0001\nCIN-0002\nCIN-0001\n"), "codes.csv"),
+            "codes_text": "CIN-0003\nCIN-0002",
+        },
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 200
+    assert clients.rewards.uploads == [["CIN-0001", "CIN-0002", "CIN-0001", "CIN-0003", "CIN-0002"]]
+    assert "3 codes added; 2 duplicates refused." in upload.text
+    assert upload.text.count("<code>CIN-000") == 2
+
+    words = "nothing"
+    bad = web.post(
+        "/console/rewards",
+        data={"csrf_token": csrf(page), "kind": "coupon", "name": "x", "points_cost": words},
+    )
+    assert bad.status_code == 422 and "whole number" in bad.text
+
+    web.post(f"/console/rewards/{reward_id}/pause", data={"csrf_token": csrf(page)})
+    assert clients.rewards.catalog[reward_id]["status"] == "paused"
+    assert 'id="pause">Resume<' in web.get(f"/console/rewards/{reward_id}").text
+
+
+def test_the_campaign_builder_gives_a_coupon_campaign_its_coupon(
+    web: FlaskClient, clients: Clients
+) -> None:
+    web.set_cookie(SESSION_COOKIE, MARKETER_TOKEN)
+    clients.campaigns.stage_overview = lambda limit: {"stages": {"lapsed": 3}, "dissatisfied": []}
+    clients.campaigns.segments = lambda: []
+    page = web.get("/console/campaigns/new").text
+    assert 'data-kinds="coupon"' in page
+    web.post(
+        "/console/campaigns",
+        data={
+            "csrf_token": csrf(page),
+            "name": "Come back",
+            "kind": "coupon",
+            "coupon_type": "percent",
+            "coupon_value": "۲۰",
+            "coupon_max_discount": "500,000",
+            "coupon_valid_days": "14",
+            "target": "stages",
+            "stages": "lapsed",
+            "control_percent": "10",
+        },
+    )
+    made = clients.campaigns.campaigns_made[-1]
+    assert made["coupon"] == {
+        "type": "percent",
+        "value": "20",
+        "max_discount": "500000",
+        "valid_days": 14,
+    }
+    assert made["targeting"] == {"stages": ["lapsed"]} and made["control_percent"] == 10
