@@ -261,3 +261,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             _stamp(item.applied_at, status.applied_at)
             feeds.append(item)
         return pb.GetMemberViewStatusResponse(feeds=feeds)
+
+    def MatchAudiences(self, request: pb.MatchAudiencesRequest, context: grpc.ServicerContext):
+        segments, stages = self._parts.segments.match(
+            request.member_id, list(request.segment_ids), list(request.stages)
+        )
+        return pb.MatchAudiencesResponse(segment_ids=sorted(segments), stages=sorted(stages))
