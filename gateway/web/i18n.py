@@ -351,8 +351,11 @@ def number(value: object) -> str:
 
 
 def money(amount: str) -> str:
-    """A decimal amount with thousands separators: `8750000` → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰)."""
+    """A decimal amount with thousands separators: `8750000` → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰);
+    a fraction of zeros is left out (`200000.00` → `200,000`)."""
     whole, _, fraction = amount.partition(".")
+    if not fraction.strip("0"):
+        fraction = ""
     if not whole.lstrip("-").isdigit():
         return amount
     text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")

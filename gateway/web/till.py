@@ -239,10 +239,12 @@ def redeem() -> Response:
 
 
 def to_pay(amount: str, discount: str | None) -> str:
+    """What is left of the amount after the discount, as the cashier would type it."""
     try:
-        return str(max(Decimal(amount) - Decimal(discount or 0), Decimal(0)))
+        left = max(Decimal(amount) - Decimal(discount or 0), Decimal(0))
     except InvalidOperation:
         return amount
+    return str(left.quantize(Decimal(1)) if left == left.to_integral_value() else left)
 
 
 @bp.post(f"{HOME}/coupon/check")

@@ -46,6 +46,7 @@ def test_rewards_from_the_console_to_the_portal_and_the_till(
     page.fill("#name_fa", f"۲۰٪ تخفیف {tag}")
     page.fill("#points_cost", "100")
     page.fill("#stock", "5")
+    page.fill("#valid_days", "30")
     page.select_option("#coupon_type", "percent")
     page.fill("#coupon_value", "20")
     page.fill("#coupon_min_purchase", "500000")
@@ -61,12 +62,13 @@ def test_rewards_from_the_console_to_the_portal_and_the_till(
     page.click("#create-reward")
     expect(page.locator("#codes")).to_be_visible()
     codes = tmp_path / "codes.csv"
-    codes.write_text(f"code\nCIN-{tag}-1\nCIN-{tag}-2\nCIN-{tag}-1\n")
+    pool = [f"CIN{tag.upper()}{n}" for n in (2, 3, 4)]
+    codes.write_text(f"code\n{pool[0]}\n{pool[1]}\n{pool[0]}\n")
     page.set_input_files("#codes_file", str(codes))
-    page.fill("#codes_text", f"CIN-{tag}-3")
+    page.fill("#codes_text", pool[2])
     page.click("#upload-codes")
     expect(page.locator(".notice")).to_contain_text("3 codes added; 1 duplicates refused.")
-    expect(page.locator("#duplicates")).to_have_text(f"CIN-{tag}-1")
+    expect(page.locator("#duplicates")).to_have_text(pool[0])
     expect(page.locator("#codes-left")).to_have_text("3")
     screens.take(page, "1-console-codes")
 
