@@ -267,6 +267,7 @@ class PointsClient(Service):
                 "value": from_minor(report.liability.amount_minor, report.liability.currency),
                 "currency": report.liability.currency,
             },
+            "coupons_outstanding": report.coupons_outstanding,
             "days": [
                 {
                     "day": d.day,
