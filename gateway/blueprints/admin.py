@@ -228,10 +228,6 @@ POINTS_REPORT = {
                 },
             },
         },
-        "coupons_outstanding": {
-            "type": "integer",
-            "description": "Coupons issued and neither used, expired nor cancelled now",
-        },
     },
 }
 

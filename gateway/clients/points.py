@@ -280,5 +280,4 @@ class PointsClient(Service):
                 }
                 for d in report.days
             ],
-            "coupons_outstanding": report.coupons_outstanding,
         }
