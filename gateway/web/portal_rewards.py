@@ -27,6 +27,13 @@ REWARDS = "/portal/rewards"
 OPEN = "issued"
 
 
+@bp.errorhandler(Problem)
+def failed_page(problem: Problem) -> Response:
+    """A page, not JSON, when the suite cannot answer (points down, say)."""
+    key, _ = pages.problem_words(problem)
+    return pages.error_page(problem.status, key or "error.unavailable", HOME)
+
+
 def localized(item: dict, name: str) -> str:
     """A reward's or coupon's text in the page's language (Persian when written, else English)."""
     if i18n.current_language() == "fa" and item.get(f"{name}_fa"):
