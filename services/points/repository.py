@@ -622,11 +622,11 @@ def rewards(session: Session, active_at: datetime | None = None) -> list[Reward]
 
 def take_stock(session: Session, reward_id: uuid.UUID) -> bool:
     """One of the reward's stock, if any is left: a conditional update, so concurrent
-    redemptions queue on the row and never take more than there is. True for unlimited."""
+    redemptions queue on the row and never take more than there is."""
     taken = session.execute(
         update(Reward)
-        .where(Reward.id == reward_id, or_(Reward.stock.is_(None), Reward.stock > 0))
-        .values(stock=case((Reward.stock.is_(None), None), else_=Reward.stock - 1))
+        .where(Reward.id == reward_id, Reward.stock > 0)
+        .values(stock=Reward.stock - 1)
     )
     return taken.rowcount == 1  # type: ignore[attr-defined]
 

@@ -247,7 +247,8 @@ class Rewards(MemberOperations):
             campaign_id,
         )
         coupon.reward_id = reward.id
-        if not repository.take_stock(session, reward.id):
+        # An unlimited reward's row is not written: its redemptions do not queue on it.
+        if reward.stock is not None and not repository.take_stock(session, reward.id):
             raise Conflict("the reward is out of stock", code="out-of-stock")
         if reward.kind == PARTNER_CODE:
             code = repository.hand_out_partner_code(session, reward.id, coupon.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from services.runtime.errors import Conflict, FailedPrecondition, NotFound
 from tests.ledger_support import STORE, PointsWorld
 
 OTHER_STORE = str(uuid.UUID(int=2))
+POOL = 100
 TEN_PERCENT = Terms(type="percent", currency="IRR", percent="10", max_discount_minor=50_000_00)
 
 
@@ -268,3 +270,27 @@ def test_a_campaign_coupon_costs_no_points(world: PointsWorld) -> None:
             )
         )
     assert json.loads(payload)["campaign_id"] == "7"
+
+
+def test_a_pool_of_codes_goes_to_as_many_members_at_once(ledger_pg_url: str) -> None:
+    """A short form of the thousand codes to a thousand members that `make bench` runs
+    (bench/rewards_scale.py)."""
+    world = PointsWorld(ledger_pg_url)
+    try:
+        reward = world.catalog.create(
+            RewardSpec(kind="partner_code", name="Cinema", points_cost=1), "marketer"
+        ).id
+        pool = [f"P{n:05d}" for n in range(POOL)]
+        assert world.catalog.add_codes(reward, pool) == (POOL, [])
+        members = [member() for _ in range(POOL)]
+        with ThreadPoolExecutor(16) as threads:
+            list(threads.map(lambda m: world.buy(m, 1), members))
+            got = list(threads.map(lambda m: world.rewards.redeem(m, reward, "r"), members))
+        assert sorted(r.coupon.partner_code for r in got) == pool
+        late = member()
+        world.buy(late, 1)
+        with pytest.raises(Conflict):
+            world.rewards.redeem(late, reward, "r")
+        world.check_books()
+    finally:
+        world.close()
