@@ -4,14 +4,25 @@ counts the coupons issued and used, and the member view knows who holds an unuse
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 from pathlib import Path
 
+import requests
+
 from deploy.local import Suite
 from services.campaigns.campaigns import in_control
 from services.campaigns.projection import bucket_of
-from tests.support import Api, Pos, eventually, log_in, member_view_caught_up, new_phone
+from tests.support import (
+    Api,
+    Pos,
+    eventually,
+    log_in,
+    member_view_caught_up,
+    new_phone,
+    staff_login,
+)
 
 PERCENT = 50
 
@@ -100,6 +111,15 @@ def test_each_target_member_gets_one_coupon_and_the_report_counts_them(
     report = api.get(f"/v1/marketing/campaigns/{campaign_id}/report").json()
     assert report["reached"] == len(target)
     assert report["control"]["members"] == len(control)
+    # The console's report page shows the same.
+    marketer = staff_login(suite, "marketer")
+    page = requests.get(
+        f"{suite.gateway_url}/console/campaigns/{campaign_id}",
+        cookies={"loyalty_session": marketer.token or ""},
+        timeout=30,
+    ).text
+    issued_bar = re.search(r"Coupons issued.*?bar-value[^>]*>([^<]+)<", page, re.S)
+    assert issued_bar and issued_bar.group(1).strip() == str(len(target))
 
     # The member view, which segments read ("has an unused coupon": coupons_unused >= 1).
     with sqlite3.connect(database) as db:
