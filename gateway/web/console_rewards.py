@@ -20,7 +20,16 @@ from flask import Blueprint, Response, current_app, redirect, request
 from gateway.clients import clients
 from gateway.problems import Problem
 from gateway.web import console, i18n, pages
-from gateway.web.console import FormError, coupon_terms, failed, notice, shown_notice, whole
+from gateway.web.console import (
+    FormError,
+    coupon_terms,
+    failed,
+    names,
+    notice,
+    shown_notice,
+    stage_name,
+    whole,
+)
 from gateway.web.forms import field
 
 bp = Blueprint("console_rewards", __name__)
@@ -51,6 +60,15 @@ def reward_fields() -> dict[str, Any]:
     return body
 
 
+def visibility() -> dict[str, list[str]]:
+    """Who sees the reward: members in any of these segments, stages or tiers; none: all."""
+    return {
+        "segment_ids": request.form.getlist("segment_ids"),
+        "stages": request.form.getlist("stages"),
+        "tiers": names("tiers"),
+    }
+
+
 def actor() -> str:
     caller = console.signed_in_staff()
     return caller.actor if caller else ""
@@ -62,6 +80,10 @@ def catalog_page(status: int = 200, **context: Any) -> Response:
         "console_rewards.html",
         status,
         rewards=clients().rewards.rewards(),
+        segments=clients().campaigns.segments(),
+        stages=[
+            (stage, stage_name(stage)) for stage in clients().campaigns.stage_overview(1)["stages"]
+        ],
         kinds=[(kind, i18n.translate(f"reward_kind.{kind}")) for kind in KINDS],
         currency=current_app.config["LOYALTY"].currency,
         form=request.form,
@@ -77,7 +99,7 @@ def catalog() -> Response:
 @bp.post(REWARDS)
 def create() -> Response:
     try:
-        body = {"kind": field("kind"), **reward_fields()}
+        body = {"kind": field("kind"), **reward_fields(), "visibility": visibility()}
         if body["kind"] == "coupon":
             body["coupon"] = coupon_terms("coupon_")
             body["coupon"].pop("valid_days", None)

@@ -51,6 +51,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "کمترین مبلغ خرید ({currency}، اختیاری)",
     },
     "rewards.coupon_terms": {"en": "What the coupon gives", "fa": "تخفیف کوپن"},
+    "rewards.visibility": {
+        "en": "Who sees it (none chosen: every member)",
+        "fa": "چه کسانی آن را می‌بینند (هیچ‌کدام: همه اعضا)",
+    },
     "rewards.issued": {"en": "Issued", "fa": "صادرشده"},
     "rewards.used": {"en": "Used", "fa": "استفاده‌شده"},
     "rewards.expired": {"en": "Expired", "fa": "منقضی"},

@@ -38,6 +38,7 @@ class FakeRewards:
         self.requests: dict[str, str] = {}
         self.uses: dict[tuple[str, str], dict] = {}
         self.uploads: list[list[str]] = []
+        self.made: list[dict] = []
 
     def add(self, name: str, cost: int, stock: int | None = 5, **extra: object) -> dict:
         reward = {
@@ -136,6 +137,7 @@ class FakeRewards:
         return coupon
 
     def create_reward(self, body: dict, actor: str) -> dict:
+        self.made.append(body)
         return self.add(body["name"], body["points_cost"], body.get("stock"), kind=body["kind"])
 
     def update_reward(self, reward_id: str, body: dict, actor: str) -> dict:
@@ -275,6 +277,8 @@ def test_a_marketer_creates_a_reward_uploads_codes_and_reads_its_figures(
     web: FlaskClient, clients: Clients
 ) -> None:
     web.set_cookie(SESSION_COOKIE, MARKETER_TOKEN)
+    clients.campaigns.stage_overview = lambda limit: {"stages": {"lapsed": 3}, "dissatisfied": []}
+    clients.campaigns.segments = lambda: [{"id": "seg-1", "name": "Tehran"}]
     page = web.get("/console/rewards").text
     made = web.post(
         "/console/rewards",
@@ -285,11 +289,18 @@ def test_a_marketer_creates_a_reward_uploads_codes_and_reads_its_figures(
             "name_fa": "بلیت سینما",
             "points_cost": "۲۵۰۰",
             "stock": "",
+            "stages": "lapsed",
+            "tiers": "gold، silver",
         },
     )
     assert made.status_code == 303
     reward_id = made.headers["Location"].rsplit("/", 1)[1]
     assert clients.rewards.catalog[reward_id]["points_cost"] == 2500
+    assert clients.rewards.made[-1]["visibility"] == {
+        "segment_ids": [],
+        "stages": ["lapsed"],
+        "tiers": ["gold", "silver"],
+    }
     page = web.get(made.headers["Location"]).text
     assert 'id="stock-left">unlimited<' in page
 
