@@ -51,6 +51,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "کمترین مبلغ خرید ({currency}، اختیاری)",
     },
     "rewards.coupon_terms": {"en": "What the coupon gives", "fa": "تخفیف کوپن"},
+    "rewards.segments": {"en": "Segments", "fa": "بخش‌ها"},
     "rewards.visibility": {
         "en": "Who sees it (none chosen: every member)",
         "fa": "چه کسانی آن را می‌بینند (هیچ‌کدام: همه اعضا)",

@@ -17,7 +17,8 @@ def svg(text: str, scale: int = 6) -> bytes:
 
 def inline_svg(text: str, label: str, scale: int = 5) -> Markup:
     """A QR code of `text` to put in a page as it is: an `<svg>` element named `label`."""
+    # A viewBox rather than a size, so the page's style sets how large it shows.
     drawn = segno.make(text, error="m").svg_inline(
-        scale=scale, border=2, title=label, svgclass="qr-code"
+        scale=scale, border=2, title=label, svgclass="qr-code", omitsize=True
     )
     return Markup(drawn)

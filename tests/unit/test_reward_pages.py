@@ -207,7 +207,7 @@ def test_a_member_redeems_once_however_often_the_confirm_is_sent(
     page = web.get("/portal/rewards").text
     assert page.count('class="coupon issued"') == 1
     assert '<bdi dir="ltr" class="code">K7M2X3PQ9R</bdi>' in page
-    assert '<svg width="' in page and "<title>K7M2X3PQ9R</title>" in page
+    assert '<svg viewBox="' in page and "<title>K7M2X3PQ9R</title>" in page
 
     web.set_cookie("lang", "fa")
     page = web.get("/portal/rewards").text
