@@ -20,6 +20,7 @@ from gateway.blueprints import (
     sessions,
     staff,
     system,
+    webhooks,
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
@@ -71,6 +72,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         docs.bp,
         me.bp,
         member_care.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)
