@@ -5,18 +5,17 @@ repeat under the same event id, and without personal data the endpoint was not a
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from deploy.local import Suite, free_port
+from deploy.local import ROOT, Suite, free_port
 from tests.support import Api, Pos, eventually
 
 
@@ -70,13 +69,15 @@ class Receiver:
             return [r for r in self.receipts if r.event["member_id"] in member_ids]
 
 
-def verify(secret: str, header: str, body: bytes) -> bool:
-    """README.md's recipe, as an integrator writes it."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    expected = hmac.new(
-        secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected, parts["v1"])
+def readme_recipe() -> Callable[[str, str, bytes], bool]:
+    """The signature check README.md gives integrators, run as they would copy it."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Webhooks", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found, "README.md's webhooks section has no Python recipe"
+    namespace: dict = {}
+    exec(found.group(1), namespace)
+    return namespace["verify"]
 
 
 @pytest.fixture
@@ -145,7 +146,10 @@ def test_every_event_arrives_in_order_per_member_signed_after_an_outage_and_a_sl
 
         # Every event arrived, each signature verifies, a repeat is the same event.
         assert {r.event["id"] for r in receipts} == {d["event_id"] for d in log}
+        verify = readme_recipe()
         assert all(verify(secret, r.signature, r.body) for r in receipts)
+        assert not verify(secret, receipts[0].signature, receipts[0].body + b" ")
+        assert not verify("whsec_another", receipts[0].signature, receipts[0].body)
         by_id: dict[str, dict] = {}
         for receipt in receipts:
             assert by_id.setdefault(receipt.event["id"], receipt.event) == receipt.event
