@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,18 +150,16 @@ class Dispatcher:
             self._thread.join(30)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def dispatch(self) -> int:
-        """Starts an attempt for each due delivery a worker is free for; returns how many."""
+    def dispatch(self) -> list[Future]:
+        """Starts an attempt for each due delivery a worker is free for; returns them."""
         with self._lock:
             free = self._policy.workers - len(self._in_flight)
             busy = Counter(self._in_flight.values())
             skip = list(self._in_flight)
         if free <= 0:
-            return 0
+            return []
         attempts = self._claim(free, busy, skip)
-        for attempt in attempts:
-            self._pool.submit(self._attempt, attempt)
-        return len(attempts)
+        return [self._pool.submit(self._attempt, attempt) for attempt in attempts]
 
     def _claim(self, free: int, busy: Counter, skip: list[int]) -> list[Attempt]:
         now = self._clock()

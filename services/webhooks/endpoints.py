@@ -4,7 +4,9 @@ the events wanted or switch one off and on, read its delivery log, send a delive
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from services.runtime.db import Database, utcnow
@@ -76,9 +78,12 @@ def _id(value: str, what: str) -> uuid.UUID:
 
 
 class Endpoints:
-    def __init__(self, database: Database, box: SecretBox) -> None:
+    def __init__(
+        self, database: Database, box: SecretBox, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._db = database
         self._box = box
+        self._clock = clock
 
     def register(
         self, url: str, description: str, event_types: list[str], personal_data: bool
@@ -93,7 +98,7 @@ class Endpoints:
             secret_encrypted=self._box.seal(secret),
             status=repository.ACTIVE,
             disabled_reason="",
-            created_at=utcnow(),
+            created_at=self._clock(),
         )
         with self._db.write() as session:
             session.add(endpoint)
@@ -162,7 +167,7 @@ class Endpoints:
             event = repository.event(session, earlier.event_id)
             if event is None:
                 raise FailedPrecondition("the event is no longer kept", "event-gone")
-            again = queued(endpoint_uuid, event, utcnow())
+            again = queued(endpoint_uuid, event, self._clock())
             session.add(again)
             session.flush()
             return again
