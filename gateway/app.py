@@ -24,7 +24,7 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.web import console, docs, pages, portal, till, welcome
+from gateway.web import console, docs, pages, portal, till, webhooks_console, welcome
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -69,6 +69,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         till.bp,
         portal.bp,
         console.bp,
+        webhooks_console.bp,
         docs.bp,
         me.bp,
         member_care.bp,

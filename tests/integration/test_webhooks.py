@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from deploy.local import ROOT, Suite, free_port
+from tests.integration.test_console import signed_in
+from tests.integration.test_web_security import form_token
 from tests.support import Api, Pos, eventually
 
 
@@ -200,3 +202,53 @@ def test_a_bad_endpoint_is_refused_with_its_code(sqlite_suite: Suite) -> None:
     assert (bad_type.status_code, bad_type.json()["code"]) == (422, "invalid-event-types")
     missing = admin.get("/v1/admin/webhooks/not-an-id/deliveries")
     assert (missing.status_code, missing.json()["code"]) == (404, "endpoint-not-found")
+
+
+def test_the_console_lets_an_administrator_register_an_endpoint_and_read_its_log(
+    sqlite_suite: Suite,
+) -> None:
+    marketer, _ = signed_in(sqlite_suite, "marketer")
+    refused = marketer.get(sqlite_suite.gateway_url + "/console/webhooks", timeout=10)
+    assert refused.status_code == 403
+    assert "/console/webhooks" not in marketer.get(sqlite_suite.gateway_url + "/console").text
+
+    browser, _ = signed_in(sqlite_suite, "admin")
+    page = browser.get(sqlite_suite.gateway_url + "/console/webhooks", timeout=10)
+    assert page.status_code == 200 and 'name="event_types"' in page.text
+    without_token = browser.post(
+        sqlite_suite.gateway_url + "/console/webhooks",
+        data={"url": "https://crm.example.com/<b>x</b>", "event_types": "*"},
+        timeout=10,
+    )
+    assert without_token.status_code == 403
+    created = browser.post(
+        sqlite_suite.gateway_url + "/console/webhooks",
+        data={
+            "csrf_token": form_token(page.text),
+            "url": "https://crm.example.com/<b>x</b>",
+            "description": "CRM <script>",
+            "event_types": ["member.enrolled", "tier.changed"],
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201
+    secret = re.search(r'id="endpoint-secret" dir="ltr">(whsec_[\w-]+)<', created.text)
+    assert secret, "the secret is shown on the answer page"
+    assert "<b>x</b>" not in created.text and "&lt;b&gt;x&lt;/b&gt;" in created.text
+    assert "CRM <script>" not in created.text
+
+    listed = browser.get(sqlite_suite.gateway_url + "/console/webhooks", timeout=10).text
+    assert secret.group(1) not in listed
+    endpoint_id = re.search(r'class="endpoint" data-id="([\w-]+)"', listed)
+    assert endpoint_id
+    log_page = browser.get(
+        f"{sqlite_suite.gateway_url}/console/webhooks/{endpoint_id.group(1)}", timeout=10
+    )
+    assert log_page.status_code == 200
+    switched = browser.post(
+        f"{sqlite_suite.gateway_url}/console/webhooks/{endpoint_id.group(1)}/enabled",
+        data={"csrf_token": form_token(log_page.text), "enabled": "0"},
+        timeout=10,
+    )
+    assert switched.status_code == 200
+    assert 'class="status disabled"' in switched.text
