@@ -59,6 +59,10 @@ def take_in(session: Session, feed: str, events: list[Event], now: datetime) -> 
         mapped = catalogue.mapped(event)
         if mapped is None:
             continue
+        wanting = [e for e in endpoints if catalogue.wanted(e.event_types, mapped.type)]
+        if not wanting:
+            # Kept only for an endpoint: one registered later hears what happens from then on.
+            continue
         kept = IntegrationEvent(
             id=event_id(feed, event.sequence),
             type=mapped.type,
@@ -68,9 +72,8 @@ def take_in(session: Session, feed: str, events: list[Event], now: datetime) -> 
             personal=mapped.personal,
         )
         session.add(kept)
-        for endpoint in endpoints:
-            if catalogue.wanted(endpoint.event_types, mapped.type):
-                session.add(queued(endpoint.id, kept, now))
+        for endpoint in wanting:
+            session.add(queued(endpoint.id, kept, now))
 
 
 def queued(endpoint_id: uuid.UUID, event: IntegrationEvent, now: datetime) -> Delivery:
