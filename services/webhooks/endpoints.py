@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from services.runtime.db import Database, utcnow
@@ -143,6 +143,11 @@ class Endpoints:
             return repository.deliveries_of(
                 session, endpoint.id, status, int(before) if before else None, page
             )
+
+    def forget_old(self, keep_days: int) -> int:
+        """Drops finished deliveries older than `keep_days` from the log."""
+        with self._db.write() as session:
+            return repository.forget_finished(session, self._clock() - timedelta(days=keep_days))
 
     def event_types_of(self, event_ids: list[str]) -> dict[str, str]:
         with self._db.read() as session:

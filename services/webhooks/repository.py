@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from services.webhooks.models import Delivery, Endpoint, IntegrationEvent
@@ -111,3 +111,15 @@ def pending_delivery_of(session: Session, endpoint_id: uuid.UUID, event_id: str)
             Delivery.status == PENDING,
         )
     )
+
+
+def forget_finished(session: Session, before: datetime) -> int:
+    """Deliveries done (delivered or given up) before `before`, and the events no delivery
+    needs any more; returns how many deliveries went."""
+    gone = session.execute(
+        delete(Delivery).where(Delivery.status != PENDING, Delivery.created_at < before)
+    ).rowcount
+    session.execute(
+        delete(IntegrationEvent).where(~exists().where(Delivery.event_id == IntegrationEvent.id))
+    )
+    return gone

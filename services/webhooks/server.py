@@ -43,8 +43,16 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         intake.catch_up,
         "reading events failed; they are read again next time",
     )
+    endpoints = Endpoints(database, box)
+    log_keeper = Periodic(
+        "webhook-log",
+        3600.0,
+        lambda: endpoints.forget_old(settings.keep_days),
+        "dropping old deliveries failed; it runs again next time",
+    )
     dispatcher = Dispatcher(database, box, settings.delivery)
     reader.start()
+    log_keeper.start()
     dispatcher.start(settings.delivery_interval)
     return Service(
         config=config,
@@ -53,9 +61,9 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
             Registration(
                 SERVICE_NAME,
                 webhooks_pb2_grpc.add_WebhooksServiceServicer_to_server,
-                WebhooksServicer(Endpoints(database, box)),
+                WebhooksServicer(endpoints),
             )
         ],
         credentials=credentials,
-        on_stop=[reader.stop, dispatcher.stop, identity.close, points.close],
+        on_stop=[reader.stop, log_keeper.stop, dispatcher.stop, identity.close, points.close],
     )

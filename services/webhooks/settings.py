@@ -34,6 +34,8 @@ class WebhooksSettings:
     feed_interval: float = 1.0
     delivery_interval: float = 0.5
     delivery: DeliveryPolicy = DeliveryPolicy()
+    # Days a finished delivery stays in the log (and its event, for a redelivery).
+    keep_days: int = 30
 
     @classmethod
     def from_env(cls, env: Env) -> WebhooksSettings:
@@ -43,6 +45,7 @@ class WebhooksSettings:
             points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
             feed_interval=env.float("WEBHOOKS_FEED_INTERVAL", 1.0),
             delivery_interval=env.float("WEBHOOKS_DELIVERY_INTERVAL", 0.5),
+            keep_days=env.int("WEBHOOKS_KEEP_DAYS", 30, minimum=1),
             delivery=DeliveryPolicy(
                 timeout=env.float("WEBHOOKS_TIMEOUT", 10.0),
                 retry_base=env.float("WEBHOOKS_RETRY_BASE", 30.0),

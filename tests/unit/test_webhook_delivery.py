@@ -153,3 +153,18 @@ def test_personal_fields_go_only_where_allowed_and_are_forgotten_on_erasure(
     world.run()
     last = [e for e in world.received if e["id"] == again.event_id][-1]
     assert "first_name" not in last["data"]
+
+
+def test_finished_deliveries_leave_the_log_after_the_keeping_time(world: World) -> None:
+    world.answers["m2"] = 500
+    world.happen("member.enrolled", "m1", enrolled("Sara"))
+    world.happen("member.enrolled", "m2", enrolled("Reza"))
+    world.run()
+    world.later(31 * 86400)
+    assert world.endpoints.forget_old(30) == 1
+    # The waiting delivery stays, and can still be sent: its event is kept.
+    [waiting] = world.deliveries()
+    assert (waiting.member_id, waiting.status) == ("m2", "pending")
+    world.answers["m2"] = 204
+    world.run()
+    assert world.received[-1]["member_id"] == "m2"
