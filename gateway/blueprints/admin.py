@@ -40,7 +40,7 @@ STORE = {
     },
 )
 def create_store(body: dict):
-    return clients().identity.create_store(body["name"]), 201
+    return clients().identity.create_store(body["name"], g.caller.actor), 201
 
 
 JOBS = {

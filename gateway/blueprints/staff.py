@@ -8,7 +8,7 @@ password, until the minute ends (`Retry-After`).
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response
+from flask import Blueprint, g, jsonify, make_response
 
 from gateway.api import operation
 from gateway.auth import clear_session_cookie, credential, set_session_cookie
@@ -78,7 +78,12 @@ DISABLED_REQUEST = {
     },
 )
 def create_staff(body: dict):
-    return clients().identity.create_staff(body["email"], body["password"], body["role"]), 201
+    return (
+        clients().identity.create_staff(
+            body["email"], body["password"], body["role"], g.caller.actor
+        ),
+        201,
+    )
 
 
 @operation(
@@ -93,7 +98,7 @@ def create_staff(body: dict):
     responses={200: ("The account", STAFF), 404: ("No such account", None)},
 )
 def set_disabled(staff_id: str, body: dict):
-    return clients().identity.set_staff_disabled(staff_id, body["disabled"])
+    return clients().identity.set_staff_disabled(staff_id, body["disabled"], g.caller.actor)
 
 
 @operation(

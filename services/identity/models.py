@@ -184,5 +184,20 @@ class SentMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class StaffAction(Base):
+    """One thing staff did through identity, for the audit trail: who, when, what (a name of
+    `runtime.staff_actions`), to which member or store, key or account. Never personal data."""
+
+    __tablename__ = "staff_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
 class OutboxEvent(OutboxColumns, Base):
     pass

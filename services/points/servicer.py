@@ -196,6 +196,24 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             )
         )
 
+    def ListAdjustments(self, request: pb.ListAdjustmentsRequest, context: grpc.ServicerContext):
+        found = self._parts.adjustments.of_member(request.member_id, request.limit or 50)
+        return pb.ListAdjustmentsResponse(
+            adjustments=[
+                pb.AdjustmentRecord(
+                    id=str(record.id),
+                    kind=record.kind,
+                    member_id=str(record.member_id),
+                    other_member_id=str(record.other_member_id or ""),
+                    points=record.points,
+                    reason=record.reason,
+                    actor=record.actor,
+                    created_at=to_timestamp(record.created_at),
+                )
+                for record in found
+            ]
+        )
+
     def TransferPoints(self, request: pb.TransferPointsRequest, context: grpc.ServicerContext):
         return adjustment_message(
             self._parts.adjustments.transfer(
