@@ -23,7 +23,17 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.web import console, docs, pages, portal, till, welcome
+from gateway.web import (
+    admin_console,
+    console,
+    desk,
+    docs,
+    pages,
+    portal,
+    staff_pages,
+    till,
+    welcome,
+)
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -71,6 +81,9 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         docs.bp,
         me.bp,
         member_care.bp,
+        staff_pages.bp,
+        desk.bp,
+        admin_console.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)
