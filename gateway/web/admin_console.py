@@ -15,7 +15,7 @@ from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.console import notice, problem_text, signed_in_staff
 from gateway.web.forms import field
-from gateway.web.staff_pages import room_guard, staff_page
+from gateway.web.staff_pages import room_guard, staff_page, with_names
 
 bp = Blueprint("admin_console", __name__)
 bp.before_request(pages.csrf_guard)
@@ -155,4 +155,6 @@ def set_disabled(staff_id: str, change: str) -> Response:
 
 @bp.get(AUDIT)
 def audit() -> Response:
-    return staff_page("admin_audit.html", trail=identity().staff_actions("", AUDIT_LINES))
+    return staff_page(
+        "admin_audit.html", trail=with_names(identity().staff_actions("", AUDIT_LINES))
+    )

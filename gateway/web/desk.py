@@ -22,7 +22,7 @@ from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.console import notice, problem_text, signed_in_staff
 from gateway.web.forms import field, typed_identifier
-from gateway.web.staff_pages import room_guard, staff_page
+from gateway.web.staff_pages import room_guard, staff_page, with_names
 
 bp = Blueprint("desk", __name__)
 bp.before_request(pages.csrf_guard)
@@ -95,7 +95,7 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
         ledger=c.points.ledger(survivor, LEDGER_LINES, "")["items"],
         merges=document["merges"],
         messages=document["messages"],
-        trail=audit_trail(c, survivor),
+        trail=with_names(audit_trail(c, survivor)),
         adjustment_id=str(uuid.uuid4()),
         erased=document["member"].get("erased_at") is not None,
         **context,

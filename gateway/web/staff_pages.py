@@ -14,6 +14,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, redirect, request, session
 
 from gateway.auth import GUARDS, SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
+from gateway.clients import clients
 from gateway.logins import log_in_staff, log_out
 from gateway.problems import Problem
 from gateway.web import i18n, pages, staff_text
@@ -61,6 +62,14 @@ def action_name(action: str) -> str:
     """An audit trail's action in the reader's language (`points.adjust` → "Points adjusted")."""
     key = f"audit.{action}"
     return i18n.translate(key) if action in ACTIONS and i18n.has_message(key) else action
+
+
+def with_names(trail: list[dict]) -> list[dict]:
+    """Audit entries with each staff actor's e-mail in place of `staff:<id>`."""
+    if not any(entry["actor"].startswith("staff:") for entry in trail):
+        return trail
+    names = {f"staff:{account['id']}": account["email"] for account in clients().identity.staff()}
+    return [{**entry, "actor": names.get(entry["actor"], entry["actor"])} for entry in trail]
 
 
 def staff_page(template: str, status: int = 200, **context: object) -> Response:
