@@ -6,6 +6,7 @@ staff account."""
 from __future__ import annotations
 
 import json
+import uuid
 
 from playwright.sync_api import Page, expect
 
@@ -24,6 +25,13 @@ def staff_account(suite: Suite, role: str) -> str:
     )
     assert created.status_code == 201, created.text
     return email
+
+
+def key_works(api: Api, key: str) -> bool:
+    """Whether the gateway takes the POS key (a member it does not know is a 404 to it)."""
+    status = api.with_token(key).get(f"/v1/members/{uuid.uuid4()}/points").status_code
+    assert status in (401, 404)
+    return status == 404
 
 
 def sign_in(page: Page, email: str) -> None:
@@ -92,3 +100,62 @@ def test_an_agent_finds_a_member_adjusts_points_and_merges_a_duplicate(
     page.reload()
     expect(page.locator("#audit")).to_contain_text("Data exported")
     screens.take(page, "6-merged")
+
+
+def test_an_admin_issues_rotates_and_revokes_a_pos_key_and_creates_a_staff_account(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    admin = staff_account(web_suite, "admin")
+    api = Api(web_suite.gateway_url)
+    sign_in(page, admin)
+    expect(page).to_have_url(f"{web_suite.gateway_url}/admin")
+    # An admin may go to every room.
+    for room in ("Support desk", "Admin", "Marketing"):
+        expect(page.locator("nav.console-nav").get_by_role("link", name=room)).to_be_visible()
+
+    store = f"Isfahan {new_email()[6:12]}"
+    page.fill("#store-name", store)
+    page.get_by_role("button", name="Create store").click()
+    expect(page.locator("#store h1")).to_have_text(store)
+    store_url = page.url
+    page.get_by_role("button", name="Issue a key").click()
+    first_key = page.locator("#new-key code").inner_text()
+    screens.take(page, "1-key-issued")
+    assert key_works(api, first_key)
+    page.goto(store_url)
+    # Shown once: the page no longer has it.
+    expect(page.locator("#new-key")).to_have_count(0)
+
+    page.locator("form.rotate input[name=grace_hours]").fill(to_persian("2"))
+    page.get_by_role("button", name="Rotate").click()
+    second_key = page.locator("#new-key code").inner_text()
+    assert second_key != first_key
+    expect(page.locator("tr.key", has_text="expiring")).to_have_count(1)
+    screens.take(page, "2-key-rotated")
+    # During the grace period both keys work.
+    assert key_works(api, first_key)
+    assert key_works(api, second_key)
+
+    page.locator("tr.key", has_text="active").get_by_role("button", name="Revoke").click()
+    expect(page.locator(".notice")).to_contain_text("Key revoked.")
+    assert not key_works(api, second_key)
+    screens.take(page, "3-key-revoked")
+
+    page.get_by_role("link", name="Admin", exact=True).click()
+    agent = new_email()
+    page.fill("#staff-email", agent)
+    page.fill("#staff-password", STAFF_PASSWORD)
+    page.select_option("#staff-role", "support")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".notice")).to_contain_text("Account created.")
+    expect(page.locator("#staff tr", has_text=agent)).to_contain_text("Support")
+    screens.take(page, "4-staff-created")
+    login = api.post("/v1/staff/login", {"email": agent, "password": STAFF_PASSWORD})
+    assert login.json()["role"] == "support"
+
+    page.get_by_role("link", name="Audit trail").click()
+    trail = page.locator("#audit")
+    for action in ("Staff account created", "POS key revoked", "POS key rotated", "POS key issued"):
+        expect(trail).to_contain_text(action)
+    expect(trail).to_contain_text(admin)
+    screens.take(page, "5-audit")
