@@ -1,0 +1,168 @@
+"""The staff rooms seen from a plain HTTP client: each role reaches only its rooms, every form
+needs its page token, revealing and erasing are deliberate and recorded, stored text is text."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from deploy.local import Suite
+from tests.integration.test_web_security import form_token
+from tests.support import STAFF_PASSWORD, Api, Pos, new_email
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+class StaffBrowser:
+    """A browser-like session signed in at the staff entrance."""
+
+    def __init__(self, suite: Suite, role: str) -> None:
+        self.url = suite.gateway_url
+        admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+        self.email = new_email()
+        created = admin.post(
+            "/v1/admin/staff", {"email": self.email, "password": STAFF_PASSWORD, "role": role}
+        )
+        assert created.status_code == 201, created.text
+        self.session = requests.Session()
+        entrance = self.get("/staff/sign-in")
+        self.landed = self.session.post(
+            self.url + "/staff/sign-in",
+            data={
+                "csrf_token": form_token(entrance.text),
+                "email": self.email,
+                "password": STAFF_PASSWORD,
+            },
+            timeout=15,
+        )
+        self.token = form_token(self.landed.text)
+
+    def get(self, path: str) -> requests.Response:
+        return self.session.get(self.url + path, timeout=15, allow_redirects=True)
+
+    def post(self, path: str, token: bool = True, **data: str) -> requests.Response:
+        if token:
+            data["csrf_token"] = self.token
+        return self.session.post(self.url + path, data=data, timeout=15)
+
+
+@pytest.fixture(scope="module")
+def agent(sqlite_suite: Suite) -> StaffBrowser:
+    return StaffBrowser(sqlite_suite, "support")
+
+
+@pytest.fixture(scope="module")
+def admin(sqlite_suite: Suite) -> StaffBrowser:
+    return StaffBrowser(sqlite_suite, "admin")
+
+
+@pytest.fixture(scope="module")
+def pos(sqlite_suite: Suite) -> Pos:
+    return Pos(sqlite_suite)
+
+
+def test_each_role_lands_in_its_room_and_reaches_no_other(
+    sqlite_suite: Suite, agent: StaffBrowser, admin: StaffBrowser
+) -> None:
+    marketer = StaffBrowser(sqlite_suite, "marketer")
+    assert agent.landed.url.endswith("/desk")
+    assert marketer.landed.url.endswith("/console")
+    assert admin.landed.url.endswith("/admin")
+    for path in ("/admin", "/admin/audit", "/console", "/console/segments"):
+        assert agent.get(path).status_code == 403, path
+    for path in ("/desk", f"/desk/members/{uuid.uuid4()}", "/admin"):
+        assert marketer.get(path).status_code == 403, path
+    for path in ("/desk", "/admin", "/console"):
+        assert admin.get(path).status_code == 200, path
+    stranger = requests.get(sqlite_suite.gateway_url + "/desk", timeout=15)
+    assert stranger.url.endswith("/staff/sign-in")
+
+
+def test_revealing_a_members_phone_is_recorded(agent: StaffBrowser, pos: Pos) -> None:
+    member = pos.enrol(first_name="Nima")
+    page = agent.get(f"/desk/members/{member['id']}")
+    assert member["phone_masked"] in page.text
+    assert "Personal data revealed" not in page.text
+    revealed = agent.post(f"/desk/members/{member['id']}/reveal")
+    assert member["phone_masked"] not in revealed.text
+    page = agent.get(f"/desk/members/{member['id']}")
+    assert "Personal data revealed" in page.text
+    assert agent.email in page.text
+    # The full phone is shown only on the answer to the reveal.
+    assert member["phone_masked"] in page.text
+
+
+def test_erasure_needs_the_members_card_number_typed(agent: StaffBrowser, pos: Pos) -> None:
+    member = pos.enrol(first_name="Reza")
+    path = f"/desk/members/{member['id']}"
+    refused = agent.post(f"{path}/erasure", confirm="1234")
+    assert "does not match: nothing was erased" in refused.text
+    assert "Reza" in agent.get(path).text
+    erased = agent.post(f"{path}/erasure", confirm=member["card_number"])
+    assert "Personal data erased." in erased.text
+    assert "Reza" not in erased.text
+    assert "Personal data erased" in agent.get(path).text
+
+
+def test_every_staff_form_refuses_a_post_without_its_token(
+    agent: StaffBrowser, admin: StaffBrowser, pos: Pos
+) -> None:
+    member = pos.enrol(first_name="Leila")
+    other = pos.enrol(first_name="Leila")
+    desk = f"/desk/members/{member['id']}"
+    key_id = Api(admin.url, pos.admin.token).get(f"/v1/admin/stores/{pos.store_id}/api-keys")
+    key = key_id.json()["items"][0]["key_id"]
+    forms = [
+        (agent, "/desk/search", {"query": member["card_number"]}),
+        (agent, f"{desk}/reveal", {}),
+        (agent, f"{desk}/adjustments", {"points": "100", "reason": "forged"}),
+        (agent, f"{desk}/merge/preview", {"duplicate": other["card_number"]}),
+        (agent, f"{desk}/merge", {"duplicate_id": other["id"]}),
+        (agent, f"{desk}/erasure", {"confirm": member["card_number"]}),
+        (agent, f"{desk}/export", {}),
+        (agent, "/staff/sign-out", {}),
+        (admin, "/admin/stores", {"name": "forged store"}),
+        (admin, f"/admin/stores/{pos.store_id}/keys", {}),
+        (admin, f"/admin/stores/{pos.store_id}/keys/{key}/rotate", {"grace_hours": "1"}),
+        (admin, f"/admin/stores/{pos.store_id}/keys/{key}/revoke", {}),
+        (admin, "/admin/staff", {"email": new_email(), "password": STAFF_PASSWORD}),
+        (admin, f"/admin/staff/{uuid.uuid4()}/disable", {}),
+    ]
+    for browser, path, data in forms:
+        refused = browser.post(path, token=False, **data)
+        assert refused.status_code == 403, path
+        assert "form expired" in refused.text, path
+    page = agent.get(desk)
+    assert "Leila" in page.text
+    assert "What staff did" in page.text and "forged" not in page.text
+    assert "Members merged" not in page.text
+    assert pos.balance(member["id"])["available"] == 0
+    assert pos.balance(other["id"])["member_id"] == other["id"]
+    assert "forged store" not in admin.get("/admin").text
+    # The key is neither rotated nor revoked.
+    keys = Api(admin.url, pos.admin.token).get(f"/v1/admin/stores/{pos.store_id}/api-keys")
+    assert [k["status"] for k in keys.json()["items"]] == ["active"]
+
+
+def test_a_script_for_a_name_is_shown_as_text(
+    agent: StaffBrowser, admin: StaffBrowser, pos: Pos
+) -> None:
+    member = pos.enrol(first_name=SCRIPT, last_name=SCRIPT, city=SCRIPT)
+    other = pos.enrol(first_name=SCRIPT)
+    desk = f"/desk/members/{member['id']}"
+    assert agent.post(f"{desk}/adjustments", points="5", reason=SCRIPT).status_code == 200
+    store = admin.post("/admin/stores", name=SCRIPT)
+    pages = [
+        agent.get(desk),
+        agent.post(f"{desk}/reveal"),
+        agent.post(f"{desk}/merge/preview", duplicate=other["card_number"]),
+        store,
+        admin.get("/admin"),
+        admin.get("/admin/audit"),
+    ]
+    for page in pages:
+        assert page.status_code == 200, page.url
+        assert SCRIPT not in page.text, page.url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url
