@@ -142,6 +142,14 @@ class IdentityClient(Service):
         lookup = pb.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
         return member_json(call(self._stub.IdentifyMember, lookup).member)
 
+    def search(self, name_prefix: str, limit: int = 20) -> list[dict]:
+        """Live members whose first or last name starts with the prefix, by name."""
+        found = call(
+            self._stub.SearchMembers,
+            pb.SearchMembersRequest(name_prefix=name_prefix, limit=limit),
+        )
+        return [member_json(member) for member in found.members]
+
     def member(self, member_id: str) -> dict:
         """The member `member_id` names (a merged duplicate's id names its survivor)."""
         response = call(self._stub.GetMember, pb.GetMemberRequest(member_id=member_id))

@@ -1,11 +1,12 @@
 """`/desk`: the support desk, one page per member for the agent on the phone.
 
-An agent finds a member by phone (any format, Persian or Arabic digits), card number, e-mail
-or the text of their QR code, and sees on one page their profile (phone and e-mail masked:
-revealing them is recorded), consents, tier, points, ledger, merges, messages sent and what
-staff did to them. From there: adjust points with a reason, merge a duplicate after a preview of
-the two side by side, erase on a typed confirmation, take the data export. Every action is the
-JSON API's own client call, with the agent as its actor in the audit trail.
+An agent finds a member by phone (any format, Persian or Arabic digits), card number, e-mail,
+the text of their QR code or the start of their name (Persian and Arabic letters alike), and
+sees on one page their profile (phone and e-mail masked: revealing them is recorded),
+consents, tier, points, ledger, merges, messages sent and what staff did to them. From there:
+adjust points with a reason, merge a duplicate after a preview of the two side by side, erase
+on a typed confirmation, take the data export. Every action is the JSON API's own client call,
+with the agent as its actor in the audit trail.
 """
 
 from __future__ import annotations
@@ -72,13 +73,28 @@ def found_member(typed: str) -> dict | None:
         raise
 
 
+def named(typed: str) -> list[dict]:
+    """The members whose first or last name starts with what was typed."""
+    try:
+        return clients().identity.search(typed)
+    except Problem as problem:
+        if problem.status in NOT_FOUND:
+            return []
+        raise
+
+
 @bp.post(f"{HOME}/search")
 def search() -> Response:
-    member = found_member(field("query"))
-    if member is None:
+    typed = field("query")
+    member = found_member(typed)
+    # Not an identifier: the start of a name.
+    matches = [member] if member else named(typed)
+    if not matches:
         notice("error", "desk.no_match")
         return redirect(HOME, 303)
-    return redirect(member_path(member["id"]), 303)
+    if len(matches) == 1:
+        return redirect(member_path(matches[0]["id"]), 303)
+    return staff_page("desk.html", matches=matches, query=typed)
 
 
 def member_page(member_id: str, status: int = 200, **context: object) -> Response:

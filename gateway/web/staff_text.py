@@ -16,9 +16,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "desk.find": {"en": "Find a member", "fa": "یافتن عضو"},
     "desk.query": {
-        "en": "Phone, card number, e-mail or QR code",
-        "fa": "تلفن، شماره کارت، ایمیل یا کد QR",
+        "en": "Phone, card number, e-mail, QR code or the start of a name",
+        "fa": "تلفن، شماره کارت، ایمیل، کد QR یا ابتدای نام",
     },
+    "desk.matches": {"en": "{count} members match", "fa": "{count} عضو پیدا شد"},
     "desk.search": {"en": "Find", "fa": "جستجو"},
     "desk.no_match": {"en": "No member matches.", "fa": "عضوی پیدا نشد."},
     "desk.not_found": {"en": "No such member.", "fa": "چنین عضوی وجود ندارد."},

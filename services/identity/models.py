@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.identity.names import search_keys
 from services.runtime.db import UtcDateTime, utcnow
 from services.runtime.outbox import OutboxColumns
 
@@ -68,8 +69,29 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    # The name as the desk searches it (`names.search_keys`), set whenever the name is.
+    name_key: Mapped[str] = mapped_column(String(201), default="")
+    last_name_key: Mapped[str] = mapped_column(String(201), default="")
+
     consents: Mapped[list[Consent]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="Consent.channel"
+    )
+
+    __table_args__ = (
+        Index("ix_members_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index(
+            "ix_members_last_name_key",
+            "last_name_key",
+            postgresql_ops={"last_name_key": "text_pattern_ops"},
+        ),
+    )
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _keep_name_keys(_mapper: object, _connection: object, member: Member) -> None:
+    member.name_key, member.last_name_key = search_keys(
+        member.first_name or "", member.last_name or ""
     )
 
 

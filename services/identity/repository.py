@@ -393,3 +393,24 @@ def staff_actions(session: Session, member_ids: list[uuid.UUID], limit: int) -> 
     if member_ids:
         query = query.where(StaffAction.member_id.in_(member_ids))
     return list(session.scalars(query))
+
+
+def members_named(session: Session, prefix: str, limit: int) -> list[Member]:
+    """Live members whose name key ("first last" or "last first") starts with `prefix`, a
+    folded name (`names.folded`)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(
+        session.scalars(
+            select(Member)
+            .where(
+                or_(
+                    Member.name_key.like(pattern, escape="\\"),
+                    Member.last_name_key.like(pattern, escape="\\"),
+                ),
+                Member.merged_into.is_(None),
+                Member.erased_at.is_(None),
+            )
+            .order_by(Member.name_key, Member.id)
+            .limit(limit)
+        )
+    )

@@ -386,3 +386,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ListStaffActionsResponse(
             actions=[staff_action_message(action) for action in actions]
         )
+
+    def SearchMembers(self, request: pb.SearchMembersRequest, context: grpc.ServicerContext):
+        found = self._parts.directory.search_by_name(request.name_prefix, request.limit or 20)
+        return pb.SearchMembersResponse(members=[member_message(view) for view in found])

@@ -166,3 +166,25 @@ def test_a_script_for_a_name_is_shown_as_text(
         assert page.status_code == 200, page.url
         assert SCRIPT not in page.text, page.url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url
+
+
+def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(
+    agent: StaffBrowser, pos: Pos
+) -> None:
+    family = f"رضایی{uuid.uuid4().hex[:6]}"
+    first = pos.enrol(first_name="علی", last_name=family)
+    second = pos.enrol(first_name="مریم", last_name=family)
+    pos.enrol(first_name="Erased", last_name=family)
+    erased = pos.enrol(first_name="Gone", last_name=family)
+    agent.post(f"/desk/members/{erased['id']}/erasure", confirm=erased["card_number"])
+    # Typed with the Arabic yeh, as an Arabic keyboard writes it.
+    listed = agent.post("/desk/search", query=family.replace("ی", "ي"))
+    assert listed.text.count('href="/desk/members/') == 3
+    assert first["id"] in listed.text and second["id"] in listed.text
+    assert erased["id"] not in listed.text
+    one = agent.post("/desk/search", query=f"علي {family}")
+    assert one.url.endswith(f"/desk/members/{first['id']}")
+    by_card = agent.post("/desk/search", query=second["card_number"])
+    assert by_card.url.endswith(f"/desk/members/{second['id']}")
+    nobody = agent.post("/desk/search", query="ز")
+    assert "No member matches." in nobody.text
