@@ -55,9 +55,14 @@ def member_path(member_id: str) -> str:
     return f"{MEMBERS}/{member_id}"
 
 
+QUEUE = 100
+CASE_KINDS = ("complaint", "question", "praise")
+CASE_CHANNELS = ("phone", "store", "email", "web", "social")
+
+
 @bp.get(HOME)
 def home() -> Response:
-    return staff_page("desk.html")
+    return staff_page("desk.html", queue=clients().campaigns.cases(status="open", limit=QUEUE))
 
 
 def found_member(typed: str) -> dict | None:
@@ -94,7 +99,7 @@ def search() -> Response:
         return redirect(HOME, 303)
     if len(matches) == 1:
         return redirect(member_path(matches[0]["id"]), 303)
-    return staff_page("desk.html", matches=matches, query=typed)
+    return staff_page("desk.html", matches=matches, query=typed, queue=[])
 
 
 def member_page(member_id: str, status: int = 200, **context: object) -> Response:
@@ -112,6 +117,10 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
         merges=document["merges"],
         messages=document["messages"],
         trail=with_names(audit_trail(c, survivor)),
+        cases=c.campaigns.cases(member_id=survivor),
+        case_kinds=CASE_KINDS,
+        case_channels=CASE_CHANNELS,
+        case_id=str(uuid.uuid4()),
         adjustment_id=str(uuid.uuid4()),
         erased=document["member"].get("erased_at") is not None,
         **context,
@@ -152,6 +161,36 @@ def adjust(member_id: str) -> Response:
         else:
             notice("ok", "desk.adjusted", available=adjusted["available"])
     return redirect(member_path(member_id), 303)
+
+
+@bp.post(f"{MEMBERS}/<member_id>/cases")
+def open_case(member_id: str) -> Response:
+    details = {
+        "kind": field("kind"),
+        "channel": field("channel"),
+        "category": request.form.get("category", ""),
+        "text": request.form.get("text", ""),
+    }
+    try:
+        clients().campaigns.open_case(
+            field("case_id") or str(uuid.uuid4()), member_id, details, agent().actor
+        )
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        notice("error", text=problem_text(problem))
+    else:
+        notice("ok", "desk.case_recorded")
+    return redirect(member_path(member_id), 303)
+
+
+@bp.post(f"{HOME}/cases/<case_id>/resolve")
+def resolve_case(case_id: str) -> Response:
+    resolved = clients().campaigns.resolve_case(
+        case_id, request.form.get("resolution", ""), agent().actor
+    )
+    notice("ok", "desk.case_resolved")
+    return redirect(member_path(resolved["member_id"]), 303)
 
 
 @bp.post(f"{MEMBERS}/<member_id>/merge/preview")

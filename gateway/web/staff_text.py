@@ -68,9 +68,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "desk.audit": {"en": "What staff did", "fa": "اقدامات کارکنان"},
     "desk.who": {"en": "Who", "fa": "چه کسی"},
     "desk.later": {
-        "en": "Lifecycle stage, RFM, feedback, cases, coupons, rewards, missions and "
+        "en": "Lifecycle stage, RFM, feedback, coupons, rewards, missions and "
         "referrals will be shown here.",
-        "fa": "مرحله چرخه عمر، RFM، بازخورد، پرونده‌ها، کوپن‌ها، جوایز، مأموریت‌ها و "
+        "fa": "مرحله چرخه عمر، RFM، بازخورد، کوپن‌ها، جوایز، مأموریت‌ها و "
         "معرفی‌ها اینجا نمایش داده می‌شوند.",
     },
     "desk.adjust": {"en": "Adjust points", "fa": "اصلاح امتیاز"},
@@ -123,6 +123,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "desk.erased": {"en": "Personal data erased.", "fa": "داده‌های شخصی پاک شد."},
     "desk.export": {"en": "Download the data export", "fa": "دریافت خروجی داده‌ها"},
+    "desk.cases": {"en": "Cases", "fa": "پرونده‌ها"},
+    "desk.queue": {"en": "Open cases, oldest first", "fa": "پرونده‌های باز، قدیمی‌ترین اول"},
+    "desk.record_case": {"en": "Record a contact", "fa": "ثبت تماس"},
+    "desk.case_kind": {"en": "Kind", "fa": "نوع"},
+    "desk.case_channel": {"en": "Channel", "fa": "مسیر"},
+    "desk.case_category": {"en": "Category", "fa": "دسته"},
+    "desk.case_text": {"en": "What was said", "fa": "شرح"},
+    "desk.record": {"en": "Record", "fa": "ثبت"},
+    "desk.case_recorded": {"en": "Contact recorded.", "fa": "تماس ثبت شد."},
+    "desk.resolution": {"en": "How it was resolved", "fa": "چگونه رسیدگی شد"},
+    "desk.resolve": {"en": "Resolve", "fa": "رسیدگی شد"},
+    "desk.case_resolved": {
+        "en": "Case resolved; the member is asked for a rating.",
+        "fa": "پرونده بسته شد؛ از عضو خواسته می‌شود امتیاز دهد.",
+    },
+    "case.kind.complaint": {"en": "Complaint", "fa": "شکایت"},
+    "case.kind.question": {"en": "Question", "fa": "پرسش"},
+    "case.kind.praise": {"en": "Praise", "fa": "تقدیر"},
+    "case.channel.phone": {"en": "Phone", "fa": "تلفن"},
+    "case.channel.store": {"en": "In store", "fa": "فروشگاه"},
+    "case.channel.email": {"en": "E-mail", "fa": "ایمیل"},
+    "case.channel.web": {"en": "Web", "fa": "وب"},
+    "case.channel.social": {"en": "Social media", "fa": "شبکه اجتماعی"},
+    "case.status.resolved": {"en": "Resolved", "fa": "بسته شده"},
+    "console.nav.complaints": {"en": "Complaints", "fa": "شکایت‌ها"},
+    "complaints.title": {"en": "Complaints by category", "fa": "شکایت‌ها بر حسب دسته"},
+    "complaints.period": {"en": "The last 30 days", "fa": "۳۰ روز گذشته"},
+    "complaints.category": {"en": "Category", "fa": "دسته"},
+    "complaints.count": {"en": "Complaints", "fa": "شکایت‌ها"},
+    "complaints.open": {"en": "Still open", "fa": "هنوز باز"},
     # The admin console
     "admin.title": {"en": "Admin", "fa": "مدیریت"},
     "admin.forbidden": {

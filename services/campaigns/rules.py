@@ -10,7 +10,7 @@ Attributes and the operators they take:
 - text: `stage`, `tier`, `city`, `gender` with `eq`, `ne`, `in`, `not_in`;
 - numbers: `purchase_count`, `refund_count`, `points`, `rfm_r`, `rfm_f`, `rfm_m`,
   `days_since_last_purchase`, `days_since_enrolled`, `days_in_stage` ("became dissatisfied in
-  the last 2 days"), `birthday_month`, `last_rating` with `eq`,
+  the last 2 days"), `birthday_month`, `last_rating`, `open_complaints` with `eq`,
   `ne`, `gt`, `gte`, `lt`, `lte`, `between` ([low, high], inclusive), `in`, `not_in`;
 - money (decimal strings in the program's currency): `total_spend`, `average_spend`, same as
   numbers;
@@ -60,6 +60,7 @@ NUMBER = {
     "rfm_m",
     "birthday_month",
     "last_rating",
+    "open_complaints",
     "days_since_last_purchase",
     "days_since_enrolled",
     "days_in_stage",

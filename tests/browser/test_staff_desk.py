@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from deploy.local import Suite
 from tests.browser.conftest import Screens
@@ -41,14 +41,15 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_an_agent_finds_a_member_adjusts_points_and_merges_a_duplicate(
-    page: Page, web_suite: Suite, screens: Screens
+def test_an_agent_finds_a_member_records_a_complaint_adjusts_points_and_merges_a_duplicate(
+    page: Page, browser: Browser, web_suite: Suite, screens: Screens
 ) -> None:
     pos = Pos(web_suite)
     phone = new_phone()
     email = f"sara.{phone}@example.com"
     tag = uuid.uuid4().hex[:6]
-    member = pos.enrol(phone=phone, first_name="سارا", last_name=f"کریمی{tag}", email=email)
+    first_name = f"سارا{tag}"
+    member = pos.enrol(phone=phone, first_name=first_name, last_name=f"کریمی{tag}", email=email)
     duplicate = pos.enrol(first_name="سارا", last_name="ک")
     assert pos.purchase(duplicate["id"], amount="500000").status_code == 201
     duplicate_points = pos.balance(duplicate["id"])["available"]
@@ -62,11 +63,11 @@ def test_an_agent_finds_a_member_adjusts_points_and_merges_a_duplicate(
     # The name as an Arabic keyboard types it: Arabic kaf and yeh.
     page.fill("#query", f"كريمي{tag}")
     page.get_by_role("button", name="Find").click()
-    expect(page.locator("#profile h1")).to_contain_text(f"سارا کریمی{tag}")
+    expect(page.locator("#profile h1")).to_contain_text(f"{first_name} کریمی{tag}")
     page.get_by_role("link", name="Support desk").click()
     page.fill("#query", to_persian(phone))
     page.get_by_role("button", name="Find").click()
-    expect(page.locator("#profile h1")).to_contain_text(f"سارا کریمی{tag}")
+    expect(page.locator("#profile h1")).to_contain_text(f"{first_name} کریمی{tag}")
     expect(page.locator("#phone")).to_have_text(member["phone_masked"])
     screens.take(page, "2-member")
 
@@ -85,12 +86,37 @@ def test_an_agent_finds_a_member_adjusts_points_and_merges_a_duplicate(
     expect(page.locator("#audit")).to_contain_text("goodwill: late delivery")
     screens.take(page, "4-adjusted")
 
+    page.select_option("#case-kind", "complaint")
+    page.select_option("#case-channel", "phone")
+    page.fill("#case-category", "Delivery")
+    page.fill("#case-text", "The order came two days late.")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator(".notice")).to_contain_text("Contact recorded.")
+    expect(page.locator("#cases tr.case.open")).to_contain_text("The order came two days late.")
+    screens.take(page, "5-complaint")
+    # The marketing console shows the member as dissatisfied, and the complaint's category.
+    marketer = browser.new_context(base_url=web_suite.gateway_url)
+    console = marketer.new_page()
+    sign_in(console, staff_account(web_suite, "marketer"))
+    expect(console.locator("#dissatisfied")).to_contain_text(first_name)
+    console.get_by_role("link", name="Complaints").click()
+    expect(console.locator("#complaints tr.category", has_text="delivery")).to_be_visible()
+    screens.take(console, "6-console-dissatisfied")
+    marketer.close()
+    page.get_by_role("link", name="Support desk").click()
+    expect(page.locator("#queue")).to_contain_text("The order came two days late.")
+    page.locator("#queue a").last.click()
+    page.locator("#cases form.resolve input[name=resolution]").fill("Refunded the delivery fee")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".notice")).to_contain_text("Case resolved")
+    expect(page.locator("#cases tr.case.resolved")).to_contain_text("Refunded the delivery fee")
+
     page.fill("#duplicate", duplicate["card_number"])
     page.get_by_role("button", name="Preview").click()
     preview = page.locator("#merge-preview")
     expect(preview).to_contain_text(member["card_number"])
     expect(preview).to_contain_text(duplicate["card_number"])
-    screens.take(page, "5-merge-preview")
+    screens.take(page, "7-merge-preview")
     page.click("#confirm-merge")
     expect(page.locator(".notice")).to_contain_text(
         f"Merged; {250 + duplicate_points} points available now."
@@ -105,7 +131,7 @@ def test_an_agent_finds_a_member_adjusts_points_and_merges_a_duplicate(
     assert exported["points"]["available"] == 250 + duplicate_points
     page.reload()
     expect(page.locator("#audit")).to_contain_text("Data exported")
-    screens.take(page, "6-merged")
+    screens.take(page, "8-merged")
 
 
 def test_an_admin_issues_rotates_and_revokes_a_pos_key_and_creates_a_staff_account(
