@@ -10,7 +10,7 @@ import requests
 
 from deploy.local import Suite
 from tests.integration.test_web_security import form_token
-from tests.support import STAFF_PASSWORD, Api, Pos, new_email
+from tests.support import STAFF_PASSWORD, Api, Pos, e164, new_email, new_phone, sent_messages
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -188,3 +188,34 @@ def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(
     assert by_card.url.endswith(f"/desk/members/{second['id']}")
     nobody = agent.post("/desk/search", query="ز")
     assert "No member matches." in nobody.text
+
+
+def test_resolving_a_complaint_asks_the_member_for_a_rating_once(
+    sqlite_suite: Suite, agent: StaffBrowser, pos: Pos
+) -> None:
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Parisa", consents={"sms": True})
+    desk = f"/desk/members/{member['id']}"
+    case_id = str(uuid.uuid4())
+    for _try in range(2):
+        recorded = agent.post(
+            f"{desk}/cases",
+            case_id=case_id,
+            kind="complaint",
+            channel="phone",
+            category="Cashier",
+            text="Rude at the till",
+        )
+        assert "Contact recorded." in recorded.text
+    assert recorded.text.count("Rude at the till") == 1
+    assert "Rude at the till" in agent.get("/desk").text
+    for _try in range(2):
+        resolved = agent.post(f"/desk/cases/{case_id}/resolve", resolution="Apologised")
+        assert "Case resolved" in resolved.text
+    assert "Rude at the till" not in agent.get("/desk").text
+    asked = [
+        message
+        for message in sent_messages(sqlite_suite)
+        if message["to"] == e164(phone) and "How did we do?" in message["body"]
+    ]
+    assert len(asked) == 1
