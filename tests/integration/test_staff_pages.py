@@ -168,9 +168,8 @@ def test_a_script_for_a_name_is_shown_as_text(
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url
 
 
-def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(
-    agent: StaffBrowser, pos: Pos
-) -> None:
+def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(suite: Suite) -> None:
+    agent, pos = StaffBrowser(suite, "support"), Pos(suite)
     family = f"رضایی{uuid.uuid4().hex[:6]}"
     first = pos.enrol(first_name="علی", last_name=family)
     second = pos.enrol(first_name="مریم", last_name=family)
@@ -190,9 +189,8 @@ def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(
     assert "No member matches." in nobody.text
 
 
-def test_resolving_a_complaint_asks_the_member_for_a_rating_once(
-    sqlite_suite: Suite, agent: StaffBrowser, pos: Pos
-) -> None:
+def test_resolving_a_complaint_asks_the_member_for_a_rating_once(suite: Suite) -> None:
+    agent, pos = StaffBrowser(suite, "support"), Pos(suite)
     phone = new_phone()
     member = pos.enrol(phone=phone, first_name="Parisa", consents={"sms": True})
     desk = f"/desk/members/{member['id']}"
@@ -215,7 +213,7 @@ def test_resolving_a_complaint_asks_the_member_for_a_rating_once(
     assert "Rude at the till" not in agent.get("/desk").text
     asked = [
         message
-        for message in sent_messages(sqlite_suite)
+        for message in sent_messages(suite)
         if message["to"] == e164(phone) and "How did we do?" in message["body"]
     ]
     assert len(asked) == 1
