@@ -8,6 +8,7 @@ import hashlib
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from gateway.clients import Clients
 from gateway.clients.campaigns import OFFERS_TIMEOUT
@@ -169,4 +170,6 @@ def audit_trail(clients: Clients, member_id: str, limit: int = 50) -> list[dict]
         for entry in clients.points.adjustments(member_id, limit)
         if entry["action"] != MEMBER_MERGE
     ]
-    return sorted(found, key=lambda entry: entry["at"], reverse=True)[:limit]
+    return sorted(found, key=lambda entry: datetime.fromisoformat(entry["at"]), reverse=True)[
+        :limit
+    ]

@@ -8,8 +8,10 @@ from flask import Blueprint, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
+from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
+from services.runtime.staff_actions import ACTIONS
 
 bp = Blueprint("admin", __name__)
 
@@ -41,6 +43,66 @@ STORE = {
 )
 def create_store(body: dict):
     return clients().identity.create_store(body["name"], g.caller.actor), 201
+
+
+STORES = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": STORE}},
+}
+AUDIT_ENTRY = {
+    "type": "object",
+    "required": ["at", "actor", "action", "member_id", "subject", "detail"],
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string", "description": "`staff:<id>`, `admin-token` or `cli`"},
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "member_id": {"type": "string", "description": "Empty when not about a member"},
+        "subject": {"type": "string", "description": "The store, key or staff account"},
+        "detail": {"type": "string"},
+    },
+}
+AUDIT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": AUDIT_ENTRY}},
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/stores",
+    "GET",
+    summary="Every store, by name",
+    tag="admin",
+    auth="admin",
+    responses={200: ("The stores", STORES)},
+)
+def list_stores():
+    return {"items": clients().identity.stores()}
+
+
+@operation(
+    bp,
+    "/v1/admin/audit",
+    "GET",
+    summary="The audit trail of staff actions, newest first: of one member, or every one",
+    tag="admin",
+    auth="admin",
+    query=[
+        query_param(
+            "member_id",
+            "Only this member's (with their adjustments and merged duplicates)",
+            {"type": "string"},
+        )
+    ],
+    responses={200: ("The actions", AUDIT), 404: ("No such member", None)},
+)
+def audit():
+    member_id = request.args.get("member_id", "")
+    if member_id:
+        return {"items": audit_trail(clients(), member_id)}
+    return {"items": clients().identity.staff_actions("", 200)}
 
 
 JOBS = {

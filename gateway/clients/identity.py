@@ -330,6 +330,19 @@ class IdentityClient(Service):
         )
         return staff_json(response.staff)
 
+    def change_staff(
+        self, staff_id: str, actor: str, role: str = "", password: str = "", sign_out: bool = False
+    ) -> dict:
+        """A new role or password, or the sessions ended; every session of the account ends."""
+        response = call(
+            self._stub.ChangeStaff,
+            pb.ChangeStaffRequest(
+                staff_id=staff_id, role=role, password=password, sign_out=sign_out, actor=actor
+            ),
+            timeout=PASSWORD_RPC_TIMEOUT,
+        )
+        return staff_json(response.staff)
+
     def staff(self) -> list[dict]:
         """Every staff account, by e-mail."""
         return [staff_json(s) for s in call(self._stub.ListStaff, pb.ListStaffRequest()).staff]

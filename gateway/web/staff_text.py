@@ -203,6 +203,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "حساب غیرفعال شد؛ نشست‌های آن بسته شد.",
     },
     "admin.staff_enabled": {"en": "Account enabled.", "fa": "حساب فعال شد."},
+    "admin.change_role": {"en": "Change role", "fa": "تغییر نقش"},
+    "admin.new_password": {"en": "New password", "fa": "گذرواژه جدید"},
+    "admin.reset_password": {"en": "Set password", "fa": "تعیین گذرواژه"},
+    "admin.sign_out": {"en": "End sessions", "fa": "بستن نشست‌ها"},
+    "admin.staff_changed": {
+        "en": "Account changed; its sessions are ended.",
+        "fa": "حساب تغییر کرد؛ نشست‌های آن بسته شد.",
+    },
+    "admin.staff_signed_out": {
+        "en": "Every session of the account is ended.",
+        "fa": "همه نشست‌های حساب بسته شد.",
+    },
     "admin.audit": {"en": "Audit trail", "fa": "سابقه اقدامات"},
     "admin.subject": {"en": "On", "fa": "روی"},
     "admin.detail": {"en": "Detail", "fa": "جزئیات"},
@@ -220,4 +232,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit.staff.create": {"en": "Staff account created", "fa": "ایجاد حساب کارمند"},
     "audit.staff.disable": {"en": "Staff account disabled", "fa": "غیرفعال کردن حساب کارمند"},
     "audit.staff.enable": {"en": "Staff account enabled", "fa": "فعال کردن حساب کارمند"},
+    "audit.staff.role": {"en": "Staff role changed", "fa": "تغییر نقش کارمند"},
+    "audit.staff.password": {"en": "Staff password set", "fa": "تعیین گذرواژه کارمند"},
+    "audit.staff.sign_out": {"en": "Staff sessions ended", "fa": "بستن نشست‌های کارمند"},
 }

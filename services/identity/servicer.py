@@ -390,3 +390,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def SearchMembers(self, request: pb.SearchMembersRequest, context: grpc.ServicerContext):
         found = self._parts.directory.search_by_name(request.name_prefix, request.limit or 20)
         return pb.SearchMembersResponse(members=[member_message(view) for view in found])
+
+    def ChangeStaff(self, request: pb.ChangeStaffRequest, context: grpc.ServicerContext):
+        view = self._parts.staff.change(
+            request.staff_id, request.actor, request.role, request.password, request.sign_out
+        )
+        return pb.ChangeStaffResponse(staff=staff_message(view))

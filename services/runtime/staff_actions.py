@@ -20,6 +20,9 @@ KEY_REVOKE = "key.revoke"
 STAFF_CREATE = "staff.create"
 STAFF_DISABLE = "staff.disable"
 STAFF_ENABLE = "staff.enable"
+STAFF_ROLE = "staff.role"
+STAFF_PASSWORD = "staff.password"
+STAFF_SIGN_OUT = "staff.sign_out"
 
 ACTIONS = (
     MEMBER_REVEAL,
@@ -35,6 +38,9 @@ ACTIONS = (
     STAFF_CREATE,
     STAFF_DISABLE,
     STAFF_ENABLE,
+    STAFF_ROLE,
+    STAFF_PASSWORD,
+    STAFF_SIGN_OUT,
 )
 # Points' adjustment kinds as actions; a merge's points move as part of identity's merge.
 POINTS_KINDS = {"adjust": POINTS_ADJUST, "transfer": POINTS_TRANSFER, "merge": MEMBER_MERGE}

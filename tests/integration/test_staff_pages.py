@@ -10,7 +10,16 @@ import requests
 
 from deploy.local import Suite
 from tests.integration.test_web_security import form_token
-from tests.support import STAFF_PASSWORD, Api, Pos, e164, new_email, new_phone, sent_messages
+from tests.support import (
+    STAFF_PASSWORD,
+    Api,
+    Pos,
+    e164,
+    eventually,
+    new_email,
+    new_phone,
+    sent_messages,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -19,21 +28,31 @@ class StaffBrowser:
     """A browser-like session signed in at the staff entrance."""
 
     def __init__(self, suite: Suite, role: str) -> None:
-        self.url = suite.gateway_url
         admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
-        self.email = new_email()
+        email = new_email()
         created = admin.post(
-            "/v1/admin/staff", {"email": self.email, "password": STAFF_PASSWORD, "role": role}
+            "/v1/admin/staff", {"email": email, "password": STAFF_PASSWORD, "role": role}
         )
         assert created.status_code == 201, created.text
+        self._sign_in(suite, email, STAFF_PASSWORD)
+
+    @classmethod
+    def signed_in(cls, suite: Suite, email: str, password: str) -> StaffBrowser:
+        browser = cls.__new__(cls)
+        browser._sign_in(suite, email, password)
+        return browser
+
+    def _sign_in(self, suite: Suite, email: str, password: str) -> None:
+        self.url = suite.gateway_url
+        self.email = email
         self.session = requests.Session()
         entrance = self.get("/staff/sign-in")
         self.landed = self.session.post(
             self.url + "/staff/sign-in",
             data={
                 "csrf_token": form_token(entrance.text),
-                "email": self.email,
-                "password": STAFF_PASSWORD,
+                "email": email,
+                "password": password,
             },
             timeout=15,
         )
@@ -129,6 +148,11 @@ def test_every_staff_form_refuses_a_post_without_its_token(
         (admin, f"/admin/stores/{pos.store_id}/keys/{key}/revoke", {}),
         (admin, "/admin/staff", {"email": new_email(), "password": STAFF_PASSWORD}),
         (admin, f"/admin/staff/{uuid.uuid4()}/disable", {}),
+        (admin, f"/admin/staff/{uuid.uuid4()}/role", {"role": "admin"}),
+        (admin, f"/admin/staff/{uuid.uuid4()}/password", {"password": STAFF_PASSWORD}),
+        (admin, f"/admin/staff/{uuid.uuid4()}/sign-out", {}),
+        (agent, f"{desk}/cases", {"kind": "praise", "channel": "phone", "text": "x"}),
+        (agent, f"/desk/cases/{uuid.uuid4()}/resolve", {}),
     ]
     for browser, path, data in forms:
         refused = browser.post(path, token=False, **data)
@@ -217,3 +241,42 @@ def test_resolving_a_complaint_asks_the_member_for_a_rating_once(suite: Suite) -
         if message["to"] == e164(phone) and "How did we do?" in message["body"]
     ]
     assert len(asked) == 1
+
+
+def test_an_admin_changes_a_role_sets_a_password_and_ends_sessions(
+    sqlite_suite: Suite, admin: StaffBrowser
+) -> None:
+    marketer = StaffBrowser(sqlite_suite, "marketer")
+    assert marketer.get("/console").status_code == 200
+    staff_id = next(
+        account["id"]
+        for account in Api(admin.url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+        .get("/v1/admin/staff")
+        .json()["items"]
+        if account["email"] == marketer.email
+    )
+    changed = admin.post(f"/admin/staff/{staff_id}/role", role="support")
+    assert "Account changed; its sessions are ended." in changed.text
+    # The old session ends with the old role (a gateway remembers a session for a moment);
+    # a new sign-in leads to the desk.
+    assert eventually(lambda: marketer.get("/console").url.endswith("/console/sign-in"))
+    again = StaffBrowser.signed_in(sqlite_suite, marketer.email, STAFF_PASSWORD)
+    assert again.landed.url.endswith("/desk")
+
+    api = Api(admin.url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    new_password = "a brand new passphrase"
+    answer = api.put(f"/v1/admin/staff/{staff_id}/password", {"password": new_password})
+    assert answer.status_code == 200, answer.text
+    assert eventually(lambda: again.get("/desk").url.endswith("/staff/sign-in"))
+    old = api.with_token(None).post(
+        "/v1/staff/login", {"email": marketer.email, "password": STAFF_PASSWORD}
+    )
+    assert old.status_code == 401
+    last = StaffBrowser.signed_in(sqlite_suite, marketer.email, new_password)
+    assert admin.post(f"/admin/staff/{staff_id}/sign-out").status_code == 200
+    assert eventually(lambda: last.get("/desk").url.endswith("/staff/sign-in"))
+
+    trail = api.get("/v1/admin/audit").json()["items"]
+    done = [entry["action"] for entry in trail if entry["subject"] == staff_id]
+    assert done[:4] == ["staff.sign_out", "staff.password", "staff.role", "staff.create"]
+    assert "Staff role changed" in admin.get("/admin/audit").text
