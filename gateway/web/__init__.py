@@ -1,5 +1,8 @@
 """The server-rendered web pages of the gateway: the member portal, the cashier's till, the
-marketer console and the API reference."""
+marketer console, the staff entrance, the support desk, the admin console and the API
+reference."""
 
 # Blueprints of HTML pages: not part of the JSON API, so not in /openapi.json.
-PAGE_BLUEPRINTS = frozenset({"web", "till", "docs", "portal", "console", "welcome"})
+PAGE_BLUEPRINTS = frozenset(
+    {"web", "till", "docs", "portal", "console", "welcome", "staff_pages", "desk", "admin_console"}
+)
