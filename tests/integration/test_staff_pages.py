@@ -280,3 +280,19 @@ def test_an_admin_changes_a_role_sets_a_password_and_ends_sessions(
     done = [entry["action"] for entry in trail if entry["subject"] == staff_id]
     assert done[:4] == ["staff.sign_out", "staff.password", "staff.role", "staff.create"]
     assert "Staff role changed" in admin.get("/admin/audit").text
+
+
+def test_the_desk_and_the_admin_console_speak_persian(
+    agent: StaffBrowser, admin: StaffBrowser, pos: Pos
+) -> None:
+    member = pos.enrol(first_name="Saeed")
+    agent.post(f"/desk/members/{member['id']}/adjustments", points="1250", reason="خوش‌آمد")
+    for browser in (agent, admin):
+        browser.session.cookies.set("lang", "fa")
+    page = agent.get(f"/desk/members/{member['id']}")
+    assert 'dir="rtl"' in page.text
+    assert "اصلاح امتیاز" in page.text
+    assert '<td id="available">۱٬۲۵۰</td>' in page.text
+    # A card number is a code: its digits stay as they are.
+    assert member["card_number"] in page.text
+    assert "کلیدهای صندوق" in admin.get(f"/admin/stores/{pos.store_id}").text
