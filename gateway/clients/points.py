@@ -220,6 +220,28 @@ class PointsClient(Service):
         )
         return adjustment_json(result)
 
+    def program(self) -> dict:
+        """The program's rules: earning, pending days, expiry, tiers, a point's value."""
+        found = call(self._stub.GetProgram, pb.GetProgramRequest())
+
+        def money(value: common_pb2.Money) -> str:
+            return from_minor(value.amount_minor, value.currency)
+
+        return {
+            "earning": found.earning,
+            "minimum_purchase": money(found.minimum_purchase),
+            "pending_days": found.pending_seconds // 86400,
+            "expiry": found.expiry,
+            "point_value": money(found.point_value),
+            "currency": found.point_value.currency,
+            "tiers": [
+                {"name": t.name, "min_spend": money(t.min_spend), "multiplier": t.multiplier}
+                for t in found.tiers
+            ],
+            "tier_window_days": found.tier_window_days,
+            "hold_minutes": found.hold_seconds // 60,
+        }
+
     def adjustments(self, member_id: str, limit: int = 50) -> list[dict]:
         """The member's adjustments, transfers and merges, newest first, as audit entries."""
         found = call(

@@ -65,6 +65,7 @@ def home() -> Response:
         stores=identity().stores(),
         staff=identity().staff(),
         roles=ROLES,
+        program=clients().points.program(),
     )
 
 

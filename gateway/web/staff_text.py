@@ -216,6 +216,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "همه نشست‌های حساب بسته شد.",
     },
     "admin.audit": {"en": "Audit trail", "fa": "سابقه اقدامات"},
+    "admin.program": {"en": "The program", "fa": "برنامه باشگاه"},
+    "admin.earning": {"en": "Earning", "fa": "کسب امتیاز"},
+    "admin.minimum_purchase": {"en": "Smallest purchase that earns", "fa": "کمترین خرید با امتیاز"},
+    "admin.return_window": {
+        "en": "Points pending (return window)",
+        "fa": "امتیاز در انتظار (مهلت مرجوعی)",
+    },
+    "admin.days": {"en": "{days} days", "fa": "{days} روز"},
+    "admin.minutes": {"en": "{minutes} minutes", "fa": "{minutes} دقیقه"},
+    "admin.expiry": {"en": "Expiry", "fa": "انقضا"},
+    "admin.point_value": {"en": "A point is worth", "fa": "ارزش هر امتیاز"},
+    "admin.hold": {"en": "A redemption is held for", "fa": "مدت رزرو امتیاز"},
+    "admin.tiers": {"en": "Tiers", "fa": "سطح‌ها"},
+    "admin.tier_window": {
+        "en": "Spend counted over {days} days",
+        "fa": "خرید {days} روز گذشته حساب می‌شود",
+    },
+    "admin.program_note": {
+        "en": "Set by the points service's settings (docs/configuration.md); shown here only.",
+        "fa": "با تنظیمات سرویس امتیاز تعیین می‌شود (docs/configuration.md)؛ "
+        "اینجا فقط نمایش داده می‌شود.",
+    },
     "admin.subject": {"en": "On", "fa": "روی"},
     "admin.detail": {"en": "Detail", "fa": "جزئیات"},
     # The audit vocabulary (runtime.staff_actions)

@@ -81,6 +81,7 @@ def build(config: ServiceConfig) -> Service:
             members=members,
             events=lambda cursor, limit: events.read(database, cursor, limit),
             currency=policy.currency,
+            policy=policy,
         )
     )
     for runner in runners:

@@ -296,3 +296,11 @@ def test_the_desk_and_the_admin_console_speak_persian(
     # A card number is a code: its digits stay as they are.
     assert member["card_number"] in page.text
     assert "کلیدهای صندوق" in admin.get(f"/admin/stores/{pos.store_id}").text
+    for browser in (agent, admin):
+        browser.session.cookies.set("lang", "en")
+
+
+def test_the_admin_console_shows_the_programs_rules(admin: StaffBrowser) -> None:
+    program = admin.get("/admin")
+    assert "1 point per 10000 IRR" in program.text
+    assert "Tiers" in program.text and "member" in program.text
