@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
@@ -22,8 +22,12 @@ STORE_REQUEST = {
 }
 STORE = {
     "type": "object",
-    "required": ["id", "name"],
-    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    "required": ["id", "name", "closed_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
 }
 
 
@@ -80,6 +84,41 @@ AUDIT = {
 )
 def list_stores():
     return {"items": clients().identity.stores()}
+
+
+@operation(
+    bp,
+    "/v1/admin/stores/<store_id>/name",
+    "PUT",
+    summary="Rename a store",
+    tag="admin",
+    auth="admin",
+    request_schema=STORE_REQUEST,
+    example={"name": "Tehran - Valiasr 2"},
+    responses={
+        200: ("The store", STORE),
+        404: ("No such store", None),
+        422: ("The name is blank once trimmed", None),
+    },
+)
+def rename_store(store_id: str, body: dict):
+    return clients().identity.rename_store(store_id, body["name"], g.caller.actor)
+
+
+@operation(
+    bp,
+    "/v1/admin/stores/<store_id>/close",
+    "POST",
+    summary="Close a store: its POS keys stop working at once and it gets no new one",
+    tag="admin",
+    auth="admin",
+    responses={200: ("The closed store (closing again answers the same)", STORE)},
+)
+def close_store(store_id: str):
+    store, revoked = clients().identity.close_store(store_id, g.caller.actor)
+    for key_hash in revoked:
+        current_app.extensions["pos_keys"].forget(key_hash)
+    return store
 
 
 @operation(

@@ -72,7 +72,11 @@ ROTATE_REQUEST = {
     summary="Issue a POS key for a store",
     tag="admin",
     auth="admin",
-    responses={201: ("The key, shown once", NEW_KEY), 404: ("No such store", None)},
+    responses={
+        201: ("The key, shown once", NEW_KEY),
+        404: ("No such store", None),
+        422: ("`store-closed`: the store is closed", None),
+    },
 )
 def create_api_key(store_id: str):
     return clients().identity.create_api_key(store_id, g.caller.actor), 201

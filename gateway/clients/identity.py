@@ -75,6 +75,14 @@ def member_json(member: pb.Member) -> dict:
     }
 
 
+def store_json(store: pb.Store) -> dict:
+    return {
+        "id": store.id,
+        "name": store.name,
+        "closed_at": _when(store.closed_at, store.HasField("closed_at")),
+    }
+
+
 def staff_json(staff: pb.StaffMember) -> dict:
     return {"id": staff.id, "email": staff.email, "role": staff.role, "disabled": staff.disabled}
 
@@ -369,12 +377,21 @@ class IdentityClient(Service):
 
     def create_store(self, name: str, actor: str = "cli") -> dict:
         store = call(self._stub.CreateStore, pb.CreateStoreRequest(name=name, actor=actor)).store
-        return {"id": store.id, "name": store.name}
+        return store_json(store)
 
     def stores(self) -> list[dict]:
         """Every store, by name."""
         found = call(self._stub.ListStores, pb.ListStoresRequest()).stores
-        return [{"id": store.id, "name": store.name} for store in found]
+        return [store_json(store) for store in found]
+
+    def rename_store(self, store_id: str, name: str, actor: str) -> dict:
+        request = pb.RenameStoreRequest(store_id=store_id, name=name, actor=actor)
+        return store_json(call(self._stub.RenameStore, request).store)
+
+    def close_store(self, store_id: str, actor: str) -> tuple[dict, list[str]]:
+        """The closed store, and the hashes of the keys revoked now (to forget them)."""
+        found = call(self._stub.CloseStore, pb.CloseStoreRequest(store_id=store_id, actor=actor))
+        return store_json(found.store), list(found.revoked_key_hashes)
 
     def pos_key(self, api_key: str) -> PosKeyInfo:
         """The store and key a POS key stands for; 401 when it is not valid."""

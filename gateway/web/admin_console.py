@@ -80,6 +80,26 @@ def create_store() -> Response:
     return redirect(f"{STORES}/{store['id']}", 303)
 
 
+@bp.post(f"{STORES}/<store_id>/name")
+def rename_store(store_id: str) -> Response:
+    try:
+        identity().rename_store(store_id, request.form.get("name", ""), actor())
+    except Problem as problem:
+        refused(problem)
+    else:
+        notice("ok", "admin.store_renamed")
+    return redirect(f"{STORES}/{store_id}", 303)
+
+
+@bp.post(f"{STORES}/<store_id>/close")
+def close_store(store_id: str) -> Response:
+    _store, revoked = identity().close_store(store_id, actor())
+    for key_hash in revoked:
+        current_app.extensions["pos_keys"].forget(key_hash)
+    notice("ok", "admin.store_closed")
+    return redirect(f"{STORES}/{store_id}", 303)
+
+
 def store_page(store_id: str, status: int = 200, **context: object) -> Response:
     store = next((s for s in identity().stores() if s["id"] == store_id), None)
     if store is None:

@@ -164,6 +164,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.store_name": {"en": "Store name", "fa": "نام فروشگاه"},
     "admin.create_store": {"en": "Create store", "fa": "ایجاد فروشگاه"},
     "admin.store_created": {"en": "Store created.", "fa": "فروشگاه ایجاد شد."},
+    "admin.rename": {"en": "Rename", "fa": "تغییر نام"},
+    "admin.store_renamed": {"en": "Store renamed.", "fa": "نام فروشگاه تغییر کرد."},
+    "admin.close_store": {"en": "Close the store", "fa": "بستن فروشگاه"},
+    "admin.close_note": {
+        "en": "Its POS keys stop working at once.",
+        "fa": "کلیدهای صندوق آن بی‌درنگ از کار می‌افتند.",
+    },
+    "admin.store_closed": {
+        "en": "Store closed; its keys are revoked.",
+        "fa": "فروشگاه بسته شد؛ کلیدهای آن باطل شد.",
+    },
+    "admin.closed_on": {"en": "Closed on {day}.", "fa": "بسته شده در {day}."},
+    "audit.store.rename": {"en": "Store renamed", "fa": "تغییر نام فروشگاه"},
+    "audit.store.close": {"en": "Store closed", "fa": "بستن فروشگاه"},
     "admin.keys": {"en": "POS keys", "fa": "کلیدهای صندوق"},
     "admin.issue_key": {"en": "Issue a key", "fa": "صدور کلید"},
     "admin.new_key": {

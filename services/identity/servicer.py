@@ -83,7 +83,10 @@ def api_key_message(key: ApiKey) -> pb.ApiKeyInfo:
 
 
 def store_message(store: Store) -> pb.Store:
-    return pb.Store(id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at))
+    message = pb.Store(id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at))
+    if store.closed_at is not None:
+        message.closed_at.CopyFrom(to_timestamp(store.closed_at))
+    return message
 
 
 def staff_action_message(action: StaffAction) -> pb.StaffAction:
@@ -396,3 +399,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             request.staff_id, request.actor, request.role, request.password, request.sign_out
         )
         return pb.ChangeStaffResponse(staff=staff_message(view))
+
+    def RenameStore(self, request: pb.RenameStoreRequest, context: grpc.ServicerContext):
+        store = self._parts.terminals.rename_store(request.store_id, request.name, request.actor)
+        return pb.RenameStoreResponse(store=store_message(store))
+
+    def CloseStore(self, request: pb.CloseStoreRequest, context: grpc.ServicerContext):
+        store, revoked = self._parts.terminals.close_store(request.store_id, request.actor)
+        return pb.CloseStoreResponse(store=store_message(store), revoked_key_hashes=revoked)

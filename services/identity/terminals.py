@@ -18,7 +18,14 @@ from services.identity import audit, repository
 from services.identity.models import ApiKey, Store
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
-from services.runtime.staff_actions import KEY_ISSUE, KEY_REVOKE, KEY_ROTATE, STORE_CREATE
+from services.runtime.staff_actions import (
+    KEY_ISSUE,
+    KEY_REVOKE,
+    KEY_ROTATE,
+    STORE_CLOSE,
+    STORE_CREATE,
+    STORE_RENAME,
+)
 
 KEY_PREFIX = "lk_"
 MAX_GRACE = timedelta(days=30)
@@ -40,6 +47,13 @@ class Rotation:
     replaced: ApiKey
 
 
+def _store_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise InvalidArgument("store name must be 1 to 200 characters", code="invalid-name")
+    return name
+
+
 def _uuid(value: str, what: str, code: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -56,9 +70,7 @@ class Terminals:
             return repository.stores(session)
 
     def create_store(self, name: str, actor: str = "") -> Store:
-        name = " ".join((name or "").split())
-        if not name or len(name) > 200:
-            raise InvalidArgument("store name must be 1 to 200 characters", code="invalid-name")
+        name = _store_name(name)
         with self._db.write() as session:
             store = Store(name=name)
             session.add(store)
@@ -66,11 +78,45 @@ class Terminals:
             audit.record(session, actor, STORE_CREATE, subject=str(store.id), detail=name)
             return store
 
+    def rename_store(self, store_id: str, name: str, actor: str) -> Store:
+        name = _store_name(name)
+        with self._db.write() as session:
+            store = self._store(session, store_id)
+            if store.name != name:
+                audit.record(session, actor, STORE_RENAME, subject=store_id, detail=name)
+                store.name = name
+            return store
+
+    def close_store(self, store_id: str, actor: str) -> tuple[Store, list[str]]:
+        """Closes the store (again: nothing more) and revokes its keys at once; the store and
+        the hashes of the keys revoked now (to forget them)."""
+        with self._db.write() as session:
+            store = self._store(session, store_id)
+            revoked: list[str] = []
+            if store.closed_at is None:
+                now = utcnow()
+                store.closed_at = now
+                for key in repository.api_keys_of_store(session, store.id):
+                    if key.revoked_at is None:
+                        key.revoked_at = now
+                        revoked.append(key.key_hash)
+                audit.record(session, actor, STORE_CLOSE, subject=store_id)
+            return store, revoked
+
+    def _store(self, session: Session, store_id: str) -> Store:
+        store = repository.store_by_id(session, _uuid(store_id, "store", "store-not-found"))
+        if store is None:
+            raise NotFound("store not found", code="store-not-found")
+        return store
+
     def create_api_key(self, store_id: str, actor: str = "") -> IssuedKey:
         parsed = _uuid(store_id, "store", "store-not-found")
         with self._db.write() as session:
-            if repository.store_by_id(session, parsed) is None:
+            store = repository.store_by_id(session, parsed)
+            if store is None:
                 raise NotFound("store not found", code="store-not-found")
+            if store.closed_at is not None:
+                raise FailedPrecondition("this store is closed", code="store-closed")
             issued = self._issue(session, parsed)
             audit.record(session, actor, KEY_ISSUE, subject=issued.key_id, detail=store_id)
             return issued

@@ -14,6 +14,8 @@ MEMBER_EXPORT = "member.export"
 POINTS_ADJUST = "points.adjust"
 POINTS_TRANSFER = "points.transfer"
 STORE_CREATE = "store.create"
+STORE_RENAME = "store.rename"
+STORE_CLOSE = "store.close"
 KEY_ISSUE = "key.issue"
 KEY_ROTATE = "key.rotate"
 KEY_REVOKE = "key.revoke"
@@ -32,6 +34,8 @@ ACTIONS = (
     POINTS_ADJUST,
     POINTS_TRANSFER,
     STORE_CREATE,
+    STORE_RENAME,
+    STORE_CLOSE,
     KEY_ISSUE,
     KEY_ROTATE,
     KEY_REVOKE,

@@ -143,6 +143,8 @@ def test_every_staff_form_refuses_a_post_without_its_token(
         (agent, f"{desk}/export", {}),
         (agent, "/staff/sign-out", {}),
         (admin, "/admin/stores", {"name": "forged store"}),
+        (admin, f"/admin/stores/{pos.store_id}/name", {"name": "forged store"}),
+        (admin, f"/admin/stores/{pos.store_id}/close", {}),
         (admin, f"/admin/stores/{pos.store_id}/keys", {}),
         (admin, f"/admin/stores/{pos.store_id}/keys/{key}/rotate", {"grace_hours": "1"}),
         (admin, f"/admin/stores/{pos.store_id}/keys/{key}/revoke", {}),
@@ -304,3 +306,28 @@ def test_the_admin_console_shows_the_programs_rules(admin: StaffBrowser) -> None
     program = admin.get("/admin")
     assert "1 point per 10000 IRR" in program.text
     assert "Tiers" in program.text and "member" in program.text
+
+
+def test_an_admin_renames_and_closes_a_store_and_its_keys_stop_working(
+    sqlite_suite: Suite, admin: StaffBrowser
+) -> None:
+    store = Pos(sqlite_suite)
+    path = f"/admin/stores/{store.store_id}"
+    renamed = admin.post(f"{path}/name", name="Shiraz - Zand")
+    assert "Store renamed." in renamed.text and "Shiraz - Zand" in renamed.text
+    assert store.api.get(f"/v1/members/{uuid.uuid4()}/points").status_code == 404
+    closed = admin.post(f"{path}/close")
+    assert "Store closed; its keys are revoked." in closed.text
+    # Every gateway process stops taking the key within a few seconds.
+    assert eventually(
+        lambda: store.api.get(f"/v1/members/{uuid.uuid4()}/points").status_code == 401
+    )
+    api = Api(admin.url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    refused = api.post(f"/v1/admin/stores/{store.store_id}/api-keys")
+    assert (refused.status_code, refused.json()["code"]) == (422, "store-closed")
+    listed = next(
+        s for s in api.get("/v1/admin/stores").json()["items"] if s["id"] == store.store_id
+    )
+    assert listed["name"] == "Shiraz - Zand" and listed["closed_at"]
+    trail = admin.get("/admin/audit").text
+    assert "Store closed" in trail and "Store renamed" in trail
