@@ -4,5 +4,17 @@ reference."""
 
 # Blueprints of HTML pages: not part of the JSON API, so not in /openapi.json.
 PAGE_BLUEPRINTS = frozenset(
-    {"web", "till", "docs", "portal", "console", "welcome", "staff_pages", "desk", "admin_console"}
+    {
+        "web",
+        "till",
+        "docs",
+        "portal",
+        "portal_rewards",
+        "console",
+        "console_rewards",
+        "welcome",
+        "staff_pages",
+        "desk",
+        "admin_console",
+    }
 )

@@ -1,7 +1,7 @@
 """Cases recorded at the support desk, and the member view's count of open complaints.
 
-Revision ID: cam0005
-Revises: cam0004
+Revision ID: cam0006
+Revises: cam0005
 Create Date: 2026-12-03 15:45:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import services.runtime.db
 
-revision: str = "cam0005"
-down_revision: str | None = "cam0004"
+revision: str = "cam0006"
+down_revision: str | None = "cam0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
