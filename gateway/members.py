@@ -8,11 +8,13 @@ import hashlib
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from gateway.clients import Clients
 from gateway.clients.campaigns import OFFERS_TIMEOUT
 from gateway.clients.identity import IDENTIFIERS
 from gateway.problems import Problem
+from services.runtime.staff_actions import MEMBER_MERGE
 
 
 def display_name(member: dict) -> str:
@@ -142,9 +144,10 @@ def member_ledger(clients: Clients, member_id: str, limit: int, cursor: str) -> 
     return page
 
 
-def export_member(clients: Clients, member_id: str) -> dict:
-    """Identity's document, the balance and the whole ledger."""
-    identity = clients.identity.export(member_id)
+def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
+    """Identity's document, the balance and the whole ledger; `actor`: the staff member taking
+    it, for the audit trail (none when members take their own)."""
+    identity = clients.identity.export(member_id, actor)
     survivor = identity["member"]["id"]
     entries: list[dict] = []
     cursor = ""
@@ -155,3 +158,18 @@ def export_member(clients: Clients, member_id: str) -> dict:
         if not cursor:
             break
     return {"identity": identity, "points": clients.points.balance(survivor), "ledger": entries}
+
+
+def audit_trail(clients: Clients, member_id: str, limit: int = 50) -> list[dict]:
+    """What staff did to the member, newest first: identity's actions (reveals, merges,
+    erasure, exports) and points' adjustments, in the one vocabulary of
+    `runtime.staff_actions`. A merge is listed once, as identity records it."""
+    found = clients.identity.staff_actions(member_id, limit)
+    found += [
+        entry
+        for entry in clients.points.adjustments(member_id, limit)
+        if entry["action"] != MEMBER_MERGE
+    ]
+    return sorted(found, key=lambda entry: datetime.fromisoformat(entry["at"]), reverse=True)[
+        :limit
+    ]
