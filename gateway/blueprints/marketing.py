@@ -116,6 +116,24 @@ CAMPAIGN_REQUEST = {
                 "code": {"type": "string"},
             },
         },
+        "coupon": {
+            "type": "object",
+            "description": (
+                f"{', '.join(kinds_giving('coupon'))}: the coupon points issues to each member"
+                " of the audience (the control group excepted), once"
+            ),
+            "required": ["type", "value"],
+            "properties": {
+                "type": {"type": "string", "enum": ["amount", "percent"]},
+                "value": {
+                    "type": ["string", "number"],
+                    "description": "A percent (1-100) or an amount off, as a decimal string",
+                },
+                "max_discount": {"type": "string", "description": "Cap of a percent discount"},
+                "min_purchase": {"type": "string"},
+                "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
+            },
+        },
         "targeting": {
             "type": "object",
             "description": "everyone: true, or segments, stages, tiers, stores (all must match)",
@@ -218,6 +236,8 @@ REPORT = {
         "messages_sent": {"type": "integer"},
         "points_awarded": {"type": "integer"},
         "budget_points": {"type": ["integer", "null"]},
+        "coupons_issued": {"type": "integer", "description": "A coupon campaign's coupons"},
+        "coupons_used": {"type": "integer", "description": "Of those, used at a till"},
         "currency": {"type": "string"},
         "window": {"type": "object"},
         "target": GROUP,

@@ -222,6 +222,8 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             target=_figures(report.target),
             control=_figures(report.control),
             currency=self._parts.currency,
+            coupons_issued=report.coupons_issued,
+            coupons_used=report.coupons_used,
         )
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)

@@ -228,7 +228,7 @@ class FakeCampaigns:
                 "campaign_id": "c-1",
                 "title": "Double points on dairy",
                 "description": "",
-                "code": None,
+                "code": "LOYAL2X",
                 "ends_at": None,
             }
         ]
