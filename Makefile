@@ -57,7 +57,7 @@ bench: install protos
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.
 drills: install protos
-	$(PY) -m bench.drills
+	$(PY) -m bench.drills --replicas
 
 # ruff, then the import contracts of pyproject.toml (the boundaries ARCHITECTURE.md names).
 lint: install protos

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import requests
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local import ROOT, SERVICES, Suite, start_isolated
+from deploy.local import ROOT, SERVICES, Suite, postgres_bin, start_isolated
 from services.identity.sessions import Sessions
 from services.runtime.cache import Cache
 from services.runtime.config import Env, database_url
@@ -44,6 +45,16 @@ def unavailable(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is not reachable, and CI requires it")
     pytest.skip(f"{what} is not reachable")
+
+
+def needs_private_servers() -> None:
+    """The drills start a PostgreSQL and a Redis of their own: both must be installed."""
+    if not shutil.which("redis-server"):
+        unavailable("redis-server")
+    try:
+        postgres_bin("initdb")
+    except RuntimeError:
+        unavailable("PostgreSQL's initdb")
 
 
 def postgres_reachable() -> bool:
