@@ -72,6 +72,21 @@ def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
         return False
 
 
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A database of its own on the machine's PostgreSQL, dropped afterwards: its URL."""
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class PostgresDatabases:
     """A throw-away database per service on the machine's PostgreSQL."""
 

@@ -3,26 +3,19 @@ transaction id answers the first result and books nothing twice."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from bench import floor, scale_data
-from tests.support import PG_ADMIN_URL, postgres_reachable, unavailable
+from tests.support import throwaway_database
 
 
 @pytest.fixture
 def floor_url() -> Iterator[str]:
-    if not postgres_reachable():
-        unavailable("PostgreSQL at 127.0.0.1:5432")
-    name = f"loyalty_test_floor_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("loyalty_test_floor") as url:
+        yield url
 
 
 def test_a_repeated_purchase_is_booked_once(floor_url: str) -> None:
