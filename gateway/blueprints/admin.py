@@ -217,6 +217,7 @@ POINTS_REPORT = {
                     "redeemed": {"type": "integer"},
                     "expired": {"type": "integer"},
                     "adjusted": {"type": "integer"},
+                    "opened": {"type": "integer"},
                 },
             },
         },

@@ -6,11 +6,12 @@ import uuid
 
 import grpc
 
-from gateway.clients.calls import Service, call
+from gateway.clients.calls import BATCH_RPC_TIMEOUT, Service, call
 from gateway.problems import Problem
 from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1.points_pb2_grpc import PointsServiceStub
+from services.runtime.convert import to_timestamp
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
 from services.runtime.text import ascii_digits
@@ -219,6 +220,29 @@ class PointsClient(Service):
         )
         return adjustment_json(result)
 
+    def import_opening_balances(self, rows: list[dict], dry_run: bool) -> list[dict]:
+        """Opening balances and tiers of imported members: each row has `line`, `member_id`,
+        `points`, `expires_at` (a datetime or None) and `tier`. One result per row: `line`,
+        `outcome`, `error_code`, `error`."""
+        request = pb.ImportOpeningBalancesRequest(
+            rows=[
+                pb.OpeningBalanceRow(
+                    line=row["line"],
+                    member_id=row["member_id"],
+                    points=row["points"],
+                    expires_at=to_timestamp(row["expires_at"]) if row["expires_at"] else None,
+                    tier=row["tier"],
+                )
+                for row in rows
+            ],
+            dry_run=dry_run,
+        )
+        response = call(self._stub.ImportOpeningBalances, request, timeout=BATCH_RPC_TIMEOUT)
+        return [
+            {"line": r.line, "outcome": r.outcome, "error_code": r.error_code, "error": r.error}
+            for r in response.results
+        ]
+
     def transfer(
         self, operation_id: str, from_id: str, to_id: str, points: int, reason: str, actor: str
     ) -> dict:
@@ -275,6 +299,7 @@ class PointsClient(Service):
                     "redeemed": d.redeemed,
                     "expired": d.expired,
                     "adjusted": d.adjusted,
+                    "opened": d.opened,
                 }
                 for d in report.days
             ],

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
-from services.runtime.text import ascii_digits
+from services.runtime.jalali import typed_date
 
 SOURCES = ("pos", "web", "admin")
 # Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
@@ -105,6 +106,13 @@ class MemberView:
         return cls(consents=consents, interests=interests, **data)
 
 
+class Profile(Protocol):
+    first_name: str
+    last_name: str
+    birth_date: str
+    city: str
+
+
 @dataclass(frozen=True)
 class Enrollment:
     phone: str
@@ -129,10 +137,10 @@ def birth_date(value: str) -> date | None:
     if not value:
         return None
     try:
-        parsed = date.fromisoformat(ascii_digits(value))
+        parsed = typed_date(value)
     except ValueError:
         raise InvalidArgument(
-            "birth_date must be a date YYYY-MM-DD", code="invalid-birth-date"
+            "birth_date must be a date YYYY-MM-DD (Gregorian or Jalali)", code="invalid-birth-date"
         ) from None
     if not date(1900, 1, 1) <= parsed <= utcnow().date():
         raise InvalidArgument("birth_date is out of range", code="invalid-birth-date")
@@ -162,8 +170,26 @@ class Directory:
     def email_hash(self, email: str) -> str:
         return self._hash("email", email)
 
+    def member_fields(
+        self, phone: str, phone_hash: str, email: str | None, profile: Profile, now: datetime
+    ) -> dict[str, object]:
+        """A new member's columns, from its normalised phone (and its hash) and e-mail and the
+        profile's names, birth date and city, checked."""
+        return dict(
+            phone=phone,
+            phone_hash=phone_hash,
+            email=email,
+            email_hash=self._hash("email", email) if email else None,
+            first_name=name(profile.first_name, "first_name"),
+            last_name=name(profile.last_name, "last_name"),
+            birth_date=birth_date(profile.birth_date),
+            city=name(profile.city, "city"),
+            created_at=now,
+            updated_at=now,
+        )
+
     def enroll(self, request: Enrollment) -> MemberView:
-        phone = identifiers.normalize_phone(request.phone, self._region)
+        phone, phone_hash = self.phone_hash(request.phone)
         email = identifiers.normalize_email(request.email) if request.email else None
         if request.source not in SOURCES:
             raise InvalidArgument(f"source must be one of {', '.join(SOURCES)}")
@@ -174,20 +200,8 @@ class Directory:
             raise InvalidArgument("a consent channel is given twice")
         if not set(consents) <= set(CHANNELS):
             raise InvalidArgument(f"consent channel must be one of {', '.join(CHANNELS)}")
-        phone_hash = self._hash("phone", phone)
-        fields = dict(
-            phone=phone,
-            phone_hash=phone_hash,
-            email=email,
-            email_hash=self._hash("email", email) if email else None,
-            first_name=name(request.first_name, "first_name"),
-            last_name=name(request.last_name, "last_name"),
-            birth_date=birth_date(request.birth_date),
-            city=name(request.city, "city"),
-            enrolled_store_id=store_id,
-            created_at=now,
-            updated_at=now,
-        )
+        fields = self.member_fields(phone, phone_hash, email, request, now)
+        fields["enrolled_store_id"] = store_id
         # A clash on the card number (one in 10^14) is retried; a clash on the phone is final.
         for _attempt in range(3):
             try:

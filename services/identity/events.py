@@ -26,10 +26,13 @@ PERSONAL = (event_types.MEMBER_ENROLLED, event_types.MEMBER_PROFILE_CHANGED)
 ERASED_PAYLOAD = {"erased": True}
 
 
+def _event(member_id: uuid.UUID, payload: Message) -> tuple[str, uuid.UUID, dict]:
+    return (_TYPES[type(payload)], member_id, event_types.payload_of(payload))
+
+
 def emit(session: Session, member_id: uuid.UUID, payload: Message) -> None:
     """Writes the event whose payload this is, in the session's transaction."""
-    event = (_TYPES[type(payload)], member_id, event_types.payload_of(payload))
-    outbox.append(session, OutboxEvent, [event], utcnow())
+    outbox.append(session, OutboxEvent, [_event(member_id, payload)], utcnow())
 
 
 def profile(member: Member) -> pb.MemberProfileChanged:
@@ -43,25 +46,31 @@ def profile(member: Member) -> pb.MemberProfileChanged:
     )
 
 
-def enrolled(session: Session, member: Member, source: str) -> None:
+def _enrolment(member: Member, source: str) -> pb.MemberEnrolled:
     consents = {c.channel: c.granted for c in member.consents}
     attributes = profile(member)
-    emit(
-        session,
-        member.id,
-        pb.MemberEnrolled(
-            store_id=str(member.enrolled_store_id or ""),
-            source=source,
-            first_name=attributes.first_name,
-            city=attributes.city,
-            birth_date=attributes.birth_date,
-            gender=attributes.gender,
-            interests=attributes.interests,
-            consents=pb.EnrolledConsents(
-                sms=consents.get("sms", False), email=consents.get("email", False)
-            ),
+    return pb.MemberEnrolled(
+        store_id=str(member.enrolled_store_id or ""),
+        source=source,
+        first_name=attributes.first_name,
+        city=attributes.city,
+        birth_date=attributes.birth_date,
+        gender=attributes.gender,
+        interests=attributes.interests,
+        consents=pb.EnrolledConsents(
+            sms=consents.get("sms", False), email=consents.get("email", False)
         ),
     )
+
+
+def enrolled(session: Session, member: Member, source: str) -> None:
+    emit(session, member.id, _enrolment(member, source))
+
+
+def enrolled_many(session: Session, members: list[Member], source: str) -> None:
+    """One `member.enrolled` per member, written together."""
+    events = [_event(member.id, _enrolment(member, source)) for member in members]
+    outbox.append(session, OutboxEvent, events, utcnow())
 
 
 def profile_changed(session: Session, member: Member) -> None:

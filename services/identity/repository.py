@@ -375,3 +375,23 @@ def delete_login_windows(session: Session, started_before: datetime) -> int:
     """Deletes the counts of windows that started at or before the moment; how many."""
     result = session.execute(delete(_attempts).where(_attempts.c.window_start <= started_before))
     return result.rowcount or 0
+
+
+def members_matching_import(
+    session: Session, external_ids: Sequence[str], phone_hashes: Sequence[str]
+) -> list[Row]:
+    """The members (`id`, `external_id`, `phone_hash`) an import's rows name already, by their
+    external id or their phone."""
+    return list(
+        session.execute(
+            select(Member.id, Member.external_id, Member.phone_hash).where(
+                or_(Member.external_id.in_(external_ids), Member.phone_hash.in_(phone_hashes))
+            )
+        )
+    )
+
+
+def cards_taken(session: Session, card_numbers: Sequence[str]) -> set[str]:
+    return set(
+        session.scalars(select(Member.card_number).where(Member.card_number.in_(card_numbers)))
+    )

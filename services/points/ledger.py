@@ -31,6 +31,8 @@ EARNED = "program:earned"
 REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
+# Where imported members' opening balances come from.
+OPENING = "program:opening"
 TOUCHED_MEMBERS = "points_members_touched"
 # How many lots a spend reads at a time.
 TAKE_BATCH = 100
@@ -357,6 +359,14 @@ class Book:
         if held.tier is None:
             return self._set_tier(member_id, held, before, next_review, floor=None)
         return before.name, before.name
+
+    def grant_tier(self, member_id: uuid.UUID, tier: Tier) -> tuple[str, str]:
+        """Gives the member a tier until their next review, a window from now (an imported
+        member's standing); the review keeps it only if their spend earns it, and a higher
+        tier their spend earns meanwhile lifts them at once. Returns (before, after)."""
+        ladder = self.policy.ladder
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        return self._set_tier(member_id, held, tier, self.now + ladder.window, floor=None)
 
     def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
         """After a refund: a tier the member was upgraded to since their last review falls back

@@ -268,3 +268,16 @@ class FeedCursor(FeedCursorColumns, Base):
     """How far points has read identity's events; moved with what they changed."""
 
     __tablename__ = "feed_cursors"
+
+
+class OpeningBalance(Base):
+    """The opening balance an import gave a member, posted once: a second import of the member
+    finds this row and posts nothing, whatever points its file says."""
+
+    __tablename__ = "opening_balances"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    tier: Mapped[str] = mapped_column(String(40), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

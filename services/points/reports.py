@@ -1,5 +1,6 @@
 """What the club owes and what moved: points liability, and points earned, reversed, redeemed,
-expired and adjusted per day. Read straight from the ledger; nothing is kept twice."""
+expired, adjusted and opened (imported members' opening balances) per day. Read straight from
+the ledger; nothing is kept twice."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from services.points import repository
+from services.points.ledger import ADJUSTED, EARNED, EXPIRED, OPENING, REDEEMED
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
@@ -32,6 +34,7 @@ class Day:
     redeemed: int
     expired: int
     adjusted: int
+    opened: int
 
 
 class Reports:
@@ -62,16 +65,18 @@ class Reports:
         days = {first + timedelta(days=n): dict.fromkeys(_COLUMNS, 0) for n in span}
         for day, account, outflow, inflow in rows:
             totals = days[day]
-            if account == "program:earned":
+            if account == EARNED:
                 totals["earned"] += outflow
                 totals["reversed"] += inflow
-            elif account == "program:redeemed":
+            elif account == REDEEMED:
                 totals["redeemed"] += inflow - outflow
-            elif account == "program:expired":
+            elif account == EXPIRED:
                 totals["expired"] += inflow - outflow
-            elif account == "program:adjustments":
+            elif account == ADJUSTED:
                 totals["adjusted"] += outflow - inflow
+            elif account == OPENING:
+                totals["opened"] += outflow - inflow
         return [Day(day, **totals) for day, totals in sorted(days.items())]
 
 
-_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted")
+_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "opened")

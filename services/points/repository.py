@@ -22,6 +22,7 @@ from services.points.models import (
     KnownMember,
     Lot,
     MemberTier,
+    OpeningBalance,
     Posting,
     Purchase,
     Refund,
@@ -585,3 +586,18 @@ def due_holds(session: Session, now: datetime, limit: int) -> list[tuple[str, uu
             .limit(limit)
         ).all()
     ]
+
+
+def members_with_opening_balance(
+    session: Session, member_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    return set(
+        session.scalars(
+            select(OpeningBalance.member_id).where(OpeningBalance.member_id.in_(member_ids))
+        )
+    )
+
+
+def add_opening_balances(session: Session, rows: list[dict]) -> None:
+    """Raises IntegrityError if another import recorded one of these members meanwhile."""
+    session.execute(insert(OpeningBalance.__table__), rows)

@@ -16,6 +16,7 @@ from services.points.adjustments import AdjustmentResult, Adjustments
 from services.points.balances import Balances
 from services.points.jobs import Jobs
 from services.points.members import Members
+from services.points.openings import OpeningBalances, OpeningRow
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
@@ -61,6 +62,7 @@ class PointsParts:
     redemptions: Redemptions
     refunds: Refunds
     adjustments: Adjustments
+    openings: OpeningBalances
     jobs: Jobs
     reports: Reports
     members: Members
@@ -218,6 +220,29 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             )
         )
 
+    def ImportOpeningBalances(
+        self, request: pb.ImportOpeningBalancesRequest, context: grpc.ServicerContext
+    ):
+        rows = [
+            OpeningRow(
+                line=row.line,
+                member_id=row.member_id,
+                points=row.points,
+                expires_at=from_timestamp(row.expires_at),
+                tier=row.tier,
+            )
+            for row in request.rows
+        ]
+        results = self._parts.openings.run(rows, request.dry_run)
+        return pb.ImportOpeningBalancesResponse(
+            results=[
+                pb.OpeningBalanceResult(
+                    line=r.line, outcome=r.outcome, error_code=r.error_code, error=r.error
+                )
+                for r in results
+            ]
+        )
+
     def ForgetMember(self, request: pb.ForgetMemberRequest, context: grpc.ServicerContext):
         self._parts.members.forget(request.member_id)
         return pb.ForgetMemberResponse()
@@ -260,6 +285,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                     redeemed=d.redeemed,
                     expired=d.expired,
                     adjusted=d.adjusted,
+                    opened=d.opened,
                 )
                 for d in days
             ],

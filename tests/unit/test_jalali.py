@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway.web.jalali import to_gregorian, to_jalali
+from services.runtime.jalali import to_gregorian, to_jalali
 
 
 @pytest.mark.parametrize(

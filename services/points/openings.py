@@ -1,0 +1,153 @@
+"""Opening balances and tiers of members imported from another system.
+
+An opening balance is a posting of its own, from the program's opening account into the
+member's available points, in a lot with the expiry the file gives (or the program's). Each
+member gets one, once: the `opening_balances` row of the member is written in the posting's
+transaction, so a second import of the member posts nothing, even with other points in its
+file. The members are recorded as known here, as identity's `member.enrolled` would do later,
+so an imported member may spend at the till straight after the import.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from services.points import repository
+from services.points.ledger import OPENING, Book, Operations
+from services.points.members import MEMBER
+from services.points.repository import MemberState
+from services.points.tiers import Tier
+from services.runtime.errors import DomainError, FailedPrecondition, InvalidArgument
+from services.runtime.ids import parse_id
+from services.runtime.points_limits import MAX_POINTS
+
+POSTED = "posted"
+EXISTING = "existing"
+REJECTED = "rejected"
+MAX_BATCH = 5000
+ATTEMPTS = 3
+REASON = "opening balance"
+
+
+@dataclass(frozen=True)
+class OpeningRow:
+    line: int
+    member_id: str
+    points: int = 0
+    expires_at: datetime | None = None
+    tier: str = ""
+
+
+@dataclass(frozen=True)
+class OpeningResult:
+    line: int
+    outcome: str
+    error_code: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    index: int
+    member_id: uuid.UUID
+    points: int
+    expires_at: datetime | None
+    tier: Tier | None
+
+
+class OpeningBalances(Operations):
+    def run(self, rows: list[OpeningRow], dry_run: bool = False) -> list[OpeningResult]:
+        """One result per row, in the rows' order."""
+        if len(rows) > MAX_BATCH:
+            raise InvalidArgument(f"at most {MAX_BATCH} rows per batch", code="batch-too-large")
+        now = self._clock()
+        results: dict[int, OpeningResult] = {}
+        checked: list[_Checked] = []
+        for index, row in enumerate(rows):
+            try:
+                checked.append(self._check(index, row, now))
+            except DomainError as error:
+                results[index] = OpeningResult(row.line, REJECTED, error.code, str(error))
+        for _attempt in range(ATTEMPTS):
+            try:
+                outcomes = self._post(checked, now, dry_run)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise FailedPrecondition(
+                "the batch kept clashing with another import: send it again", code="import-clash"
+            )
+        for row in checked:
+            results[row.index] = OpeningResult(rows[row.index].line, outcomes[row.index])
+        return [results[index] for index in range(len(rows))]
+
+    def _check(self, index: int, row: OpeningRow, now: datetime) -> _Checked:
+        if not 0 <= row.points <= MAX_POINTS:
+            raise InvalidArgument(f"points must be from 0 to {MAX_POINTS}", code="invalid-points")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise InvalidArgument("the points' expiry date has passed", code="expiry-passed")
+        tier = None
+        if row.tier:
+            names = {t.name: t for t in self._policy.ladder.tiers}
+            if row.tier not in names:
+                raise InvalidArgument(
+                    f"tier must be one of {', '.join(names)}", code="unknown-tier"
+                )
+            tier = names[row.tier]
+        return _Checked(index, parse_id(row.member_id, "member"), row.points, row.expires_at, tier)
+
+    def _post(self, rows: list[_Checked], now: datetime, dry_run: bool) -> dict[int, str]:
+        outcomes: dict[int, str] = {}
+        with self._db.write() as session:
+            ids = [row.member_id for row in rows]
+            opened = repository.members_with_opening_balance(session, ids)
+            todo = []
+            for row in rows:
+                # A member named twice in a batch is opened by its first row.
+                outcomes[row.index] = EXISTING if row.member_id in opened else POSTED
+                if row.member_id not in opened:
+                    opened.add(row.member_id)
+                    todo.append(row)
+            if dry_run or not todo:
+                return outcomes
+            repository.learn_members(
+                session, {row.member_id: MemberState(MEMBER) for row in todo}, now, final=False
+            )
+            book = Book(session, self._policy, now)
+            owners = book.lock(*(row.member_id for row in todo))
+            for row, owner in zip(todo, owners, strict=True):
+                if row.points:
+                    book.earn(
+                        owner,
+                        row.points,
+                        now,
+                        kind="opening",
+                        reason=REASON,
+                        source_type="import",
+                        source_id=str(row.member_id),
+                        source="import",
+                        expires_at=row.expires_at,
+                        from_account=OPENING,
+                        available_at=now,
+                    )
+                if row.tier is not None:
+                    book.grant_tier(owner, row.tier)
+            repository.add_opening_balances(
+                session,
+                [
+                    {
+                        "member_id": row.member_id,
+                        "points": row.points,
+                        "tier": row.tier.name if row.tier else "",
+                        "expires_at": row.expires_at,
+                        "created_at": now,
+                    }
+                    for row in todo
+                ],
+            )
+        return outcomes
