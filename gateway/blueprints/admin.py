@@ -218,6 +218,14 @@ POINTS_REPORT = {
                     "expired": {"type": "integer"},
                     "adjusted": {"type": "integer"},
                     "opened": {"type": "integer"},
+                    "outstanding": {
+                        "type": "integer",
+                        "description": "Points owed at the day's end: available, pending, held",
+                    },
+                    "outstanding_value": {
+                        "type": "string",
+                        "description": "Its value at POINTS_VALUE",
+                    },
                 },
             },
         },

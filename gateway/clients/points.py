@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import grpc
 
@@ -276,6 +277,34 @@ class PointsClient(Service):
             "bonuses_applied": report.bonuses_applied,
         }
 
+    def book_entries(self, first_day: str, last_day: str) -> Iterator[dict]:
+        """Every entry of the postings made over the period, in the order written, read a page
+        at a time as the caller goes."""
+        after = 0
+        while True:
+            page = call(
+                self._stub.ExportLedger,
+                pb.ExportLedgerRequest(first_day=first_day, last_day=last_day, after=after),
+                timeout=BATCH_RPC_TIMEOUT,
+            )
+            for e in page.entries:
+                yield {
+                    "entry_id": e.entry_id,
+                    "posting_id": e.posting_id,
+                    "posted_at": e.posted_at.ToJsonString(),
+                    "kind": e.kind,
+                    "reason": e.reason,
+                    "source_type": e.source_type,
+                    "source_id": e.source_id,
+                    "account": e.account,
+                    "member_id": e.member_id,
+                    "bucket": e.bucket,
+                    "points": e.points,
+                }
+            if not page.next_after:
+                return
+            after = page.next_after
+
     def report(self, first_day: str, last_day: str) -> dict:
         report = call(
             self._stub.GetPointsReport,
@@ -300,6 +329,10 @@ class PointsClient(Service):
                     "expired": d.expired,
                     "adjusted": d.adjusted,
                     "opened": d.opened,
+                    "outstanding": d.outstanding,
+                    "outstanding_value": from_minor(
+                        d.outstanding_value.amount_minor, d.outstanding_value.currency
+                    ),
                 }
                 for d in report.days
             ],

@@ -266,7 +266,7 @@ class Directory:
         if member.phone_hash:
             keys.append(f"phone:{member.phone_hash}")
         if member.email_hash:
-            keys.append(f"email:{member.email_hash}")
+            keys.append(email_key(member.email_hash))
         return keys
 
     def forget_keys(self, keys: list[str]) -> None:
@@ -288,7 +288,7 @@ class Directory:
 
     def identify_by_email(self, raw: str) -> MemberView:
         email_hash = self._hash("email", identifiers.normalize_email(raw))
-        return self._identify(f"email:{email_hash}", self._only_member_with_email, email_hash)
+        return self._identify(email_key(email_hash), self._only_member_with_email, email_hash)
 
     def identify_by_qr(self, token: str) -> MemberView:
         member_id = self._qr.verify(token)
@@ -330,6 +330,11 @@ class Directory:
             raise NotFound("no member with this identifier", code="member-not-found")
         self._cache.set(key, str(member_id), MEMBER_TTL)
         return self.get(str(member_id))
+
+
+def email_key(email_hash: str) -> str:
+    """The cache entry of a lookup by e-mail."""
+    return f"email:{email_hash}"
 
 
 def phone_taken() -> AlreadyExists:

@@ -9,6 +9,7 @@ number), so that consumers read the same keys and types whatever the payload's a
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ def emit(session: Session, member_id: uuid.UUID, payload: Message) -> None:
     outbox.append(session, OutboxEvent, [_event(member_id, payload)], utcnow())
 
 
-def profile(member: Member) -> pb.MemberProfileChanged:
+def profile(member: Member | SimpleNamespace) -> pb.MemberProfileChanged:
     """The attributes campaigns may segment on; no phone, e-mail or last name."""
     return pb.MemberProfileChanged(
         first_name=member.first_name,
@@ -46,11 +47,13 @@ def profile(member: Member) -> pb.MemberProfileChanged:
     )
 
 
-def _enrolment(member: Member, source: str) -> pb.MemberEnrolled:
-    consents = {c.channel: c.granted for c in member.consents}
-    attributes = profile(member)
+def enrolment(
+    attributes: pb.MemberProfileChanged, consents: dict[str, bool], store_id: str, source: str
+) -> pb.MemberEnrolled:
+    """The payload of `member.enrolled`: the profile's attributes (see `profile`), the consents
+    given, where and how the member joined."""
     return pb.MemberEnrolled(
-        store_id=str(member.enrolled_store_id or ""),
+        store_id=store_id,
         source=source,
         first_name=attributes.first_name,
         city=attributes.city,
@@ -64,12 +67,14 @@ def _enrolment(member: Member, source: str) -> pb.MemberEnrolled:
 
 
 def enrolled(session: Session, member: Member, source: str) -> None:
-    emit(session, member.id, _enrolment(member, source))
+    consents = {c.channel: c.granted for c in member.consents}
+    store_id = str(member.enrolled_store_id or "")
+    emit(session, member.id, enrolment(profile(member), consents, store_id, source))
 
 
-def enrolled_many(session: Session, members: list[Member], source: str) -> None:
+def enrolled_many(session: Session, payloads: dict[uuid.UUID, pb.MemberEnrolled]) -> None:
     """One `member.enrolled` per member, written together."""
-    events = [_event(member.id, _enrolment(member, source)) for member in members]
+    events = [_event(member_id, payload) for member_id, payload in payloads.items()]
     outbox.append(session, OutboxEvent, events, utcnow())
 
 

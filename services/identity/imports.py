@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from sqlalchemy.exc import IntegrityError
 
+from loyalty.identity.v1.identity_pb2 import MemberEnrolled
 from services.identity import events, identifiers, repository
-from services.identity.directory import Directory
-from services.identity.models import Consent, Member
+from services.identity.directory import Directory, email_key
 from services.identity.senders import CHANNELS
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import DomainError, InvalidArgument
@@ -166,7 +167,9 @@ class MemberImport:
             by_external = {m.external_id: str(m.id) for m in known if m.external_id}
             by_phone = {m.phone_hash: str(m.id) for m in known}
             taken = repository.cards_taken(session, [r.card_number for r in rows if r.card_number])
-            new: list[Member] = []
+            new: list[dict] = []
+            consents: list[dict] = []
+            payloads: dict[uuid.UUID, MemberEnrolled] = {}
             for row in rows:
                 found = by_external.get(row.external_id) or by_phone.get(row.phone_hash)
                 if found:
@@ -177,18 +180,29 @@ class MemberImport:
                 if replaced or card is None:
                     card = identifiers.new_card_number()
                 taken.add(card)
-                member = Member(
-                    id=uuid.uuid4(),
-                    card_number=card,
-                    external_id=row.external_id,
-                    consents=[
-                        Consent(channel=c, granted=g, source=SOURCE, updated_at=at)
-                        for c, g, at in row.consents
-                    ],
-                    **row.fields,
+                new_id = uuid.uuid4()
+                new.append(
+                    {
+                        "id": new_id,
+                        "card_number": card,
+                        "external_id": row.external_id,
+                        **row.fields,
+                    }
                 )
-                new.append(member)
-                member_id = str(member.id)
+                consents += [
+                    {
+                        "member_id": new_id,
+                        "channel": c,
+                        "granted": g,
+                        "source": SOURCE,
+                        "updated_at": at,
+                    }
+                    for c, g, at in row.consents
+                ]
+                attributes = events.profile(SimpleNamespace(**row.fields, gender="", interests=[]))
+                given = {c: g for c, g, _at in row.consents}
+                payloads[new_id] = events.enrolment(attributes, given, "", SOURCE)
+                member_id = str(new_id)
                 # A later row of the batch with the same external id or phone is this member.
                 if row.external_id:
                     by_external[row.external_id] = member_id
@@ -198,12 +212,10 @@ class MemberImport:
                 )
             if dry_run or not new:
                 return written
-            session.add_all(new)
-            session.flush()
-            events.enrolled_many(session, new, SOURCE)
+            repository.add_members(session, new, consents)
+            events.enrolled_many(session, payloads)
         # An e-mail may be shared: a lookup cached before these members must ask again.
-        if new:
-            self._directory.forget_keys(
-                [key for member in new for key in Directory.cache_keys(member)]
-            )
+        emails = [email_key(member["email_hash"]) for member in new if member["email_hash"]]
+        if emails:
+            self._directory.forget_keys(emails)
         return written

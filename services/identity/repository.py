@@ -7,7 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -389,6 +401,14 @@ def members_matching_import(
             )
         )
     )
+
+
+def add_members(session: Session, members: list[dict], consents: list[dict]) -> None:
+    """New members and their consents, each in one statement; IntegrityError when a phone,
+    card or external id was taken meanwhile."""
+    session.execute(insert(Member.__table__), members)
+    if consents:
+        session.execute(insert(Consent.__table__), consents)
 
 
 def cards_taken(session: Session, card_numbers: Sequence[str]) -> set[str]:

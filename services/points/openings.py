@@ -120,21 +120,21 @@ class OpeningBalances(Operations):
             )
             book = Book(session, self._policy, now)
             owners = book.lock(*(row.member_id for row in todo))
+            # One posting for the batch, an entry and a lot per member: a posting per member
+            # would cost an import of millions as many round trips.
+            book.earn_many(
+                [
+                    (owner, row.points, row.expires_at)
+                    for row, owner in zip(todo, owners, strict=True)
+                ],
+                kind="opening",
+                reason=REASON,
+                source_type="import",
+                source_id=f"import:{todo[0].member_id}",
+                source="import",
+                from_account=OPENING,
+            )
             for row, owner in zip(todo, owners, strict=True):
-                if row.points:
-                    book.earn(
-                        owner,
-                        row.points,
-                        now,
-                        kind="opening",
-                        reason=REASON,
-                        source_type="import",
-                        source_id=str(row.member_id),
-                        source="import",
-                        expires_at=row.expires_at,
-                        from_account=OPENING,
-                        available_at=now,
-                    )
                 if row.tier is not None:
                     book.grant_tier(owner, row.tier)
             repository.add_opening_balances(

@@ -240,6 +240,12 @@ def add_lot(session: Session, **values: object) -> int:
     return session.execute(_ADD_LOT, values).scalar_one()
 
 
+def add_lots(session: Session, lots: list[dict]) -> None:
+    """Many new lots in one statement (their ids are not needed)."""
+    if lots:
+        session.execute(insert(_lots), lots)
+
+
 def add_purchase(session: Session, **values: object) -> None:
     """The purchase's record; raises IntegrityError if its transaction id was recorded."""
     session.execute(_ADD_PURCHASE, values)
@@ -403,14 +409,74 @@ def balance_totals(session: Session) -> tuple[int, int, int, int]:
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
+def _posting_day(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", Posting.created_at))
+    return func.date(Posting.created_at)
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+# The points the club owes: what members hold available, pending or on hold (not their debt).
+_OWED = and_(Entry.member_id.is_not(None), Entry.bucket.in_(("available", "pending", "held")))
+
+
+def owed_before(session: Session, end: datetime) -> int:
+    """The points owed to members (available, pending, held) by postings before `end`."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Entry.amount), 0))
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(_OWED, Posting.created_at < end)
+    )
+    return int(total or 0)
+
+
+def owed_movements(session: Session, start: datetime, end: datetime) -> dict[date, int]:
+    """UTC day → net change of the points owed to members, for postings in [start, end)."""
+    day = _posting_day(session)
+    rows = session.execute(
+        select(day, func.sum(Entry.amount))
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(_OWED, Posting.created_at >= start, Posting.created_at < end)
+        .group_by(day)
+    ).all()
+    return {_as_date(row[0]): int(row[1]) for row in rows}
+
+
+def book_entries(
+    session: Session, start: datetime, end: datetime, after: int, limit: int
+) -> list[Row]:
+    """The entries of postings in [start, end) after entry `after`, in the order written."""
+    return list(
+        session.execute(
+            select(
+                Entry.id,
+                Entry.posting_id,
+                Posting.created_at,
+                Posting.kind,
+                Posting.reason,
+                Posting.source_type,
+                Posting.source_id,
+                Entry.account,
+                Entry.member_id,
+                Entry.bucket,
+                Entry.amount,
+            )
+            .join(Posting, Posting.id == Entry.posting_id)
+            .where(Posting.created_at >= start, Posting.created_at < end, Entry.id > after)
+            .order_by(Entry.id)
+            .limit(limit)
+        )
+    )
+
+
 def program_movements(
     session: Session, start: datetime, end: datetime
 ) -> list[tuple[date, str, int, int]]:
     """(UTC day, program account, points out, points in) for postings in [start, end)."""
-    if session.get_bind().dialect.name == "postgresql":
-        day = func.date(func.timezone("UTC", Posting.created_at))
-    else:
-        day = func.date(Posting.created_at)
+    day = _posting_day(session)
     rows = session.execute(
         select(
             day,
@@ -428,7 +494,7 @@ def program_movements(
     ).all()
     return [
         (
-            row[0] if isinstance(row[0], date) else date.fromisoformat(row[0]),
+            _as_date(row[0]),
             row[1],
             int(row[2]),
             int(row[3]),

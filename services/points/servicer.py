@@ -264,11 +264,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def GetPointsReport(self, request: pb.GetPointsReportRequest, context: grpc.ServicerContext):
-        try:
-            first = date.fromisoformat(request.first_day)
-            last = date.fromisoformat(request.last_day)
-        except ValueError:
-            raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None
+        first, last = _period(request.first_day, request.last_day)
         liability = self._parts.reports.liability()
         days = self._parts.reports.daily(first, last)
         return pb.GetPointsReportResponse(
@@ -286,9 +282,36 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                     expired=d.expired,
                     adjusted=d.adjusted,
                     opened=d.opened,
+                    outstanding=d.outstanding,
+                    outstanding_value=self._money(d.outstanding_value_minor),
                 )
                 for d in days
             ],
+        )
+
+    def ExportLedger(self, request: pb.ExportLedgerRequest, context: grpc.ServicerContext):
+        first, last = _period(request.first_day, request.last_day)
+        entries, next_after = self._parts.reports.book_entries(
+            first, last, request.after, request.limit
+        )
+        return pb.ExportLedgerResponse(
+            entries=[
+                pb.BookEntry(
+                    entry_id=e.entry_id,
+                    posting_id=e.posting_id,
+                    posted_at=to_timestamp(e.posted_at),
+                    kind=e.kind,
+                    reason=e.reason,
+                    source_type=e.source_type,
+                    source_id=e.source_id,
+                    account=e.account,
+                    member_id=e.member_id,
+                    bucket=e.bucket,
+                    points=e.points,
+                )
+                for e in entries
+            ],
+            next_after=next_after,
         )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
@@ -300,3 +323,10 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             tiers_reviewed=report.tiers_reviewed,
             bonuses_applied=report.bonuses_applied,
         )
+
+
+def _period(first_day: str, last_day: str) -> tuple[date, date]:
+    try:
+        return date.fromisoformat(first_day), date.fromisoformat(last_day)
+    except ValueError:
+        raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None
