@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
@@ -179,27 +180,47 @@ def import_members(
     progress: Callable[[ImportReport], None] = lambda report: None,
     batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
-    """Reads the file and imports it a batch at a time; `progress` is called after each."""
+    """Reads the file and imports it a batch at a time; `progress` is called after each.
+
+    Points posts a batch's opening balances while identity enrols the next one: each batch's
+    members are enrolled before their balances are posted, and the two services work at once.
+    """
     report = ImportReport(dry_run=dry_run)
     batch: list[_Row] = []
-    for line, cells in read_rows(stream):
-        report.rows += 1
-        try:
-            batch.append(parse_row(line, cells))
-        except _BadField as bad:
-            report.bad.append(BadRow(line, bad.code, str(bad)))
-        if len(batch) >= batch_rows:
-            _import_batch(clients, batch, report)
-            batch = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openings") as points_calls:
+        opening: Future[list[dict]] | None = None
+
+        def send(batch: list[_Row]) -> Future[list[dict]] | None:
+            openings = _enrol(clients, batch, report)
+            if opening is not None:
+                _count_openings(opening.result(), report)
             progress(report)
-    if batch:
-        _import_batch(clients, batch, report)
+            if not openings:
+                return None
+            return points_calls.submit(
+                clients.points.import_opening_balances, openings, report.dry_run
+            )
+
+        for line, cells in read_rows(stream):
+            report.rows += 1
+            try:
+                batch.append(parse_row(line, cells))
+            except _BadField as bad:
+                report.bad.append(BadRow(line, bad.code, str(bad)))
+            if len(batch) >= batch_rows:
+                opening = send(batch)
+                batch = []
+        if batch:
+            opening = send(batch)
+        if opening is not None:
+            _count_openings(opening.result(), report)
     progress(report)
     report.bad.sort(key=lambda bad: bad.line)
     return report
 
 
-def _import_batch(clients: Clients, batch: list[_Row], report: ImportReport) -> None:
+def _enrol(clients: Clients, batch: list[_Row], report: ImportReport) -> list[dict]:
+    """Enrols the batch's members; answers the opening balances and tiers to post for them."""
     by_line = {row.member["line"]: row for row in batch}
     openings = []
     for result in clients.identity.import_members([row.member for row in batch], report.dry_run):
@@ -221,9 +242,11 @@ def _import_batch(clients: Clients, batch: list[_Row], report: ImportReport) -> 
                     "tier": row.tier,
                 }
             )
-    if not openings:
-        return
-    for result in clients.points.import_opening_balances(openings, report.dry_run):
+    return openings
+
+
+def _count_openings(results: list[dict], report: ImportReport) -> None:
+    for result in results:
         if result["outcome"] == "rejected":
             report.bad.append(BadRow(result["line"], result["error_code"], result["error"]))
         report.opened += result["outcome"] == "posted"
