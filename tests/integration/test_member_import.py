@@ -5,11 +5,14 @@ books still right."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy.local import ROOT, Suite
@@ -118,6 +121,42 @@ def test_a_club_file_imports_once_and_its_members_spend_at_the_till(
     assert (changed["created"], changed["opened"]) == (0, 0)
     assert pos.balance(sara["member_id"])["available"] == 300
     assert run_check(sqlite_suite.env).returncode == 0
+
+
+def test_accounting_reads_the_ledger_and_what_is_owed_per_day_as_csv(
+    sqlite_suite: Suite,
+) -> None:
+    pos = Pos(sqlite_suite)
+    member = pos.enrol()
+    pos.purchase(member["id"], amount="2500000")
+    today = datetime.now(UTC).date().isoformat()
+    period = {"from": today, "to": today}
+
+    ledger = pos.admin.get("/v1/admin/exports/ledger.csv", params=period)
+    assert ledger.status_code == 200 and ledger.headers["Content-Type"].startswith("text/csv")
+    entries = list(csv.DictReader(io.StringIO(ledger.text.removeprefix("\ufeff"))))
+    mine = [e for e in entries if e["member_id"] == member["id"]]
+    assert mine and all(e["kind"] == "earn" for e in mine)
+    by_posting: dict[str, int] = {}
+    for entry in entries:
+        by_posting[entry["posting_id"]] = by_posting.get(entry["posting_id"], 0) + int(
+            entry["points"]
+        )
+    assert set(by_posting.values()) == {0}  # every posting balances
+
+    owed = pos.admin.get("/v1/admin/exports/liability.csv", params=period)
+    (day,) = list(csv.DictReader(io.StringIO(owed.text.removeprefix("\ufeff"))))
+    report = pos.admin.get("/v1/admin/reports/points", params=period).json()
+    liability = report["liability"]
+    assert (
+        int(day["outstanding"]) == liability["available"] + liability["pending"] + liability["held"]
+    )
+    assert int(day["earned"]) >= int(mine[0]["points"]) > 0
+
+    backwards = pos.admin.get(
+        "/v1/admin/exports/ledger.csv", params={"from": today, "to": "2020-01-01"}
+    )
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid-period")
 
 
 def test_a_file_with_an_unknown_column_is_refused_whole(
