@@ -13,25 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from sqlalchemy.exc import IntegrityError
-
 from loyalty.identity.v1.identity_pb2 import MemberEnrolled
 from services.identity import events, identifiers, repository
 from services.identity.directory import Directory, email_key
 from services.identity.senders import CHANNELS
+from services.runtime.batches import check_each, write_batch
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import DomainError, InvalidArgument
+from services.runtime.errors import InvalidArgument
 from services.runtime.jalali import typed_date
 
 SOURCE = "import"
 CREATED = "created"
 EXISTING = "existing"
 REJECTED = "rejected"
-MAX_BATCH = 5000
 MAX_EXTERNAL_ID = 100
-# A batch that lost a race with another import (the same phone, external id or card in both)
-# is read again: the second time it finds the other's members.
-ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -104,29 +99,13 @@ class MemberImport:
 
     def run(self, rows: list[ImportRow], dry_run: bool = False) -> list[ImportResult]:
         """One result per row, in the rows' order."""
-        if len(rows) > MAX_BATCH:
-            raise InvalidArgument(f"at most {MAX_BATCH} rows per batch", code="batch-too-large")
         now = utcnow()
-        results: dict[int, ImportResult] = {}
-        checked: list[_Checked] = []
-        for index, row in enumerate(rows):
-            try:
-                checked.append(self._check(index, row, now))
-            except DomainError as error:
-                results[index] = ImportResult(
-                    row.line, REJECTED, error_code=error.code, error=str(error)
-                )
-        for _attempt in range(ATTEMPTS):
-            try:
-                written = self._write(checked, now, dry_run)
-                break
-            except IntegrityError:
-                continue
-        else:
-            raise InvalidArgument(
-                "the batch kept clashing with another import: send it again", code="import-clash"
-            )
-        for row, result in written:
+        checked, refused = check_each(rows, lambda index, row: self._check(index, row, now))
+        results = {
+            index: ImportResult(rows[index].line, REJECTED, error_code=e.code, error=str(e))
+            for index, e in refused.items()
+        }
+        for row, result in write_batch(lambda: self._write(checked, now, dry_run)):
             results[row.index] = result
         return [results[index] for index in range(len(rows))]
 

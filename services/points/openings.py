@@ -14,22 +14,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from services.points import repository
 from services.points.ledger import OPENING, Book, Operations
 from services.points.members import MEMBER
 from services.points.repository import MemberState
 from services.points.tiers import Tier
-from services.runtime.errors import DomainError, FailedPrecondition, InvalidArgument
+from services.runtime.batches import check_each, write_batch
+from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
 from services.runtime.points_limits import MAX_POINTS
 
 POSTED = "posted"
 EXISTING = "existing"
 REJECTED = "rejected"
-MAX_BATCH = 5000
-ATTEMPTS = 3
 REASON = "opening balance"
 
 
@@ -62,26 +59,13 @@ class _Checked:
 class OpeningBalances(Operations):
     def run(self, rows: list[OpeningRow], dry_run: bool = False) -> list[OpeningResult]:
         """One result per row, in the rows' order."""
-        if len(rows) > MAX_BATCH:
-            raise InvalidArgument(f"at most {MAX_BATCH} rows per batch", code="batch-too-large")
         now = self._clock()
-        results: dict[int, OpeningResult] = {}
-        checked: list[_Checked] = []
-        for index, row in enumerate(rows):
-            try:
-                checked.append(self._check(index, row, now))
-            except DomainError as error:
-                results[index] = OpeningResult(row.line, REJECTED, error.code, str(error))
-        for _attempt in range(ATTEMPTS):
-            try:
-                outcomes = self._post(checked, now, dry_run)
-                break
-            except IntegrityError:
-                continue
-        else:
-            raise FailedPrecondition(
-                "the batch kept clashing with another import: send it again", code="import-clash"
-            )
+        checked, refused = check_each(rows, lambda index, row: self._check(index, row, now))
+        results = {
+            index: OpeningResult(rows[index].line, REJECTED, e.code, str(e))
+            for index, e in refused.items()
+        }
+        outcomes = write_batch(lambda: self._post(checked, now, dry_run))
         for row in checked:
             results[row.index] = OpeningResult(rows[row.index].line, outcomes[row.index])
         return [results[index] for index in range(len(rows))]
