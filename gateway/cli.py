@@ -143,7 +143,8 @@ def import_file(clients: Clients, args: argparse.Namespace) -> dict:
     path = Path(args.file)
     try:
         with path.open("rb") as stream:
-            draw = progress_bar(path.stat().st_size, stream) if args.progress else None
+            drawn = args.progress and sys.stderr.isatty()
+            draw = progress_bar(path.stat().st_size, stream) if drawn else None
             report = import_members(
                 clients, stream, dry_run=args.dry_run, progress=draw or (lambda report: None)
             )
