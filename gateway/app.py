@@ -20,10 +20,21 @@ from gateway.blueprints import (
     sessions,
     staff,
     system,
+    webhooks,
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.web import console, docs, pages, portal, till, welcome
+from gateway.web import (
+    console,
+    console_rewards,
+    docs,
+    pages,
+    portal,
+    portal_rewards,
+    till,
+    webhooks_console,
+    welcome,
+)
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -67,10 +78,14 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         pages.bp,
         till.bp,
         portal.bp,
+        portal_rewards.bp,
         console.bp,
+        console_rewards.bp,
+        webhooks_console.bp,
         docs.bp,
         me.bp,
         member_care.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)

@@ -320,6 +320,7 @@ class PointsClient(Service):
                 "value": from_minor(report.liability.amount_minor, report.liability.currency),
                 "currency": report.liability.currency,
             },
+            "coupons_outstanding": report.coupons_outstanding,
             "days": [
                 {
                     "day": d.day,
@@ -328,6 +329,7 @@ class PointsClient(Service):
                     "redeemed": d.redeemed,
                     "expired": d.expired,
                     "adjusted": d.adjusted,
+                    "rewards": d.rewards,
                     "opened": d.opened,
                     "outstanding": d.outstanding,
                     "outstanding_value": from_minor(

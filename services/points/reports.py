@@ -1,5 +1,6 @@
-"""What the club owes and what moved: points liability, and points earned, reversed, redeemed,
-expired, adjusted and opened (imported members' opening balances) per day. Read straight from
+"""What the club owes and what moved: points liability, coupons outstanding, and points
+earned, reversed, redeemed (on rewards among them), expired, adjusted and opened (imported
+members' opening balances) per day, with the points owed at each day's end. Read straight from
 the ledger; nothing is kept twice."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from services.points import repository
 from services.points.ledger import ADJUSTED, EARNED, EXPIRED, OPENING, REDEEMED
 from services.points.policy import PointsPolicy
-from services.runtime.db import Database
+from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 
 MAX_DAYS = 366
@@ -36,6 +37,8 @@ class Day:
     expired: int
     adjusted: int
     opened: int
+    # Of redeemed, spent on rewards (less points given back by cancelled coupons).
+    rewards: int = 0
     # Points owed to members at the end of the day (available, pending and held).
     outstanding: int = 0
     outstanding_value_minor: int = 0
@@ -76,6 +79,7 @@ class Reports:
             rows = repository.program_movements(session, start, end)
             owed = repository.owed_before(session, start)
             owed_moves = repository.owed_movements(session, start, end)
+            on_rewards = repository.reward_spending(session, start, end)
         span = range((last - first).days + 1)
         days = {first + timedelta(days=n): dict.fromkeys(_COLUMNS, 0) for n in span}
         for day, account, outflow, inflow in rows:
@@ -91,6 +95,8 @@ class Reports:
                 totals["adjusted"] += outflow - inflow
             elif account == OPENING:
                 totals["opened"] += outflow - inflow
+        for day, points in on_rewards:
+            days[day]["rewards"] += points
         report = []
         for day, totals in sorted(days.items()):
             owed += owed_moves.get(day, 0)
@@ -125,6 +131,11 @@ class Reports:
         ]
         return entries, entries[-1].entry_id if len(entries) == limit else 0
 
+    def coupons_outstanding(self) -> int:
+        """Coupons issued and neither used, expired nor cancelled now."""
+        with self._db.read() as session:
+            return repository.coupons_outstanding(session, utcnow())
+
 
 def _period(first: date, last: date) -> tuple[datetime, datetime]:
     """The UTC instants the days from `first` to `last` run between."""
@@ -137,4 +148,4 @@ def _period(first: date, last: date) -> tuple[datetime, datetime]:
     return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
 
 
-_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "opened")
+_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "opened", "rewards")
