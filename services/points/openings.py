@@ -114,7 +114,8 @@ class OpeningBalances(Operations):
                 kind="opening",
                 reason=REASON,
                 source_type="import",
-                source_id=f"import:{todo[0].member_id}",
+                # The batch, by when it was posted: no member sees another's id in their history.
+                source_id=f"import:{now.isoformat()}",
                 source="import",
                 from_account=OPENING,
             )
