@@ -42,6 +42,8 @@ class Operation:
     parameters: list[dict] = field(default_factory=list)
     example: dict | None = None
     response_examples: dict[int, Any] = field(default_factory=dict)
+    # What a successful answer is: JSON, or a file such as text/csv.
+    media_type: str = "application/json"
 
 
 OPERATIONS: list[Operation] = []
@@ -77,6 +79,7 @@ def operation(
     example: dict | None = None,
     response_examples: dict[int, Any] | None = None,
     rate_limited: bool = True,
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a route on `blueprint` and its description in the OpenAPI document.
 
@@ -103,6 +106,7 @@ def operation(
             parameters=_path_parameters(rule) + (query or []),
             example=example,
             response_examples=response_examples or {},
+            media_type=media_type,
         )
     )
 

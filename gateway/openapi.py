@@ -31,7 +31,7 @@ def document(currency: str) -> dict[str, Any]:
     for op in OPERATIONS:
         responses: dict[str, Any] = {}
         for status, (description, schema) in sorted(op.responses.items()):
-            content_type = "application/problem+json" if status >= 400 else "application/json"
+            content_type = "application/problem+json" if status >= 400 else op.media_type
             entry: dict[str, Any] = {"description": description}
             if schema is None and status >= 400:
                 schema = PROBLEM_SCHEMA

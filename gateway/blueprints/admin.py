@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
+from gateway.csv_export import csv_response
 from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
@@ -322,6 +323,15 @@ POINTS_REPORT = {
                     "redeemed": {"type": "integer"},
                     "expired": {"type": "integer"},
                     "adjusted": {"type": "integer"},
+                    "opened": {"type": "integer"},
+                    "outstanding": {
+                        "type": "integer",
+                        "description": "Points owed at the day's end: available, pending, held",
+                    },
+                    "outstanding_value": {
+                        "type": "string",
+                        "description": "Its value at POINTS_VALUE",
+                    },
                     "rewards": {
                         "type": "integer",
                         "description": "Of redeemed, spent on rewards (less points returned)",
@@ -333,6 +343,12 @@ POINTS_REPORT = {
 }
 
 
+PERIOD = [
+    query_param("from", "First UTC day, YYYY-MM-DD (default: 30 days ago)", DAY),
+    query_param("to", "Last UTC day, YYYY-MM-DD (default: today)", DAY),
+]
+
+
 @operation(
     bp,
     "/v1/admin/reports/points",
@@ -341,17 +357,89 @@ POINTS_REPORT = {
     " redeemed (on rewards), expired per day",
     tag="admin",
     auth="admin",
-    query=[
-        query_param("from", "First UTC day, YYYY-MM-DD (default: 30 days ago)", DAY),
-        query_param("to", "Last UTC day, YYYY-MM-DD (default: today)", DAY),
-    ],
+    query=PERIOD,
     responses={
         200: ("The report", POINTS_REPORT),
         422: ("The period runs backwards or spans more than 366 days", None),
     },
 )
 def points_report():
+    first, last = _period()
+    return clients().points.report(first, last)
+
+
+def _period() -> tuple[str, str]:
+    """The `from` and `to` days asked for: the last 30 days by default."""
     today = datetime.now(UTC).date()
     first = request.args.get("from") or (today - timedelta(days=30)).isoformat()
-    last = request.args.get("to") or today.isoformat()
-    return clients().points.report(first, last)
+    return first, request.args.get("to") or today.isoformat()
+
+
+CSV_FILE = {"type": "string", "description": "A CSV file, UTF-8 with a byte order mark"}
+LEDGER_COLUMNS = (
+    "posted_at",
+    "posting_id",
+    "entry_id",
+    "kind",
+    "reason",
+    "source_type",
+    "source_id",
+    "account",
+    "member_id",
+    "bucket",
+    "points",
+)
+LIABILITY_COLUMNS = (
+    "day",
+    "earned",
+    "reversed",
+    "redeemed",
+    "expired",
+    "adjusted",
+    "opened",
+    "outstanding",
+    "outstanding_value",
+    "currency",
+)
+
+
+@operation(
+    bp,
+    "/v1/admin/exports/ledger.csv",
+    "GET",
+    summary="The points ledger over a period, an entry per line, for accounting",
+    tag="admin",
+    auth="admin",
+    query=PERIOD,
+    media_type="text/csv",
+    responses={
+        200: ("The entries of the postings made over the period, in the order written", CSV_FILE),
+        422: ("The period runs backwards or spans more than 366 days", None),
+    },
+)
+def ledger_export():
+    first, last = _period()
+    entries = clients().points.book_entries(first, last)
+    return csv_response(LEDGER_COLUMNS, entries, f"ledger-{first}-{last}.csv")
+
+
+@operation(
+    bp,
+    "/v1/admin/exports/liability.csv",
+    "GET",
+    summary="Points moved and points owed (with their value) per day, for accounting",
+    tag="admin",
+    auth="admin",
+    query=PERIOD,
+    media_type="text/csv",
+    responses={
+        200: ("One line per day of the period", CSV_FILE),
+        422: ("The period runs backwards or spans more than 366 days", None),
+    },
+)
+def liability_export():
+    first, last = _period()
+    report = clients().points.report(first, last)
+    currency = report["liability"]["currency"]
+    days = ({**day, "currency": currency} for day in report["days"])
+    return csv_response(LIABILITY_COLUMNS, days, f"liability-{first}-{last}.csv")

@@ -15,6 +15,8 @@ from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# A batch call (an import's thousands of rows) runs one long transaction.
+BATCH_RPC_TIMEOUT = 300.0
 
 
 def call(method: Callable[..., T], request: Any, **options: Any) -> T:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.clients.calls import Service, call
+from gateway.clients.calls import BATCH_RPC_TIMEOUT, Service, call
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1.identity_pb2_grpc import IdentityServiceStub
 
@@ -144,6 +144,38 @@ class IdentityClient(Service):
             ),
         )
         return member_json(response.member)
+
+    def import_members(self, rows: list[dict], dry_run: bool) -> list[dict]:
+        """A batch of an import file's members: each row has `line`, `phone` and any of the
+        other MemberImportRow fields, `consents` as {channel: (granted, given_on)}. One result
+        per row: `line`, `outcome`, `member_id`, `error_code`, `error`, `card_replaced`."""
+        request = pb.ImportMembersRequest(
+            rows=[
+                pb.MemberImportRow(
+                    consents=[
+                        pb.ImportedConsent(
+                            channel=CONSENT_CHANNELS[name], granted=granted, given_on=given_on
+                        )
+                        for name, (granted, given_on) in row.get("consents", {}).items()
+                    ],
+                    **{name: value for name, value in row.items() if name != "consents"},
+                )
+                for row in rows
+            ],
+            dry_run=dry_run,
+        )
+        response = call(self._stub.ImportMembers, request, timeout=BATCH_RPC_TIMEOUT)
+        return [
+            {
+                "line": r.line,
+                "outcome": r.outcome,
+                "member_id": r.member_id,
+                "error_code": r.error_code,
+                "error": r.error,
+                "card_replaced": r.card_replaced,
+            }
+            for r in response.results
+        ]
 
     def identify(self, name: str, value: str) -> dict:
         """The member one identifier of IDENTIFIERS names."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import grpc
 
-from gateway.clients.calls import Service, call
+from gateway.clients.calls import BATCH_RPC_TIMEOUT, Service, call
 from gateway.problems import Problem
 from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1.points_pb2_grpc import PointsServiceStub
+from services.runtime.convert import to_timestamp
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
 from services.runtime.staff_actions import POINTS_KINDS
@@ -260,6 +262,29 @@ class PointsClient(Service):
             for record in found.adjustments
         ]
 
+    def import_opening_balances(self, rows: list[dict], dry_run: bool) -> list[dict]:
+        """Opening balances and tiers of imported members: each row has `line`, `member_id`,
+        `points`, `expires_at` (a datetime or None) and `tier`. One result per row: `line`,
+        `outcome`, `error_code`, `error`."""
+        request = pb.ImportOpeningBalancesRequest(
+            rows=[
+                pb.OpeningBalanceRow(
+                    line=row["line"],
+                    member_id=row["member_id"],
+                    points=row["points"],
+                    expires_at=to_timestamp(row["expires_at"]) if row["expires_at"] else None,
+                    tier=row["tier"],
+                )
+                for row in rows
+            ],
+            dry_run=dry_run,
+        )
+        response = call(self._stub.ImportOpeningBalances, request, timeout=BATCH_RPC_TIMEOUT)
+        return [
+            {"line": r.line, "outcome": r.outcome, "error_code": r.error_code, "error": r.error}
+            for r in response.results
+        ]
+
     def transfer(
         self, operation_id: str, from_id: str, to_id: str, points: int, reason: str, actor: str
     ) -> dict:
@@ -293,6 +318,34 @@ class PointsClient(Service):
             "bonuses_applied": report.bonuses_applied,
         }
 
+    def book_entries(self, first_day: str, last_day: str) -> Iterator[dict]:
+        """Every entry of the postings made over the period, in the order written, read a page
+        at a time as the caller goes."""
+        after = 0
+        while True:
+            page = call(
+                self._stub.ExportLedger,
+                pb.ExportLedgerRequest(first_day=first_day, last_day=last_day, after=after),
+                timeout=BATCH_RPC_TIMEOUT,
+            )
+            for e in page.entries:
+                yield {
+                    "entry_id": e.entry_id,
+                    "posting_id": e.posting_id,
+                    "posted_at": e.posted_at.ToJsonString(),
+                    "kind": e.kind,
+                    "reason": e.reason,
+                    "source_type": e.source_type,
+                    "source_id": e.source_id,
+                    "account": e.account,
+                    "member_id": e.member_id,
+                    "bucket": e.bucket,
+                    "points": e.points,
+                }
+            if not page.next_after:
+                return
+            after = page.next_after
+
     def report(self, first_day: str, last_day: str) -> dict:
         report = call(
             self._stub.GetPointsReport,
@@ -318,6 +371,11 @@ class PointsClient(Service):
                     "expired": d.expired,
                     "adjusted": d.adjusted,
                     "rewards": d.rewards,
+                    "opened": d.opened,
+                    "outstanding": d.outstanding,
+                    "outstanding_value": from_minor(
+                        d.outstanding_value.amount_minor, d.outstanding_value.currency
+                    ),
                 }
                 for d in report.days
             ],

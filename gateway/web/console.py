@@ -210,6 +210,7 @@ def overview() -> Response:
         notice=shown_notice(),
         dissatisfied=found["dissatisfied"],
         stages=stages,
+        accounting=signed_in_staff().grant in GUARDS["admin"],
     )
 
 

@@ -147,6 +147,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Campaign for the dissatisfied",
         "fa": "کمپین برای ناراضیان",
     },
+    "accounting.title": {"en": "Accounting exports", "fa": "خروجی‌های حسابداری"},
+    "accounting.from": {"en": "From (UTC day)", "fa": "از (روز به وقت جهانی)"},
+    "accounting.to": {"en": "To", "fa": "تا"},
+    "accounting.ledger": {"en": "Ledger entries (CSV)", "fa": "اقلام دفتر امتیاز (CSV)"},
+    "accounting.liability": {
+        "en": "Points owed per day (CSV)",
+        "fa": "امتیازهای بدهی به اعضا در هر روز (CSV)",
+    },
     # Segment builder
     "segments.title": {"en": "Segment builder", "fa": "ساخت بخش"},
     "segments.name": {"en": "Segment name", "fa": "نام بخش"},

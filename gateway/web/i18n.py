@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, request
 
-from gateway.web.jalali import MONTHS_FA, to_jalali
+from services.runtime.jalali import MONTHS_FA, to_jalali
 
 LANGUAGES = ("en", "fa")
 COOKIE = "lang"

@@ -12,7 +12,6 @@ session cookie meanwhile).
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -27,15 +26,14 @@ from gateway.logins import log_in_member, log_out, send_member_code
 from gateway.problems import Problem
 from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
-from gateway.web.jalali import to_gregorian, to_jalali
 from gateway.web.security import seal, unseal
+from services.runtime.jalali import to_jalali, typed_date
 
 bp = Blueprint("portal", __name__)
 bp.before_request(pages.csrf_guard)
 
 HOME = "/portal"
 HISTORY_PAGE = 10
-DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 
 
 def signed_in_member() -> str | None:
@@ -87,15 +85,7 @@ def shown_birth_date(iso: str) -> str:
 
 def typed_birth_date(text: str) -> str:
     """ISO date from either calendar: a year below 1700 is Jalali. ValueError when not a day."""
-    if not text:
-        return ""
-    found = DATE.fullmatch(text)
-    if not found:
-        raise ValueError(text)
-    year, month, day = (int(part) for part in found.groups())
-    if year < 1700:
-        return to_gregorian(year, month, day).isoformat()
-    return datetime(year, month, day).date().isoformat()
+    return typed_date(text).isoformat() if text else ""
 
 
 @bp.get(HOME)

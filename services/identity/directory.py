@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
-from services.runtime.text import ascii_digits
+from services.runtime.jalali import typed_date
 
 SOURCES = ("pos", "web", "admin")
 # Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
@@ -106,6 +107,13 @@ class MemberView:
         return cls(consents=consents, interests=interests, **data)
 
 
+class Profile(Protocol):
+    first_name: str
+    last_name: str
+    birth_date: str
+    city: str
+
+
 @dataclass(frozen=True)
 class Enrollment:
     phone: str
@@ -130,10 +138,10 @@ def birth_date(value: str) -> date | None:
     if not value:
         return None
     try:
-        parsed = date.fromisoformat(ascii_digits(value))
+        parsed = typed_date(value)
     except ValueError:
         raise InvalidArgument(
-            "birth_date must be a date YYYY-MM-DD", code="invalid-birth-date"
+            "birth_date must be a date YYYY-MM-DD (Gregorian or Jalali)", code="invalid-birth-date"
         ) from None
     if not date(1900, 1, 1) <= parsed <= utcnow().date():
         raise InvalidArgument("birth_date is out of range", code="invalid-birth-date")
@@ -163,8 +171,26 @@ class Directory:
     def email_hash(self, email: str) -> str:
         return self._hash("email", email)
 
+    def member_fields(
+        self, phone: str, phone_hash: str, email: str | None, profile: Profile, now: datetime
+    ) -> dict[str, object]:
+        """A new member's columns, from its normalised phone (and its hash) and e-mail and the
+        profile's names, birth date and city, checked."""
+        return dict(
+            phone=phone,
+            phone_hash=phone_hash,
+            email=email,
+            email_hash=self._hash("email", email) if email else None,
+            first_name=name(profile.first_name, "first_name"),
+            last_name=name(profile.last_name, "last_name"),
+            birth_date=birth_date(profile.birth_date),
+            city=name(profile.city, "city"),
+            created_at=now,
+            updated_at=now,
+        )
+
     def enroll(self, request: Enrollment) -> MemberView:
-        phone = identifiers.normalize_phone(request.phone, self._region)
+        phone, phone_hash = self.phone_hash(request.phone)
         email = identifiers.normalize_email(request.email) if request.email else None
         if request.source not in SOURCES:
             raise InvalidArgument(f"source must be one of {', '.join(SOURCES)}")
@@ -175,20 +201,8 @@ class Directory:
             raise InvalidArgument("a consent channel is given twice")
         if not set(consents) <= set(CHANNELS):
             raise InvalidArgument(f"consent channel must be one of {', '.join(CHANNELS)}")
-        phone_hash = self._hash("phone", phone)
-        fields = dict(
-            phone=phone,
-            phone_hash=phone_hash,
-            email=email,
-            email_hash=self._hash("email", email) if email else None,
-            first_name=name(request.first_name, "first_name"),
-            last_name=name(request.last_name, "last_name"),
-            birth_date=birth_date(request.birth_date),
-            city=name(request.city, "city"),
-            enrolled_store_id=store_id,
-            created_at=now,
-            updated_at=now,
-        )
+        fields = self.member_fields(phone, phone_hash, email, request, now)
+        fields["enrolled_store_id"] = store_id
         # A clash on the card number (one in 10^14) is retried; a clash on the phone is final.
         for _attempt in range(3):
             try:
@@ -253,7 +267,7 @@ class Directory:
         if member.phone_hash:
             keys.append(f"phone:{member.phone_hash}")
         if member.email_hash:
-            keys.append(f"email:{member.email_hash}")
+            keys.append(email_key(member.email_hash))
         return keys
 
     def forget_keys(self, keys: list[str]) -> None:
@@ -275,7 +289,7 @@ class Directory:
 
     def identify_by_email(self, raw: str) -> MemberView:
         email_hash = self._hash("email", identifiers.normalize_email(raw))
-        return self._identify(f"email:{email_hash}", self._only_member_with_email, email_hash)
+        return self._identify(email_key(email_hash), self._only_member_with_email, email_hash)
 
     def search_by_name(self, prefix: str, limit: int) -> list[MemberView]:
         """Live members whose first or last name starts with `prefix` (Persian and Arabic forms
@@ -329,6 +343,11 @@ class Directory:
             raise NotFound("no member with this identifier", code="member-not-found")
         self._cache.set(key, str(member_id), MEMBER_TTL)
         return self.get(str(member_id))
+
+
+def email_key(email_hash: str) -> str:
+    """The cache entry of a lookup by e-mail."""
+    return f"email:{email_hash}"
 
 
 def phone_taken() -> AlreadyExists:

@@ -9,6 +9,7 @@ number), so that consumers read the same keys and types whatever the payload's a
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
@@ -26,13 +27,16 @@ PERSONAL = (event_types.MEMBER_ENROLLED, event_types.MEMBER_PROFILE_CHANGED)
 ERASED_PAYLOAD = {"erased": True}
 
 
+def _event(member_id: uuid.UUID, payload: Message) -> tuple[str, uuid.UUID, dict]:
+    return (_TYPES[type(payload)], member_id, event_types.payload_of(payload))
+
+
 def emit(session: Session, member_id: uuid.UUID, payload: Message) -> None:
     """Writes the event whose payload this is, in the session's transaction."""
-    event = (_TYPES[type(payload)], member_id, event_types.payload_of(payload))
-    outbox.append(session, OutboxEvent, [event], utcnow())
+    outbox.append(session, OutboxEvent, [_event(member_id, payload)], utcnow())
 
 
-def profile(member: Member) -> pb.MemberProfileChanged:
+def profile(member: Member | SimpleNamespace) -> pb.MemberProfileChanged:
     """The attributes campaigns may segment on; no phone, e-mail or last name."""
     return pb.MemberProfileChanged(
         first_name=member.first_name,
@@ -43,25 +47,35 @@ def profile(member: Member) -> pb.MemberProfileChanged:
     )
 
 
-def enrolled(session: Session, member: Member, source: str) -> None:
-    consents = {c.channel: c.granted for c in member.consents}
-    attributes = profile(member)
-    emit(
-        session,
-        member.id,
-        pb.MemberEnrolled(
-            store_id=str(member.enrolled_store_id or ""),
-            source=source,
-            first_name=attributes.first_name,
-            city=attributes.city,
-            birth_date=attributes.birth_date,
-            gender=attributes.gender,
-            interests=attributes.interests,
-            consents=pb.EnrolledConsents(
-                sms=consents.get("sms", False), email=consents.get("email", False)
-            ),
+def enrolment(
+    attributes: pb.MemberProfileChanged, consents: dict[str, bool], store_id: str, source: str
+) -> pb.MemberEnrolled:
+    """The payload of `member.enrolled`: the profile's attributes (see `profile`), the consents
+    given, where and how the member joined."""
+    return pb.MemberEnrolled(
+        store_id=store_id,
+        source=source,
+        first_name=attributes.first_name,
+        city=attributes.city,
+        birth_date=attributes.birth_date,
+        gender=attributes.gender,
+        interests=attributes.interests,
+        consents=pb.EnrolledConsents(
+            sms=consents.get("sms", False), email=consents.get("email", False)
         ),
     )
+
+
+def enrolled(session: Session, member: Member, source: str) -> None:
+    consents = {c.channel: c.granted for c in member.consents}
+    store_id = str(member.enrolled_store_id or "")
+    emit(session, member.id, enrolment(profile(member), consents, store_id, source))
+
+
+def enrolled_many(session: Session, payloads: dict[uuid.UUID, pb.MemberEnrolled]) -> None:
+    """One `member.enrolled` per member, written together."""
+    events = [_event(member_id, payload) for member_id, payload in payloads.items()]
+    outbox.append(session, OutboxEvent, events, utcnow())
 
 
 def profile_changed(session: Session, member: Member) -> None:

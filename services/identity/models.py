@@ -68,6 +68,8 @@ class Member(Base):
     merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     enrolled_store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
+    # The member's id in the system an import brought them from: a second import finds them.
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -34,6 +34,7 @@ def _member_document(member: Member) -> dict[str, Any]:
     return {
         "id": str(member.id),
         "card_number": member.card_number,
+        "external_id": member.external_id,
         "phone": member.phone,
         "email": member.email,
         "first_name": member.first_name,

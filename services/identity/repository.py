@@ -7,7 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -430,4 +442,32 @@ def members_named(session: Session, prefix: str, limit: int) -> list[Member]:
             .order_by(Member.name_key, Member.id)
             .limit(limit)
         )
+    )
+
+
+def members_matching_import(
+    session: Session, external_ids: Sequence[str], phone_hashes: Sequence[str]
+) -> list[Row]:
+    """The members (`id`, `external_id`, `phone_hash`) an import's rows name already, by their
+    external id or their phone."""
+    return list(
+        session.execute(
+            select(Member.id, Member.external_id, Member.phone_hash).where(
+                or_(Member.external_id.in_(external_ids), Member.phone_hash.in_(phone_hashes))
+            )
+        )
+    )
+
+
+def add_members(session: Session, members: list[dict], consents: list[dict]) -> None:
+    """New members and their consents, each in one statement; IntegrityError when a phone,
+    card or external id was taken meanwhile."""
+    session.execute(insert(Member.__table__), members)
+    if consents:
+        session.execute(insert(Consent.__table__), consents)
+
+
+def cards_taken(session: Session, card_numbers: Sequence[str]) -> set[str]:
+    return set(
+        session.scalars(select(Member.card_number).where(Member.card_number.in_(card_numbers)))
     )

@@ -11,6 +11,7 @@ from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
 from services.identity.events import EventFeed
 from services.identity.identifiers import PiiHasher
+from services.identity.imports import MemberImport
 from services.identity.login import MemberLogin
 from services.identity.member_messages import MemberMessages
 from services.identity.merging import Merger
@@ -60,6 +61,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     login_throttle = LoginThrottle(database, hasher, settings.staff_login_failures_per_minute)
     parts = IdentityParts(
         directory=directory,
+        imports=MemberImport(database, directory),
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
         merger=merger,

@@ -15,6 +15,7 @@ from services.identity import member_messages
 from services.identity.audit import AuditTrail
 from services.identity.directory import Directory, Enrollment, MemberView
 from services.identity.events import EventFeed
+from services.identity.imports import ImportRow, MemberImport
 from services.identity.login import MemberLogin
 from services.identity.member_messages import MemberMessages
 from services.identity.merging import Merger
@@ -130,6 +131,7 @@ def _channel(value: int) -> str:
 @dataclass(frozen=True)
 class IdentityParts:
     directory: Directory
+    imports: MemberImport
     terminals: Terminals
     profiles: Profiles
     merger: Merger
@@ -162,6 +164,39 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             )
         )
         return pb.EnrollMemberResponse(member=member_message(view))
+
+    def ImportMembers(self, request: pb.ImportMembersRequest, context: grpc.ServicerContext):
+        rows = [
+            ImportRow(
+                line=row.line,
+                phone=row.phone,
+                external_id=row.external_id,
+                card_number=row.card_number,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                birth_date=row.birth_date,
+                city=row.city,
+                consents=tuple(
+                    (CHANNEL_NAMES.get(c.channel, ""), c.granted, c.given_on) for c in row.consents
+                ),
+            )
+            for row in request.rows
+        ]
+        results = self._parts.imports.run(rows, request.dry_run)
+        return pb.ImportMembersResponse(
+            results=[
+                pb.MemberImportResult(
+                    line=r.line,
+                    outcome=r.outcome,
+                    member_id=r.member_id,
+                    error_code=r.error_code,
+                    error=r.error,
+                    card_replaced=r.card_replaced,
+                )
+                for r in results
+            ]
+        )
 
     def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
         view = self._parts.directory.get(request.member_id)

@@ -31,6 +31,8 @@ EARNED = "program:earned"
 REDEEMED = "program:redeemed"
 EXPIRED = "program:expired"
 ADJUSTED = "program:adjustments"
+# Where imported members' opening balances come from.
+OPENING = "program:opening"
 TOUCHED_MEMBERS = "points_members_touched"
 # How many lots a spend reads at a time.
 TAKE_BATCH = 100
@@ -249,6 +251,51 @@ class Book:
             created_at=self.now,
         )
 
+    def earn_many(
+        self,
+        credits: list[tuple[uuid.UUID, int, datetime | None]],
+        *,
+        kind: str,
+        reason: str,
+        source_type: str,
+        source_id: str,
+        source: str,
+        from_account: str,
+    ) -> None:
+        """Credits (member, points, expiry) to many members in one posting, available at once,
+        each in a lot of its own (the program's expiry when none is given); a member's debt is
+        paid off first. What `earn` does for one, set-based for an import's thousands."""
+        moves: list[Move] = []
+        lots: list[dict] = []
+        debts: dict[uuid.UUID, int] = {}
+        for member_id, points, expires_at in credits:
+            if points <= 0:
+                continue
+            debt = debts.get(member_id, self.balances[member_id].debt)
+            pay_debt = min(points, -debt)
+            debts[member_id] = debt + pay_debt
+            rest = points - pay_debt
+            moves += [
+                program(from_account, -points),
+                member(member_id, "debt", pay_debt),
+                member(member_id, "available", rest),
+            ]
+            if rest:
+                lots.append(
+                    {
+                        "member_id": member_id,
+                        "status": "available",
+                        "points": rest,
+                        "remaining": rest,
+                        "available_at": self.now,
+                        "expires_at": expires_at or self.policy.expiry.expires_at(self.now),
+                        "source": source[:40],
+                        "created_at": self.now,
+                    }
+                )
+        self.post(kind, reason, source_type, source_id, moves)
+        repository.add_lots(self.session, lots)
+
     def take(
         self, member_id: uuid.UUID, points: int, first: Lot | None = None
     ) -> list[tuple[Lot, int]]:
@@ -357,6 +404,14 @@ class Book:
         if held.tier is None:
             return self._set_tier(member_id, held, before, next_review, floor=None)
         return before.name, before.name
+
+    def grant_tier(self, member_id: uuid.UUID, tier: Tier) -> tuple[str, str]:
+        """Gives the member a tier until their next review, a window from now (an imported
+        member's standing); the review keeps it only if their spend earns it, and a higher
+        tier their spend earns meanwhile lifts them at once. Returns (before, after)."""
+        ladder = self.policy.ladder
+        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        return self._set_tier(member_id, held, tier, self.now + ladder.window, floor=None)
 
     def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
         """After a refund: a tier the member was upgraded to since their last review falls back

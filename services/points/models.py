@@ -375,3 +375,16 @@ class PartnerCode(Base):
     code: Mapped[str] = mapped_column(String(200))
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OpeningBalance(Base):
+    """The opening balance an import gave a member, posted once: a second import of the member
+    finds this row and posts nothing, whatever points its file says."""
+
+    __tablename__ = "opening_balances"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    tier: Mapped[str] = mapped_column(String(40), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

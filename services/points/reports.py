@@ -1,6 +1,7 @@
 """What the club owes and what moved: points liability, coupons outstanding, and points
-earned, reversed, redeemed (on rewards among them), expired and adjusted per day. Read
-straight from the ledger; nothing is kept twice."""
+earned, reversed, redeemed (on rewards among them), expired, adjusted and opened (imported
+members' opening balances) per day, with the points owed at each day's end. Read straight from
+the ledger; nothing is kept twice."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from services.points import repository
+from services.points.ledger import ADJUSTED, EARNED, EXPIRED, OPENING, REDEEMED
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 
 MAX_DAYS = 366
+EXPORT_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,27 @@ class Day:
     redeemed: int
     expired: int
     adjusted: int
+    opened: int
     # Of redeemed, spent on rewards (less points given back by cancelled coupons).
     rewards: int = 0
+    # Points owed to members at the end of the day (available, pending and held).
+    outstanding: int = 0
+    outstanding_value_minor: int = 0
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    entry_id: int
+    posting_id: int
+    posted_at: datetime
+    kind: str
+    reason: str
+    source_type: str
+    source_id: str
+    account: str
+    member_id: str
+    bucket: str
+    points: int
 
 
 class Reports:
@@ -52,32 +74,62 @@ class Reports:
 
     def daily(self, first: date, last: date) -> list[Day]:
         """One row per day from `first` to `last` (UTC days), quiet days included."""
-        if last < first or (last - first).days >= MAX_DAYS:
-            raise InvalidArgument(
-                f"the period must run forwards and span at most {MAX_DAYS} days",
-                code="invalid-period",
-            )
-        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-        end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+        start, end = _period(first, last)
         with self._db.read() as session:
             rows = repository.program_movements(session, start, end)
+            owed = repository.owed_before(session, start)
+            owed_moves = repository.owed_movements(session, start, end)
             on_rewards = repository.reward_spending(session, start, end)
         span = range((last - first).days + 1)
         days = {first + timedelta(days=n): dict.fromkeys(_COLUMNS, 0) for n in span}
         for day, account, outflow, inflow in rows:
             totals = days[day]
-            if account == "program:earned":
+            if account == EARNED:
                 totals["earned"] += outflow
                 totals["reversed"] += inflow
-            elif account == "program:redeemed":
+            elif account == REDEEMED:
                 totals["redeemed"] += inflow - outflow
-            elif account == "program:expired":
+            elif account == EXPIRED:
                 totals["expired"] += inflow - outflow
-            elif account == "program:adjustments":
+            elif account == ADJUSTED:
                 totals["adjusted"] += outflow - inflow
+            elif account == OPENING:
+                totals["opened"] += outflow - inflow
         for day, points in on_rewards:
             days[day]["rewards"] += points
-        return [Day(day, **totals) for day, totals in sorted(days.items())]
+        report = []
+        for day, totals in sorted(days.items()):
+            owed += owed_moves.get(day, 0)
+            value = owed * self._policy.point_value_minor
+            report.append(Day(day, **totals, outstanding=owed, outstanding_value_minor=value))
+        return report
+
+    def book_entries(
+        self, first: date, last: date, after: int, limit: int
+    ) -> tuple[list[BookEntry], int]:
+        """A page of the entries of the postings made over the period, in the order written,
+        and the `after` of the next page (0: none)."""
+        start, end = _period(first, last)
+        limit = min(max(limit or EXPORT_PAGE, 1), EXPORT_PAGE)
+        with self._db.read() as session:
+            rows = repository.book_entries(session, start, end, max(after, 0), limit)
+        entries = [
+            BookEntry(
+                entry_id=row[0],
+                posting_id=row[1],
+                posted_at=row[2],
+                kind=row[3],
+                reason=row[4],
+                source_type=row[5],
+                source_id=row[6],
+                account=row[7],
+                member_id=str(row[8] or ""),
+                bucket=row[9] or "",
+                points=int(row[10]),
+            )
+            for row in rows
+        ]
+        return entries, entries[-1].entry_id if len(entries) == limit else 0
 
     def coupons_outstanding(self) -> int:
         """Coupons issued and neither used, expired nor cancelled now."""
@@ -85,4 +137,15 @@ class Reports:
             return repository.coupons_outstanding(session, utcnow())
 
 
-_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "rewards")
+def _period(first: date, last: date) -> tuple[datetime, datetime]:
+    """The UTC instants the days from `first` to `last` run between."""
+    if last < first or (last - first).days >= MAX_DAYS:
+        raise InvalidArgument(
+            f"the period must run forwards and span at most {MAX_DAYS} days",
+            code="invalid-period",
+        )
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "opened", "rewards")

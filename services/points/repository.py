@@ -24,6 +24,7 @@ from services.points.models import (
     KnownMember,
     Lot,
     MemberTier,
+    OpeningBalance,
     PartnerCode,
     Posting,
     Purchase,
@@ -244,6 +245,12 @@ def add_lot(session: Session, **values: object) -> int:
     return session.execute(_ADD_LOT, values).scalar_one()
 
 
+def add_lots(session: Session, lots: list[dict]) -> None:
+    """Many new lots in one statement (their ids are not needed)."""
+    if lots:
+        session.execute(insert(_lots), lots)
+
+
 def add_purchase(session: Session, **values: object) -> None:
     """The purchase's record; raises IntegrityError if its transaction id was recorded."""
     session.execute(_ADD_PURCHASE, values)
@@ -412,6 +419,59 @@ def _posting_day(session: Session) -> Any:
     if _dialect(session) == "postgresql":
         return func.date(func.timezone("UTC", Posting.created_at))
     return func.date(Posting.created_at)
+
+
+# The points the club owes: what members hold available, pending or on hold (not their debt).
+_OWED = and_(Entry.member_id.is_not(None), Entry.bucket.in_(("available", "pending", "held")))
+
+
+def owed_before(session: Session, end: datetime) -> int:
+    """The points owed to members (available, pending, held) by postings before `end`."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Entry.amount), 0))
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(_OWED, Posting.created_at < end)
+    )
+    return int(total or 0)
+
+
+def owed_movements(session: Session, start: datetime, end: datetime) -> dict[date, int]:
+    """UTC day → net change of the points owed to members, for postings in [start, end)."""
+    day = _posting_day(session)
+    rows = session.execute(
+        select(day, func.sum(Entry.amount))
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(_OWED, Posting.created_at >= start, Posting.created_at < end)
+        .group_by(day)
+    ).all()
+    return {_as_date(row[0]): int(row[1]) for row in rows}
+
+
+def book_entries(
+    session: Session, start: datetime, end: datetime, after: int, limit: int
+) -> list[Row]:
+    """The entries of postings in [start, end) after entry `after`, in the order written."""
+    return list(
+        session.execute(
+            select(
+                Entry.id,
+                Entry.posting_id,
+                Posting.created_at,
+                Posting.kind,
+                Posting.reason,
+                Posting.source_type,
+                Posting.source_id,
+                Entry.account,
+                Entry.member_id,
+                Entry.bucket,
+                Entry.amount,
+            )
+            .join(Posting, Posting.id == Entry.posting_id)
+            .where(Posting.created_at >= start, Posting.created_at < end, Entry.id > after)
+            .order_by(Entry.id)
+            .limit(limit)
+        )
+    )
 
 
 def _as_date(value: Any) -> date:
@@ -622,6 +682,21 @@ def adjustments_of(session: Session, member_ids: list[uuid.UUID], limit: int) ->
             .limit(limit)
         )
     )
+
+
+def members_with_opening_balance(
+    session: Session, member_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    return set(
+        session.scalars(
+            select(OpeningBalance.member_id).where(OpeningBalance.member_id.in_(member_ids))
+        )
+    )
+
+
+def add_opening_balances(session: Session, rows: list[dict]) -> None:
+    """Raises IntegrityError if another import recorded one of these members meanwhile."""
+    session.execute(insert(OpeningBalance.__table__), rows)
 
 
 # The rewards catalog and its coupons.

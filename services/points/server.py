@@ -20,6 +20,7 @@ from services.points.jobs import Jobs
 from services.points.ledger import count_committed_postings
 from services.points.members import Members
 from services.points.models import FeedCursor, OutboxEvent
+from services.points.openings import OpeningBalances
 from services.points.purchases import Purchases
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
@@ -83,6 +84,7 @@ def build(config: ServiceConfig) -> Service:
             redemptions=Redemptions(database, policy, members),
             refunds=Refunds(database, policy),
             adjustments=Adjustments(database, policy, members),
+            openings=OpeningBalances(database, policy),
             jobs=jobs,
             reports=Reports(database, policy),
             members=members,

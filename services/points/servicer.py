@@ -18,6 +18,7 @@ from services.points.catalog import Catalog
 from services.points.coupons import Coupons
 from services.points.jobs import Jobs
 from services.points.members import Members
+from services.points.openings import OpeningBalances, OpeningRow
 from services.points.policy import PointsPolicy
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
@@ -72,6 +73,7 @@ class PointsParts:
     redemptions: Redemptions
     refunds: Refunds
     adjustments: Adjustments
+    openings: OpeningBalances
     jobs: Jobs
     reports: Reports
     members: Members
@@ -276,6 +278,29 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             )
         )
 
+    def ImportOpeningBalances(
+        self, request: pb.ImportOpeningBalancesRequest, context: grpc.ServicerContext
+    ):
+        rows = [
+            OpeningRow(
+                line=row.line,
+                member_id=row.member_id,
+                points=row.points,
+                expires_at=from_timestamp(row.expires_at),
+                tier=row.tier,
+            )
+            for row in request.rows
+        ]
+        results = self._parts.openings.run(rows, request.dry_run)
+        return pb.ImportOpeningBalancesResponse(
+            results=[
+                pb.OpeningBalanceResult(
+                    line=r.line, outcome=r.outcome, error_code=r.error_code, error=r.error
+                )
+                for r in results
+            ]
+        )
+
     def ForgetMember(self, request: pb.ForgetMemberRequest, context: grpc.ServicerContext):
         self._parts.members.forget(request.member_id)
         return pb.ForgetMemberResponse()
@@ -297,11 +322,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
 
     def GetPointsReport(self, request: pb.GetPointsReportRequest, context: grpc.ServicerContext):
-        try:
-            first = date.fromisoformat(request.first_day)
-            last = date.fromisoformat(request.last_day)
-        except ValueError:
-            raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None
+        first, last = _period(request.first_day, request.last_day)
         liability = self._parts.reports.liability()
         days = self._parts.reports.daily(first, last)
         return pb.GetPointsReportResponse(
@@ -318,11 +339,39 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                     redeemed=d.redeemed,
                     expired=d.expired,
                     adjusted=d.adjusted,
+                    opened=d.opened,
+                    outstanding=d.outstanding,
+                    outstanding_value=self._money(d.outstanding_value_minor),
                     rewards=d.rewards,
                 )
                 for d in days
             ],
             coupons_outstanding=self._parts.reports.coupons_outstanding(),
+        )
+
+    def ExportLedger(self, request: pb.ExportLedgerRequest, context: grpc.ServicerContext):
+        first, last = _period(request.first_day, request.last_day)
+        entries, next_after = self._parts.reports.book_entries(
+            first, last, request.after, request.limit
+        )
+        return pb.ExportLedgerResponse(
+            entries=[
+                pb.BookEntry(
+                    entry_id=e.entry_id,
+                    posting_id=e.posting_id,
+                    posted_at=to_timestamp(e.posted_at),
+                    kind=e.kind,
+                    reason=e.reason,
+                    source_type=e.source_type,
+                    source_id=e.source_id,
+                    account=e.account,
+                    member_id=e.member_id,
+                    bucket=e.bucket,
+                    points=e.points,
+                )
+                for e in entries
+            ],
+            next_after=next_after,
         )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
@@ -426,3 +475,10 @@ def _redeemed(result: Redeemed) -> pb.RedeemRewardResponse:
         points_spent=result.points_spent,
         balance=pb.Balance(available=result.available, pending=result.pending),
     )
+
+
+def _period(first_day: str, last_day: str) -> tuple[date, date]:
+    try:
+        return date.fromisoformat(first_day), date.fromisoformat(last_day)
+    except ValueError:
+        raise InvalidArgument("days must be YYYY-MM-DD", code="invalid-period") from None

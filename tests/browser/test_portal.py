@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page, expect
 
 from deploy.local import Suite
-from gateway.web.jalali import MONTHS_FA, to_jalali
+from services.runtime.jalali import MONTHS_FA, to_jalali
 from tests.browser.conftest import Screens
 from tests.support import Api, Pos, e164, eventually, last_code, new_phone
 

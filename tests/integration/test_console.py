@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import requests
@@ -262,3 +262,20 @@ def test_the_builder_offers_the_kinds_the_proto_lists_with_their_fields(
         shown = re.search(rf'<div data-kinds="([\w ]*)">\s*<label for="{name}"', page)
         assert shown is not None, name
         assert set(shown.group(1).split()) == {k for k, fields in kinds.items() if name in fields}
+
+
+def test_an_admin_downloads_the_accounting_files_from_the_console(sqlite_suite: Suite) -> None:
+    admin, _ = signed_in(sqlite_suite, "admin")
+    overview = admin.get(sqlite_suite.gateway_url + "/console", timeout=30).text
+    assert 'action="/v1/admin/exports/ledger.csv"' in overview
+    today = datetime.now(UTC).date().isoformat()
+    ledger = admin.get(
+        sqlite_suite.gateway_url + "/v1/admin/exports/liability.csv",
+        params={"from": today, "to": today},
+        timeout=30,
+    )
+    assert ledger.status_code == 200
+    assert ledger.text.removeprefix("\ufeff").startswith("day,earned,")
+    marketer, _ = signed_in(sqlite_suite, "marketer")
+    page = marketer.get(sqlite_suite.gateway_url + "/console", timeout=30).text
+    assert 'id="accounting"' not in page

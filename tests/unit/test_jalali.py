@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway.web.jalali import to_gregorian, to_jalali
+from services.runtime.jalali import to_gregorian, to_jalali, typed_date
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,11 @@ def test_back_to_gregorian_for_every_day_of_seventy_years() -> None:
 def test_days_that_do_not_exist_are_refused(jalali: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError):
         to_gregorian(*jalali)
+
+
+def test_a_typed_day_is_read_in_either_calendar_and_any_digits() -> None:
+    assert typed_date("۱۳۷۰/۰۱/۳۱") == date(1991, 4, 20)
+    assert typed_date("1991-4-20") == date(1991, 4, 20)
+    for text in ("1991-02-30", "1402/12/30", "20 April 1991"):
+        with pytest.raises(ValueError):
+            typed_date(text)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+
+from services.runtime.text import ascii_digits
 
 _DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
@@ -87,3 +90,20 @@ def to_gregorian(jy: int, jm: int, jd: int) -> date:
     if to_jalali(result) != (jy - 1595, jm, jd):  # Esfand 30 of a common year
         raise ValueError("no such Jalali date")
     return result
+
+
+_TYPED_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+# A year below this is a Jalali one: Jalali years are about 621 behind Gregorian ones.
+_JALALI_BEFORE = 1700
+
+
+def typed_date(text: str) -> date:
+    """The day a person typed in either calendar (`1370/01/31` or `1991-04-20`, any digits).
+    ValueError when it is not a day."""
+    found = _TYPED_DATE.fullmatch(ascii_digits(text.strip()))
+    if not found:
+        raise ValueError(text)
+    year, month, day = (int(part) for part in found.groups())
+    if year < _JALALI_BEFORE:
+        return to_gregorian(year, month, day)
+    return date(year, month, day)
