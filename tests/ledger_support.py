@@ -16,6 +16,7 @@ from services.points.members import IdentityAnswer, Members
 from services.points.policy import Expiry, PointsPolicy
 from services.points.purchases import PurchaseInput, Purchases
 from services.points.redemptions import Redemptions
+from services.points.referrals import Referrals
 from services.points.refunds import Refunds
 from services.points.server import MIGRATIONS
 from services.runtime.db import Database
@@ -80,6 +81,7 @@ class PointsWorld:
         self.refunds = Refunds(self.database, self.policy, self.clock)
         self.adjustments = Adjustments(self.database, self.policy, self.members, self.clock)
         self.jobs = Jobs(self.database, self.policy, self.clock, batch_members=7)
+        self.referrals = Referrals(self.database, self.policy, self.clock)
 
     def buy(self, member: str, points: int, transaction_id: str | None = None) -> str:
         """A purchase that earns exactly `points` at the base rate; returns its transaction id."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
@@ -558,3 +558,76 @@ def stages():
 )
 def member_view():
     return clients().campaigns.member_view_status()
+
+
+REFERRAL_PROGRAM_REQUEST = {
+    "type": "object",
+    "required": ["referrer_points", "referee_points", "min_purchase", "monthly_cap"],
+    "additionalProperties": False,
+    "properties": {
+        "referrer_points": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Points for the member whose code the friend gave",
+        },
+        "referee_points": {"type": "integer", "minimum": 0, "description": "Points for the friend"},
+        "min_purchase": {
+            "type": ["string", "integer"],
+            "description": "The friend's first purchase of at least this much rewards both",
+        },
+        "monthly_cap": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 10000,
+            "description": "Friends a month (UTC) who earn the referrer their part; the friend"
+            " still gets theirs",
+        },
+        "active": {
+            "type": "boolean",
+            "description": "Off: codes given at enrolment are refused (default on)",
+        },
+    },
+}
+REFERRAL_PROGRAM = {
+    "type": "object",
+    "required": ["referrer_points", "referee_points", "min_purchase", "monthly_cap", "active"],
+    "properties": {
+        **REFERRAL_PROGRAM_REQUEST["properties"],
+        "currency": {"type": "string"},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/marketing/referral-program",
+    "PUT",
+    summary="Set the referral program",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=REFERRAL_PROGRAM_REQUEST,
+    example={
+        "referrer_points": 500,
+        "referee_points": 200,
+        "min_purchase": "500000",
+        "monthly_cap": 10,
+        "active": True,
+    },
+    responses={200: ("The program", REFERRAL_PROGRAM), **REFUSED},
+)
+def set_referral_program(body: dict):
+    return clients().points.set_referral_program(body, g.caller.actor)
+
+
+@operation(
+    bp,
+    "/v1/marketing/referral-program",
+    "GET",
+    summary="The referral program",
+    tag=TAG,
+    auth=MARKETER,
+    responses={200: ("The program (off, with zeros, until it is set)", REFERRAL_PROGRAM)},
+)
+def get_referral_program():
+    return clients().points.referral_program()

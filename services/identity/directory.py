@@ -11,10 +11,11 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity import events, identifiers, repository
+from services.identity import events, identifiers, referrals, repository
 from services.identity.member_cache import member_key
 from services.identity.models import Consent, Member
 from services.identity.qr import QrTokens
+from services.identity.referrals import ReferralCodes
 from services.identity.senders import CHANNELS
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -54,6 +55,7 @@ class MemberView:
     gender: str = ""
     interests: tuple[str, ...] = ()
     erased: bool = False
+    referrer_id: str = ""
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
@@ -92,6 +94,7 @@ class MemberView:
             gender=member.gender,
             interests=tuple(member.interests or ()),
             erased=member.erased_at is not None,
+            referrer_id=str(member.referrer_id or ""),
         )
 
     def to_cache(self) -> dict:
@@ -116,6 +119,7 @@ class Enrollment:
     consents: tuple[tuple[str, bool], ...] = ()
     store_id: str = ""
     source: str = "pos"
+    referral_code: str = ""
 
 
 def name(value: str, field: str) -> str:
@@ -147,12 +151,20 @@ class Directory:
         hasher: identifiers.PiiHasher,
         region: str,
         qr_tokens: QrTokens,
+        referral_codes: ReferralCodes,
     ) -> None:
         self._db = database
         self._cache = cache
         self._hash = hasher
         self._region = region
         self._qr = qr_tokens
+        self._referrals = referral_codes
+
+    def check_referral(self, referral_code: str) -> None:
+        """Refuses a referral code that cannot refer anyone now, before anything is spent."""
+        with self._db.read() as session:
+            referrals.referrer_of(session, referral_code)
+        self._referrals.check_open()
 
     def phone_hash(self, raw: str) -> tuple[str, str]:
         """The phone in E.164 and its keyed hash."""
@@ -175,6 +187,8 @@ class Directory:
         if not set(consents) <= set(CHANNELS):
             raise InvalidArgument(f"consent channel must be one of {', '.join(CHANNELS)}")
         phone_hash = self._hash("phone", phone)
+        if request.referral_code:
+            self.check_referral(request.referral_code)
         fields = dict(
             phone=phone,
             phone_hash=phone_hash,
@@ -196,7 +210,11 @@ class Directory:
                         raise phone_taken()
                     if store_id and not repository.store_by_id(session, store_id):
                         raise NotFound("store not found", code="store-not-found")
+                    referrer_id = None
+                    if request.referral_code:
+                        referrer_id = referrals.referrer_of(session, request.referral_code)
                     member = Member(
+                        referrer_id=referrer_id,
                         card_number=identifiers.new_card_number(),
                         consents=[
                             Consent(channel=c, granted=g, source=request.source, updated_at=now)
@@ -207,6 +225,8 @@ class Directory:
                     session.add(member)
                     session.flush()
                     events.enrolled(session, member, request.source)
+                    if referrer_id is not None:
+                        events.referred(session, referrer_id, member.id)
                     view = MemberView.of(member)
                 # An e-mail may be shared: a lookup cached before this member must ask again.
                 self.forget(member)

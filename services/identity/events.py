@@ -60,8 +60,13 @@ def enrolled(session: Session, member: Member, source: str) -> None:
             consents=pb.EnrolledConsents(
                 sms=consents.get("sms", False), email=consents.get("email", False)
             ),
+            referrer_id=str(member.referrer_id or ""),
         ),
     )
+
+
+def referred(session: Session, referrer_id: uuid.UUID, friend_id: uuid.UUID) -> None:
+    emit(session, referrer_id, pb.MemberReferred(friend_id=str(friend_id)))
 
 
 def profile_changed(session: Session, member: Member) -> None:

@@ -65,6 +65,9 @@ class Member(Base):
     merged_into: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     enrolled_store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
+    # The code this member gives friends (given at the first ask), and who referred them.
+    referral_code: Mapped[str | None] = mapped_column(String(12), unique=True)
+    referrer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -17,6 +17,7 @@ from services.identity.points_client import PointsLedger
 from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
 from services.identity.qr import QrTokens
+from services.identity.referrals import ReferralCodes
 from services.identity.senders import senders_for
 from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
@@ -45,7 +46,8 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     # Signed with a key derived from the PII key: one secret to keep, the same on every replica.
     qr_tokens = QrTokens(hasher("qr-token-key", "v1"), settings.qr_ttl_seconds)
     points = PointsLedger(settings.points_addr, credentials)
-    directory = Directory(database, cache, hasher, settings.region, qr_tokens)
+    referral_codes = ReferralCodes(database, points.referrals_open)
+    directory = Directory(database, cache, hasher, settings.region, qr_tokens, referral_codes)
     sessions = Sessions(database, cache)
     messages = MemberMessages(database, senders_for(settings.senders, settings.dev_outbox))
     codes = LoginCodes(database, cache, hasher, messages, settings.codes)
@@ -53,6 +55,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     login_throttle = LoginThrottle(database, hasher, settings.staff_login_failures_per_minute)
     parts = IdentityParts(
         directory=directory,
+        referral_codes=referral_codes,
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
         merger=merger,

@@ -20,6 +20,7 @@ from services.identity.merging import Merger
 from services.identity.models import ApiKey
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
+from services.identity.referrals import ReferralCodes
 from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -67,6 +68,7 @@ def member_message(view: MemberView) -> pb.Member:
         gender=view.gender,
         interests=list(view.interests),
         erased=view.erased,
+        referrer_id=view.referrer_id,
     )
 
 
@@ -110,6 +112,7 @@ def _channel(value: int) -> str:
 @dataclass(frozen=True)
 class IdentityParts:
     directory: Directory
+    referral_codes: ReferralCodes
     terminals: Terminals
     profiles: Profiles
     merger: Merger
@@ -138,9 +141,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 consents=tuple(consents),
                 store_id=request.store_id,
                 source=request.source or "pos",
+                referral_code=request.referral_code,
             )
         )
         return pb.EnrollMemberResponse(member=member_message(view))
+
+    def GetReferralCode(self, request: pb.GetReferralCodeRequest, context: grpc.ServicerContext):
+        code = self._parts.referral_codes.code_of(request.member_id)
+        return pb.GetReferralCodeResponse(code=code)
 
     def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
         view = self._parts.directory.get(request.member_id)
@@ -305,7 +313,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.StartLoginResponse(expires_in_seconds=ttl)
 
     def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):
-        login = self._parts.login.verify(request.phone, request.code)
+        login = self._parts.login.verify(request.phone, request.code, request.referral_code)
         return pb.VerifyLoginResponse(
             token=login.token,
             expires_at=to_timestamp(login.expires_at),

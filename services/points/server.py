@@ -19,6 +19,7 @@ from services.points.members import Members
 from services.points.models import FeedCursor, OutboxEvent
 from services.points.purchases import Purchases
 from services.points.redemptions import Redemptions
+from services.points.referrals import Referrals
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.servicer import PointsParts, PointsServicer
@@ -79,6 +80,7 @@ def build(config: ServiceConfig) -> Service:
             jobs=jobs,
             reports=Reports(database, policy),
             members=members,
+            referrals=Referrals(database, policy),
             events=lambda cursor, limit: events.read(database, cursor, limit),
             currency=policy.currency,
         )

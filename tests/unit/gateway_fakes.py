@@ -91,7 +91,9 @@ class FakeIdentity:
     def start_login(self, phone: str, client_address: str) -> int:
         return 120
 
-    def verify_login(self, phone: str, code: str, client_address: str) -> Grant:
+    def verify_login(
+        self, phone: str, code: str, client_address: str, referral_code: str = ""
+    ) -> Grant:
         self.logins.append(phone)
         if code != LOGIN_CODE:
             raise Problem(401, "invalid-code", "the code is wrong or expired")

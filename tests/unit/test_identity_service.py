@@ -219,6 +219,7 @@ def test_events_carry_the_payloads_consumers_read(identity: Identity) -> None:
                 "gender": "",
                 "interests": [],
                 "consents": {"sms": True, "email": False},
+                "referrer_id": "",
             },
         ),
         (
@@ -233,6 +234,7 @@ def test_events_carry_the_payloads_consumers_read(identity: Identity) -> None:
                 "gender": "",
                 "interests": [],
                 "consents": {"sms": False, "email": False},
+                "referrer_id": "",
             },
         ),
         (
