@@ -163,7 +163,7 @@ def export_member(clients: Clients, member_id: str) -> dict:
 def member_referral(clients: Clients, member_id: str) -> dict:
     """The member's referral code, its link (the portal's login page with the code filled in),
     and the friends it brought."""
-    code = clients.identity.referral_code(member_id)
-    invited, rewarded = clients.points.referral_standing(member_id)
+    code, invited = clients.identity.referral_code(member_id)
+    rewarded = clients.points.referrals_rewarded(member_id)
     link = f"{request.host_url}portal?{urlencode({'ref': code})}"
     return {"code": code, "link": link, "invited": invited, "rewarded": rewarded}

@@ -143,10 +143,12 @@ class IdentityClient(Service):
         lookup = pb.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
         return member_json(call(self._stub.IdentifyMember, lookup).member)
 
-    def referral_code(self, member_id: str) -> str:
-        """The member's referral code (given at the first ask)."""
+    def referral_code(self, member_id: str) -> tuple[str, int]:
+        """The member's referral code (given at the first ask), and the friends who enrolled
+        with it."""
         request = pb.GetReferralCodeRequest(member_id=member_id)
-        return call(self._stub.GetReferralCode, request).code
+        answer = call(self._stub.GetReferralCode, request)
+        return answer.code, answer.invited
 
     def member(self, member_id: str) -> dict:
         """The member `member_id` names (a merged duplicate's id names its survivor)."""

@@ -297,11 +297,10 @@ class PointsClient(Service):
         request = pb.GetReferralProgramRequest()
         return referral_program_json(call(self._stub.GetReferralProgram, request).program)
 
-    def referral_standing(self, member_id: str) -> tuple[int, int]:
-        """(friends the member referred, friends whose purchase rewarded the referral)."""
+    def referrals_rewarded(self, member_id: str) -> int:
+        """Friends of the member whose purchase rewarded the referral."""
         request = pb.GetReferralStandingRequest(member_id=member_id)
-        standing = call(self._stub.GetReferralStanding, request)
-        return standing.invited, standing.rewarded
+        return call(self._stub.GetReferralStanding, request).rewarded
 
 
 def referral_program_json(program: pb.ReferralProgram) -> dict:

@@ -63,8 +63,9 @@ class ReferralCodes:
         if not self._program_open():
             raise invalid_referral_code()
 
-    def code_of(self, member_id: str) -> str:
-        """The member's code, given now if they have none yet."""
+    def code_of(self, member_id: str) -> tuple[str, int]:
+        """The member's code, given now if they have none yet, and how many friends enrolled
+        with it (or with the code of a duplicate merged into the member)."""
         parsed = parse_id(member_id, "member")
         for _attempt in range(3):
             try:
@@ -75,7 +76,7 @@ class ReferralCodes:
                     member = repository.member_for_update(session, member.id)
                     if member.referral_code is None:
                         member.referral_code = new_code()
-                    return member.referral_code
+                    return member.referral_code, repository.friends_referred(session, member.id)
             except IntegrityError:
                 continue  # another member has this code (one in 27 billion): draw again
         raise AlreadyExists("could not issue a referral code, try again", code="code-clash")

@@ -93,6 +93,14 @@ def member_id_by_referral_code(session: Session, code: str) -> uuid.UUID | None:
     return session.scalar(select(Member.id).where(Member.referral_code == code))
 
 
+def friends_referred(session: Session, member_id: uuid.UUID) -> int:
+    """Members who enrolled with the code of this member or of a duplicate merged into it."""
+    referrers = select(Member.id).where(
+        or_(Member.id == member_id, Member.merged_into == member_id)
+    )
+    return session.scalar(select(func.count()).where(Member.referrer_id.in_(referrers)))
+
+
 def member_id_by_card(session: Session, card_number: str) -> uuid.UUID | None:
     return session.scalar(select(Member.id).where(Member.card_number == card_number))
 

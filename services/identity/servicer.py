@@ -147,8 +147,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.EnrollMemberResponse(member=member_message(view))
 
     def GetReferralCode(self, request: pb.GetReferralCodeRequest, context: grpc.ServicerContext):
-        code = self._parts.referral_codes.code_of(request.member_id)
-        return pb.GetReferralCodeResponse(code=code)
+        code, invited = self._parts.referral_codes.code_of(request.member_id)
+        return pb.GetReferralCodeResponse(code=code, invited=invited)
 
     def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
         view = self._parts.directory.get(request.member_id)

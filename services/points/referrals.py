@@ -88,12 +88,13 @@ class Referrals(Operations):
         with self._db.read() as session:
             return ReferralProgram.of(repository.referral_program(session))
 
-    def standing(self, member_id: str) -> tuple[int, int]:
-        """(friends referred, friends rewarded) of the member and the duplicates merged into it."""
+    def rewarded(self, member_id: str) -> int:
+        """Friends whose purchase rewarded the referral, of the member and the duplicates
+        merged into it."""
         parsed = parse_id(member_id, "member")
         with self._db.read() as session:
             members = [parsed, *repository.merged_into(session, parsed)]
-            return repository.referral_standing(session, members)
+            return repository.referrals_rewarded(session, members)
 
 
 def reward_first_purchase(

@@ -647,15 +647,13 @@ def referral_month_for_update(
     return session.get(ReferralMonth, (referrer_id, month), with_for_update=True)
 
 
-def referral_standing(session: Session, referrer_ids: Sequence[uuid.UUID]) -> tuple[int, int]:
-    """(friends referred, friends whose purchase rewarded the referral) of these members."""
-    row = session.execute(
-        select(
-            func.count(),
-            func.count().filter(Referral.status == "rewarded"),
-        ).where(Referral.referrer_id.in_(referrer_ids))
-    ).one()
-    return int(row[0]), int(row[1])
+def referrals_rewarded(session: Session, referrer_ids: Sequence[uuid.UUID]) -> int:
+    """Friends of these members whose purchase rewarded the referral."""
+    return session.scalar(
+        select(func.count()).where(
+            Referral.referrer_id.in_(referrer_ids), Referral.status == "rewarded"
+        )
+    )
 
 
 def merged_into(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:

@@ -264,8 +264,8 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
     def GetReferralStanding(
         self, request: pb.GetReferralStandingRequest, context: grpc.ServicerContext
     ):
-        invited, rewarded = self._parts.referrals.standing(request.member_id)
-        return pb.GetReferralStandingResponse(invited=invited, rewarded=rewarded)
+        rewarded = self._parts.referrals.rewarded(request.member_id)
+        return pb.GetReferralStandingResponse(rewarded=rewarded)
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
         events, next_cursor = self._parts.events(request.cursor, request.limit)

@@ -73,7 +73,7 @@ def test_the_first_qualifying_purchase_rewards_both_once_under_retries_and_concu
     world.buy(friend, 100, "T-qualifying")  # and once more, later
     assert world.points(referrer) == (REFERRER_POINTS, 0, 0, 0)
     assert world.points(friend) == (40 + 100 + 8 * 60 + FRIEND_POINTS, 0, 0, 0)
-    assert world.referrals.standing(referrer) == (1, 1)
+    assert world.referrals.rewarded(referrer) == 1
     lines, _ = world.balances.history(referrer, 10, "")
     assert [line.reason for line in lines] == ["referral: a friend's first purchase"]
 
@@ -89,7 +89,7 @@ def test_the_monthly_cap_holds_under_concurrency_and_the_friends_still_earn(
     assert world.points(referrer) == (2 * REFERRER_POINTS, 0, 0, 0)
     for friend in friends:
         assert world.points(friend) == (100 + FRIEND_POINTS, 0, 0, 0)
-    assert world.referrals.standing(referrer) == (5, 5)
+    assert world.referrals.rewarded(referrer) == 5
     # A new month: the cap counts again.
     world.clock.advance(days=31)
     late = enrol(world, referrer)
@@ -117,7 +117,7 @@ def test_rewards_are_pending_and_a_refund_within_the_window_takes_them_back(
     world.refunds.refund(STORE, "T-1", "RF-2", 20 * world.policy.per_minor)
     assert world.points(referrer) == (0, 30, 0, 0)
     assert world.points(friend) == (0, 40, 0, 0)
-    assert world.referrals.standing(referrer) == (1, 0)
+    assert world.referrals.rewarded(referrer) == 0
     # The friend's next qualifying purchase rewards the referral again, once.
     world.buy(friend, 100, "T-2")
     world.clock.advance(days=15)
