@@ -70,6 +70,9 @@ class FakeIdentity:
             raise not_found()
         return self.members[self.phones[value]]
 
+    def referral_code(self, member_id: str) -> tuple[str, int]:
+        return "K7M2Q9P", 0
+
     def member(self, member_id: str) -> dict:
         if member_id not in self.members:
             raise not_found()
@@ -144,6 +147,9 @@ class FakePoints:
             "breakdown": [{"source": "base", "points": earned, "reason": "base earning"}],
             "balance": {"available": self.available[purchase["member_id"]], "pending": 0},
         }
+
+    def referrals_rewarded(self, member_id: str) -> int:
+        return 0
 
     def balance_of(self, member_id: str) -> int:
         return self.available.get(member_id, 0)
