@@ -67,6 +67,10 @@ class ReferralCodes:
         """The member's code, given now if they have none yet, and how many friends enrolled
         with it (or with the code of a duplicate merged into the member)."""
         parsed = parse_id(member_id, "member")
+        with self._db.read() as session:
+            member = repository.resolve_member(session, parsed)
+            if member is not None and member.erased_at is None and member.referral_code:
+                return member.referral_code, repository.friends_referred(session, member.id)
         for _attempt in range(3):
             try:
                 with self._db.write() as session:
