@@ -267,6 +267,7 @@ class PointsClient(Service):
                 "value": from_minor(report.liability.amount_minor, report.liability.currency),
                 "currency": report.liability.currency,
             },
+            "coupons_outstanding": report.coupons_outstanding,
             "days": [
                 {
                     "day": d.day,
@@ -275,6 +276,7 @@ class PointsClient(Service):
                     "redeemed": d.redeemed,
                     "expired": d.expired,
                     "adjusted": d.adjusted,
+                    "rewards": d.rewards,
                 }
                 for d in report.days
             ],

@@ -19,7 +19,9 @@ def configure(app: Flask) -> None:
     app.jinja_env.globals.update(
         t=i18n.translate, lang=i18n.current_language, known=i18n.has_message
     )
-    app.jinja_env.filters.update(num=i18n.number, day=i18n.local_date, money=i18n.money)
+    app.jinja_env.filters.update(
+        num=i18n.number, day=i18n.local_date, money=i18n.money, code=i18n.code
+    )
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:

@@ -12,14 +12,12 @@ session cookie meanwhile).
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
-import segno
 from flask import Blueprint, Response, current_app, redirect, request, session
 
 from gateway.auth import SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
@@ -29,7 +27,7 @@ from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
 from gateway.members import member_referral
 from gateway.problems import Problem
-from gateway.web import i18n, pages
+from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
 from gateway.web.jalali import to_gregorian, to_jalali
 from gateway.web.security import seal, unseal
@@ -209,9 +207,7 @@ def qr_code() -> Response:
     if member_id is None:
         return Response(status=401)
     issued = clients().identity.issue_qr(member_id)
-    svg = io.BytesIO()
-    segno.make(issued["token"], error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
-    return Response(svg.getvalue(), content_type="image/svg+xml")
+    return Response(qr.svg(issued["token"]), content_type="image/svg+xml")
 
 
 @bp.post(f"{HOME}/profile")

@@ -44,6 +44,8 @@ class CampaignReport:
     window_end: datetime
     target: GroupFigures
     control: GroupFigures
+    coupons_issued: int = 0
+    coupons_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Reports:
                 for row in repository.group_figures(session, group, audience, start, end)
             }
             reached, sent = repository.reach(session, view.id)
+            issued, used = repository.coupon_counts(session, view.id)
         target = groups.get("target", GroupFigures(0, 0, 0, 0))
         control = groups.get("control", GroupFigures(0, 0, 0, 0))
         return CampaignReport(
@@ -108,6 +111,8 @@ class Reports:
             window_end=end,
             target=target,
             control=control,
+            coupons_issued=issued,
+            coupons_used=used,
         )
 
     def stages(self, limit: int = 100, days: int = 30) -> StageOverview:

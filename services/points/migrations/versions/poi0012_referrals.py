@@ -1,8 +1,8 @@
 """The referral program, the referrals points learns from identity, and the referrers' monthly
 counts.
 
-Revision ID: poi0011
-Revises: poi0010
+Revision ID: poi0012
+Revises: poi0011
 Create Date: 2026-12-03 15:30:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import services.runtime.db
 
-revision: str = "poi0011"
-down_revision: str | None = "poi0010"
+revision: str = "poi0012"
+down_revision: str | None = "poi0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
