@@ -20,6 +20,7 @@ from gateway.blueprints import (
     sessions,
     staff,
     system,
+    webhooks,
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
@@ -31,6 +32,7 @@ from gateway.web import (
     portal,
     portal_rewards,
     till,
+    webhooks_console,
     welcome,
 )
 from gateway.web.security import add_headers
@@ -79,9 +81,11 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         portal_rewards.bp,
         console.bp,
         console_rewards.bp,
+        webhooks_console.bp,
         docs.bp,
         me.bp,
         member_care.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)

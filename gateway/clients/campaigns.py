@@ -8,11 +8,10 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import EnumDescriptor, EnumValueDescriptor
 
-from gateway.clients.calls import Service, call
+from gateway.clients.calls import Service, call, iso_time
 from gateway.problems import Problem
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
-from services.runtime.convert import from_timestamp
 from services.runtime.money import from_minor
 
 
@@ -44,18 +43,13 @@ ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 OFFERS_TIMEOUT = 0.3
 
 
-def _time(stamp: Any) -> str | None:
-    moment = from_timestamp(stamp)
-    return moment.isoformat() if moment else None
-
-
 def segment_json(segment: pb.Segment) -> dict:
     return {
         "id": segment.id,
         "name": segment.name,
         "kind": segment.kind,
         "rule": json.loads(segment.rule_json) if segment.rule_json else None,
-        "created_at": _time(segment.created_at),
+        "created_at": iso_time(segment.created_at),
     }
 
 
@@ -67,8 +61,8 @@ def campaign_json(campaign: pb.Campaign) -> dict:
         "status": campaign.status,
         "definition": json.loads(campaign.definition_json),
         "awarded_points": campaign.awarded_points,
-        "created_at": _time(campaign.created_at),
-        "launched_at": _time(campaign.launched_at),
+        "created_at": iso_time(campaign.created_at),
+        "launched_at": iso_time(campaign.launched_at),
         "allowed_actions": [ACTION_NAMES[action] for action in campaign.allowed_actions],
         "deletable": campaign.deletable,
     }
@@ -216,7 +210,7 @@ class CampaignsClient(Service):
             "coupons_issued": report.coupons_issued,
             "coupons_used": report.coupons_used,
             "currency": code,
-            "window": {"from": _time(report.window_start), "to": _time(report.window_end)},
+            "window": {"from": iso_time(report.window_start), "to": iso_time(report.window_end)},
             "target": _group(report.target, code),
             "control": _group(report.control, code),
             "uplift": {
@@ -241,7 +235,7 @@ class CampaignsClient(Service):
                 {
                     "member_id": m.member_id,
                     "first_name": m.first_name,
-                    "since": _time(m.since),
+                    "since": iso_time(m.since),
                     "last_rating": m.last_rating or None,
                 }
                 for m in overview.dissatisfied
@@ -258,8 +252,8 @@ class CampaignsClient(Service):
                 {
                     "feed": f.feed,
                     "events_applied": f.events_applied,
-                    "last_event_at": _time(f.last_event_at),
-                    "applied_at": _time(f.applied_at),
+                    "last_event_at": iso_time(f.last_event_at),
+                    "applied_at": iso_time(f.applied_at),
                     "pending": f.pending,
                 }
                 for f in response.feeds

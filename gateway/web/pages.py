@@ -20,7 +20,11 @@ def configure(app: Flask) -> None:
         t=i18n.translate, lang=i18n.current_language, known=i18n.has_message
     )
     app.jinja_env.filters.update(
-        num=i18n.number, day=i18n.local_date, money=i18n.money, code=i18n.code
+        num=i18n.number,
+        day=i18n.local_date,
+        moment=i18n.local_moment,
+        money=i18n.money,
+        code=i18n.code,
     )
 
 

@@ -109,7 +109,7 @@ class LoginCodes:
             row.code_hash = self._code_hash(row.id, code)
             session.add(row)
         body = MESSAGE.format(code=code, minutes=policy.ttl_seconds // 60)
-        self._messages.send_code(f"code:{row.id}", channel, to, body)
+        self._messages.send_code(f"code:{row.id}", channel, to, body, code)
         return policy.ttl_seconds
 
     def check(

@@ -187,5 +187,23 @@ class SentMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class SmsDelivery(Base):
+    """A text handed to the SMS provider, by the message's id: the provider's id for it and its
+    delivery status as last reported. No phone and no text: the provider holds those."""
+
+    __tablename__ = "sms_deliveries"
+
+    message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    # Empty until the provider accepted the message.
+    provider_message_id: Mapped[str] = mapped_column(String(40), default="")
+    # "sending", "refused", or the provider's word: queued, delivered, undelivered, ...
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    error_status: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class OutboxEvent(OutboxColumns, Base):
     pass

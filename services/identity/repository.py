@@ -21,6 +21,7 @@ from services.identity.models import (
     OneTimeCode,
     OutboxEvent,
     SentMessage,
+    SmsDelivery,
     StaffAccount,
     Store,
 )
@@ -271,6 +272,22 @@ def delete_codes(session: Session, phone_hash: str | None, member_id: uuid.UUID)
 
 def sent_message(session: Session, message_id: str) -> SentMessage | None:
     return session.get(SentMessage, message_id)
+
+
+def sms_delivery(session: Session, message_id: str, lock: bool = False) -> SmsDelivery | None:
+    return session.get(SmsDelivery, message_id, with_for_update=lock)
+
+
+def sms_deliveries_pending(session: Session, final: Sequence[str], limit: int) -> list[SmsDelivery]:
+    """Accepted texts whose delivery is not known yet, the oldest first."""
+    return list(
+        session.scalars(
+            select(SmsDelivery)
+            .where(SmsDelivery.provider_message_id != "", SmsDelivery.status.not_in(final))
+            .order_by(SmsDelivery.updated_at)
+            .limit(limit)
+        )
+    )
 
 
 def messages_to(session: Session, member_ids: Sequence[uuid.UUID]) -> list[SentMessage]:

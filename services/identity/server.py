@@ -16,6 +16,7 @@ from services.identity.merging import Merger
 from services.identity.points_client import PointsLedger
 from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
+from services.identity.provider_sms import ProviderSmsSender
 from services.identity.qr import QrTokens
 from services.identity.referrals import ReferralCodes
 from services.identity.senders import senders_for
@@ -49,7 +50,12 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     referral_codes = ReferralCodes(database, points.referrals_open)
     directory = Directory(database, cache, hasher, settings.region, qr_tokens, referral_codes)
     sessions = Sessions(database, cache)
-    messages = MemberMessages(database, senders_for(settings.senders, settings.dev_outbox))
+    sms_provider = (
+        ProviderSmsSender(database, settings.sms_provider) if settings.sms_provider else None
+    )
+    messages = MemberMessages(
+        database, senders_for(settings.senders, settings.dev_outbox, sms_provider)
+    )
     codes = LoginCodes(database, cache, hasher, messages, settings.codes)
     merger = Merger(database, directory, points, sessions)
     login_throttle = LoginThrottle(database, hasher, settings.staff_login_failures_per_minute)
@@ -80,6 +86,15 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
             "deleting expired login counts failed; it runs again next time",
         ),
     ]
+    if sms_provider is not None and settings.sms_provider is not None:
+        background.append(
+            Periodic(
+                "sms-delivery-status",
+                settings.sms_provider.status_poll_interval,
+                sms_provider.poll_statuses,
+                "reading sms delivery statuses failed; it runs again next time",
+            )
+        )
     for work in background:
         work.start()
     return Service(
