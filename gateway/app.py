@@ -25,12 +25,15 @@ from gateway.blueprints import (
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
 from gateway.web import (
+    admin_console,
     console,
     console_rewards,
+    desk,
     docs,
     pages,
     portal,
     portal_rewards,
+    staff_pages,
     till,
     webhooks_console,
     welcome,
@@ -86,6 +89,9 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         me.bp,
         member_care.bp,
         webhooks.bp,
+        staff_pages.bp,
+        desk.bp,
+        admin_console.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)

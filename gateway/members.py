@@ -8,6 +8,7 @@ import hashlib
 import threading
 import time
 import uuid
+from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import request
@@ -16,6 +17,7 @@ from gateway.clients import Clients
 from gateway.clients.campaigns import OFFERS_TIMEOUT
 from gateway.clients.identity import IDENTIFIERS
 from gateway.problems import Problem
+from services.runtime.staff_actions import MEMBER_MERGE
 
 
 def display_name(member: dict) -> str:
@@ -145,9 +147,10 @@ def member_ledger(clients: Clients, member_id: str, limit: int, cursor: str) -> 
     return page
 
 
-def export_member(clients: Clients, member_id: str) -> dict:
-    """Identity's document, the balance and the whole ledger."""
-    identity = clients.identity.export(member_id)
+def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
+    """Identity's document, the balance and the whole ledger; `actor`: the staff member taking
+    it, for the audit trail (none when members take their own)."""
+    identity = clients.identity.export(member_id, actor)
     survivor = identity["member"]["id"]
     entries: list[dict] = []
     cursor = ""
@@ -167,3 +170,18 @@ def member_referral(clients: Clients, member_id: str) -> dict:
     rewarded = clients.points.referrals_rewarded(member_id)
     link = f"{request.host_url}portal?{urlencode({'ref': code})}"
     return {"code": code, "link": link, "invited": invited, "rewarded": rewarded}
+
+
+def audit_trail(clients: Clients, member_id: str, limit: int = 50) -> list[dict]:
+    """What staff did to the member, newest first: identity's actions (reveals, merges,
+    erasure, exports) and points' adjustments, in the one vocabulary of
+    `runtime.staff_actions`. A merge is listed once, as identity records it."""
+    found = clients.identity.staff_actions(member_id, limit)
+    found += [
+        entry
+        for entry in clients.points.adjustments(member_id, limit)
+        if entry["action"] != MEMBER_MERGE
+    ]
+    return sorted(found, key=lambda entry: datetime.fromisoformat(entry["at"]), reverse=True)[
+        :limit
+    ]

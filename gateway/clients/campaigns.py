@@ -43,6 +43,24 @@ ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 OFFERS_TIMEOUT = 0.3
 
 
+def case_json(case: pb.Case) -> dict:
+    return {
+        "case_id": case.case_id,
+        "member_id": case.member_id,
+        "kind": case.kind,
+        "channel": case.channel,
+        "category": case.category,
+        "text": case.text,
+        "status": case.status,
+        "opened_by": case.opened_by,
+        "opened_at": iso_time(case.opened_at),
+        "resolved_by": case.resolved_by,
+        "resolved_at": iso_time(case.resolved_at) if case.HasField("resolved_at") else None,
+        "resolution": case.resolution,
+        "follow_up": case.follow_up,
+    }
+
+
 def segment_json(segment: pb.Segment) -> dict:
     return {
         "id": segment.id,
@@ -127,6 +145,38 @@ class CampaignsClient(Service):
             ),
         )
         return feedback_id
+
+    # Cases
+
+    def open_case(self, case_id: str, member_id: str, details: dict, actor: str) -> dict:
+        """A contact recorded once per case id: `details` has kind, channel, category, text."""
+        response = call(
+            self._stub.OpenCase,
+            pb.OpenCaseRequest(case_id=case_id, member_id=member_id, actor=actor, **details),
+        )
+        return case_json(response.case)
+
+    def resolve_case(self, case_id: str, resolution: str, actor: str) -> dict:
+        response = call(
+            self._stub.ResolveCase,
+            pb.ResolveCaseRequest(case_id=case_id, resolution=resolution, actor=actor),
+        )
+        return case_json(response.case)
+
+    def cases(self, member_id: str = "", status: str = "", limit: int = 50) -> list[dict]:
+        """A member's cases newest first, or everyone's oldest first."""
+        response = call(
+            self._stub.ListCases,
+            pb.ListCasesRequest(member_id=member_id, status=status, limit=limit),
+        )
+        return [case_json(case) for case in response.cases]
+
+    def complaint_counts(self, days: int = 30) -> list[dict]:
+        response = call(self._stub.CountComplaints, pb.CountComplaintsRequest(days=days))
+        return [
+            {"category": c.category, "complaints": c.complaints, "still_open": c.still_open}
+            for c in response.categories
+        ]
 
     # Segments
 

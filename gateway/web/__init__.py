@@ -1,5 +1,6 @@
 """The server-rendered web pages of the gateway: the member portal, the cashier's till, the
-marketer console (with the administrator's webhook pages) and the API reference."""
+marketer console (with the administrator's webhook pages), the staff entrance, the support
+desk, the admin console and the API reference."""
 
 # Blueprints of HTML pages: not part of the JSON API, so not in /openapi.json.
 PAGE_BLUEPRINTS = frozenset(
@@ -13,5 +14,8 @@ PAGE_BLUEPRINTS = frozenset(
         "console_rewards",
         "console_webhooks",
         "welcome",
+        "staff_pages",
+        "desk",
+        "admin_console",
     }
 )

@@ -587,3 +587,17 @@ def save_referral_program() -> Response:
         return redirect(REFERRALS, 303)
     notice("ok", "referrals.saved")
     return redirect(REFERRALS, 303)
+
+
+# Complaints recorded at the support desk
+
+COMPLAINT_DAYS = 30
+
+
+@bp.get(f"{HOME}/complaints")
+def complaints() -> Response:
+    counts = clients().campaigns.complaint_counts(COMPLAINT_DAYS)
+    chart = bars(
+        [(row["category"], row["complaints"], i18n.number(row["complaints"])) for row in counts]
+    )
+    return pages.page("console_complaints.html", notice=shown_notice(), counts=counts, chart=chart)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_cache
+from services.identity.audit import AuditTrail
 from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
 from services.identity.events import EventFeed
@@ -71,6 +72,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         sessions=sessions,
         staff=Staff(database, sessions, settings.staff_session, login_throttle),
         events=EventFeed(database),
+        audit=AuditTrail(database),
     )
     background = [
         Periodic(

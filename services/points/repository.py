@@ -670,9 +670,26 @@ def referrals_rewarded(session: Session, referrer_ids: Sequence[uuid.UUID]) -> i
 
 
 def merged_into(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:
-    """The members points knows were merged into this one."""
+    """The members whose points were merged into the survivor's."""
     return list(
-        session.scalars(select(_members.c.member_id).where(_members.c.survivor_id == survivor_id))
+        session.scalars(select(Balance.member_id).where(Balance.merged_into == survivor_id))
+    )
+
+
+def adjustments_of(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[Adjustment]:
+    """The adjustments, transfers and merges touching these members, newest first."""
+    return list(
+        session.scalars(
+            select(Adjustment)
+            .where(
+                or_(
+                    Adjustment.member_id.in_(member_ids),
+                    Adjustment.other_member_id.in_(member_ids),
+                )
+            )
+            .order_by(Adjustment.created_at.desc(), Adjustment.id)
+            .limit(limit)
+        )
     )
 
 

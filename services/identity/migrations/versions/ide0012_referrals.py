@@ -1,7 +1,7 @@
 """Members' referral codes, and who referred a member.
 
-Revision ID: ide0009
-Revises: ide0008
+Revision ID: ide0012
+Revises: ide0011
 Create Date: 2026-12-03 15:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "ide0009"
-down_revision: str | None = "ide0008"
+revision: str = "ide0012"
+down_revision: str | None = "ide0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
