@@ -45,10 +45,11 @@ test-fast: install protos
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # Scale runs on the machine's PostgreSQL, then the suite under till load on a million members
-# against its baselines (pgbench, a bare Flask route); tables printed and written, with a plot,
+# (wrk, installed with apt when missing, drives it) against its floors: the same routes doing
+# only their essential work under the same HTTP server; tables printed and written, with a plot,
 # to bench-results/. About 15 minutes.
 bench: install protos
-	command -v pgbench >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.ledger_scale
 	$(PY) -m bench.identify_latency
 	$(PY) -m bench.member_view_scale
@@ -58,7 +59,7 @@ bench: install protos
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.
 drills: install protos
-	$(PY) -m bench.drills
+	$(PY) -m bench.drills --replicas
 	$(PY) -m bench.reward_drills
 
 # ruff, then the import contracts of pyproject.toml (the boundaries ARCHITECTURE.md names).

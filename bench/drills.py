@@ -11,7 +11,9 @@ stops one part and brings it back:
 - kill-points, kill-identity: SIGKILL of the service process, restarted after the outage;
 - stop-redis: Redis killed, the suite runs without its cache, then a new empty Redis;
 - stop-campaigns: campaigns stopped, purchases earn their base points meanwhile;
-- restart-postgres: a fast restart of the database server, every connection cut.
+- restart-postgres: a fast restart of the database server, every connection cut;
+- kill-points-replica: with two replicas of points and of campaigns, SIGKILL of one points
+  replica; the calls go to the other until it is back (`--replicas`, and in `make test`).
 
 Afterwards every purchase and redemption is sent again with its id and body and must return
 the first answer byte for byte, each member's balance must equal what the answers promised, no
@@ -211,13 +213,13 @@ class Outcome:
         )
 
 
-def kill_service(name: str) -> Callable[[Site, float], None]:
+def kill_service(name: str, process_name: str | None = None) -> Callable[[Site, float], None]:
     def drill(site: Site, outage: float) -> None:
-        process = site.suite.processes[name]
+        process = site.suite.processes[process_name or name]
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         time.sleep(outage)
-        site.suite.start_process(name, f"services.{name}")
+        site.suite.start_process(process_name or name, f"services.{name}")
 
     return drill
 
@@ -251,6 +253,11 @@ DRILLS: dict[str, Callable[[Site, float], None]] = {
     "stop-campaigns": stop_campaigns,
     "restart-postgres": restart_postgres,
 }
+# Run on a suite with two processes of points and of campaigns.
+REPLICA_DRILLS: dict[str, Callable[[Site, float], None]] = {
+    "kill-points-replica": kill_service("points", "points-2"),
+}
+REPLICATED = {"POINTS_REPLICAS": "2", "CAMPAIGNS_REPLICAS": "2"}
 
 
 def open_site(directory: Path, **extra_env: str) -> Site:
@@ -317,7 +324,7 @@ def run_drill(site: Site, name: str, timing: Timing) -> Outcome:
     for till in tills:
         till.start()
     time.sleep(timing.before)
-    DRILLS[name](site, timing.outage)
+    {**DRILLS, **REPLICA_DRILLS}[name](site, timing.outage)
     site.suite.wait_ready(120)
     time.sleep(timing.after)
     stop.set()
@@ -398,6 +405,15 @@ def run(directory: Path, timing: Timing, names: list[str] | None = None) -> list
         close_site(site)
 
 
+def run_replicated(directory: Path, timing: Timing) -> list[Outcome]:
+    """The replica drills, on a suite running two processes of points and of campaigns."""
+    site = open_site(directory, **REPLICATED)
+    try:
+        return [run_drill(site, name, timing) for name in REPLICA_DRILLS]
+    finally:
+        close_site(site)
+
+
 def table(outcomes: list[Outcome]) -> str:
     lines = [
         "| drill | POS calls | errors seen by POS | purchases | redemptions "
@@ -419,10 +435,16 @@ def table(outcomes: list[Outcome]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.drills")
     parser.add_argument("--short", action="store_true", help="seconds per drill, not tens")
+    parser.add_argument(
+        "--replicas", action="store_true", help="also the drills on replicated services"
+    )
     parser.add_argument("drills", nargs="*", choices=[[], *DRILLS], help="default: all")
     args = parser.parse_args()
+    timing = SHORT if args.short else FULL
     with tempfile.TemporaryDirectory(prefix="loyalty-drills-") as directory:
-        outcomes = run(Path(directory), SHORT if args.short else FULL, args.drills or None)
+        outcomes = run(Path(directory) / "single", timing, args.drills or None)
+        if args.replicas:
+            outcomes += run_replicated(Path(directory) / "replicated", timing)
     print(table(outcomes))
     redis = [o for o in outcomes if o.drill == "stop-redis"]
     ok = all(o.passed for o in outcomes) and all(o.errors == 0 for o in redis)

@@ -1,24 +1,27 @@
-"""Load benchmark: the running suite on PostgreSQL under till traffic, against its baselines.
+"""Load benchmark: the running suite on PostgreSQL under till traffic, against its floors.
 
-    python -m bench.load [--members 1000000] [--entries 10000000] [--seconds 20]
+    python -m bench.load [--members 1000000] [--entries 10000000] [--seconds 20] [--replicas 2]
 
-Starts the suite with its default process counts on fresh databases of the PostgreSQL at
-LOYALTY_BENCH_PG (default the machine's), fills them with the scale data (bench.scale_data),
-launches one campaign (dairy earns double: a club always has one live, so every purchase is
-evaluated against it) and drives the suite over HTTP with an asyncio client (httpx) in phases:
+Starts the suite on fresh databases of the PostgreSQL at LOYALTY_BENCH_PG (default the
+machine's), with `--replicas` processes of points and of campaigns (the others one each), fills
+them with the scale data (bench.scale_data), launches one campaign (dairy earns double: a club
+always has one live, so every purchase is evaluated against it) and drives the suite in phases:
 
-1. mixed: tills visit members chosen with Zipf-skewed activity: identify by phone, a purchase
-   with items, the balance, now and then a ledger page, and every fourth visit a redemption
-   hold then capture;
-2. purchases only, as fast as the suite answers (closed loop): the maximum purchase rate;
-3. purchases at half that rate (open loop, latency counted from each call's planned start);
-4. balance reads only, as fast as the suite answers.
+1. mixed (Python asyncio client, httpx): tills visit members chosen with Zipf-skewed activity:
+   identify by phone, a purchase with items, the balance, now and then a ledger page, and every
+   fourth visit a redemption hold then capture;
+2. purchases only, as fast as the suite answers (wrk, closed loop, 1 thread, 16 connections,
+   each purchase with its own transaction id): the maximum purchase rate, and how the calls to
+   each replicated service were shared between its processes (their /metrics);
+3. purchases at half that rate (open loop from the Python client, latency counted from each
+   call's planned start);
+4. balance reads only, as fast as the suite answers (wrk).
 
-In the same run it measures the baselines: pgbench's built-in tpcb-like transaction on the
-same PostgreSQL, and a bare Flask route under the same HTTP server (gunicorn, gthread, the
-gateway's worker and thread counts) driven by the same client. It prints a table with
-throughput and p50/p95/p99 per operation and phase, the ratios to the baselines against the
-targets, and writes bench-results/results.md, bench-results/latency.png and the processes' logs
+In the same run it measures the floors (bench.floor) with the same wrk script: a purchase's
+essential work in one PostgreSQL transaction, one SELECT of a balance, and a bare route, each
+a Flask route under the gateway's own gunicorn settings. It prints a table with throughput and
+p50/p99 per operation and phase, the ratios to the floors against the targets, and writes
+bench-results/results.md, bench-results/latency.png and the processes' logs
 (bench-results/logs/).
 """
 
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import re
 import shutil
 import subprocess
 import sys
@@ -38,15 +40,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import numpy as np
 import psycopg
 
-from bench import scale_data
+from bench import floor, replicas, scale_data, wrk
 from deploy.local import ROOT, SERVICES, Suite, free_port, start_isolated
-from gateway.config import GatewayConfig
 from services.runtime.config import Env
 
 ADMIN_URL = Env().str("LOYALTY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,6 +54,10 @@ REDIS_URL = Env().str("LOYALTY_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 RESULTS = ROOT / "bench-results"
 CONCURRENCY = 32
 LOAD_ZIPF_S = 0.8
+# What the suite must reach, as a share of its floor, and its p99 at half its maximum rate.
+PURCHASE_TARGET = 0.3
+BALANCE_TARGET = 0.45
+P99_TARGET_MS = 50.0
 
 
 @dataclass
@@ -97,6 +101,10 @@ class Tills:
         self._picks = rng.choice(members, size=200_000, p=weights / weights.sum())
         self._next = 0
         self._rng = np.random.default_rng(13)
+
+    def picks(self, count: int) -> list[int]:
+        """The members of the first `count` visits."""
+        return [int(i) for i in self._picks[:count]]
 
     def member(self) -> int:
         self._next = (self._next + 1) % len(self._picks)
@@ -219,8 +227,11 @@ class Bench:
     suite: Suite
     members: int
     seconds: float
+    directory: Path
     samples: Samples = field(default_factory=Samples)
-    figures: dict[str, float] = field(default_factory=dict)
+    # The phases driven by wrk: (phase, operation, what it measured).
+    driven: list[tuple[str, str, wrk.WrkRun]] = field(default_factory=list)
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def pos_key(self) -> str:
         admin = self._admin()
@@ -249,95 +260,86 @@ class Bench:
             base_url=self.suite.gateway_url, headers={"Authorization": f"Bearer {token}"}
         )
 
+    def ids_file(self, tills: Tills) -> Path:
+        """The members wrk's tills visit, with the same Zipf skew as the Python tills."""
+        path = self.directory / "member-ids.txt"
+        path.write_text("".join(f"{scale_data.member_id(i)}\n" for i in tills.picks(50_000)))
+        return path
+
+    def wrk(self, phase: str, operation: str, run: Callable[[], wrk.WrkRun]) -> wrk.WrkRun:
+        result = run()
+        self.driven.append((phase, operation, result))
+        print(f"{phase}, {operation}: {result.rate:,.0f}/s, p99 {result.p99_ms:.1f} ms", flush=True)
+        return result
+
     async def run_suite_phases(self) -> None:
         self.launch_campaign()
         key = self.pos_key()
         tills = Tills(self.samples, self.members)
+        ids = self.ids_file(tills)
+        url = self.suite.gateway_url
 
         async def phase(name: str, run: Callable[[], Awaitable[None]]) -> None:
             # A fresh client per phase: a pooled connection that the phase before left idle
             # longer than the server keeps it would fail the first call to reuse it.
-            async with new_client(self.suite.gateway_url, key) as client:
+            async with new_client(url, key) as client:
                 tills.client = client
                 self.samples.start_phase(name)
                 await run()
 
-        await phase("warm-up", lambda: closed_loop(5, tills.visit))
+        self.wrk("warm-up", "purchase", lambda: wrk.run(url, "purchase", ids, 5, key))
         await phase("mixed", lambda: closed_loop(self.seconds, tills.visit))
-        buy = tills.purchase
-        await phase(
-            "purchases, max", lambda: closed_loop(self.seconds, lambda _n: buy(tills.member()))
+        before = replicas.counts(self.suite)
+        purchases = self.wrk(
+            "purchases, max", "purchase", lambda: wrk.run(url, "purchase", ids, self.seconds, key)
         )
-        latencies, _ = self.samples.of("purchases, max", "purchase")
-        max_rate = len(latencies) / self.seconds
-        self.figures["purchase max rate"] = max_rate
+        self.shares = replicas.shares(before, replicas.counts(self.suite))
+        buy = tills.purchase
         await phase(
             "purchases, half rate",
             lambda: open_loop(
-                self.seconds, max_rate / 2, lambda planned: buy(tills.member(), planned)
+                self.seconds, purchases.rate / 2, lambda planned: buy(tills.member(), planned)
             ),
         )
-        await phase(
-            "balance, max",
-            lambda: closed_loop(self.seconds, lambda _n: tills.balance(tills.member())),
-        )
+        self.wrk("balance, max", "balance", lambda: wrk.run(url, "balance", ids, self.seconds, key))
 
-    async def run_bare_flask(self) -> None:
-        config = GatewayConfig.load(Env(self.suite.env))
-        port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread"]
-        command += ["--workers", str(config.workers), "--threads", str(config.threads)]
-        command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-        server = subprocess.Popen([*command, "bench.bare_flask:app"], cwd=ROOT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(url + "/ping")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            async with new_client(url) as client:
-
-                async def ping(_n: int) -> None:
-                    started = time.perf_counter()
-                    response = await client.get("/ping")
-                    self.samples.add("bare flask", started, response.status_code == 200)
-
-                self.samples.start_phase("bare flask, max")
-                await closed_loop(self.seconds, ping)
-        finally:
-            server.terminate()
-            server.wait(20)
-
-
-def pgbench_tps(seconds: float) -> float:
-    """TPS of pgbench's tpcb-like transaction on a scale-10 database of its own."""
-    name = f"loyalty_bench_pgbench_{uuid.uuid4().hex[:8]}"
-    parsed = urlparse(ADMIN_URL)
-    connection = ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432)]
-    connection += ["-U", parsed.username or "postgres"]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        subprocess.run(
-            ["pgbench", *connection, "-i", "-s", "10", "-q", name],
-            check=True,
-            capture_output=True,
-        )
-        run = subprocess.run(
-            ["pgbench", *connection, "-c", "8", "-j", "2", "-T", str(int(seconds)), name],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
+    def run_floors(self) -> None:
+        """The floor routes (bench.floor) under the gateway's gunicorn settings, on a database
+        of their own on the same PostgreSQL, driven by the same wrk script."""
+        name = f"loyalty_bench_floor_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    found = re.search(r"tps = ([0-9.]+)", run.stdout)
-    if not found:
-        raise RuntimeError(f"pgbench printed no tps: {run.stdout}")
-    return float(found.group(1))
+            conn.execute(f'CREATE DATABASE "{name}"')
+        database = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        port = free_port()
+        env = {**self.suite.env, "GATEWAY_PORT": str(port), "GATEWAY_METRICS_PORT": "0"}
+        env[floor.DATABASE_VARIABLE] = database
+        server = None
+        try:
+            floor.create_schema(database, self.members)
+            server = subprocess.Popen([sys.executable, "-m", "bench.floor"], cwd=ROOT, env=env)
+            url = f"http://127.0.0.1:{port}"
+            wait_answering(url + "/ping")
+            ids = self.directory / "member-ids.txt"
+            seconds = self.seconds
+            self.wrk("floor", "purchase", lambda: wrk.run(url, "purchase", ids, seconds))
+            self.wrk("floor", "balance", lambda: wrk.run(url, "balance", ids, seconds))
+            self.wrk("floor", "bare route", lambda: wrk.run(url, "ping", ids, seconds))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(20)
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_answering(url: str) -> None:
+    for _ in range(200):
+        try:
+            httpx.get(url)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered at {url}")
 
 
 def create_databases() -> dict[str, str]:
@@ -374,63 +376,71 @@ def percentiles(latencies: np.ndarray) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
-def report(bench: Bench, pgbench: float, seeding: str) -> str:
+def report(bench: Bench, seeding: str) -> str:
     samples = bench.samples
     lines = [
-        f"Scale data: {seeding}. Client: {CONCURRENCY} concurrent asyncio callers (httpx).",
+        f"Scale data: {seeding}. Closed-loop phases and floors: wrk, {wrk.THREADS} thread,"
+        f" {wrk.CONNECTIONS} connections; mixed and half rate: {CONCURRENCY} asyncio callers"
+        " (httpx).",
         "",
-        "| phase | operation | calls | per second | p50 ms | p95 ms | p99 ms | failed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | operation | calls | per second | p50 ms | p99 ms | failed |",
+        "|---|---|---|---|---|---|---|",
     ]
-    rates: dict[tuple[str, str], float] = {}
-    seen = []
-    for _, phase, *_ in samples.rows:
-        if phase not in seen and phase != "warm-up":
-            seen.append(phase)
-    for phase in seen:
-        operations = []
-        for operation, row_phase, *_ in samples.rows:
-            if row_phase == phase and operation not in operations:
-                operations.append(operation)
+    for phase in ("mixed", "purchases, half rate"):
+        operations = dict.fromkeys(r[0] for r in samples.rows if r[1] == phase)
         for operation in operations:
             latencies, failed = samples.of(phase, operation)
+            p50, _, p99 = percentiles(latencies)
             rate = len(latencies) / bench.seconds
-            rates[(phase, operation)] = rate
-            p50, p95, p99 = percentiles(latencies)
             lines.append(
-                f"| {phase} | {operation} | {len(latencies)} | {rate:,.0f} "
-                f"| {p50:.1f} | {p95:.1f} | {p99:.1f} | {failed} |"
+                f"| {phase} | {operation} | {len(latencies)} | {rate:,.0f}"
+                f" | {p50:.1f} | {p99:.1f} | {failed} |"
             )
-    lines.append(f"| baseline | pgbench tpcb-like (8 clients) | | {pgbench:,.0f} TPS | | | | |")
+    rates = {}
+    for phase, operation, run in bench.driven:
+        rates[(phase, operation)] = run.rate
+        if phase != "warm-up":
+            lines.append(
+                f"| {phase} | {operation} | {run.requests} | {run.rate:,.0f} | {run.p50_ms:.1f}"
+                f" | {run.p99_ms:.1f} | {run.failed} |"
+            )
     purchase_max = rates.get(("purchases, max", "purchase"), 0.0)
-    balance_max = rates.get(("balance, max", "balance"), 0.0)
-    flask = rates.get(("bare flask, max", "bare flask"), 0.0)
+    purchase_ratio = purchase_max / rates.get(("floor", "purchase"), float("nan"))
+    balance_ratio = rates.get(("balance, max", "balance"), 0.0) / rates.get(
+        ("floor", "balance"), float("nan")
+    )
     half, _ = samples.of("purchases, half rate", "purchase")
     half_p99 = percentiles(half)[2]
-    purchase_ratio = purchase_max / pgbench
-    balance_ratio = balance_max / flask
     targets = [
-        ("purchases/s ÷ pgbench TPS", f"{purchase_ratio:.2f}", "≥ 0.2", purchase_ratio >= 0.2),
+        (
+            "purchases/s ÷ floor purchases/s",
+            f"{purchase_ratio:.2f}",
+            f"≥ {PURCHASE_TARGET}",
+            purchase_ratio >= PURCHASE_TARGET,
+        ),
         (
             f"purchase p99 at half the max rate ({purchase_max / 2:,.0f}/s)",
             f"{half_p99:.1f} ms",
-            "< 50 ms",
-            half_p99 < 50,
+            f"< {P99_TARGET_MS:.0f} ms",
+            half_p99 < P99_TARGET_MS,
         ),
-        ("balance reads/s ÷ bare Flask/s", f"{balance_ratio:.2f}", "≥ 0.4", balance_ratio >= 0.4),
+        (
+            "balance reads/s ÷ floor balance reads/s",
+            f"{balance_ratio:.2f}",
+            f"≥ {BALANCE_TARGET}",
+            balance_ratio >= BALANCE_TARGET,
+        ),
     ]
+    for service, by_replica in bench.shares.items():
+        fair = all(0.35 <= share <= 0.65 for share in by_replica.values())
+        shown = ", ".join(f"{name} {share:.0%}" for name, share in by_replica.items())
+        targets.append((f"{service}: share of purchase calls", shown, "35-65 % each", fair))
     if samples.failures:
-        lines += ["", "Failed calls by answer:"]
+        lines += ["", "Failed calls by answer (Python client):"]
         lines += [f"- {op}: {why} × {n}" for (op, why), n in samples.failures.most_common(10)]
     lines += ["", "| target | measured | required | met |", "|---|---|---|---|"]
     for name, shown, required, met in targets:
         lines.append(f"| {name} | {shown} | {required} | {'yes' if met else 'NO'} |")
-    # What the purchase target asks for, set against the cheapest route this server can answer.
-    lines += [
-        "",
-        f"0.2 × pgbench is {0.2 * pgbench:,.0f} purchases/s; the bare Flask route, which does no"
-        f" work at all, answered {flask:,.0f}/s under the same server and client.",
-    ]
     return "\n".join(lines)
 
 
@@ -466,6 +476,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="processes of points and of campaigns"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     urls = create_databases()
@@ -473,7 +486,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as directory:
             suite = start_isolated(
-                Path(directory), urls, REDIS_URL, f"bench-{uuid.uuid4().hex[:8]}"
+                Path(directory),
+                urls,
+                REDIS_URL,
+                f"bench-{uuid.uuid4().hex[:8]}",
+                POINTS_REPLICAS=str(args.replicas),
+                CAMPAIGNS_REPLICAS=str(args.replicas),
             )
             started = time.perf_counter()
             with psycopg.connect(urls["identity"]) as conn:
@@ -483,23 +501,24 @@ def main() -> None:
             settle(urls)
             seeding = (
                 f"{args.members:,} members, {args.entries:,} ledger entries,"
-                f" written and vacuumed in {time.perf_counter() - started:.0f} s"
+                f" written and vacuumed in {time.perf_counter() - started:.0f} s;"
+                f" {args.replicas} processes of points and of campaigns"
             )
             print(seeding, flush=True)
-            bench = Bench(suite, args.members, args.seconds)
+            bench = Bench(suite, args.members, args.seconds, Path(directory))
             asyncio.run(bench.run_suite_phases())
+            # The floors run with the suite stopped, as the suite ran without them.
             suite.stop()
             suite = None
             # The processes' logs, to look into failed calls afterwards.
             shutil.rmtree(RESULTS / "logs", ignore_errors=True)
             shutil.copytree(Path(directory) / "logs", RESULTS / "logs")
-            asyncio.run(bench.run_bare_flask())
-            pgbench = pgbench_tps(args.seconds)
+            bench.run_floors()
     finally:
         if suite is not None:
             suite.stop()
         drop_databases(urls)
-    text = report(bench, pgbench, seeding)
+    text = report(bench, seeding)
     (RESULTS / "results.md").write_text(text + "\n")
     plot(bench.samples, RESULTS / "latency.png")
     print()

@@ -4,6 +4,10 @@ Applies each service's migrations, makes sure a Redis answers (the one at REDIS_
 private `redis-server` if one is installed, else none: the suite then runs without its cache),
 starts identity, points, campaigns, webhooks and the gateway, waits until /readyz answers 200
 and prints the URLs. SIGINT or SIGTERM stops the gateway first, then the services, and exits 0.
+
+`<SERVICE>_REPLICAS=n` (say POINTS_REPLICAS=2) starts n processes of that service, the first on
+its configured address, the others on free ports (each with its own metrics port when metrics
+are on); every other process is given the list, and its calls go round robin over them.
 """
 
 from __future__ import annotations
@@ -149,6 +153,15 @@ class PrivatePostgres:
         return {name: self.url(name) for name in names}
 
 
+@dataclass(frozen=True)
+class Replica:
+    """One process of a service: its name ("points", "points-2"), address and metrics port."""
+
+    name: str
+    addr: str
+    metrics_port: int
+
+
 @dataclass
 class Suite:
     """The five processes of the suite (and maybe a private Redis), started with one env."""
@@ -159,6 +172,9 @@ class Suite:
     cache_note: str = ""
     # When set, each process writes its log lines to <log_dir>/<name>.log instead of stdout.
     log_dir: Path | None = None
+    replicas: dict[str, list[Replica]] = field(default_factory=dict)
+    # What a process's environment has of its own (a replica's address and metrics port).
+    own_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -199,6 +215,34 @@ class Suite:
                 stdout=subprocess.DEVNULL,
             )
 
+    def place_replicas(self) -> None:
+        """Gives each replica of a service its address, and the others the list of them."""
+        if self.replicas:
+            return
+        env = Env(self.env)
+        for service in SERVICES:
+            prefix = service.upper()
+            count = env.int(f"{prefix}_REPLICAS", 1, minimum=1)
+            metrics_port = env.int(f"{prefix}_METRICS_PORT", 0, minimum=0)
+            first = Replica(service, self.env[f"{prefix}_ADDR"], metrics_port)
+            others = [
+                Replica(
+                    f"{service}-{n}",
+                    f"127.0.0.1:{free_port()}",
+                    free_port() if metrics_port else 0,
+                )
+                for n in range(2, count + 1)
+            ]
+            self.replicas[service] = [first, *others]
+            if not others:
+                continue
+            self.env[f"{prefix}_ADDR"] = ",".join(r.addr for r in self.replicas[service])
+            for replica in self.replicas[service]:
+                self.own_env[replica.name] = {
+                    f"{prefix}_ADDR": replica.addr,
+                    f"{prefix}_METRICS_PORT": str(replica.metrics_port),
+                }
+
     def start_process(self, name: str, module: str) -> None:
         output = None
         if self.log_dir is not None:
@@ -206,7 +250,7 @@ class Suite:
             output = (self.log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", module],
-            env=self.env,
+            env={**self.env, **self.own_env.get(name, {})},
             cwd=ROOT,
             start_new_session=True,
             stdout=output,
@@ -216,8 +260,10 @@ class Suite:
             output.close()
 
     def start(self) -> None:
+        self.place_replicas()
         for name in SERVICES:
-            self.start_process(name, f"services.{name}")
+            for replica in self.replicas[name]:
+                self.start_process(replica.name, f"services.{name}")
         self.start_process("gateway", "gateway")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -234,10 +280,12 @@ class Suite:
         raise TimeoutError("the suite did not become ready in time")
 
     def run_module(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python -m <module> <args>` in the suite's environment, e.g. `services.points check`."""
+        """`python -m <module> <args>` in the suite's environment, e.g. `services.points check`
+        (with the environment of the service's first process)."""
+        own = self.own_env.get(module.removeprefix("services."), {})
         return subprocess.run(
             [sys.executable, "-m", module, *args],
-            env=self.env,
+            env={**self.env, **own},
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -251,8 +299,8 @@ class Suite:
     def stop(self, timeout: float = 20.0) -> dict[str, int | None]:
         """Stops the gateway first so no new work reaches the services; returns exit codes."""
         codes: dict[str, int | None] = {}
-        order = ["gateway", *SERVICES]
-        for group in (order[:1], order[1:]):
+        services = [name for name in self.processes if name != "gateway"]
+        for group in (["gateway"], services):
             for name in group:
                 process = self.processes.get(name)
                 if process and process.poll() is None:

@@ -52,10 +52,10 @@ class GatewayConfig:
         env = env or Env()
         return cls(
             port=env.int("GATEWAY_PORT", 8080, minimum=0),
-            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
-            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
-            campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
-            webhooks_addr=env.addr("WEBHOOKS_ADDR", DEFAULT_ADDRS["webhooks"]),
+            identity_addr=env.target("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            points_addr=env.target("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            campaigns_addr=env.target("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
+            webhooks_addr=env.target("WEBHOOKS_ADDR", DEFAULT_ADDRS["webhooks"]),
             admin_token=env.str("LOYALTY_ADMIN_TOKEN"),
             service_secret=load_service_secret(env),
             currency=env.currency("LOYALTY_CURRENCY", "IRR"),

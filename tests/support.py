@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import requests
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local import ROOT, SERVICES, Suite, start_isolated
+from deploy.local import ROOT, SERVICES, Suite, postgres_bin, start_isolated
 from services.identity.sessions import Sessions
 from services.runtime.cache import Cache
 from services.runtime.config import Env, database_url
@@ -46,6 +47,16 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is not reachable")
 
 
+def needs_private_servers() -> None:
+    """The drills start a PostgreSQL and a Redis of their own: both must be installed."""
+    if not shutil.which("redis-server"):
+        unavailable("redis-server")
+    try:
+        postgres_bin("initdb")
+    except RuntimeError:
+        unavailable("PostgreSQL's initdb")
+
+
 def postgres_reachable() -> bool:
     try:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
@@ -59,6 +70,21 @@ def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
         return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
     except (redis.RedisError, OSError):
         return False
+
+
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A database of its own on the machine's PostgreSQL, dropped afterwards: its URL."""
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class PostgresDatabases:

@@ -73,8 +73,8 @@ class CampaignsSettings:
             stages_interval=env.float("CAMPAIGNS_STAGES_INTERVAL", 3600.0),
             refresh_seconds=env.float("CAMPAIGNS_REFRESH_SECONDS", 2.0),
             dispatch_interval=env.float("CAMPAIGNS_DISPATCH_INTERVAL", 2.0),
-            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
-            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            identity_addr=env.target("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            points_addr=env.target("POINTS_ADDR", DEFAULT_ADDRS["points"]),
         )
 
 

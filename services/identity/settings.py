@@ -77,7 +77,7 @@ class IdentitySettings:
         return cls(
             pii_key=load_or_create_secret(env, "IDENTITY_PII_KEY", "identity-pii.key"),
             region=env.str("LOYALTY_DEFAULT_REGION", "IR").upper(),
-            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            points_addr=env.target("POINTS_ADDR", DEFAULT_ADDRS["points"]),
             qr_ttl_seconds=env.int("IDENTITY_QR_TTL_SECONDS", 120, minimum=10),
             member_session=timedelta(
                 minutes=env.int("IDENTITY_MEMBER_SESSION_MINUTES", 60, minimum=1)

@@ -27,10 +27,10 @@ class PointsSettings:
     def from_env(cls, env: Env) -> PointsSettings:
         return cls(
             policy=PointsPolicy.from_env(env),
-            campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
+            campaigns_addr=env.target("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
             campaigns_timeout=env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
             audiences_timeout=env.float("POINTS_AUDIENCES_TIMEOUT", 2.0),
-            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            identity_addr=env.target("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
             identity_timeout=env.float("POINTS_IDENTITY_TIMEOUT", 2.0),
             job_interval=env.float("POINTS_JOB_INTERVAL", 60.0),
             member_feed_interval=env.float("POINTS_MEMBER_FEED_INTERVAL", 1.0),

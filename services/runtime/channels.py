@@ -1,4 +1,5 @@
-"""Client channels to the other services: made once per process, a deadline on every call."""
+"""Client channels to the other services: made once per process, a deadline on every call,
+calls spread round robin over every replica of the service."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ _OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    # One connection to every address the target names, each call to the next one; the
+    # default (pick_first) would send everything to one replica.
+    ("grpc.lb_policy_name", "round_robin"),
 ]
+
+
+def grpc_target(addr: str) -> str:
+    """The gRPC target of a configured address (services.runtime.config.Env.target): a list of
+    replicas as gRPC's static ipv4 resolver reads it, anything else as it is (DNS)."""
+    return f"ipv4:{addr}" if "," in addr else addr
 
 
 def open_channel(
@@ -25,6 +35,6 @@ def open_channel(
     """A channel whose calls carry this process's service credential and time out after
     `default_timeout` seconds unless they say otherwise."""
     return grpc.intercept_channel(
-        grpc.insecure_channel(addr, options=_OPTIONS),
+        grpc.insecure_channel(grpc_target(addr), options=_OPTIONS),
         ClientInterceptor(default_timeout, credentials),
     )

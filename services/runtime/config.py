@@ -62,6 +62,20 @@ class Env:
             raise ConfigError(f"{name} must be host:port, got {value!r}")
         return value
 
+    def target(self, name: str, default: str) -> str:
+        """Where a service is found: `host:port`, `dns:///host:port` (every address the name
+        resolves to, such as a headless Kubernetes Service's) or a comma-separated list of
+        `ip:port` (replicas started side by side). Calls are spread over all of them."""
+        value = self.str(name, default)
+        one = r"[\w.\-\[\]]+:\d{1,5}"
+        ip = r"\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}"
+        if not re.fullmatch(rf"{one}|dns:///{one}|{ip}(?:,{ip})+", value):
+            raise ConfigError(
+                f"{name} must be host:port, dns:///host:port or a list ip:port,ip:port;"
+                f" got {value!r}"
+            )
+        return value
+
     def currency(self, name: str, default: str) -> str:
         value = self.str(name, default).upper()
         if not re.fullmatch(r"[A-Z]{3}", value):
@@ -128,6 +142,9 @@ class ServiceConfig:
     log_level: str
     # Where /metrics is served; 0: nowhere.
     metrics_port: int = 0
+    # A client's connection is closed (gracefully) after this long, so that it finds replicas
+    # started since: a new pod of a scaled-out Deployment gets its share within this time.
+    max_connection_age: float = 30.0
 
     @classmethod
     def load(cls, name: str, env: Env | None = None) -> ServiceConfig:
@@ -143,4 +160,5 @@ class ServiceConfig:
             grace_seconds=env.float(f"{prefix}_GRACE_SECONDS", 10.0),
             log_level=env.str("LOYALTY_LOG_LEVEL", "INFO").upper(),
             metrics_port=env.int(f"{prefix}_METRICS_PORT", 0, minimum=0),
+            max_connection_age=env.float(f"{prefix}_MAX_CONNECTION_AGE", 30.0),
         )

@@ -82,8 +82,14 @@ def serve(service: Service) -> int:
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=config.name),
         interceptors=[ServerInterceptor(service.credentials)],
-        # Without this Linux lets a second process bind the same port and share its traffic.
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Without this Linux lets a second process bind the same port and share its traffic.
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect now and then and so find replicas started since; calls in
+            # flight on a closing connection get the same grace as at shutdown.
+            ("grpc.max_connection_age_ms", int(config.max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(config.grace_seconds * 1000)),
+        ],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -41,8 +41,8 @@ class WebhooksSettings:
     def from_env(cls, env: Env) -> WebhooksSettings:
         return cls(
             secret_key=load_or_create_secret(env, "WEBHOOKS_SECRET_KEY", "webhooks-secret.key"),
-            identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
-            points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
+            identity_addr=env.target("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
+            points_addr=env.target("POINTS_ADDR", DEFAULT_ADDRS["points"]),
             feed_interval=env.float("WEBHOOKS_FEED_INTERVAL", 1.0),
             delivery_interval=env.float("WEBHOOKS_DELIVERY_INTERVAL", 0.5),
             keep_days=env.int("WEBHOOKS_KEEP_DAYS", 30, minimum=1),

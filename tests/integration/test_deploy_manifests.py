@@ -468,11 +468,12 @@ def test_addresses_config_and_secret_references_resolve(
     config = find(resources, "ConfigMap", "loyalty-config")["data"]
     secret = decoded(find(resources, "Secret", "loyalty-secrets"))
     services = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Service"}
-    # Where the others find each service: its Service, on its port.
+    # Where the others find each service: every pod of its headless Service, on its port.
     for name, port in PORTS.items():
-        addr = Env(config).addr(f"{name.upper()}_ADDR", "")
-        assert addr == f"{name}:{port}"
+        addr = Env(config).target(f"{name.upper()}_ADDR", "")
+        assert addr == f"dns:///{name}:{port}"
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port]
+        assert services[name]["spec"]["clusterIP"] == "None", f"{name}: not headless"
     assert int(config["GATEWAY_PORT"]) == GATEWAY_PORT
     for name in (*PORTS, "gateway"):
         assert int(config[f"{name.upper()}_METRICS_PORT"]) == METRICS_PORT
@@ -912,10 +913,10 @@ def test_compose_configures_the_processes_as_the_readme_says(compose: dict) -> N
         assert set(environment) <= documented, f"{name}: {set(environment) - documented}"
         for variable, value in environment.items():
             if variable.endswith("_ADDR"):
-                assert Env({variable: value}).addr(variable, "")
+                assert Env({variable: value}).target(variable, "")
                 target = variable.removesuffix("_ADDR").lower()
                 port = PORTS[target]
-                expected = f"0.0.0.0:{port}" if target == name else f"{target}:{port}"
+                expected = f"0.0.0.0:{port}" if target == name else f"dns:///{target}:{port}"
                 assert value == expected, f"{name}: {variable}={value}"
                 assert target in services
             if variable.endswith("_DATABASE_URL"):
@@ -931,7 +932,7 @@ def test_compose_configures_the_processes_as_the_readme_says(compose: dict) -> N
     assert {f"{s.upper()}_ADDR" for s in SERVICES} <= set(gateway)
     assert gateway["GATEWAY_PORT"] == str(GATEWAY_PORT)
     assert services["gateway"]["ports"][0].endswith(f":{GATEWAY_PORT}")
-    assert services["points"]["environment"]["CAMPAIGNS_ADDR"] == "campaigns:50053"
+    assert services["points"]["environment"]["CAMPAIGNS_ADDR"] == "dns:///campaigns:50053"
 
 
 def test_compose_variables_are_documented(compose: dict) -> None:

@@ -3,21 +3,14 @@ Redis and campaigns stopped, PostgreSQL restarted; afterwards nothing is lost or
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from bench import drills
-from deploy.local import postgres_bin
-from tests.support import unavailable
+from tests.support import needs_private_servers
 
 
 def test_every_drill_ends_with_nothing_lost_or_doubled(tmp_path: Path) -> None:
-    if not shutil.which("redis-server"):
-        unavailable("redis-server")
-    try:
-        postgres_bin("initdb")
-    except RuntimeError:
-        unavailable("PostgreSQL's initdb")
+    needs_private_servers()
 
     outcomes = drills.run(tmp_path, drills.SHORT)
     print(drills.table(outcomes))

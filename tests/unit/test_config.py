@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import GatewayConfig
+from services.points.settings import PointsSettings
+from services.runtime.channels import grpc_target
 from services.runtime.config import ConfigError, Env, ServiceConfig, load_or_create_secret
 
 
@@ -58,3 +60,25 @@ def test_a_secret_is_created_once_private_and_then_kept(tmp_path: Path) -> None:
     assert (tmp_path / "token").stat().st_mode & 0o077 == 0
     given = Env({"LOYALTY_DATA_DIR": str(tmp_path), "SOME_TOKEN": "from-env"})
     assert load_or_create_secret(given, "SOME_TOKEN", "token") == "from-env"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["points:50052", "dns:///points:50052", "127.0.0.1:50052,127.0.0.1:50062"],
+)
+def test_a_service_is_found_by_name_or_by_a_list_of_replicas(value: str) -> None:
+    assert PointsSettings.from_env(Env({"POINTS_ADDR": value, "CAMPAIGNS_ADDR": value}))
+
+
+@pytest.mark.parametrize(
+    "value", ["points", "points:50052,points-2:50052", "http://points:50052", "a:1,"]
+)
+def test_a_service_address_that_names_no_replica_fails_fast(value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        GatewayConfig.load(Env({"CAMPAIGNS_ADDR": value}))
+    assert "CAMPAIGNS_ADDR" in str(error.value)
+
+
+def test_a_list_of_replicas_is_read_by_the_static_resolver_and_a_name_by_dns() -> None:
+    assert grpc_target("127.0.0.1:1,127.0.0.1:2") == "ipv4:127.0.0.1:1,127.0.0.1:2"
+    assert grpc_target("dns:///points:50052") == "dns:///points:50052"

@@ -1,0 +1,127 @@
+"""The floors of the load benchmark: what this stack (Flask under the gateway's own gunicorn
+settings, psycopg, PostgreSQL) answers when a route does only a call's essential work.
+
+    python -m bench.floor        (GATEWAY_PORT and FLOOR_DATABASE_URL from the environment)
+
+- `POST /v1/purchases`: a purchase's essential work in one PostgreSQL transaction: the
+  purchase row under its transaction id (a repeat answers the first result), the balance
+  update and a ledger entry;
+- `GET /v1/members/<id>/points`: one SELECT of a balance;
+- `GET /ping`: nothing at all.
+
+The routes and bodies are the suite's, so one load script drives both.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+from flask import Flask, jsonify, request
+
+from gateway.__main__ import GatewayServer
+from gateway.config import GatewayConfig
+from services.runtime.config import Env
+
+DATABASE_VARIABLE = "FLOOR_DATABASE_URL"
+EARN_PER = 10_000
+
+SCHEMA = """
+CREATE TABLE floor_balances (member_id uuid PRIMARY KEY, points bigint NOT NULL);
+CREATE TABLE floor_purchases (
+    transaction_id text PRIMARY KEY, member_id uuid NOT NULL, amount bigint NOT NULL,
+    points bigint NOT NULL);
+CREATE TABLE floor_entries (
+    id bigserial PRIMARY KEY, member_id uuid NOT NULL, transaction_id text NOT NULL,
+    points bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+"""
+
+
+def create_schema(url: str, members: int) -> None:
+    """The floor's tables, with a balance row for each of the scale data's members."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+        conn.execute(
+            "INSERT INTO floor_balances"
+            " SELECT md5('member-' || i)::uuid, 0 FROM generate_series(0, %s - 1) i",
+            (members,),
+        )
+        conn.execute("VACUUM (ANALYZE)")
+
+
+def create_app(url: str) -> Flask:
+    app = Flask(__name__)
+    local = threading.local()
+
+    def connection() -> psycopg.Connection:
+        conn = getattr(local, "conn", None)
+        if conn is None or conn.closed:
+            conn = local.conn = psycopg.connect(url)
+        return conn
+
+    @app.get("/ping")
+    def ping() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/v1/members/<member_id>/points")
+    def balance(member_id: str) -> Any:
+        conn = connection()
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT points FROM floor_balances WHERE member_id = %s", (member_id,)
+            ).fetchone()
+        if row is None:
+            return jsonify(code="member-not-found"), 404
+        return jsonify(member_id=member_id, available=row[0])
+
+    @app.post("/v1/purchases")
+    def purchase() -> Any:
+        body = request.get_json()
+        transaction_id, member_id = body["transaction_id"], body["member_id"]
+        amount = int(body["amount"])
+        points = amount // EARN_PER
+        conn = connection()
+        with conn.transaction():
+            first = conn.execute(
+                "INSERT INTO floor_purchases VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (transaction_id) DO NOTHING RETURNING points",
+                (transaction_id, member_id, amount, points),
+            ).fetchone()
+            if first is None:
+                row = conn.execute(
+                    "SELECT points FROM floor_purchases WHERE transaction_id = %s",
+                    (transaction_id,),
+                ).fetchone()
+                return jsonify(transaction_id=transaction_id, points_earned=row[0]), 201
+            balance = conn.execute(
+                "UPDATE floor_balances SET points = points + %s WHERE member_id = %s"
+                " RETURNING points",
+                (points, member_id),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO floor_entries (member_id, transaction_id, points) VALUES (%s, %s, %s)",
+                (member_id, transaction_id, points),
+            )
+        return jsonify(
+            transaction_id=transaction_id,
+            points_earned=points,
+            balance=balance[0] if balance else 0,
+        ), 201
+
+    return app
+
+
+class FloorServer(GatewayServer):
+    """gunicorn exactly as the gateway runs it, serving the floor's routes instead."""
+
+    def load(self) -> Any:
+        return create_app(Env().str(DATABASE_VARIABLE))
+
+
+def main() -> None:
+    FloorServer(GatewayConfig.load()).run()
+
+
+if __name__ == "__main__":
+    main()
