@@ -19,8 +19,8 @@ def send_member_code(phone: str) -> int:
     return clients().identity.start_login(phone, client_ip())
 
 
-def log_in_member(phone: str, code: str) -> Grant:
-    return clients().identity.verify_login(phone, code, client_ip())
+def log_in_member(phone: str, code: str, referral_code: str = "") -> Grant:
+    return clients().identity.verify_login(phone, code, client_ip(), referral_code)
 
 
 def log_in_staff(email: str, password: str) -> Grant:

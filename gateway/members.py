@@ -1,6 +1,6 @@
 """One member as several services know them: found at the till by one identifier with their
-points and offers, their points and history read by id, their whole export. The JSON routes
-and the web pages all call these."""
+points and offers, their points and history read by id, their referrals, their whole export.
+The JSON routes and the web pages all call these."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import request
 
 from gateway.clients import Clients
 from gateway.clients.campaigns import OFFERS_TIMEOUT
@@ -158,6 +161,15 @@ def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
         if not cursor:
             break
     return {"identity": identity, "points": clients.points.balance(survivor), "ledger": entries}
+
+
+def member_referral(clients: Clients, member_id: str) -> dict:
+    """The member's referral code, its link (the portal's login page with the code filled in),
+    and the friends it brought."""
+    code, invited = clients.identity.referral_code(member_id)
+    rewarded = clients.points.referrals_rewarded(member_id)
+    link = f"{request.host_url}portal?{urlencode({'ref': code})}"
+    return {"code": code, "link": link, "invited": invited, "rewarded": rewarded}
 
 
 def audit_trail(clients: Clients, member_id: str, limit: int = 50) -> list[dict]:

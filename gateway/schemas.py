@@ -47,6 +47,12 @@ ENROL_REQUEST = {
             "properties": {"sms": {"type": "boolean"}, "email": {"type": "boolean"}},
             "additionalProperties": False,
         },
+        "referral_code": {
+            "type": "string",
+            "maxLength": 20,
+            "description": "The referral code of the member who brought this friend; unknown,"
+            " or with referrals off: 422 `invalid-referral-code`, and nobody is enrolled",
+        },
     },
 }
 

@@ -18,6 +18,7 @@ from services.points.members import IdentityAnswer, Members
 from services.points.policy import Expiry, PointsPolicy
 from services.points.purchases import PurchaseInput, Purchases
 from services.points.redemptions import Redemptions
+from services.points.referrals import Referrals
 from services.points.refunds import Refunds
 from services.points.rewards import Rewards
 from services.points.server import MIGRATIONS
@@ -98,6 +99,7 @@ class PointsWorld:
         self.redemptions = Redemptions(self.database, self.policy, self.members, self.clock)
         self.refunds = Refunds(self.database, self.policy, self.clock)
         self.adjustments = Adjustments(self.database, self.policy, self.members, self.clock)
+        self.referrals = Referrals(self.database, self.policy, self.clock)
         self.audiences = Audiences()
         self.coupons = Coupons(self.database, self.policy, self.members, self.clock)
         self.catalog = Catalog(self.database, self.policy, self.members, self.audiences, self.clock)

@@ -701,3 +701,76 @@ def add_codes(reward_id: str, body: dict):
     if len(codes) > MAX_CODES:
         raise Problem(422, "invalid-codes", f"at most {MAX_CODES} codes at a time")
     return clients().rewards.add_codes(reward_id, codes)
+
+
+REFERRAL_PROGRAM_REQUEST = {
+    "type": "object",
+    "required": ["referrer_points", "referee_points", "min_purchase", "monthly_cap"],
+    "additionalProperties": False,
+    "properties": {
+        "referrer_points": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Points for the member whose code the friend gave",
+        },
+        "referee_points": {"type": "integer", "minimum": 0, "description": "Points for the friend"},
+        "min_purchase": {
+            "type": ["string", "integer"],
+            "description": "The friend's first purchase of at least this much rewards both",
+        },
+        "monthly_cap": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 10000,
+            "description": "Friends a month (UTC) who earn the referrer their part; the friend"
+            " still gets theirs",
+        },
+        "active": {
+            "type": "boolean",
+            "description": "Off: codes given at enrolment are refused (default on)",
+        },
+    },
+}
+REFERRAL_PROGRAM = {
+    "type": "object",
+    "required": ["referrer_points", "referee_points", "min_purchase", "monthly_cap", "active"],
+    "properties": {
+        **REFERRAL_PROGRAM_REQUEST["properties"],
+        "currency": {"type": "string"},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/marketing/referral-program",
+    "PUT",
+    summary="Set the referral program",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=REFERRAL_PROGRAM_REQUEST,
+    example={
+        "referrer_points": 500,
+        "referee_points": 200,
+        "min_purchase": "500000",
+        "monthly_cap": 10,
+        "active": True,
+    },
+    responses={200: ("The program", REFERRAL_PROGRAM), **REFUSED},
+)
+def set_referral_program(body: dict):
+    return clients().points.set_referral_program(body, g.caller.actor)
+
+
+@operation(
+    bp,
+    "/v1/marketing/referral-program",
+    "GET",
+    summary="The referral program",
+    tag=TAG,
+    auth=MARKETER,
+    responses={200: ("The program (off, with zeros, until it is set)", REFERRAL_PROGRAM)},
+)
+def get_referral_program():
+    return clients().points.referral_program()

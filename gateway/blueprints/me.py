@@ -13,7 +13,7 @@ from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
-from gateway.members import export_member, member_ledger
+from gateway.members import export_member, member_ledger, member_referral
 from gateway.problems import Problem
 from gateway.schemas import (
     BALANCE,
@@ -145,19 +145,32 @@ def send_code(body: dict):
     request_schema={
         "type": "object",
         "required": ["phone", "code"],
-        "properties": {"phone": PHONE, "code": CODE},
+        "properties": {
+            "phone": PHONE,
+            "code": CODE,
+            "referral_code": {
+                "type": "string",
+                "maxLength": 20,
+                "description": "A friend's referral code, for a phone this login enrols (an"
+                " existing member's login ignores it)",
+            },
+        },
     },
     example={"phone": "09121234567", "code": "123456"},
     responses={
         200: ("A member session", LOGGED_IN),
         401: ("The code is wrong, expired or already used", None),
         409: ("The code was used by a request at the same moment", None),
-        422: ("Not a phone number", None),
+        422: (
+            "Not a phone number; or `invalid-referral-code` (unknown, or referrals are off):"
+            " nobody is enrolled and the code is not used up",
+            None,
+        ),
         429: ("Five wrong tries: ask for a new code", None),
     },
 )
 def verify_code(body: dict):
-    grant = log_in_member(body["phone"], body["code"])
+    grant = log_in_member(body["phone"], body["code"], body.get("referral_code", ""))
     return {
         "token": grant.token,
         "expires_at": grant.expires_at,
@@ -201,6 +214,34 @@ def logout():
 def me():
     member = clients().identity.member(g.caller.member_id)
     return {"member": member, "points": clients().points.balance(member["id"])}
+
+
+REFERRAL = {
+    "type": "object",
+    "required": ["code", "link", "invited", "rewarded"],
+    "properties": {
+        "code": {"type": "string", "description": "The member's referral code, to give friends"},
+        "link": {"type": "string", "description": "The portal's login page with the code in"},
+        "invited": {"type": "integer", "description": "Friends who enrolled with the code"},
+        "rewarded": {
+            "type": "integer",
+            "description": "Friends whose first qualifying purchase rewarded the referral",
+        },
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/me/referral",
+    "GET",
+    summary="The member's referral code, its link, and the friends it brought",
+    tag="me",
+    auth="member",
+    responses={200: ("The referral code and its friends", REFERRAL), 404: ("Erased", None)},
+)
+def referral():
+    return member_referral(clients(), g.caller.member_id)
 
 
 @operation(

@@ -59,7 +59,10 @@ bp = Blueprint("pos", __name__)
     responses={
         201: ("The new member", MEMBER),
         409: ("A member with this phone exists", None),
-        422: ("A value is not acceptable (phone, e-mail, birth date)", None),
+        422: (
+            "A value is not acceptable (phone, e-mail, birth date, `invalid-referral-code`)",
+            None,
+        ),
     },
 )
 def enrol(body: dict):

@@ -141,6 +141,7 @@ class IdentityClient(Service):
                 ],
                 store_id=store_id,
                 source=source,
+                referral_code=details.get("referral_code", ""),
             ),
         )
         return member_json(response.member)
@@ -181,6 +182,13 @@ class IdentityClient(Service):
         """The member one identifier of IDENTIFIERS names."""
         lookup = pb.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
         return member_json(call(self._stub.IdentifyMember, lookup).member)
+
+    def referral_code(self, member_id: str) -> tuple[str, int]:
+        """The member's referral code (given at the first ask), and the friends who enrolled
+        with it."""
+        request = pb.GetReferralCodeRequest(member_id=member_id)
+        answer = call(self._stub.GetReferralCode, request)
+        return answer.code, answer.invited
 
     def search(self, name_prefix: str, limit: int = 20) -> list[dict]:
         """Live members whose first or last name starts with the prefix, by name."""
@@ -312,11 +320,19 @@ class IdentityClient(Service):
         )
         return sent.expires_in_seconds
 
-    def verify_login(self, phone: str, code: str, client_address: str) -> Grant:
-        """A member session for the code (a new phone number is enrolled)."""
+    def verify_login(
+        self, phone: str, code: str, client_address: str, referral_code: str = ""
+    ) -> Grant:
+        """A member session for the code (a new phone number is enrolled, referred by the
+        owner of `referral_code` if given)."""
         login = call(
             self._stub.VerifyLogin,
-            pb.VerifyLoginRequest(phone=phone, code=code, client_address=client_address),
+            pb.VerifyLoginRequest(
+                phone=phone,
+                code=code,
+                client_address=client_address,
+                referral_code=referral_code,
+            ),
         )
         return _grant(
             login.token, login.expires_at, member_id=login.member.id, enrolled=login.enrolled

@@ -380,3 +380,40 @@ class PointsClient(Service):
                 for d in report.days
             ],
         }
+
+    def set_referral_program(self, program: dict, actor: str) -> dict:
+        request = pb.SetReferralProgramRequest(
+            program=pb.ReferralProgram(
+                referrer_points=program["referrer_points"],
+                referee_points=program["referee_points"],
+                min_purchase=_money(program["min_purchase"], self._currency, "min_purchase"),
+                monthly_cap=program["monthly_cap"],
+                active=program.get("active", True),
+            ),
+            actor=actor,
+        )
+        return referral_program_json(call(self._stub.SetReferralProgram, request).program)
+
+    def referral_program(self) -> dict:
+        request = pb.GetReferralProgramRequest()
+        return referral_program_json(call(self._stub.GetReferralProgram, request).program)
+
+    def referrals_rewarded(self, member_id: str) -> int:
+        """Friends of the member whose purchase rewarded the referral."""
+        request = pb.GetReferralStandingRequest(member_id=member_id)
+        return call(self._stub.GetReferralStanding, request).rewarded
+
+
+def referral_program_json(program: pb.ReferralProgram) -> dict:
+    currency = program.min_purchase.currency
+    return {
+        "referrer_points": program.referrer_points,
+        "referee_points": program.referee_points,
+        "min_purchase": from_minor(program.min_purchase.amount_minor, currency),
+        "currency": currency,
+        "monthly_cap": program.monthly_cap,
+        "active": program.active,
+        "updated_at": (
+            program.updated_at.ToJsonString() if program.HasField("updated_at") else None
+        ),
+    }

@@ -554,6 +554,42 @@ def report(campaign_id: str) -> Response:
     )
 
 
+# Referrals
+
+REFERRALS = f"{HOME}/referrals"
+REFERRAL_NUMBERS = (
+    ("referrer_points", "referrals.referrer_points"),
+    ("referee_points", "referrals.referee_points"),
+    ("monthly_cap", "referrals.monthly_cap"),
+)
+
+
+@bp.get(REFERRALS)
+def referral_program() -> Response:
+    return pages.page(
+        "console_referrals.html",
+        notice=shown_notice(),
+        program=clients().points.referral_program(),
+        currency=current_app.config["LOYALTY"].currency,
+    )
+
+
+@bp.post(REFERRALS)
+def save_referral_program() -> Response:
+    try:
+        program: dict[str, Any] = {
+            name: whole(name, label) or 0 for name, label in REFERRAL_NUMBERS
+        }
+        program["min_purchase"] = amount_field("min_purchase") or "0"
+        program["active"] = request.form.get("active") == "on"
+        clients().points.set_referral_program(program, signed_in_staff().actor)
+    except (FormError, Problem) as error:
+        session["console_notice"] = failed(error)
+        return redirect(REFERRALS, 303)
+    notice("ok", "referrals.saved")
+    return redirect(REFERRALS, 303)
+
+
 # Complaints recorded at the support desk
 
 COMPLAINT_DAYS = 30

@@ -13,6 +13,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "console.nav.segments": {"en": "Segments", "fa": "بخش‌ها"},
     "console.nav.campaigns": {"en": "Campaigns", "fa": "کمپین‌ها"},
     "console.nav.new_campaign": {"en": "New campaign", "fa": "کمپین جدید"},
+    "console.nav.referrals": {"en": "Referrals", "fa": "معرفی دوستان"},
+    "referrals.title": {"en": "Referral program", "fa": "برنامه معرفی دوستان"},
+    "referrals.note": {
+        "en": "A friend who enrols with a member's code earns both of them points with the"
+        " friend's first purchase of at least the minimum.",
+        "fa": "دوستی که با کد یک عضو ثبت‌نام کند، با اولین خرید خود به اندازه حداقل، برای هر دو"
+        " امتیاز می‌آورد.",
+    },
+    "referrals.referrer_points": {"en": "Points for the member", "fa": "امتیاز معرف"},
+    "referrals.referee_points": {"en": "Points for the friend", "fa": "امتیاز دوست"},
+    "referrals.min_purchase": {
+        "en": "Minimum first purchase ({currency})",
+        "fa": "حداقل اولین خرید ({currency})",
+    },
+    "referrals.monthly_cap": {
+        "en": "Friends rewarded per member per month",
+        "fa": "سقف دوستان پاداش‌گرفته هر عضو در ماه",
+    },
+    "referrals.active": {"en": "The program is on", "fa": "برنامه فعال است"},
+    "referrals.save": {"en": "Save the program", "fa": "ذخیره برنامه"},
+    "referrals.saved": {"en": "The referral program is saved.", "fa": "برنامه معرفی ذخیره شد."},
     "console.nav.rewards": {"en": "Rewards", "fa": "جوایز"},
     "console.nav.points": {"en": "Points report", "fa": "گزارش امتیاز"},
     "rewards.catalog": {"en": "Rewards catalog", "fa": "فهرست جوایز"},

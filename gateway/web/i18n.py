@@ -192,6 +192,30 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.save": {"en": "Save", "fa": "ذخیره"},
     "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
     "portal.offers": {"en": "Offers for you", "fa": "پیشنهادهای شما"},
+    "portal.referral": {"en": "Invite a friend", "fa": "دعوت از دوستان"},
+    "portal.referral_note": {
+        "en": "Friends who join with your code earn points with their first purchase, and so"
+        " do you.",
+        "fa": "دوستانی که با کد شما عضو شوند با اولین خریدشان امتیاز می‌گیرند، و شما هم.",
+    },
+    "portal.referral_link": {"en": "Your invitation link", "fa": "پیوند دعوت شما"},
+    "portal.referral_sms": {"en": "Share by SMS", "fa": "ارسال با پیامک"},
+    "portal.referral_sms_body": {
+        "en": "Join the club with my code {code}: {link}",
+        "fa": "با کد من {code} عضو باشگاه شوید: {link}",
+    },
+    "portal.referral_counts": {
+        "en": "Friends who joined: {invited}. Rewarded: {rewarded}.",
+        "fa": "دوستانی که عضو شدند: {invited}. پاداش گرفته: {rewarded}.",
+    },
+    "portal.referral_code": {
+        "en": "A friend's referral code (optional)",
+        "fa": "کد معرف (اختیاری)",
+    },
+    "error.invalid-referral-code": {
+        "en": "This referral code is not valid. Check it, or log in without it.",
+        "fa": "این کد معرف معتبر نیست. آن را بررسی کنید یا بدون آن وارد شوید.",
+    },
     "portal.offer_code": {"en": "Code: {code}", "fa": "کد: {code}"},
     "portal.offer_ends": {"en": "Until {date}", "fa": "تا {date}"},
     "portal.feedback": {"en": "How are we doing?", "fa": "نظر شما درباره ما چیست؟"},
@@ -334,6 +358,13 @@ def translate(key: str, **values: object) -> str:
     entry = MESSAGES.get(key)
     text = entry.get(lang, entry["en"]) if entry else key
     return text.format(**{name: number(v) for name, v in values.items()})
+
+
+def verbatim(key: str, **values: str) -> str:
+    """A message with values that are codes or links: shown as they are, never with their
+    digits converted."""
+    entry = MESSAGES[key]
+    return entry.get(current_language(), entry["en"]).format(**values)
 
 
 def has_message(key: str) -> bool:

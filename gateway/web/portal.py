@@ -15,6 +15,7 @@ import contextlib
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request, session
 
@@ -23,6 +24,7 @@ from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
+from gateway.members import member_referral
 from gateway.problems import Problem
 from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
@@ -62,6 +64,12 @@ def home(anchor: str = "") -> Response:
     return redirect(HOME + anchor, 303)
 
 
+def sms_invitation(referral: dict) -> str:
+    """An `sms:` link: the phone's messages app opens with the invitation written."""
+    body = i18n.verbatim("portal.referral_sms_body", code=referral["code"], link=referral["link"])
+    return "sms:?&body=" + quote(body)
+
+
 def tier_progress(tier: dict) -> int | None:
     """Percent of the way to the next tier, by qualifying spend."""
     if not tier["next"]:
@@ -95,13 +103,15 @@ def show() -> Response:
     if member_id is None:
         if unseal(session.get("portal_phone", "")):
             return pages.page("portal_code.html", notice=shown)
-        return pages.page("portal_login.html", notice=shown)
+        referral_code = request.args.get("ref", "")[:20]
+        return pages.page("portal_login.html", notice=shown, referral_code=referral_code)
     cursor = request.args.get("older", "")
     try:
         member = clients().identity.member(member_id)
         points = clients().points.balance(member_id)
         history = clients().points.ledger(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
+        referral = member_referral(clients(), member_id)
     except Problem as problem:
         if problem.status != 422 or not cursor:
             raise
@@ -118,6 +128,8 @@ def show() -> Response:
         birth_date=shown_birth_date(member["birth_date"] or ""),
         email_pending=unseal(session.get("portal_email", "")),
         offers=offers,
+        referral=referral,
+        referral_sms=sms_invitation(referral),
         feedback_id=f"web-{uuid.uuid4().hex}",
     )
 
@@ -134,6 +146,7 @@ def send_code() -> Response:
         problem_notice(problem)
         return home()
     session["portal_phone"] = seal(phone)
+    session["portal_referral"] = seal(field("referral_code"))
     return home()
 
 
@@ -143,13 +156,17 @@ def verify_code() -> Response:
     if phone is None:
         return home()
     try:
-        grant = log_in_member(phone, field("code"))
+        referral_code = unseal(session.get("portal_referral", "")) or ""
+        grant = log_in_member(phone, field("code"), referral_code)
     except Problem as problem:
         problem_notice(problem)
+        if problem.code == "invalid-referral-code":  # the code still works, without it
+            session.pop("portal_referral", None)
         if problem.status == 429:  # too many wrong codes: start again with a new one
             session.pop("portal_phone", None)
         return home()
     session.pop("portal_phone", None)
+    session.pop("portal_referral", None)
     session.pop("csrf", None)  # a new token for the logged-in member's forms
     response = home()
     set_session_cookie(response, grant.token, grant.ends)

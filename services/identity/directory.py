@@ -12,10 +12,11 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity import events, identifiers, names, repository
+from services.identity import events, identifiers, names, referrals, repository
 from services.identity.member_cache import member_key
 from services.identity.models import Consent, Member
 from services.identity.qr import QrTokens
+from services.identity.referrals import ReferralCodes
 from services.identity.senders import CHANNELS
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -56,6 +57,7 @@ class MemberView:
     gender: str = ""
     interests: tuple[str, ...] = ()
     erased: bool = False
+    referrer_id: str = ""
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
@@ -94,6 +96,7 @@ class MemberView:
             gender=member.gender,
             interests=tuple(member.interests or ()),
             erased=member.erased_at is not None,
+            referrer_id=str(member.referrer_id or ""),
         )
 
     def to_cache(self) -> dict:
@@ -125,6 +128,7 @@ class Enrollment:
     consents: tuple[tuple[str, bool], ...] = ()
     store_id: str = ""
     source: str = "pos"
+    referral_code: str = ""
 
 
 def name(value: str, field: str) -> str:
@@ -156,12 +160,20 @@ class Directory:
         hasher: identifiers.PiiHasher,
         region: str,
         qr_tokens: QrTokens,
+        referral_codes: ReferralCodes,
     ) -> None:
         self._db = database
         self._cache = cache
         self._hash = hasher
         self._region = region
         self._qr = qr_tokens
+        self._referrals = referral_codes
+
+    def check_referral(self, referral_code: str) -> None:
+        """Refuses a referral code that cannot refer anyone now, before anything is spent."""
+        with self._db.read() as session:
+            referrals.referrer_of(session, referral_code)
+        self._referrals.check_open()
 
     def phone_hash(self, raw: str) -> tuple[str, str]:
         """The phone in E.164 and its keyed hash."""
@@ -201,6 +213,8 @@ class Directory:
             raise InvalidArgument("a consent channel is given twice")
         if not set(consents) <= set(CHANNELS):
             raise InvalidArgument(f"consent channel must be one of {', '.join(CHANNELS)}")
+        if request.referral_code:
+            self.check_referral(request.referral_code)
         fields = self.member_fields(phone, phone_hash, email, request, now)
         fields["enrolled_store_id"] = store_id
         # A clash on the card number (one in 10^14) is retried; a clash on the phone is final.
@@ -211,7 +225,11 @@ class Directory:
                         raise phone_taken()
                     if store_id and not repository.store_by_id(session, store_id):
                         raise NotFound("store not found", code="store-not-found")
+                    referrer_id = None
+                    if request.referral_code:
+                        referrer_id = referrals.referrer_of(session, request.referral_code)
                     member = Member(
+                        referrer_id=referrer_id,
                         card_number=identifiers.new_card_number(),
                         consents=[
                             Consent(channel=c, granted=g, source=request.source, updated_at=now)
@@ -222,6 +240,8 @@ class Directory:
                     session.add(member)
                     session.flush()
                     events.enrolled(session, member, request.source)
+                    if referrer_id is not None:
+                        events.referred(session, referrer_id, member.id)
                     view = MemberView.of(member)
                 # An e-mail may be shared: a lookup cached before this member must ask again.
                 self.forget(member)

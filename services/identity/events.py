@@ -48,10 +48,14 @@ def profile(member: Member | SimpleNamespace) -> pb.MemberProfileChanged:
 
 
 def enrolment(
-    attributes: pb.MemberProfileChanged, consents: dict[str, bool], store_id: str, source: str
+    attributes: pb.MemberProfileChanged,
+    consents: dict[str, bool],
+    store_id: str,
+    source: str,
+    referrer_id: str = "",
 ) -> pb.MemberEnrolled:
     """The payload of `member.enrolled`: the profile's attributes (see `profile`), the consents
-    given, where and how the member joined."""
+    given, where and how the member joined, and who referred them."""
     return pb.MemberEnrolled(
         store_id=store_id,
         source=source,
@@ -63,19 +67,25 @@ def enrolment(
         consents=pb.EnrolledConsents(
             sms=consents.get("sms", False), email=consents.get("email", False)
         ),
+        referrer_id=referrer_id,
     )
 
 
 def enrolled(session: Session, member: Member, source: str) -> None:
     consents = {c.channel: c.granted for c in member.consents}
     store_id = str(member.enrolled_store_id or "")
-    emit(session, member.id, enrolment(profile(member), consents, store_id, source))
+    referrer_id = str(member.referrer_id or "")
+    emit(session, member.id, enrolment(profile(member), consents, store_id, source, referrer_id))
 
 
 def enrolled_many(session: Session, payloads: dict[uuid.UUID, pb.MemberEnrolled]) -> None:
     """One `member.enrolled` per member, written together."""
     events = [_event(member_id, payload) for member_id, payload in payloads.items()]
     outbox.append(session, OutboxEvent, events, utcnow())
+
+
+def referred(session: Session, referrer_id: uuid.UUID, friend_id: uuid.UUID) -> None:
+    emit(session, referrer_id, pb.MemberReferred(friend_id=str(friend_id)))
 
 
 def profile_changed(session: Session, member: Member) -> None:

@@ -1,7 +1,9 @@
 """Member login for the portal: a one-time code to the phone, then a short-lived session.
 
 A phone that is not a member yet becomes one at its first login: self-service enrolment on the
-web, with the number proven by the code.
+web, with the number proven by the code, referred by a friend if it gives their referral code
+(refused before the code is spent, so the member may correct it; an existing member's login
+ignores it: members are not referred).
 """
 
 from __future__ import annotations
@@ -44,18 +46,23 @@ class MemberLogin:
         phone, phone_hash = self._directory.phone_hash(phone)
         return self._codes.send(phone, phone_hash, "login", client)
 
-    def verify(self, phone: str, code: str) -> Login:
+    def verify(self, phone: str, code: str, referral_code: str = "") -> Login:
         phone, phone_hash = self._directory.phone_hash(phone)
         check = self._codes.check(phone_hash, "login", code)
         check.raise_if_refused()
-        with self._db.write() as session:
-            self._codes.spend(session, check)
-        enrolled = False
+        member = None
         try:
             member = self._directory.identify_by_phone(phone)
         except NotFound:
+            if referral_code:
+                self._directory.check_referral(referral_code)
+        with self._db.write() as session:
+            self._codes.spend(session, check)
+        enrolled = False
+        if member is None:
             try:
-                member = self._directory.enroll(Enrollment(phone=phone, source="web"))
+                enrollment = Enrollment(phone=phone, source="web", referral_code=referral_code)
+                member = self._directory.enroll(enrollment)
                 enrolled = True
             except AlreadyExists:
                 member = self._directory.identify_by_phone(phone)

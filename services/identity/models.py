@@ -70,6 +70,9 @@ class Member(Base):
     enrolled_store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
     # The member's id in the system an import brought them from: a second import finds them.
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The code this member gives friends (given at the first ask), and who referred them.
+    referral_code: Mapped[str | None] = mapped_column(String(12), unique=True)
+    referrer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,5 +1,5 @@
-"""The calls identity makes to the points service: moving a duplicate's ledger on a merge, and
-saying at once that a member's data was erased."""
+"""The calls identity makes to the points service: moving a duplicate's ledger on a merge,
+saying at once that a member's data was erased, and whether the referral program is on."""
 
 from __future__ import annotations
 
@@ -39,6 +39,14 @@ class PointsLedger:
             self._stub.ForgetMember(pb.ForgetMemberRequest(member_id=member_id))
         except grpc.RpcError as error:
             raise domain_error_of(error) from None
+
+    def referrals_open(self) -> bool:
+        """Whether the referral program is on: a referral code given at enrolment counts."""
+        try:
+            response = self._stub.GetReferralProgram(pb.GetReferralProgramRequest())
+        except grpc.RpcError as error:
+            raise domain_error_of(error) from None
+        return response.program.active
 
     def close(self) -> None:
         self._channel.close()

@@ -67,6 +67,7 @@ _MEMBER_VIEW = (
         _members.c.merged_into,
         _members.c.erased_at,
         _members.c.enrolled_store_id,
+        _members.c.referrer_id,
         _members.c.created_at,
         _consents.c.channel,
         _consents.c.granted,
@@ -100,6 +101,18 @@ def member_for_update(session: Session, member_id: uuid.UUID) -> Member | None:
 
 def member_id_by_phone_hash(session: Session, phone_hash: str) -> uuid.UUID | None:
     return session.scalar(select(Member.id).where(Member.phone_hash == phone_hash))
+
+
+def member_id_by_referral_code(session: Session, code: str) -> uuid.UUID | None:
+    return session.scalar(select(Member.id).where(Member.referral_code == code))
+
+
+def friends_referred(session: Session, member_id: uuid.UUID) -> int:
+    """Members who enrolled with the code of this member or of a duplicate merged into it."""
+    referrers = select(Member.id).where(
+        or_(Member.id == member_id, Member.merged_into == member_id)
+    )
+    return session.scalar(select(func.count()).where(Member.referrer_id.in_(referrers)))
 
 
 def member_id_by_card(session: Session, card_number: str) -> uuid.UUID | None:

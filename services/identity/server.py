@@ -20,6 +20,7 @@ from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
 from services.identity.provider_sms import ProviderSmsSender
 from services.identity.qr import QrTokens
+from services.identity.referrals import ReferralCodes
 from services.identity.senders import senders_for
 from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
@@ -48,7 +49,8 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     # Signed with a key derived from the PII key: one secret to keep, the same on every replica.
     qr_tokens = QrTokens(hasher("qr-token-key", "v1"), settings.qr_ttl_seconds)
     points = PointsLedger(settings.points_addr, credentials)
-    directory = Directory(database, cache, hasher, settings.region, qr_tokens)
+    referral_codes = ReferralCodes(database, points.referrals_open)
+    directory = Directory(database, cache, hasher, settings.region, qr_tokens, referral_codes)
     sessions = Sessions(database, cache)
     sms_provider = (
         ProviderSmsSender(database, settings.sms_provider) if settings.sms_provider else None
@@ -62,6 +64,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     parts = IdentityParts(
         directory=directory,
         imports=MemberImport(database, directory),
+        referral_codes=referral_codes,
         terminals=Terminals(database),
         profiles=Profiles(database, directory, codes),
         merger=merger,

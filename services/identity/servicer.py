@@ -22,6 +22,7 @@ from services.identity.merging import Merger
 from services.identity.models import ApiKey, StaffAction, Store
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
+from services.identity.referrals import ReferralCodes
 from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -69,6 +70,7 @@ def member_message(view: MemberView) -> pb.Member:
         gender=view.gender,
         interests=list(view.interests),
         erased=view.erased,
+        referrer_id=view.referrer_id,
     )
 
 
@@ -132,6 +134,7 @@ def _channel(value: int) -> str:
 class IdentityParts:
     directory: Directory
     imports: MemberImport
+    referral_codes: ReferralCodes
     terminals: Terminals
     profiles: Profiles
     merger: Merger
@@ -161,6 +164,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 consents=tuple(consents),
                 store_id=request.store_id,
                 source=request.source or "pos",
+                referral_code=request.referral_code,
             )
         )
         return pb.EnrollMemberResponse(member=member_message(view))
@@ -197,6 +201,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 for r in results
             ]
         )
+
+    def GetReferralCode(self, request: pb.GetReferralCodeRequest, context: grpc.ServicerContext):
+        code, invited = self._parts.referral_codes.code_of(request.member_id)
+        return pb.GetReferralCodeResponse(code=code, invited=invited)
 
     def GetMember(self, request: pb.GetMemberRequest, context: grpc.ServicerContext):
         view = self._parts.directory.get(request.member_id)
@@ -362,7 +370,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.StartLoginResponse(expires_in_seconds=ttl)
 
     def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):
-        login = self._parts.login.verify(request.phone, request.code)
+        login = self._parts.login.verify(request.phone, request.code, request.referral_code)
         return pb.VerifyLoginResponse(
             token=login.token,
             expires_at=to_timestamp(login.expires_at),

@@ -29,7 +29,9 @@ class IdentityMembers:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise Unavailable(f"identity did not answer: {error.code().name}") from None
-        return IdentityAnswer(uuid.UUID(response.member.id), response.member.erased)
+        member = response.member
+        referrer = uuid.UUID(member.referrer_id) if member.referrer_id else None
+        return IdentityAnswer(uuid.UUID(member.id), member.erased, referrer)
 
     def feed(self) -> Feed:
         return grpc_feed(FEED, self._stub.ListEvents)

@@ -331,6 +331,27 @@ class Book:
         self.session.flush()
         return taken
 
+    def take_back(
+        self,
+        member_id: uuid.UUID,
+        points: int,
+        first: Lot | None,
+        kind: str,
+        reason: str,
+        source_id: str,
+        source_type: str = "pos",
+    ) -> int:
+        """Takes back `points` the member earned, from `first` (their own lot) then the others;
+        what they already spent becomes debt. Returns the debt added."""
+        taken = self.take(member_id, points, first=first)
+        moves = [program(EARNED, points)]
+        for lot, part in taken:
+            moves.append(member(member_id, lot.status, -part))
+        debt = points - sum(part for _, part in taken)
+        moves.append(member(member_id, "debt", -debt))
+        self.post(kind, reason, source_type, source_id, moves)
+        return debt
+
     def give_back(self, allocations: list[tuple[HoldAllocation, Lot]]) -> tuple[int, int]:
         """Returns held points to their lots; points of lots expired meanwhile expire now.
 

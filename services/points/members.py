@@ -40,6 +40,8 @@ class IdentityAnswer:
 
     member_id: uuid.UUID
     erased: bool
+    # Whose referral code the member enrolled with.
+    referrer_id: uuid.UUID | None = None
 
 
 class IdentityLookup(Protocol):
@@ -108,6 +110,9 @@ class Members:
             states[member_id] = MemberState(MERGED, answer.member_id)
         with self._db.write() as session:
             repository.learn_members(session, states, self._clock(), final=False)
+            if answer.referrer_id is not None:
+                referral = {answer.member_id: answer.referrer_id}
+                repository.add_referrals(session, referral, self._clock())
         return states[member_id]
 
     def forget(self, member_id: str) -> None:
@@ -124,13 +129,17 @@ class Members:
 
 
 def learn_members(session: Session, events: list[Event], at: datetime) -> None:
-    """Records the members a page of identity's events enrols, merges or erases; other events
-    are not about who may earn."""
+    """Records the members a page of identity's events enrols, merges or erases, and who
+    referred the new ones; other events are not about who may earn."""
     enrolled: dict[uuid.UUID, MemberState] = {}
     settled: dict[uuid.UUID, MemberState] = {}
+    referred: dict[uuid.UUID, uuid.UUID] = {}
     for event in events:
         if event.type == event_types.MEMBER_ENROLLED:
             enrolled[uuid.UUID(event.member_id)] = MemberState(MEMBER)
+            new = event_types.payload_as(identity_pb2.MemberEnrolled, event.payload, event.type)
+            if new.referrer_id:
+                referred[uuid.UUID(event.member_id)] = uuid.UUID(new.referrer_id)
         elif event.type == event_types.MEMBER_MERGED:
             merged = event_types.payload_as(identity_pb2.MemberMerged, event.payload, event.type)
             survivor = uuid.UUID(merged.survivor_id)
@@ -140,3 +149,4 @@ def learn_members(session: Session, events: list[Event], at: datetime) -> None:
     # Enrolments first: a merge or an erasure later in the page replaces them.
     repository.learn_members(session, enrolled, at, final=False)
     repository.learn_members(session, settled, at, final=True)
+    repository.add_referrals(session, referred, at)

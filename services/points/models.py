@@ -264,6 +264,55 @@ class KnownMember(Base):
     learned_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ReferralProgramRow(Base):
+    """The referral program as marketing set it: one row, `id` 1."""
+
+    __tablename__ = "referral_program"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referrer_points: Mapped[int] = mapped_column(BigInteger)
+    referee_points: Mapped[int] = mapped_column(BigInteger)
+    min_purchase_minor: Mapped[int] = mapped_column(BigInteger)
+    monthly_cap: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Referral(Base):
+    """A friend who enrolled with a member's referral code, learned from identity. `waiting`
+    until the friend's first qualifying purchase `rewarded` both sides (the referrer's part is
+    0 when the monthly cap was reached); `refused` when friend and referrer turned out to be one
+    member. A refund that takes the reward back sets it `waiting` again."""
+
+    __tablename__ = "referrals"
+
+    friend_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    referrer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    status: Mapped[str] = mapped_column(String(10))  # waiting | rewarded | refused
+    purchase_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # Of the rewarding purchase: the minimum it met, who got what, and into which lots.
+    min_purchase_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewarded_referrer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    referrer_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    friend_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    referrer_lot_id: Mapped[int | None] = mapped_column(BigId)
+    friend_lot_id: Mapped[int | None] = mapped_column(BigId)
+    referred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rewarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReferralMonth(Base):
+    """How many friends earned the referrer their part in a calendar month (UTC): the row is
+    locked while a reward is decided, so the monthly cap holds under concurrency."""
+
+    __tablename__ = "referral_months"
+
+    referrer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    rewarded: Mapped[int] = mapped_column(Integer)
+
+
 class FeedCursor(FeedCursorColumns, Base):
     """How far points has read identity's events; moved with what they changed."""
 

@@ -25,6 +25,7 @@ from services.points import events, repository
 from services.points.ledger import Book
 from services.points.members import Members
 from services.points.policy import Line, PointsPolicy
+from services.points.referrals import reward_first_purchase
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
@@ -199,6 +200,7 @@ class Purchases:
                 source=f"purchase:{purchase_id}",
             )
             repository.add_spend(session, owner, occurred_at.date(), purchase.amount_minor)
+            reward_first_purchase(book, owner, purchase_id, purchase.amount_minor, occurred_at)
             events.purchase_recorded(
                 session,
                 now,

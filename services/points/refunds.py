@@ -4,7 +4,8 @@ In proportion to the money refunded, cumulatively (so refunding a purchase in pa
 exactly what refunding it at once would). Points come from the purchase's own lot first, even
 while still pending, then from the member's other lots; what the member has already spent is
 recorded as debt that future earning pays off, never silently lost. A tier the refunded spend
-had lifted the member to since their last review is taken back too.
+had lifted the member to since their last review is taken back too, and so is a referral
+reward the purchase earned, within the return window (see referrals.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from loyalty.points.v1 import points_pb2 as pb
 from services.points import events, repository
-from services.points.ledger import EARNED, Book, Operations, member, program
+from services.points.ledger import Book, Operations
 from services.points.models import Refund
+from services.points.referrals import take_back_on_refund
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
@@ -74,15 +76,12 @@ class Refunds(Operations):
             due = purchase.points_earned * refunded // purchase.amount_minor
             points = due - purchase.points_reversed
             own = repository.lot_by_id(session, purchase.lot_id) if purchase.lot_id else None
-            taken = book.take(purchase.member_id, points, first=own)
-            moves = [program(EARNED, points)]
-            for lot, part in taken:
-                moves.append(member(purchase.member_id, lot.status, -part))
-            debt = points - sum(part for _, part in taken)
-            moves.append(member(purchase.member_id, "debt", -debt))
-            book.post("refund", "purchase refunded", "pos", refund_id, moves)
+            debt = book.take_back(
+                purchase.member_id, points, own, "refund", "purchase refunded", refund_id
+            )
             purchase.refunded_minor = refunded
             purchase.points_reversed = due
+            take_back_on_refund(book, purchase, refund_id)
             repository.add_spend(
                 session, purchase.member_id, purchase.occurred_at.date(), -amount_minor
             )

@@ -28,6 +28,9 @@ from services.points.models import (
     PartnerCode,
     Posting,
     Purchase,
+    Referral,
+    ReferralMonth,
+    ReferralProgramRow,
     Refund,
     Reward,
     SpendDay,
@@ -658,6 +661,72 @@ def due_holds(session: Session, now: datetime, limit: int) -> list[tuple[str, uu
             .limit(limit)
         ).all()
     ]
+
+
+_ADD_REFERRALS = _per_dialect(
+    lambda insert: insert(Referral.__table__).on_conflict_do_nothing(index_elements=["friend_id"])
+)
+
+
+def add_referrals(session: Session, referrals: dict[uuid.UUID, uuid.UUID], at: datetime) -> None:
+    """Records friends (keys) and who referred them; a friend already recorded is left as is."""
+    if not referrals:
+        return
+    rows = [
+        {
+            "friend_id": friend,
+            "referrer_id": referrer,
+            "status": "waiting",
+            "min_purchase_minor": 0,
+            "referrer_points": 0,
+            "friend_points": 0,
+            "referred_at": at,
+        }
+        for friend, referrer in referrals.items()
+    ]
+    session.execute(_ADD_REFERRALS[_dialect(session)], rows)
+
+
+def referral_program(session: Session) -> ReferralProgramRow | None:
+    return session.get(ReferralProgramRow, 1)
+
+
+def referral_for_update(session: Session, friend_id: uuid.UUID) -> Referral | None:
+    return session.get(Referral, friend_id, with_for_update=True)
+
+
+def referral_of_purchase(session: Session, purchase_id: uuid.UUID) -> Referral | None:
+    found = session.scalar(
+        select(Referral.friend_id).where(
+            Referral.purchase_id == purchase_id, Referral.status == "rewarded"
+        )
+    )
+    return referral_for_update(session, found) if found is not None else None
+
+
+_ADD_REFERRAL_MONTH = _per_dialect(
+    lambda insert: insert(ReferralMonth.__table__).on_conflict_do_nothing(
+        index_elements=["referrer_id", "month"]
+    )
+)
+
+
+def referral_month_for_update(
+    session: Session, referrer_id: uuid.UUID, month: str
+) -> ReferralMonth:
+    """The referrer's count of the month, locked until the transaction ends."""
+    values = {"referrer_id": referrer_id, "month": month, "rewarded": 0}
+    session.execute(_ADD_REFERRAL_MONTH[_dialect(session)], values)
+    return session.get(ReferralMonth, (referrer_id, month), with_for_update=True)
+
+
+def referrals_rewarded(session: Session, referrer_ids: Sequence[uuid.UUID]) -> int:
+    """Friends of these members whose purchase rewarded the referral."""
+    return session.scalar(
+        select(func.count()).where(
+            Referral.referrer_id.in_(referrer_ids), Referral.status == "rewarded"
+        )
+    )
 
 
 def merged_into(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:

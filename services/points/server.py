@@ -23,6 +23,7 @@ from services.points.models import FeedCursor, OutboxEvent
 from services.points.openings import OpeningBalances
 from services.points.purchases import Purchases
 from services.points.redemptions import Redemptions
+from services.points.referrals import Referrals
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.rewards import Rewards
@@ -88,6 +89,7 @@ def build(config: ServiceConfig) -> Service:
             jobs=jobs,
             reports=Reports(database, policy),
             members=members,
+            referrals=Referrals(database, policy),
             catalog=catalog,
             rewards=Rewards(database, policy, members, catalog, coupons),
             coupons=coupons,

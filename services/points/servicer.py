@@ -22,6 +22,7 @@ from services.points.openings import OpeningBalances, OpeningRow
 from services.points.policy import PointsPolicy
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
+from services.points.referrals import ReferralProgram, Referrals
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.reward_messages import (
@@ -77,6 +78,7 @@ class PointsParts:
     jobs: Jobs
     reports: Reports
     members: Members
+    referrals: Referrals
     catalog: Catalog
     rewards: Rewards
     coupons: Coupons
@@ -304,6 +306,49 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
     def ForgetMember(self, request: pb.ForgetMemberRequest, context: grpc.ServicerContext):
         self._parts.members.forget(request.member_id)
         return pb.ForgetMemberResponse()
+
+    def SetReferralProgram(
+        self, request: pb.SetReferralProgramRequest, context: grpc.ServicerContext
+    ):
+        given = request.program
+        if given.min_purchase.currency not in ("", self._parts.currency):
+            raise InvalidArgument(
+                f"the program runs in {self._parts.currency}", code="currency-mismatch"
+            )
+        program = self._parts.referrals.set_program(
+            ReferralProgram(
+                referrer_points=given.referrer_points,
+                referee_points=given.referee_points,
+                min_purchase_minor=given.min_purchase.amount_minor,
+                monthly_cap=given.monthly_cap,
+                active=given.active,
+            ),
+            request.actor,
+        )
+        return self._referral_program(program)
+
+    def GetReferralProgram(
+        self, request: pb.GetReferralProgramRequest, context: grpc.ServicerContext
+    ):
+        return self._referral_program(self._parts.referrals.program())
+
+    def _referral_program(self, program: ReferralProgram) -> pb.ReferralProgramResponse:
+        return pb.ReferralProgramResponse(
+            program=pb.ReferralProgram(
+                referrer_points=program.referrer_points,
+                referee_points=program.referee_points,
+                min_purchase=self._money(program.min_purchase_minor),
+                monthly_cap=program.monthly_cap,
+                active=program.active,
+                updated_at=to_timestamp(program.updated_at) if program.updated_at else None,
+            )
+        )
+
+    def GetReferralStanding(
+        self, request: pb.GetReferralStandingRequest, context: grpc.ServicerContext
+    ):
+        rewarded = self._parts.referrals.rewarded(request.member_id)
+        return pb.GetReferralStandingResponse(rewarded=rewarded)
 
     def ListEvents(self, request: common_pb2.ListEventsRequest, context: grpc.ServicerContext):
         events, next_cursor = self._parts.events(request.cursor, request.limit)

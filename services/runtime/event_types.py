@@ -20,6 +20,7 @@ from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 
 MEMBER_ENROLLED = "member.enrolled"
+MEMBER_REFERRED = "member.referred"
 MEMBER_PROFILE_CHANGED = "member.profile_changed"
 MEMBER_CONSENT_CHANGED = "member.consent_changed"
 MEMBER_MERGED = "member.merged"
@@ -40,6 +41,7 @@ M = TypeVar("M", bound=Message)
 
 PAYLOADS: dict[str, type[Message]] = {
     MEMBER_ENROLLED: identity_pb2.MemberEnrolled,
+    MEMBER_REFERRED: identity_pb2.MemberReferred,
     MEMBER_PROFILE_CHANGED: identity_pb2.MemberProfileChanged,
     MEMBER_CONSENT_CHANGED: identity_pb2.MemberConsentChanged,
     MEMBER_MERGED: identity_pb2.MemberMerged,

@@ -44,7 +44,8 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
     },
     "points": {
         GATEWAY: None,
-        "identity": frozenset({"MergeMembers", "ForgetMember"}),
+        # An enrolment with a referral code asks whether the program is on.
+        "identity": frozenset({"MergeMembers", "ForgetMember", "GetReferralProgram"}),
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
         # campaign issues its coupons.
         "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon"}),

@@ -70,6 +70,9 @@ class FakeIdentity:
             raise not_found()
         return self.members[self.phones[value]]
 
+    def referral_code(self, member_id: str) -> tuple[str, int]:
+        return "K7M2Q9P", 0
+
     def member(self, member_id: str) -> dict:
         if member_id not in self.members:
             raise not_found()
@@ -91,7 +94,9 @@ class FakeIdentity:
     def start_login(self, phone: str, client_address: str) -> int:
         return 120
 
-    def verify_login(self, phone: str, code: str, client_address: str) -> Grant:
+    def verify_login(
+        self, phone: str, code: str, client_address: str, referral_code: str = ""
+    ) -> Grant:
         self.logins.append(phone)
         if code != LOGIN_CODE:
             raise Problem(401, "invalid-code", "the code is wrong or expired")
@@ -142,6 +147,9 @@ class FakePoints:
             "breakdown": [{"source": "base", "points": earned, "reason": "base earning"}],
             "balance": {"available": self.available[purchase["member_id"]], "pending": 0},
         }
+
+    def referrals_rewarded(self, member_id: str) -> int:
+        return 0
 
     def balance_of(self, member_id: str) -> int:
         return self.available.get(member_id, 0)

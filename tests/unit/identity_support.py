@@ -28,10 +28,16 @@ SECRET = "in-process-test-secret-of-32-chars!"
 
 
 class Points(points_pb2_grpc.PointsServiceServicer):
-    """Moves nothing; answers each merge with the survivor's balance."""
+    """Moves nothing; answers each merge with the survivor's balance, and says whether the
+    referral program is on."""
 
     def __init__(self) -> None:
         self.merges: list[tuple[str, str]] = []
+        self.referrals_open = True
+
+    def GetReferralProgram(self, request: Any, context: grpc.ServicerContext) -> Any:
+        program = points_pb2.ReferralProgram(active=self.referrals_open)
+        return points_pb2.ReferralProgramResponse(program=program)
 
     def MergeMembers(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.merges.append((request.duplicate_member_id, request.survivor_member_id))

@@ -5,6 +5,7 @@ messages and the events each change writes. Points is a stand-in answering merge
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,6 +133,7 @@ def test_events_carry_the_payloads_consumers_read(identity: Identity) -> None:
                 "gender": "",
                 "interests": [],
                 "consents": {"sms": True, "email": False},
+                "referrer_id": "",
             },
         ),
         (
@@ -146,6 +148,7 @@ def test_events_carry_the_payloads_consumers_read(identity: Identity) -> None:
                 "gender": "",
                 "interests": [],
                 "consents": {"sms": False, "email": False},
+                "referrer_id": "",
             },
         ),
         (
@@ -210,3 +213,68 @@ def test_a_message_goes_once_and_its_id_names_one_member_and_channel(identity: I
     assert send("m-3", yes.id) == pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT
     lines = (identity.data_dir / "outbox" / "sms.jsonl").read_text().splitlines()
     assert [json.loads(line)["message_id"] for line in lines] == ["m-1"]
+
+
+def test_a_referral_code_refers_new_members_only_and_counts_its_friends(
+    identity: Identity,
+) -> None:
+    referrer = identity.enrol("09121119001")
+    code = identity.stub.GetReferralCode(pb.GetReferralCodeRequest(member_id=referrer.id))
+    assert len(code.code) == 7 and code.invited == 0
+    friend = identity.enrol("09121119002", referral_code=code.code.lower())
+    assert friend.referrer_id == referrer.id
+    events = [e for e in identity.events() if e[0] == "member.referred"]
+    assert events == [("member.referred", referrer.id, {"friend_id": friend.id})]
+    assert refusal(lambda: identity.enrol("09121119003", referral_code="ZZZZ222")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid-referral-code",
+    )
+    assert (
+        refusal(
+            lambda: identity.stub.IdentifyMember(pb.IdentifyMemberRequest(phone="09121119003"))
+        )[0]
+        == grpc.StatusCode.NOT_FOUND
+    )
+    # A duplicate merged into the referrer: its code refers for the survivor, and its friends
+    # count as the survivor's.
+    duplicate = identity.enrol("09121119004")
+    duplicate_code = identity.stub.GetReferralCode(
+        pb.GetReferralCodeRequest(member_id=duplicate.id)
+    )
+    identity.enrol("09121119005", referral_code=duplicate_code.code)
+    identity.stub.MergeMembers(
+        pb.MergeMembersRequest(survivor_id=referrer.id, duplicate_id=duplicate.id, actor="support")
+    )
+    late = identity.enrol("09121119006", referral_code=duplicate_code.code)
+    assert late.referrer_id == referrer.id
+    survivor = identity.stub.GetReferralCode(pb.GetReferralCodeRequest(member_id=referrer.id))
+    assert survivor.code == code.code and survivor.invited == 3
+    # The program off: every code is refused.
+    identity.points.referrals_open = False
+    assert refusal(lambda: identity.enrol("09121119007", referral_code=code.code)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid-referral-code",
+    )
+
+
+def test_a_first_login_with_a_referral_code_enrols_the_friend_referred(
+    identity: Identity,
+) -> None:
+    referrer = identity.enrol("09121118001")
+    code = identity.stub.GetReferralCode(pb.GetReferralCodeRequest(member_id=referrer.id)).code
+
+    def log_in(phone: str, referral_code: str) -> pb.VerifyLoginResponse:
+        identity.stub.StartLogin(pb.StartLoginRequest(phone=phone, client_address="10.0.0.1"))
+        lines = (identity.data_dir / "outbox" / "sms.jsonl").read_text().splitlines()
+        sent = json.loads(lines[-1])["body"]
+        login_code = re.search(r"\b(\d{6})\b", sent).group(1)  # type: ignore[union-attr]
+        request = pb.VerifyLoginRequest(phone=phone, code=login_code, referral_code=referral_code)
+        return identity.stub.VerifyLogin(request)
+
+    friend = log_in("09121118002", code)
+    assert friend.enrolled and friend.member.referrer_id == referrer.id
+    # An existing member logging in with a code is not referred.
+    again = log_in("09121118001", code)
+    assert not again.enrolled and again.member.referrer_id == ""
+    invited = identity.stub.GetReferralCode(pb.GetReferralCodeRequest(member_id=referrer.id))
+    assert invited.invited == 1
