@@ -319,4 +319,5 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit.staff.role": {"en": "Staff role changed", "fa": "تغییر نقش کارمند"},
     "audit.staff.password": {"en": "Staff password set", "fa": "تعیین گذرواژه کارمند"},
     "audit.staff.sign_out": {"en": "Staff sessions ended", "fa": "بستن نشست‌های کارمند"},
+    "audit.segment.export": {"en": "Segment contacts exported", "fa": "خروجی مخاطبان بخش"},
 }
