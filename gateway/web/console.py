@@ -31,7 +31,7 @@ from gateway.clients.campaigns import ACTIONS, KIND_FIELDS, KINDS, kinds_giving
 from gateway.logins import log_in_staff, log_out
 from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
-from gateway.web.forms import amount_field, field
+from gateway.web.forms import amount_field, field, money_field
 
 bp = Blueprint("console", __name__)
 bp.before_request(pages.csrf_guard)
@@ -247,7 +247,7 @@ def composed_rule() -> Any:
         if field(attr):
             condition(attr, "eq", field(attr))
     if amount_field("min_spend"):
-        condition("total_spend", "gte", amount_field("min_spend"))
+        condition("total_spend", "gte", money_field("min_spend"))
     days = whole("days_since_last_purchase", "segments.days")
     if days is not None:
         condition("days_since_last_purchase", "gte", days)
@@ -291,7 +291,6 @@ def segments_page(status: int = 200, **context: Any) -> Response:
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         months=range(1, 13),
-        currency=current_app.config["LOYALTY"].currency,
         form=request.form,
         **context,
     )
@@ -363,7 +362,7 @@ def campaign_definition() -> dict:
         if points is not None:
             definition["points"] = points
     if "min_spend" in gives:
-        definition["min_spend"] = amount_field("min_spend")
+        definition["min_spend"] = money_field("min_spend")
     if "categories" in gives:
         definition["categories"] = names("categories")
     if request.form.get("offer_title", "").strip():
@@ -427,7 +426,6 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
-        currency=current_app.config["LOYALTY"].currency,
         **context,
     )
 

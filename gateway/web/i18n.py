@@ -1,6 +1,7 @@
 """English and Persian for the web pages: one message catalogue, numbers and dates per language.
 
-The language comes from the `lang` cookie (set by the switch on every page), else English.
+The language comes from the `lang` cookie (set by the switch on every page), else from the
+browser's Accept-Language, else English.
 Persian pages show Persian digits and Jalali dates; every form accepts either kind of digit.
 """
 
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app, request
 
 from gateway.web.jalali import MONTHS_FA, to_jalali
+from services.runtime.money import display_amount
 
 LANGUAGES = ("en", "fa")
 COOKIE = "lang"
@@ -205,12 +207,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "تاریخ تولد را به شکل ۱۳۷۰/۰۱/۳۱ وارد کنید.",
     },
     "docs.title": {"en": "API reference", "fa": "مستندات API"},
+    "currency.IRR": {"en": "rials", "fa": "ریال"},
+    "currency.IRT": {"en": "toman", "fa": "تومان"},
 }
 
 
 def current_language() -> str:
+    """The switch's choice, else the browser's preferred language of ours, else English."""
     lang = request.cookies.get(COOKIE, "")
-    return lang if lang in LANGUAGES else "en"
+    if lang in LANGUAGES:
+        return lang
+    for tag, _quality in request.accept_languages:  # most preferred first
+        primary = tag.split("-")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return "en"
 
 
 def translate(key: str, **values: object) -> str:
@@ -233,14 +244,25 @@ def number(value: object) -> str:
 
 
 def money(amount: str) -> str:
-    """A decimal amount with thousands separators: `8750000` → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰)."""
-    whole, _, fraction = amount.partition(".")
+    """The one way pages write an amount of the program's currency: in the display currency
+    (`LOYALTY_DISPLAY_CURRENCY`), with thousands separators and no zeros after the point:
+    `8750000.00` IRR → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰), or `875,000` when shown in toman."""
+    config = current_app.config["LOYALTY"]
+    whole, _, fraction = display_amount(amount, config.currency, config.display_currency).partition(
+        "."
+    )
     if not whole.lstrip("-").isdigit():
         return amount
     text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
     if current_language() == "fa":
         return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
     return text
+
+
+def currency_name() -> str:
+    """The display currency as people name it (`rials`, `تومان`), else its ISO code."""
+    shown = current_app.config["LOYALTY"].display_currency
+    return translate(f"currency.{shown}") if has_message(f"currency.{shown}") else shown
 
 
 def _timezone() -> ZoneInfo | None:

@@ -24,7 +24,7 @@ from gateway.logins import log_out
 from gateway.members import display_name, identify_member
 from gateway.problems import Problem
 from gateway.web import pages
-from gateway.web.forms import amount_field, field
+from gateway.web.forms import field, money_field
 from gateway.web.security import seal, unseal
 from services.runtime.points_limits import MAX_POINTS
 
@@ -105,7 +105,6 @@ def show() -> Response:
         notice=shown,
         member=member,
         points=points,
-        currency=current_app.config["LOYALTY"].currency,
         transaction_id=new_id("TILL"),
         redemption_id=new_id("TILL-RD"),
     )
@@ -179,7 +178,7 @@ def purchase() -> Response:
     body = {
         "transaction_id": field("transaction_id") or new_id("TILL"),
         "member_id": member_id,
-        "amount": amount_field("amount"),
+        "amount": money_field("amount"),
         "currency": current_app.config["LOYALTY"].currency,
     }
     try:
