@@ -160,6 +160,10 @@ POINTS = {
         "pending": {"type": "integer", "description": "Earned, spendable after the return window"},
         "held": {"type": "integer", "description": "Reserved by open redemptions"},
         "debt": {"type": "integer", "description": "Owed after a refund of spent points"},
+        "available_value": {
+            "type": "string",
+            "description": "What the available points are worth in money (at POINTS_VALUE)",
+        },
         "expiring": {
             "type": "array",
             "items": {
@@ -221,6 +225,24 @@ REFUND = {
                 "pending": {"type": "integer"},
                 "debt": {"type": "integer"},
             },
+        },
+    },
+}
+
+PURCHASE_FOUND = {
+    "type": "object",
+    "required": ["transaction_id", "member_id", "amount", "refunded", "refundable"],
+    "properties": {
+        "transaction_id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "amount": {"type": "string", "description": "What was paid"},
+        "refunded": {"type": "string", "description": "What refunds have given back so far"},
+        "refundable": {"type": "string", "description": "What is left to refund"},
+        "points_earned": {"type": "integer"},
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the purchase happened at the till",
         },
     },
 }
@@ -384,6 +406,7 @@ POINTS_EXAMPLE = {
     "pending": 0,
     "held": 50,
     "debt": 0,
+    "available_value": "7500",
     "expiring": [{"points": 75, "expires_at": "2027-12-31T23:59:59Z"}],
     "tier": {
         "name": "member",
@@ -418,6 +441,17 @@ REFUND_EXAMPLE = {
     "points_reversed": 62,
     "debt_added": 0,
     "balance": {"available": 63, "pending": 0, "debt": 0},
+}
+
+
+PURCHASE_FOUND_EXAMPLE = {
+    "transaction_id": "T-1001",
+    "member_id": MEMBER_ID_EXAMPLE,
+    "amount": "1250000",
+    "refunded": "625000",
+    "refundable": "625000",
+    "points_earned": 125,
+    "occurred_at": "2026-11-22T10:15:00Z",
 }
 
 

@@ -318,6 +318,13 @@ class IdentityClient(Service):
         store = call(self._stub.CreateStore, pb.CreateStoreRequest(name=name)).store
         return {"id": store.id, "name": store.name}
 
+    def store_names(self, store_ids: set[str]) -> dict[str, str]:
+        """Store id → name, for the ids of stores that exist."""
+        if not store_ids:
+            return {}
+        found = call(self._stub.GetStores, pb.GetStoresRequest(store_ids=sorted(store_ids)))
+        return {store.id: store.name for store in found.stores}
+
     def pos_key(self, api_key: str) -> PosKeyInfo:
         """The store and key a POS key stands for; 401 when it is not valid."""
         response = call(

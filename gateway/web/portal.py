@@ -112,8 +112,11 @@ def show() -> Response:
     try:
         member = clients().identity.member(member_id)
         points = clients().points.balance(member_id)
-        history = clients().points.ledger(member_id, HISTORY_PAGE, cursor)
+        history = clients().points.activity(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
+        stores = clients().identity.store_names(
+            {line["store_id"] for line in history["items"] if line["store_id"]}
+        )
     except Problem as problem:
         if problem.status != 422 or not cursor:
             raise
@@ -126,6 +129,7 @@ def show() -> Response:
         points=points,
         progress=tier_progress(points["tier"]),
         history=history,
+        stores=stores,
         consents=consents,
         birth_date=shown_birth_date(member["birth_date"] or ""),
         email_pending=unseal(session.get("portal_email", "")),

@@ -16,14 +16,14 @@ import re
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, session
+from flask import Blueprint, Response, current_app, redirect, request, session
 
 from gateway import limits
 from gateway.clients import clients
 from gateway.logins import log_out
 from gateway.members import display_name, identify_member
 from gateway.problems import Problem
-from gateway.web import pages
+from gateway.web import i18n, pages
 from gateway.web.forms import field, money_field
 from gateway.web.security import seal, unseal
 from services.runtime.points_limits import MAX_POINTS
@@ -57,8 +57,16 @@ def signed_in_store() -> str | None:
     return pos.store_id
 
 
-def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
-    session["till_notice"] = {"kind": kind, "key": key, "text": text, "values": values}
+def notice(kind: str, key: str = "", text: str = "", code: str = "", **values: Any) -> None:
+    """What the next page tells the cashier; `code` (a transaction number) is shown as typed,
+    never with its digits converted."""
+    session["till_notice"] = {
+        "kind": kind,
+        "key": key,
+        "text": text,
+        "code": code,
+        "values": values,
+    }
 
 
 def problem_notice(problem: Problem) -> None:
@@ -67,7 +75,7 @@ def problem_notice(problem: Problem) -> None:
 
 
 def _sign_out() -> None:
-    for name in ("till_key", "till_session", "till_member"):
+    for name in ("till_key", "till_session", "till_member", "till_refund"):
         session.pop(name, None)
 
 
@@ -85,7 +93,8 @@ def show() -> Response:
     shown = session.pop("till_notice", None)
     if store_id is None:
         return pages.page("till_sign_in.html", notice=shown)
-    member = points = None
+    member = points = refunding = None
+    offers: list[dict] = []
     member_id = session.get("till_member")
     if member_id:
         try:
@@ -96,8 +105,17 @@ def show() -> Response:
                 "card_number": found["card_number"],
             }
             points = clients().points.balance(member_id)
+            offers = clients().campaigns.offers(member_id, store_id)
         except Problem as problem:
             session.pop("till_member", None)
+            problem_notice(problem)
+            shown = session.pop("till_notice")
+    transaction = session.get("till_refund")
+    if transaction:
+        try:
+            refunding = clients().points.purchase(store_id, transaction)
+        except Problem as problem:
+            session.pop("till_refund", None)
             problem_notice(problem)
             shown = session.pop("till_notice")
     return pages.page(
@@ -105,8 +123,11 @@ def show() -> Response:
         notice=shown,
         member=member,
         points=points,
+        offers=offers,
+        refunding=refunding,
         transaction_id=new_id("TILL"),
         redemption_id=new_id("TILL-RD"),
+        refund_id=new_id("TILL-RF"),
     )
 
 
@@ -189,6 +210,7 @@ def purchase() -> Response:
     notice(
         "ok",
         "till.earned",
+        code=result["transaction_id"],
         points=result["points_earned"],
         available=result["balance"]["available"],
         pending=result["balance"]["pending"],
@@ -225,4 +247,86 @@ def redeem() -> Response:
         available=result["balance"]["available"],
         pending=result["balance"]["pending"],
     )
+    return home()
+
+
+@bp.post(f"{HOME}/enrol")
+def enrol() -> Response:
+    """A customer who is not a member yet joins at the till and is then the till's member; a
+    phone that is a member already (or a form sent twice) finds that member instead."""
+    store_id = signed_in_store()
+    if store_id is None:
+        return home()
+    phone = field("phone")
+    details = {"phone": phone, "first_name": field("first_name"), "last_name": field("last_name")}
+    consents = {"sms": request.form.get("consent_sms") == "on"}
+    try:
+        joined = clients().identity.enrol(details, consents, store_id, source="pos")
+    except Problem as problem:
+        if problem.status != 409:
+            problem_notice(problem)
+            return home()
+        try:
+            joined = clients().identity.identify("phone", phone)
+        except Problem as missing:
+            problem_notice(missing)
+            return home()
+        notice("ok", "till.already_member")
+    else:
+        notice("ok", "till.enrolled")
+    session["till_member"] = joined["id"]
+    return home()
+
+
+@bp.post(f"{HOME}/refund/find")
+def find_purchase() -> Response:
+    """The purchase a refund is for, by the transaction number the till showed after the sale
+    (and the receipt carries)."""
+    store_id = signed_in_store()
+    if store_id is None:
+        return home()
+    transaction = field("transaction_id")
+    try:
+        clients().points.purchase(store_id, transaction)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    session["till_refund"] = transaction
+    return home()
+
+
+@bp.post(f"{HOME}/refund")
+def refund() -> Response:
+    """Refunds the whole purchase found, or the part typed; the form's refund id makes a form
+    sent twice one refund."""
+    store_id = signed_in_store()
+    transaction = session.get("till_refund")
+    if store_id is None or not transaction:
+        return home()
+    try:
+        result = clients().points.refund(
+            store_id,
+            transaction,
+            field("refund_id") or new_id("TILL-RF"),
+            money_field("amount"),
+        )
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    session.pop("till_refund", None)
+    notice(
+        "ok",
+        "till.refunded",
+        code=result["transaction_id"],
+        amount=i18n.money(money_field("amount")),
+        points=result["points_reversed"],
+        available=result["balance"]["available"],
+        pending=result["balance"]["pending"],
+    )
+    return home()
+
+
+@bp.post(f"{HOME}/refund/cancel")
+def cancel_refund() -> Response:
+    session.pop("till_refund", None)
     return home()

@@ -168,6 +168,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             )
         )
 
+    def GetStores(self, request: pb.GetStoresRequest, context: grpc.ServicerContext):
+        found = self._parts.terminals.stores(list(request.store_ids))
+        return pb.GetStoresResponse(
+            stores=[
+                pb.Store(
+                    id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
+                )
+                for store in found
+            ]
+        )
+
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
         issued = self._parts.terminals.create_api_key(request.store_id)
         return pb.CreateApiKeyResponse(key_id=issued.key_id, api_key=issued.api_key)

@@ -75,6 +75,9 @@ class FakeIdentity:
             raise not_found()
         return self.members[member_id]
 
+    def store_names(self, store_ids: set[str]) -> dict[str, str]:
+        return {}
+
     def pos_key(self, api_key: str) -> PosKeyInfo:
         if api_key != POS_KEY:
             raise Problem(401, "unauthenticated", "not a valid POS key")
@@ -154,6 +157,7 @@ class FakePoints:
             "pending": 0,
             "held": 0,
             "debt": 0,
+            "available_value": f"{self.balance_of(member_id) * 100}.00",
             "expiring": [],
             "tier": {
                 "name": "bronze",
@@ -167,6 +171,10 @@ class FakePoints:
 
     def ledger(self, member_id: str, limit: int, cursor: str) -> dict:
         self.calls.append(("ledger", (member_id, limit, cursor)))
+        return {"items": [], "next_cursor": None}
+
+    def activity(self, member_id: str, limit: int, cursor: str) -> dict:
+        self.calls.append(("activity", (member_id, limit, cursor)))
         return {"items": [], "next_cursor": None}
 
     def refund(self, store_id: str, transaction_id: str, refund_id: str, amount: str) -> dict:
