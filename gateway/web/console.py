@@ -32,6 +32,7 @@ from gateway.logins import log_in_staff, log_out
 from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
 from gateway.web.forms import amount_field, field, money_field
+from gateway.web.glance import club_at_a_glance
 
 bp = Blueprint("console", __name__)
 bp.before_request(pages.csrf_guard)
@@ -198,6 +199,7 @@ def stage_name(stage: str) -> str:
 
 @bp.get(HOME)
 def overview() -> Response:
+    glance = club_at_a_glance(clients(), ZoneInfo(current_app.config["LOYALTY"].timezone))
     found = clients().campaigns.stage_overview(100)
     stages = bars(
         [
@@ -210,6 +212,7 @@ def overview() -> Response:
         notice=shown_notice(),
         dissatisfied=found["dissatisfied"],
         stages=stages,
+        glance=glance,
     )
 
 

@@ -218,7 +218,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "line.purchase": {"en": "Purchase", "fa": "خرید"},
     "line.purchase.at": {"en": "Purchase at {store}", "fa": "خرید در {store}"},
     "line.redemption": {"en": "Paid with points", "fa": "پرداخت با امتیاز"},
-    "line.redemption.at": {"en": "Paid with points at {store}", "fa": "پرداخت با امتیاز در {store}"},
+    "line.redemption.at": {
+        "en": "Paid with points at {store}",
+        "fa": "پرداخت با امتیاز در {store}",
+    },
     "line.refund": {"en": "Refund", "fa": "مرجوعی"},
     "line.refund.at": {"en": "Refund at {store}", "fa": "مرجوعی در {store}"},
     "line.bonus": {"en": "Campaign bonus", "fa": "امتیاز هدیه کمپین"},
