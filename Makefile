@@ -52,6 +52,7 @@ bench: install protos
 	$(PY) -m bench.ledger_scale
 	$(PY) -m bench.identify_latency
 	$(PY) -m bench.member_view_scale
+	$(PY) -m bench.club_glance_scale
 	$(PY) -m bench.load
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
