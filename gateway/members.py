@@ -143,7 +143,8 @@ def member_ledger(clients: Clients, member_id: str, limit: int, cursor: str) -> 
 
 
 def export_member(clients: Clients, member_id: str) -> dict:
-    """Identity's document, the balance and the whole ledger."""
+    """Identity's document, the balance, the whole ledger and every feedback with its
+    comment."""
     identity = clients.identity.export(member_id)
     survivor = identity["member"]["id"]
     entries: list[dict] = []
@@ -154,4 +155,9 @@ def export_member(clients: Clients, member_id: str) -> dict:
         cursor = page["next_cursor"] or ""
         if not cursor:
             break
-    return {"identity": identity, "points": clients.points.balance(survivor), "ledger": entries}
+    return {
+        "identity": identity,
+        "points": clients.points.balance(survivor),
+        "ledger": entries,
+        "feedback": clients.campaigns.feedback(member_id=survivor),
+    }

@@ -488,10 +488,23 @@ def ledger_page_args() -> tuple[int, str]:
 
 EXPORT = {
     "type": "object",
-    "required": ["identity", "points", "ledger"],
+    "required": ["identity", "points", "ledger", "feedback"],
     "properties": {
         "identity": {"type": "object"},
         "points": POINTS,
         "ledger": {"type": "array", "items": {"type": "object"}},
+        "feedback": {
+            "type": "array",
+            "description": "Every rating the member gave, with its comment, newest first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feedback_id": {"type": "string"},
+                    "rating": {"type": "integer"},
+                    "comment": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
     },
 }

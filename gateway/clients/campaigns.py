@@ -135,6 +135,23 @@ class CampaignsClient(Service):
         )
         return feedback_id
 
+    def feedback(self, limit: int = 100, member_id: str = "") -> list[dict]:
+        """Feedback newest first with its comment: everyone's, or the whole of one member's."""
+        found = call(
+            self._stub.ListFeedback, pb.ListFeedbackRequest(limit=limit, member_id=member_id)
+        )
+        return [
+            {
+                "feedback_id": item.feedback_id,
+                "member_id": item.member_id,
+                "first_name": item.first_name,
+                "rating": item.rating,
+                "comment": item.comment,
+                "created_at": _time(item.created_at),
+            }
+            for item in found.items
+        ]
+
     # Segments
 
     def create_segment(self, body: dict) -> dict:

@@ -42,6 +42,8 @@ HOME = "/console"
 SIGN_IN = f"{HOME}/sign-in"
 SEGMENTS = f"{HOME}/segments"
 CAMPAIGNS = f"{HOME}/campaigns"
+FEEDBACK = f"{HOME}/feedback"
+FEEDBACK_SHOWN = 200
 # Endpoints anyone may open: the sign-in page and its form.
 OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
 # The builder's fields that only some kinds of campaign give.
@@ -213,6 +215,16 @@ def overview() -> Response:
         dissatisfied=found["dissatisfied"],
         stages=stages,
         glance=glance,
+    )
+
+
+@bp.get(FEEDBACK)
+def feedback() -> Response:
+    """What members said, newest first: the rating and the comment as they wrote it."""
+    return pages.page(
+        "console_feedback.html",
+        notice=shown_notice(),
+        feedback=clients().campaigns.feedback(FEEDBACK_SHOWN),
     )
 
 

@@ -330,6 +330,30 @@ def all_feedback(session: Session) -> list[Feedback]:
     return list(session.scalars(select(Feedback).order_by(Feedback.created_at)))
 
 
+def recent_feedback(session: Session, limit: int, member_id: uuid.UUID | None) -> list[Row]:
+    """Feedback newest first with the member's first name (`feedback_id`, `member_id`,
+    `first_name`, `rating`, `comment`, `created_at`): every member's up to `limit`, or one
+    member's whole."""
+    m = MEMBERS.c
+    query = (
+        select(
+            Feedback.feedback_id,
+            Feedback.member_id,
+            m.first_name,
+            Feedback.rating,
+            Feedback.comment,
+            Feedback.created_at,
+        )
+        .join_from(Feedback, MEMBERS, Feedback.member_id == m.member_id, isouter=True)
+        .order_by(Feedback.created_at.desc(), Feedback.feedback_id)
+    )
+    if member_id is None:
+        query = query.limit(limit)
+    else:
+        query = query.where(Feedback.member_id == member_id)
+    return list(session.execute(query))
+
+
 def insert_feedback(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(Feedback), rows)

@@ -148,6 +148,22 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         )
         return pb.SubmitFeedbackResponse(stage=stage)
 
+    def ListFeedback(self, request: pb.ListFeedbackRequest, context: grpc.ServicerContext):
+        found = self._parts.feedback.recent(request.limit, request.member_id)
+        return pb.ListFeedbackResponse(
+            items=[
+                pb.FeedbackItem(
+                    feedback_id=item.feedback_id,
+                    member_id=item.member_id,
+                    first_name=item.first_name,
+                    rating=item.rating,
+                    comment=item.comment,
+                    created_at=to_timestamp(item.created_at),
+                )
+                for item in found
+            ]
+        )
+
     def CreateSegment(self, request: pb.CreateSegmentRequest, context: grpc.ServicerContext):
         rule = _json(request.rule_json, "rule_json") if request.rule_json else None
         members = list(request.member_ids) if rule is None else None

@@ -11,7 +11,7 @@ from gateway.web.jalali import MONTHS_FA
 from tests.browser.conftest import Screens
 from tests.browser.test_till import to_persian
 from tests.integration.test_marketing_api import eventually
-from tests.support import STAFF_PASSWORD, Api, Pos, new_email
+from tests.support import STAFF_PASSWORD, Api, Pos, log_in, new_email, new_phone
 
 
 def test_a_marketer_builds_a_segment_and_launches_a_campaign(
@@ -137,9 +137,17 @@ def test_a_marketer_sees_the_club_at_a_glance_in_english_and_persian(
     )
     assert created.status_code == 201, created.text
     pos = Pos(web_suite)
-    buyer = pos.enrol(first_name="Ava")["id"]
+    phone = new_phone()
+    buyer = pos.enrol(phone=phone, first_name="<script>alert(1)</script>")["id"]
     for _ in range(2):
         assert pos.purchase(buyer, amount="1000000").status_code == 201
+    comment = "صف طولانی بود <script>alert(1)</script>\nbut the staff were kind"
+    said = Api(web_suite.gateway_url, log_in(web_suite, phone)).post(
+        "/v1/me/feedback", {"feedback_id": f"f-{uuid.uuid4().hex}", "rating": 2, "comment": comment}
+    )
+    assert said.status_code < 300, said.text
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
     page.goto("/console/sign-in")
     page.fill("#email", email)
@@ -170,3 +178,11 @@ def test_a_marketer_sees_the_club_at_a_glance_in_english_and_persian(
     expect(page.locator("#glance-members")).not_to_contain_text("1")
     screens.take(page, "2-persian")
     page.click("#switch-language")
+
+    # The marketer reads what the member wrote, as text.
+    page.get_by_role("link", name="Feedback").click()
+    row = page.locator("#feedback tr", has_text="staff were kind")
+    expect(row.locator(".comment")).to_have_text(comment)
+    expect(row).to_contain_text("<script>alert(1)</script>")  # the name too, as text
+    screens.take(page, "3-feedback")
+    assert dialogs == []

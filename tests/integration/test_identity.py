@@ -366,6 +366,8 @@ def test_a_member_exports_everything_held_about_them(suite: Suite, pos: Pos) -> 
     member = pos.enrol(phone=phone, first_name="Omid", consents={"email": False})
     pos.purchase(member["id"], amount="100000")
     me = Api(suite.gateway_url, log_in(suite, phone))
+    said = {"feedback_id": "f-export", "rating": 2, "comment": "The <b>queue</b> was long"}
+    assert me.post("/v1/me/feedback", said).status_code < 300
     export = me.get("/v1/me/export")
     assert export.status_code == 200, export.text
     document = export.json()
@@ -374,6 +376,9 @@ def test_a_member_exports_everything_held_about_them(suite: Suite, pos: Pos) -> 
     assert document["identity"]["member"]["consents"][0]["channel"] == "email"
     assert [entry["points"] for entry in document["ledger"]] == [10]
     assert document["points"]["available"] == 10
+    assert [(f["rating"], f["comment"]) for f in document["feedback"]] == [
+        (2, "The <b>queue</b> was long")
+    ]
 
 
 def test_messages_go_only_to_consenting_members_and_only_once(suite: Suite, pos: Pos) -> None:

@@ -241,6 +241,9 @@ class FakeCampaigns:
             }
         ]
 
+    def feedback(self, limit: int = 100, member_id: str = "") -> list[dict]:
+        return []
+
     def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str):
         return feedback_id
 
