@@ -318,6 +318,11 @@ class IdentityClient(Service):
         store = call(self._stub.CreateStore, pb.CreateStoreRequest(name=name)).store
         return {"id": store.id, "name": store.name}
 
+    def receive_sms(self, from_phone: str, text: str) -> str:
+        """What an SMS from a member did (an opt-out withdraws their SMS consent)."""
+        request = pb.ReceiveSmsRequest(from_phone=from_phone, text=text)
+        return call(self._stub.ReceiveSms, request).outcome
+
     def store_names(self, store_ids: set[str]) -> dict[str, str]:
         """Store id → name, for the ids of stores that exist."""
         if not store_ids:

@@ -474,8 +474,31 @@ def actions(campaign: dict) -> tuple[str, ...]:
     return (*campaign["allowed_actions"], *(("delete",) if campaign["deletable"] else ()))
 
 
+@bp.get(f"{CAMPAIGNS}/<campaign_id>/launch")
+def confirm_launch(campaign_id: str) -> Response:
+    """Before a launch: how many members it reaches now, its control group (and whether that
+    rounds to nobody), and the message as it will read."""
+    campaign = clients().campaigns.campaign(campaign_id)
+    found = clients().campaigns.campaign_report(campaign_id, current_app.config["LOYALTY"].currency)
+    percent = campaign["definition"].get("control_percent", 0) or 0
+    control = found["control"]["members"]
+    return pages.page(
+        "console_launch.html",
+        notice=shown_notice(),
+        campaign=campaign,
+        audience=found["audience"],
+        target=found["target"]["members"],
+        control=control,
+        control_percent=percent,
+        control_empty=percent > 0 and control == 0,
+        message=campaign["definition"].get("message"),
+    )
+
+
 @bp.post(f"{CAMPAIGNS}/<campaign_id>/<any({', '.join([*ACTIONS, 'delete'])}):action>")
 def change_status(campaign_id: str, action: str) -> Response:
+    if action == "launch" and field("confirmed") != "yes":
+        return redirect(f"{CAMPAIGNS}/{campaign_id}/launch", 303)
     try:
         if action == "delete":
             clients().campaigns.delete_campaign(campaign_id)

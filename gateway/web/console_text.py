@@ -211,6 +211,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.paused": {"en": "Paused", "fa": "متوقف موقت"},
     "status.ended": {"en": "Ended", "fa": "پایان‌یافته"},
     "action.launch": {"en": "Launch", "fa": "اجرا"},
+    "launch.title": {"en": "Launch", "fa": "اجرای"},
+    "launch.audience": {"en": "Audience now", "fa": "مخاطبان در این لحظه"},
+    "launch.members": {"en": "{count} members", "fa": "{count} عضو"},
+    "launch.target": {"en": "Reached", "fa": "دریافت‌کنندگان"},
+    "launch.control": {"en": "Control group ({percent}%)", "fa": "گروه کنترل ({percent}٪)"},
+    "launch.control_empty": {
+        "en": "A control group of {percent}% of {count} members rounds to nobody: the report"
+        " will have no one to compare against. Widen the audience or the control group.",
+        "fa": "گروه کنترل {percent}٪ از {count} عضو به هیچ‌کس نمی‌رسد: گزارش گروهی برای مقایسه"
+        " نخواهد داشت. مخاطبان یا گروه کنترل را بزرگ‌تر کنید.",
+    },
+    "launch.message": {"en": "The message ({channel})", "fa": "پیام ({channel})"},
+    "launch.opt_out": {
+        "en": "Each SMS ends with the opt-out line («لغو۱۱»).",
+        "fa": "هر پیامک با عبارت انصراف («لغو۱۱») پایان می‌یابد.",
+    },
+    "launch.no_message": {
+        "en": "This campaign sends no message.",
+        "fa": "این کمپین پیامی نمی‌فرستد.",
+    },
+    "launch.confirm": {"en": "Launch now", "fa": "اکنون اجرا شود"},
+    "launch.back": {"en": "Not now", "fa": "فعلاً نه"},
     "action.pause": {"en": "Pause", "fa": "توقف موقت"},
     "action.end": {"en": "End", "fa": "پایان"},
     "action.delete": {"en": "Delete", "fa": "حذف"},

@@ -17,6 +17,7 @@ from services.identity.points_client import PointsLedger
 from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
 from services.identity.qr import QrTokens
+from services.identity.replies import SmsReplies
 from services.identity.senders import senders_for
 from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
@@ -47,14 +48,17 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     points = PointsLedger(settings.points_addr, credentials)
     directory = Directory(database, cache, hasher, settings.region, qr_tokens)
     sessions = Sessions(database, cache)
-    messages = MemberMessages(database, senders_for(settings.senders, settings.dev_outbox))
+    messages = MemberMessages(
+        database, senders_for(settings.senders, settings.dev_outbox), settings.sms_opt_out_line
+    )
     codes = LoginCodes(database, cache, hasher, messages, settings.codes)
     merger = Merger(database, directory, points, sessions)
     login_throttle = LoginThrottle(database, hasher, settings.staff_login_failures_per_minute)
     parts = IdentityParts(
         directory=directory,
         terminals=Terminals(database),
-        profiles=Profiles(database, directory, codes),
+        profiles=(profiles := Profiles(database, directory, codes)),
+        replies=SmsReplies(directory, profiles),
         merger=merger,
         privacy=Privacy(database, directory, codes, sessions, points),
         login=MemberLogin(database, directory, codes, sessions, settings.member_session),

@@ -20,6 +20,7 @@ from services.identity.merging import Merger
 from services.identity.models import ApiKey
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
+from services.identity.replies import SmsReplies
 from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -112,6 +113,7 @@ class IdentityParts:
     directory: Directory
     terminals: Terminals
     profiles: Profiles
+    replies: SmsReplies
     merger: Merger
     privacy: Privacy
     login: MemberLogin
@@ -166,6 +168,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             store=pb.Store(
                 id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
             )
+        )
+
+    def ReceiveSms(self, request: pb.ReceiveSmsRequest, context: grpc.ServicerContext):
+        return pb.ReceiveSmsResponse(
+            outcome=self._parts.replies.receive(request.from_phone, request.text)
         )
 
     def GetStores(self, request: pb.GetStoresRequest, context: grpc.ServicerContext):

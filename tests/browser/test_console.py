@@ -84,10 +84,16 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign(
     expect(page.locator(".notice")).to_contain_text("saved as a draft")
     row = page.locator("tr.campaign", has_text=name)
     expect(row.locator(".status")).to_have_text("Draft")
-    row.get_by_role("button", name="Launch").click()
+    row.get_by_role("link", name="Launch").click()
+    # The launch first says whom it reaches and shows the message.
+    expect(page.locator("#launch-audience")).to_have_text("10 members")
+    expect(page.locator("#message-preview")).to_contain_text("40 bonus points on your next visit")
+    expect(page.locator("#control-empty")).to_have_count(0)
+    screens.take(page, "6-launch-confirm")
+    page.get_by_role("button", name="Launch now").click()
     expect(page.locator(".notice")).to_contain_text("Campaign launched.")
     expect(row.locator(".status")).to_have_text("Active")
-    screens.take(page, "6-campaign-active")
+    screens.take(page, "7-campaign-active")
 
     # Members of the segment buy; the till awards the bonus. (The till waits for campaigns only
     # POINTS_CAMPAIGNS_TIMEOUT seconds, so on a busy machine a purchase may earn the base rate.)

@@ -233,7 +233,9 @@ def test_a_draft_can_be_ended_from_the_console_as_the_service_allows(sqlite_suit
 
     def offered() -> set[str]:
         page = browser.get(url, timeout=10)
-        return set(re.findall(rf'action="/console/campaigns/{draft["id"]}/(\w+)"', page.text))
+        return set(
+            re.findall(rf'(?:action|href)="/console/campaigns/{draft["id"]}/(\w+)"', page.text)
+        )
 
     assert offered() == {"launch", "end", "delete"}
     ended = browser.post(f"{url}/{draft['id']}/end", data={"csrf_token": token}, timeout=10)
@@ -262,3 +264,40 @@ def test_the_builder_offers_the_kinds_the_proto_lists_with_their_fields(
         shown = re.search(rf'<div data-kinds="([\w ]*)">\s*<label for="{name}"', page)
         assert shown is not None, name
         assert set(shown.group(1).split()) == {k for k, fields in kinds.items() if name in fields}
+
+
+def test_a_launch_is_confirmed_with_its_audience_and_an_empty_control_group_is_said(
+    sqlite_suite: Suite,
+) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    admin = Api(sqlite_suite.gateway_url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    stage = f"nobody-{uuid.uuid4().hex[:6]}"  # a stage no member is in: an empty audience
+    draft = admin.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": f"tiny {stage}",
+            "kind": "fixed_bonus",
+            "points": 5,
+            "control_percent": 10,
+            "targeting": {"stages": ["lapsed"], "tiers": [stage]},
+            "message": {"channel": "sms", "template": "{first_name}: <b>5 points</b> for you"},
+        },
+    )
+    assert draft.status_code == 201, draft.text
+    campaign = draft.json()["id"]
+    url = f"{sqlite_suite.gateway_url}/console/campaigns/{campaign}/launch"
+
+    # A launch without the confirmation goes to the confirmation, and launches nothing.
+    asked = browser.post(url, data={"csrf_token": token}, timeout=10)
+    assert asked.url == url and asked.status_code == 200
+    assert admin.get(f"/v1/marketing/campaigns/{campaign}").json()["status"] == "draft"
+    assert 'id="launch-audience">0 members<' in asked.text
+    assert 'id="control-empty"' in asked.text and "rounds to nobody" in asked.text
+    assert "&lt;b&gt;5 points&lt;/b&gt;" in asked.text  # the preview, as text
+    assert "opt-out line" in asked.text
+
+    forged = browser.post(url, data={"confirmed": "yes"}, timeout=10)
+    assert forged.status_code == 403
+    launched = browser.post(url, data={"csrf_token": token, "confirmed": "yes"}, timeout=10)
+    assert "Campaign launched." in launched.text
+    assert admin.get(f"/v1/marketing/campaigns/{campaign}").json()["status"] == "active"

@@ -409,6 +409,39 @@ def test_messages_go_only_to_consenting_members_and_only_once(suite: Suite, pos:
     assert delivered[0]["to"].startswith("+98")
 
 
+def test_a_marketing_sms_says_how_to_stop_and_the_reply_stops_them(suite: Suite, pos: Pos) -> None:
+    stub = identity_stub(suite)
+    phone = new_phone()
+    member = pos.enrol(phone=phone, consents={"sms": True})
+    message_id = f"campaign-2:{uuid.uuid4().hex}"
+
+    def send(suffix: str) -> int:
+        request = pb.SendMessageRequest(
+            message_id=f"{message_id}:{suffix}",
+            member_id=member["id"],
+            channel=pb.MESSAGE_CHANNEL_SMS,
+            body="Double points this weekend",
+        )
+        return stub.SendMessage(request, timeout=5).status
+
+    assert send("1") == pb.MESSAGE_STATUS_SENT
+    (sent,) = [m for m in sent_messages(suite) if m["message_id"] == f"{message_id}:1"]
+    assert sent["body"] == "Double points this weekend\nلغو۱۱"
+
+    admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    other = admin.post("/v1/admin/sms/inbound", {"from": e164(phone), "text": "thanks!"})
+    assert other.json() == {"outcome": "not-an-opt-out"}
+    assert send("2") == pb.MESSAGE_STATUS_SENT
+    stranger = admin.post("/v1/admin/sms/inbound", {"from": "+989990000001", "text": "لغو"})
+    assert stranger.json()["outcome"] in ("unknown-sender", "opted-out")
+    for _ in range(2):  # a provider's retried delivery is harmless
+        reply = admin.post("/v1/admin/sms/inbound", {"from": e164(phone), "text": " لغو ۱۱ "})
+        assert (reply.status_code, reply.json()) == (200, {"outcome": "opted-out"})
+    assert send("3") == pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT
+    bad = admin.post("/v1/admin/sms/inbound", {"from": e164(phone)})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid-request")
+
+
 def test_member_events_describe_each_change_without_phone_or_e_mail(suite: Suite, pos: Pos) -> None:
     stub = identity_stub(suite)
     cursor = ""
