@@ -201,6 +201,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.email_code_to": {"en": "The code went to:", "fa": "کد فرستاده شد به:"},
     "portal.email_set": {"en": "Confirm", "fa": "تأیید"},
     "portal.email_saved": {"en": "Your e-mail address is set.", "fa": "ایمیل شما ثبت شد."},
+    "portal.phone_change": {"en": "Change your mobile number", "fa": "تغییر شماره موبایل"},
+    "portal.new_phone": {"en": "New mobile number", "fa": "شماره موبایل جدید"},
+    "portal.send_codes": {"en": "Send the codes", "fa": "ارسال کدها"},
+    "portal.phone_codes_sent": {
+        "en": "We sent a code to your current number and one to the new number.",
+        "fa": "یک کد به شماره فعلی و یک کد به شماره جدید فرستادیم.",
+    },
+    "portal.phone_codes_to": {"en": "The new number:", "fa": "شماره جدید:"},
+    "portal.old_code": {
+        "en": "Code sent to your current number",
+        "fa": "کد ارسال‌شده به شماره فعلی",
+    },
+    "portal.new_code": {"en": "Code sent to the new number", "fa": "کد ارسال‌شده به شماره جدید"},
+    "portal.phone_confirm": {"en": "Change the number", "fa": "تغییر شماره"},
+    "portal.phone_changed": {
+        "en": "Your mobile number is changed.",
+        "fa": "شماره موبایل شما تغییر کرد.",
+    },
+    "portal.my_data": {"en": "Your data", "fa": "اطلاعات شما"},
+    "portal.export": {
+        "en": "Download everything the club holds about you",
+        "fa": "دریافت همه اطلاعاتی که باشگاه از شما دارد",
+    },
+    "portal.delete_explained": {
+        "en": "Deleting your account erases your name, number, e-mail and consents for good;"
+        " your points are lost.",
+        "fa": "با حذف حساب، نام، شماره، ایمیل و رضایت‌های شما برای همیشه پاک می‌شود و امتیازهایتان"
+        " از بین می‌رود.",
+    },
+    "portal.delete_confirm": {
+        "en": "Type DELETE to confirm",
+        "fa": "برای تأیید، کلمه «حذف» را بنویسید",
+    },
+    "portal.delete": {"en": "Delete my account", "fa": "حذف حساب من"},
+    "portal.delete_unconfirmed": {
+        "en": "Type DELETE to delete your account.",
+        "fa": "برای حذف حساب، کلمه «حذف» را بنویسید.",
+    },
+    "portal.deleted": {
+        "en": "Your account is deleted. Thank you for having been a member.",
+        "fa": "حساب شما حذف شد. از همراهی شما سپاسگزاریم.",
+    },
     "portal.save": {"en": "Save", "fa": "ذخیره"},
     "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
     "portal.offers": {"en": "Offers for you", "fa": "پیشنهادهای شما"},

@@ -3,8 +3,10 @@ switches to Persian, edits the profile."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Page, expect
@@ -206,3 +208,51 @@ def test_a_persian_browser_gets_the_persian_portal_with_one_line_per_redemption(
     expect(purchase).to_contain_text(f"خرید در {pos.store_name}".translate(PERSIAN))
     screens.take(page, "persian-history")
     context.close()
+
+
+def test_a_member_changes_their_number_downloads_their_data_and_deletes_the_account(
+    phone_page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    page = phone_page
+    pos = Pos(web_suite)
+    phone, new = new_phone(), new_phone()
+    member = pos.enrol(phone=phone, first_name="Nasrin")
+    page.goto("/portal")
+    page.fill("#phone", phone)
+    page.get_by_role("button", name="Send me a code").click()
+    page.fill("#code", last_code(web_suite, e164(phone)))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#balance h1")).to_have_text("Hello, Nasrin")
+
+    # Every new form refuses a request without the page's token.
+    for path in ("/portal/phone", "/portal/phone/confirm", "/portal/delete"):
+        forged = page.request.post(path, form={"csrf_token": "forged", "confirm": "delete"})
+        assert forged.status == 403, path
+
+    page.fill("#new_phone", new)
+    page.get_by_role("button", name="Send the codes").click()
+    expect(page.locator(".notice")).to_contain_text("one to the new number")
+    page.fill("#old_code", last_code(web_suite, e164(phone)))
+    page.fill("#new_code", last_code(web_suite, e164(new)))
+    page.get_by_role("button", name="Change the number").click()
+    expect(page.locator(".notice")).to_contain_text("number is changed")
+    found = pos.api.get("/v1/members/identify", params={"phone": new})
+    assert found.json()["member_id"] == member["id"]
+    screens.take(page, "1-number-changed")
+
+    with page.expect_download() as download:
+        page.click("#export")
+    document = json.loads(Path(download.value.path()).read_text())
+    assert document["identity"]["member"]["phone"] == e164(new)
+    assert "feedback" in document
+
+    page.fill("#confirm", "not sure")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator(".notice.error")).to_contain_text("Type DELETE")
+    page.fill("#confirm", "DELETE")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator(".notice")).to_contain_text("Your account is deleted")
+    expect(page.locator("#phone")).to_be_visible()  # logged out
+    screens.take(page, "2-deleted")
+    gone = pos.api.get("/v1/members/identify", params={"phone": new})
+    assert gone.status_code == 404
