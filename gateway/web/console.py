@@ -33,6 +33,7 @@ from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
 from gateway.web.forms import amount_field, field, money_field
 from gateway.web.glance import club_at_a_glance
+from gateway.web.jalali import typed_moment
 
 bp = Blueprint("console", __name__)
 bp.before_request(pages.csrf_guard)
@@ -352,14 +353,18 @@ def save_segment() -> Response:
 
 
 def moment(name: str, label: str) -> str | None:
-    """A date and time as typed, in the club's time zone unless it names its offset."""
+    """A date and time as typed, Jalali (`1405/09/10 08:30`) or Gregorian, in the club's time
+    zone unless it names its offset."""
     text = field(name)
     if not text:
         return None
     try:
-        local = datetime.fromisoformat(text)
+        local = typed_moment(text)
     except ValueError:
-        raise FormError("error.moment", field=i18n.translate(label).split(" (")[0]) from None
+        try:
+            local = datetime.fromisoformat(text)  # with seconds or its own offset
+        except ValueError:
+            raise FormError("error.moment", field=i18n.translate(label).split(" (")[0]) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=ZoneInfo(current_app.config["LOYALTY"].timezone))
     return local.isoformat()

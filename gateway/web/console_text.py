@@ -176,6 +176,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "target.stages": {"en": "Lifecycle stages", "fa": "مراحل"},
     "target.tiers": {"en": "Tiers (comma-separated)", "fa": "سطح‌ها (با ویرگول جدا کنید)"},
     "campaigns.schedule": {"en": "When", "fa": "زمان"},
+    "campaigns.moment_hint": {"en": "2026-12-01 08:00", "fa": "۱۴۰۵/۰۹/۱۰ ۰۸:۰۰"},
+    "campaigns.moment_explained": {
+        "en": "Day and time in the club's time zone; a Jalali day (1405/09/10 08:00) works too.",
+        "fa": "روز و ساعت به وقت باشگاه، به تاریخ شمسی (۱۴۰۵/۰۹/۱۰ ۰۸:۰۰) یا میلادی.",
+    },
     "campaigns.starts_at": {"en": "Starts (empty: at launch)", "fa": "شروع (خالی: هنگام اجرا)"},
     "campaigns.ends_at": {"en": "Ends (empty: until ended)", "fa": "پایان (خالی: تا توقف)"},
     "campaigns.limits": {"en": "Budget and measurement", "fa": "بودجه و سنجش"},

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime, time
+
+# A day typed in either calendar, with an optional time: `1405/09/10 08:30`, `2026-12-01T08:30`.
+_TYPED = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?")
+# Years below this are Jalali (the Jalali year now is about 621 less than the Gregorian).
+JALALI_BEFORE = 1700
 
 _DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
@@ -87,3 +93,22 @@ def to_gregorian(jy: int, jm: int, jd: int) -> date:
     if to_jalali(result) != (jy - 1595, jm, jd):  # Esfand 30 of a common year
         raise ValueError("no such Jalali date")
     return result
+
+
+def typed_moment(text: str) -> datetime:
+    """A day and optional time (midnight if none) as typed in either calendar, without a zone:
+    a year below 1700 is Jalali. ValueError when it is no such day."""
+    found = _TYPED.fullmatch(text.strip())
+    if not found:
+        raise ValueError(text)
+    year, month, day = (int(part) for part in found.groups()[:3])
+    hour, minute = (int(part) for part in found.groups()[3:]) if found[4] else (0, 0)
+    if year < JALALI_BEFORE:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            raise ValueError(text)
+        typed_day = to_gregorian(year, month, day)
+        if to_jalali(typed_day) != (year, month, day):
+            raise ValueError(text)  # 1405/12/31 in a year whose Esfand has 29 days
+    else:
+        typed_day = date(year, month, day)
+    return datetime.combine(typed_day, time(hour, minute))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -31,7 +30,7 @@ from gateway.members import export_member
 from gateway.problems import Problem
 from gateway.web import i18n, pages
 from gateway.web.forms import field
-from gateway.web.jalali import to_gregorian, to_jalali
+from gateway.web.jalali import to_jalali, typed_moment
 from gateway.web.security import seal, unseal
 
 bp = Blueprint("portal", __name__)
@@ -41,7 +40,6 @@ HOME = "/portal"
 HISTORY_PAGE = 10
 # What a member types to confirm deleting their account, in either language.
 CONFIRM_WORDS = ("delete", "حذف")
-DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 
 
 def signed_in_member() -> str | None:
@@ -93,15 +91,7 @@ def shown_birth_date(iso: str) -> str:
 
 def typed_birth_date(text: str) -> str:
     """ISO date from either calendar: a year below 1700 is Jalali. ValueError when not a day."""
-    if not text:
-        return ""
-    found = DATE.fullmatch(text)
-    if not found:
-        raise ValueError(text)
-    year, month, day = (int(part) for part in found.groups())
-    if year < 1700:
-        return to_gregorian(year, month, day).isoformat()
-    return datetime(year, month, day).date().isoformat()
+    return typed_moment(text).date().isoformat() if text else ""
 
 
 @bp.get(HOME)

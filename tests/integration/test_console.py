@@ -172,8 +172,8 @@ def test_the_campaign_builder_sends_what_the_marketer_typed(sqlite_suite: Suite)
         "points": "ignored for a multiplier",
         "target": "stages",
         "stages": ["dissatisfied", "lapsed"],
-        "starts_at": "2026-12-01T09:00",
-        "ends_at": "2026-12-31T21:00",
+        "starts_at": "۱۴۰۵/۰۹/۱۰ ۰۹:۰۰",  # Jalali, in Persian digits: 1 December 2026
+        "ends_at": "2026-12-31 21:00",
         "budget_points": "۵۰۰۰",
         "per_member_limit": "3",
         "control_percent": "10",

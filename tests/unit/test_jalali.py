@@ -1,8 +1,8 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from gateway.web.jalali import to_gregorian, to_jalali
+from gateway.web.jalali import to_gregorian, to_jalali, typed_moment
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,24 @@ def test_back_to_gregorian_for_every_day_of_seventy_years() -> None:
 def test_days_that_do_not_exist_are_refused(jalali: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError):
         to_gregorian(*jalali)
+
+
+@pytest.mark.parametrize(
+    ("typed", "moment"),
+    [
+        ("1405/09/10 08:30", datetime(2026, 12, 1, 8, 30)),
+        ("1405-9-10", datetime(2026, 12, 1)),
+        ("2026-12-01T08:30", datetime(2026, 12, 1, 8, 30)),
+        ("2026/12/01 21:05", datetime(2026, 12, 1, 21, 5)),
+    ],
+)
+def test_a_moment_is_typed_in_either_calendar(typed: str, moment: datetime) -> None:
+    assert typed_moment(typed) == moment
+
+
+@pytest.mark.parametrize(
+    "typed", ["1404/12/30", "1405/13/01", "2026-02-30", "tomorrow", "1405/09/10 25:00"]
+)
+def test_a_moment_that_is_no_day_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        typed_moment(typed)
