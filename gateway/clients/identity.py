@@ -247,10 +247,11 @@ class IdentityClient(Service):
 
     # Logins and sessions
 
-    def start_login(self, phone: str, client_address: str) -> int:
-        """Sends a login code to the phone; seconds it works."""
+    def start_login(self, phone: str, client_address: str, language: str = "en") -> int:
+        """Sends a login code to the phone, its message in `language`; seconds it works."""
         sent = call(
-            self._stub.StartLogin, pb.StartLoginRequest(phone=phone, client_address=client_address)
+            self._stub.StartLogin,
+            pb.StartLoginRequest(phone=phone, client_address=client_address, language=language),
         )
         return sent.expires_in_seconds
 

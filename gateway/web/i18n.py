@@ -203,7 +203,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.email_saved": {"en": "Your e-mail address is set.", "fa": "ایمیل شما ثبت شد."},
     "portal.phone_change": {"en": "Change your mobile number", "fa": "تغییر شماره موبایل"},
     "portal.new_phone": {"en": "New mobile number", "fa": "شماره موبایل جدید"},
-    "portal.send_codes": {"en": "Send the codes", "fa": "ارسال کدها"},
+    "portal.send_codes": {"en": "Get the codes", "fa": "دریافت کدها"},
     "portal.phone_codes_sent": {
         "en": "We sent a code to your current number and one to the new number.",
         "fa": "یک کد به شماره فعلی و یک کد به شماره جدید فرستادیم.",

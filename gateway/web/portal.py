@@ -140,7 +140,7 @@ def send_code() -> Response:
         notice("error", "error.invalid-phone")
         return home()
     try:
-        send_member_code(phone)
+        send_member_code(phone, i18n.current_language())
     except Problem as problem:
         problem_notice(problem)
         return home()

@@ -319,7 +319,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ExportMemberResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     def StartLogin(self, request: pb.StartLoginRequest, context: grpc.ServicerContext):
-        ttl = self._parts.login.start(request.phone, request.client_address)
+        ttl = self._parts.login.start(request.phone, request.client_address, request.language)
         return pb.StartLoginResponse(expires_in_seconds=ttl)
 
     def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):

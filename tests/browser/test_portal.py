@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from deploy.local import Suite
 from gateway.web.jalali import MONTHS_FA, to_jalali
 from tests.browser.conftest import PHONE, Screens
-from tests.support import Api, Pos, e164, eventually, last_code, new_phone
+from tests.support import Api, Pos, e164, eventually, last_code, new_phone, sent_messages
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -189,6 +189,9 @@ def test_a_persian_browser_gets_the_persian_portal_with_one_line_per_redemption(
     expect(page.locator("html")).to_have_attribute("dir", "rtl")  # no choice made: the browser's
     page.fill("#phone", phone)
     page.get_by_role("button", name="ارسال کد").click()
+    expect(page.locator("#code")).to_be_visible()
+    (sms,) = [m for m in sent_messages(web_suite) if m["to"] == e164(phone)][-1:]
+    assert sms["body"].startswith("کد باشگاه مشتریان")  # the code's SMS in Persian too
     page.fill("#code", last_code(web_suite, e164(phone)))
     page.get_by_role("button", name="ورود").click()
     expect(page.locator("#available")).to_have_text("۲۱۰")  # 250 earned, 40 spent
@@ -230,7 +233,7 @@ def test_a_member_changes_their_number_downloads_their_data_and_deletes_the_acco
         assert forged.status == 403, path
 
     page.fill("#new_phone", new)
-    page.get_by_role("button", name="Send the codes").click()
+    page.get_by_role("button", name="Get the codes").click()
     expect(page.locator(".notice")).to_contain_text("one to the new number")
     page.fill("#old_code", last_code(web_suite, e164(phone)))
     page.fill("#new_code", last_code(web_suite, e164(new)))

@@ -91,7 +91,7 @@ class FakeIdentity:
     def revoke_session(self, token: str) -> None:
         self.revoked.append(token)
 
-    def start_login(self, phone: str, client_address: str) -> int:
+    def start_login(self, phone: str, client_address: str, language: str = "en") -> int:
         return 120
 
     def verify_login(self, phone: str, code: str, client_address: str) -> Grant:
