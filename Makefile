@@ -53,12 +53,14 @@ bench: install protos
 	$(PY) -m bench.identify_latency
 	$(PY) -m bench.member_view_scale
 	$(PY) -m bench.club_glance_scale
+	$(PY) -m bench.rewards_scale
 	$(PY) -m bench.load
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.
 drills: install protos
 	$(PY) -m bench.drills
+	$(PY) -m bench.reward_drills
 
 # ruff, then the import contracts of pyproject.toml (the boundaries ARCHITECTURE.md names).
 lint: install protos

@@ -253,7 +253,7 @@ DRILLS: dict[str, Callable[[Site, float], None]] = {
 }
 
 
-def open_site(directory: Path) -> Site:
+def open_site(directory: Path, **extra_env: str) -> Site:
     postgres = PrivatePostgres()
     postgres.start()
     redis_port = free_port()
@@ -267,6 +267,7 @@ def open_site(directory: Path) -> Site:
             "drills",
             GATEWAY_RPC_TIMEOUT="2",
             POINTS_JOB_INTERVAL="0",
+            **extra_env,
         )
     except Exception:
         redis.kill()

@@ -23,7 +23,16 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
-from gateway.web import console, docs, pages, portal, till, welcome
+from gateway.web import (
+    console,
+    console_rewards,
+    docs,
+    pages,
+    portal,
+    portal_rewards,
+    till,
+    welcome,
+)
 from gateway.web.security import add_headers
 from services.runtime import metrics, tracecontext
 from services.runtime.cache import Cache
@@ -67,7 +76,9 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         pages.bp,
         till.bp,
         portal.bp,
+        portal_rewards.bp,
         console.bp,
+        console_rewards.bp,
         docs.bp,
         me.bp,
         member_care.bp,

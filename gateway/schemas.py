@@ -508,3 +508,197 @@ EXPORT = {
         },
     },
 }
+
+# The rewards catalog and coupons (marketing, /v1/me, the POS API, member care).
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+COUPON_TERMS_REQUEST = {
+    "type": "object",
+    "required": ["type", "value"],
+    "properties": {
+        "type": {"type": "string", "enum": ["amount", "percent"]},
+        "value": {
+            **MONEY,
+            "description": 'The amount off (a decimal, e.g. "50000"), or the percent ("20")',
+        },
+        "max_discount": {**MONEY, "description": "A percent coupon's cap"},
+        "min_purchase": {**MONEY, "description": "The least purchase it can be used with"},
+    },
+}
+COUPON_TERMS = {
+    "type": ["object", "null"],
+    "description": "What a club coupon takes off; null for a partner code or a gift",
+    "properties": {
+        "type": {"type": "string", "enum": ["amount", "percent"]},
+        "value": {"type": "string"},
+        "max_discount": {"type": ["string", "null"]},
+        "min_purchase": {"type": ["string", "null"]},
+        "currency": {"type": ["string", "null"]},
+    },
+}
+VISIBILITY = {
+    "type": "object",
+    "description": "Who sees the reward: empty lists everywhere for every member, otherwise"
+    " a member in any one of the tiers, campaigns segments or lifecycle stages",
+    "properties": {
+        name: {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 100}}
+        for name in ("tiers", "segment_ids", "stages")
+    },
+}
+REWARD_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": {"type": "string", "maxLength": 2000},
+    "name_fa": {"type": "string", "maxLength": 200},
+    "description_fa": {"type": "string", "maxLength": 2000},
+    "points_cost": {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
+    "stock": {"type": ["integer", "null"], "minimum": 0, "description": "null: unlimited"},
+    "per_member_limit": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "description": "Redemptions per member; null or 0: no limit",
+    },
+    "valid_days": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "maximum": 3650,
+        "description": "Days a coupon is valid after it is issued; null or 0: no expiry",
+    },
+    "starts_at": NULLABLE_TIME,
+    "ends_at": NULLABLE_TIME,
+    "visibility": VISIBILITY,
+    "coupon": COUPON_TERMS_REQUEST,
+    "status": {"type": "string", "enum": ["active", "paused"]},
+    "refund_on_cancel": {
+        "type": "boolean",
+        "description": "Cancelling one of its coupons gives the member's points back",
+    },
+}
+REWARD_REQUEST = {
+    "type": "object",
+    "required": ["name", "points_cost"],
+    "properties": {
+        "kind": {
+            "type": "string",
+            "enum": ["coupon", "partner_code", "gift"],
+            "description": "A club coupon (the default: give `coupon`), a partner's code from"
+            " the uploaded pool, or a gift collected at a store",
+        },
+        **REWARD_FIELDS,
+    },
+}
+REWARD_CHANGE = {
+    "type": "object",
+    "description": "Only the fields given change; `stock: null` makes it unlimited",
+    "properties": REWARD_FIELDS,
+}
+REWARD = {
+    "type": "object",
+    "required": ["id", "kind", "name", "points_cost", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["coupon", "partner_code", "gift"]},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "name_fa": {"type": "string"},
+        "description_fa": {"type": "string"},
+        "points_cost": {"type": "integer"},
+        "stock": {"type": ["integer", "null"], "description": "Left to redeem; null: unlimited"},
+        "per_member_limit": {"type": ["integer", "null"]},
+        "valid_days": {"type": ["integer", "null"]},
+        "starts_at": NULLABLE_TIME,
+        "ends_at": NULLABLE_TIME,
+        "visibility": VISIBILITY,
+        "coupon": COUPON_TERMS,
+        "status": {"type": "string", "enum": ["active", "paused"]},
+        "refund_on_cancel": {"type": "boolean"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "remaining": {
+            "type": ["integer", "null"],
+            "description": "A member's listing: how many more times they may redeem it"
+            " (null: no limit)",
+        },
+        "figures": {
+            "type": "object",
+            "description": "Staff listings: coupons issued (all), used, expired, cancelled,"
+            " points spent less returned, stock and partner codes left",
+            "properties": {
+                name: {"type": ["integer", "null"]}
+                for name in (
+                    "issued",
+                    "used",
+                    "expired",
+                    "cancelled",
+                    "points_spent",
+                    "stock_left",
+                    "codes_left",
+                )
+            },
+        },
+    },
+}
+REWARDS = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": REWARD}},
+}
+COUPON = {
+    "type": "object",
+    "required": ["code", "status", "kind"],
+    "properties": {
+        "id": {"type": "string"},
+        "code": {
+            "type": "string",
+            "description": "10 characters of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ; show it as it"
+            " is (never digit-converted). Accepted in any case, with spaces or dashes",
+        },
+        "reward_id": {"type": ["string", "null"]},
+        "member_id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["coupon", "partner_code", "gift"]},
+        "status": {"type": "string", "enum": ["issued", "used", "expired", "cancelled"]},
+        "name": {"type": "string"},
+        "name_fa": {"type": "string"},
+        "partner_code": {
+            "type": ["string", "null"],
+            "description": "The partner's code to use at the partner",
+        },
+        "discount": COUPON_TERMS,
+        "points_spent": {"type": "integer"},
+        "issued_at": {"type": "string", "format": "date-time"},
+        "expires_at": NULLABLE_TIME,
+        "used_at": NULLABLE_TIME,
+        "store_id": {"type": ["string", "null"]},
+        "transaction_id": {"type": ["string", "null"]},
+        "campaign_id": {"type": ["string", "null"]},
+    },
+}
+COUPONS = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": COUPON}},
+}
+COUPON_CODE_EXAMPLE = "K7QM4XHD2P"
+COUPON_EXAMPLE = {
+    "id": "0b8e5a52-7c1d-4a3e-9f0b-2d4c6e8a1b3f",
+    "code": COUPON_CODE_EXAMPLE,
+    "reward_id": "5d2f8c41-3b6a-4e9d-8c7f-1a2b3c4d5e6f",
+    "member_id": "6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10",
+    "kind": "coupon",
+    "status": "issued",
+    "name": "10% off your next basket",
+    "name_fa": "۱۰٪ تخفیف خرید بعدی",
+    "partner_code": None,
+    "discount": {
+        "type": "percent",
+        "value": "10",
+        "max_discount": "500000",
+        "min_purchase": None,
+        "currency": "IRR",
+    },
+    "points_spent": 500,
+    "issued_at": "2026-12-03T10:00:00+00:00",
+    "expires_at": "2027-01-02T10:00:00+00:00",
+    "used_at": None,
+    "store_id": None,
+    "transaction_id": None,
+    "campaign_id": None,
+}

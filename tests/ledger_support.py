@@ -11,12 +11,15 @@ from services.points import events
 from services.points.adjustments import Adjustments
 from services.points.audit import audit
 from services.points.balances import Balances
+from services.points.catalog import Catalog
+from services.points.coupons import Coupons
 from services.points.jobs import Jobs
 from services.points.members import IdentityAnswer, Members
 from services.points.policy import Expiry, PointsPolicy
 from services.points.purchases import PurchaseInput, Purchases
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
+from services.points.rewards import Rewards
 from services.points.server import MIGRATIONS
 from services.runtime.db import Database
 from services.runtime.outbox import Event
@@ -61,6 +64,22 @@ class Identity:
         return IdentityAnswer(member_id, member_id in self.erased)
 
 
+class Audiences:
+    """Campaigns as points asks it who may see a reward: the segments and stages the test puts
+    members in."""
+
+    def __init__(self) -> None:
+        self.segments: dict[str, set[uuid.UUID]] = {}
+        self.stages: dict[uuid.UUID, str] = {}
+
+    def match(
+        self, member_id: uuid.UUID, segment_ids: set[str], stages: set[str]
+    ) -> tuple[set[str], set[str]]:
+        segments = {s for s in segment_ids if member_id in self.segments.get(s, set())}
+        stage = self.stages.get(member_id)
+        return segments, {stage} & stages if stage else set()
+
+
 class PointsWorld:
     """Purchases, balances, redemptions, refunds, adjustments and jobs on one database, sharing
     one clock, with an identity the test tells who its members are."""
@@ -79,7 +98,15 @@ class PointsWorld:
         self.redemptions = Redemptions(self.database, self.policy, self.members, self.clock)
         self.refunds = Refunds(self.database, self.policy, self.clock)
         self.adjustments = Adjustments(self.database, self.policy, self.members, self.clock)
-        self.jobs = Jobs(self.database, self.policy, self.clock, batch_members=7)
+        self.audiences = Audiences()
+        self.coupons = Coupons(self.database, self.policy, self.members, self.clock)
+        self.catalog = Catalog(self.database, self.policy, self.members, self.audiences, self.clock)
+        self.rewards = Rewards(
+            self.database, self.policy, self.members, self.catalog, self.coupons, self.clock
+        )
+        self.jobs = Jobs(
+            self.database, self.policy, self.clock, batch_members=7, coupons=self.coupons
+        )
 
     def buy(self, member: str, points: int, transaction_id: str | None = None) -> str:
         """A purchase that earns exactly `points` at the base rate; returns its transaction id."""

@@ -227,8 +227,12 @@ def transfer(body: dict):
 DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 POINTS_REPORT = {
     "type": "object",
-    "required": ["liability", "days"],
+    "required": ["liability", "coupons_outstanding", "days"],
     "properties": {
+        "coupons_outstanding": {
+            "type": "integer",
+            "description": "Coupons issued and neither used, expired nor cancelled now",
+        },
         "liability": {
             "type": "object",
             "properties": {
@@ -251,6 +255,10 @@ POINTS_REPORT = {
                     "redeemed": {"type": "integer"},
                     "expired": {"type": "integer"},
                     "adjusted": {"type": "integer"},
+                    "rewards": {
+                        "type": "integer",
+                        "description": "Of redeemed, spent on rewards (less points returned)",
+                    },
                 },
             },
         },
@@ -262,7 +270,8 @@ POINTS_REPORT = {
     bp,
     "/v1/admin/reports/points",
     "GET",
-    summary="Points liability now, and points earned, reversed, redeemed, expired per day",
+    summary="Points liability and coupons outstanding now, and points earned, reversed,"
+    " redeemed (on rewards), expired per day",
     tag="admin",
     auth="admin",
     query=[

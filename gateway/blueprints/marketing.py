@@ -1,13 +1,18 @@
-"""The marketer's API: segments, campaigns, their reports, and members by lifecycle stage."""
+"""The marketer's API: segments, campaigns, their reports, members by lifecycle stage, and the
+rewards catalog."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+import csv
+import io
+
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
 from gateway.clients.campaigns import ACTIONS, KINDS, kinds_giving
 from gateway.problems import Problem
+from gateway.schemas import REWARD, REWARD_CHANGE, REWARD_REQUEST, REWARDS
 
 bp = Blueprint("marketing", __name__)
 
@@ -109,6 +114,24 @@ CAMPAIGN_REQUEST = {
                 "title": {"type": "string"},
                 "description": {"type": "string"},
                 "code": {"type": "string"},
+            },
+        },
+        "coupon": {
+            "type": "object",
+            "description": (
+                f"{', '.join(kinds_giving('coupon'))}: the coupon points issues to each member"
+                " of the audience (the control group excepted), once"
+            ),
+            "required": ["type", "value"],
+            "properties": {
+                "type": {"type": "string", "enum": ["amount", "percent"]},
+                "value": {
+                    "type": ["string", "number"],
+                    "description": "A percent (1-100) or an amount off, as a decimal string",
+                },
+                "max_discount": {"type": "string", "description": "Cap of a percent discount"},
+                "min_purchase": {"type": "string"},
+                "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
             },
         },
         "targeting": {
@@ -213,6 +236,8 @@ REPORT = {
         "messages_sent": {"type": "integer"},
         "points_awarded": {"type": "integer"},
         "budget_points": {"type": ["integer", "null"]},
+        "coupons_issued": {"type": "integer", "description": "A coupon campaign's coupons"},
+        "coupons_used": {"type": "integer", "description": "Of those, used at a till"},
         "currency": {"type": "string"},
         "window": {"type": "object"},
         "target": GROUP,
@@ -558,3 +583,121 @@ def stages():
 )
 def member_view():
     return clients().campaigns.member_view_status()
+
+
+REWARD_NOT_FOUND = {404: ("No such reward (`reward-not-found`)", None)}
+REWARD_REFUSED = {
+    422: (
+        "A value the club refuses, e.g. `invalid-coupon`, `invalid-stock`,"
+        " `invalid-visibility` (an unknown tier)",
+        None,
+    )
+}
+MAX_CODES = 100_000
+CODES_REQUEST = {
+    "type": "object",
+    "description": "The codes as a JSON list, or as CSV text (the first column of each row;"
+    " a first row `code` is a header)",
+    "properties": {
+        "codes": {
+            "type": "array",
+            "maxItems": MAX_CODES,
+            "items": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        "csv": {"type": "string", "maxLength": 5_000_000},
+    },
+}
+CODES_ADDED = {
+    "type": "object",
+    "required": ["added", "duplicates"],
+    "properties": {
+        "added": {"type": "integer"},
+        "duplicates": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Refused: repeated in the upload or already in the pool",
+        },
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/marketing/rewards",
+    "POST",
+    summary="Add a reward to the catalog",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=REWARD_REQUEST,
+    example={
+        "name": "10% off your next basket",
+        "name_fa": "۱۰٪ تخفیف خرید بعدی",
+        "points_cost": 500,
+        "stock": 1000,
+        "per_member_limit": 2,
+        "valid_days": 30,
+        "coupon": {"type": "percent", "value": "10", "max_discount": "500000"},
+    },
+    responses={201: ("The reward", REWARD), **REWARD_REFUSED},
+)
+def create_reward(body: dict):
+    return clients().rewards.create_reward(body, g.caller.actor), 201
+
+
+@operation(
+    bp,
+    "/v1/marketing/rewards",
+    "GET",
+    summary="Every reward with its figures: issued, used, expired, points spent, stock left",
+    tag=TAG,
+    auth=MARKETER,
+    responses={200: ("The catalog, newest first", REWARDS)},
+)
+def list_rewards():
+    return {"items": clients().rewards.rewards()}
+
+
+@operation(
+    bp,
+    "/v1/marketing/rewards/<reward_id>",
+    "PATCH",
+    summary="Edit, restock, pause or resume a reward",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=REWARD_CHANGE,
+    example={"stock": 250, "status": "paused"},
+    responses={200: ("The reward", REWARD), **REWARD_NOT_FOUND, **REWARD_REFUSED},
+)
+def update_reward(reward_id: str, body: dict):
+    return clients().rewards.update_reward(reward_id, body, g.caller.actor)
+
+
+@operation(
+    bp,
+    "/v1/marketing/rewards/<reward_id>/codes",
+    "POST",
+    summary="Upload partner codes to a partner reward's pool; duplicates are refused",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=CODES_REQUEST,
+    example={"codes": ["CINEMA-0001", "CINEMA-0002"]},
+    responses={
+        200: ("How many were added, and the duplicates refused", CODES_ADDED),
+        **REWARD_NOT_FOUND,
+        422: (
+            "No codes, more than 100,000, a code too long (`invalid-codes`), or not a partner"
+            " reward (`not-partner-reward`)",
+            None,
+        ),
+    },
+)
+def add_codes(reward_id: str, body: dict):
+    codes = list(body.get("codes", []))
+    if "csv" in body:
+        rows = [row for row in csv.reader(io.StringIO(body["csv"])) if row and row[0].strip()]
+        if rows and rows[0][0].strip().lower() == "code":
+            rows = rows[1:]
+        codes += [row[0] for row in rows]
+    if len(codes) > MAX_CODES:
+        raise Problem(422, "invalid-codes", f"at most {MAX_CODES} codes at a time")
+    return clients().rewards.add_codes(reward_id, codes)

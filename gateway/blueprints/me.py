@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g
+from flask import Blueprint, g, request
 
-from gateway.api import operation
+from gateway.api import operation, query_param
 from gateway.auth import credential
 from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
@@ -15,7 +15,20 @@ from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
 from gateway.members import export_member, member_ledger
 from gateway.problems import Problem
-from gateway.schemas import EXPORT, LEDGER, LEDGER_QUERY, MEMBER, OFFER, POINTS, ledger_page_args
+from gateway.schemas import (
+    BALANCE,
+    COUPON,
+    COUPON_EXAMPLE,
+    COUPONS,
+    EXPORT,
+    LEDGER,
+    LEDGER_QUERY,
+    MEMBER,
+    OFFER,
+    POINTS,
+    REWARDS,
+    ledger_page_args,
+)
 
 bp = Blueprint("me", __name__)
 
@@ -415,3 +428,86 @@ def give_feedback(body: dict):
         body.get("comment", ""),
     )
     return {"feedback_id": feedback_id}, 201
+
+
+REDEEMED = {
+    "type": "object",
+    "required": ["coupon", "points_spent", "balance"],
+    "properties": {"coupon": COUPON, "points_spent": {"type": "integer"}, "balance": BALANCE},
+}
+COUPON_STATUS = query_param(
+    "status",
+    "Only coupons of this status",
+    {"type": "string", "enum": ["issued", "used", "expired", "cancelled"]},
+)
+
+
+@operation(
+    bp,
+    "/v1/me/rewards",
+    "GET",
+    summary="The rewards this member may see and redeem now",
+    tag="me",
+    auth="member",
+    responses={200: ("Active rewards shown to this member, newest first", REWARDS)},
+)
+def my_rewards():
+    return {"items": clients().rewards.rewards(g.caller.member_id)}
+
+
+@operation(
+    bp,
+    "/v1/me/rewards/<reward_id>/redemptions",
+    "POST",
+    summary="Spend points on a reward: the points, the stock and the coupon move together",
+    tag="me",
+    auth="member",
+    request_schema={
+        "type": "object",
+        "required": ["request_id"],
+        "properties": {
+            "request_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "The page's own id for this redemption: sent again, it answers"
+                " the same coupon and spends nothing more",
+            }
+        },
+    },
+    example={"request_id": "redeem-2026-12-03-1"},
+    response_examples={
+        201: {
+            "coupon": COUPON_EXAMPLE,
+            "points_spent": 500,
+            "balance": {"available": 740, "pending": 0},
+        }
+    },
+    responses={
+        201: ("The coupon; the same request_id again answers the same", REDEEMED),
+        404: ("No such reward, or not one this member may see", None),
+        409: ("`out-of-stock`, or `reward-limit-reached` for this member", None),
+        422: (
+            "`insufficient-points`, `reward-unavailable` (paused or outside its window), or"
+            " the request_id was used for another reward (`idempotency-mismatch`)",
+            None,
+        ),
+    },
+)
+def redeem_reward(reward_id: str, body: dict):
+    return clients().rewards.redeem(g.caller.member_id, reward_id, body["request_id"]), 201
+
+
+@operation(
+    bp,
+    "/v1/me/coupons",
+    "GET",
+    summary="This member's coupons, newest first",
+    tag="me",
+    auth="member",
+    query=[COUPON_STATUS],
+    responses={200: ("The coupons", COUPONS), 422: ("Not a coupon status", None)},
+)
+def my_coupons():
+    status = request.args.get("status", "")
+    return {"items": clients().rewards.coupons(g.caller.member_id, status)}

@@ -8,7 +8,7 @@ from gateway.api import operation, query_param
 from gateway.clients import clients
 from gateway.members import export_member
 from gateway.problems import Problem
-from gateway.schemas import EXPORT, MEMBER
+from gateway.schemas import COUPON, COUPONS, EXPORT, MEMBER
 
 bp = Blueprint("member_care", __name__)
 
@@ -128,3 +128,46 @@ def erase(member_id: str):
 )
 def export(member_id: str):
     return export_member(clients(), member_id)
+
+
+@operation(
+    bp,
+    "/v1/support/members/<member_id>/coupons",
+    "GET",
+    summary="A member's coupons, newest first",
+    tag="member care",
+    auth="support",
+    responses={200: ("The coupons", COUPONS), 422: ("The member id is not valid", None)},
+)
+def member_coupons(member_id: str):
+    return {"items": clients().rewards.coupons(member_id)}
+
+
+@operation(
+    bp,
+    "/v1/support/coupons/<code>/cancellation",
+    "POST",
+    summary="Cancel an unused coupon; its points go back when the reward says so",
+    tag="member care",
+    auth="support",
+    request_schema={
+        "type": "object",
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 200}},
+    },
+    example={"reason": "The member redeemed the wrong reward"},
+    responses={
+        200: (
+            "Cancelled (again: the same answer)",
+            {
+                "type": "object",
+                "required": ["coupon", "points_returned"],
+                "properties": {"coupon": COUPON, "points_returned": {"type": "integer"}},
+            },
+        ),
+        404: ("No coupon with this code (`coupon-not-found`)", None),
+        409: ("The coupon was used (`coupon-used`) or has expired (`coupon-expired`)", None),
+    },
+)
+def cancel_coupon(code: str, body: dict):
+    return clients().rewards.cancel(code, g.caller.actor, body["reason"])

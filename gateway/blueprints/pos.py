@@ -17,6 +17,9 @@ from gateway.schemas import (
     BATCH,
     BATCH_EXAMPLE,
     BATCH_REQUEST,
+    COUPON,
+    COUPON_EXAMPLE,
+    COUPON_TERMS,
     ENROL_REQUEST,
     IDENTIFIED,
     IDENTIFIED_EXAMPLE,
@@ -25,6 +28,7 @@ from gateway.schemas import (
     LEDGER_QUERY,
     MEMBER,
     MEMBER_EXAMPLE,
+    MONEY,
     POINTS,
     POINTS_EXAMPLE,
     PURCHASE,
@@ -324,3 +328,154 @@ def capture(redemption_id: str):
 )
 def void(redemption_id: str):
     return clients().points.void(g.caller.store_id, redemption_id)
+
+
+COUPON_CHECK = {
+    **COUPON,
+    "required": [*COUPON["required"], "usable"],
+    "properties": {
+        **COUPON["properties"],
+        "usable": {
+            "type": "boolean",
+            "description": "Whether it can be used now (for this amount, if given)",
+        },
+        "reason": {
+            "type": ["string", "null"],
+            "description": "Why not: coupon-used, coupon-expired, coupon-cancelled,"
+            " coupon-min-purchase, coupon-currency, coupon-not-redeemable",
+        },
+        "discount_amount": {
+            "type": ["string", "null"],
+            "description": "The discount for the amount asked about, as a decimal",
+        },
+    },
+}
+COUPON_USE_REQUEST = {
+    "type": "object",
+    "required": ["transaction_id", "amount"],
+    "properties": {
+        "transaction_id": {"type": "string", "minLength": 1, "maxLength": 100},
+        "amount": {**MONEY, "description": "The purchase the coupon is used in"},
+        "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+    },
+}
+COUPON_USED = {
+    **COUPON,
+    "required": ["code", "status", "discount", "currency"],
+    "properties": {
+        **COUPON["properties"],
+        "discount": {
+            "type": "string",
+            "description": "What the coupon takes off this purchase, as a decimal",
+        },
+        "currency": {"type": "string"},
+        "terms": COUPON_TERMS,
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/coupons/<code>",
+    "GET",
+    summary="Check a coupon code: what it gives, and whether it can be used now",
+    tag="coupons",
+    auth="lookup",
+    query=[
+        query_param("amount", "The purchase it would be used in", example="1250000"),
+        query_param("currency", "The purchase's currency (default: the club's)"),
+    ],
+    response_examples={200: {**COUPON_EXAMPLE, "usable": True, "reason": None}},
+    responses={
+        200: ("The coupon", COUPON_CHECK),
+        404: ("No coupon with this code (`coupon-not-found`)", None),
+        422: ("The amount is not a decimal", None),
+    },
+)
+def check_coupon(code: str):
+    return clients().rewards.check(code, request.args.get("amount"), request.args.get("currency"))
+
+
+@operation(
+    bp,
+    "/v1/coupons/<code>/redemptions",
+    "POST",
+    summary="Use a coupon in a purchase: once across every store and till",
+    tag="coupons",
+    auth="pos",
+    request_schema=COUPON_USE_REQUEST,
+    example={"transaction_id": "T-1001", "amount": "1250000", "currency": "IRR"},
+    response_examples={
+        201: {
+            **COUPON_EXAMPLE,
+            "status": "used",
+            "discount": "125000",
+            "currency": "IRR",
+            "terms": COUPON_EXAMPLE["discount"],
+        }
+    },
+    responses={
+        201: ("Used; the same transaction again answers the same", COUPON_USED),
+        404: ("No coupon with this code (`coupon-not-found`)", None),
+        409: (
+            "`coupon-used` (by another sale), `coupon-expired` or `coupon-cancelled`",
+            None,
+        ),
+        422: (
+            "`coupon-min-purchase`, `coupon-currency`, `coupon-not-redeemable` (a partner's"
+            " code or a gift), or this transaction used it for another amount",
+            None,
+        ),
+    },
+)
+def use_coupon(code: str, body: dict):
+    return clients().rewards.use(g.caller.store_id, code, body), 201
+
+
+@operation(
+    bp,
+    "/v1/coupons/<code>/redemptions/<transaction_id>",
+    "DELETE",
+    summary="Release a coupon the store's cancelled sale used: it can be used again",
+    tag="coupons",
+    auth="pos",
+    response_examples={200: COUPON_EXAMPLE},
+    responses={
+        200: ("Issued again (again: the same answer)", COUPON),
+        404: ("No coupon with this code (`coupon-not-found`)", None),
+        409: ("Not used by this store's transaction (`coupon-not-released`)", None),
+    },
+)
+def release_coupon(code: str, transaction_id: str):
+    return clients().rewards.release(g.caller.store_id, code, transaction_id)
+
+
+@operation(
+    bp,
+    "/v1/coupons/<code>/collection",
+    "POST",
+    summary="Hand over a gift: the gift coupon is collected by this store, once",
+    tag="coupons",
+    auth="pos",
+    response_examples={
+        200: {
+            **COUPON_EXAMPLE,
+            "kind": "gift",
+            "name": "A reusable shopping bag",
+            "name_fa": "کیسه خرید",
+            "discount": None,
+            "status": "used",
+            "used_at": "2026-12-04T09:30:00+00:00",
+            "store_id": "2b7c9d1e-4f3a-4b8c-9d0e-1f2a3b4c5d6e",
+            "transaction_id": "gift",
+        }
+    },
+    responses={
+        200: ("Collected (again by this store: the same answer)", COUPON),
+        404: ("No coupon with this code (`coupon-not-found`)", None),
+        409: ("Collected already, expired or cancelled", None),
+        422: ("Not a gift (`not-a-gift`)", None),
+    },
+)
+def collect_gift(code: str):
+    return clients().rewards.collect(g.caller.store_id, code)

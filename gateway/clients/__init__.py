@@ -1,10 +1,10 @@
 """The gateway's clients of the three services.
 
 Every call the gateway makes to a service, and every mapping between that service's messages and
-the JSON the gateway answers, is in that service's module here (`identity`, `points`,
-`campaigns`). A failed call is raised as the `Problem` its caller would see (`calls.call`), so
-routes and pages never handle gRPC errors. `create_app(config, clients)` takes any object of
-this shape, so tests can pass fakes.
+the JSON the gateway answers, is in that service's module here (`identity`, `points` and
+`rewards` for the points service's catalog and coupons, `campaigns`). A failed call is raised as
+the `Problem` its caller would see (`calls.call`), so routes and pages never handle gRPC errors.
+`create_app(config, clients)` takes any object of this shape, so tests can pass fakes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import current_app
 from gateway.clients.campaigns import CampaignsClient
 from gateway.clients.identity import IdentityClient
 from gateway.clients.points import PointsClient
+from gateway.clients.rewards import RewardsClient
 from gateway.config import GatewayConfig
 from services.runtime.channels import open_channel
 from services.runtime.service_auth import GATEWAY, ServiceCredentials
@@ -32,6 +33,8 @@ class Clients:
     identity: IdentityClient
     points: PointsClient
     campaigns: CampaignsClient
+    # The points service's rewards catalog and coupons, on the points channel.
+    rewards: RewardsClient
     # For calls a request makes side by side: pooled threads cost far less than a gRPC future,
     # which starts a thread of its own for every call.
     side_calls: ThreadPoolExecutor = field(
@@ -63,10 +66,12 @@ def connect(config: GatewayConfig) -> Clients:
     def channel(addr: str):
         return open_channel(addr, credentials, config.rpc_timeout)
 
+    points = channel(config.points_addr)
     return Clients(
         identity=IdentityClient(channel(config.identity_addr)),
-        points=PointsClient(channel(config.points_addr), config.currency),
+        points=PointsClient(points, config.currency),
         campaigns=CampaignsClient(channel(config.campaigns_addr)),
+        rewards=RewardsClient(points, config.currency),
     )
 
 

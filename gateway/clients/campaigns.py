@@ -231,6 +231,8 @@ class CampaignsClient(Service):
             "messages_sent": report.messages_sent,
             "points_awarded": report.points_awarded,
             "budget_points": report.budget_points or None,
+            "coupons_issued": report.coupons_issued,
+            "coupons_used": report.coupons_used,
             "currency": code,
             "window": {"from": _time(report.window_start), "to": _time(report.window_end)},
             "target": _group(report.target, code),

@@ -310,6 +310,7 @@ class PointsClient(Service):
                 "value": from_minor(report.liability.amount_minor, report.liability.currency),
                 "currency": report.liability.currency,
             },
+            "coupons_outstanding": report.coupons_outstanding,
             "days": [
                 {
                     "day": d.day,
@@ -318,6 +319,7 @@ class PointsClient(Service):
                     "redeemed": d.redeemed,
                     "expired": d.expired,
                     "adjusted": d.adjusted,
+                    "rewards": d.rewards,
                 }
                 for d in report.days
             ],

@@ -65,4 +65,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (segment) livePreview(segment);
   const campaign = document.getElementById("campaign-form");
   if (campaign) kindFields(campaign);
+  const reward = document.getElementById("reward-form");
+  if (reward) kindFields(reward);
 });

@@ -2,4 +2,6 @@
 marketer console and the API reference."""
 
 # Blueprints of HTML pages: not part of the JSON API, so not in /openapi.json.
-PAGE_BLUEPRINTS = frozenset({"web", "till", "docs", "portal", "console", "welcome"})
+PAGE_BLUEPRINTS = frozenset(
+    {"web", "till", "docs", "portal", "portal_rewards", "console", "console_rewards", "welcome"}
+)

@@ -48,7 +48,7 @@ FEEDBACK_SHOWN = 200
 # Endpoints anyone may open: the sign-in page and its form.
 OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
 # The builder's fields that only some kinds of campaign give.
-BUILDER_FIELDS = ("multiplier", "points", "min_spend", "categories")
+BUILDER_FIELDS = ("multiplier", "points", "min_spend", "categories", "coupon")
 SAMPLE = 5
 
 
@@ -113,7 +113,7 @@ def failed(error: FormError | Problem) -> dict:
 
 
 @bp.errorhandler(Problem)
-def _failed_page(problem: Problem) -> Response:
+def failed_page(problem: Problem) -> Response:
     if problem.status == 404:
         return pages.error_page(404, "console.not_found", HOME)
     if problem.status >= 500:
@@ -370,6 +370,22 @@ def moment(name: str, label: str) -> str | None:
     return local.isoformat()
 
 
+def coupon_terms(prefix: str) -> dict:
+    """A coupon's terms from the form's `<prefix>type`, `value`, `max_discount`, …: the JSON
+    a campaign's `coupon` or a reward's `coupon` carries."""
+    terms: dict[str, Any] = {
+        "type": field(f"{prefix}type") or "percent",
+        "value": amount_field(f"{prefix}value"),
+    }
+    for name in ("max_discount", "min_purchase"):
+        if amount_field(f"{prefix}{name}"):
+            terms[name] = amount_field(f"{prefix}{name}")
+    days = whole(f"{prefix}valid_days", "rewards.valid_days")
+    if days is not None:
+        terms["valid_days"] = days
+    return terms
+
+
 def campaign_definition() -> dict:
     """The JSON a `POST /v1/marketing/campaigns` would carry, from the builder's fields."""
     kind = field("kind")
@@ -385,6 +401,8 @@ def campaign_definition() -> dict:
         definition["min_spend"] = money_field("min_spend")
     if "categories" in gives:
         definition["categories"] = names("categories")
+    if "coupon" in gives:
+        definition["coupon"] = coupon_terms("coupon_")
     if request.form.get("offer_title", "").strip():
         definition["offer"] = {
             "title": request.form["offer_title"].strip(),
@@ -530,6 +548,16 @@ def report(campaign_id: str) -> Response:
             (t("report.messages"), found["messages_sent"], i18n.number(found["messages_sent"])),
         ]
     )
+    coupons = bars(
+        [
+            (
+                t("report.coupons_issued"),
+                found["coupons_issued"],
+                i18n.number(found["coupons_issued"]),
+            ),
+            (t("report.coupons_used"), found["coupons_used"], i18n.number(found["coupons_used"])),
+        ]
+    )
     spend = bars(
         [
             (t("report.target"), *money(target["spend_per_member"])),
@@ -556,6 +584,7 @@ def report(campaign_id: str) -> Response:
         campaign=campaign,
         report=found,
         audience=audience,
+        coupons=coupons if campaign["kind"] == "coupon" else None,
         spend=spend,
         visits=visits,
         points=points,

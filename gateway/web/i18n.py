@@ -3,6 +3,7 @@
 The language comes from the `lang` cookie (set by the switch on every page), else from the
 browser's Accept-Language, else English.
 Persian pages show Persian digits and Jalali dates; every form accepts either kind of digit.
+Codes (coupon codes, offer codes) are shown exactly as issued: a `Code` is never digit-converted.
 """
 
 from __future__ import annotations
@@ -99,6 +100,39 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.member-exists": {
         "en": "This phone is a member already.",
         "fa": "این شماره از قبل عضو است.",
+    },
+    "till.coupon": {"en": "Coupon", "fa": "کوپن"},
+    "till.coupon_check": {"en": "A coupon with this purchase", "fa": "کوپن برای این خرید"},
+    "till.coupon_code": {
+        "en": "Coupon code (type it or scan it)",
+        "fa": "کد کوپن (تایپ یا اسکن کنید)",
+    },
+    "till.coupon_check_button": {"en": "Check", "fa": "بررسی"},
+    "till.coupon_discount": {
+        "en": "Discount: {discount} {currency}",
+        "fa": "تخفیف: {discount} {currency}",
+    },
+    "till.coupon_to_pay": {
+        "en": "To pay: {amount} {currency}",
+        "fa": "قابل پرداخت: {amount} {currency}",
+    },
+    "till.coupon_use": {"en": "Use the coupon", "fa": "استفاده از کوپن"},
+    "till.coupon_remove": {"en": "Put it away", "fa": "کنار گذاشتن"},
+    "till.coupon_release": {
+        "en": "Sale cancelled: give the coupon back",
+        "fa": "فروش لغو شد: کوپن برگردانده شود",
+    },
+    "till.coupon_unusable": {
+        "en": "This coupon cannot be used now.",
+        "fa": "این کوپن اکنون قابل استفاده نیست.",
+    },
+    "till.coupon_used": {
+        "en": "Coupon used: {discount} off; {to_pay} to pay. Record the purchase below.",
+        "fa": "کوپن استفاده شد: {discount} تخفیف؛ {to_pay} قابل پرداخت. خرید را در پایین ثبت کنید.",
+    },
+    "till.coupon_released": {
+        "en": "The coupon was given back; it can be used again.",
+        "fa": "کوپن برگردانده شد و دوباره قابل استفاده است.",
     },
     "error.bad-key": {"en": "This POS key is not valid.", "fa": "این کلید صندوق معتبر نیست."},
     "error.signed-out": {
@@ -308,7 +342,89 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.title": {"en": "API reference", "fa": "مستندات API"},
     "currency.IRR": {"en": "rials", "fa": "ریال"},
     "currency.IRT": {"en": "toman", "fa": "تومان"},
+    "portal.rewards": {"en": "Rewards and coupons", "fa": "جوایز و کوپن‌ها"},
+    "portal.rewards_link": {
+        "en": "Spend your points on rewards",
+        "fa": "امتیازهایتان را با جایزه عوض کنید",
+    },
+    "rewards.title": {"en": "Rewards", "fa": "جوایز"},
+    "rewards.back": {"en": "Back to my club", "fa": "بازگشت به باشگاه من"},
+    "rewards.you_have": {
+        "en": "You have {points} points to spend.",
+        "fa": "{points} امتیاز قابل استفاده دارید.",
+    },
+    "rewards.cost": {"en": "{points} points", "fa": "{points} امتیاز"},
+    "rewards.stock": {"en": "{stock} left", "fa": "{stock} عدد باقی مانده"},
+    "rewards.unlimited": {"en": "always available", "fa": "همیشه موجود"},
+    "rewards.redeem": {"en": "Redeem", "fa": "دریافت"},
+    "rewards.need_more": {
+        "en": "{points} more points needed",
+        "fa": "{points} امتیاز دیگر لازم است",
+    },
+    "rewards.none": {"en": "No rewards right now.", "fa": "فعلاً جایزه‌ای نیست."},
+    "rewards.confirm": {
+        "en": "Spend {points} points on this reward?",
+        "fa": "{points} امتیاز برای این جایزه خرج شود؟",
+    },
+    "rewards.confirm_button": {"en": "Yes, redeem", "fa": "بله، دریافت می‌کنم"},
+    "rewards.not_now": {"en": "Not now", "fa": "فعلاً نه"},
+    "rewards.redeemed": {
+        "en": "Done: your coupon is below.",
+        "fa": "انجام شد: کوپن شما در پایین است.",
+    },
+    "rewards.not_found": {
+        "en": "This reward is not offered to you.",
+        "fa": "این جایزه برای شما در دسترس نیست.",
+    },
+    "coupons.title": {"en": "My coupons", "fa": "کوپن‌های من"},
+    "coupons.none": {"en": "No coupons yet.", "fa": "هنوز کوپنی ندارید."},
+    "coupons.code": {"en": "Code:", "fa": "کد:"},
+    "coupons.partner_code": {"en": "Partner's code:", "fa": "کد همکار:"},
+    "coupons.expires": {"en": "valid until {date}", "fa": "معتبر تا {date}"},
+    "coupons.percent_off": {"en": "{percent}% off", "fa": "{percent}٪ تخفیف"},
+    "coupons.amount_off": {"en": "{amount} {currency} off", "fa": "{amount} {currency} تخفیف"},
+    "coupons.min_purchase": {
+        "en": "on a purchase of {amount} or more",
+        "fa": "برای خرید {amount} یا بیشتر",
+    },
+    "coupon.issued": {"en": "Ready to use", "fa": "آماده استفاده"},
+    "coupon.used": {"en": "Used", "fa": "استفاده شده"},
+    "coupon.expired": {"en": "Expired", "fa": "منقضی"},
+    "coupon.cancelled": {"en": "Cancelled", "fa": "لغو شده"},
+    "error.out-of-stock": {"en": "Out of stock.", "fa": "موجودی تمام شده است."},
+    "error.reward-limit-reached": {
+        "en": "You have redeemed this reward as often as it allows.",
+        "fa": "این جایزه را به اندازه مجاز دریافت کرده‌اید.",
+    },
+    "error.reward-not-found": {
+        "en": "This reward is not offered to you.",
+        "fa": "این جایزه برای شما در دسترس نیست.",
+    },
+    "error.coupon-not-found": {"en": "No coupon has this code.", "fa": "کوپنی با این کد نیست."},
+    "error.coupon-used": {
+        "en": "This coupon was already used.",
+        "fa": "این کوپن قبلاً استفاده شده است.",
+    },
+    "error.coupon-expired": {"en": "This coupon has expired.", "fa": "این کوپن منقضی شده است."},
+    "error.coupon-cancelled": {"en": "This coupon was cancelled.", "fa": "این کوپن لغو شده است."},
+    "error.coupon-min-purchase": {
+        "en": "The purchase is below this coupon's minimum.",
+        "fa": "مبلغ خرید کمتر از حداقل این کوپن است.",
+    },
+    "error.coupon-not-redeemable": {
+        "en": "This code is not used at the till.",
+        "fa": "این کد در صندوق استفاده نمی‌شود.",
+    },
 }
+
+
+class Code(str):
+    """A code a member reads out or types at the till (`LOYAL2X`): shown as issued, in every
+    language."""
+
+
+def code(value: object) -> Code:
+    return Code(value)
 
 
 def current_language() -> str:
@@ -335,7 +451,9 @@ def has_message(key: str) -> bool:
 
 
 def number(value: object) -> str:
-    """Integers with thousands separators; Persian digits on Persian pages."""
+    """Integers with thousands separators; Persian digits on Persian pages. A `Code` as it is."""
+    if isinstance(value, Code):
+        return value
     text = f"{value:,}" if isinstance(value, int) else str(value)
     if current_language() == "fa":
         return text.replace(",", "٬").translate(_PERSIAN_DIGITS)

@@ -22,7 +22,9 @@ def configure(app: Flask) -> None:
         known=i18n.has_message,
         currency_name=i18n.currency_name,
     )
-    app.jinja_env.filters.update(num=i18n.number, day=i18n.local_date, money=i18n.money)
+    app.jinja_env.filters.update(
+        num=i18n.number, day=i18n.local_date, money=i18n.money, code=i18n.code
+    )
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:

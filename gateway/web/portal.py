@@ -12,13 +12,11 @@ session cookie meanwhile).
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-import segno
 from flask import Blueprint, Response, current_app, redirect, request, session
 
 from gateway.auth import SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
@@ -28,7 +26,7 @@ from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
 from gateway.members import export_member
 from gateway.problems import Problem
-from gateway.web import i18n, pages
+from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
 from gateway.web.jalali import to_jalali, typed_moment
 from gateway.web.security import seal, unseal
@@ -191,9 +189,7 @@ def qr_code() -> Response:
     if member_id is None:
         return Response(status=401)
     issued = clients().identity.issue_qr(member_id)
-    svg = io.BytesIO()
-    segno.make(issued["token"], error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
-    return Response(svg.getvalue(), content_type="image/svg+xml")
+    return Response(qr.svg(issued["token"]), content_type="image/svg+xml")
 
 
 @bp.post(f"{HOME}/profile")

@@ -3,7 +3,10 @@
 The cashier signs in with the store's POS key, which opens a till session in identity; both are
 sealed in the page's cookie, never in a URL. Signing out revokes the session, so a copy of the
 cookie kept from before opens nothing. The cashier finds the member by phone, card or the text
-of their QR code (a scanner types it), records purchases and redeems points. Every action is the
+of their QR code (a scanner types it), records purchases and redeems points. A coupon's code
+(typed, or scanned from the member's phone) is checked against the purchase's amount and used
+within it; the purchase is then recorded for what is left to pay under the same transaction id,
+and a cancelled sale gives the coupon back. Every action is the
 POS API's own call (`gateway.clients`, `gateway.members`), so the rules are the same as for an
 integrated till; each form carries its own transaction or redemption id, so a form sent twice is
 applied once.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, request, session
@@ -75,7 +79,7 @@ def problem_notice(problem: Problem) -> None:
 
 
 def _sign_out() -> None:
-    for name in ("till_key", "till_session", "till_member", "till_refund"):
+    for name in ("till_key", "till_session", "till_member", "till_refund", "till_coupon"):
         session.pop(name, None)
 
 
@@ -118,6 +122,7 @@ def show() -> Response:
             session.pop("till_refund", None)
             problem_notice(problem)
             shown = session.pop("till_notice")
+    coupon = session.get("till_coupon")
     return pages.page(
         "till.html",
         notice=shown,
@@ -125,7 +130,9 @@ def show() -> Response:
         points=points,
         offers=offers,
         refunding=refunding,
-        transaction_id=new_id("TILL"),
+        coupon=coupon,
+        # A purchase with a used coupon is recorded under the coupon's transaction.
+        transaction_id=coupon["transaction_id"] if coupon and coupon["used"] else new_id("TILL"),
         redemption_id=new_id("TILL-RD"),
         refund_id=new_id("TILL-RF"),
     )
@@ -187,6 +194,7 @@ def identify() -> Response:
 @bp.post(f"{HOME}/next")
 def next_customer() -> Response:
     session.pop("till_member", None)
+    session.pop("till_coupon", None)
     return home()
 
 
@@ -207,6 +215,7 @@ def purchase() -> Response:
     except Problem as problem:
         problem_notice(problem)
         return home()
+    session.pop("till_coupon", None)  # the sale is done
     notice(
         "ok",
         "till.earned",
@@ -326,7 +335,94 @@ def refund() -> Response:
     return home()
 
 
+def to_pay(amount: str, discount: str | None) -> str:
+    """What is left of the amount after the discount, as the cashier would type it."""
+    try:
+        left = max(Decimal(amount) - Decimal(discount or 0), Decimal(0))
+    except InvalidOperation:
+        return amount
+    return str(left.quantize(Decimal(1)) if left == left.to_integral_value() else left)
+
+
+@bp.post(f"{HOME}/coupon/check")
+def check_coupon() -> Response:
+    """What the typed or scanned code gives, and whether it can be used for this amount."""
+    if signed_in_store() is None or not session.get("till_member"):
+        return home()
+    code, amount = field("coupon"), money_field("amount")
+    if not code:
+        notice("error", "error.coupon-not-found")
+        return home()
+    currency = current_app.config["LOYALTY"].currency
+    try:
+        found = clients().rewards.check(code, amount or None, currency)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    session["till_coupon"] = {
+        "code": found["code"],
+        "name": found["name"],
+        "name_fa": found["name_fa"],
+        "terms": found["discount"],
+        "amount": amount,
+        "usable": found["usable"],
+        "reason": found["reason"],
+        "discount": found["discount_amount"],
+        "to_pay": to_pay(amount, found["discount_amount"]),
+        "transaction_id": new_id("TILL"),
+        "used": False,
+    }
+    return home()
+
+
+@bp.post(f"{HOME}/coupon/use")
+def use_coupon() -> Response:
+    store_id = signed_in_store()
+    coupon = session.get("till_coupon")
+    if store_id is None or not coupon or not coupon["amount"]:
+        return home()
+    use = {
+        "transaction_id": coupon["transaction_id"],
+        "amount": coupon["amount"],
+        "currency": current_app.config["LOYALTY"].currency,
+    }
+    try:
+        used = clients().rewards.use(store_id, coupon["code"], use)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    coupon.update(
+        used=True, discount=used["discount"], to_pay=to_pay(coupon["amount"], used["discount"])
+    )
+    session["till_coupon"] = coupon
+    notice(
+        "ok",
+        "till.coupon_used",
+        discount=i18n.money(coupon["discount"]),
+        to_pay=i18n.money(coupon["to_pay"]),
+    )
+    return home()
+
+
 @bp.post(f"{HOME}/refund/cancel")
 def cancel_refund() -> Response:
     session.pop("till_refund", None)
+    return home()
+
+
+@bp.post(f"{HOME}/coupon/release")
+def release_coupon() -> Response:
+    """The sale is cancelled: a used coupon is given back; one not used yet is just put away."""
+    store_id = signed_in_store()
+    coupon = session.get("till_coupon")
+    if store_id is None or not coupon:
+        return home()
+    if coupon["used"]:
+        try:
+            clients().rewards.release(store_id, coupon["code"], coupon["transaction_id"])
+        except Problem as problem:
+            problem_notice(problem)
+            return home()
+        notice("ok", "till.coupon_released")
+    session.pop("till_coupon", None)
     return home()

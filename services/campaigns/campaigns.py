@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.campaigns import definitions, repository
 from services.campaigns.definitions import Definition
 from services.campaigns.models import Campaign, Member
+from services.campaigns.repository import live
 from services.campaigns.segments import Segments
 from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
@@ -266,3 +267,30 @@ class Campaigns:
         if targeting.stores:
             condition = condition & c.enrolled_store_id.in_(targeting.stores)
         return condition
+
+    def target_group(
+        self, session: Session, campaign_id: uuid.UUID, definition: Definition
+    ) -> ColumnElement[bool]:
+        """The members a campaign reaches: its live audience less its control group."""
+        condition = live(self.audience(session, definition))
+        if definition.control_percent:
+            condition = condition & ~control_condition(campaign_id, definition.control_percent)
+        return condition
+
+    def newly_active(
+        self, waiting: list[uuid.UUID], done_column: str
+    ) -> Iterator[tuple[Session, Campaign, CampaignView]]:
+        """Each of the `waiting` campaigns that is active now and whose `done_column` (when its
+        messages or coupons were queued) is still empty, locked in a transaction of its own
+        that sets the column once the caller has queued its work: so it is queued once, even
+        by two processes at the same moment."""
+        for campaign_id in waiting:
+            with self._db.write() as session:
+                row = repository.campaign(session, campaign_id, lock=True)
+                if row is None or getattr(row, done_column) is not None:
+                    continue
+                view = self.view(row)
+                if view.status != "active":
+                    continue
+                yield session, row, view
+                setattr(row, done_column, self._clock())

@@ -88,6 +88,18 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class CouponTerms:
+    """What a coupon campaign's coupon gives: `percent` (1-100) or `amount` off a purchase."""
+
+    type: str
+    # A percent ("20"), or an amount in minor units.
+    value: Decimal
+    max_discount_minor: int = 0
+    min_purchase_minor: int = 0
+    valid_days: int = 30
+
+
+@dataclass(frozen=True)
 class MessagePlan:
     channel: str
     template: str
@@ -111,6 +123,7 @@ class Definition:
     stackable: bool = True
     control_percent: int = 0
     message: MessagePlan | None = None
+    coupon: CouponTerms | None = None
 
 
 def _text(value: Any, path: str, limit: int = 200, required: bool = True) -> str:
@@ -229,6 +242,46 @@ def _schedule(value: Any, default_zone: str) -> Schedule:
     return schedule
 
 
+def _minor(value: Any, currency: str, path: str, required: bool = False) -> int:
+    if value is None and not required:
+        return 0
+    try:
+        return to_minor(value, currency, path)
+    except InvalidArgument as error:
+        raise _bad(path, error.detail) from None
+
+
+def _coupon(value: Any, currency: str) -> CouponTerms | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad("coupon", "must be an object")
+    unknown = set(value) - {"type", "value", "max_discount", "min_purchase", "valid_days"}
+    if unknown:
+        raise _bad(f"coupon.{sorted(unknown)[0]}", "unknown field")
+    kind = value.get("type")
+    if kind == "percent":
+        try:
+            amount = Decimal(str(value.get("value")))
+        except InvalidOperation:
+            raise _bad("coupon.value", "must be a percent such as 20") from None
+        if not Decimal(0) < amount <= Decimal(100):
+            raise _bad("coupon.value", "must be more than 0 and at most 100")
+    elif kind == "amount":
+        amount = Decimal(_minor(value.get("value"), currency, "coupon.value", required=True))
+        if amount <= 0:
+            raise _bad("coupon.value", "must be more than 0")
+    else:
+        raise _bad("coupon.type", "must be amount or percent")
+    return CouponTerms(
+        type=kind,
+        value=amount,
+        max_discount_minor=_minor(value.get("max_discount"), currency, "coupon.max_discount"),
+        min_purchase_minor=_minor(value.get("min_purchase"), currency, "coupon.min_purchase"),
+        valid_days=_int(value.get("valid_days", 30), "coupon.valid_days", 1, 3650),
+    )
+
+
 def _message(value: Any) -> MessagePlan | None:
     if value is None:
         return None
@@ -262,10 +315,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         points = _int(body.get("points"), "points", 1, MAX_POINTS)
     min_spend = 0
     if "min_spend" in fields:
-        try:
-            min_spend = to_minor(body.get("min_spend"), currency, "min_spend")
-        except InvalidArgument as error:
-            raise _bad("min_spend", error.detail) from None
+        min_spend = _minor(body.get("min_spend"), currency, "min_spend", required=True)
     categories = tuple(c.lower() for c in _names(body.get("categories"), "categories"))
     skus = _names(body.get("skus"), "skus")
     if "categories" in fields and not (categories or skus):
@@ -282,6 +332,9 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         )
     if "offer" in fields and offer is None:
         raise _bad("offer", "an offer campaign needs its offer: {title, description?, code?}")
+    coupon = _coupon(body.get("coupon"), currency) if "coupon" in fields else None
+    if "coupon" in fields and coupon is None:
+        raise _bad("coupon", "a coupon campaign needs its coupon: {type, value, valid_days?, …}")
     budget = body.get("budget_points")
     limit = body.get("per_member_limit")
     return Definition(
@@ -301,6 +354,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         stackable=_flag(body.get("stackable", True), "stackable"),
         control_percent=_int(body.get("control_percent", 0), "control_percent", 0, 50),
         message=_message(body.get("message")),
+        coupon=coupon,
     )
 
 

@@ -26,10 +26,9 @@ from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from services.campaigns import repository
-from services.campaigns.campaigns import Campaigns, control_condition
+from services.campaigns.campaigns import Campaigns
 from services.campaigns.definitions import Definition
 from services.campaigns.models import Member, Message
-from services.campaigns.repository import live
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
 from services.runtime.db import Database, utcnow
@@ -81,44 +80,30 @@ class Messages:
         queued = 0
         with self._db.read() as session:
             waiting = repository.campaigns_to_queue(session)
-        for campaign_id in waiting:
-            with self._db.write() as session:
-                row = repository.campaign(session, campaign_id, lock=True)
-                if row is None or row.messages_queued_at is not None:
-                    continue
-                view = self._campaigns.view(row)
-                if view.status != "active":
-                    continue
-                if view.definition.message is not None:
-                    try:
-                        queued += self._queue(session, row.id, view.definition)
-                    except InvalidArgument as error:
-                        log(
-                            logger,
-                            "messages not queued: the audience cannot be computed",
-                            logging.ERROR,
-                            campaign=str(row.id),
-                            reason=error.detail,
-                        )
-                row.messages_queued_at = self._clock()
+        for session, row, view in self._campaigns.newly_active(waiting, "messages_queued_at"):
+            if view.definition.message is None:
+                continue
+            try:
+                queued += self._queue(session, row.id, view.definition)
+            except InvalidArgument as error:
+                log(
+                    logger,
+                    "messages not queued: the audience cannot be computed",
+                    logging.ERROR,
+                    campaign=str(row.id),
+                    reason=error.detail,
+                )
         return queued
 
     def _queue(self, session: Session, campaign_id: uuid.UUID, definition: Definition) -> int:
         assert definition.message is not None
         channel = definition.message.channel
         consent = Member.consent_sms if channel == "sms" else Member.consent_email
-        audience = live(self._campaigns.audience(session, definition))
-        held_out = (
-            control_condition(campaign_id, definition.control_percent)
-            if definition.control_percent
-            else None
-        )
-        condition = audience & consent.is_(true())
-        if held_out is not None:
-            condition = condition & ~held_out
+        condition = self._campaigns.target_group(session, campaign_id, definition)
+        condition = condition & consent.is_(true())
         now = self._clock()
         members = repository.member_ids(session, condition)
-        repository.add_messages(
+        repository.add_rows(
             session,
             [
                 Message(

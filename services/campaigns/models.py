@@ -82,6 +82,9 @@ class Member(Base):
     rfm_m: Mapped[int] = mapped_column(SmallInteger, default=0)
     merged_into: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Coupons points issued to the member: not used yet (and not expired or cancelled), used.
+    coupons_unused: Mapped[int] = mapped_column(Integer, default=0)
+    coupons_used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MemberPurchase(Base):
@@ -162,6 +165,8 @@ class Campaign(Base):
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When its messages were put in the outbox (once, as it became active).
     messages_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a coupon campaign's coupons were put in its queue (once, as it became active).
+    coupons_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -227,3 +232,25 @@ class Message(Base):
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CouponGrant(Base):
+    """One coupon a coupon campaign gives one member. Its id is the issue id points
+    de-duplicates on, so issuing again after a crash or a retry issues nothing more."""
+
+    __tablename__ = "coupon_grants"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id"),
+        Index("ix_coupon_grants_due", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # pending, issued, or failed-<reason> when points refused it for good.
+    status: Mapped[str] = mapped_column(String(40), default="pending")
+    # The coupon points issued (its id, as its events name it).
+    coupon_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

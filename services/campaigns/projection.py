@@ -113,6 +113,8 @@ def apply(
             rows.refund_purchase(_purchase_key(payload), payload.amount_minor)
         case points_pb2.TierChanged():
             row.tier = payload.to or row.tier
+        case points_pb2.CouponChanged():
+            _coupon(session, row, event.type, payload, event.occurred_at)
         case identity_pb2.MemberEnrolled():
             row.enrolled_at = row.enrolled_at or event.occurred_at
             row.enrolled_store_id = payload.store_id or None
@@ -158,6 +160,32 @@ def _purchase(
     row.categories = with_categories(row.categories, (item.category for item in payload.items))
 
 
+# How each coupon event moves a member's (unused, used) coupons.
+COUPON_MOVES = {
+    event_types.COUPON_ISSUED: (1, 0),
+    event_types.COUPON_USED: (-1, 1),
+    event_types.COUPON_RELEASED: (1, -1),
+    event_types.COUPON_CANCELLED: (-1, 0),
+    event_types.COUPON_EXPIRED: (-1, 0),
+}
+
+
+def _coupon(
+    session: Session,
+    row: MemberState,
+    event_type: str,
+    payload: points_pb2.CouponChanged,
+    occurred: datetime,
+) -> None:
+    unused, used = COUPON_MOVES.get(event_type, (0, 0))
+    row.coupons_unused = max(row.coupons_unused + unused, 0)
+    row.coupons_used = max(row.coupons_used + used, 0)
+    if payload.campaign_id and used:
+        # A campaign's coupon: its report counts it used.
+        at = occurred if used > 0 else None
+        repository.mark_coupon_used(session, payload.coupon_id, at)
+
+
 def _erase(session: Session, row: MemberState) -> None:
     row.first_name = row.city = row.gender = row.interests = None
     row.birth_date = row.birth_month = None
@@ -173,6 +201,8 @@ def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberS
     survivor.total_spend_minor += row.total_spend_minor
     survivor.refund_count += row.refund_count
     survivor.refunded_minor += row.refunded_minor
+    survivor.coupons_unused += row.coupons_unused
+    survivor.coupons_used += row.coupons_used
     survivor.first_purchase_at = _earlier(survivor.first_purchase_at, row.first_purchase_at)
     survivor.last_purchase_at = _later(survivor.last_purchase_at, row.last_purchase_at)
     survivor.last_refund_at = _later(survivor.last_refund_at, row.last_refund_at)
@@ -180,7 +210,7 @@ def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberS
     repository.move_purchases(session, row.member_id, survivor.member_id)
     survivor.categories = with_categories(survivor.categories, row.categories.split(","))
     row.merged_into = survivor.member_id
-    row.purchase_count = 0
+    row.purchase_count = row.coupons_unused = row.coupons_used = 0
 
 
 def record_feedback(session: Session, member_id: uuid.UUID, rating: int, at: datetime) -> None:

@@ -45,6 +45,8 @@ class CampaignReport:
     window_end: datetime
     target: GroupFigures
     control: GroupFigures
+    coupons_issued: int = 0
+    coupons_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Reports:
                 for row in repository.group_figures(session, group, audience, start, end)
             }
             reached, sent = repository.reach(session, view.id)
+            issued, used = repository.coupon_counts(session, view.id)
         target = groups.get("target", GroupFigures(0, 0, 0, 0))
         control = groups.get("control", GroupFigures(0, 0, 0, 0))
         return CampaignReport(
@@ -134,6 +137,8 @@ class Reports:
             window_end=end,
             target=target,
             control=control,
+            coupons_issued=issued,
+            coupons_used=used,
         )
 
     def club(self, first_week_starts_at: datetime, weeks: int) -> ClubFigures:

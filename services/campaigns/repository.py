@@ -36,6 +36,7 @@ from services.campaigns.models import (
     Award,
     Base,
     Campaign,
+    CouponGrant,
     Evaluation,
     Feedback,
     FeedCursor,
@@ -121,6 +122,19 @@ def campaigns_to_queue(session: Session) -> list[uuid.UUID]:
         session.scalars(
             select(Campaign.id).where(
                 Campaign.state == "launched", Campaign.messages_queued_at.is_(None)
+            )
+        )
+    )
+
+
+def coupon_campaigns_to_queue(session: Session) -> list[uuid.UUID]:
+    """Launched coupon campaigns whose coupons have not been queued."""
+    return list(
+        session.scalars(
+            select(Campaign.id).where(
+                Campaign.state == "launched",
+                Campaign.kind == "coupon",
+                Campaign.coupons_queued_at.is_(None),
             )
         )
     )
@@ -511,7 +525,8 @@ def spend_budget(session: Session, campaign_id: uuid.UUID, points: int) -> bool:
 # Messages
 
 
-def add_messages(session: Session, rows: Sequence[Message]) -> None:
+def add_rows(session: Session, rows: Sequence[Base]) -> None:
+    """Many new rows (messages, coupon grants), a chunk per flush."""
     for start in range(0, len(rows), CHUNK):
         session.add_all(rows[start : start + CHUNK])
         session.flush()
@@ -546,6 +561,48 @@ def fail_pending(session: Session, campaign_id: uuid.UUID, status: str, now: dat
         .where(Message.campaign_id == campaign_id, Message.status == "pending")
         .values(status=status, sent_at=now)
     ).rowcount
+
+
+# Coupon grants
+
+
+def due_grants(session: Session, limit: int) -> list[Row]:
+    """Coupon grants not issued yet (`id`, `campaign_id`, `member_id`), oldest first."""
+    return list(
+        session.execute(
+            select(CouponGrant.id, CouponGrant.campaign_id, CouponGrant.member_id)
+            .where(CouponGrant.status == "pending")
+            .order_by(CouponGrant.created_at, CouponGrant.id)
+            .limit(limit)
+        )
+    )
+
+
+def record_grant(
+    session: Session, grant_id: uuid.UUID, status: str, coupon_id: str | None, now: datetime
+) -> None:
+    session.execute(
+        update(CouponGrant)
+        .where(CouponGrant.id == grant_id, CouponGrant.status == "pending")
+        .values(status=status, coupon_id=coupon_id, issued_at=now)
+    )
+
+
+def mark_coupon_used(session: Session, coupon_id: str, used_at: datetime | None) -> None:
+    """A campaign's coupon used at a till (or released again: `used_at` None)."""
+    session.execute(
+        update(CouponGrant).where(CouponGrant.coupon_id == coupon_id).values(used_at=used_at)
+    )
+
+
+def coupon_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
+    """A campaign's coupons issued, and used."""
+    issued, used = session.execute(
+        select(func.count(), func.count(CouponGrant.used_at)).where(
+            CouponGrant.campaign_id == campaign_id, CouponGrant.status == "issued"
+        )
+    ).one()
+    return int(issued), int(used)
 
 
 # Reports
@@ -592,14 +649,17 @@ def group_figures(
 
 
 def reach(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
-    """Members who got an award or a sent message of the campaign, and how many messages
-    were sent."""
+    """Members who got an award, a coupon or a sent message of the campaign, and how many
+    messages were sent."""
     awarded = select(Award.member_id).where(Award.campaign_id == campaign_id)
     messaged = select(Message.member_id).where(
         Message.campaign_id == campaign_id, Message.status == "sent"
     )
+    granted = select(CouponGrant.member_id).where(
+        CouponGrant.campaign_id == campaign_id, CouponGrant.status == "issued"
+    )
     reached = session.execute(
-        select(func.count()).select_from(union(awarded, messaged).subquery())
+        select(func.count()).select_from(union(awarded, messaged, granted).subquery())
     ).scalar_one()
     sent = session.execute(select(func.count()).select_from(messaged.subquery())).scalar_one()
     return int(reached), int(sent)

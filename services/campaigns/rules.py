@@ -9,6 +9,8 @@ Attributes and the operators they take:
 
 - text: `stage`, `tier`, `city`, `gender` with `eq`, `ne`, `in`, `not_in`;
 - numbers: `purchase_count`, `refund_count`, `points`, `rfm_r`, `rfm_f`, `rfm_m`,
+  `coupons_unused` (coupons issued and not used, expired or cancelled: "has an unused coupon"
+  is `gte` 1), `coupons_used`,
   `days_since_last_purchase`, `days_since_enrolled`, `days_in_stage` ("became dissatisfied in
   the last 2 days"), `birthday_month`, `last_rating` with `eq`,
   `ne`, `gt`, `gte`, `lt`, `lte`, `between` ([low, high], inclusive), `in`, `not_in`;
@@ -54,6 +56,8 @@ TEXT = {"stage", "tier", "city", "gender"}
 NUMBER = {
     "purchase_count",
     "refund_count",
+    "coupons_unused",
+    "coupons_used",
     "points",
     "rfm_r",
     "rfm_f",

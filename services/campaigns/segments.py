@@ -142,6 +142,21 @@ class Segments:
                 condition = compile_rule(rule, self._currency, self._clock())
             return preview(session, condition)
 
+    def match(
+        self, member_id: str, segment_ids: list[str], stages: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Of these segments and lifecycle stages, those the member is in now (for points'
+        rewards shown only to some). Ids that name no segment match nothing."""
+        member = parse_id(member_id, "member")
+        with self._db.read() as session:
+            matched = {
+                segment_id
+                for segment_id in segment_ids
+                if _is_uuid(segment_id) and self.contains(session, uuid.UUID(segment_id), member)
+            }
+            stage = repository.member_stage(session, member) if stages else None
+        return matched, {stage} & set(stages) if stage else set()
+
     def contains(self, session: Session, segment_id: uuid.UUID, member_id: uuid.UUID) -> bool:
         """Whether one member is in the segment now (an indexed lookup, not a scan)."""
         segment = repository.segment(session, segment_id)
@@ -165,6 +180,14 @@ class Segments:
             )
             return False
         return repository.matches(session, member_id, condition)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def preview(session: Session, condition: ColumnElement[bool]) -> Preview:

@@ -10,16 +10,8 @@ from loyalty.points.v1 import points_pb2, points_pb2_grpc
 from services.runtime.channels import open_channel
 from services.runtime.convert import from_timestamp
 from services.runtime.errors import Unavailable
-from services.runtime.interceptors import refused_service_credential
+from services.runtime.interceptors import worth_retrying
 from services.runtime.service_auth import ServiceCredentials
-
-RETRY = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN,
-}
 
 
 class IdentitySender:
@@ -45,7 +37,7 @@ class IdentitySender:
         try:
             response = self._identity.SendMessage(request)  # type: ignore[attr-defined]
         except grpc.RpcError as error:
-            if error.code() in RETRY or refused_service_credential(error):
+            if worth_retrying(error):
                 raise Unavailable(f"identity: {error.code().name}") from None
             # Refused for good (e.g. an unknown member): recorded, not tried again.
             return "failed-" + error.code().name.lower().replace("_", "-")

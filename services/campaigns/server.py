@@ -6,10 +6,12 @@ from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.identity.v1 import identity_pb2_grpc
 from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
+from services.campaigns.coupon_grants import CouponGrants
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.messages import Messages
+from services.campaigns.points_client import PointsCoupons
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -73,8 +75,18 @@ def build(config: ServiceConfig) -> Service:
         "sending messages failed; they are tried again next time",
     )
     dispatcher.start()
+    coupons = PointsCoupons(settings.points_addr, settings.currency, credentials)
+    issuer = Periodic(
+        "coupons",
+        settings.dispatch_interval,
+        CouponGrants(database, campaigns, coupons).run,
+        "issuing coupons failed; they are tried again next time",
+    )
+    issuer.start()
     on_stop = [
+        issuer.stop,
         dispatcher.stop,
+        coupons.close,
         sender.close,
         runner.stop,
         cache.close,

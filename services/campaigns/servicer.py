@@ -239,6 +239,8 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             target=_figures(report.target),
             control=_figures(report.control),
             currency=self._parts.currency,
+            coupons_issued=report.coupons_issued,
+            coupons_used=report.coupons_used,
         )
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)
@@ -300,3 +302,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             _stamp(item.applied_at, status.applied_at)
             feeds.append(item)
         return pb.GetMemberViewStatusResponse(feeds=feeds)
+
+    def MatchAudiences(self, request: pb.MatchAudiencesRequest, context: grpc.ServicerContext):
+        segments, stages = self._parts.segments.match(
+            request.member_id, list(request.segment_ids), list(request.stages)
+        )
+        return pb.MatchAudiencesResponse(segment_ids=sorted(segments), stages=sorted(stages))

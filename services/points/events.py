@@ -20,6 +20,7 @@ from services.runtime.event_types import (
     POINTS_CHANGED_PREFIX,
     PURCHASE_RECORDED,
     PURCHASE_REFUNDED,
+    REWARD_REDEEMED,
     TIER_CHANGED,
 )
 
@@ -64,6 +65,20 @@ def tier_changed(
     payload = pb.TierChanged(qualifying_spend_minor=spend, to=after)
     setattr(payload, "from", before)
     _write(session, at, [(TIER_CHANGED, member_id, payload)])
+
+
+def reward_redeemed(
+    session: Session, at: datetime, member_id: uuid.UUID, payload: pb.RewardRedeemed
+) -> None:
+    _write(session, at, [(REWARD_REDEEMED, member_id, payload)])
+
+
+def coupon_changed(
+    session: Session, at: datetime, event_type: str, member_id: uuid.UUID, payload: pb.CouponChanged
+) -> None:
+    """`coupon.issued`, `coupon.used`, `coupon.released`, `coupon.cancelled` or
+    `coupon.expired`."""
+    _write(session, at, [(event_type, member_id, payload)])
 
 
 def read(database: Database, cursor: str, limit: int) -> tuple[list[outbox.Event], str]:

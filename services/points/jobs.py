@@ -1,5 +1,6 @@
 """Bulk maintenance of the ledger: pending points become available, due points expire, holds
-left open expire. Set-based, in batches of members, each batch one transaction.
+left open expire, coupons past their date are marked expired. Set-based, in batches of
+members, each batch one transaction.
 
 Safe to run from several processes at once: a batch locks its members' balances like any other
 change, and only what is still due when a batch runs is moved.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.points import repository
+from services.points.coupons import Coupons
 from services.points.ledger import Book
 from services.points.policy import PointsPolicy
 from services.points.purchases import BonusSource, PurchaseInput
@@ -31,6 +33,7 @@ class JobReport:
     holds_expired: int = 0
     tiers_reviewed: int = 0
     bonuses_applied: int = 0
+    coupons_expired: int = 0
 
 
 class Jobs:
@@ -41,12 +44,14 @@ class Jobs:
         clock: Callable[[], datetime] = utcnow,
         batch_members: int = 5000,
         bonuses: BonusSource | None = None,
+        coupons: Coupons | None = None,
     ) -> None:
         self._db = database
         self._policy = policy
         self._clock = clock
         self._batch = batch_members
         self._bonuses = bonuses
+        self._coupons = coupons
 
     def run(self) -> JobReport:
         now = self._clock()
@@ -56,6 +61,7 @@ class Jobs:
             holds_expired=self._expire_holds(now),
             tiers_reviewed=self._review_tiers(now),
             bonuses_applied=self._apply_owed_bonuses(now),
+            coupons_expired=self._coupons.expire_due() if self._coupons else 0,
         )
         if report != JobReport():
             log(logger, "ledger jobs", **report.__dict__)

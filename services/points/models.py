@@ -268,3 +268,110 @@ class FeedCursor(FeedCursorColumns, Base):
     """How far points has read identity's events; moved with what they changed."""
 
     __tablename__ = "feed_cursors"
+
+
+class Reward(Base):
+    """A reward of the catalog: a club coupon, a partner code from a pool, or a store gift.
+
+    `stock` (None: unlimited) is taken by a conditional update inside the redemption's
+    transaction, so it is never oversold.
+    """
+
+    __tablename__ = "rewards"
+    __table_args__ = (CheckConstraint("stock >= 0", name="ck_rewards_stock_not_negative"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(20))  # coupon | partner_code | gift
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    name_fa: Mapped[str] = mapped_column(String(200), default="")
+    description_fa: Mapped[str] = mapped_column(Text, default="")
+    points_cost: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int | None] = mapped_column(BigInteger)
+    per_member_limit: Mapped[int] = mapped_column(Integer, default=0)
+    valid_days: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # {"tiers": [...], "segment_ids": [...], "stages": [...]}; all empty: everyone.
+    visibility: Mapped[str] = mapped_column(Text, default="{}")
+    # The discount of a club coupon, as JSON (see coupon_terms.Terms); empty for other kinds.
+    terms: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | paused
+    refund_on_cancel: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Coupon(Base):
+    """A coupon issued to a member, by a redemption (points spent) or without points (a
+    campaign's). Its terms are copied at issue: editing the reward later changes no coupon.
+
+    The unique (member_id, request_id) is the idempotency guard of the redemption or issue
+    that made it, written in the same transaction as its points, stock and event. Its use at a
+    till is a conditional update from `issued`, so it is used once across every store.
+    """
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("member_id", "request_id"),
+        Index("ix_coupons_reward_id_status", "reward_id", "status"),
+        Index("ix_coupons_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    reward_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # issued | used | expired | cancelled
+    status: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    name_fa: Mapped[str] = mapped_column(String(200), default="")
+    terms: Mapped[str] = mapped_column(Text, default="")
+    partner_code: Mapped[str | None] = mapped_column(String(200))
+    points_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    campaign_id: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # The answer to the request that issued it, replayed to its retries.
+    result: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The use (or a gift's collection): where, in which sale, for how much, what it took off.
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    store_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    transaction_id: Mapped[str | None] = mapped_column(String(100))
+    use_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    use_currency: Mapped[str | None] = mapped_column(String(3))
+    discount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CouponAllocation(Base):
+    """Which lots a redemption took its points from, so a cancellation that returns them puts
+    them back with their own expiry."""
+
+    __tablename__ = "coupon_allocations"
+
+    coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("coupons.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class PartnerCode(Base):
+    """A partner's code in a reward's pool, handed out to one coupon at most."""
+
+    __tablename__ = "partner_codes"
+    __table_args__ = (
+        UniqueConstraint("reward_id", "code"),
+        Index("ix_partner_codes_free", "reward_id", "coupon_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rewards.id"))
+    code: Mapped[str] = mapped_column(String(200))
+    coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

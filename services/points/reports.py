@@ -1,5 +1,6 @@
-"""What the club owes and what moved: points liability, and points earned, reversed, redeemed,
-expired and adjusted per day. Read straight from the ledger; nothing is kept twice."""
+"""What the club owes and what moved: points liability, coupons outstanding, and points
+earned, reversed, redeemed (on rewards among them), expired and adjusted per day. Read
+straight from the ledger; nothing is kept twice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.points import repository
 from services.points.policy import PointsPolicy
-from services.runtime.db import Database
+from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
 
 MAX_DAYS = 366
@@ -32,6 +33,8 @@ class Day:
     redeemed: int
     expired: int
     adjusted: int
+    # Of redeemed, spent on rewards (less points given back by cancelled coupons).
+    rewards: int = 0
 
 
 class Reports:
@@ -58,6 +61,7 @@ class Reports:
         end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
         with self._db.read() as session:
             rows = repository.program_movements(session, start, end)
+            on_rewards = repository.reward_spending(session, start, end)
         span = range((last - first).days + 1)
         days = {first + timedelta(days=n): dict.fromkeys(_COLUMNS, 0) for n in span}
         for day, account, outflow, inflow in rows:
@@ -71,7 +75,14 @@ class Reports:
                 totals["expired"] += inflow - outflow
             elif account == "program:adjustments":
                 totals["adjusted"] += outflow - inflow
+        for day, points in on_rewards:
+            days[day]["rewards"] += points
         return [Day(day, **totals) for day, totals in sorted(days.items())]
 
+    def coupons_outstanding(self) -> int:
+        """Coupons issued and neither used, expired nor cancelled now."""
+        with self._db.read() as session:
+            return repository.coupons_outstanding(session, utcnow())
 
-_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted")
+
+_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "rewards")

@@ -16,17 +16,22 @@ from sqlalchemy.sql.elements import BindParameter
 from services.points.models import (
     Adjustment,
     Balance,
+    Coupon,
+    CouponAllocation,
     Entry,
     Hold,
     HoldAllocation,
     KnownMember,
     Lot,
     MemberTier,
+    PartnerCode,
     Posting,
     Purchase,
     Refund,
+    Reward,
     SpendDay,
 )
+from services.runtime.db import utcnow
 
 # The statements a purchase runs, built once on the tables with bound parameters: building
 # and keying a statement on every call costs more CPU than PostgreSQL spends running it.
@@ -402,14 +407,22 @@ def balance_totals(session: Session) -> tuple[int, int, int, int]:
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
+def _posting_day(session: Session) -> Any:
+    """A posting's UTC day, as SQL."""
+    if _dialect(session) == "postgresql":
+        return func.date(func.timezone("UTC", Posting.created_at))
+    return func.date(Posting.created_at)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def program_movements(
     session: Session, start: datetime, end: datetime
 ) -> list[tuple[date, str, int, int]]:
     """(UTC day, program account, points out, points in) for postings in [start, end)."""
-    if session.get_bind().dialect.name == "postgresql":
-        day = func.date(func.timezone("UTC", Posting.created_at))
-    else:
-        day = func.date(Posting.created_at)
+    day = _posting_day(session)
     rows = session.execute(
         select(
             day,
@@ -427,7 +440,7 @@ def program_movements(
     ).all()
     return [
         (
-            row[0] if isinstance(row[0], date) else date.fromisoformat(row[0]),
+            _as_date(row[0]),
             row[1],
             int(row[2]),
             int(row[3]),
@@ -447,8 +460,8 @@ def mark_merged(session: Session, duplicate: uuid.UUID, survivor: uuid.UUID) -> 
 
 
 def move_lots_and_purchases(session: Session, source: uuid.UUID, target: uuid.UUID) -> None:
-    """The source member's lots and purchases become the target's."""
-    for table in (_lots, _purchases):
+    """The source member's lots, purchases and coupons become the target's."""
+    for table in (_lots, _purchases, Coupon.__table__):
         session.execute(update(table).where(table.c.member_id == source).values(member_id=target))
 
 
@@ -648,3 +661,276 @@ def due_holds(session: Session, now: datetime, limit: int) -> list[tuple[str, uu
             .limit(limit)
         ).all()
     ]
+
+
+# The rewards catalog and its coupons.
+
+
+def reward(session: Session, reward_id: uuid.UUID, lock: bool = False) -> Reward | None:
+    query = select(Reward).where(Reward.id == reward_id)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def rewards(session: Session, active_at: datetime | None = None) -> list[Reward]:
+    """Every reward, newest first; with `active_at`, only those active then."""
+    query = select(Reward).order_by(Reward.created_at.desc(), Reward.id)
+    if active_at is not None:
+        query = query.where(
+            Reward.status == "active",
+            or_(Reward.starts_at.is_(None), Reward.starts_at <= active_at),
+            or_(Reward.ends_at.is_(None), Reward.ends_at > active_at),
+        )
+    return list(session.scalars(query))
+
+
+def take_stock(session: Session, reward_id: uuid.UUID) -> bool:
+    """One of the reward's stock, if any is left: a conditional update, so concurrent
+    redemptions queue on the row and never take more than there is."""
+    taken = session.execute(
+        update(Reward)
+        .where(Reward.id == reward_id, Reward.stock > 0)
+        .values(stock=Reward.stock - 1)
+    )
+    return taken.rowcount == 1  # type: ignore[attr-defined]
+
+
+def return_stock(session: Session, reward_id: uuid.UUID) -> None:
+    session.execute(
+        update(Reward)
+        .where(Reward.id == reward_id, Reward.stock.is_not(None))
+        .values(stock=Reward.stock + 1)
+    )
+
+
+def member_coupon_count(session: Session, member_id: uuid.UUID, reward_id: uuid.UUID) -> int:
+    """Coupons of the reward the member got by redeeming it (cancelled ones do not count)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Coupon)
+            .where(
+                Coupon.member_id == member_id,
+                Coupon.reward_id == reward_id,
+                Coupon.status != "cancelled",
+                Coupon.points_spent > 0,
+            )
+        )
+        or 0
+    )
+
+
+def member_coupon_counts(session: Session, member_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = session.execute(
+        select(Coupon.reward_id, func.count())
+        .where(
+            Coupon.member_id == member_id,
+            Coupon.status != "cancelled",
+            Coupon.points_spent > 0,
+            Coupon.reward_id.is_not(None),
+        )
+        .group_by(Coupon.reward_id)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def coupon_by_request(session: Session, member_id: uuid.UUID, request_id: str) -> Coupon | None:
+    return session.scalar(
+        select(Coupon).where(Coupon.member_id == member_id, Coupon.request_id == request_id)
+    )
+
+
+def coupon_by_code(session: Session, code: str, lock: bool = False) -> Coupon | None:
+    query = select(Coupon).where(Coupon.code == code)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def code_taken(session: Session, code: str) -> bool:
+    return session.scalar(select(Coupon.id).where(Coupon.code == code)) is not None
+
+
+def coupons_of(session: Session, member_id: uuid.UUID, status: str) -> list[Coupon]:
+    query = (
+        select(Coupon)
+        .where(Coupon.member_id == member_id)
+        .order_by(Coupon.issued_at.desc(), Coupon.id)
+        .limit(500)
+    )
+    if status:
+        query = query.where(Coupon.status == status)
+    return list(session.scalars(query))
+
+
+def use_coupon(session: Session, coupon_id: uuid.UUID, now: datetime, **use: object) -> bool:
+    """Marks an issued, unexpired coupon used: a conditional update, so of any number of
+    tills trying at once exactly one wins."""
+    used = session.execute(
+        update(Coupon)
+        .where(
+            Coupon.id == coupon_id,
+            Coupon.status == "issued",
+            or_(Coupon.expires_at.is_(None), Coupon.expires_at > now),
+        )
+        .values(status="used", used_at=now, **use)
+    )
+    return used.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release_coupon(
+    session: Session, coupon_id: uuid.UUID, store_id: uuid.UUID, transaction_id: str
+) -> bool:
+    """The coupon issued again, if that store's transaction used it."""
+    released = session.execute(
+        update(Coupon)
+        .where(
+            Coupon.id == coupon_id,
+            Coupon.status == "used",
+            Coupon.store_id == store_id,
+            Coupon.transaction_id == transaction_id,
+        )
+        .values(
+            status="issued",
+            used_at=None,
+            store_id=None,
+            transaction_id=None,
+            use_amount_minor=None,
+            use_currency=None,
+            discount_minor=None,
+        )
+    )
+    return released.rowcount == 1  # type: ignore[attr-defined]
+
+
+def expire_coupons(session: Session, now: datetime, limit: int) -> list[Coupon]:
+    """Up to `limit` issued coupons past their expiry, marked expired (locked rows skipped:
+    another process is on them)."""
+    query = (
+        select(Coupon)
+        .where(Coupon.status == "issued", Coupon.expires_at <= now)
+        .order_by(Coupon.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    found = list(session.scalars(query))
+    for coupon in found:
+        coupon.status = "expired"
+    session.flush()
+    return found
+
+
+def coupon_allocations(
+    session: Session, coupon_id: uuid.UUID
+) -> list[tuple[CouponAllocation, Lot]]:
+    rows = session.execute(
+        select(CouponAllocation, Lot)
+        .join(Lot, Lot.id == CouponAllocation.lot_id)
+        .where(CouponAllocation.coupon_id == coupon_id)
+    ).all()
+    return [(allocation, lot) for allocation, lot in rows]
+
+
+def add_partner_codes(session: Session, reward_id: uuid.UUID, codes: list[str]) -> set[str]:
+    """Adds the codes not in the pool yet; returns those that were."""
+    existing = set()
+    for start in range(0, len(codes), 1000):
+        chunk = codes[start : start + 1000]
+        existing.update(
+            session.scalars(
+                select(PartnerCode.code).where(
+                    PartnerCode.reward_id == reward_id, PartnerCode.code.in_(chunk)
+                )
+            )
+        )
+    new = [code for code in codes if code not in existing]
+    if new:
+        session.execute(
+            insert(PartnerCode),
+            [{"reward_id": reward_id, "code": code, "added_at": utcnow()} for code in new],
+        )
+    return existing
+
+
+def hand_out_partner_code(
+    session: Session, reward_id: uuid.UUID, coupon_id: uuid.UUID
+) -> str | None:
+    """A free code of the pool, now the coupon's; None when the pool is empty. A code a
+    concurrent redemption has locked is skipped, so each is handed out once."""
+    row = session.execute(
+        select(PartnerCode.id, PartnerCode.code)
+        .where(PartnerCode.reward_id == reward_id, PartnerCode.coupon_id.is_(None))
+        .order_by(PartnerCode.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return None
+    session.execute(update(PartnerCode).where(PartnerCode.id == row[0]).values(coupon_id=coupon_id))
+    return row[1]
+
+
+def free_partner_codes(session: Session) -> dict[uuid.UUID, int]:
+    rows = session.execute(
+        select(PartnerCode.reward_id, func.count())
+        .where(PartnerCode.coupon_id.is_(None))
+        .group_by(PartnerCode.reward_id)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def coupon_figures(session: Session, now: datetime) -> dict[uuid.UUID, dict[str, int]]:
+    """Per reward: coupons by status (an issued one past its expiry counts as expired) and the
+    points spent on it less those returned."""
+    status = case(
+        (and_(Coupon.status == "issued", Coupon.expires_at <= now), "expired"),
+        else_=Coupon.status,
+    )
+    rows = session.execute(
+        select(
+            Coupon.reward_id,
+            status,
+            func.count(),
+            func.sum(Coupon.points_spent - Coupon.points_returned),
+        )
+        .where(Coupon.reward_id.is_not(None))
+        .group_by(Coupon.reward_id, status)
+    ).all()
+    figures: dict[uuid.UUID, dict[str, int]] = {}
+    for reward_id, state, count, spent in rows:
+        totals = figures.setdefault(reward_id, {"points_spent": 0})
+        totals[state] = int(count)
+        totals["points_spent"] += int(spent or 0)
+    return figures
+
+
+def coupons_outstanding(session: Session, now: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Coupon)
+            .where(
+                Coupon.status == "issued", or_(Coupon.expires_at.is_(None), Coupon.expires_at > now)
+            )
+        )
+        or 0
+    )
+
+
+def reward_spending(session: Session, start: datetime, end: datetime) -> list[tuple[date, int]]:
+    """(UTC day, points spent on rewards less points returned) for postings in [start, end)."""
+    day = _posting_day(session)
+    rows = session.execute(
+        select(day, func.sum(Entry.amount))
+        .join(Posting, Posting.id == Entry.posting_id)
+        .where(
+            Entry.account == "program:redeemed",
+            Posting.source_type == "reward",
+            Posting.created_at >= start,
+            Posting.created_at < end,
+        )
+        .group_by(day)
+    ).all()
+    return [(_as_date(row[0]), int(row[1])) for row in rows]
+
+
+def member_tier(session: Session, member_id: uuid.UUID) -> str | None:
+    """The member's tier now (None: no tier row yet, so the lowest)."""
+    return session.scalar(select(_tiers.c.tier).where(_tiers.c.member_id == member_id))

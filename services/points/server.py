@@ -13,6 +13,9 @@ from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
 from services.points.balances import Balances
 from services.points.bonuses import CampaignBonuses
+from services.points.campaigns_client import CampaignsAudiences
+from services.points.catalog import Catalog
+from services.points.coupons import Coupons
 from services.points.identity_client import IdentityMembers
 from services.points.jobs import Jobs
 from services.points.ledger import count_committed_postings
@@ -22,6 +25,7 @@ from services.points.purchases import Purchases
 from services.points.redemptions import Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
+from services.points.rewards import Rewards
 from services.points.servicer import PointsParts, PointsServicer
 from services.points.settings import PointsSettings
 from services.runtime import metrics, outbox
@@ -46,6 +50,7 @@ def build(config: ServiceConfig) -> Service:
     policy = settings.policy
     credentials = ServiceCredentials.load(config.name, env)
     bonuses = CampaignBonuses(settings.campaigns_addr, settings.campaigns_timeout, credentials)
+    audiences = CampaignsAudiences(settings.campaigns_addr, settings.audiences_timeout, credentials)
     identity = IdentityMembers(settings.identity_addr, settings.identity_timeout, credentials)
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
@@ -55,7 +60,9 @@ def build(config: ServiceConfig) -> Service:
     metrics.register(metrics.OutboxHead("points", lambda: _outbox_head(database)))
     members = Members(database, identity)
     member_feed = FeedReader(database, identity.feed(), FeedCursor, members.apply, "points")
-    jobs = Jobs(database, policy, bonuses=bonuses)
+    coupons = Coupons(database, policy, members)
+    catalog = Catalog(database, policy, members, audiences)
+    jobs = Jobs(database, policy, bonuses=bonuses, coupons=coupons)
     runners = [
         Periodic(
             "ledger-jobs",
@@ -81,6 +88,9 @@ def build(config: ServiceConfig) -> Service:
             jobs=jobs,
             reports=Reports(database, policy),
             members=members,
+            catalog=catalog,
+            rewards=Rewards(database, policy, members, catalog, coupons),
+            coupons=coupons,
             events=lambda cursor, limit: events.read(database, cursor, limit),
             currency=policy.currency,
         )
@@ -96,7 +106,13 @@ def build(config: ServiceConfig) -> Service:
             )
         ],
         credentials=credentials,
-        on_stop=[*(runner.stop for runner in runners), bonuses.close, identity.close, cache.close],
+        on_stop=[
+            *(runner.stop for runner in runners),
+            bonuses.close,
+            audiences.close,
+            identity.close,
+            cache.close,
+        ],
     )
 
 

@@ -15,12 +15,22 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.points.activity import Activity
 from services.points.adjustments import AdjustmentResult, Adjustments
 from services.points.balances import Balances
+from services.points.catalog import Catalog
+from services.points.coupons import Coupons
 from services.points.jobs import Jobs
 from services.points.members import Members
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
 from services.points.reports import Reports
+from services.points.reward_messages import (
+    coupon_message,
+    reward_changes,
+    reward_message,
+    reward_spec,
+    terms_of,
+)
+from services.points.rewards import InlineCoupon, Redeemed, Rewards
 from services.runtime.convert import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidArgument
 from services.runtime.outbox import Event
@@ -66,6 +76,9 @@ class PointsParts:
     jobs: Jobs
     reports: Reports
     members: Members
+    catalog: Catalog
+    rewards: Rewards
+    coupons: Coupons
     # A page of the outbox after a cursor (ListEvents).
     events: Callable[[str, int], tuple[list[Event], str]]
     currency: str
@@ -293,9 +306,11 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                     redeemed=d.redeemed,
                     expired=d.expired,
                     adjusted=d.adjusted,
+                    rewards=d.rewards,
                 )
                 for d in days
             ],
+            coupons_outstanding=self._parts.reports.coupons_outstanding(),
         )
 
     def RunJobs(self, request: pb.RunJobsRequest, context: grpc.ServicerContext):
@@ -307,3 +322,95 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             tiers_reviewed=report.tiers_reviewed,
             bonuses_applied=report.bonuses_applied,
         )
+
+    def CreateReward(self, request: pb.CreateRewardRequest, context: grpc.ServicerContext):
+        view = self._parts.catalog.create(reward_spec(request.reward), request.actor)
+        return pb.RewardResponse(reward=reward_message(view))
+
+    def UpdateReward(self, request: pb.UpdateRewardRequest, context: grpc.ServicerContext):
+        view = self._parts.catalog.update(request.reward_id, reward_changes(request))
+        return pb.RewardResponse(reward=reward_message(view))
+
+    def ListRewards(self, request: pb.ListRewardsRequest, context: grpc.ServicerContext):
+        catalog = self._parts.catalog
+        views = (
+            catalog.member_list(request.member_id) if request.member_id else catalog.staff_list()
+        )
+        return pb.ListRewardsResponse(rewards=[reward_message(view) for view in views])
+
+    def AddPartnerCodes(self, request: pb.AddPartnerCodesRequest, context: grpc.ServicerContext):
+        added, duplicates = self._parts.catalog.add_codes(request.reward_id, list(request.codes))
+        return pb.AddPartnerCodesResponse(added=added, duplicates=duplicates)
+
+    def RedeemReward(self, request: pb.RedeemRewardRequest, context: grpc.ServicerContext):
+        result = self._parts.rewards.redeem(
+            request.member_id, request.reward_id, request.request_id
+        )
+        return _redeemed(result)
+
+    def IssueCoupon(self, request: pb.IssueCouponRequest, context: grpc.ServicerContext):
+        terms = terms_of(request.coupon)
+        inline = (
+            InlineCoupon(terms, request.name, request.name_fa, request.valid_days)
+            if terms is not None
+            else None
+        )
+        result = self._parts.rewards.issue(
+            request.member_id, request.request_id, request.reward_id, inline, request.campaign_id
+        )
+        return pb.CouponResponse(coupon=coupon_message(result.coupon))
+
+    def ListCoupons(self, request: pb.ListCouponsRequest, context: grpc.ServicerContext):
+        views = self._parts.coupons.list(request.member_id, request.status)
+        return pb.ListCouponsResponse(coupons=[coupon_message(view) for view in views])
+
+    def CheckCoupon(self, request: pb.CheckCouponRequest, context: grpc.ServicerContext):
+        given = request.HasField("amount")
+        check = self._parts.coupons.check(
+            request.code,
+            request.amount.amount_minor if given else None,
+            request.amount.currency or self._parts.currency,
+        )
+        return pb.CheckCouponResponse(
+            coupon=coupon_message(check.coupon),
+            usable=check.usable,
+            reason=check.reason,
+            discount=(
+                common_pb2.Money(amount_minor=check.discount_minor, currency=check.currency)
+                if check.discount_minor is not None
+                else None
+            ),
+        )
+
+    def UseCoupon(self, request: pb.UseCouponRequest, context: grpc.ServicerContext):
+        use = self._parts.coupons.use(
+            request.code,
+            request.store_id,
+            request.transaction_id,
+            request.amount.amount_minor,
+            request.amount.currency or self._parts.currency,
+        )
+        return pb.UseCouponResponse(
+            coupon=coupon_message(use.coupon),
+            discount=common_pb2.Money(amount_minor=use.discount_minor, currency=use.currency),
+        )
+
+    def ReleaseCoupon(self, request: pb.ReleaseCouponRequest, context: grpc.ServicerContext):
+        view = self._parts.coupons.release(request.code, request.store_id, request.transaction_id)
+        return pb.CouponResponse(coupon=coupon_message(view))
+
+    def CancelCoupon(self, request: pb.CancelCouponRequest, context: grpc.ServicerContext):
+        view, returned = self._parts.coupons.cancel(request.code, request.actor, request.reason)
+        return pb.CancelCouponResponse(coupon=coupon_message(view), points_returned=returned)
+
+    def CollectGift(self, request: pb.CollectGiftRequest, context: grpc.ServicerContext):
+        view = self._parts.coupons.collect(request.code, request.store_id)
+        return pb.CouponResponse(coupon=coupon_message(view))
+
+
+def _redeemed(result: Redeemed) -> pb.RedeemRewardResponse:
+    return pb.RedeemRewardResponse(
+        coupon=coupon_message(result.coupon),
+        points_spent=result.points_spent,
+        balance=pb.Balance(available=result.available, pending=result.pending),
+    )

@@ -15,6 +15,8 @@ class PointsSettings:
     campaigns_addr: str = DEFAULT_ADDRS["campaigns"]
     # The till never waits longer than this for a bonus: without an answer it is owed.
     campaigns_timeout: float = 0.3
+    # Who may see a reward shown to segments or stages: a member's rewards page waits this long.
+    audiences_timeout: float = 2.0
     identity_addr: str = DEFAULT_ADDRS["identity"]
     # Only a member points has not seen yet makes it ask identity.
     identity_timeout: float = 2.0
@@ -27,6 +29,7 @@ class PointsSettings:
             policy=PointsPolicy.from_env(env),
             campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
             campaigns_timeout=env.float("POINTS_CAMPAIGNS_TIMEOUT", 0.3),
+            audiences_timeout=env.float("POINTS_AUDIENCES_TIMEOUT", 2.0),
             identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
             identity_timeout=env.float("POINTS_IDENTITY_TIMEOUT", 2.0),
             job_interval=env.float("POINTS_JOB_INTERVAL", 60.0),

@@ -27,6 +27,12 @@ MEMBER_ERASED = "member.erased"
 PURCHASE_RECORDED = "purchase.recorded"
 PURCHASE_REFUNDED = "purchase.refunded"
 TIER_CHANGED = "tier.changed"
+REWARD_REDEEMED = "reward.redeemed"
+COUPON_ISSUED = "coupon.issued"
+COUPON_USED = "coupon.used"
+COUPON_RELEASED = "coupon.released"
+COUPON_CANCELLED = "coupon.cancelled"
+COUPON_EXPIRED = "coupon.expired"
 # Followed by the posting's kind: points.earn, points.redeem, points.expire, …
 POINTS_CHANGED_PREFIX = "points."
 
@@ -41,6 +47,12 @@ PAYLOADS: dict[str, type[Message]] = {
     PURCHASE_RECORDED: points_pb2.PurchaseRecorded,
     PURCHASE_REFUNDED: points_pb2.PurchaseRefunded,
     TIER_CHANGED: points_pb2.TierChanged,
+    REWARD_REDEEMED: points_pb2.RewardRedeemed,
+    COUPON_ISSUED: points_pb2.CouponChanged,
+    COUPON_USED: points_pb2.CouponChanged,
+    COUPON_RELEASED: points_pb2.CouponChanged,
+    COUPON_CANCELLED: points_pb2.CouponChanged,
+    COUPON_EXPIRED: points_pb2.CouponChanged,
 }
 
 

@@ -214,6 +214,23 @@ def refused_service_credential(error: grpc.RpcError) -> bool:
     return _error_code(error) in (SERVICE_UNAUTHENTICATED, SERVICE_NOT_ALLOWED)
 
 
+# Statuses of a call that may well succeed later: a background sender tries again next round.
+TRANSIENT = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+
+
+def worth_retrying(error: grpc.RpcError) -> bool:
+    """Whether a failed call should be tried again later rather than recorded as refused."""
+    return error.code() in TRANSIENT or refused_service_credential(error)
+
+
 def domain_error_of(error: grpc.RpcError) -> errors.DomainError:
     """Another service's refusal as our own domain error, so it travels on with its code."""
     code = _error_code(error)

@@ -43,12 +43,14 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
     "points": {
         GATEWAY: None,
         "identity": frozenset({"MergeMembers", "ForgetMember"}),
-        # The member view reads its events; a message's {expiry} reads a balance.
-        "campaigns": frozenset({"ListEvents", "GetBalance"}),
+        # The member view reads its events; a message's {expiry} reads a balance; a coupon
+        # campaign issues its coupons.
+        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon"}),
     },
     "campaigns": {
         GATEWAY: None,
-        "points": frozenset({"EvaluatePurchase"}),
+        # A purchase's bonus; who may see a reward shown to segments or stages.
+        "points": frozenset({"EvaluatePurchase", "MatchAudiences"}),
     },
 }
 # Every valid caller may use reflection: it shows only the published protos.

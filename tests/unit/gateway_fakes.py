@@ -236,7 +236,7 @@ class FakeCampaigns:
                 "campaign_id": "c-1",
                 "title": "Double points on dairy",
                 "description": "",
-                "code": None,
+                "code": "LOYAL2X",
                 "ends_at": None,
             }
         ]
@@ -284,4 +284,5 @@ def fake_clients() -> Clients:
         identity=identity,  # type: ignore[arg-type]
         points=FakePoints(identity),  # type: ignore[arg-type]
         campaigns=FakeCampaigns(),  # type: ignore[arg-type]
+        rewards=None,  # type: ignore[arg-type]
     )

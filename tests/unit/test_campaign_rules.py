@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,40 @@ def test_the_kinds_a_definition_takes_are_the_ones_the_proto_lists() -> None:
             {"kind": "win_back", "points": 5, "targeting": {"stages": ["bored"]}},
             "targeting.stages[0]:",
         ),
+        ({"kind": "coupon"}, "coupon:"),
+        ({"kind": "coupon", "coupon": {"type": "free", "value": "1"}}, "coupon.type:"),
+        ({"kind": "coupon", "coupon": {"type": "percent", "value": "120"}}, "coupon.value:"),
+        ({"kind": "coupon", "coupon": {"type": "percent", "value": "0"}}, "coupon.value:"),
+        ({"kind": "coupon", "coupon": {"type": "amount", "value": "lots"}}, "coupon.value:"),
+        (
+            {"kind": "coupon", "coupon": {"type": "amount", "value": "5000", "valid_days": 0}},
+            "coupon.valid_days:",
+        ),
+        (
+            {"kind": "coupon", "coupon": {"type": "percent", "value": "5", "code": "X"}},
+            "coupon.code:",
+        ),
     ],
 )
 def test_a_definition_missing_what_its_kind_needs_is_refused_with_the_path(
     body: dict, culprit: str
 ) -> None:
     assert refused(**body).startswith(culprit)
+
+
+def test_a_coupon_campaign_keeps_its_coupon_in_minor_units() -> None:
+    # IRR is counted in hundredths (ISO 4217), as every amount in the ledger.
+    body = {
+        "name": "Come back",
+        "kind": "coupon",
+        "targeting": {"stages": ["lapsed"]},
+        "coupon": {"type": "percent", "value": "۲۰", "max_discount": "500000", "valid_days": 14},
+    }
+    coupon = definitions.parse(body, "IRR", "UTC").coupon
+    assert coupon == definitions.CouponTerms("percent", Decimal(20), 50_000_000, 0, 14)
+    body["coupon"] = {"type": "amount", "value": "50000", "min_purchase": "200000"}
+    coupon = definitions.parse(body, "IRR", "UTC").coupon
+    assert coupon == definitions.CouponTerms("amount", Decimal(5_000_000), 0, 20_000_000, 30)
 
 
 def test_each_kind_takes_the_fields_it_needs() -> None:

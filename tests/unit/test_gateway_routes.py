@@ -172,6 +172,18 @@ def test_the_portal_logs_in_through_the_same_flow_as_the_api(
     assert page.status_code == 200 and 'id="available"' in page.text
 
 
+def test_a_persian_portal_shows_an_offer_code_as_issued(web: FlaskClient) -> None:
+    token = csrf(web.get("/portal").text)
+    web.post("/portal/code", data={"csrf_token": token, "phone": "09121234567"})
+    token = csrf(web.get("/portal").text)
+    web.post("/portal/verify", data={"csrf_token": token, "code": LOGIN_CODE})
+    web.set_cookie("lang", "fa")
+    page = web.get("/portal").text
+    web.delete_cookie("lang")
+    assert "کد: LOYAL2X" in page
+    assert 'id="available">۰<' in page  # figures still read in Persian digits
+
+
 def test_the_till_redeems_in_one_captured_hold(web: FlaskClient, clients: Clients) -> None:
     member_id = clients.identity.add("09121234567", "Sara", "Ahmadi")["id"]
     clients.points.available[member_id] = 500

@@ -1,0 +1,60 @@
+"""The call campaigns makes to points for a coupon campaign: issue one member's coupon."""
+
+from __future__ import annotations
+
+import grpc
+
+from loyalty.common.v1 import common_pb2
+from loyalty.points.v1 import points_pb2, points_pb2_grpc
+from services.campaigns.coupon_grants import Issued
+from services.campaigns.definitions import CouponTerms
+from services.runtime.channels import open_channel
+from services.runtime.errors import Unavailable
+from services.runtime.interceptors import worth_retrying
+from services.runtime.service_auth import ServiceCredentials
+
+
+def coupon_spec(terms: CouponTerms, currency: str) -> points_pb2.CouponSpec:
+    def money(minor: int) -> common_pb2.Money:
+        return common_pb2.Money(amount_minor=minor, currency=currency)
+
+    spec = points_pb2.CouponSpec(
+        type=terms.type,
+        max_discount=money(terms.max_discount_minor),
+        min_purchase=money(terms.min_purchase_minor),
+    )
+    if terms.type == "percent":
+        spec.percent = str(terms.value)
+    else:
+        spec.amount.CopyFrom(money(int(terms.value)))
+    return spec
+
+
+class PointsCoupons:
+    def __init__(self, addr: str, currency: str, credentials: ServiceCredentials) -> None:
+        self._channel = open_channel(addr, credentials, 10.0)
+        self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
+        self._currency = currency
+
+    def issue(
+        self, issue_id: str, member_id: str, campaign_id: str, name: str, terms: CouponTerms
+    ) -> Issued:
+        request = points_pb2.IssueCouponRequest(
+            request_id=issue_id,
+            member_id=member_id,
+            coupon=coupon_spec(terms, self._currency),
+            valid_days=terms.valid_days,
+            name=name,
+            campaign_id=campaign_id,
+        )
+        try:
+            response = self._stub.IssueCoupon(request)
+        except grpc.RpcError as error:
+            if worth_retrying(error):
+                raise Unavailable(f"points: {error.code().name}") from None
+            # Refused for good (an unknown or erased member): recorded, not tried again.
+            return Issued("failed-" + error.code().name.lower().replace("_", "-"))
+        return Issued("issued", response.coupon.id)
+
+    def close(self) -> None:
+        self._channel.close()
