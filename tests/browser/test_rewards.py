@@ -142,7 +142,7 @@ def test_rewards_from_the_console_to_the_portal_and_the_till(
     expect(page.locator("#discount")).to_have_text("Discount: 200,000 rials")
     page.click("#use-coupon")
     expect(page.locator(".notice")).to_contain_text("Coupon used: 200,000 off; 800,000 to pay.")
-    expect(page.locator("#amount")).to_have_value("800000")
+    expect(page.locator("#amount")).to_have_value("800,000")
     page.get_by_role("button", name="Record").click()
     expect(page.locator(".notice")).to_contain_text("80 points earned")
     screens.take(page, "5-till-purchase-with-coupon")
