@@ -2,8 +2,8 @@
 
 Applies each service's migrations, makes sure a Redis answers (the one at REDIS_URL, else a
 private `redis-server` if one is installed, else none: the suite then runs without its cache),
-starts identity, points, campaigns and the gateway, waits until /readyz answers 200 and prints
-the URLs. SIGINT or SIGTERM stops the gateway first, then the services, and exits 0.
+starts identity, points, campaigns, webhooks and the gateway, waits until /readyz answers 200
+and prints the URLs. SIGINT or SIGTERM stops the gateway first, then the services, and exits 0.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from services.runtime.config import (
 )
 from services.runtime.service_auth import SECRET_VARIABLE, load_service_secret
 
-SERVICES = ("identity", "points", "campaigns")
+SERVICES = ("identity", "points", "campaigns", "webhooks")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +151,7 @@ class PrivatePostgres:
 
 @dataclass
 class Suite:
-    """The four processes of the suite (and maybe a private Redis), started with one env."""
+    """The five processes of the suite (and maybe a private Redis), started with one env."""
 
     env: dict[str, str]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)

@@ -20,17 +20,22 @@ from gateway.blueprints import (
     sessions,
     staff,
     system,
+    webhooks,
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
 from gateway.web import (
+    admin_console,
     console,
     console_rewards,
+    desk,
     docs,
     pages,
     portal,
     portal_rewards,
+    staff_pages,
     till,
+    webhooks_console,
     welcome,
 )
 from gateway.web.security import add_headers
@@ -79,9 +84,14 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         portal_rewards.bp,
         console.bp,
         console_rewards.bp,
+        webhooks_console.bp,
         docs.bp,
         me.bp,
         member_care.bp,
+        webhooks.bp,
+        staff_pages.bp,
+        desk.bp,
+        admin_console.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(welcome.bp)

@@ -21,6 +21,7 @@ class GatewayConfig:
     identity_addr: str
     points_addr: str
     campaigns_addr: str
+    webhooks_addr: str
     admin_token: str
     # Signs the gateway's calls to the services (services.runtime.service_auth).
     service_secret: str
@@ -57,6 +58,7 @@ class GatewayConfig:
             identity_addr=env.addr("IDENTITY_ADDR", DEFAULT_ADDRS["identity"]),
             points_addr=env.addr("POINTS_ADDR", DEFAULT_ADDRS["points"]),
             campaigns_addr=env.addr("CAMPAIGNS_ADDR", DEFAULT_ADDRS["campaigns"]),
+            webhooks_addr=env.addr("WEBHOOKS_ADDR", DEFAULT_ADDRS["webhooks"]),
             admin_token=env.str("LOYALTY_ADMIN_TOKEN"),
             service_secret=load_service_secret(env),
             currency=(currency := env.currency("LOYALTY_CURRENCY", "IRR")),

@@ -8,11 +8,13 @@ import hashlib
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from gateway.clients import Clients
 from gateway.clients.campaigns import OFFERS_TIMEOUT
 from gateway.clients.identity import IDENTIFIERS
 from gateway.problems import Problem
+from services.runtime.staff_actions import MEMBER_MERGE
 
 
 def display_name(member: dict) -> str:
@@ -142,10 +144,11 @@ def member_ledger(clients: Clients, member_id: str, limit: int, cursor: str) -> 
     return page
 
 
-def export_member(clients: Clients, member_id: str) -> dict:
-    """Identity's document, the balance, the whole ledger and every feedback with its
-    comment."""
-    identity = clients.identity.export(member_id)
+def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
+    """Identity's document, the balance, the whole ledger and every feedback with its comment;
+    `actor`: the staff member taking it, for the audit trail (none when members take their
+    own)."""
+    identity = clients.identity.export(member_id, actor)
     survivor = identity["member"]["id"]
     entries: list[dict] = []
     cursor = ""
@@ -161,3 +164,18 @@ def export_member(clients: Clients, member_id: str) -> dict:
         "ledger": entries,
         "feedback": clients.campaigns.feedback(member_id=survivor),
     }
+
+
+def audit_trail(clients: Clients, member_id: str, limit: int = 50) -> list[dict]:
+    """What staff did to the member, newest first: identity's actions (reveals, merges,
+    erasure, exports) and points' adjustments, in the one vocabulary of
+    `runtime.staff_actions`. A merge is listed once, as identity records it."""
+    found = clients.identity.staff_actions(member_id, limit)
+    found += [
+        entry
+        for entry in clients.points.adjustments(member_id, limit)
+        if entry["action"] != MEMBER_MERGE
+    ]
+    return sorted(found, key=lambda entry: datetime.fromisoformat(entry["at"]), reverse=True)[
+        :limit
+    ]

@@ -78,6 +78,15 @@ class PostgresDatabases:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
+WEBHOOK_TEST_TIMINGS = {
+    "WEBHOOKS_TIMEOUT": "1",
+    "WEBHOOKS_RETRY_BASE": "0.2",
+    "WEBHOOKS_RETRY_MAX": "1",
+    "WEBHOOKS_FEED_INTERVAL": "0.3",
+    "WEBHOOKS_DELIVERY_INTERVAL": "0.2",
+}
+
+
 def start_suite(
     tmp: Path,
     database_urls: dict[str, str] | None = None,
@@ -87,8 +96,12 @@ def start_suite(
     """The whole suite on free ports, its data and logs under `tmp`.
 
     Every test's client is 127.0.0.1, so the per-address limit on login codes is raised here;
-    the tests of that limit set their own."""
+    the tests of that limit set their own. Webhook deliveries time out and are retried within
+    a second or so."""
     extra_env.setdefault("IDENTITY_CODE_SENDS_PER_CLIENT", "10000")
+    # Webhook retries in a fraction of a second, not half a minute.
+    for name, value in WEBHOOK_TEST_TIMINGS.items():
+        extra_env.setdefault(name, value)
     return start_isolated(
         tmp, database_urls, redis_url, f"test-{uuid.uuid4().hex[:8]}", **extra_env
     )
@@ -211,6 +224,9 @@ class Api:
 
     def put(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.request("PUT", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, json=json, **kwargs)
 
     def _check_against_spec(self, method: str, path: str, response: requests.Response) -> None:
         operation = next(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
+from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
+from services.runtime.staff_actions import ACTIONS
 
 bp = Blueprint("admin", __name__)
 
@@ -20,8 +22,12 @@ STORE_REQUEST = {
 }
 STORE = {
     "type": "object",
-    "required": ["id", "name"],
-    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    "required": ["id", "name", "closed_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
 }
 
 
@@ -40,7 +46,102 @@ STORE = {
     },
 )
 def create_store(body: dict):
-    return clients().identity.create_store(body["name"]), 201
+    return clients().identity.create_store(body["name"], g.caller.actor), 201
+
+
+STORES = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": STORE}},
+}
+AUDIT_ENTRY = {
+    "type": "object",
+    "required": ["at", "actor", "action", "member_id", "subject", "detail"],
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string", "description": "`staff:<id>`, `admin-token` or `cli`"},
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "member_id": {"type": "string", "description": "Empty when not about a member"},
+        "subject": {"type": "string", "description": "The store, key or staff account"},
+        "detail": {"type": "string"},
+    },
+}
+AUDIT = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": AUDIT_ENTRY}},
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/stores",
+    "GET",
+    summary="Every store, by name",
+    tag="admin",
+    auth="admin",
+    responses={200: ("The stores", STORES)},
+)
+def list_stores():
+    return {"items": clients().identity.stores()}
+
+
+@operation(
+    bp,
+    "/v1/admin/stores/<store_id>/name",
+    "PUT",
+    summary="Rename a store",
+    tag="admin",
+    auth="admin",
+    request_schema=STORE_REQUEST,
+    example={"name": "Tehran - Valiasr 2"},
+    responses={
+        200: ("The store", STORE),
+        404: ("No such store", None),
+        422: ("The name is blank once trimmed", None),
+    },
+)
+def rename_store(store_id: str, body: dict):
+    return clients().identity.rename_store(store_id, body["name"], g.caller.actor)
+
+
+@operation(
+    bp,
+    "/v1/admin/stores/<store_id>/close",
+    "POST",
+    summary="Close a store: its POS keys stop working at once and it gets no new one",
+    tag="admin",
+    auth="admin",
+    responses={200: ("The closed store (closing again answers the same)", STORE)},
+)
+def close_store(store_id: str):
+    store, revoked = clients().identity.close_store(store_id, g.caller.actor)
+    for key_hash in revoked:
+        current_app.extensions["pos_keys"].forget(key_hash)
+    return store
+
+
+@operation(
+    bp,
+    "/v1/admin/audit",
+    "GET",
+    summary="The audit trail of staff actions, newest first: of one member, or every one",
+    tag="admin",
+    auth="admin",
+    query=[
+        query_param(
+            "member_id",
+            "Only this member's (with their adjustments and merged duplicates)",
+            {"type": "string"},
+        )
+    ],
+    responses={200: ("The actions", AUDIT), 404: ("No such member", None)},
+)
+def audit():
+    member_id = request.args.get("member_id", "")
+    if member_id:
+        return {"items": audit_trail(clients(), member_id)}
+    return {"items": clients().identity.staff_actions("", 200)}
 
 
 INBOUND_SMS = {

@@ -127,7 +127,7 @@ def erase(member_id: str):
     },
 )
 def export(member_id: str):
-    return export_member(clients(), member_id)
+    return export_member(clients(), member_id, g.caller.actor)
 
 
 @operation(

@@ -8,7 +8,7 @@ store's purchase or hold is simply not found (404) through it.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g
 
 from gateway.api import operation
 from gateway.clients import clients
@@ -72,10 +72,14 @@ ROTATE_REQUEST = {
     summary="Issue a POS key for a store",
     tag="admin",
     auth="admin",
-    responses={201: ("The key, shown once", NEW_KEY), 404: ("No such store", None)},
+    responses={
+        201: ("The key, shown once", NEW_KEY),
+        404: ("No such store", None),
+        422: ("`store-closed`: the store is closed", None),
+    },
 )
 def create_api_key(store_id: str):
-    return clients().identity.create_api_key(store_id), 201
+    return clients().identity.create_api_key(store_id, g.caller.actor), 201
 
 
 @operation(
@@ -101,7 +105,7 @@ def list_api_keys(store_id: str):
     responses={200: ("The revoked key", KEY), 404: ("The store has no such key", None)},
 )
 def revoke_api_key(store_id: str, key_id: str):
-    key, key_hash = clients().identity.revoke_api_key(store_id, key_id)
+    key, key_hash = clients().identity.revoke_api_key(store_id, key_id, g.caller.actor)
     current_app.extensions["pos_keys"].forget(key_hash)
     return key
 
@@ -123,7 +127,7 @@ def revoke_api_key(store_id: str, key_id: str):
 )
 def rotate_api_key(store_id: str, key_id: str, body: dict):
     rotated, replaced_hash = clients().identity.rotate_api_key(
-        store_id, key_id, body.get("grace_seconds", DEFAULT_GRACE)
+        store_id, key_id, body.get("grace_seconds", DEFAULT_GRACE), g.caller.actor
     )
     current_app.extensions["pos_keys"].forget(replaced_hash)
     return rotated, 201

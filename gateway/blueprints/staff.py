@@ -8,7 +8,7 @@ password, until the minute ends (`Retry-After`).
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response
+from flask import Blueprint, g, jsonify, make_response
 
 from gateway.api import operation
 from gateway.auth import clear_session_cookie, credential, set_session_cookie
@@ -78,7 +78,12 @@ DISABLED_REQUEST = {
     },
 )
 def create_staff(body: dict):
-    return clients().identity.create_staff(body["email"], body["password"], body["role"]), 201
+    return (
+        clients().identity.create_staff(
+            body["email"], body["password"], body["role"], g.caller.actor
+        ),
+        201,
+    )
 
 
 @operation(
@@ -93,7 +98,80 @@ def create_staff(body: dict):
     responses={200: ("The account", STAFF), 404: ("No such account", None)},
 )
 def set_disabled(staff_id: str, body: dict):
-    return clients().identity.set_staff_disabled(staff_id, body["disabled"])
+    return clients().identity.set_staff_disabled(staff_id, body["disabled"], g.caller.actor)
+
+
+STAFF_LIST = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": STAFF}},
+}
+ROLE_REQUEST = {"type": "object", "required": ["role"], "properties": {"role": ROLE}}
+PASSWORD_REQUEST = {
+    "type": "object",
+    "required": ["password"],
+    "properties": {"password": STAFF_REQUEST["properties"]["password"]},
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/staff",
+    "GET",
+    summary="Every staff account, by e-mail",
+    tag="staff",
+    auth="admin",
+    responses={200: ("The accounts", STAFF_LIST)},
+)
+def list_staff():
+    return {"items": clients().identity.staff()}
+
+
+@operation(
+    bp,
+    "/v1/admin/staff/<staff_id>/role",
+    "PUT",
+    summary="Give a staff account another role; its sessions end, so the next sign-in has it",
+    tag="staff",
+    auth="admin",
+    request_schema=ROLE_REQUEST,
+    example={"role": "support"},
+    responses={200: ("The account", STAFF), 404: ("No such account", None)},
+)
+def set_role(staff_id: str, body: dict):
+    return clients().identity.change_staff(staff_id, g.caller.actor, role=body["role"])
+
+
+@operation(
+    bp,
+    "/v1/admin/staff/<staff_id>/password",
+    "PUT",
+    summary="Set a new password for a staff account; its sessions end",
+    tag="staff",
+    auth="admin",
+    request_schema=PASSWORD_REQUEST,
+    example={"password": "another long passphrase"},
+    responses={
+        200: ("The account", STAFF),
+        404: ("No such account", None),
+        422: ("The password is too short", None),
+    },
+)
+def reset_password(staff_id: str, body: dict):
+    return clients().identity.change_staff(staff_id, g.caller.actor, password=body["password"])
+
+
+@operation(
+    bp,
+    "/v1/admin/staff/<staff_id>/sign-out",
+    "POST",
+    summary="End every session of a staff account at once",
+    tag="staff",
+    auth="admin",
+    responses={200: ("The account", STAFF), 404: ("No such account", None)},
+)
+def sign_out_everywhere(staff_id: str):
+    return clients().identity.change_staff(staff_id, g.caller.actor, sign_out=True)
 
 
 @operation(

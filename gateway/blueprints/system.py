@@ -38,7 +38,7 @@ def healthz():
     bp,
     "/readyz",
     "GET",
-    summary="All three services report SERVING",
+    summary="All four services report SERVING",
     tag="system",
     auth=None,
     rate_limited=False,

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.problems import from_rpc_error
+from services.runtime.convert import from_timestamp
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,12 @@ def call(method: Callable[..., T], request: Any, **options: Any) -> T:
         if problem.status >= 500:
             log(logger, "upstream failed", logging.WARNING, status=error.code().name)
         raise problem from error
+
+
+def iso_time(stamp: Any) -> str | None:
+    """A timestamp as ISO 8601 JSON; None when unset."""
+    moment = from_timestamp(stamp)
+    return moment.isoformat() if moment else None
 
 
 class Service:

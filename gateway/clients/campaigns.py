@@ -9,11 +9,11 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import EnumDescriptor, EnumValueDescriptor
 
-from gateway.clients.calls import Service, call
+from gateway.clients.calls import Service, call, iso_time
 from gateway.problems import Problem
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
-from services.runtime.convert import from_timestamp, to_timestamp
+from services.runtime.convert import to_timestamp
 from services.runtime.money import from_minor
 
 
@@ -45,9 +45,22 @@ ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
 OFFERS_TIMEOUT = 0.3
 
 
-def _time(stamp: Any) -> str | None:
-    moment = from_timestamp(stamp)
-    return moment.isoformat() if moment else None
+def case_json(case: pb.Case) -> dict:
+    return {
+        "case_id": case.case_id,
+        "member_id": case.member_id,
+        "kind": case.kind,
+        "channel": case.channel,
+        "category": case.category,
+        "text": case.text,
+        "status": case.status,
+        "opened_by": case.opened_by,
+        "opened_at": iso_time(case.opened_at),
+        "resolved_by": case.resolved_by,
+        "resolved_at": iso_time(case.resolved_at) if case.HasField("resolved_at") else None,
+        "resolution": case.resolution,
+        "follow_up": case.follow_up,
+    }
 
 
 def segment_json(segment: pb.Segment) -> dict:
@@ -56,7 +69,7 @@ def segment_json(segment: pb.Segment) -> dict:
         "name": segment.name,
         "kind": segment.kind,
         "rule": json.loads(segment.rule_json) if segment.rule_json else None,
-        "created_at": _time(segment.created_at),
+        "created_at": iso_time(segment.created_at),
     }
 
 
@@ -68,8 +81,8 @@ def campaign_json(campaign: pb.Campaign) -> dict:
         "status": campaign.status,
         "definition": json.loads(campaign.definition_json),
         "awarded_points": campaign.awarded_points,
-        "created_at": _time(campaign.created_at),
-        "launched_at": _time(campaign.launched_at),
+        "created_at": iso_time(campaign.created_at),
+        "launched_at": iso_time(campaign.launched_at),
         "allowed_actions": [ACTION_NAMES[action] for action in campaign.allowed_actions],
         "deletable": campaign.deletable,
     }
@@ -147,9 +160,41 @@ class CampaignsClient(Service):
                 "first_name": item.first_name,
                 "rating": item.rating,
                 "comment": item.comment,
-                "created_at": _time(item.created_at),
+                "created_at": iso_time(item.created_at),
             }
             for item in found.items
+        ]
+
+    # Cases
+
+    def open_case(self, case_id: str, member_id: str, details: dict, actor: str) -> dict:
+        """A contact recorded once per case id: `details` has kind, channel, category, text."""
+        response = call(
+            self._stub.OpenCase,
+            pb.OpenCaseRequest(case_id=case_id, member_id=member_id, actor=actor, **details),
+        )
+        return case_json(response.case)
+
+    def resolve_case(self, case_id: str, resolution: str, actor: str) -> dict:
+        response = call(
+            self._stub.ResolveCase,
+            pb.ResolveCaseRequest(case_id=case_id, resolution=resolution, actor=actor),
+        )
+        return case_json(response.case)
+
+    def cases(self, member_id: str = "", status: str = "", limit: int = 50) -> list[dict]:
+        """A member's cases newest first, or everyone's oldest first."""
+        response = call(
+            self._stub.ListCases,
+            pb.ListCasesRequest(member_id=member_id, status=status, limit=limit),
+        )
+        return [case_json(case) for case in response.cases]
+
+    def complaint_counts(self, days: int = 30) -> list[dict]:
+        response = call(self._stub.CountComplaints, pb.CountComplaintsRequest(days=days))
+        return [
+            {"category": c.category, "complaints": c.complaints, "still_open": c.still_open}
+            for c in response.categories
         ]
 
     # Segments
@@ -234,7 +279,7 @@ class CampaignsClient(Service):
             "coupons_issued": report.coupons_issued,
             "coupons_used": report.coupons_used,
             "currency": code,
-            "window": {"from": _time(report.window_start), "to": _time(report.window_end)},
+            "window": {"from": iso_time(report.window_start), "to": iso_time(report.window_end)},
             "target": _group(report.target, code),
             "control": _group(report.control, code),
             "uplift": {
@@ -259,7 +304,7 @@ class CampaignsClient(Service):
                 {
                     "member_id": m.member_id,
                     "first_name": m.first_name,
-                    "since": _time(m.since),
+                    "since": iso_time(m.since),
                     "last_rating": m.last_rating or None,
                 }
                 for m in overview.dissatisfied
@@ -285,7 +330,7 @@ class CampaignsClient(Service):
             "spend": from_minor(found.spend.amount_minor, found.spend.currency),
             "weeks": [
                 {
-                    "starts_at": _time(week.starts_at),
+                    "starts_at": iso_time(week.starts_at),
                     "new_members": week.new_members,
                     "entered": dict(week.entered),
                 }
@@ -301,8 +346,8 @@ class CampaignsClient(Service):
                 {
                     "feed": f.feed,
                     "events_applied": f.events_applied,
-                    "last_event_at": _time(f.last_event_at),
-                    "applied_at": _time(f.applied_at),
+                    "last_event_at": iso_time(f.last_event_at),
+                    "applied_at": iso_time(f.applied_at),
                     "pending": f.pending,
                 }
                 for f in response.feeds

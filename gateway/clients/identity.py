@@ -75,6 +75,14 @@ def member_json(member: pb.Member) -> dict:
     }
 
 
+def store_json(store: pb.Store) -> dict:
+    return {
+        "id": store.id,
+        "name": store.name,
+        "closed_at": _when(store.closed_at, store.HasField("closed_at")),
+    }
+
+
 def staff_json(staff: pb.StaffMember) -> dict:
     return {"id": staff.id, "email": staff.email, "role": staff.role, "disabled": staff.disabled}
 
@@ -141,6 +149,14 @@ class IdentityClient(Service):
         """The member one identifier of IDENTIFIERS names."""
         lookup = pb.IdentifyMemberRequest(**{IDENTIFIERS[name]: value})
         return member_json(call(self._stub.IdentifyMember, lookup).member)
+
+    def search(self, name_prefix: str, limit: int = 20) -> list[dict]:
+        """Live members whose first or last name starts with the prefix, by name."""
+        found = call(
+            self._stub.SearchMembers,
+            pb.SearchMembersRequest(name_prefix=name_prefix, limit=limit),
+        )
+        return [member_json(member) for member in found.members]
 
     def member(self, member_id: str) -> dict:
         """The member `member_id` names (a merged duplicate's id names its survivor)."""
@@ -212,10 +228,20 @@ class IdentityClient(Service):
         )
         return member_json(response.member)
 
-    def export(self, member_id: str) -> dict:
-        """Everything identity holds about the member, as its own JSON document."""
-        document = call(self._stub.ExportMember, pb.ExportMemberRequest(member_id=member_id))
+    def export(self, member_id: str, actor: str = "") -> dict:
+        """Everything identity holds about the member, as its own JSON document; taken by
+        staff (`actor`), it is recorded in the audit trail."""
+        document = call(
+            self._stub.ExportMember, pb.ExportMemberRequest(member_id=member_id, actor=actor)
+        )
         return json.loads(document.document_json)
+
+    def reveal(self, member_id: str, actor: str) -> dict:
+        """The member's phone and e-mail in full; recorded in the audit trail."""
+        found = call(
+            self._stub.RevealMember, pb.RevealMemberRequest(member_id=member_id, actor=actor)
+        )
+        return {"phone": found.phone, "email": found.email}
 
     def duplicates(self, limit: int) -> list[dict]:
         found = call(self._stub.FindDuplicates, pb.FindDuplicatesRequest(limit=limit))
@@ -298,26 +324,75 @@ class IdentityClient(Service):
 
     # Staff
 
-    def create_staff(self, email: str, password: str, role: str) -> dict:
+    def create_staff(self, email: str, password: str, role: str, actor: str = "cli") -> dict:
         response = call(
             self._stub.CreateStaff,
-            pb.CreateStaffRequest(email=email, password=password, role=role),
+            pb.CreateStaffRequest(email=email, password=password, role=role, actor=actor),
             timeout=PASSWORD_RPC_TIMEOUT,
         )
         return staff_json(response.staff)
 
-    def set_staff_disabled(self, staff_id: str, disabled: bool) -> dict:
+    def set_staff_disabled(self, staff_id: str, disabled: bool, actor: str) -> dict:
         response = call(
             self._stub.SetStaffDisabled,
-            pb.SetStaffDisabledRequest(staff_id=staff_id, disabled=disabled),
+            pb.SetStaffDisabledRequest(staff_id=staff_id, disabled=disabled, actor=actor),
         )
         return staff_json(response.staff)
 
+    def change_staff(
+        self, staff_id: str, actor: str, role: str = "", password: str = "", sign_out: bool = False
+    ) -> dict:
+        """A new role or password, or the sessions ended; every session of the account ends."""
+        response = call(
+            self._stub.ChangeStaff,
+            pb.ChangeStaffRequest(
+                staff_id=staff_id, role=role, password=password, sign_out=sign_out, actor=actor
+            ),
+            timeout=PASSWORD_RPC_TIMEOUT,
+        )
+        return staff_json(response.staff)
+
+    def staff(self) -> list[dict]:
+        """Every staff account, by e-mail."""
+        return [staff_json(s) for s in call(self._stub.ListStaff, pb.ListStaffRequest()).staff]
+
+    def staff_actions(self, member_id: str = "", limit: int = 50) -> list[dict]:
+        """What staff did through identity, newest first: to this member, or everything."""
+        response = call(
+            self._stub.ListStaffActions,
+            pb.ListStaffActionsRequest(member_id=member_id, limit=limit),
+        )
+        return [
+            {
+                "at": action.at.ToJsonString(),
+                "actor": action.actor,
+                "action": action.action,
+                "member_id": action.member_id,
+                "subject": action.subject,
+                "detail": action.detail,
+            }
+            for action in response.actions
+        ]
+
     # Stores and their POS keys
 
-    def create_store(self, name: str) -> dict:
-        store = call(self._stub.CreateStore, pb.CreateStoreRequest(name=name)).store
-        return {"id": store.id, "name": store.name}
+    def create_store(self, name: str, actor: str = "cli") -> dict:
+        store = call(self._stub.CreateStore, pb.CreateStoreRequest(name=name, actor=actor)).store
+        return store_json(store)
+
+    def stores(self) -> list[dict]:
+        """Every store, by name."""
+        found = call(self._stub.ListStores, pb.ListStoresRequest()).stores
+        return [store_json(store) for store in found]
+
+    def rename_store(self, store_id: str, name: str, actor: str) -> dict:
+        request = pb.RenameStoreRequest(store_id=store_id, name=name, actor=actor)
+        return store_json(call(self._stub.RenameStore, request).store)
+
+    def close_store(self, store_id: str, actor: str) -> tuple[dict, list[str]]:
+        """The closed store, and the hashes of the keys revoked now (to forget them)."""
+        found = call(self._stub.CloseStore, pb.CloseStoreRequest(store_id=store_id, actor=actor))
+        return store_json(found.store), list(found.revoked_key_hashes)
 
     def receive_sms(self, from_phone: str, text: str) -> str:
         """What an SMS from a member did (an opt-out withdraws their SMS consent)."""
@@ -341,26 +416,33 @@ class IdentityClient(Service):
         )
         return PosKeyInfo(store_id=response.store_id, key_id=response.key_id, ends=ends)
 
-    def create_api_key(self, store_id: str) -> dict:
-        issued = call(self._stub.CreateApiKey, pb.CreateApiKeyRequest(store_id=store_id))
+    def create_api_key(self, store_id: str, actor: str = "cli") -> dict:
+        issued = call(
+            self._stub.CreateApiKey, pb.CreateApiKeyRequest(store_id=store_id, actor=actor)
+        )
         return {"key_id": issued.key_id, "api_key": issued.api_key}
 
     def api_keys(self, store_id: str) -> list[dict]:
         response = call(self._stub.ListApiKeys, pb.ListApiKeysRequest(store_id=store_id))
         return [key_json(key) for key in response.keys]
 
-    def revoke_api_key(self, store_id: str, key_id: str) -> tuple[dict, str]:
+    def revoke_api_key(self, store_id: str, key_id: str, actor: str) -> tuple[dict, str]:
         """The revoked key, and its hash (to forget it)."""
         response = call(
-            self._stub.RevokeApiKey, pb.RevokeApiKeyRequest(store_id=store_id, key_id=key_id)
+            self._stub.RevokeApiKey,
+            pb.RevokeApiKeyRequest(store_id=store_id, key_id=key_id, actor=actor),
         )
         return key_json(response.key), response.key_hash
 
-    def rotate_api_key(self, store_id: str, key_id: str, grace_seconds: int) -> tuple[dict, str]:
+    def rotate_api_key(
+        self, store_id: str, key_id: str, grace_seconds: int, actor: str
+    ) -> tuple[dict, str]:
         """The new key (shown once) with the old one's end, and the old key's hash."""
         response = call(
             self._stub.RotateApiKey,
-            pb.RotateApiKeyRequest(store_id=store_id, key_id=key_id, grace_seconds=grace_seconds),
+            pb.RotateApiKeyRequest(
+                store_id=store_id, key_id=key_id, grace_seconds=grace_seconds, actor=actor
+            ),
         )
         rotated = {
             "key_id": response.key_id,

@@ -13,6 +13,7 @@ from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1.points_pb2_grpc import PointsServiceStub
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
+from services.runtime.staff_actions import POINTS_KINDS
 from services.runtime.text import ascii_digits
 
 
@@ -261,6 +262,46 @@ class PointsClient(Service):
             ),
         )
         return adjustment_json(result)
+
+    def program(self) -> dict:
+        """The program's rules: earning, pending days, expiry, tiers, a point's value."""
+        found = call(self._stub.GetProgram, pb.GetProgramRequest())
+
+        def money(value: common_pb2.Money) -> str:
+            return from_minor(value.amount_minor, value.currency)
+
+        return {
+            "earning": found.earning,
+            "minimum_purchase": money(found.minimum_purchase),
+            "pending_days": found.pending_seconds // 86400,
+            "expiry": found.expiry,
+            "point_value": money(found.point_value),
+            "currency": found.point_value.currency,
+            "tiers": [
+                {"name": t.name, "min_spend": money(t.min_spend), "multiplier": t.multiplier}
+                for t in found.tiers
+            ],
+            "tier_window_days": found.tier_window_days,
+            "hold_minutes": found.hold_seconds // 60,
+        }
+
+    def adjustments(self, member_id: str, limit: int = 50) -> list[dict]:
+        """The member's adjustments, transfers and merges, newest first, as audit entries."""
+        found = call(
+            self._stub.ListAdjustments,
+            pb.ListAdjustmentsRequest(member_id=member_id, limit=limit),
+        )
+        return [
+            {
+                "at": record.created_at.ToJsonString(),
+                "actor": record.actor,
+                "action": POINTS_KINDS.get(record.kind, record.kind),
+                "member_id": record.member_id,
+                "subject": record.other_member_id,
+                "detail": f"{record.points:+d} {record.reason}" if record.points else record.reason,
+            }
+            for record in found.adjustments
+        ]
 
     def transfer(
         self, operation_id: str, from_id: str, to_id: str, points: int, reason: str, actor: str

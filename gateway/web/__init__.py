@@ -1,7 +1,21 @@
 """The server-rendered web pages of the gateway: the member portal, the cashier's till, the
-marketer console and the API reference."""
+marketer console (with the administrator's webhook pages), the staff entrance, the support
+desk, the admin console and the API reference."""
 
 # Blueprints of HTML pages: not part of the JSON API, so not in /openapi.json.
 PAGE_BLUEPRINTS = frozenset(
-    {"web", "till", "docs", "portal", "portal_rewards", "console", "console_rewards", "welcome"}
+    {
+        "web",
+        "till",
+        "docs",
+        "portal",
+        "portal_rewards",
+        "console",
+        "console_rewards",
+        "console_webhooks",
+        "welcome",
+        "staff_pages",
+        "desk",
+        "admin_console",
+    }
 )

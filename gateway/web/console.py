@@ -592,3 +592,17 @@ def report(campaign_id: str) -> Response:
         uplift_visits=i18n.number(found["uplift"]["visits_per_member"]),
         actions=actions(campaign),
     )
+
+
+# Complaints recorded at the support desk
+
+COMPLAINT_DAYS = 30
+
+
+@bp.get(f"{HOME}/complaints")
+def complaints() -> Response:
+    counts = clients().campaigns.complaint_counts(COMPLAINT_DAYS)
+    chart = bars(
+        [(row["category"], row["complaints"], i18n.number(row["complaints"])) for row in counts]
+    )
+    return pages.page("console_complaints.html", notice=shown_notice(), counts=counts, chart=chart)

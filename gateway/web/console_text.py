@@ -377,3 +377,62 @@ MESSAGES: dict[str, dict[str, str]] = {
     "report.no_budget": {"en": "No budget set.", "fa": "بودجه‌ای تعیین نشده است."},
     "report.window": {"en": "Measured from {start} to {end}.", "fa": "سنجش از {start} تا {end}."},
 }
+
+# The administrator's webhook pages.
+WEBHOOK_MESSAGES: dict[str, dict[str, str]] = {
+    "console.nav.webhooks": {"en": "Webhooks", "fa": "وب‌هوک‌ها"},
+    "webhooks.title": {"en": "Webhook endpoints", "fa": "نشانی‌های وب‌هوک"},
+    "webhooks.forbidden": {
+        "en": "Webhooks are set up by administrators.",
+        "fa": "وب‌هوک‌ها را مدیران تنظیم می‌کنند.",
+    },
+    "webhooks.not_found": {"en": "No such endpoint.", "fa": "چنین نشانی‌ای وجود ندارد."},
+    "webhooks.none": {
+        "en": "No endpoint yet: other systems hear nothing.",
+        "fa": "هنوز نشانی‌ای ثبت نشده است.",
+    },
+    "webhooks.register": {"en": "Register an endpoint", "fa": "ثبت نشانی"},
+    "webhooks.url": {"en": "URL", "fa": "نشانی"},
+    "webhooks.description": {"en": "Description", "fa": "توضیح"},
+    "webhooks.events": {"en": "Events", "fa": "رویدادها"},
+    "webhooks.all_events": {"en": "All events", "fa": "همه رویدادها"},
+    "webhooks.personal_data": {
+        "en": "Send members' personal data (names, birth date, city)",
+        "fa": "ارسال اطلاعات شخصی اعضا (نام، تاریخ تولد، شهر)",
+    },
+    "webhooks.created": {"en": "Endpoint registered", "fa": "نشانی ثبت شد"},
+    "webhooks.secret_once": {
+        "en": "Its signing secret, shown this once: keep it where the receiving system reads it.",
+        "fa": "کلید امضای آن فقط همین یک بار نمایش داده می‌شود؛ آن را در سامانه گیرنده نگه دارید.",
+    },
+    "webhooks.status": {"en": "Status", "fa": "وضعیت"},
+    "webhooks.active": {"en": "active", "fa": "فعال"},
+    "webhooks.disabled": {"en": "switched off", "fa": "خاموش"},
+    "webhooks.reason.by-admin": {"en": "by an administrator", "fa": "به دست مدیر"},
+    "webhooks.reason.failing": {
+        "en": "after a day of failed deliveries",
+        "fa": "پس از یک روز ارسال ناموفق",
+    },
+    "webhooks.failing_since": {"en": "failing since", "fa": "ناموفق از"},
+    "webhooks.switch_off": {"en": "Switch off", "fa": "خاموش کردن"},
+    "webhooks.switch_on": {"en": "Switch on", "fa": "روشن کردن"},
+    "webhooks.switched_off": {"en": "The endpoint is switched off.", "fa": "نشانی خاموش شد."},
+    "webhooks.switched_on": {
+        "en": "The endpoint is on again; waiting deliveries go now.",
+        "fa": "نشانی دوباره روشن شد؛ ارسال‌های در انتظار اکنون انجام می‌شوند.",
+    },
+    "webhooks.log": {"en": "Delivery log", "fa": "گزارش ارسال‌ها"},
+    "webhooks.event": {"en": "Event", "fa": "رویداد"},
+    "webhooks.attempts": {"en": "Attempts", "fa": "تلاش‌ها"},
+    "webhooks.last": {"en": "Last attempt", "fa": "آخرین تلاش"},
+    "webhooks.redeliver": {"en": "Send again", "fa": "ارسال دوباره"},
+    "webhooks.redelivering": {
+        "en": "The event will be sent again, under its own id.",
+        "fa": "رویداد با همان شناسه دوباره ارسال می‌شود.",
+    },
+    "webhooks.no_deliveries": {"en": "No delivery yet.", "fa": "هنوز ارسالی نبوده است."},
+    "webhooks.delivery.all": {"en": "All", "fa": "همه"},
+    "webhooks.delivery.pending": {"en": "waiting", "fa": "در انتظار"},
+    "webhooks.delivery.delivered": {"en": "delivered", "fa": "رسیده"},
+    "webhooks.delivery.failed": {"en": "given up", "fa": "رها شده"},
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 
 from services.runtime.money import typed_amount
@@ -24,3 +26,24 @@ def money_field(name: str) -> str:
     """An amount typed in the display currency, as a decimal string of the program's."""
     config = current_app.config["LOYALTY"]
     return typed_amount(amount_field(name), config.currency, config.display_currency)
+
+
+_CARD = re.compile(r"\d{16}")
+_PHONE = re.compile(r"\+?\d{7,15}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def typed_identifier(typed: str, emails: bool = False) -> tuple[str, str] | None:
+    """What a till or the support desk was given (digits already ASCII): `("card", …)`,
+    `("phone", …)`, with `emails` an `("email", …)`, else `("token", …)`: the text of a member's
+    QR code as a scanner types it. None for nothing typed."""
+    compact = re.sub(r"[\s\-()]", "", typed)
+    if _CARD.fullmatch(compact):
+        return "card", compact
+    if _PHONE.fullmatch(compact):
+        return "phone", compact
+    if emails and _EMAIL.fullmatch(typed.strip()):
+        return "email", typed.strip()
+    if compact:
+        return "token", typed.strip()
+    return None

@@ -502,3 +502,16 @@ def local_date(value: str | datetime | date) -> str:
         year, month, day = to_jalali(value)
         return f"{day} {MONTHS_FA[month - 1]} {year}".translate(_PERSIAN_DIGITS)
     return value.strftime("%-d %b %Y")
+
+
+def local_moment(value: str | datetime) -> str:
+    """A day and a time of day in the club's time zone: `22 Nov 2026 14:05` (Persian: Jalali
+    day, Persian digits)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    zone = _timezone()
+    local = value.astimezone(zone) if zone else value
+    clock = local.strftime("%H:%M")
+    if current_language() == "fa":
+        clock = clock.translate(_PERSIAN_DIGITS)
+    return f"{local_date(local)} {clock}"

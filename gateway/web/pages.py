@@ -23,7 +23,11 @@ def configure(app: Flask) -> None:
         currency_name=i18n.currency_name,
     )
     app.jinja_env.filters.update(
-        num=i18n.number, day=i18n.local_date, money=i18n.money, code=i18n.code
+        num=i18n.number,
+        day=i18n.local_date,
+        moment=i18n.local_moment,
+        money=i18n.money,
+        code=i18n.code,
     )
 
 

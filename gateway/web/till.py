@@ -15,7 +15,6 @@ applied once.
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,7 +27,7 @@ from gateway.logins import log_out
 from gateway.members import display_name, identify_member
 from gateway.problems import Problem
 from gateway.web import i18n, pages
-from gateway.web.forms import field, money_field
+from gateway.web.forms import field, money_field, typed_identifier
 from gateway.web.security import seal, unseal
 from services.runtime.points_limits import MAX_POINTS
 
@@ -36,8 +35,6 @@ bp = Blueprint("till", __name__)
 bp.before_request(pages.csrf_guard)
 
 HOME = "/till"
-CARD = re.compile(r"\d{16}")
-PHONE = re.compile(r"\+?\d{7,15}")
 
 
 def signed_in_store() -> str | None:
@@ -170,20 +167,12 @@ def sign_out() -> Response:
 def identify() -> Response:
     if signed_in_store() is None:
         return home()
-    typed = field("identifier")
-    compact = re.sub(r"[\s\-()]", "", typed)
-    if CARD.fullmatch(compact):
-        lookup = {"card": compact}
-    elif PHONE.fullmatch(compact):
-        lookup = {"phone": compact}
-    elif compact:
-        # Anything else is the text of the member's QR code, as a scanner types it.
-        lookup = {"token": typed.strip()}
-    else:
+    typed = typed_identifier(field("identifier"))
+    if typed is None:
         notice("error", "error.unrecognised")
         return home()
     try:
-        found = identify_member(clients(), **lookup)
+        found = identify_member(clients(), **dict([typed]))
     except Problem as problem:
         problem_notice(problem)
         return home()

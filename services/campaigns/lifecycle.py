@@ -3,6 +3,7 @@
 The stage is one SQL expression over the member row, so the same rule serves one member as an
 event arrives and every member in the periodic pass (time alone makes members lapse):
 
+- dissatisfied, before any other: a complaint not resolved yet;
 - potential: no purchase yet;
 - dissatisfied: a rating at or below the threshold, or a refund not followed by a better rating,
   within the signal window;
@@ -59,6 +60,8 @@ def stage_expression(rules: Lifecycle, now: datetime) -> ColumnElement[str]:
         .scalar_subquery()
     )
     return case(
+        # A complaint counts before anything else, before the first purchase too.
+        (m.open_complaints > 0, literal("dissatisfied")),
         (m.purchase_count == 0, literal("potential")),
         (dissatisfied, literal("dissatisfied")),
         (

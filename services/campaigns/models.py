@@ -75,6 +75,8 @@ class Member(Base):
     categories: Mapped[str] = mapped_column(Text, default="")
     last_rating: Mapped[int | None] = mapped_column(SmallInteger)
     last_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Complaints recorded at the support desk and not resolved yet (`cases`).
+    open_complaints: Mapped[int] = mapped_column(Integer, default=0)
     stage: Mapped[str] = mapped_column(String(20), default="potential", index=True)
     stage_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rfm_r: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -122,6 +124,28 @@ class Feedback(Base):
     rating: Mapped[int] = mapped_column(SmallInteger)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Case(Base):
+    """A contact recorded at the support desk: a complaint, a question or praise, open until
+    an agent resolves it. Kept by the caller's `case_id`: a retry records it once."""
+
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    resolved_by: Mapped[str] = mapped_column(String(100), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    # What became of the request for a follow-up rating sent when a complaint was resolved.
+    follow_up: Mapped[str] = mapped_column(String(40), default="")
 
 
 class Segment(Base):

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy import case as case_when
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from services.campaigns.models import (
     Award,
     Base,
     Campaign,
+    Case,
     CouponGrant,
     Evaluation,
     Feedback,
@@ -680,7 +681,7 @@ def stage_entries(session: Session, since: datetime) -> list[Row]:
 
 
 def _counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    return func.coalesce(func.sum(case_when((condition, 1), else_=0)), 0)
 
 
 def _within(column: ColumnElement, start: datetime, days: int = 7) -> ColumnElement[bool]:
@@ -746,4 +747,51 @@ def dissatisfied_members(session: Session, limit: int) -> list[Row]:
             .order_by(m.stage_since.desc())
             .limit(limit)
         )
+    )
+
+
+def case(session: Session, case_id: str, lock: bool = False) -> Case | None:
+    return session.get(Case, case_id, with_for_update=lock)
+
+
+def cases(session: Session, member_id: uuid.UUID | None, status: str, limit: int) -> list[Case]:
+    """A member's cases newest first, or (no member) everyone's, oldest first: the queue."""
+    query = select(Case).limit(limit)
+    if status:
+        query = query.where(Case.status == status)
+    if member_id is not None:
+        return list(
+            session.scalars(
+                query.where(Case.member_id == member_id).order_by(
+                    Case.opened_at.desc(), Case.case_id
+                )
+            )
+        )
+    return list(session.scalars(query.order_by(Case.opened_at, Case.case_id)))
+
+
+def complaint_counts(session: Session, since: datetime) -> list[tuple[str, int, int]]:
+    """Per category: complaints opened since `since`, and those of them still open."""
+    rows = session.execute(
+        select(
+            Case.category,
+            func.count(),
+            func.sum(case_when((Case.status == "open", 1), else_=0)),
+        )
+        .where(Case.kind == "complaint", Case.opened_at >= since)
+        .group_by(Case.category)
+        .order_by(func.count().desc(), Case.category)
+    )
+    return [(category, total, int(still_open or 0)) for category, total, still_open in rows]
+
+
+def count_open_complaints(session: Session, member_id: uuid.UUID) -> None:
+    """Sets the member view's count of the member's open complaints from their cases."""
+    still_open = (
+        select(func.count())
+        .where(Case.member_id == member_id, Case.kind == "complaint", Case.status == "open")
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Member).where(Member.member_id == member_id).values(open_complaints=still_open)
     )

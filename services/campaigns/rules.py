@@ -12,7 +12,7 @@ Attributes and the operators they take:
   `coupons_unused` (coupons issued and not used, expired or cancelled: "has an unused coupon"
   is `gte` 1), `coupons_used`,
   `days_since_last_purchase`, `days_since_enrolled`, `days_in_stage` ("became dissatisfied in
-  the last 2 days"), `birthday_month`, `last_rating` with `eq`,
+  the last 2 days"), `birthday_month`, `last_rating`, `open_complaints` with `eq`,
   `ne`, `gt`, `gte`, `lt`, `lte`, `between` ([low, high], inclusive), `in`, `not_in`;
 - money (decimal strings in the program's currency): `total_spend`, `average_spend`, same as
   numbers;
@@ -64,6 +64,7 @@ NUMBER = {
     "rfm_m",
     "birthday_month",
     "last_rating",
+    "open_complaints",
     "days_since_last_purchase",
     "days_since_enrolled",
     "days_in_stage",

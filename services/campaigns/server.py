@@ -6,6 +6,7 @@ from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.identity.v1 import identity_pb2_grpc
 from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
+from services.campaigns.cases import CaseBook
 from services.campaigns.coupon_grants import CouponGrants
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
@@ -55,10 +56,12 @@ def build(config: ServiceConfig) -> Service:
     sources, channels = feeds(settings, credentials)
     view = MemberView(database, sources, settings.lifecycle)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
+    sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
             feedback=FeedbackBook(database, settings.lifecycle),
+            cases=CaseBook(database, settings.lifecycle, sender),
             segments=segments,
             campaigns=campaigns,
             reports=Reports(database, campaigns),
@@ -66,7 +69,6 @@ def build(config: ServiceConfig) -> Service:
             currency=settings.currency,
         )
     )
-    sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
     dispatcher = Periodic(
         "messages",

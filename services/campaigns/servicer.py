@@ -14,9 +14,11 @@ from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from services.campaigns.campaigns import Campaigns, CampaignView
+from services.campaigns.cases import CaseBook
 from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
+from services.campaigns.models import Case
 from services.campaigns.reports import GroupFigures, Reports
 from services.campaigns.segments import Segments, SegmentView
 from services.runtime.convert import from_timestamp, to_timestamp
@@ -80,10 +82,31 @@ def _figures(group: GroupFigures) -> pb.GroupFigures:
     )
 
 
+def case_message(found: Case) -> pb.Case:
+    message = pb.Case(
+        case_id=found.case_id,
+        member_id=str(found.member_id),
+        kind=found.kind,
+        channel=found.channel,
+        category=found.category,
+        text=found.text,
+        status=found.status,
+        opened_by=found.opened_by,
+        opened_at=to_timestamp(found.opened_at),
+        resolved_by=found.resolved_by,
+        resolution=found.resolution,
+        follow_up=found.follow_up,
+    )
+    if found.resolved_at is not None:
+        message.resolved_at.CopyFrom(to_timestamp(found.resolved_at))
+    return message
+
+
 @dataclass(frozen=True)
 class CampaignsParts:
     evaluator: Evaluator
     feedback: FeedbackBook
+    cases: CaseBook
     segments: Segments
     campaigns: Campaigns
     reports: Reports
@@ -161,6 +184,35 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                     created_at=to_timestamp(item.created_at),
                 )
                 for item in found
+            ]
+        )
+
+    def OpenCase(self, request: pb.OpenCaseRequest, context: grpc.ServicerContext):
+        opened = self._parts.cases.open(
+            request.case_id,
+            request.member_id,
+            request.kind,
+            request.channel,
+            request.category,
+            request.text,
+            request.actor,
+        )
+        return pb.CaseResponse(case=case_message(opened))
+
+    def ResolveCase(self, request: pb.ResolveCaseRequest, context: grpc.ServicerContext):
+        resolved = self._parts.cases.resolve(request.case_id, request.resolution, request.actor)
+        return pb.CaseResponse(case=case_message(resolved))
+
+    def ListCases(self, request: pb.ListCasesRequest, context: grpc.ServicerContext):
+        found = self._parts.cases.listed(request.member_id, request.status, request.limit or 50)
+        return pb.ListCasesResponse(cases=[case_message(one) for one in found])
+
+    def CountComplaints(self, request: pb.CountComplaintsRequest, context: grpc.ServicerContext):
+        counts = self._parts.cases.complaints_by_category(request.days or 30)
+        return pb.CountComplaintsResponse(
+            categories=[
+                pb.ComplaintCount(category=category, complaints=total, still_open=still_open)
+                for category, total, still_open in counts
             ]
         )
 

@@ -116,7 +116,7 @@ class LoginCodes:
             session.add(row)
         # The code itself stays in ASCII digits in either language: phones read it as a code.
         body = MESSAGES.get(language, MESSAGE).format(code=code, minutes=policy.ttl_seconds // 60)
-        self._messages.send_code(f"code:{row.id}", channel, to, body)
+        self._messages.send_code(f"code:{row.id}", channel, to, body, code)
         return policy.ttl_seconds
 
     def check(

@@ -11,7 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity import events, identifiers, repository
+from services.identity import events, identifiers, names, repository
 from services.identity.member_cache import member_key
 from services.identity.models import Consent, Member
 from services.identity.qr import QrTokens
@@ -26,6 +26,7 @@ SOURCES = ("pos", "web", "admin", "sms")
 # Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
 MEMBER_TTL = 300
 MAX_NAME = 100
+MIN_NAME_PREFIX = 2
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,18 @@ class Directory:
     def identify_by_email(self, raw: str) -> MemberView:
         email_hash = self._hash("email", identifiers.normalize_email(raw))
         return self._identify(f"email:{email_hash}", self._only_member_with_email, email_hash)
+
+    def search_by_name(self, prefix: str, limit: int) -> list[MemberView]:
+        """Live members whose first or last name starts with `prefix` (Persian and Arabic forms
+        of a letter alike, see `names`), by name; at most `limit` (1 to 50)."""
+        folded = names.folded(prefix)
+        if len(folded) < MIN_NAME_PREFIX:
+            raise InvalidArgument(
+                f"type at least {MIN_NAME_PREFIX} letters of the name", code="name-too-short"
+            )
+        with self._db.read() as session:
+            found = repository.members_named(session, folded, min(max(limit, 1), 50))
+            return [MemberView.of(member) for member in found]
 
     def identify_by_qr(self, token: str) -> MemberView:
         member_id = self._qr.verify(token)

@@ -131,6 +131,6 @@ class MemberMessages:
                 row.status = SENT
         return SENT
 
-    def send_code(self, message_id: str, channel: str, to: str, body: str) -> None:
+    def send_code(self, message_id: str, channel: str, to: str, body: str, code: str) -> None:
         """A one-time code: no consent needed, and the code's own row is its record."""
-        self._senders[channel].send(OutgoingMessage(message_id, channel, to, body))
+        self._senders[channel].send(OutgoingMessage(message_id, channel, to, body, code))

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from services.identity import events, repository
+from services.identity import audit, events, repository
 from services.identity.directory import Directory, MemberView
 from services.identity.models import Consent, Member, Merge
 from services.identity.points_client import PointsLedger
@@ -35,6 +35,7 @@ from services.runtime.errors import (
 )
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
+from services.runtime.staff_actions import MEMBER_MERGE
 
 logger = logging.getLogger(__name__)
 # Refusals by the points service that prove it moved nothing: the merge can be dropped. Any
@@ -181,6 +182,7 @@ class Merger:
                     )
                 else:
                     record.status = "done"
+                audit.record(session, actor, MEMBER_MERGE, survivor_id, detail=str(duplicate_id))
                 events.merged(session, duplicate_id, survivor_id)
                 if events.profile(kept) != before:
                     events.profile_changed(session, kept)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Uuid, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.identity.names import search_keys
 from services.runtime.db import UtcDateTime, utcnow
 from services.runtime.outbox import OutboxColumns
 
@@ -23,6 +24,8 @@ class Store(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A closed store's keys are revoked and it gets no new ones.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):
@@ -68,8 +71,29 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    # The name as the desk searches it (`names.search_keys`), set whenever the name is.
+    name_key: Mapped[str] = mapped_column(String(201), default="")
+    last_name_key: Mapped[str] = mapped_column(String(201), default="")
+
     consents: Mapped[list[Consent]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="Consent.channel"
+    )
+
+    __table_args__ = (
+        Index("ix_members_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index(
+            "ix_members_last_name_key",
+            "last_name_key",
+            postgresql_ops={"last_name_key": "text_pattern_ops"},
+        ),
+    )
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _keep_name_keys(_mapper: object, _connection: object, member: Member) -> None:
+    member.name_key, member.last_name_key = search_keys(
+        member.first_name or "", member.last_name or ""
     )
 
 
@@ -182,6 +206,39 @@ class SentMessage(Base):
     channel: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SmsDelivery(Base):
+    """A text handed to the SMS provider, by the message's id: the provider's id for it and its
+    delivery status as last reported. No phone and no text: the provider holds those."""
+
+    __tablename__ = "sms_deliveries"
+
+    message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    # Empty until the provider accepted the message.
+    provider_message_id: Mapped[str] = mapped_column(String(40), default="")
+    # "sending", "refused", or the provider's word: queued, delivered, undelivered, ...
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    error_status: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StaffAction(Base):
+    """One thing staff did through identity, for the audit trail: who, when, what (a name of
+    `runtime.staff_actions`), to which member or store, key or account. Never personal data."""
+
+    __tablename__ = "staff_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(String(200), default="")
 
 
 class OutboxEvent(OutboxColumns, Base):

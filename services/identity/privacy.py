@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.identity import events, repository
+from services.identity import audit, events, repository
 from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
 from services.identity.merging import checked_actor
@@ -25,6 +25,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.errors import DomainError, NotFound
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
+from services.runtime.staff_actions import MEMBER_ERASE, MEMBER_EXPORT, MEMBER_REVEAL
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,14 @@ class Privacy:
         self._sessions = sessions
         self._points = points
 
-    def export(self, member_id: str) -> dict[str, Any]:
-        with self._db.read() as session:
+    def export(self, member_id: str, actor: str = "") -> dict[str, Any]:
+        """The member's document; staff taking it (`actor`) is recorded, the member is not."""
+        with self._db.write() if actor else self._db.read() as session:
             member = repository.resolve_member(session, parse_id(member_id, "member"))
             if member is None:
                 raise NotFound("member not found", code="member-not-found")
+            if actor:
+                audit.record(session, actor, MEMBER_EXPORT, member.id)
             aliases = repository.aliases_of(session, member.id)
             ids = [member.id, *(a.id for a in aliases)]
             merges = repository.merges_into(session, member.id)
@@ -102,6 +106,16 @@ class Privacy:
                 ],
             }
 
+    def reveal(self, member_id: str, actor: str) -> tuple[str, str]:
+        """The member's phone and e-mail in full, for a support agent; recorded."""
+        actor = checked_actor(actor)
+        with self._db.write() as session:
+            member = repository.resolve_member(session, parse_id(member_id, "member"))
+            if member is None:
+                raise NotFound("member not found", code="member-not-found")
+            audit.record(session, actor, MEMBER_REVEAL, member.id)
+            return member.phone or "", member.email or ""
+
     def erase(self, member_id: str, actor: str) -> datetime:
         actor = checked_actor(actor)
         with self._db.write() as session:
@@ -122,6 +136,7 @@ class Privacy:
                 for person in everyone:
                     self._erase_row(session, person, now)
                 session.add(Erasure(member_id=member.id, actor=actor, erased_at=now))
+                audit.record(session, actor, MEMBER_ERASE, member.id)
                 events.erased(session, member.id)
                 erased_at = now
         self._directory.forget_keys(stale)

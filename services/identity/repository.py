@@ -21,7 +21,9 @@ from services.identity.models import (
     OneTimeCode,
     OutboxEvent,
     SentMessage,
+    SmsDelivery,
     StaffAccount,
+    StaffAction,
     Store,
 )
 
@@ -264,6 +266,22 @@ def sent_message(session: Session, message_id: str) -> SentMessage | None:
     return session.get(SentMessage, message_id)
 
 
+def sms_delivery(session: Session, message_id: str, lock: bool = False) -> SmsDelivery | None:
+    return session.get(SmsDelivery, message_id, with_for_update=lock)
+
+
+def sms_deliveries_pending(session: Session, final: Sequence[str], limit: int) -> list[SmsDelivery]:
+    """Accepted texts whose delivery is not known yet, the oldest first."""
+    return list(
+        session.scalars(
+            select(SmsDelivery)
+            .where(SmsDelivery.provider_message_id != "", SmsDelivery.status.not_in(final))
+            .order_by(SmsDelivery.updated_at)
+            .limit(limit)
+        )
+    )
+
+
 def messages_to(session: Session, member_ids: Sequence[uuid.UUID]) -> list[SentMessage]:
     return list(
         session.scalars(
@@ -379,3 +397,41 @@ def delete_login_windows(session: Session, started_before: datetime) -> int:
     """Deletes the counts of windows that started at or before the moment; how many."""
     result = session.execute(delete(_attempts).where(_attempts.c.window_start <= started_before))
     return result.rowcount or 0
+
+
+def stores(session: Session) -> list[Store]:
+    return list(session.scalars(select(Store).order_by(Store.name, Store.id)))
+
+
+def staff_accounts(session: Session) -> list[StaffAccount]:
+    return list(session.scalars(select(StaffAccount).order_by(StaffAccount.email)))
+
+
+def staff_actions(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[StaffAction]:
+    """Newest first: those about the members given (a member and their merged duplicates), or
+    every action when none is given."""
+    query = select(StaffAction).order_by(StaffAction.at.desc(), StaffAction.id).limit(limit)
+    if member_ids:
+        query = query.where(StaffAction.member_id.in_(member_ids))
+    return list(session.scalars(query))
+
+
+def members_named(session: Session, prefix: str, limit: int) -> list[Member]:
+    """Live members whose name key ("first last" or "last first") starts with `prefix`, a
+    folded name (`names.folded`)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(
+        session.scalars(
+            select(Member)
+            .where(
+                or_(
+                    Member.name_key.like(pattern, escape="\\"),
+                    Member.last_name_key.like(pattern, escape="\\"),
+                ),
+                Member.merged_into.is_(None),
+                Member.erased_at.is_(None),
+            )
+            .order_by(Member.name_key, Member.id)
+            .limit(limit)
+        )
+    )

@@ -4,7 +4,7 @@
 `$LOYALTY_DATA_DIR/outbox/<channel>.jsonl`: a stand-in provider for development and tests.
 `webhook` POSTs the same JSON to a provider's URL. Both carry the message id, which a provider
 uses to drop a repeat (as the dev sender does), so a message retried after a crash reaches the
-member once.
+member once. `kavenegar` sends texts through that provider's API (`provider_sms.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from services.identity.settings import SenderSettings
 
 CHANNELS = ("sms", "email")
-SENDER_KINDS = ("dev", "webhook")
+SENDER_KINDS = ("dev", "webhook", "kavenegar")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class OutgoingMessage:
     channel: str
     to: str
     body: str
+    # A one-time code's code, which a provider may fill into its own template.
+    code: str = ""
 
 
 class Sender(Protocol):
@@ -102,12 +104,21 @@ class WebhookSender:
             ) from error
 
 
-def senders_for(settings: Mapping[str, SenderSettings], dev_folder: Path) -> dict[str, Sender]:
-    """One sender per channel, as the settings say (IDENTITY_SMS_SENDER, ...)."""
+def senders_for(
+    settings: Mapping[str, SenderSettings], dev_folder: Path, provider: Sender | None = None
+) -> dict[str, Sender]:
+    """One sender per channel, as the settings say (IDENTITY_SMS_SENDER, ...); `provider` is
+    the SMS provider's sender, for the channel set to `kavenegar`."""
     dev = DevSender(dev_folder)
-    return {
-        channel: dev
-        if settings[channel].kind == "dev"
-        else WebhookSender(settings[channel].webhook_url, settings[channel].webhook_timeout)
-        for channel in CHANNELS
-    }
+
+    def sender(channel: str) -> Sender:
+        chosen = settings[channel]
+        if chosen.kind == "dev":
+            return dev
+        if chosen.kind == "webhook":
+            return WebhookSender(chosen.webhook_url, chosen.webhook_timeout)
+        if provider is None:
+            raise ValueError(f"no provider sender for the {channel} channel")
+        return provider
+
+    return {channel: sender(channel) for channel in CHANNELS}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_cache
+from services.identity.audit import AuditTrail
 from services.identity.codes import LoginCodes
 from services.identity.directory import Directory
 from services.identity.events import EventFeed
@@ -16,6 +17,7 @@ from services.identity.merging import Merger
 from services.identity.points_client import PointsLedger
 from services.identity.privacy import Privacy
 from services.identity.profiles import Profiles
+from services.identity.provider_sms import ProviderSmsSender
 from services.identity.qr import QrTokens
 from services.identity.replies import SmsReplies
 from services.identity.senders import senders_for
@@ -48,8 +50,13 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
     points = PointsLedger(settings.points_addr, credentials)
     directory = Directory(database, cache, hasher, settings.region, qr_tokens)
     sessions = Sessions(database, cache)
+    sms_provider = (
+        ProviderSmsSender(database, settings.sms_provider) if settings.sms_provider else None
+    )
     messages = MemberMessages(
-        database, senders_for(settings.senders, settings.dev_outbox), settings.sms_opt_out_line
+        database,
+        senders_for(settings.senders, settings.dev_outbox, sms_provider),
+        settings.sms_opt_out_line,
     )
     codes = LoginCodes(database, cache, hasher, messages, settings.codes)
     merger = Merger(database, directory, points, sessions)
@@ -66,6 +73,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         sessions=sessions,
         staff=Staff(database, sessions, settings.staff_session, login_throttle),
         events=EventFeed(database),
+        audit=AuditTrail(database),
     )
     background = [
         Periodic(
@@ -81,6 +89,15 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
             "deleting expired login counts failed; it runs again next time",
         ),
     ]
+    if sms_provider is not None and settings.sms_provider is not None:
+        background.append(
+            Periodic(
+                "sms-delivery-status",
+                settings.sms_provider.status_poll_interval,
+                sms_provider.poll_statuses,
+                "reading sms delivery statuses failed; it runs again next time",
+            )
+        )
     for work in background:
         work.start()
     return Service(

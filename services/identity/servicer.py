@@ -12,12 +12,13 @@ from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_messages
+from services.identity.audit import AuditTrail
 from services.identity.directory import Directory, Enrollment, MemberView
 from services.identity.events import EventFeed
 from services.identity.login import MemberLogin
 from services.identity.member_messages import MemberMessages
 from services.identity.merging import Merger
-from services.identity.models import ApiKey
+from services.identity.models import ApiKey, StaffAction, Store
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
 from services.identity.replies import SmsReplies
@@ -82,6 +83,25 @@ def api_key_message(key: ApiKey) -> pb.ApiKeyInfo:
     return info
 
 
+def store_message(store: Store) -> pb.Store:
+    message = pb.Store(id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at))
+    if store.closed_at is not None:
+        message.closed_at.CopyFrom(to_timestamp(store.closed_at))
+    return message
+
+
+def staff_action_message(action: StaffAction) -> pb.StaffAction:
+    return pb.StaffAction(
+        id=str(action.id),
+        at=to_timestamp(action.at),
+        actor=action.actor,
+        action=action.action,
+        member_id=str(action.member_id) if action.member_id else "",
+        subject=action.subject,
+        detail=action.detail,
+    )
+
+
 def staff_message(view: StaffView) -> pb.StaffMember:
     return pb.StaffMember(
         id=view.id,
@@ -121,6 +141,7 @@ class IdentityParts:
     sessions: Sessions
     staff: Staff
     events: EventFeed
+    audit: AuditTrail
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -163,12 +184,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.IdentifyMemberResponse(member=member_message(view))
 
     def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
-        store = self._parts.terminals.create_store(request.name)
-        return pb.CreateStoreResponse(
-            store=pb.Store(
-                id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
-            )
-        )
+        store = self._parts.terminals.create_store(request.name, request.actor)
+        return pb.CreateStoreResponse(store=store_message(store))
 
     def ReceiveSms(self, request: pb.ReceiveSmsRequest, context: grpc.ServicerContext):
         return pb.ReceiveSmsResponse(
@@ -176,7 +193,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def GetStores(self, request: pb.GetStoresRequest, context: grpc.ServicerContext):
-        found = self._parts.terminals.stores(list(request.store_ids))
+        found = self._parts.terminals.stores_of(list(request.store_ids))
         return pb.GetStoresResponse(
             stores=[
                 pb.Store(
@@ -187,7 +204,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
-        issued = self._parts.terminals.create_api_key(request.store_id)
+        issued = self._parts.terminals.create_api_key(request.store_id, request.actor)
         return pb.CreateApiKeyResponse(key_id=issued.key_id, api_key=issued.api_key)
 
     def AuthenticateApiKey(
@@ -204,12 +221,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ListApiKeysResponse(keys=[api_key_message(key) for key in keys])
 
     def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context: grpc.ServicerContext):
-        key = self._parts.terminals.revoke_api_key(request.store_id, request.key_id)
+        key = self._parts.terminals.revoke_api_key(request.store_id, request.key_id, request.actor)
         return pb.RevokeApiKeyResponse(key=api_key_message(key), key_hash=key.key_hash)
 
     def RotateApiKey(self, request: pb.RotateApiKeyRequest, context: grpc.ServicerContext):
         rotation = self._parts.terminals.rotate_api_key(
-            request.store_id, request.key_id, timedelta(seconds=request.grace_seconds)
+            request.store_id,
+            request.key_id,
+            timedelta(seconds=request.grace_seconds),
+            request.actor,
         )
         return pb.RotateApiKeyResponse(
             key_id=rotation.issued.key_id,
@@ -246,7 +266,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def CreateStaff(self, request: pb.CreateStaffRequest, context: grpc.ServicerContext):
-        view = self._parts.staff.create(request.email, request.password, request.role)
+        view = self._parts.staff.create(
+            request.email, request.password, request.role, request.actor
+        )
         return pb.CreateStaffResponse(staff=staff_message(view))
 
     def LoginStaff(self, request: pb.LoginStaffRequest, context: grpc.ServicerContext):
@@ -258,7 +280,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def SetStaffDisabled(self, request: pb.SetStaffDisabledRequest, context: grpc.ServicerContext):
-        view = self._parts.staff.set_disabled(request.staff_id, request.disabled)
+        view = self._parts.staff.set_disabled(request.staff_id, request.disabled, request.actor)
         return pb.SetStaffDisabledResponse(staff=staff_message(view))
 
     def UpdateProfile(self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext):
@@ -315,7 +337,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.EraseMemberResponse(erased_at=to_timestamp(erased_at))
 
     def ExportMember(self, request: pb.ExportMemberRequest, context: grpc.ServicerContext):
-        document = self._parts.privacy.export(request.member_id)
+        document = self._parts.privacy.export(request.member_id, request.actor)
         return pb.ExportMemberResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     def StartLogin(self, request: pb.StartLoginRequest, context: grpc.ServicerContext):
@@ -366,3 +388,40 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return common_pb2.ListEventsResponse(
             events=[event_message(e) for e in found], next_cursor=next_cursor
         )
+
+    def ListStores(self, request: pb.ListStoresRequest, context: grpc.ServicerContext):
+        stores = self._parts.terminals.stores()
+        return pb.ListStoresResponse(stores=[store_message(store) for store in stores])
+
+    def ListStaff(self, request: pb.ListStaffRequest, context: grpc.ServicerContext):
+        return pb.ListStaffResponse(
+            staff=[staff_message(view) for view in self._parts.staff.accounts()]
+        )
+
+    def RevealMember(self, request: pb.RevealMemberRequest, context: grpc.ServicerContext):
+        phone, email = self._parts.privacy.reveal(request.member_id, request.actor)
+        return pb.RevealMemberResponse(phone=phone, email=email)
+
+    def ListStaffActions(self, request: pb.ListStaffActionsRequest, context: grpc.ServicerContext):
+        actions = self._parts.audit.actions(request.member_id, request.limit or 50)
+        return pb.ListStaffActionsResponse(
+            actions=[staff_action_message(action) for action in actions]
+        )
+
+    def SearchMembers(self, request: pb.SearchMembersRequest, context: grpc.ServicerContext):
+        found = self._parts.directory.search_by_name(request.name_prefix, request.limit or 20)
+        return pb.SearchMembersResponse(members=[member_message(view) for view in found])
+
+    def ChangeStaff(self, request: pb.ChangeStaffRequest, context: grpc.ServicerContext):
+        view = self._parts.staff.change(
+            request.staff_id, request.actor, request.role, request.password, request.sign_out
+        )
+        return pb.ChangeStaffResponse(staff=staff_message(view))
+
+    def RenameStore(self, request: pb.RenameStoreRequest, context: grpc.ServicerContext):
+        store = self._parts.terminals.rename_store(request.store_id, request.name, request.actor)
+        return pb.RenameStoreResponse(store=store_message(store))
+
+    def CloseStore(self, request: pb.CloseStoreRequest, context: grpc.ServicerContext):
+        store, revoked = self._parts.terminals.close_store(request.store_id, request.actor)
+        return pb.CloseStoreResponse(store=store_message(store), revoked_key_hashes=revoked)

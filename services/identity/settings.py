@@ -36,6 +36,24 @@ class SenderSettings:
 
 
 @dataclass(frozen=True)
+class ProviderSmsSettings:
+    """The SMS provider's account (IDENTITY_SMS_SENDER=kavenegar)."""
+
+    api_key: str
+    sender_line: str
+    # The verify template the account defined for one-time codes (its %token is the code);
+    # empty: codes go out as plain texts from the sender line.
+    code_template: str = ""
+    base_url: str = "https://api.kavenegar.com"
+    timeout: float = 10.0
+    attempts: int = 3
+    # The pause before the second attempt; it doubles for each one after.
+    retry_pause: float = 1.0
+    # How often the delivery status of accepted texts is asked for (0: never).
+    status_poll_interval: float = 60.0
+
+
+@dataclass(frozen=True)
 class IdentitySettings:
     # Keys the hashes under which phones, e-mails and codes are found, and signs QR tokens.
     pii_key: str
@@ -56,6 +74,7 @@ class IdentitySettings:
     dev_outbox: Path = Path(".data/outbox")
     # The line every marketing SMS ends with: how to stop them, as Iranian operators require.
     sms_opt_out_line: str = OPT_OUT_LINE
+    sms_provider: ProviderSmsSettings | None = None
 
     @classmethod
     def from_env(cls, env: Env) -> IdentitySettings:
@@ -82,6 +101,7 @@ class IdentitySettings:
             senders={channel: _sender(env, channel) for channel in CHANNELS},
             dev_outbox=data_dir(env) / "outbox",
             sms_opt_out_line=env.str("IDENTITY_SMS_OPT_OUT_LINE", OPT_OUT_LINE),
+            sms_provider=_sms_provider(env),
         )
 
 
@@ -90,10 +110,35 @@ def _sender(env: Env, channel: str) -> SenderSettings:
     prefix = f"IDENTITY_{channel.upper()}"
     kind = env.str(f"{prefix}_SENDER", "dev")
     if kind not in SENDER_KINDS:
-        raise ConfigError(f"{prefix}_SENDER must be dev or webhook, not {kind!r}")
-    if kind == "dev":
-        return SenderSettings()
+        raise ConfigError(f"{prefix}_SENDER must be dev, webhook or kavenegar, not {kind!r}")
+    if kind == "kavenegar" and channel != "sms":
+        raise ConfigError(f"{prefix}_SENDER kavenegar sends texts only: use it for SMS")
+    if kind in ("dev", "kavenegar"):
+        return SenderSettings(kind)
     url = env.str(f"{prefix}_WEBHOOK_URL")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{prefix}_WEBHOOK_URL must be an http(s) URL")
     return SenderSettings(kind, url, env.float(f"{prefix}_WEBHOOK_TIMEOUT", 5.0))
+
+
+def _sms_provider(env: Env) -> ProviderSmsSettings | None:
+    """The Kavenegar account's settings, when IDENTITY_SMS_SENDER is kavenegar."""
+    if env.str("IDENTITY_SMS_SENDER", "dev") != "kavenegar":
+        return None
+    api_key = env.str("IDENTITY_SMS_API_KEY")
+    sender_line = env.str("IDENTITY_SMS_SENDER_LINE")
+    if not api_key or not sender_line:
+        raise ConfigError("IDENTITY_SMS_API_KEY and IDENTITY_SMS_SENDER_LINE are needed")
+    base_url = env.str("IDENTITY_SMS_API_URL", "https://api.kavenegar.com")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("IDENTITY_SMS_API_URL must be an http(s) URL")
+    return ProviderSmsSettings(
+        api_key=api_key,
+        sender_line=sender_line,
+        code_template=env.str("IDENTITY_SMS_CODE_TEMPLATE"),
+        base_url=base_url,
+        timeout=env.float("IDENTITY_SMS_API_TIMEOUT", 10.0),
+        attempts=env.int("IDENTITY_SMS_ATTEMPTS", 3, minimum=1),
+        retry_pause=env.float("IDENTITY_SMS_RETRY_PAUSE", 1.0),
+        status_poll_interval=env.float("IDENTITY_SMS_STATUS_POLL_INTERVAL", 60.0),
+    )

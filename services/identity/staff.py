@@ -18,13 +18,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
-from services.identity import repository
+from services.identity import audit, repository
 from services.identity.identifiers import normalize_email
 from services.identity.models import StaffAccount
 from services.identity.sessions import STAFF_ROLES, Sessions
 from services.identity.throttle import LoginThrottle
 from services.runtime.db import Database
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from services.runtime.staff_actions import (
+    STAFF_CREATE,
+    STAFF_DISABLE,
+    STAFF_ENABLE,
+    STAFF_PASSWORD,
+    STAFF_ROLE,
+    STAFF_SIGN_OUT,
+)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
@@ -72,7 +80,11 @@ class Staff:
         # Made once at start, so that the first unknown e-mail costs no more than any other.
         self._dummy_hash = self._hasher.hash(uuid.uuid4().hex)
 
-    def create(self, email: str, password: str, role: str) -> StaffView:
+    def accounts(self) -> list[StaffView]:
+        with self._db.read() as session:
+            return [_view(account) for account in repository.staff_accounts(session)]
+
+    def create(self, email: str, password: str, role: str, actor: str = "") -> StaffView:
         address = normalize_email(email)
         if role not in STAFF_ROLES:
             raise InvalidArgument(
@@ -91,6 +103,7 @@ class Staff:
                 account = StaffAccount(email=address, password_hash=password_hash, role=role)
                 session.add(account)
                 session.flush()
+                audit.record(session, actor, STAFF_CREATE, subject=str(account.id), detail=role)
                 return _view(account)
         except IntegrityError:
             raise AlreadyExists("a staff account has this e-mail", code="staff-exists") from None
@@ -116,20 +129,52 @@ class Staff:
         issued = self._sessions.issue("staff", account.id, account.role, self._session_ttl)
         return StaffLogin(issued.token, issued.expires_at, _view(account))
 
-    def set_disabled(self, staff_id: str, disabled: bool) -> StaffView:
+    def set_disabled(self, staff_id: str, disabled: bool, actor: str = "") -> StaffView:
         """Disables (and logs out everywhere) or enables an account."""
-        try:
-            parsed = uuid.UUID(staff_id)
-        except ValueError:
-            raise NotFound("no such staff account", code="staff-not-found") from None
+        parsed = _staff_id(staff_id)
         with self._db.write() as session:
             account = repository.staff_by_id(session, parsed)
             if account is None:
                 raise NotFound("no such staff account", code="staff-not-found")
+            if account.disabled != disabled:
+                action = STAFF_DISABLE if disabled else STAFF_ENABLE
+                audit.record(session, actor, action, subject=staff_id)
             account.disabled = disabled
             view = _view(account)
         if disabled:
             self._sessions.revoke_all("staff", parsed)
+        return view
+
+    def change(
+        self, staff_id: str, actor: str, role: str = "", password: str = "", sign_out: bool = False
+    ) -> StaffView:
+        """Gives the account a new role or password, or just ends its sessions: any change ends
+        every session of the account, so the next sign-in has the new role or password."""
+        if role and role not in STAFF_ROLES:
+            raise InvalidArgument(
+                f"role must be one of {', '.join(STAFF_ROLES)}", code="invalid-role"
+            )
+        if password and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidArgument(
+                f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+                code="weak-password",
+            )
+        password_hash = self._hasher.hash(password) if password else ""
+        parsed = _staff_id(staff_id)
+        with self._db.write() as session:
+            account = repository.staff_by_id(session, parsed)
+            if account is None:
+                raise NotFound("no such staff account", code="staff-not-found")
+            if role and role != account.role:
+                audit.record(session, actor, STAFF_ROLE, subject=staff_id, detail=role)
+                account.role = role
+            if password_hash:
+                audit.record(session, actor, STAFF_PASSWORD, subject=staff_id)
+                account.password_hash = password_hash
+            if sign_out and not (role or password_hash):
+                audit.record(session, actor, STAFF_SIGN_OUT, subject=staff_id)
+            view = _view(account)
+        self._sessions.revoke_all("staff", parsed)
         return view
 
     def _verify(self, password_hash: str | None, password: str) -> bool:
@@ -147,6 +192,13 @@ class Staff:
             account = repository.staff_by_id(session, staff_id)
             if account is not None:
                 account.password_hash = self._hasher.hash(password)
+
+
+def _staff_id(staff_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(staff_id)
+    except ValueError:
+        raise NotFound("no such staff account", code="staff-not-found") from None
 
 
 def _refused() -> Unauthenticated:

@@ -15,10 +15,18 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from services.identity import repository
+from services.identity import audit, repository
 from services.identity.models import ApiKey, Store
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from services.runtime.staff_actions import (
+    KEY_ISSUE,
+    KEY_REVOKE,
+    KEY_ROTATE,
+    STORE_CLOSE,
+    STORE_CREATE,
+    STORE_RENAME,
+)
 
 KEY_PREFIX = "lk_"
 MAX_GRACE = timedelta(days=30)
@@ -40,6 +48,13 @@ class Rotation:
     replaced: ApiKey
 
 
+def _store_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise InvalidArgument("store name must be 1 to 200 characters", code="invalid-name")
+    return name
+
+
 def _uuid(value: str, what: str, code: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -54,17 +69,20 @@ class Terminals:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def create_store(self, name: str) -> Store:
-        name = " ".join((name or "").split())
-        if not name or len(name) > 200:
-            raise InvalidArgument("store name must be 1 to 200 characters", code="invalid-name")
+    def stores(self) -> list[Store]:
+        with self._db.read() as session:
+            return repository.stores(session)
+
+    def create_store(self, name: str, actor: str = "") -> Store:
+        name = _store_name(name)
         with self._db.write() as session:
             store = Store(name=name)
             session.add(store)
             session.flush()
+            audit.record(session, actor, STORE_CREATE, subject=str(store.id), detail=name)
             return store
 
-    def stores(self, store_ids: list[str]) -> list[Store]:
+    def stores_of(self, store_ids: list[str]) -> list[Store]:
         """The stores of these ids that exist; an id that is not a store's is left out."""
         if len(store_ids) > MAX_STORES_ASKED:
             raise InvalidArgument(
@@ -79,12 +97,48 @@ class Terminals:
         with self._db.read() as session:
             return repository.stores_by_ids(session, parsed)
 
-    def create_api_key(self, store_id: str) -> IssuedKey:
+    def rename_store(self, store_id: str, name: str, actor: str) -> Store:
+        name = _store_name(name)
+        with self._db.write() as session:
+            store = self._store(session, store_id)
+            if store.name != name:
+                audit.record(session, actor, STORE_RENAME, subject=store_id, detail=name)
+                store.name = name
+            return store
+
+    def close_store(self, store_id: str, actor: str) -> tuple[Store, list[str]]:
+        """Closes the store (again: nothing more) and revokes its keys at once; the store and
+        the hashes of the keys revoked now (to forget them)."""
+        with self._db.write() as session:
+            store = self._store(session, store_id)
+            revoked: list[str] = []
+            if store.closed_at is None:
+                now = utcnow()
+                store.closed_at = now
+                for key in repository.api_keys_of_store(session, store.id):
+                    if key.revoked_at is None:
+                        key.revoked_at = now
+                        revoked.append(key.key_hash)
+                audit.record(session, actor, STORE_CLOSE, subject=store_id)
+            return store, revoked
+
+    def _store(self, session: Session, store_id: str) -> Store:
+        store = repository.store_by_id(session, _uuid(store_id, "store", "store-not-found"))
+        if store is None:
+            raise NotFound("store not found", code="store-not-found")
+        return store
+
+    def create_api_key(self, store_id: str, actor: str = "") -> IssuedKey:
         parsed = _uuid(store_id, "store", "store-not-found")
         with self._db.write() as session:
-            if repository.store_by_id(session, parsed) is None:
+            store = repository.store_by_id(session, parsed)
+            if store is None:
                 raise NotFound("store not found", code="store-not-found")
-            return self._issue(session, parsed)
+            if store.closed_at is not None:
+                raise FailedPrecondition("this store is closed", code="store-closed")
+            issued = self._issue(session, parsed)
+            audit.record(session, actor, KEY_ISSUE, subject=issued.key_id, detail=store_id)
+            return issued
 
     def list_api_keys(self, store_id: str) -> list[ApiKey]:
         parsed = _uuid(store_id, "store", "store-not-found")
@@ -93,14 +147,17 @@ class Terminals:
                 raise NotFound("store not found", code="store-not-found")
             return repository.api_keys_of_store(session, parsed)
 
-    def revoke_api_key(self, store_id: str, key_id: str) -> ApiKey:
+    def revoke_api_key(self, store_id: str, key_id: str, actor: str = "") -> ApiKey:
         with self._db.write() as session:
             key = self._store_key(session, store_id, key_id)
             if key.revoked_at is None:
                 key.revoked_at = utcnow()
+                audit.record(session, actor, KEY_REVOKE, subject=key_id, detail=store_id)
             return key
 
-    def rotate_api_key(self, store_id: str, key_id: str, grace: timedelta) -> Rotation:
+    def rotate_api_key(
+        self, store_id: str, key_id: str, grace: timedelta, actor: str = ""
+    ) -> Rotation:
         if not timedelta(0) <= grace <= MAX_GRACE:
             raise InvalidArgument("the grace period must be 0 to 30 days", code="invalid-grace")
         now = utcnow()
@@ -114,6 +171,9 @@ class Terminals:
             ends = now + grace
             old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
             issued = self._issue(session, old.store_id)
+            audit.record(
+                session, actor, KEY_ROTATE, subject=key_id, detail=f"{issued.key_id} {store_id}"
+            )
             return Rotation(issued=issued, replaced=old)
 
     def _store_key(self, session: Session, store_id: str, key_id: str) -> ApiKey:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import ADJUSTED, Book, member, program
+from services.points.ledger import ADJUSTED, MAX_MERGE_HOPS, Book, member, program
 from services.points.members import MemberOperations
 from services.points.models import Adjustment
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -32,7 +32,23 @@ class AdjustmentResult(JsonRecord):
     other_available: int
 
 
+MAX_LISTED = 500
+
+
 class Adjustments(MemberOperations):
+    def of_member(self, member_id: str, limit: int) -> list[Adjustment]:
+        """The member's adjustments, transfers and merges (and those of the duplicates merged
+        into them), newest first: the points side of the audit trail."""
+        parsed = parse_id(member_id, "member")
+        with self._db.read() as session:
+            for _hop in range(MAX_MERGE_HOPS):
+                survivor = repository.survivor_of(session, parsed)
+                if survivor is None:
+                    break
+                parsed = survivor
+            ids = [parsed, *repository.merged_into(session, parsed)]
+            return repository.adjustments_of(session, ids, min(max(limit, 1), MAX_LISTED))
+
     def adjust(
         self, operation_id: str, member_id: str, points: int, reason: str, actor: str
     ) -> AdjustmentResult:

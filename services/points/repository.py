@@ -663,6 +663,30 @@ def due_holds(session: Session, now: datetime, limit: int) -> list[tuple[str, uu
     ]
 
 
+def merged_into(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:
+    """The members whose points were merged into the survivor's."""
+    return list(
+        session.scalars(select(Balance.member_id).where(Balance.merged_into == survivor_id))
+    )
+
+
+def adjustments_of(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[Adjustment]:
+    """The adjustments, transfers and merges touching these members, newest first."""
+    return list(
+        session.scalars(
+            select(Adjustment)
+            .where(
+                or_(
+                    Adjustment.member_id.in_(member_ids),
+                    Adjustment.other_member_id.in_(member_ids),
+                )
+            )
+            .order_by(Adjustment.created_at.desc(), Adjustment.id)
+            .limit(limit)
+        )
+    )
+
+
 # The rewards catalog and its coupons.
 
 

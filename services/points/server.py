@@ -93,6 +93,7 @@ def build(config: ServiceConfig) -> Service:
             coupons=coupons,
             events=lambda cursor, limit: events.read(database, cursor, limit),
             currency=policy.currency,
+            policy=policy,
         )
     )
     for runner in runners:

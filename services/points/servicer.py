@@ -19,6 +19,7 @@ from services.points.catalog import Catalog
 from services.points.coupons import Coupons
 from services.points.jobs import Jobs
 from services.points.members import Members
+from services.points.policy import PointsPolicy
 from services.points.purchases import PurchaseInput, PurchaseItem, Purchases
 from services.points.redemptions import RedemptionResult, Redemptions
 from services.points.refunds import Refunds
@@ -82,6 +83,7 @@ class PointsParts:
     # A page of the outbox after a cursor (ListEvents).
     events: Callable[[str, int], tuple[list[Event], str]]
     currency: str
+    policy: PointsPolicy
 
 
 class PointsServicer(points_pb2_grpc.PointsServiceServicer):
@@ -240,6 +242,49 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 request.reason,
                 request.actor,
             )
+        )
+
+    def GetProgram(self, request: pb.GetProgramRequest, context: grpc.ServicerContext):
+        policy = self._parts.policy
+
+        def money(minor: int) -> common_pb2.Money:
+            return common_pb2.Money(amount_minor=minor, currency=policy.currency)
+
+        expiry = policy.expiry
+        return pb.GetProgramResponse(
+            earning=policy.label,
+            minimum_purchase=money(policy.minimum_minor),
+            pending_seconds=int(policy.pending.total_seconds()),
+            expiry=expiry.mode if expiry.mode == "never" else f"{expiry.mode}:{expiry.count}",
+            point_value=money(policy.point_value_minor),
+            tiers=[
+                pb.ProgramTier(
+                    name=tier.name,
+                    min_spend=money(tier.min_spend_minor),
+                    multiplier=str(tier.multiplier),
+                )
+                for tier in policy.ladder.tiers
+            ],
+            tier_window_days=policy.ladder.window.days,
+            hold_seconds=int(policy.hold_for.total_seconds()),
+        )
+
+    def ListAdjustments(self, request: pb.ListAdjustmentsRequest, context: grpc.ServicerContext):
+        found = self._parts.adjustments.of_member(request.member_id, request.limit or 50)
+        return pb.ListAdjustmentsResponse(
+            adjustments=[
+                pb.AdjustmentRecord(
+                    id=str(record.id),
+                    kind=record.kind,
+                    member_id=str(record.member_id),
+                    other_member_id=str(record.other_member_id or ""),
+                    points=record.points,
+                    reason=record.reason,
+                    actor=record.actor,
+                    created_at=to_timestamp(record.created_at),
+                )
+                for record in found
+            ]
         )
 
     def TransferPoints(self, request: pb.TransferPointsRequest, context: grpc.ServicerContext):

@@ -14,6 +14,7 @@ DEFAULT_ADDRS = {
     "identity": "127.0.0.1:50051",
     "points": "127.0.0.1:50052",
     "campaigns": "127.0.0.1:50053",
+    "webhooks": "127.0.0.1:50054",
 }
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 

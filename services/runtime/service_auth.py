@@ -39,6 +39,8 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         "campaigns": frozenset({"SendMessage", "ListEvents"}),
         # Points learns members from its events, and asks about one it has not seen yet.
         "points": frozenset({"GetMember", "ListEvents"}),
+        # Webhooks delivers its events to other systems.
+        "webhooks": frozenset({"ListEvents"}),
     },
     "points": {
         GATEWAY: None,
@@ -46,11 +48,15 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
         # campaign issues its coupons.
         "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon"}),
+        "webhooks": frozenset({"ListEvents"}),
     },
     "campaigns": {
         GATEWAY: None,
         # A purchase's bonus; who may see a reward shown to segments or stages.
         "points": frozenset({"EvaluatePurchase", "MatchAudiences"}),
+    },
+    "webhooks": {
+        GATEWAY: None,
     },
 }
 # Every valid caller may use reflection: it shows only the published protos.

@@ -43,6 +43,7 @@ SERVICE_NAMES = {
     "identity": "loyalty.identity.v1.IdentityService",
     "points": "loyalty.points.v1.PointsService",
     "campaigns": "loyalty.campaigns.v1.CampaignsService",
+    "webhooks": "loyalty.webhooks.v1.WebhooksService",
 }
 
 
@@ -241,7 +242,7 @@ def test_sigterm_lets_in_flight_calls_finish_and_exits_zero(tmp_path: Path) -> N
         codes = suite.stop()
 
     assert exit_code == 0
-    assert codes == {"gateway": 0, "identity": 0, "points": 0, "campaigns": 0}
+    assert codes == {"gateway": 0, "identity": 0, "points": 0, "campaigns": 0, "webhooks": 0}
     with sqlite3.connect(tmp_path / "data" / "points.db") as db:
         stored = {row[0] for row in db.execute("SELECT transaction_id FROM purchases")}
     completed = {tid for tid, code in results if code == grpc.StatusCode.OK}

@@ -229,3 +229,22 @@ def test_six_tills_of_two_stores_use_one_coupon_at_once(
     assert answer.json()["discount"] == "50000.00"
     retry = stores[n % 2].api.post(f"/v1/coupons/{code}/redemptions", body)
     assert (retry.status_code, retry.json()) == (201, answer.json())
+
+
+def test_a_reward_shown_to_a_segment_is_seen_and_redeemed_by_its_members_only(
+    suite: Suite, shop: Pos
+) -> None:
+    marketer = staff_login(suite, "marketer")
+    inside, me_inside = member_with_points(shop, 100)
+    _outside, me_outside = member_with_points(shop, 100)
+    segment = marketer.post(
+        "/v1/marketing/segments", {"name": "vip list", "member_ids": [inside["id"]]}
+    )
+    assert segment.status_code == 201, segment.text
+    reward = new_reward(marketer, visibility={"segment_ids": [segment.json()["id"]]})
+    assert reward["id"] in {r["id"] for r in me_inside.get("/v1/me/rewards").json()["items"]}
+    assert reward["id"] not in {r["id"] for r in me_outside.get("/v1/me/rewards").json()["items"]}
+    hidden = me_outside.post(f"/v1/me/rewards/{reward['id']}/redemptions", {"request_id": "r"})
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "reward-not-found")
+    seen = me_inside.post(f"/v1/me/rewards/{reward['id']}/redemptions", {"request_id": "r"})
+    assert seen.status_code == 201, seen.text

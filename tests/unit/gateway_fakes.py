@@ -1,4 +1,4 @@
-"""Stand-ins for the gateway's clients of the three services, in memory: what the fast tests
+"""Stand-ins for the gateway's clients of the services, in memory: what the fast tests
 pass to `create_app(config, clients)` to drive the gateway through Flask's test client."""
 
 from __future__ import annotations
@@ -278,6 +278,11 @@ class FakeCampaigns:
         return self._json(campaign_id)
 
 
+class FakeWebhooks:
+    def health(self) -> str:
+        return "SERVING"
+
+
 def fake_clients() -> Clients:
     identity = FakeIdentity()
     return Clients(
@@ -285,4 +290,5 @@ def fake_clients() -> Clients:
         points=FakePoints(identity),  # type: ignore[arg-type]
         campaigns=FakeCampaigns(),  # type: ignore[arg-type]
         rewards=None,  # type: ignore[arg-type]
+        webhooks=FakeWebhooks(),  # type: ignore[arg-type]
     )

@@ -265,6 +265,7 @@ def test_readiness_reports_each_service(web: FlaskClient) -> None:
         "identity": "SERVING",
         "points": "SERVING",
         "campaigns": "SERVING",
+        "webhooks": "SERVING",
     }
 
 

@@ -3,3 +3,4 @@
 CREATE DATABASE identity;
 CREATE DATABASE points;
 CREATE DATABASE campaigns;
+CREATE DATABASE webhooks;

@@ -1,0 +1,4 @@
+from services.runtime.migrations import run
+from services.webhooks.models import Base
+
+run(Base.metadata)
