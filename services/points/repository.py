@@ -996,24 +996,28 @@ def coupon_allocations(
     return [(allocation, lot) for allocation, lot in rows]
 
 
-def add_partner_codes(session: Session, reward_id: uuid.UUID, codes: list[str]) -> set[str]:
-    """Adds the codes not in the pool yet; returns those that were."""
+def add_partner_codes(session: Session, reward_id: uuid.UUID, codes: dict[str, str]) -> set[str]:
+    """Adds the codes (by key, as written) whose key is not in the pool yet; returns the keys
+    that were."""
+    keys = list(codes)
     existing = set()
-    for start in range(0, len(codes), 1000):
-        chunk = codes[start : start + 1000]
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
         existing.update(
             session.scalars(
-                select(PartnerCode.code).where(
-                    PartnerCode.reward_id == reward_id, PartnerCode.code.in_(chunk)
+                select(PartnerCode.code_key).where(
+                    PartnerCode.reward_id == reward_id, PartnerCode.code_key.in_(chunk)
                 )
             )
         )
-    new = [code for code in codes if code not in existing]
+    now = utcnow()
+    new = [
+        {"reward_id": reward_id, "code": code, "code_key": key, "added_at": now}
+        for key, code in codes.items()
+        if key not in existing
+    ]
     if new:
-        session.execute(
-            insert(PartnerCode),
-            [{"reward_id": reward_id, "code": code, "added_at": utcnow()} for code in new],
-        )
+        session.execute(insert(PartnerCode), new)
     return existing
 
 
