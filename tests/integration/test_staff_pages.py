@@ -220,7 +220,8 @@ def test_the_member_page_shows_stage_feedback_coupons_and_referral(
     page = agent.get(desk).text
     stage = page.split('id="stage">')[1].split("</td>")[0]
     assert stage.startswith("Dissatisfied")
-    assert "Potential → Customer" in page or "Customer → Dissatisfied" in page
+    history = page.split('id="stage-history">')[1].split("</ul>")[0]
+    assert history.count("→ Dissatisfied") == 1
     assert page.split('id="purchase-count">')[1].startswith("1<")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and SCRIPT not in page
     assert code in page and reward["name"] in page
