@@ -145,6 +145,40 @@ def audit():
     return {"items": clients().identity.staff_actions("", 200)}
 
 
+INBOUND_SMS = {
+    "type": "object",
+    "required": ["from", "text"],
+    "properties": {
+        "from": {"type": "string", "minLength": 1, "maxLength": 32, "description": "The sender"},
+        "text": {"type": "string", "maxLength": 1000},
+    },
+}
+INBOUND_SMS_OUTCOME = {
+    "type": "object",
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["opted-out", "not-an-opt-out", "unknown-sender"]}
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/sms/inbound",
+    "POST",
+    summary="An SMS a member sent the club: an opt-out («لغو۱۱», stop) withdraws SMS consent",
+    tag="admin",
+    auth="admin",
+    request_schema=INBOUND_SMS,
+    example={"from": "+989121234567", "text": "لغو۱۱"},
+    responses={
+        200: ("What the reply did; sending it again does nothing more", INBOUND_SMS_OUTCOME)
+    },
+)
+def inbound_sms(body: dict):
+    return {"outcome": clients().identity.receive_sms(body["from"], body["text"])}
+
+
 JOBS = {
     "type": "object",
     "properties": {

@@ -173,6 +173,22 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         )
         return pb.SubmitFeedbackResponse(stage=stage)
 
+    def ListFeedback(self, request: pb.ListFeedbackRequest, context: grpc.ServicerContext):
+        found = self._parts.feedback.recent(request.limit, request.member_id)
+        return pb.ListFeedbackResponse(
+            items=[
+                pb.FeedbackItem(
+                    feedback_id=item.feedback_id,
+                    member_id=item.member_id,
+                    first_name=item.first_name,
+                    rating=item.rating,
+                    comment=item.comment,
+                    created_at=to_timestamp(item.created_at),
+                )
+                for item in found
+            ]
+        )
+
     def OpenCase(self, request: pb.OpenCaseRequest, context: grpc.ServicerContext):
         opened = self._parts.cases.open(
             request.case_id,
@@ -324,6 +340,30 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             days=[
                 pb.StageDay(day=d.day.isoformat(), stage=d.stage, entered=d.entered)
                 for d in overview.days
+            ],
+        )
+
+    def GetClubFigures(self, request: pb.GetClubFiguresRequest, context: grpc.ServicerContext):
+        if not request.HasField("first_week_starts_at"):
+            raise InvalidArgument("first_week_starts_at is required", code="invalid-period")
+        figures = self._parts.reports.club(
+            from_timestamp(request.first_week_starts_at), request.weeks
+        )
+        return pb.GetClubFiguresResponse(
+            members=figures.members,
+            active_30_days=figures.active_30_days,
+            active_90_days=figures.active_90_days,
+            buyers=figures.buyers,
+            repeat_buyers=figures.repeat_buyers,
+            visits=figures.visits,
+            spend=common_pb2.Money(amount_minor=figures.spend_minor, currency=self._parts.currency),
+            weeks=[
+                pb.ClubWeek(
+                    starts_at=to_timestamp(week.starts_at),
+                    new_members=week.new_members,
+                    entered=week.entered,
+                )
+                for week in figures.weeks
             ],
         )
 

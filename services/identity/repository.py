@@ -236,6 +236,10 @@ def store_by_id(session: Session, store_id: uuid.UUID) -> Store | None:
     return session.get(Store, store_id)
 
 
+def stores_by_ids(session: Session, store_ids: Sequence[uuid.UUID]) -> list[Store]:
+    return list(session.scalars(select(Store).where(Store.id.in_(store_ids))))
+
+
 def active_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(
         select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))

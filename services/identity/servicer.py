@@ -23,6 +23,7 @@ from services.identity.models import ApiKey, StaffAction, Store
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
 from services.identity.referrals import ReferralCodes
+from services.identity.replies import SmsReplies
 from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -137,6 +138,7 @@ class IdentityParts:
     referral_codes: ReferralCodes
     terminals: Terminals
     profiles: Profiles
+    replies: SmsReplies
     merger: Merger
     privacy: Privacy
     login: MemberLogin
@@ -227,6 +229,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
         store = self._parts.terminals.create_store(request.name, request.actor)
         return pb.CreateStoreResponse(store=store_message(store))
+
+    def ReceiveSms(self, request: pb.ReceiveSmsRequest, context: grpc.ServicerContext):
+        return pb.ReceiveSmsResponse(
+            outcome=self._parts.replies.receive(request.from_phone, request.text)
+        )
+
+    def GetStores(self, request: pb.GetStoresRequest, context: grpc.ServicerContext):
+        found = self._parts.terminals.stores_of(list(request.store_ids))
+        return pb.GetStoresResponse(
+            stores=[
+                pb.Store(
+                    id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
+                )
+                for store in found
+            ]
+        )
 
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
         issued = self._parts.terminals.create_api_key(request.store_id, request.actor)
@@ -366,7 +384,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ExportMemberResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     def StartLogin(self, request: pb.StartLoginRequest, context: grpc.ServicerContext):
-        ttl = self._parts.login.start(request.phone, request.client_address)
+        ttl = self._parts.login.start(request.phone, request.client_address, request.language)
         return pb.StartLoginResponse(expires_in_seconds=ttl)
 
     def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):
