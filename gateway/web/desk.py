@@ -123,12 +123,23 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
     # The export's merges and messages only: its profile, in full, is not shown.
     document = c.identity.export(survivor)
     erased = document["member"].get("erased_at") is not None
+    activity = c.points.activity(survivor, LEDGER_LINES, "")["items"]
+    stores = c.identity.store_names({line["store_id"] for line in activity if line["store_id"]})
+    # A ledger posting names its till transaction, whose store the activity line knows.
+    till_stores = {
+        line["reference"]: stores.get(line["store_id"], "")
+        for line in activity
+        if line["reference"] and line["store_id"]
+    }
     return staff_page(
         "desk_member.html",
         status,
         member=member,
         points=c.points.balance(survivor),
         ledger=c.points.ledger(survivor, LEDGER_LINES, "")["items"],
+        activity=activity,
+        stores=stores,
+        till_stores=till_stores,
         merges=document["merges"],
         messages=document["messages"],
         trail=with_names(audit_trail(c, survivor)),

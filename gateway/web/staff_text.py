@@ -67,6 +67,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "desk.messages": {"en": "Messages sent", "fa": "پیام‌های فرستاده‌شده"},
     "desk.audit": {"en": "What staff did", "fa": "اقدامات کارکنان"},
     "desk.who": {"en": "Who", "fa": "چه کسی"},
+    "desk.store": {"en": "Store", "fa": "فروشگاه"},
+    "desk.activity": {
+        "en": "Purchases, redemptions and refunds",
+        "fa": "خریدها، پرداخت‌ها با امتیاز و مرجوعی‌ها",
+    },
+    "desk.amount": {"en": "Amount", "fa": "مبلغ"},
+    "desk.reference": {"en": "Till reference", "fa": "شماره تراکنش"},
     "desk.lifecycle": {"en": "Lifecycle and feedback", "fa": "چرخه عمر و بازخورد"},
     "desk.stage": {"en": "Lifecycle stage", "fa": "مرحله چرخه عمر"},
     "desk.since": {"en": "since {day}", "fa": "از {day}"},

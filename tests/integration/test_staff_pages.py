@@ -199,13 +199,16 @@ def test_a_script_for_a_name_is_shown_as_text(
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url
 
 
-def test_the_member_page_shows_stage_feedback_coupons_and_referral(
+def test_the_member_page_shows_stores_stage_feedback_coupons_and_referral(
     sqlite_suite: Suite, agent: StaffBrowser, pos: Pos
 ) -> None:
     marketer = staff_login(sqlite_suite, "marketer")
     phone = new_phone()
     member = pos.enrol(phone=phone, first_name="Sara")
-    assert pos.purchase(member["id"], amount="3000000").status_code == 201
+    sale = f"T-{uuid.uuid4().hex[:10]}"
+    assert pos.purchase(member["id"], sale, amount="3000000").status_code == 201
+    refund = {"refund_id": f"RF-{sale}", "amount": "1000000"}
+    assert pos.api.post(f"/v1/purchases/{sale}/refunds", refund).status_code == 201
     me = Api(sqlite_suite.gateway_url, log_in(sqlite_suite, phone))
     feedback = {"feedback_id": f"f-{uuid.uuid4().hex}", "rating": 1, "comment": SCRIPT}
     assert me.post("/v1/me/feedback", feedback).status_code == 201
@@ -226,8 +229,14 @@ def test_the_member_page_shows_stage_feedback_coupons_and_referral(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and SCRIPT not in page
     assert code in page and reward["name"] in page
     assert referral in page
+    ledger = page.split('id="ledger"')[1].split("</section>")[0]
+    assert f'<td class="store"><bdi>{pos.store_name}</bdi></td><td><bdi dir="ltr">{sale}<' in ledger
+    activity = page.split('id="activity"')[1].split("</section>")[0]
+    for kind in ("purchase", "refund"):
+        row = activity.split(f'<tr class="line {kind}">')[1].split("</tr>")[0]
+        assert pos.store_name in row and sale in row, kind
     assert agent.post(f"{desk}/coupons/{code}/cancellation", reason=" ").status_code == 200
-    assert pos.balance(member["id"])["available"] == 200
+    assert pos.balance(member["id"])["available"] == 100
     cancelled = agent.post(f"{desk}/coupons/{code}/cancellation", reason="Wrong reward")
     assert "Coupon cancelled" in cancelled.text
     support = staff_login(sqlite_suite, "support")
@@ -235,7 +244,7 @@ def test_the_member_page_shows_stage_feedback_coupons_and_referral(
     assert coupon["status"] == "cancelled"
     again = agent.post(f"{desk}/coupons/{code}/cancellation", reason="Wrong reward")
     assert "Coupon cancelled" in again.text
-    assert (coupon["points_spent"], pos.balance(member["id"])["available"]) == (100, 300)
+    assert (coupon["points_spent"], pos.balance(member["id"])["available"]) == (100, 200)
 
 
 def test_support_records_lists_and_resolves_cases_over_the_api(
