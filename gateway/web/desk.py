@@ -143,8 +143,9 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
         merges=document["merges"],
         messages=document["messages"],
         trail=with_names(audit_trail(c, survivor)),
-        coupons=c.rewards.coupons(survivor),
-        # An erased member has no code to give: asking would hand them one.
+        # Points refuses an erased member's coupons; asking identity for an erased member's
+        # referral code would hand them one.
+        coupons=[] if erased else c.rewards.coupons(survivor),
         referral=None if erased else member_referral(c, survivor),
         profile=c.campaigns.member_profile(survivor),
         cases=c.campaigns.cases(member_id=survivor),

@@ -385,6 +385,8 @@ def test_the_desk_and_the_admin_console_speak_persian(
     assert 'dir="rtl"' in page.text
     assert "اصلاح امتیاز" in page.text
     assert '<td id="available">۱٬۲۵۰</td>' in page.text
+    for heading in ("چرخه عمر و بازخورد", "خریدها، پرداخت‌ها با امتیاز و مرجوعی‌ها", "کوپن‌ها"):
+        assert f"<h2>{heading}</h2>" in page.text, heading
     # A card number is a code: its digits stay as they are.
     assert member["card_number"] in page.text
     assert "کلیدهای صندوق" in admin.get(f"/admin/stores/{pos.store_id}").text
