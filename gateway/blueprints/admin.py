@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
-from gateway.csv_export import csv_response
+from gateway.csv_export import CSV_FILE, csv_response
 from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
@@ -409,7 +409,6 @@ def _period() -> tuple[str, str]:
     return first, request.args.get("to") or today.isoformat()
 
 
-CSV_FILE = {"type": "string", "description": "A CSV file, UTF-8 with a byte order mark"}
 LEDGER_COLUMNS = (
     "posted_at",
     "posting_id",

@@ -233,6 +233,12 @@ class CampaignsClient(Service):
         request = pb.PreviewSegmentRequest(segment_id=segment_id)
         return preview_json(call(self._stub.PreviewSegment, request, timeout=30))
 
+    def segment_members(self, segment_id: str, after_member_id: str, limit: int) -> list[str]:
+        request = pb.ListSegmentMembersRequest(
+            segment_id=segment_id, after_member_id=after_member_id, limit=limit
+        )
+        return list(call(self._stub.ListSegmentMembers, request, timeout=30).member_ids)
+
     # Campaigns
 
     def create_campaign(self, definition: dict) -> dict:

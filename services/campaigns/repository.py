@@ -193,6 +193,17 @@ def sample_members(session: Session, condition: ColumnElement[bool], limit: int)
     return list(session.execute(select(c.stage, c.tier).where(live(condition)).limit(limit)))
 
 
+def member_ids_page(
+    session: Session, condition: ColumnElement[bool], after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Up to `limit` live members meeting the condition, in the order of their ids, after one."""
+    c = MEMBERS.c
+    query = select(c.member_id).where(live(condition))
+    if after is not None:
+        query = query.where(c.member_id > after)
+    return list(session.scalars(query.order_by(c.member_id).limit(limit)))
+
+
 def member_ids(session: Session, condition: ColumnElement[bool]) -> list[uuid.UUID]:
     return list(session.scalars(select(MEMBERS.c.member_id).where(condition)))
 

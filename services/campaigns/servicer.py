@@ -249,6 +249,14 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             fewer_than=preview.fewer_than or 0,
         )
 
+    def ListSegmentMembers(
+        self, request: pb.ListSegmentMembersRequest, context: grpc.ServicerContext
+    ):
+        ids = self._parts.segments.members(
+            request.segment_id, request.after_member_id, request.limit
+        )
+        return pb.ListSegmentMembersResponse(member_ids=[str(i) for i in ids])
+
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):
         view = self._parts.campaigns.create(_json(request.definition_json, "definition_json"))
         return pb.CreateCampaignResponse(campaign=_campaign(view))
