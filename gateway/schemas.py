@@ -557,10 +557,16 @@ REWARD_FIELDS = {
     "name_fa": {"type": "string", "maxLength": 200},
     "description_fa": {"type": "string", "maxLength": 2000},
     "points_cost": {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
-    "stock": {"type": ["integer", "null"], "minimum": 0, "description": "null: unlimited"},
+    "stock": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "maximum": MAX_POINTS,
+        "description": "null: unlimited",
+    },
     "per_member_limit": {
         "type": ["integer", "null"],
         "minimum": 0,
+        "maximum": 1_000_000,
         "description": "Redemptions per member; null or 0: no limit",
     },
     "valid_days": {
