@@ -111,6 +111,7 @@ def show() -> Response:
         points = clients().points.balance(member_id)
         history = clients().points.ledger(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
+        missions = member_missions(member_id)
         referral = member_referral(clients(), member_id)
     except Problem as problem:
         if problem.status != 422 or not cursor:
@@ -128,10 +129,26 @@ def show() -> Response:
         birth_date=shown_birth_date(member["birth_date"] or ""),
         email_pending=unseal(session.get("portal_email", "")),
         offers=offers,
+        missions=missions,
         referral=referral,
         referral_sms=sms_invitation(referral),
         feedback_id=f"web-{uuid.uuid4().hex}",
     )
+
+
+def member_missions(member_id: str) -> list[dict]:
+    """The member's missions with the share done (0-100, in steps of 5 for the bar); none when
+    campaigns cannot answer, so the rest of the page still shows."""
+    try:
+        found = clients().campaigns.missions(member_id)
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return []
+    for mission in found:
+        mission["percent"] = min(mission["progress"] * 100 // max(mission["target"], 1), 100)
+        mission["bar"] = mission["percent"] // 5 * 5
+    return found
 
 
 @bp.post(f"{HOME}/code")
