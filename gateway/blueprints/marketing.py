@@ -136,6 +136,36 @@ CAMPAIGN_REQUEST = {
                 "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
             },
         },
+        "goal": {
+            "type": "object",
+            "description": (
+                f"{', '.join(kinds_giving('goal'))}: what a member must do within each period;"
+                " a spend target is an amount, a profile_complete target is 1"
+            ),
+            "required": ["metric", "target"],
+            "properties": {
+                "metric": {
+                    "type": "string",
+                    "description": (
+                        "purchases, spend, category_purchases, feedback, referrals or"
+                        " profile_complete"
+                    ),
+                },
+                "target": {"type": ["integer", "string"]},
+                "category": {"type": "string", "description": "For category_purchases"},
+            },
+        },
+        "period": {
+            "type": "string",
+            "description": (
+                f"{', '.join(kinds_giving('period'))}: once, week or month (weeks start on"
+                " Monday, in the schedule's time zone)"
+            ),
+        },
+        "reward_points": {
+            "type": "integer",
+            "description": f"{', '.join(kinds_giving('reward_points'))}: paid once per period",
+        },
         "targeting": {
             "type": "object",
             "description": "everyone: true, or segments, stages, tiers, stores (all must match)",
@@ -240,6 +270,12 @@ REPORT = {
         "budget_points": {"type": ["integer", "null"]},
         "coupons_issued": {"type": "integer", "description": "A coupon campaign's coupons"},
         "coupons_used": {"type": "integer", "description": "Of those, used at a till"},
+        "missions_started": {"type": "integer", "description": "A mission's members with progress"},
+        "missions_completed": {
+            "type": "integer",
+            "description": "Members who completed a mission's period",
+        },
+        "mission_points_paid": {"type": "integer", "description": "Points paid for completions"},
         "currency": {"type": "string"},
         "window": {"type": "object"},
         "target": GROUP,

@@ -424,6 +424,49 @@ def my_offers():
     return {"offers": clients().campaigns.offers(g.caller.member_id)}
 
 
+MISSION = {
+    "type": "object",
+    "required": ["id", "name", "target", "progress", "completed", "period_ends_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "target": {
+            "type": "integer",
+            "description": "The goal: a count, or for a spend goal an amount in minor units",
+        },
+        "progress": {"type": "integer", "description": "In this period, at most the target"},
+        "completed": {"type": "boolean", "description": "Reached (and paid) in this period"},
+        "period_ends_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When this week's or month's progress starts again; null for once",
+        },
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/me/missions",
+    "GET",
+    summary="The missions the member is in, with progress in the current period",
+    tag="me",
+    auth="member",
+    responses={
+        200: (
+            "The missions",
+            {
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {"type": "array", "items": MISSION}},
+            },
+        )
+    },
+)
+def my_missions():
+    return {"items": clients().campaigns.missions(g.caller.member_id)}
+
+
 @operation(
     bp,
     "/v1/me/feedback",

@@ -138,6 +138,23 @@ class CampaignsClient(Service):
             return []
         return [offer_json(offer) for offer in response.offers]
 
+    def missions(self, member_id: str) -> list[dict]:
+        """The active missions the member is in, with progress in the current period."""
+        response = call(
+            self._stub.ListMemberMissions, pb.ListMemberMissionsRequest(member_id=member_id)
+        )
+        return [
+            {
+                "id": item.id,
+                "name": item.name,
+                "target": item.target,
+                "progress": item.progress,
+                "completed": item.completed,
+                "period_ends_at": iso_time(item.period_ends_at),
+            }
+            for item in response.items
+        ]
+
     def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str) -> str:
         """The member's rating (1-5) and comment, counted once per feedback id."""
         call(
@@ -284,6 +301,9 @@ class CampaignsClient(Service):
             "budget_points": report.budget_points or None,
             "coupons_issued": report.coupons_issued,
             "coupons_used": report.coupons_used,
+            "missions_started": report.missions_started,
+            "missions_completed": report.missions_completed,
+            "mission_points_paid": report.mission_points_paid,
             "currency": code,
             "window": {"from": iso_time(report.window_start), "to": iso_time(report.window_end)},
             "target": _group(report.target, code),

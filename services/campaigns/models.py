@@ -278,3 +278,46 @@ class CouponGrant(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MissionFact(Base):
+    """One thing a member did that counts towards a mission in a period, keyed by what it was
+    (a purchase's store and transaction, a feedback id, a friend): applying it again, or
+    rebuilding the member view, adds nothing."""
+
+    __tablename__ = "mission_facts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id", "source"),
+        Index("ix_mission_facts_period", "campaign_id", "member_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # "once", "2026-W49" or "2026-12".
+    period: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(200))
+    # 1, or a purchase's amount in minor units for a spend goal.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MissionReward(Base):
+    """A mission a member completed in a period: paid by points once, its id the operation id
+    points de-duplicates on."""
+
+    __tablename__ = "mission_rewards"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id", "period"),
+        Index("ix_mission_rewards_due", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    period: Mapped[str] = mapped_column(String(10))
+    points: Mapped[int] = mapped_column(BigInteger)
+    # pending, paid, or failed-<reason> when points refused it for good.
+    status: Mapped[str] = mapped_column(String(40), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,4 +1,5 @@
-"""The call campaigns makes to points for a coupon campaign: issue one member's coupon."""
+"""The calls campaigns makes to points: issue one member's coupon for a coupon campaign, and
+credit a completed mission's points."""
 
 from __future__ import annotations
 
@@ -50,11 +51,39 @@ class PointsCoupons:
         try:
             response = self._stub.IssueCoupon(request)
         except grpc.RpcError as error:
-            if worth_retrying(error):
-                raise Unavailable(f"points: {error.code().name}") from None
-            # Refused for good (an unknown or erased member): recorded, not tried again.
-            return Issued("failed-" + error.code().name.lower().replace("_", "-"))
+            return Issued(_refused(error))
         return Issued("issued", response.coupon.id)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _refused(error: grpc.RpcError) -> str:
+    """A refusal for good (an unknown or erased member) as a status to record; Unavailable
+    when points may answer another time."""
+    if worth_retrying(error):
+        raise Unavailable(f"points: {error.code().name}") from None
+    return "failed-" + error.code().name.lower().replace("_", "-")
+
+
+class PointsMissionRewards:
+    def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
+        self._channel = open_channel(addr, credentials, 10.0)
+        self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
+
+    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
+        request = points_pb2.AdjustPointsRequest(
+            operation_id=operation_id,
+            member_id=member_id,
+            points=points,
+            reason=reason,
+            actor="campaigns",
+        )
+        try:
+            self._stub.AdjustPoints(request)
+        except grpc.RpcError as error:
+            return _refused(error)
+        return "paid"
 
     def close(self) -> None:
         self._channel.close()

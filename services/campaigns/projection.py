@@ -237,10 +237,10 @@ def _members_and_purchases(page: Parsed) -> tuple[set[uuid.UUID], set[PurchaseKe
     return members, purchases
 
 
-def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> None:
+def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> Parsed:
     """Applies a page of one feed's events in the caller's transaction (which moves the feed's
     cursor): each payload is read once as its message, the page's members are read in one
-    statement and written back in a few."""
+    statement and written back in a few. Returns the page with its payloads read."""
     page = [(event, event_types.parse(event.type, event.payload)) for event in events]
     rows = PageRows(session)
     rows.load(*_members_and_purchases(page))
@@ -251,6 +251,7 @@ def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: dat
             touched.add(member_id)
     rows.flush()
     refresh_stages(session, rules, now, touched)
+    return page
 
 
 def reset(session: Session) -> None:

@@ -45,6 +45,8 @@ from services.campaigns.models import (
     MemberAwards,
     MemberPurchase,
     Message,
+    MissionFact,
+    MissionReward,
     Segment,
     SegmentMember,
     StageChange,
@@ -637,6 +639,141 @@ def coupon_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
         )
     ).one()
     return int(issued), int(used)
+
+
+# Missions
+
+
+def launched_missions(session: Session) -> list[Campaign]:
+    """Launched mission campaigns (whether active now follows from their schedules)."""
+    return list(
+        session.scalars(
+            select(Campaign).where(Campaign.state == "launched", Campaign.kind == "mission")
+        )
+    )
+
+
+def in_group(session: Session, member_id: uuid.UUID, condition: ColumnElement[bool]) -> bool:
+    """Whether the member's row matches the condition."""
+    found = session.execute(
+        select(MEMBERS.c.member_id).where(MEMBERS.c.member_id == member_id, condition)
+    ).first()
+    return found is not None
+
+
+def add_mission_fact(
+    session: Session,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    period: str,
+    source: str,
+    amount: int,
+    now: datetime,
+) -> bool:
+    """Records what counts towards a mission; False when that source counted already."""
+    added = session.execute(
+        _insert(session)(MissionFact)
+        .values(
+            campaign_id=campaign_id,
+            member_id=member_id,
+            period=period,
+            source=source,
+            amount=amount,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "member_id", "source"])
+        .returning(MissionFact.id)
+    ).first()
+    return added is not None
+
+
+def mission_progress(
+    session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
+) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(MissionFact.amount), 0)).where(
+                MissionFact.campaign_id == campaign_id,
+                MissionFact.member_id == member_id,
+                MissionFact.period == period,
+            )
+        )
+    )
+
+
+def add_mission_reward(
+    session: Session,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    period: str,
+    points: int,
+    now: datetime,
+) -> None:
+    """A completion to pay, once per mission, member and period."""
+    session.execute(
+        _insert(session)(MissionReward)
+        .values(
+            id=f"mission:{campaign_id}:{member_id}:{period}",
+            campaign_id=campaign_id,
+            member_id=member_id,
+            period=period,
+            points=points,
+            status="pending",
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "member_id", "period"])
+    )
+
+
+def mission_completed(
+    session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
+) -> bool:
+    found = session.execute(
+        select(MissionReward.id).where(
+            MissionReward.campaign_id == campaign_id,
+            MissionReward.member_id == member_id,
+            MissionReward.period == period,
+        )
+    ).first()
+    return found is not None
+
+
+def due_mission_rewards(session: Session, limit: int) -> list[MissionReward]:
+    """Completions not paid yet, oldest first."""
+    return list(
+        session.scalars(
+            select(MissionReward)
+            .where(MissionReward.status == "pending")
+            .order_by(MissionReward.created_at, MissionReward.id)
+            .limit(limit)
+        )
+    )
+
+
+def record_mission_reward(session: Session, reward_id: str, status: str, now: datetime) -> None:
+    session.execute(
+        update(MissionReward)
+        .where(MissionReward.id == reward_id, MissionReward.status == "pending")
+        .values(status=status, paid_at=now)
+    )
+
+
+def mission_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int, int]:
+    """A mission's members with progress, members who completed it, and points paid."""
+    started = session.scalar(
+        select(func.count(func.distinct(MissionFact.member_id))).where(
+            MissionFact.campaign_id == campaign_id
+        )
+    )
+    completed, paid = session.execute(
+        select(
+            func.count(func.distinct(MissionReward.member_id)),
+            func.coalesce(
+                func.sum(case_when((MissionReward.status == "paid", MissionReward.points))), 0
+            ),
+        ).where(MissionReward.campaign_id == campaign_id)
+    ).one()
+    return int(started or 0), int(completed), int(paid)
 
 
 # Reports

@@ -13,7 +13,8 @@ from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.messages import Messages
-from services.campaigns.points_client import PointsCoupons
+from services.campaigns.missions import MissionRewards, Missions
+from services.campaigns.points_client import PointsCoupons, PointsMissionRewards
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -55,19 +56,21 @@ def build(config: ServiceConfig) -> Service:
     active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(settings, credentials)
-    view = MemberView(database, sources, settings.lifecycle)
+    missions = Missions(database, campaigns)
+    view = MemberView(database, sources, settings.lifecycle, missions=missions)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
-            feedback=FeedbackBook(database, settings.lifecycle),
+            feedback=FeedbackBook(database, settings.lifecycle, missions=missions),
             cases=CaseBook(database, settings.lifecycle, sender),
             segments=segments,
             campaigns=campaigns,
             reports=Reports(database, campaigns),
             profiles=MemberProfiles(database),
             view=view,
+            missions=missions,
             currency=settings.currency,
         )
     )
@@ -87,7 +90,17 @@ def build(config: ServiceConfig) -> Service:
         "issuing coupons failed; they are tried again next time",
     )
     issuer.start()
+    payer = PointsMissionRewards(settings.points_addr, credentials)
+    mission_rewards = Periodic(
+        "mission-rewards",
+        settings.dispatch_interval,
+        MissionRewards(database, payer).run,
+        "paying mission rewards failed; they are tried again next time",
+    )
+    mission_rewards.start()
     on_stop = [
+        mission_rewards.stop,
+        payer.close,
         issuer.stop,
         dispatcher.stop,
         coupons.close,

@@ -19,6 +19,7 @@ from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
 from services.campaigns.member_profile import MemberProfiles
+from services.campaigns.missions import Missions
 from services.campaigns.models import Case
 from services.campaigns.reports import GroupFigures, Reports
 from services.campaigns.segments import Segments, SegmentView
@@ -113,6 +114,7 @@ class CampaignsParts:
     reports: Reports
     profiles: MemberProfiles
     view: MemberView
+    missions: Missions
     currency: str
 
 
@@ -303,6 +305,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             currency=self._parts.currency,
             coupons_issued=report.coupons_issued,
             coupons_used=report.coupons_used,
+            missions_started=report.missions_started,
+            missions_completed=report.missions_completed,
+            mission_points_paid=report.mission_points_paid,
         )
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)
@@ -393,3 +398,18 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             request.member_id, list(request.segment_ids), list(request.stages)
         )
         return pb.MatchAudiencesResponse(segment_ids=sorted(segments), stages=sorted(stages))
+
+    def ListMemberMissions(
+        self, request: pb.ListMemberMissionsRequest, context: grpc.ServicerContext
+    ):
+        response = pb.ListMemberMissionsResponse()
+        for mission in self._parts.missions.of_member(request.member_id):
+            item = response.items.add(
+                id=mission.id,
+                name=mission.name,
+                target=mission.target,
+                progress=mission.progress,
+                completed=mission.completed,
+            )
+            _stamp(item.period_ends_at, mission.period_ends_at)
+        return response
