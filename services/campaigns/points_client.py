@@ -1,4 +1,4 @@
-"""The call campaigns makes to points for a coupon campaign: issue one member's coupon."""
+"""The calls campaigns makes to points: issue one member's coupon; spend and return points."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from loyalty.points.v1 import points_pb2, points_pb2_grpc
 from services.campaigns.coupon_grants import Issued
 from services.campaigns.definitions import CouponTerms
 from services.runtime.channels import open_channel
-from services.runtime.errors import Unavailable
+from services.runtime.errors import FailedPrecondition, Unavailable
 from services.runtime.interceptors import worth_retrying
 from services.runtime.service_auth import ServiceCredentials
 
@@ -55,6 +55,39 @@ class PointsCoupons:
             # Refused for good (an unknown or erased member): recorded, not tried again.
             return Issued("failed-" + error.code().name.lower().replace("_", "-"))
         return Issued("issued", response.coupon.id)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class PointsChanges:
+    """Points spent on a prize draw's chances, and returned: adjustments in points' ledger,
+    applied once per operation id."""
+
+    def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
+        self._channel = open_channel(addr, credentials, 10.0)
+        self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
+
+    def change(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
+        request = points_pb2.AdjustPointsRequest(
+            operation_id=operation_id,
+            member_id=member_id,
+            points=points,
+            reason=reason,
+            actor="campaigns",
+        )
+        try:
+            self._stub.AdjustPoints(request)
+        except grpc.RpcError as error:
+            if worth_retrying(error):
+                raise Unavailable(f"points: {error.code().name}") from None
+            detail = error.details() or "points refused the change"
+            code = (
+                "insufficient-points"
+                if error.code() == grpc.StatusCode.FAILED_PRECONDITION
+                else "points-refused"
+            )
+            raise FailedPrecondition(detail, code=code) from None
 
     def close(self) -> None:
         self._channel.close()

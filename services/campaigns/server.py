@@ -8,11 +8,12 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.cases import CaseBook
 from services.campaigns.coupon_grants import CouponGrants
+from services.campaigns.draws import Draws
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.messages import Messages
-from services.campaigns.points_client import PointsCoupons
+from services.campaigns.points_client import PointsChanges, PointsCoupons
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -57,6 +58,8 @@ def build(config: ServiceConfig) -> Service:
     view = MemberView(database, sources, settings.lifecycle)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
+    point_changes = PointsChanges(settings.points_addr, credentials)
+    draws = Draws(database, point_changes, sender)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
@@ -67,6 +70,7 @@ def build(config: ServiceConfig) -> Service:
             reports=Reports(database, campaigns),
             view=view,
             currency=settings.currency,
+            draws=draws,
         )
     )
     messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
@@ -85,8 +89,17 @@ def build(config: ServiceConfig) -> Service:
         "issuing coupons failed; they are tried again next time",
     )
     issuer.start()
+    draw_purchases = Periodic(
+        "draw-purchases",
+        settings.dispatch_interval,
+        draws.finish,
+        "finishing purchases of draw chances failed; they are tried again next time",
+    )
+    draw_purchases.start()
     on_stop = [
+        draw_purchases.stop,
         issuer.stop,
+        point_changes.close,
         dispatcher.stop,
         coupons.close,
         sender.close,
