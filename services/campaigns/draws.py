@@ -174,18 +174,18 @@ class Draws:
         draw.per_amount_minor = checked.per_amount_minor
         draw.points_per_chance = checked.points_per_chance
         draw.max_per_member = checked.max_per_member
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             session.add(draw)
             session.flush()
             return _view(draw)
 
     def list(self) -> list[DrawView]:
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             return [_view(d) for d in repository.draws(session, MAX_LISTED)]
 
     def of_member(self, member_id: str) -> list[DrawView]:
         member = parse_id(member_id, "member")
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             return [
                 _view(d, repository.member_chances(session, d.id, member))
                 for d in repository.draws_of_member(session, member, MAX_LISTED)
@@ -199,7 +199,7 @@ class Draws:
 
     def close(self, draw_id: str) -> DrawView:
         """Reveals the seed and picks the winners; closing again answers the same."""
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             draw = self._locked(session, draw_id)
             if draw.status == "cancelled":
                 raise FailedPrecondition("the draw was cancelled", code="draw-cancelled")
@@ -242,7 +242,7 @@ class Draws:
 
     def entries(self, draw_id: str) -> tuple[DrawView, list[dict]]:
         """The document `verify` reads: the entries the draw used once closed, else now."""
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             found = repository.draw(session, parse_id(draw_id, "draw"))
             if found is None:
                 raise NotFound("no such draw", code="draw-not-found")
@@ -256,7 +256,7 @@ class Draws:
             return _view(found), listed
 
     def cancel(self, draw_id: str) -> DrawView:
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             draw = self._locked(session, draw_id)
             if draw.status == "closed":
                 raise FailedPrecondition("the draw is closed", code="draw-closed")
@@ -278,12 +278,12 @@ class Draws:
             # A copy of the same request recorded it at the same moment.
             purchase_id = self._record(draw_id, member, request_id, chances)
         self._complete(purchase_id)
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             draw = self._locked(session, draw_id)
             return _view(draw, repository.member_chances(session, draw.id, member))
 
     def _record(self, draw_id: str, member: uuid.UUID, request_id: str, chances: int) -> uuid.UUID:
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             draw = self._locked(session, draw_id)
             earlier = repository.draw_purchase(session, draw.id, member, request_id)
             if earlier is not None:
@@ -324,7 +324,7 @@ class Draws:
             return purchase.id
 
     def _complete(self, purchase_id: uuid.UUID) -> None:
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             purchase = repository.draw_purchase_by_id(session, purchase_id)
             if purchase is None or purchase.status != "pending":
                 return
@@ -334,7 +334,7 @@ class Draws:
         except FailedPrecondition:
             self._mark(purchase_id, "pending", "refused")
             raise
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             purchase = repository.draw_purchase_by_id(session, purchase_id, lock=True)
             if purchase is None or purchase.status != "pending":
                 return
@@ -355,7 +355,7 @@ class Draws:
         self._return(purchase_id)
 
     def _return(self, purchase_id: uuid.UUID) -> None:
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             purchase = repository.draw_purchase_by_id(session, purchase_id)
             if purchase is None or purchase.status != "returning":
                 return
@@ -364,7 +364,7 @@ class Draws:
         self._mark(purchase_id, "returning", "returned")
 
     def _mark(self, purchase_id: uuid.UUID, expected: str, status: str) -> None:
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             purchase = repository.draw_purchase_by_id(session, purchase_id, lock=True)
             if purchase is not None and purchase.status == expected:
                 purchase.status = status
@@ -372,7 +372,7 @@ class Draws:
     def finish(self) -> int:
         """Completes purchases a crash interrupted and returns points a cancelled or closed
         draw owes; run periodically. The number handled."""
-        with self._db.transaction() as session:
+        with self._db.write() as session:
             waiting = repository.unfinished_draw_purchases(
                 session, self._clock() - INTERRUPTED_AFTER, MAX_LISTED
             )
