@@ -205,17 +205,11 @@ class Draws:
                 raise FailedPrecondition("the draw was cancelled", code="draw-cancelled")
             if draw.status == "closed":
                 return _view(draw)
-            entries = [
-                Entry(str(member), chances)
-                for member, chances in repository.draw_entries(session, draw.id)
-            ]
-            prizes = _view(draw).prizes
-            winners = pick_winners(draw.seed, entries, prizes)
+            found = sorted(repository.draw_entries(session, draw.id))
+            entries = [Entry(member, chances) for member, chances in found]
+            winners = pick_winners(draw.seed, entries, _view(draw).prizes)
             draw.entries = json.dumps(
-                [
-                    {"member_id": e.member_id, "chances": e.chances}
-                    for e in sorted(entries, key=lambda e: e.member_id)
-                ],
+                [{"member_id": member, "chances": chances} for member, chances in found],
                 separators=(",", ":"),
             )
             draw.winners = json.dumps(
@@ -248,12 +242,8 @@ class Draws:
                 raise NotFound("no such draw", code="draw-not-found")
             if found.status == "closed":
                 return _view(found), json.loads(found.entries)
-            current = repository.draw_entries(session, found.id)
-            listed = sorted(
-                ({"member_id": str(m), "chances": c} for m, c in current),
-                key=lambda e: e["member_id"],
-            )
-            return _view(found), listed
+            current = sorted(repository.draw_entries(session, found.id))
+            return _view(found), [{"member_id": m, "chances": c} for m, c in current]
 
     def cancel(self, draw_id: str) -> DrawView:
         with self._db.write() as session:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Row,
+    String,
     Subquery,
     and_,
     bindparam,
@@ -765,15 +766,19 @@ def pending_chances(session: Session, draw_id: uuid.UUID, member_id: uuid.UUID) 
     return int(total or 0)
 
 
-def draw_entries(session: Session, draw_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
-    """Each member's chances in the draw, erased members left out, by member id."""
+def draw_entries(session: Session, draw_id: uuid.UUID) -> list[tuple[str, int]]:
+    """Each member's chances in the draw (member ids as text), erased members left out."""
     erased = select(Member.member_id).where(Member.erased.is_(True))
     rows = session.execute(
-        select(DrawChance.member_id, func.sum(DrawChance.chances))
+        select(func.cast(DrawChance.member_id, String), func.sum(DrawChance.chances))
         .where(DrawChance.draw_id == draw_id, DrawChance.member_id.not_in(erased))
         .group_by(DrawChance.member_id)
     )
-    return [(member_id, int(chances)) for member_id, chances in rows]
+    # SQLite keeps a uuid as bare hex: the text every service shows is the dashed form.
+    return [
+        (member_id if "-" in member_id else str(uuid.UUID(member_id)), int(chances))
+        for member_id, chances in rows.tuples()
+    ]
 
 
 def draw_purchase(
