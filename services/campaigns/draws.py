@@ -133,6 +133,43 @@ def _rules(rules: ChanceRules) -> ChanceRules:
     return rules
 
 
+@dataclass(frozen=True)
+class PurchaseSeen:
+    member_id: uuid.UUID
+    # The purchase's store and transaction: a replayed event finds its chances already given.
+    source: str
+    amount_minor: int
+    at: datetime
+
+
+def earn_chances(session: Session, purchases: list[PurchaseSeen]) -> None:
+    """Chances purchases earn in open draws (per purchase and per amount spent), within each
+    draw's limit per member; applied with the member view, in its transaction."""
+    earning = repository.draws_earning(session) if purchases else []
+    for purchase in purchases:
+        for draw in earning:
+            if not draw.created_at <= purchase.at < draw.closes_at:
+                continue
+            chances = draw.per_purchase
+            if draw.per_amount_minor:
+                chances += purchase.amount_minor // draw.per_amount_minor
+            source = f"purchase:{purchase.source}"
+            if chances <= 0 or repository.has_draw_chance(session, draw.id, source):
+                continue
+            if draw.max_per_member:
+                held = repository.member_chances(session, draw.id, purchase.member_id)
+                held += repository.pending_chances(session, draw.id, purchase.member_id)
+                chances = min(chances, draw.max_per_member - held)
+                if chances <= 0:
+                    continue
+            session.add(
+                DrawChance(
+                    draw_id=draw.id, member_id=purchase.member_id, source=source, chances=chances
+                )
+            )
+            session.flush()
+
+
 class Draws:
     def __init__(
         self,

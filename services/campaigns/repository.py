@@ -820,3 +820,16 @@ def return_draw_purchases(session: Session, draw_id: uuid.UUID) -> None:
         .where(DrawPurchase.draw_id == draw_id, DrawPurchase.status == "spent")
         .values(status="returning")
     )
+
+
+def draws_earning(session: Session) -> list[Draw]:
+    """Open draws in which purchases earn chances."""
+    query = select(Draw).where(
+        Draw.status == "open", (Draw.per_purchase > 0) | (Draw.per_amount_minor > 0)
+    )
+    return list(session.scalars(query))
+
+
+def has_draw_chance(session: Session, draw_id: uuid.UUID, source: str) -> bool:
+    found = select(DrawChance.id).where(DrawChance.draw_id == draw_id, DrawChance.source == source)
+    return session.scalar(found) is not None

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from deploy.local import ROOT, Suite
 from services.campaigns.draw_selection import commitment
-from tests.support import Api, Pos, log_in, new_phone, run_check, sent_messages, staff_login
+from tests.support import (
+    Api,
+    Pos,
+    log_in,
+    new_phone,
+    run_check,
+    sent_messages,
+    staff_login,
+)
 
 
 def new_draw(marketer: Api, **chances: int) -> dict:
