@@ -53,6 +53,7 @@ bench: install protos
 	$(PY) -m bench.ledger_scale
 	$(PY) -m bench.identify_latency
 	$(PY) -m bench.member_view_scale
+	$(PY) -m bench.club_glance_scale
 	$(PY) -m bench.rewards_scale
 	$(PY) -m bench.load
 	$(PY) -m bench.member_import

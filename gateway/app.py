@@ -24,6 +24,7 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
+from gateway.import_jobs import ImportJobs
 from gateway.web import (
     admin_console,
     console,
@@ -68,6 +69,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
     app.extensions["clients"] = clients if clients is not None else connect(config)
     app.extensions["pos_keys"] = PosKeys(cache)
     app.extensions["sessions"] = SessionTokens()
+    app.extensions["member_imports"] = ImportJobs(app.extensions["clients"], cache)
 
     pages.configure(app)
     for blueprint in (

@@ -7,7 +7,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from services.runtime.config import DEFAULT_ADDRS, Env, redis_url
+from services.runtime.config import DEFAULT_ADDRS, ConfigError, Env, redis_url
+from services.runtime.money import DISPLAY_ALIASES
 from services.runtime.service_auth import load_service_secret
 
 # The largest request body the gateway takes (a larger one is answered 413).
@@ -25,6 +26,8 @@ class GatewayConfig:
     # Signs the gateway's calls to the services (services.runtime.service_auth).
     service_secret: str
     currency: str
+    # The currency pages show amounts in: the program's own, or toman (IRT) for a rial program.
+    display_currency: str
     redis_url: str | None
     cache_prefix: str
     rpc_timeout: float
@@ -58,7 +61,8 @@ class GatewayConfig:
             webhooks_addr=env.target("WEBHOOKS_ADDR", DEFAULT_ADDRS["webhooks"]),
             admin_token=env.str("LOYALTY_ADMIN_TOKEN"),
             service_secret=load_service_secret(env),
-            currency=env.currency("LOYALTY_CURRENCY", "IRR"),
+            currency=(currency := env.currency("LOYALTY_CURRENCY", "IRR")),
+            display_currency=_display_currency(env, currency),
             redis_url=redis_url(env),
             cache_prefix=env.str("LOYALTY_CACHE_PREFIX", "loyalty"),
             rpc_timeout=env.float("GATEWAY_RPC_TIMEOUT", 3.0),
@@ -76,6 +80,17 @@ class GatewayConfig:
             rate_per_member=env.int("GATEWAY_RATE_PER_MEMBER", 600, minimum=1),
             rate_per_ip=env.int("GATEWAY_RATE_PER_IP", 6_000, minimum=1),
         )
+
+
+def _display_currency(env: Env, currency: str) -> str:
+    shown = env.currency("LOYALTY_DISPLAY_CURRENCY", currency)
+    if shown not in (currency, *DISPLAY_ALIASES.get(currency, ())):
+        raise ConfigError(
+            f"LOYALTY_DISPLAY_CURRENCY must be {currency}"
+            + "".join(f" or {alias}" for alias in DISPLAY_ALIASES.get(currency, ()))
+            + f", got {shown!r}"
+        )
+    return shown
 
 
 def _web_secret(env: Env) -> str:

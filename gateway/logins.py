@@ -14,9 +14,9 @@ from gateway.clients.identity import Grant
 from gateway.limits import client_ip
 
 
-def send_member_code(phone: str) -> int:
-    """Sends a login code to the phone; seconds it works."""
-    return clients().identity.start_login(phone, client_ip())
+def send_member_code(phone: str, language: str = "en") -> int:
+    """Sends a login code to the phone, its message in `language`; seconds it works."""
+    return clients().identity.start_login(phone, client_ip(), language)
 
 
 def log_in_member(phone: str, code: str, referral_code: str = "") -> Grant:

@@ -148,8 +148,9 @@ def member_ledger(clients: Clients, member_id: str, limit: int, cursor: str) -> 
 
 
 def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
-    """Identity's document, the balance and the whole ledger; `actor`: the staff member taking
-    it, for the audit trail (none when members take their own)."""
+    """Identity's document, the balance, the whole ledger and every feedback with its comment;
+    `actor`: the staff member taking it, for the audit trail (none when members take their
+    own)."""
     identity = clients.identity.export(member_id, actor)
     survivor = identity["member"]["id"]
     entries: list[dict] = []
@@ -160,7 +161,12 @@ def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
         cursor = page["next_cursor"] or ""
         if not cursor:
             break
-    return {"identity": identity, "points": clients.points.balance(survivor), "ledger": entries}
+    return {
+        "identity": identity,
+        "points": clients.points.balance(survivor),
+        "ledger": entries,
+        "feedback": clients.campaigns.feedback(member_id=survivor),
+    }
 
 
 def member_referral(clients: Clients, member_id: str) -> dict:

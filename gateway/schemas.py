@@ -166,6 +166,10 @@ POINTS = {
         "pending": {"type": "integer", "description": "Earned, spendable after the return window"},
         "held": {"type": "integer", "description": "Reserved by open redemptions"},
         "debt": {"type": "integer", "description": "Owed after a refund of spent points"},
+        "available_value": {
+            "type": "string",
+            "description": "What the available points are worth in money (at POINTS_VALUE)",
+        },
         "expiring": {
             "type": "array",
             "items": {
@@ -227,6 +231,24 @@ REFUND = {
                 "pending": {"type": "integer"},
                 "debt": {"type": "integer"},
             },
+        },
+    },
+}
+
+PURCHASE_FOUND = {
+    "type": "object",
+    "required": ["transaction_id", "member_id", "amount", "refunded", "refundable"],
+    "properties": {
+        "transaction_id": {"type": "string"},
+        "member_id": {"type": "string"},
+        "amount": {"type": "string", "description": "What was paid"},
+        "refunded": {"type": "string", "description": "What refunds have given back so far"},
+        "refundable": {"type": "string", "description": "What is left to refund"},
+        "points_earned": {"type": "integer"},
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the purchase happened at the till",
         },
     },
 }
@@ -390,6 +412,7 @@ POINTS_EXAMPLE = {
     "pending": 0,
     "held": 50,
     "debt": 0,
+    "available_value": "7500",
     "expiring": [{"points": 75, "expires_at": "2027-12-31T23:59:59Z"}],
     "tier": {
         "name": "member",
@@ -427,6 +450,17 @@ REFUND_EXAMPLE = {
 }
 
 
+PURCHASE_FOUND_EXAMPLE = {
+    "transaction_id": "T-1001",
+    "member_id": MEMBER_ID_EXAMPLE,
+    "amount": "1250000",
+    "refunded": "625000",
+    "refundable": "625000",
+    "points_earned": 125,
+    "occurred_at": "2026-11-22T10:15:00Z",
+}
+
+
 def redemption_example(status: str) -> dict:
     return {
         "redemption_id": "RD-1001",
@@ -460,11 +494,24 @@ def ledger_page_args() -> tuple[int, str]:
 
 EXPORT = {
     "type": "object",
-    "required": ["identity", "points", "ledger"],
+    "required": ["identity", "points", "ledger", "feedback"],
     "properties": {
         "identity": {"type": "object"},
         "points": POINTS,
         "ledger": {"type": "array", "items": {"type": "object"}},
+        "feedback": {
+            "type": "array",
+            "description": "Every rating the member gave, with its comment, newest first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feedback_id": {"type": "string"},
+                    "rating": {"type": "integer"},
+                    "comment": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
     },
 }
 

@@ -296,6 +296,7 @@ class Pos:
         store = admin.post("/v1/admin/stores", {"name": f"store {uuid.uuid4().hex[:6]}"})
         assert store.status_code == 201, store.text
         self.store_id = store.json()["id"]
+        self.store_name = store.json()["name"]
         key = admin.post(f"/v1/admin/stores/{self.store_id}/api-keys")
         assert key.status_code == 201, key.text
         self.api_key = key.json()["api_key"]

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
-from gateway.csv_export import csv_response
+from gateway.csv_export import CSV_FILE, csv_response
 from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
@@ -143,6 +143,40 @@ def audit():
     if member_id:
         return {"items": audit_trail(clients(), member_id)}
     return {"items": clients().identity.staff_actions("", 200)}
+
+
+INBOUND_SMS = {
+    "type": "object",
+    "required": ["from", "text"],
+    "properties": {
+        "from": {"type": "string", "minLength": 1, "maxLength": 32, "description": "The sender"},
+        "text": {"type": "string", "maxLength": 1000},
+    },
+}
+INBOUND_SMS_OUTCOME = {
+    "type": "object",
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["opted-out", "not-an-opt-out", "unknown-sender"]}
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/admin/sms/inbound",
+    "POST",
+    summary="An SMS a member sent the club: an opt-out («لغو۱۱», stop) withdraws SMS consent",
+    tag="admin",
+    auth="admin",
+    request_schema=INBOUND_SMS,
+    example={"from": "+989121234567", "text": "لغو۱۱"},
+    responses={
+        200: ("What the reply did; sending it again does nothing more", INBOUND_SMS_OUTCOME)
+    },
+)
+def inbound_sms(body: dict):
+    return {"outcome": clients().identity.receive_sms(body["from"], body["text"])}
 
 
 JOBS = {
@@ -375,7 +409,6 @@ def _period() -> tuple[str, str]:
     return first, request.args.get("to") or today.isoformat()
 
 
-CSV_FILE = {"type": "string", "description": "A CSV file, UTF-8 with a byte order mark"}
 LEDGER_COLUMNS = (
     "posted_at",
     "posting_id",

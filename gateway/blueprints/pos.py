@@ -33,6 +33,8 @@ from gateway.schemas import (
     POINTS_EXAMPLE,
     PURCHASE,
     PURCHASE_EXAMPLE,
+    PURCHASE_FOUND,
+    PURCHASE_FOUND_EXAMPLE,
     PURCHASE_REQUEST,
     REDEMPTION,
     REDEMPTION_REQUEST,
@@ -230,6 +232,23 @@ def points(member_id: str):
 )
 def ledger(member_id: str):
     return member_ledger(clients(), member_id, *ledger_page_args())
+
+
+@operation(
+    bp,
+    "/v1/purchases/<transaction_id>",
+    "GET",
+    summary="A purchase of this store by its transaction_id, with what is left to refund",
+    tag="purchases",
+    auth="pos",
+    response_examples={200: PURCHASE_FOUND_EXAMPLE},
+    responses={
+        200: ("The purchase", PURCHASE_FOUND),
+        404: ("This store has no purchase with this transaction_id", None),
+    },
+)
+def purchase(transaction_id: str):
+    return clients().points.purchase(g.caller.store_id, transaction_id)
 
 
 @operation(

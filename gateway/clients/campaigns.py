@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -12,8 +13,13 @@ from gateway.clients.calls import Service, call, iso_time
 from gateway.problems import Problem
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
+<<<<<<< HEAD
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
+=======
+from services.runtime.convert import to_timestamp
+from services.runtime.money import from_minor
+>>>>>>> main
 
 
 def _names(enum: EnumDescriptor, prefix: str) -> dict[str, EnumValueDescriptor]:
@@ -172,6 +178,23 @@ class CampaignsClient(Service):
         )
         return feedback_id
 
+    def feedback(self, limit: int = 100, member_id: str = "") -> list[dict]:
+        """Feedback newest first with its comment: everyone's, or the whole of one member's."""
+        found = call(
+            self._stub.ListFeedback, pb.ListFeedbackRequest(limit=limit, member_id=member_id)
+        )
+        return [
+            {
+                "feedback_id": item.feedback_id,
+                "member_id": item.member_id,
+                "first_name": item.first_name,
+                "rating": item.rating,
+                "comment": item.comment,
+                "created_at": iso_time(item.created_at),
+            }
+            for item in found.items
+        ]
+
     # Cases
 
     def open_case(self, case_id: str, member_id: str, details: dict, actor: str) -> dict:
@@ -239,6 +262,12 @@ class CampaignsClient(Service):
     def preview_segment(self, segment_id: str) -> dict:
         request = pb.PreviewSegmentRequest(segment_id=segment_id)
         return preview_json(call(self._stub.PreviewSegment, request, timeout=30))
+
+    def segment_members(self, segment_id: str, after_member_id: str, limit: int) -> list[str]:
+        request = pb.ListSegmentMembersRequest(
+            segment_id=segment_id, after_member_id=after_member_id, limit=limit
+        )
+        return list(call(self._stub.ListSegmentMembers, request, timeout=30).member_ids)
 
     # Campaigns
 
@@ -318,6 +347,31 @@ class CampaignsClient(Service):
             ],
             "stages": {s.stage: s.members for s in overview.stages},
             "days": [{"day": d.day, "stage": d.stage, "entered": d.entered} for d in overview.days],
+        }
+
+    def club_figures(self, first_week_starts_at: datetime, weeks: int) -> dict:
+        """The club at a glance: members, activity, repeat buying, spend, and per week the new
+        members and the members who entered each stage."""
+        request = pb.GetClubFiguresRequest(
+            first_week_starts_at=to_timestamp(first_week_starts_at), weeks=weeks
+        )
+        found = call(self._stub.GetClubFigures, request, timeout=15)
+        return {
+            "members": found.members,
+            "active_30_days": found.active_30_days,
+            "active_90_days": found.active_90_days,
+            "buyers": found.buyers,
+            "repeat_buyers": found.repeat_buyers,
+            "visits": found.visits,
+            "spend": from_minor(found.spend.amount_minor, found.spend.currency),
+            "weeks": [
+                {
+                    "starts_at": iso_time(week.starts_at),
+                    "new_members": week.new_members,
+                    "entered": dict(week.entered),
+                }
+                for week in found.weeks
+            ],
         }
 
     def member_view_status(self) -> dict:

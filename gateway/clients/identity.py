@@ -283,6 +283,31 @@ class IdentityClient(Service):
         )
         return {"phone": found.phone, "email": found.email}
 
+    def export_contacts(
+        self,
+        export_id: str,
+        actor: str,
+        segment_id: str,
+        channel: str,
+        member_ids: list[str],
+        rows_before: int,
+    ) -> list[dict]:
+        """The consented contacts of a page of a segment's members; the page is counted into
+        the export's record in the audit trail."""
+        request = pb.ExportContactsRequest(
+            export_id=export_id,
+            actor=actor,
+            segment_id=segment_id,
+            channel=channel,
+            member_ids=member_ids,
+            rows_before=rows_before,
+        )
+        found = call(self._stub.ExportContacts, request, timeout=30)
+        return [
+            {"member_id": c.member_id, "first_name": c.first_name, "address": c.address}
+            for c in found.contacts
+        ]
+
     def duplicates(self, limit: int) -> list[dict]:
         found = call(self._stub.FindDuplicates, pb.FindDuplicatesRequest(limit=limit))
         return [
@@ -313,10 +338,11 @@ class IdentityClient(Service):
 
     # Logins and sessions
 
-    def start_login(self, phone: str, client_address: str) -> int:
-        """Sends a login code to the phone; seconds it works."""
+    def start_login(self, phone: str, client_address: str, language: str = "en") -> int:
+        """Sends a login code to the phone, its message in `language`; seconds it works."""
         sent = call(
-            self._stub.StartLogin, pb.StartLoginRequest(phone=phone, client_address=client_address)
+            self._stub.StartLogin,
+            pb.StartLoginRequest(phone=phone, client_address=client_address, language=language),
         )
         return sent.expires_in_seconds
 
@@ -440,6 +466,18 @@ class IdentityClient(Service):
         """The closed store, and the hashes of the keys revoked now (to forget them)."""
         found = call(self._stub.CloseStore, pb.CloseStoreRequest(store_id=store_id, actor=actor))
         return store_json(found.store), list(found.revoked_key_hashes)
+
+    def receive_sms(self, from_phone: str, text: str) -> str:
+        """What an SMS from a member did (an opt-out withdraws their SMS consent)."""
+        request = pb.ReceiveSmsRequest(from_phone=from_phone, text=text)
+        return call(self._stub.ReceiveSms, request).outcome
+
+    def store_names(self, store_ids: set[str]) -> dict[str, str]:
+        """Store id → name, for the ids of stores that exist."""
+        if not store_ids:
+            return {}
+        found = call(self._stub.GetStores, pb.GetStoresRequest(store_ids=sorted(store_ids)))
+        return {store.id: store.name for store in found.stores}
 
     def pos_key(self, api_key: str) -> PosKeyInfo:
         """The store and key a POS key stands for; 401 when it is not valid."""

@@ -145,6 +145,23 @@ class PointsClient(Service):
             },
         }
 
+    def purchase(self, store_id: str, transaction_id: str) -> dict:
+        found = call(
+            self._stub.GetPurchase,
+            pb.GetPurchaseRequest(store_id=store_id, transaction_id=transaction_id),
+        )
+        return {
+            "transaction_id": found.transaction_id,
+            "member_id": found.member_id,
+            "amount": from_minor(found.amount.amount_minor, self._currency),
+            "refunded": from_minor(found.refunded.amount_minor, self._currency),
+            "refundable": from_minor(
+                found.amount.amount_minor - found.refunded.amount_minor, self._currency
+            ),
+            "points_earned": found.points_earned,
+            "occurred_at": found.occurred_at.ToJsonString(),
+        }
+
     def balance(self, member_id: str) -> dict:
         """The balance, what expires when, and the tier standing of the member `member_id`
         names (a merged duplicate's survivor, whose id the answer carries)."""
@@ -155,6 +172,7 @@ class PointsClient(Service):
             "pending": balance.balance.pending,
             "held": balance.balance.held,
             "debt": balance.balance.debt,
+            "available_value": from_minor(balance.available_value.amount_minor, self._currency),
             "expiring": [
                 {"points": e.points, "expires_at": e.expires_at.ToJsonString()}
                 for e in balance.expiring
@@ -181,6 +199,31 @@ class PointsClient(Service):
                     "created_at": entry.created_at.ToJsonString(),
                 }
                 for entry in page.entries
+            ],
+            "next_cursor": page.next_cursor or None,
+        }
+
+    def activity(self, member_id: str, limit: int, cursor: str) -> dict:
+        """A page of the member's history as they understand it (points' ListActivity)."""
+        page = call(
+            self._stub.ListActivity,
+            pb.ListActivityRequest(member_id=member_id, limit=limit, cursor=cursor),
+        )
+        return {
+            "items": [
+                {
+                    "kind": line.kind,
+                    "points": line.points,
+                    "store_id": line.store_id or None,
+                    "amount": (
+                        from_minor(line.amount.amount_minor, self._currency)
+                        if line.HasField("amount")
+                        else None
+                    ),
+                    "happened_at": line.happened_at.ToJsonString(),
+                    "reference": line.reference or None,
+                }
+                for line in page.lines
             ],
             "next_cursor": page.next_cursor or None,
         }

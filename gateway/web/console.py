@@ -31,7 +31,9 @@ from gateway.clients.campaigns import ACTIONS, KIND_FIELDS, KINDS, kinds_giving
 from gateway.logins import log_in_staff, log_out
 from gateway.problems import Problem
 from gateway.web import console_text, i18n, pages
-from gateway.web.forms import amount_field, field
+from gateway.web.forms import amount_field, field, money_field
+from gateway.web.glance import club_at_a_glance
+from services.runtime.jalali import typed_moment
 
 bp = Blueprint("console", __name__)
 bp.before_request(pages.csrf_guard)
@@ -41,6 +43,8 @@ HOME = "/console"
 SIGN_IN = f"{HOME}/sign-in"
 SEGMENTS = f"{HOME}/segments"
 CAMPAIGNS = f"{HOME}/campaigns"
+FEEDBACK = f"{HOME}/feedback"
+FEEDBACK_SHOWN = 200
 # Endpoints anyone may open: the sign-in page and its form.
 OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
 # The builder's fields that only some kinds of campaign give.
@@ -198,6 +202,7 @@ def stage_name(stage: str) -> str:
 
 @bp.get(HOME)
 def overview() -> Response:
+    glance = club_at_a_glance(clients(), ZoneInfo(current_app.config["LOYALTY"].timezone))
     found = clients().campaigns.stage_overview(100)
     stages = bars(
         [
@@ -211,6 +216,17 @@ def overview() -> Response:
         dissatisfied=found["dissatisfied"],
         stages=stages,
         accounting=signed_in_staff().grant in GUARDS["admin"],
+        glance=glance,
+    )
+
+
+@bp.get(FEEDBACK)
+def feedback() -> Response:
+    """What members said, newest first: the rating and the comment as they wrote it."""
+    return pages.page(
+        "console_feedback.html",
+        notice=shown_notice(),
+        feedback=clients().campaigns.feedback(FEEDBACK_SHOWN),
     )
 
 
@@ -248,7 +264,7 @@ def composed_rule() -> Any:
         if field(attr):
             condition(attr, "eq", field(attr))
     if amount_field("min_spend"):
-        condition("total_spend", "gte", amount_field("min_spend"))
+        condition("total_spend", "gte", money_field("min_spend"))
     days = whole("days_since_last_purchase", "segments.days")
     if days is not None:
         condition("days_since_last_purchase", "gte", days)
@@ -292,7 +308,6 @@ def segments_page(status: int = 200, **context: Any) -> Response:
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         months=range(1, 13),
-        currency=current_app.config["LOYALTY"].currency,
         form=request.form,
         **context,
     )
@@ -339,14 +354,18 @@ def save_segment() -> Response:
 
 
 def moment(name: str, label: str) -> str | None:
-    """A date and time as typed, in the club's time zone unless it names its offset."""
+    """A date and time as typed, Jalali (`1405/09/10 08:30`) or Gregorian, in the club's time
+    zone unless it names its offset."""
     text = field(name)
     if not text:
         return None
     try:
-        local = datetime.fromisoformat(text)
+        local = typed_moment(text)
     except ValueError:
-        raise FormError("error.moment", field=i18n.translate(label).split(" (")[0]) from None
+        try:
+            local = datetime.fromisoformat(text)  # with seconds or its own offset
+        except ValueError:
+            raise FormError("error.moment", field=i18n.translate(label).split(" (")[0]) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=ZoneInfo(current_app.config["LOYALTY"].timezone))
     return local.isoformat()
@@ -380,7 +399,7 @@ def campaign_definition() -> dict:
         if points is not None:
             definition["points"] = points
     if "min_spend" in gives:
-        definition["min_spend"] = amount_field("min_spend")
+        definition["min_spend"] = money_field("min_spend")
     if "categories" in gives:
         definition["categories"] = names("categories")
     if "coupon" in gives:
@@ -446,7 +465,6 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
-        currency=current_app.config["LOYALTY"].currency,
         **context,
     )
 
@@ -480,8 +498,31 @@ def actions(campaign: dict) -> tuple[str, ...]:
     return (*campaign["allowed_actions"], *(("delete",) if campaign["deletable"] else ()))
 
 
+@bp.get(f"{CAMPAIGNS}/<campaign_id>/launch")
+def confirm_launch(campaign_id: str) -> Response:
+    """Before a launch: how many members it reaches now, its control group (and whether that
+    rounds to nobody), and the message as it will read."""
+    campaign = clients().campaigns.campaign(campaign_id)
+    found = clients().campaigns.campaign_report(campaign_id, current_app.config["LOYALTY"].currency)
+    percent = campaign["definition"].get("control_percent", 0) or 0
+    control = found["control"]["members"]
+    return pages.page(
+        "console_launch.html",
+        notice=shown_notice(),
+        campaign=campaign,
+        audience=found["audience"],
+        target=found["target"]["members"],
+        control=control,
+        control_percent=percent,
+        control_empty=percent > 0 and control == 0,
+        message=campaign["definition"].get("message"),
+    )
+
+
 @bp.post(f"{CAMPAIGNS}/<campaign_id>/<any({', '.join([*ACTIONS, 'delete'])}):action>")
 def change_status(campaign_id: str, action: str) -> Response:
+    if action == "launch" and field("confirmed") != "yes":
+        return redirect(f"{CAMPAIGNS}/{campaign_id}/launch", 303)
     try:
         if action == "delete":
             clients().campaigns.delete_campaign(campaign_id)

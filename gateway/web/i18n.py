@@ -1,6 +1,7 @@
 """English and Persian for the web pages: one message catalogue, numbers and dates per language.
 
-The language comes from the `lang` cookie (set by the switch on every page), else English.
+The language comes from the `lang` cookie (set by the switch on every page), else from the
+browser's Accept-Language, else English.
 Persian pages show Persian digits and Jalali dates; every form accepts either kind of digit.
 Codes (coupon codes, offer codes) are shown exactly as issued: a `Code` is never digit-converted.
 """
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app, request
 
 from services.runtime.jalali import MONTHS_FA, to_jalali
+from services.runtime.money import display_amount
 
 LANGUAGES = ("en", "fa")
 COOKIE = "lang"
@@ -54,6 +56,50 @@ MESSAGES: dict[str, dict[str, str]] = {
     "till.balance": {
         "en": "Balance: {available} available, {pending} pending.",
         "fa": "مانده: {available} قابل استفاده، {pending} در انتظار.",
+    },
+    "till.transaction": {"en": "Transaction number:", "fa": "شماره تراکنش:"},
+    "till.worth": {"en": "Worth {amount} {currency}", "fa": "به ارزش {amount} {currency}"},
+    "till.offers": {"en": "Offers", "fa": "پیشنهادها"},
+    "till.offer_code": {"en": "Code:", "fa": "کد:"},
+    "till.enrol": {"en": "Enrol a new customer", "fa": "عضویت مشتری جدید"},
+    "till.enrol.button": {"en": "Enrol", "fa": "عضویت"},
+    "till.consent_sms": {
+        "en": "The customer agrees to offers by SMS",
+        "fa": "مشتری دریافت پیشنهادها با پیامک را می‌پذیرد",
+    },
+    "till.enrolled": {"en": "Welcome to the club: enrolled.", "fa": "به باشگاه خوش آمدید: عضو شد."},
+    "till.already_member": {
+        "en": "This phone is a member already: here they are.",
+        "fa": "این شماره از قبل عضو است: عضو یافت شد.",
+    },
+    "till.refund": {"en": "Refund a purchase", "fa": "مرجوعی خرید"},
+    "till.refund.transaction": {"en": "Transaction number", "fa": "شماره تراکنش"},
+    "till.refund.find": {"en": "Look up the sale", "fa": "جستجوی خرید"},
+    "till.refund.paid": {
+        "en": "Paid {amount} {currency} on {date}; {left} {currency} left to refund.",
+        "fa": "پرداخت {amount} {currency} در {date}؛ {left} {currency} قابل مرجوع.",
+    },
+    "till.refund.amount": {
+        "en": "Amount to refund ({currency}): all that is left, or less for a part",
+        "fa": "مبلغ مرجوعی ({currency}): همه مبلغ باقی‌مانده، یا کمتر برای بخشی از آن",
+    },
+    "till.refund.button": {"en": "Refund", "fa": "مرجوع"},
+    "till.refund.cancel": {"en": "Cancel", "fa": "انصراف"},
+    "till.refunded": {
+        "en": "Refunded {amount}: {points} points taken back.",
+        "fa": "{amount} مرجوع شد: {points} امتیاز کسر شد.",
+    },
+    "error.purchase-not-found": {
+        "en": "This store has no purchase with this transaction number.",
+        "fa": "خریدی با این شماره تراکنش در این فروشگاه نیست.",
+    },
+    "error.refund-exceeds-purchase": {
+        "en": "That is more than is left to refund of this purchase.",
+        "fa": "این مبلغ بیش از مانده قابل مرجوع این خرید است.",
+    },
+    "error.member-exists": {
+        "en": "This phone is a member already.",
+        "fa": "این شماره از قبل عضو است.",
     },
     "till.coupon": {"en": "Coupon", "fa": "کوپن"},
     "till.coupon_check": {"en": "A coupon with this purchase", "fa": "کوپن برای این خرید"},
@@ -189,6 +235,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.email_code_to": {"en": "The code went to:", "fa": "کد فرستاده شد به:"},
     "portal.email_set": {"en": "Confirm", "fa": "تأیید"},
     "portal.email_saved": {"en": "Your e-mail address is set.", "fa": "ایمیل شما ثبت شد."},
+    "portal.phone_change": {"en": "Change your mobile number", "fa": "تغییر شماره موبایل"},
+    "portal.new_phone": {"en": "New mobile number", "fa": "شماره موبایل جدید"},
+    "portal.send_codes": {"en": "Get the codes", "fa": "دریافت کدها"},
+    "portal.phone_codes_sent": {
+        "en": "We sent a code to your current number and one to the new number.",
+        "fa": "یک کد به شماره فعلی و یک کد به شماره جدید فرستادیم.",
+    },
+    "portal.phone_codes_to": {"en": "The new number:", "fa": "شماره جدید:"},
+    "portal.old_code": {
+        "en": "Code sent to your current number",
+        "fa": "کد ارسال‌شده به شماره فعلی",
+    },
+    "portal.new_code": {"en": "Code sent to the new number", "fa": "کد ارسال‌شده به شماره جدید"},
+    "portal.phone_confirm": {"en": "Change the number", "fa": "تغییر شماره"},
+    "portal.phone_changed": {
+        "en": "Your mobile number is changed.",
+        "fa": "شماره موبایل شما تغییر کرد.",
+    },
+    "portal.my_data": {"en": "Your data", "fa": "اطلاعات شما"},
+    "portal.export": {
+        "en": "Download everything the club holds about you",
+        "fa": "دریافت همه اطلاعاتی که باشگاه از شما دارد",
+    },
+    "portal.delete_explained": {
+        "en": "Deleting your account erases your name, number, e-mail and consents for good;"
+        " your points are lost.",
+        "fa": "با حذف حساب، نام، شماره، ایمیل و رضایت‌های شما برای همیشه پاک می‌شود و امتیازهایتان"
+        " از بین می‌رود.",
+    },
+    "portal.delete_confirm": {
+        "en": "Type DELETE to confirm",
+        "fa": "برای تأیید، کلمه «حذف» را بنویسید",
+    },
+    "portal.delete": {"en": "Delete my account", "fa": "حذف حساب من"},
+    "portal.delete_unconfirmed": {
+        "en": "Type DELETE to delete your account.",
+        "fa": "برای حذف حساب، کلمه «حذف» را بنویسید.",
+    },
+    "portal.deleted": {
+        "en": "Your account is deleted. Thank you for having been a member.",
+        "fa": "حساب شما حذف شد. از همراهی شما سپاسگزاریم.",
+    },
     "portal.save": {"en": "Save", "fa": "ذخیره"},
     "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
     "portal.offers": {"en": "Offers for you", "fa": "پیشنهادهای شما"},
@@ -227,6 +315,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Choose a rating from 1 to 5.",
         "fa": "امتیازی از ۱ تا ۵ انتخاب کنید.",
     },
+    "line.purchase": {"en": "Purchase", "fa": "خرید"},
+    "line.purchase.at": {"en": "Purchase at {store}", "fa": "خرید در {store}"},
+    "line.redemption": {"en": "Paid with points", "fa": "پرداخت با امتیاز"},
+    "line.redemption.at": {
+        "en": "Paid with points at {store}",
+        "fa": "پرداخت با امتیاز در {store}",
+    },
+    "line.refund": {"en": "Refund", "fa": "مرجوعی"},
+    "line.refund.at": {"en": "Refund at {store}", "fa": "مرجوعی در {store}"},
+    "line.bonus": {"en": "Campaign bonus", "fa": "امتیاز هدیه کمپین"},
+    "line.bonus.at": {"en": "Campaign bonus at {store}", "fa": "امتیاز هدیه کمپین در {store}"},
+    "line.expiry": {"en": "Expired", "fa": "منقضی"},
+    "line.adjustment": {"en": "Adjustment", "fa": "اصلاح"},
     "kind.earn": {"en": "Purchase", "fa": "خرید"},
     "kind.redeem": {"en": "Redeemed", "fa": "استفاده"},
     "kind.refund": {"en": "Refund", "fa": "مرجوعی"},
@@ -263,6 +364,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "تاریخ تولد را به شکل ۱۳۷۰/۰۱/۳۱ وارد کنید.",
     },
     "docs.title": {"en": "API reference", "fa": "مستندات API"},
+    "currency.IRR": {"en": "rials", "fa": "ریال"},
+    "currency.IRT": {"en": "toman", "fa": "تومان"},
     "portal.rewards": {"en": "Rewards and coupons", "fa": "جوایز و کوپن‌ها"},
     "portal.rewards_link": {
         "en": "Spend your points on rewards",
@@ -349,8 +452,15 @@ def code(value: object) -> Code:
 
 
 def current_language() -> str:
+    """The switch's choice, else the browser's preferred language of ours, else English."""
     lang = request.cookies.get(COOKIE, "")
-    return lang if lang in LANGUAGES else "en"
+    if lang in LANGUAGES:
+        return lang
+    for tag, _quality in request.accept_languages:  # most preferred first
+        primary = tag.split("-")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return "en"
 
 
 def translate(key: str, **values: object) -> str:
@@ -382,17 +492,25 @@ def number(value: object) -> str:
 
 
 def money(amount: str) -> str:
-    """A decimal amount with thousands separators: `8750000` → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰);
-    a fraction of zeros is left out (`200000.00` → `200,000`)."""
-    whole, _, fraction = amount.partition(".")
-    if not fraction.strip("0"):
-        fraction = ""
+    """The one way pages write an amount of the program's currency: in the display currency
+    (`LOYALTY_DISPLAY_CURRENCY`), with thousands separators and no zeros after the point:
+    `8750000.00` IRR → `8,750,000` (Persian: ۸٬۷۵۰٬۰۰۰), or `875,000` when shown in toman."""
+    config = current_app.config["LOYALTY"]
+    whole, _, fraction = display_amount(amount, config.currency, config.display_currency).partition(
+        "."
+    )
     if not whole.lstrip("-").isdigit():
         return amount
     text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
     if current_language() == "fa":
         return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
     return text
+
+
+def currency_name() -> str:
+    """The display currency as people name it (`rials`, `تومان`), else its ISO code."""
+    shown = current_app.config["LOYALTY"].display_currency
+    return translate(f"currency.{shown}") if has_message(f"currency.{shown}") else shown
 
 
 def _timezone() -> ZoneInfo | None:

@@ -17,7 +17,10 @@ YEAR = 365 * 24 * 3600
 def configure(app: Flask) -> None:
     security.configure(app)
     app.jinja_env.globals.update(
-        t=i18n.translate, lang=i18n.current_language, known=i18n.has_message
+        t=i18n.translate,
+        lang=i18n.current_language,
+        known=i18n.has_message,
+        currency_name=i18n.currency_name,
     )
     app.jinja_env.filters.update(
         num=i18n.number,

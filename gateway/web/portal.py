@@ -12,6 +12,7 @@ session cookie meanwhile).
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -24,7 +25,7 @@ from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
-from gateway.members import member_referral
+from gateway.members import export_member, member_referral
 from gateway.problems import Problem
 from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
@@ -36,6 +37,8 @@ bp.before_request(pages.csrf_guard)
 
 HOME = "/portal"
 HISTORY_PAGE = 10
+# What a member types to confirm deleting their account, in either language.
+CONFIRM_WORDS = ("delete", "حذف")
 
 
 def signed_in_member() -> str | None:
@@ -109,9 +112,12 @@ def show() -> Response:
     try:
         member = clients().identity.member(member_id)
         points = clients().points.balance(member_id)
-        history = clients().points.ledger(member_id, HISTORY_PAGE, cursor)
+        history = clients().points.activity(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
         referral = member_referral(clients(), member_id)
+        stores = clients().identity.store_names(
+            {line["store_id"] for line in history["items"] if line["store_id"]}
+        )
     except Problem as problem:
         if problem.status != 422 or not cursor:
             raise
@@ -124,9 +130,11 @@ def show() -> Response:
         points=points,
         progress=tier_progress(points["tier"]),
         history=history,
+        stores=stores,
         consents=consents,
         birth_date=shown_birth_date(member["birth_date"] or ""),
         email_pending=unseal(session.get("portal_email", "")),
+        phone_pending=unseal(session.get("portal_new_phone", "")),
         offers=offers,
         referral=referral,
         referral_sms=sms_invitation(referral),
@@ -141,7 +149,7 @@ def send_code() -> Response:
         notice("error", "error.invalid-phone")
         return home()
     try:
-        send_member_code(phone)
+        send_member_code(phone, i18n.current_language())
     except Problem as problem:
         problem_notice(problem)
         return home()
@@ -252,6 +260,81 @@ def confirm_email() -> Response:
     session.pop("portal_email", None)
     notice("ok", "portal.email_saved")
     return home("#profile")
+
+
+@bp.post(f"{HOME}/phone")
+def start_phone_change() -> Response:
+    """A new number: a code goes to the current number and one to the new (the new number
+    waits in the sealed session cookie until both are typed)."""
+    member_id = signed_in_member()
+    if member_id is None:
+        return home()
+    phone = field("phone")
+    try:
+        clients().identity.start_phone_change(member_id, phone, client_ip())
+    except Problem as problem:
+        problem_notice(problem)
+        return home("#phone")
+    session["portal_new_phone"] = seal(phone)
+    notice("ok", "portal.phone_codes_sent")
+    return home("#phone")
+
+
+@bp.post(f"{HOME}/phone/confirm")
+def confirm_phone_change() -> Response:
+    member_id = signed_in_member()
+    phone = unseal(session.get("portal_new_phone", ""))
+    if member_id is None or phone is None:
+        return home()
+    try:
+        clients().identity.confirm_phone_change(
+            member_id, phone, field("old_code"), field("new_code")
+        )
+    except Problem as problem:
+        problem_notice(problem)
+        if problem.status != 401:
+            session.pop("portal_new_phone", None)
+        return home("#phone")
+    session.pop("portal_new_phone", None)
+    notice("ok", "portal.phone_changed")
+    return home("#phone")
+
+
+@bp.get(f"{HOME}/export.json")
+def download_export() -> Response:
+    """Everything the club holds about the member, as the JSON API's export, to keep."""
+    member_id = signed_in_member()
+    if member_id is None:
+        return home()
+    document = export_member(clients(), member_id)
+    answer = Response(
+        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json"
+    )
+    answer.headers["Content-Disposition"] = 'attachment; filename="my-loyalty-club-data.json"'
+    return answer
+
+
+@bp.post(f"{HOME}/delete")
+def delete_account() -> Response:
+    """Erases the member's personal data once they typed the confirmation word; their session
+    ends with it. Points history stays, without anything that names them."""
+    member_id = signed_in_member()
+    if member_id is None:
+        return home()
+    if field("confirm").casefold() not in CONFIRM_WORDS:
+        notice("error", "portal.delete_unconfirmed")
+        return home("#delete")
+    try:
+        clients().identity.erase(member_id, "member, from the portal")
+    except Problem as problem:
+        problem_notice(problem)
+        return home("#delete")
+    with contextlib.suppress(Problem):
+        log_out(request.cookies.get(SESSION_COOKIE, ""))
+    notice("ok", "portal.deleted")
+    response = home()
+    clear_session_cookie(response)
+    return response
 
 
 @bp.post(f"{HOME}/feedback")

@@ -254,6 +254,54 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "admin.subject": {"en": "On", "fa": "روی"},
     "admin.detail": {"en": "Detail", "fa": "جزئیات"},
+    "admin.import": {"en": "Member import", "fa": "ورود اعضا"},
+    "admin.import_note": {
+        "en": "A UTF-8 CSV file of up to 2 MB whose first line names its columns (larger files: "
+        "python -m gateway.cli import-members). Importing a file again changes nothing.",
+        "fa": "فایل CSV با کدگذاری UTF-8 تا ۲ مگابایت که سطر اول آن نام ستون‌هاست (فایل‌های بزرگ‌تر: "
+        "python -m gateway.cli import-members). ورود دوباره یک فایل چیزی را تغییر نمی‌دهد.",
+    },
+    "admin.import_file": {"en": "CSV file", "fa": "فایل CSV"},
+    "admin.import_dry_run": {"en": "Dry run (check only)", "fa": "اجرای آزمایشی (فقط بررسی)"},
+    "admin.import_start": {"en": "Import", "fa": "شروع ورود"},
+    "admin.import_no_file": {
+        "en": "Choose a CSV file first.",
+        "fa": "ابتدا یک فایل CSV انتخاب کنید.",
+    },
+    "admin.import_running": {
+        "en": "An import is still running: wait for it to finish.",
+        "fa": "یک ورود هنوز در جریان است: تا پایان آن صبر کنید.",
+    },
+    "admin.import_unavailable": {
+        "en": "Imports cannot start now (the cache is unreachable): try again, or use "
+        "python -m gateway.cli import-members.",
+        "fa": "اکنون ورود ممکن نیست (حافظه نهان در دسترس نیست): دوباره تلاش کنید یا از "
+        "python -m gateway.cli import-members استفاده کنید.",
+    },
+    "admin.import_stopped": {
+        "en": "The import stopped before the end: upload the file again to finish it.",
+        "fa": "ورود پیش از پایان متوقف شد: برای تکمیل، فایل را دوباره بارگذاری کنید.",
+    },
+    "admin.import_progress": {"en": "Progress", "fa": "پیشرفت"},
+    "admin.import_running_now": {
+        "en": "Importing… {percent}% of the file read.",
+        "fa": "در حال ورود… {percent}٪ از فایل خوانده شد.",
+    },
+    "admin.import_done": {"en": "Finished.", "fa": "تمام شد."},
+    "admin.import_failed": {"en": "The file was not imported:", "fa": "فایل وارد نشد:"},
+    "admin.import_rows": {"en": "Rows", "fa": "سطرها"},
+    "admin.import_created": {"en": "New members", "fa": "اعضای جدید"},
+    "admin.import_existing": {"en": "Already members", "fa": "از قبل عضو"},
+    "admin.import_opened": {"en": "Opening balances posted", "fa": "مانده‌های افتتاحیه ثبت‌شده"},
+    "admin.import_rejected": {"en": "Bad rows", "fa": "سطرهای نادرست"},
+    "admin.import_bad_rows": {"en": "Bad rows", "fa": "سطرهای نادرست"},
+    "admin.import_download": {
+        "en": "Download the bad rows (CSV)",
+        "fa": "دریافت سطرهای نادرست (CSV)",
+    },
+    "admin.import_line": {"en": "Line", "fa": "سطر"},
+    "admin.import_code": {"en": "Code", "fa": "کد"},
+    "admin.import_reason": {"en": "Reason", "fa": "دلیل"},
     # The audit vocabulary (runtime.staff_actions)
     "audit.member.reveal": {"en": "Personal data revealed", "fa": "نمایش داده‌های شخصی"},
     "audit.member.merge": {"en": "Members merged", "fa": "ادغام اعضا"},
@@ -271,4 +319,5 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit.staff.role": {"en": "Staff role changed", "fa": "تغییر نقش کارمند"},
     "audit.staff.password": {"en": "Staff password set", "fa": "تعیین گذرواژه کارمند"},
     "audit.staff.sign_out": {"en": "Staff sessions ended", "fa": "بستن نشست‌های کارمند"},
+    "audit.segment.export": {"en": "Segment contacts exported", "fa": "خروجی مخاطبان بخش"},
 }

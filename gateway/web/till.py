@@ -19,7 +19,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, session
+from flask import Blueprint, Response, current_app, redirect, request, session
 
 from gateway import limits
 from gateway.clients import clients
@@ -27,7 +27,7 @@ from gateway.logins import log_out
 from gateway.members import display_name, identify_member
 from gateway.problems import Problem
 from gateway.web import i18n, pages
-from gateway.web.forms import amount_field, field, typed_identifier
+from gateway.web.forms import field, money_field, typed_identifier
 from gateway.web.security import seal, unseal
 from services.runtime.points_limits import MAX_POINTS
 
@@ -58,8 +58,16 @@ def signed_in_store() -> str | None:
     return pos.store_id
 
 
-def notice(kind: str, key: str = "", text: str = "", **values: Any) -> None:
-    session["till_notice"] = {"kind": kind, "key": key, "text": text, "values": values}
+def notice(kind: str, key: str = "", text: str = "", code: str = "", **values: Any) -> None:
+    """What the next page tells the cashier; `code` (a transaction number) is shown as typed,
+    never with its digits converted."""
+    session["till_notice"] = {
+        "kind": kind,
+        "key": key,
+        "text": text,
+        "code": code,
+        "values": values,
+    }
 
 
 def problem_notice(problem: Problem) -> None:
@@ -68,7 +76,7 @@ def problem_notice(problem: Problem) -> None:
 
 
 def _sign_out() -> None:
-    for name in ("till_key", "till_session", "till_member", "till_coupon"):
+    for name in ("till_key", "till_session", "till_member", "till_refund", "till_coupon"):
         session.pop(name, None)
 
 
@@ -86,7 +94,8 @@ def show() -> Response:
     shown = session.pop("till_notice", None)
     if store_id is None:
         return pages.page("till_sign_in.html", notice=shown)
-    member = points = None
+    member = points = refunding = None
+    offers: list[dict] = []
     member_id = session.get("till_member")
     if member_id:
         try:
@@ -97,8 +106,17 @@ def show() -> Response:
                 "card_number": found["card_number"],
             }
             points = clients().points.balance(member_id)
+            offers = clients().campaigns.offers(member_id, store_id)
         except Problem as problem:
             session.pop("till_member", None)
+            problem_notice(problem)
+            shown = session.pop("till_notice")
+    transaction = session.get("till_refund")
+    if transaction:
+        try:
+            refunding = clients().points.purchase(store_id, transaction)
+        except Problem as problem:
+            session.pop("till_refund", None)
             problem_notice(problem)
             shown = session.pop("till_notice")
     coupon = session.get("till_coupon")
@@ -107,11 +125,13 @@ def show() -> Response:
         notice=shown,
         member=member,
         points=points,
+        offers=offers,
+        refunding=refunding,
         coupon=coupon,
-        currency=current_app.config["LOYALTY"].currency,
         # A purchase with a used coupon is recorded under the coupon's transaction.
         transaction_id=coupon["transaction_id"] if coupon and coupon["used"] else new_id("TILL"),
         redemption_id=new_id("TILL-RD"),
+        refund_id=new_id("TILL-RF"),
     )
 
 
@@ -176,7 +196,7 @@ def purchase() -> Response:
     body = {
         "transaction_id": field("transaction_id") or new_id("TILL"),
         "member_id": member_id,
-        "amount": amount_field("amount"),
+        "amount": money_field("amount"),
         "currency": current_app.config["LOYALTY"].currency,
     }
     try:
@@ -188,6 +208,7 @@ def purchase() -> Response:
     notice(
         "ok",
         "till.earned",
+        code=result["transaction_id"],
         points=result["points_earned"],
         available=result["balance"]["available"],
         pending=result["balance"]["pending"],
@@ -227,6 +248,82 @@ def redeem() -> Response:
     return home()
 
 
+@bp.post(f"{HOME}/enrol")
+def enrol() -> Response:
+    """A customer who is not a member yet joins at the till and is then the till's member; a
+    phone that is a member already (or a form sent twice) finds that member instead."""
+    store_id = signed_in_store()
+    if store_id is None:
+        return home()
+    phone = field("phone")
+    details = {"phone": phone, "first_name": field("first_name"), "last_name": field("last_name")}
+    consents = {"sms": request.form.get("consent_sms") == "on"}
+    try:
+        joined = clients().identity.enrol(details, consents, store_id, source="pos")
+    except Problem as problem:
+        if problem.status != 409:
+            problem_notice(problem)
+            return home()
+        try:
+            joined = clients().identity.identify("phone", phone)
+        except Problem as missing:
+            problem_notice(missing)
+            return home()
+        notice("ok", "till.already_member")
+    else:
+        notice("ok", "till.enrolled")
+    session["till_member"] = joined["id"]
+    return home()
+
+
+@bp.post(f"{HOME}/refund/find")
+def find_purchase() -> Response:
+    """The purchase a refund is for, by the transaction number the till showed after the sale
+    (and the receipt carries)."""
+    store_id = signed_in_store()
+    if store_id is None:
+        return home()
+    transaction = field("transaction_id")
+    try:
+        clients().points.purchase(store_id, transaction)
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    session["till_refund"] = transaction
+    return home()
+
+
+@bp.post(f"{HOME}/refund")
+def refund() -> Response:
+    """Refunds the whole purchase found, or the part typed; the form's refund id makes a form
+    sent twice one refund."""
+    store_id = signed_in_store()
+    transaction = session.get("till_refund")
+    if store_id is None or not transaction:
+        return home()
+    try:
+        result = clients().points.refund(
+            store_id,
+            transaction,
+            field("refund_id") or new_id("TILL-RF"),
+            money_field("amount"),
+        )
+    except Problem as problem:
+        problem_notice(problem)
+        return home()
+    session.pop("till_refund", None)
+    notice(
+        "ok",
+        "till.refunded",
+        code=result["transaction_id"],
+        amount=i18n.money(money_field("amount")),
+        points=result["points_reversed"],
+        available=result["balance"]["available"],
+        pending=result["balance"]["pending"],
+    )
+    return home()
+
+
 def to_pay(amount: str, discount: str | None) -> str:
     """What is left of the amount after the discount, as the cashier would type it."""
     try:
@@ -241,7 +338,7 @@ def check_coupon() -> Response:
     """What the typed or scanned code gives, and whether it can be used for this amount."""
     if signed_in_store() is None or not session.get("till_member"):
         return home()
-    code, amount = field("coupon"), amount_field("amount")
+    code, amount = field("coupon"), money_field("amount")
     if not code:
         notice("error", "error.coupon-not-found")
         return home()
@@ -293,6 +390,12 @@ def use_coupon() -> Response:
         discount=i18n.money(coupon["discount"]),
         to_pay=i18n.money(coupon["to_pay"]),
     )
+    return home()
+
+
+@bp.post(f"{HOME}/refund/cancel")
+def cancel_refund() -> Response:
+    session.pop("till_refund", None)
     return home()
 
 

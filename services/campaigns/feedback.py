@@ -46,6 +46,19 @@ def _kept(session: Session, feedback_id: str) -> _Kept | None:
     )
 
 
+@dataclass(frozen=True)
+class FeedbackView:
+    feedback_id: str
+    member_id: str
+    first_name: str
+    rating: int
+    comment: str
+    created_at: datetime
+
+
+MAX_LISTED = 500
+
+
 class FeedbackBook:
     def __init__(
         self, database: Database, rules: Lifecycle, clock: Callable[[], datetime] = utcnow
@@ -53,6 +66,25 @@ class FeedbackBook:
         self._db = database
         self._rules = rules
         self._clock = clock
+
+    def recent(self, limit: int, member_id: str = "") -> list[FeedbackView]:
+        """Feedback newest first with its comment: every member's (at most `limit`), or the
+        whole of one member's."""
+        member = parse_id(member_id, "member") if member_id else None
+        limit = min(max(limit or 100, 1), MAX_LISTED)
+        with self._db.read() as session:
+            rows = repository.recent_feedback(session, limit, member)
+        return [
+            FeedbackView(
+                feedback_id=row.feedback_id,
+                member_id=str(row.member_id),
+                first_name=row.first_name or "",
+                rating=row.rating,
+                comment=row.comment or "",
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
 
     def submit(self, feedback_id: str, member_id: str, rating: int, comment: str) -> str:
         """Stores the feedback once (a retry with the same id and content changes nothing);

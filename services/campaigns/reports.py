@@ -13,6 +13,7 @@ from services.campaigns.campaigns import Campaigns, control_condition
 from services.campaigns.lifecycle import STAGES
 from services.campaigns.repository import live
 from services.runtime.db import Database, utcnow
+from services.runtime.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,31 @@ class StageOverview:
     days: list[StageDay]
 
 
+# The stages the dashboard follows members into, week by week.
+WATCHED_STAGES = ("customer", "loyal", "dissatisfied", "lapsed")
+MAX_WEEKS = 53
+
+
+@dataclass(frozen=True)
+class ClubWeek:
+    starts_at: datetime
+    new_members: int
+    # Members who entered each of WATCHED_STAGES that week.
+    entered: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ClubFigures:
+    members: int
+    active_30_days: int
+    active_90_days: int
+    buyers: int
+    repeat_buyers: int
+    visits: int
+    spend_minor: int
+    weeks: list[ClubWeek]
+
+
 class Reports:
     def __init__(
         self, database: Database, campaigns: Campaigns, clock: Callable[[], datetime] = utcnow
@@ -113,6 +139,32 @@ class Reports:
             control=control,
             coupons_issued=issued,
             coupons_used=used,
+        )
+
+    def club(self, first_week_starts_at: datetime, weeks: int) -> ClubFigures:
+        """The club at a glance, with `weeks` weeks of 7 days from `first_week_starts_at`."""
+        if not 1 <= weeks <= MAX_WEEKS:
+            raise InvalidArgument(f"weeks must be 1 to {MAX_WEEKS}", code="invalid-period")
+        starts = [first_week_starts_at + timedelta(days=7 * n) for n in range(weeks)]
+        with self._db.read() as session:
+            totals = repository.club_totals(session, self._clock(), starts)
+            entered = repository.stage_entries_by_week(session, WATCHED_STAGES, starts)
+        return ClubFigures(
+            members=int(totals.members),
+            active_30_days=int(totals.active_30),
+            active_90_days=int(totals.active_90),
+            buyers=int(totals.buyers),
+            repeat_buyers=int(totals.repeat_buyers),
+            visits=int(totals.visits),
+            spend_minor=int(totals.spend),
+            weeks=[
+                ClubWeek(
+                    starts_at=start,
+                    new_members=int(getattr(totals, f"new_{n}")),
+                    entered={stage: entered[stage][n] for stage in WATCHED_STAGES},
+                )
+                for n, start in enumerate(starts)
+            ],
         )
 
     def stages(self, limit: int = 100, days: int = 30) -> StageOverview:

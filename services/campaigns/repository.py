@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -197,6 +197,17 @@ def sample_members(session: Session, condition: ColumnElement[bool], limit: int)
     return list(session.execute(select(c.stage, c.tier).where(live(condition)).limit(limit)))
 
 
+def member_ids_page(
+    session: Session, condition: ColumnElement[bool], after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Up to `limit` live members meeting the condition, in the order of their ids, after one."""
+    c = MEMBERS.c
+    query = select(c.member_id).where(live(condition))
+    if after is not None:
+        query = query.where(c.member_id > after)
+    return list(session.scalars(query.order_by(c.member_id).limit(limit)))
+
+
 def member_ids(session: Session, condition: ColumnElement[bool]) -> list[uuid.UUID]:
     return list(session.scalars(select(MEMBERS.c.member_id).where(condition)))
 
@@ -347,6 +358,30 @@ def feedback(session: Session, feedback_id: str) -> Feedback | None:
 def all_feedback(session: Session) -> list[Feedback]:
     """Every feedback, the oldest first."""
     return list(session.scalars(select(Feedback).order_by(Feedback.created_at)))
+
+
+def recent_feedback(session: Session, limit: int, member_id: uuid.UUID | None) -> list[Row]:
+    """Feedback newest first with the member's first name (`feedback_id`, `member_id`,
+    `first_name`, `rating`, `comment`, `created_at`): every member's up to `limit`, or one
+    member's whole."""
+    m = MEMBERS.c
+    query = (
+        select(
+            Feedback.feedback_id,
+            Feedback.member_id,
+            m.first_name,
+            Feedback.rating,
+            Feedback.comment,
+            Feedback.created_at,
+        )
+        .join_from(Feedback, MEMBERS, Feedback.member_id == m.member_id, isouter=True)
+        .order_by(Feedback.created_at.desc(), Feedback.feedback_id)
+    )
+    if member_id is None:
+        query = query.limit(limit)
+    else:
+        query = query.where(Feedback.member_id == member_id)
+    return list(session.execute(query))
 
 
 def insert_feedback(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -658,6 +693,56 @@ def stage_entries(session: Session, since: datetime) -> list[Row]:
             .order_by(day, c.to_stage)
         )
     )
+
+
+def _counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case_when((condition, 1), else_=0)), 0)
+
+
+def _within(column: ColumnElement, start: datetime, days: int = 7) -> ColumnElement[bool]:
+    return (column >= literal(start, UtcDateTime())) & (
+        column < literal(start + timedelta(days=days), UtcDateTime())
+    )
+
+
+def club_totals(session: Session, now: datetime, week_starts: Sequence[datetime]) -> Row:
+    """One pass over the live members: `members`, `active_30`, `active_90`, `buyers`,
+    `repeat_buyers`, `visits`, `spend`, then `new_0`… the members enrolled in each week of 7
+    days from `week_starts`."""
+    m = MEMBERS.c
+    columns = [
+        func.count().label("members"),
+        _counted(m.last_purchase_at >= literal(now - timedelta(days=30), UtcDateTime())).label(
+            "active_30"
+        ),
+        _counted(m.last_purchase_at >= literal(now - timedelta(days=90), UtcDateTime())).label(
+            "active_90"
+        ),
+        _counted(m.purchase_count >= 1).label("buyers"),
+        _counted(m.purchase_count >= 2).label("repeat_buyers"),
+        func.coalesce(func.sum(m.purchase_count), 0).label("visits"),
+        func.coalesce(func.sum(m.total_spend_minor), 0).label("spend"),
+        *(
+            _counted(_within(m.enrolled_at, start)).label(f"new_{n}")
+            for n, start in enumerate(week_starts)
+        ),
+    ]
+    return session.execute(select(*columns).where(live(true()))).one()
+
+
+def stage_entries_by_week(
+    session: Session, stages: Sequence[str], week_starts: Sequence[datetime]
+) -> dict[str, list[int]]:
+    """Per stage, the members who entered it in each week of 7 days from `week_starts`."""
+    c = STAGE_CHANGES.c
+    span = 7 * len(week_starts)
+    query = (
+        select(c.to_stage, *(_counted(_within(c.changed_at, start)) for start in week_starts))
+        .where(c.to_stage.in_(stages), _within(c.changed_at, week_starts[0], span))
+        .group_by(c.to_stage)
+    )
+    found = {row[0]: [int(n) for n in row[1:]] for row in session.execute(query)}
+    return {stage: found.get(stage, [0] * len(week_starts)) for stage in stages}
 
 
 def stage_counts(session: Session) -> dict[str, int]:

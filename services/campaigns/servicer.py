@@ -12,6 +12,7 @@ import grpc
 
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1 import campaigns_pb2_grpc
+from loyalty.common.v1 import common_pb2
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.cases import CaseBook
 from services.campaigns.draw_selection import Prize
@@ -197,6 +198,22 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         )
         return pb.SubmitFeedbackResponse(stage=stage)
 
+    def ListFeedback(self, request: pb.ListFeedbackRequest, context: grpc.ServicerContext):
+        found = self._parts.feedback.recent(request.limit, request.member_id)
+        return pb.ListFeedbackResponse(
+            items=[
+                pb.FeedbackItem(
+                    feedback_id=item.feedback_id,
+                    member_id=item.member_id,
+                    first_name=item.first_name,
+                    rating=item.rating,
+                    comment=item.comment,
+                    created_at=to_timestamp(item.created_at),
+                )
+                for item in found
+            ]
+        )
+
     def OpenCase(self, request: pb.OpenCaseRequest, context: grpc.ServicerContext):
         opened = self._parts.cases.open(
             request.case_id,
@@ -256,6 +273,14 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             sample=[pb.MemberSample(stage=s.stage, tier=s.tier) for s in preview.sample],
             fewer_than=preview.fewer_than or 0,
         )
+
+    def ListSegmentMembers(
+        self, request: pb.ListSegmentMembersRequest, context: grpc.ServicerContext
+    ):
+        ids = self._parts.segments.members(
+            request.segment_id, request.after_member_id, request.limit
+        )
+        return pb.ListSegmentMembersResponse(member_ids=[str(i) for i in ids])
 
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):
         view = self._parts.campaigns.create(_json(request.definition_json, "definition_json"))
@@ -325,6 +350,30 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             days=[
                 pb.StageDay(day=d.day.isoformat(), stage=d.stage, entered=d.entered)
                 for d in overview.days
+            ],
+        )
+
+    def GetClubFigures(self, request: pb.GetClubFiguresRequest, context: grpc.ServicerContext):
+        if not request.HasField("first_week_starts_at"):
+            raise InvalidArgument("first_week_starts_at is required", code="invalid-period")
+        figures = self._parts.reports.club(
+            from_timestamp(request.first_week_starts_at), request.weeks
+        )
+        return pb.GetClubFiguresResponse(
+            members=figures.members,
+            active_30_days=figures.active_30_days,
+            active_90_days=figures.active_90_days,
+            buyers=figures.buyers,
+            repeat_buyers=figures.repeat_buyers,
+            visits=figures.visits,
+            spend=common_pb2.Money(amount_minor=figures.spend_minor, currency=self._parts.currency),
+            weeks=[
+                pb.ClubWeek(
+                    starts_at=to_timestamp(week.starts_at),
+                    new_members=week.new_members,
+                    entered=week.entered,
+                )
+                for week in figures.weeks
             ],
         )
 

@@ -40,6 +40,11 @@ class CodeCheck:
 
 
 MESSAGE = "Your loyalty club code: {code}. It works for {minutes} minutes; never share it."
+# The code's message in the language the member asked in; English for any other.
+MESSAGES = {
+    "en": MESSAGE,
+    "fa": "کد باشگاه مشتریان: {code}\nاین کد {minutes} دقیقه اعتبار دارد؛ آن را به کسی ندهید.",
+}
 
 
 class LoginCodes:
@@ -68,6 +73,7 @@ class LoginCodes:
         client: str,
         member_id: uuid.UUID | None = None,
         channel: str = "sms",
+        language: str = "en",
     ) -> int:
         """Sends a fresh code to a phone (or an e-mail address, on `channel` "email"); answers
         how many seconds it will work."""
@@ -108,7 +114,8 @@ class LoginCodes:
             )
             row.code_hash = self._code_hash(row.id, code)
             session.add(row)
-        body = MESSAGE.format(code=code, minutes=policy.ttl_seconds // 60)
+        # The code itself stays in ASCII digits in either language: phones read it as a code.
+        body = MESSAGES.get(language, MESSAGE).format(code=code, minutes=policy.ttl_seconds // 60)
         self._messages.send_code(f"code:{row.id}", channel, to, body, code)
         return policy.ttl_seconds
 

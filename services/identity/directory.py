@@ -24,7 +24,7 @@ from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, No
 from services.runtime.ids import parse_id
 from services.runtime.jalali import typed_date
 
-SOURCES = ("pos", "web", "admin")
+SOURCES = ("pos", "web", "admin", "sms")
 # Short, so that an invalidation lost while Redis was unreachable cannot keep a view for long.
 MEMBER_TTL = 300
 MAX_NAME = 100

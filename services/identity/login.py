@@ -42,9 +42,10 @@ class MemberLogin:
         self._sessions = sessions
         self._ttl = session_ttl
 
-    def start(self, phone: str, client: str) -> int:
+    def start(self, phone: str, client: str, language: str = "en") -> int:
+        """Sends a login code, its message in `language` (`en` or `fa`)."""
         phone, phone_hash = self._directory.phone_hash(phone)
-        return self._codes.send(phone, phone_hash, "login", client)
+        return self._codes.send(phone, phone_hash, "login", client, language=language)
 
     def verify(self, phone: str, code: str, referral_code: str = "") -> Login:
         phone, phone_hash = self._directory.phone_hash(phone)

@@ -1,5 +1,8 @@
 """Messages to members (campaign SMS and e-mail) and one-time codes to phones and addresses.
 
+Every marketing SMS ends with the opt-out line (`IDENTITY_SMS_OPT_OUT_LINE`, «لغو۱۱»): a
+member who replies with it withdraws their SMS consent (`replies.py`).
+
 A member gets a marketing message only on a channel they consented to. Each message is recorded
 under the caller's id before it is handed to the sender, and marked sent after: a replay of a
 sent message sends nothing, and one interrupted in between is handed over again under the same id,
@@ -69,9 +72,12 @@ def _record(session: Session, message_id: str) -> _Record | None:
 
 
 class MemberMessages:
-    def __init__(self, database: Database, senders: dict[str, Sender]) -> None:
+    def __init__(
+        self, database: Database, senders: dict[str, Sender], sms_opt_out_line: str = ""
+    ) -> None:
         self._db = database
         self._senders = senders
+        self._opt_out_line = sms_opt_out_line
 
     def send_to_member(self, message_id: str, member_id: str, channel: str, body: str) -> str:
         """Sends `body` to the member once; the status says whether and why not."""
@@ -116,6 +122,8 @@ class MemberMessages:
             return self.send_to_member(message_id, member_id, channel, body)
         if status != SENDING or address is None:
             return status
+        if channel == "sms" and self._opt_out_line and self._opt_out_line not in body:
+            body = f"{body}\n{self._opt_out_line}"
         self._senders[channel].send(OutgoingMessage(message_id, channel, address, body))
         with self._db.write() as session:
             row = repository.sent_message(session, message_id)

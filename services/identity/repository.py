@@ -236,6 +236,10 @@ def store_by_id(session: Session, store_id: uuid.UUID) -> Store | None:
     return session.get(Store, store_id)
 
 
+def stores_by_ids(session: Session, store_ids: Sequence[uuid.UUID]) -> list[Store]:
+    return list(session.scalars(select(Store).where(Store.id.in_(store_ids))))
+
+
 def active_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(
         select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
@@ -426,6 +430,31 @@ def stores(session: Session) -> list[Store]:
 
 def staff_accounts(session: Session) -> list[StaffAccount]:
     return list(session.scalars(select(StaffAccount).order_by(StaffAccount.email)))
+
+
+def consented_contacts(
+    session: Session, member_ids: Sequence[uuid.UUID], channel: str
+) -> list[Row]:
+    """(id, first_name, address) of the members given who are not erased, consented to the
+    channel and have its address (the phone for sms, the e-mail otherwise), in id order."""
+    address = Member.phone if channel == "sms" else Member.email
+    query = (
+        select(Member.id, Member.first_name, address.label("address"))
+        .join(Consent, and_(Consent.member_id == Member.id, Consent.channel == channel))
+        .where(
+            Member.id.in_(member_ids),
+            Member.erased_at.is_(None),
+            Consent.granted.is_(True),
+            address.is_not(None),
+            address != "",
+        )
+        .order_by(Member.id)
+    )
+    return list(session.execute(query))
+
+
+def staff_action(session: Session, action_id: uuid.UUID) -> StaffAction | None:
+    return session.get(StaffAction, action_id)
 
 
 def staff_actions(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[StaffAction]:

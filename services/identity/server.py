@@ -8,6 +8,7 @@ from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_cache
 from services.identity.audit import AuditTrail
 from services.identity.codes import LoginCodes
+from services.identity.contact_exports import ContactExports
 from services.identity.directory import Directory
 from services.identity.events import EventFeed
 from services.identity.identifiers import PiiHasher
@@ -21,6 +22,7 @@ from services.identity.profiles import Profiles
 from services.identity.provider_sms import ProviderSmsSender
 from services.identity.qr import QrTokens
 from services.identity.referrals import ReferralCodes
+from services.identity.replies import SmsReplies
 from services.identity.senders import senders_for
 from services.identity.servicer import IdentityParts, IdentityServicer
 from services.identity.sessions import Sessions
@@ -56,7 +58,9 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         ProviderSmsSender(database, settings.sms_provider) if settings.sms_provider else None
     )
     messages = MemberMessages(
-        database, senders_for(settings.senders, settings.dev_outbox, sms_provider)
+        database,
+        senders_for(settings.senders, settings.dev_outbox, sms_provider),
+        settings.sms_opt_out_line,
     )
     codes = LoginCodes(database, cache, hasher, messages, settings.codes)
     merger = Merger(database, directory, points, sessions)
@@ -66,7 +70,8 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         imports=MemberImport(database, directory),
         referral_codes=referral_codes,
         terminals=Terminals(database),
-        profiles=Profiles(database, directory, codes),
+        profiles=(profiles := Profiles(database, directory, codes)),
+        replies=SmsReplies(directory, profiles),
         merger=merger,
         privacy=Privacy(database, directory, codes, sessions, points),
         login=MemberLogin(database, directory, codes, sessions, settings.member_session),
@@ -75,6 +80,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         staff=Staff(database, sessions, settings.staff_session, login_throttle),
         events=EventFeed(database),
         audit=AuditTrail(database),
+        contact_exports=ContactExports(database),
     )
     background = [
         Periodic(

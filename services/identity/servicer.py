@@ -13,6 +13,7 @@ from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_messages
 from services.identity.audit import AuditTrail
+from services.identity.contact_exports import ContactExports
 from services.identity.directory import Directory, Enrollment, MemberView
 from services.identity.events import EventFeed
 from services.identity.imports import ImportRow, MemberImport
@@ -23,6 +24,7 @@ from services.identity.models import ApiKey, StaffAction, Store
 from services.identity.privacy import Privacy
 from services.identity.profiles import ProfileChange, Profiles
 from services.identity.referrals import ReferralCodes
+from services.identity.replies import SmsReplies
 from services.identity.sessions import TILL_SESSION, Sessions
 from services.identity.staff import Staff, StaffView
 from services.identity.terminals import Terminals
@@ -137,6 +139,7 @@ class IdentityParts:
     referral_codes: ReferralCodes
     terminals: Terminals
     profiles: Profiles
+    replies: SmsReplies
     merger: Merger
     privacy: Privacy
     login: MemberLogin
@@ -145,6 +148,7 @@ class IdentityParts:
     staff: Staff
     events: EventFeed
     audit: AuditTrail
+    contact_exports: ContactExports
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -227,6 +231,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateStore(self, request: pb.CreateStoreRequest, context: grpc.ServicerContext):
         store = self._parts.terminals.create_store(request.name, request.actor)
         return pb.CreateStoreResponse(store=store_message(store))
+
+    def ReceiveSms(self, request: pb.ReceiveSmsRequest, context: grpc.ServicerContext):
+        return pb.ReceiveSmsResponse(
+            outcome=self._parts.replies.receive(request.from_phone, request.text)
+        )
+
+    def GetStores(self, request: pb.GetStoresRequest, context: grpc.ServicerContext):
+        found = self._parts.terminals.stores_of(list(request.store_ids))
+        return pb.GetStoresResponse(
+            stores=[
+                pb.Store(
+                    id=str(store.id), name=store.name, created_at=to_timestamp(store.created_at)
+                )
+                for store in found
+            ]
+        )
 
     def CreateApiKey(self, request: pb.CreateApiKeyRequest, context: grpc.ServicerContext):
         issued = self._parts.terminals.create_api_key(request.store_id, request.actor)
@@ -366,7 +386,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ExportMemberResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     def StartLogin(self, request: pb.StartLoginRequest, context: grpc.ServicerContext):
-        ttl = self._parts.login.start(request.phone, request.client_address)
+        ttl = self._parts.login.start(request.phone, request.client_address, request.language)
         return pb.StartLoginResponse(expires_in_seconds=ttl)
 
     def VerifyLogin(self, request: pb.VerifyLoginRequest, context: grpc.ServicerContext):
@@ -426,6 +446,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def RevealMember(self, request: pb.RevealMemberRequest, context: grpc.ServicerContext):
         phone, email = self._parts.privacy.reveal(request.member_id, request.actor)
         return pb.RevealMemberResponse(phone=phone, email=email)
+
+    def ExportContacts(self, request: pb.ExportContactsRequest, context: grpc.ServicerContext):
+        contacts = self._parts.contact_exports.page(
+            request.export_id,
+            request.actor,
+            request.segment_id,
+            request.channel,
+            list(request.member_ids),
+            request.rows_before,
+        )
+        return pb.ExportContactsResponse(
+            contacts=[
+                pb.Contact(member_id=str(c.member_id), first_name=c.first_name, address=c.address)
+                for c in contacts
+            ]
+        )
 
     def ListStaffActions(self, request: pb.ListStaffActionsRequest, context: grpc.ServicerContext):
         actions = self._parts.audit.actions(request.member_id, request.limit or 50)

@@ -10,6 +10,8 @@ from pathlib import Path
 from services.identity.senders import CHANNELS, SENDER_KINDS
 from services.runtime.config import DEFAULT_ADDRS, ConfigError, Env, data_dir, load_or_create_secret
 
+OPT_OUT_LINE = "لغو۱۱"
+
 
 @dataclass(frozen=True)
 class CodePolicy:
@@ -70,6 +72,8 @@ class IdentitySettings:
     )
     # Where the `dev` senders write.
     dev_outbox: Path = Path(".data/outbox")
+    # The line every marketing SMS ends with: how to stop them, as Iranian operators require.
+    sms_opt_out_line: str = OPT_OUT_LINE
     sms_provider: ProviderSmsSettings | None = None
 
     @classmethod
@@ -96,6 +100,7 @@ class IdentitySettings:
             ),
             senders={channel: _sender(env, channel) for channel in CHANNELS},
             dev_outbox=data_dir(env) / "outbox",
+            sms_opt_out_line=env.str("IDENTITY_SMS_OPT_OUT_LINE", OPT_OUT_LINE),
             sms_provider=_sms_provider(env),
         )
 

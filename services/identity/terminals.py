@@ -6,6 +6,7 @@ period (`expires_at`), so that both work while the tills are switched over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
@@ -61,6 +62,9 @@ def _uuid(value: str, what: str, code: str) -> uuid.UUID:
         raise NotFound(f"{what} not found", code=code) from None
 
 
+MAX_STORES_ASKED = 200
+
+
 class Terminals:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -77,6 +81,21 @@ class Terminals:
             session.flush()
             audit.record(session, actor, STORE_CREATE, subject=str(store.id), detail=name)
             return store
+
+    def stores_of(self, store_ids: list[str]) -> list[Store]:
+        """The stores of these ids that exist; an id that is not a store's is left out."""
+        if len(store_ids) > MAX_STORES_ASKED:
+            raise InvalidArgument(
+                f"ask for at most {MAX_STORES_ASKED} stores at once", code="invalid-request"
+            )
+        parsed = []
+        for value in store_ids:
+            with contextlib.suppress(ValueError):
+                parsed.append(uuid.UUID(value))
+        if not parsed:
+            return []
+        with self._db.read() as session:
+            return repository.stores_by_ids(session, parsed)
 
     def rename_store(self, store_id: str, name: str, actor: str) -> Store:
         name = _store_name(name)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from services.points import repository
 from services.points.ledger import MAX_MERGE_HOPS
 from services.points.policy import PointsPolicy
@@ -64,6 +66,16 @@ class ViewCache(Protocol):
 Clock = Callable[[], datetime]
 
 
+def whose_history(session: Session, member_id: uuid.UUID) -> uuid.UUID:
+    """The member whose ledger `member_id` reads: itself, or the survivor of its merges."""
+    for _hop in range(MAX_MERGE_HOPS):
+        survivor = repository.survivor_of(session, member_id)
+        if survivor is None:
+            break
+        member_id = survivor
+    return member_id
+
+
 class Balances:
     def __init__(
         self,
@@ -80,6 +92,10 @@ class Balances:
     def points(self, member_id: str) -> PointsView:
         """The member's balances, the points that expire next by date, and their tier."""
         return self.standing(member_id)[1]
+
+    def worth(self, points: int) -> int:
+        """What `points` are worth in money (minor units), at the program's point value."""
+        return points * self._policy.point_value_minor
 
     def standing(self, member_id: str) -> tuple[uuid.UUID, PointsView]:
         """Whose points `member_id` reads (the survivor, for a merged duplicate) and their
@@ -135,11 +151,7 @@ class Balances:
         limit = min(max(limit or LEDGER_PAGE_DEFAULT, 1), LEDGER_PAGE_MAX)
         before = cursors.decode(cursor, 1)[0] if cursor else None
         with self._db.read() as session:
-            for _hop in range(MAX_MERGE_HOPS):
-                survivor = repository.survivor_of(session, parsed)
-                if survivor is None:
-                    break
-                parsed = survivor
+            parsed = whose_history(session, parsed)
             rows = repository.member_entries(session, parsed, limit + 1, before)
         lines = [
             LedgerLine(

@@ -258,20 +258,19 @@ class Catalog:
         parsed = reward_id_of(reward_id)
         if not codes or len(codes) > MAX_CODES:
             raise InvalidArgument(f"send 1 to {MAX_CODES} codes", code="invalid-codes")
-        cleaned: list[str] = []
-        seen: set[str] = set()
+        # By key (however it is typed), the code as the partner wrote it.
+        cleaned: dict[str, str] = {}
         duplicates: list[str] = []
         for typed in codes:
-            code = normalise(typed)
-            if not code or len(code) > MAX_CODE_LENGTH:
+            code, key = typed.strip(), normalise(typed)
+            if not key or len(code) > MAX_CODE_LENGTH:
                 raise InvalidArgument(
                     f"a code is 1 to {MAX_CODE_LENGTH} characters", code="invalid-codes"
                 )
-            if code in seen:
+            if key in cleaned:
                 duplicates.append(code)
             else:
-                seen.add(code)
-                cleaned.append(code)
+                cleaned[key] = code
         with self._db.write() as session:
             reward = load(session, parsed, lock=True)
             if reward.kind != PARTNER_CODE:
@@ -279,7 +278,7 @@ class Catalog:
                     "only a partner-code reward has a pool of codes", code="not-partner-reward"
                 )
             existing = repository.add_partner_codes(session, parsed, cleaned)
-        duplicates.extend(code for code in cleaned if code in existing)
+        duplicates.extend(code for key, code in cleaned.items() if key in existing)
         return len(cleaned) - len(existing), duplicates
 
     def _staff_view(self, session: Session, reward: Reward, now: datetime) -> RewardView:

@@ -411,17 +411,20 @@ class CouponAllocation(Base):
 
 
 class PartnerCode(Base):
-    """A partner's code in a reward's pool, handed out to one coupon at most."""
+    """A partner's code in a reward's pool, handed out to one coupon at most. The code is kept
+    as the partner wrote it, for the member to use at the partner; its key (`normalise`) is what
+    makes two uploads of one code the same."""
 
     __tablename__ = "partner_codes"
     __table_args__ = (
-        UniqueConstraint("reward_id", "code"),
+        UniqueConstraint("reward_id", "code_key"),
         Index("ix_partner_codes_free", "reward_id", "coupon_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     reward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rewards.id"))
     code: Mapped[str] = mapped_column(String(200))
+    code_key: Mapped[str] = mapped_column(String(200))
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

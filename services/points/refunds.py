@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,33 @@ class RefundResult(JsonRecord):
     debt: int
 
 
+@dataclass(frozen=True)
+class RefundablePurchase:
+    transaction_id: str
+    member_id: str
+    amount_minor: int
+    refunded_minor: int
+    points_earned: int
+    occurred_at: datetime
+
+
 class Refunds(Operations):
+    def purchase(self, store_id: str, transaction_id: str) -> RefundablePurchase:
+        """The store's purchase `transaction_id`, as a refund at the till starts from it."""
+        store = parse_id(store_id, "store")
+        with self._db.read() as session:
+            found = repository.purchase_by_transaction(session, store, transaction_id)
+            if found is None:
+                raise NotFound("no purchase with this transaction_id", code="purchase-not-found")
+            return RefundablePurchase(
+                transaction_id=found.transaction_id,
+                member_id=str(found.member_id),
+                amount_minor=found.amount_minor,
+                refunded_minor=found.refunded_minor,
+                points_earned=found.points_earned,
+                occurred_at=found.occurred_at,
+            )
+
     def refund(
         self, store_id: str, transaction_id: str, refund_id: str, amount_minor: int
     ) -> RefundResult:

@@ -613,6 +613,69 @@ def member_entries(
     return [(entry, posting) for entry, posting in session.execute(query).all()]
 
 
+def member_postings(
+    session: Session, member_id: uuid.UUID, limit: int, before_id: int | None
+) -> list[tuple[Posting, int]]:
+    """The postings that moved the member's points, newest first from just below `before_id`,
+    each with its change to what the member may spend or will (every bucket but `held`)."""
+    spendable = func.sum(case((Entry.bucket == "held", 0), else_=Entry.amount))
+    query = (
+        select(Entry.posting_id, spendable)
+        .where(Entry.member_id == member_id)
+        .group_by(Entry.posting_id)
+        .order_by(Entry.posting_id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(Entry.posting_id < before_id)
+    changes = dict(session.execute(query).all())
+    if not changes:
+        return []
+    postings = session.scalars(select(Posting).where(Posting.id.in_(changes))).all()
+    return sorted(
+        ((posting, int(changes[posting.id])) for posting in postings),
+        key=lambda pair: pair[0].id,
+        reverse=True,
+    )
+
+
+def purchases_of(
+    session: Session, member_id: uuid.UUID, transaction_ids: Sequence[str]
+) -> list[Purchase]:
+    if not transaction_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Purchase).where(
+                Purchase.member_id == member_id, Purchase.transaction_id.in_(transaction_ids)
+            )
+        )
+    )
+
+
+def holds_of(session: Session, member_id: uuid.UUID, redemption_ids: Sequence[str]) -> list[Hold]:
+    if not redemption_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Hold).where(Hold.member_id == member_id, Hold.redemption_id.in_(redemption_ids))
+        )
+    )
+
+
+def refunds_of(
+    session: Session, member_id: uuid.UUID, refund_ids: Sequence[str]
+) -> list[tuple[Refund, Purchase]]:
+    if not refund_ids:
+        return []
+    query = (
+        select(Refund, Purchase)
+        .join(Purchase, Refund.purchase_id == Purchase.id)
+        .where(Purchase.member_id == member_id, Refund.refund_id.in_(refund_ids))
+    )
+    return [(refund, purchase) for refund, purchase in session.execute(query).all()]
+
+
 # Set-based maintenance: the jobs move many lots in a few statements per batch of members.
 
 
@@ -933,24 +996,28 @@ def coupon_allocations(
     return [(allocation, lot) for allocation, lot in rows]
 
 
-def add_partner_codes(session: Session, reward_id: uuid.UUID, codes: list[str]) -> set[str]:
-    """Adds the codes not in the pool yet; returns those that were."""
+def add_partner_codes(session: Session, reward_id: uuid.UUID, codes: dict[str, str]) -> set[str]:
+    """Adds the codes (by key, as written) whose key is not in the pool yet; returns the keys
+    that were."""
+    keys = list(codes)
     existing = set()
-    for start in range(0, len(codes), 1000):
-        chunk = codes[start : start + 1000]
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
         existing.update(
             session.scalars(
-                select(PartnerCode.code).where(
-                    PartnerCode.reward_id == reward_id, PartnerCode.code.in_(chunk)
+                select(PartnerCode.code_key).where(
+                    PartnerCode.reward_id == reward_id, PartnerCode.code_key.in_(chunk)
                 )
             )
         )
-    new = [code for code in codes if code not in existing]
+    now = utcnow()
+    new = [
+        {"reward_id": reward_id, "code": code, "code_key": key, "added_at": now}
+        for key, code in codes.items()
+        if key not in existing
+    ]
     if new:
-        session.execute(
-            insert(PartnerCode),
-            [{"reward_id": reward_id, "code": code, "added_at": utcnow()} for code in new],
-        )
+        session.execute(insert(PartnerCode), new)
     return existing
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from loyalty.points.v1 import points_pb2_grpc
 from services.points import events
+from services.points.activity import Activity
 from services.points.adjustments import Adjustments
 from services.points.audit import audit
 from services.points.balance_cache import BalanceCache
@@ -82,6 +83,7 @@ def build(config: ServiceConfig) -> Service:
         PointsParts(
             purchases=Purchases(database, policy, bonuses, members),
             balances=Balances(database, policy, cache=balance_cache),
+            activity=Activity(database),
             redemptions=Redemptions(database, policy, members),
             refunds=Refunds(database, policy),
             adjustments=Adjustments(database, policy, members),

@@ -12,6 +12,7 @@ import grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
+from services.points.activity import Activity
 from services.points.adjustments import AdjustmentResult, Adjustments
 from services.points.balances import Balances
 from services.points.catalog import Catalog
@@ -71,6 +72,7 @@ def adjustment_message(result: AdjustmentResult) -> pb.AdjustmentResponse:
 class PointsParts:
     purchases: Purchases
     balances: Balances
+    activity: Activity
     redemptions: Redemptions
     refunds: Refunds
     adjustments: Adjustments
@@ -135,6 +137,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 pb.ExpiringPoints(points=points, expires_at=to_timestamp(when))
                 for when, points in view.expiring
             ],
+            available_value=self._money(self._parts.balances.worth(view.available)),
             tier=pb.TierStanding(
                 name=view.tier.name,
                 multiplier=view.tier.multiplier,
@@ -169,6 +172,25 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             next_cursor=next_cursor,
         )
 
+    def ListActivity(self, request: pb.ListActivityRequest, context: grpc.ServicerContext):
+        lines, next_cursor = self._parts.activity.page(
+            request.member_id, request.limit, request.cursor
+        )
+        return pb.ListActivityResponse(
+            lines=[
+                pb.ActivityLine(
+                    kind=line.kind,
+                    points=line.points,
+                    store_id=line.store_id,
+                    amount=None if line.amount_minor is None else self._money(line.amount_minor),
+                    happened_at=to_timestamp(line.happened_at),
+                    reference=line.reference,
+                )
+                for line in lines
+            ],
+            next_cursor=next_cursor,
+        )
+
     def RefundPurchase(self, request: pb.RefundPurchaseRequest, context: grpc.ServicerContext):
         result = self._parts.refunds.refund(
             request.store_id, request.transaction_id, request.refund_id, request.amount.amount_minor
@@ -182,6 +204,17 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
             balance=pb.Balance(
                 available=result.available, pending=result.pending, debt=result.debt
             ),
+        )
+
+    def GetPurchase(self, request: pb.GetPurchaseRequest, context: grpc.ServicerContext):
+        found = self._parts.refunds.purchase(request.store_id, request.transaction_id)
+        return pb.GetPurchaseResponse(
+            transaction_id=found.transaction_id,
+            member_id=found.member_id,
+            amount=self._money(found.amount_minor),
+            refunded=self._money(found.refunded_minor),
+            points_earned=found.points_earned,
+            occurred_at=to_timestamp(found.occurred_at),
         )
 
     def HoldPoints(self, request: pb.HoldPointsRequest, context: grpc.ServicerContext):

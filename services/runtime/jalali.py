@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time
 
 from services.runtime.text import ascii_digits
 
@@ -92,18 +92,39 @@ def to_gregorian(jy: int, jm: int, jd: int) -> date:
     return result
 
 
-_TYPED_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+# A day typed in either calendar, with an optional time: `1405/09/10 08:30`, `2026-12-01T08:30`.
+_TYPED = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?")
 # A year below this is a Jalali one: Jalali years are about 621 behind Gregorian ones.
-_JALALI_BEFORE = 1700
+JALALI_BEFORE = 1700
+
+
+def _typed(text: str) -> tuple[date, time | None]:
+    found = _TYPED.fullmatch(ascii_digits(text.strip()))
+    if not found:
+        raise ValueError(text)
+    year, month, day = (int(part) for part in found.groups()[:3])
+    typed_time = time(int(found[4]), int(found[5])) if found[4] else None
+    if year < JALALI_BEFORE:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            raise ValueError(text)
+        typed_day = to_gregorian(year, month, day)
+        if to_jalali(typed_day) != (year, month, day):
+            raise ValueError(text)  # 1405/12/31 in a year whose Esfand has 29 days
+        return typed_day, typed_time
+    return date(year, month, day), typed_time
 
 
 def typed_date(text: str) -> date:
     """The day a person typed in either calendar (`1370/01/31` or `1991-04-20`, any digits).
     ValueError when it is not a day."""
-    found = _TYPED_DATE.fullmatch(ascii_digits(text.strip()))
-    if not found:
+    day, typed_time = _typed(text)
+    if typed_time is not None:
         raise ValueError(text)
-    year, month, day = (int(part) for part in found.groups())
-    if year < _JALALI_BEFORE:
-        return to_gregorian(year, month, day)
-    return date(year, month, day)
+    return day
+
+
+def typed_moment(text: str) -> datetime:
+    """A day and optional time (midnight if none) as typed in either calendar, any digits,
+    without a zone. ValueError when it is no such day or time."""
+    day, typed_time = _typed(text)
+    return datetime.combine(day, typed_time or time(0, 0))

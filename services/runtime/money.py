@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from services.runtime.errors import InvalidArgument
 from services.runtime.text import ascii_digits
@@ -16,6 +17,9 @@ _EXPONENTS = {
 # At most 18 digits either side of the point: every value is then held exactly, never rounded.
 _DECIMAL = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,18}))?")
 MAX_MINOR = 10**15
+# Units people count in besides the ISO one, with how many of the currency make one: a rial
+# program may show its amounts in toman.
+DISPLAY_ALIASES: dict[str, dict[str, int]] = {"IRR": {"IRT": 10}}
 
 
 def exponent(currency: str) -> int:
@@ -58,3 +62,41 @@ def from_minor(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(minor), 10**places)
     return f"{sign}{whole}.{fraction:0{places}d}"
+
+
+def _ratio(currency: str, shown: str) -> int:
+    return 1 if shown == currency else DISPLAY_ALIASES[currency][shown]
+
+
+def display_amount(amount: str, currency: str, shown: str) -> str:
+    """A decimal amount of `currency` as people write it in `shown`, without zeros after the
+    point: `125000.00` IRR → `125000`, or `12500` in IRT; `12.50` EUR stays `12.50` and
+    `125005` IRR is `12500.5` IRT. Text that is not an amount comes back as it was."""
+    try:
+        value = Decimal(amount) / _ratio(currency, shown)
+    except (InvalidOperation, KeyError):
+        return amount
+    if not value.is_finite():
+        return amount
+    if value == value.to_integral_value():
+        return f"{value:.0f}"
+    if shown == currency:
+        return f"{value:.{exponent(currency)}f}"
+    return _plain(value)
+
+
+def typed_amount(text: str, currency: str, shown: str) -> str:
+    """An amount typed in `shown` as a decimal string of `currency` (`12500` IRT → `125000`);
+    anything else is returned as typed, for `to_minor` to judge."""
+    if (
+        shown == currency
+        or not _DECIMAL.fullmatch(text)
+        or shown not in DISPLAY_ALIASES.get(currency, {})
+    ):
+        return text
+    return _plain(Decimal(text) * _ratio(currency, shown))
+
+
+def _plain(value: Decimal) -> str:
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

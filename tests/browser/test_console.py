@@ -7,10 +7,11 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from deploy.local import Suite
+from services.runtime.jalali import MONTHS_FA
 from tests.browser.conftest import Screens
 from tests.browser.test_till import to_persian
 from tests.integration.test_marketing_api import eventually
-from tests.support import STAFF_PASSWORD, Api, Pos, new_email
+from tests.support import STAFF_PASSWORD, Api, Pos, log_in, new_email, new_phone
 
 
 def test_a_marketer_builds_a_segment_and_launches_a_campaign(
@@ -44,8 +45,9 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign(
     page.fill("#email", email)
     page.fill("#password", STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    # The overview opens with the dissatisfied members, then every stage.
-    expect(page.locator("main section").first).to_have_id("dissatisfied")
+    # The overview opens with the club at a glance, then the dissatisfied members, then stages.
+    expect(page.locator("main section").first).to_have_id("glance")
+    expect(page.locator("main section").nth(1)).to_have_id("dissatisfied")
     expect(page.locator("#stages")).to_be_visible()
     screens.take(page, "2-overview")
 
@@ -82,10 +84,16 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign(
     expect(page.locator(".notice")).to_contain_text("saved as a draft")
     row = page.locator("tr.campaign", has_text=name)
     expect(row.locator(".status")).to_have_text("Draft")
-    row.get_by_role("button", name="Launch").click()
+    row.get_by_role("link", name="Launch").click()
+    # The launch first says whom it reaches and shows the message.
+    expect(page.locator("#launch-audience")).to_have_text("10 members")
+    expect(page.locator("#message-preview")).to_contain_text("40 bonus points on your next visit")
+    expect(page.locator("#control-empty")).to_have_count(0)
+    screens.take(page, "6-launch-confirm")
+    page.get_by_role("button", name="Launch now").click()
     expect(page.locator(".notice")).to_contain_text("Campaign launched.")
     expect(row.locator(".status")).to_have_text("Active")
-    screens.take(page, "6-campaign-active")
+    screens.take(page, "7-campaign-active")
 
     # Members of the segment buy; the till awards the bonus. (The till waits for campaigns only
     # POINTS_CAMPAIGNS_TIMEOUT seconds, so on a busy machine a purchase may earn the base rate.)
@@ -123,3 +131,64 @@ def test_a_marketer_builds_a_segment_and_launches_a_campaign(
     expect(ended).to_have_text("پایان‌یافته")
     for url in urls:
         assert email not in url and STAFF_PASSWORD.split()[0] not in url
+
+
+def test_a_marketer_sees_the_club_at_a_glance_in_english_and_persian(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    admin = Api(web_suite.gateway_url, web_suite.env["LOYALTY_ADMIN_TOKEN"])
+    email = new_email()
+    created = admin.post(
+        "/v1/admin/staff", {"email": email, "password": STAFF_PASSWORD, "role": "marketer"}
+    )
+    assert created.status_code == 201, created.text
+    pos = Pos(web_suite)
+    phone = new_phone()
+    buyer = pos.enrol(phone=phone, first_name="<script>alert(1)</script>")["id"]
+    for _ in range(2):
+        assert pos.purchase(buyer, amount="1000000").status_code == 201
+    comment = "صف طولانی بود <script>alert(1)</script>\nbut the staff were kind"
+    said = Api(web_suite.gateway_url, log_in(web_suite, phone)).post(
+        "/v1/me/feedback", {"feedback_id": f"f-{uuid.uuid4().hex}", "rating": 2, "comment": comment}
+    )
+    assert said.status_code < 300, said.text
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto("/console/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    glance = page.locator("#glance")
+    expect(glance.locator("h1")).to_have_text("The club at a glance")
+    assert int(page.locator("#glance-members").inner_text().replace(",", "")) >= 1
+    expect(page.locator("#glance-repeat")).to_contain_text("%")  # of buyers who came back
+    # Twelve weeks of columns, drawn on the server as SVG: one series of new members, three of
+    # points, four of stage moves.
+    expect(page.locator("#chart-members rect")).to_have_count(12)
+    expect(page.locator("#chart-points rect")).to_have_count(36)
+    expect(page.locator("#chart-stages rect")).to_have_count(48)
+    expect(page.locator("#chart-members text")).to_have_count(12)
+    tallest = page.locator("#chart-points rect.s0").evaluate_all(
+        "rects => Math.max(...rects.map(r => Number(r.getAttribute('height'))))"
+    )
+    assert tallest > 0  # points were earned this week
+    screens.take(page, "1-english")
+
+    page.click("#switch-language")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(glance.locator("h1")).to_have_text("باشگاه در یک نگاه")
+    last_week = page.locator("#chart-members text").last.text_content() or ""
+    assert any(month in last_week for month in MONTHS_FA), last_week
+    assert not any(digit in last_week for digit in "0123456789")
+    expect(page.locator("#glance-members")).not_to_contain_text("1")
+    screens.take(page, "2-persian")
+    page.click("#switch-language")
+
+    # The marketer reads what the member wrote, as text.
+    page.get_by_role("link", name="Feedback").click()
+    row = page.locator("#feedback tr", has_text="staff were kind")
+    expect(row.locator(".comment")).to_have_text(comment)
+    expect(row).to_contain_text("<script>alert(1)</script>")  # the name too, as text
+    screens.take(page, "3-feedback")
+    assert dialogs == []

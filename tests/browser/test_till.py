@@ -98,3 +98,61 @@ def test_a_cashier_finds_a_member_by_the_qr_code_on_their_phone(
     page.get_by_role("button", name="Find").click()
     expect(page.locator("#member h1")).to_have_text("Reza")
     screens.take(page, "member")
+
+
+def test_a_cashier_enrols_a_customer_and_refunds_part_of_a_sale_by_its_number(
+    page: Page, web_suite: Suite, screens: Screens
+) -> None:
+    pos = Pos(web_suite)
+    phone = new_phone()
+    page.goto("/till")
+    page.fill("#api_key", pos.api_key)
+    page.get_by_role("button", name="Sign in").click()
+
+    # Forms of the till refuse a request without the page's token, and change nothing.
+    for path in ("/till/enrol", "/till/refund/find", "/till/refund"):
+        forged = page.request.post(path, form={"csrf_token": "forged", "phone": phone})
+        assert forged.status == 403, path
+    assert pos.api.get("/v1/members/identify", params={"phone": phone}).status_code == 404
+
+    page.fill("#enrol-phone", to_persian(phone))
+    page.fill("#enrol-first", "Nima")
+    page.fill("#enrol-last", "<b>Karimi</b>")
+    page.get_by_role("button", name="Enrol", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("enrolled")
+    expect(page.locator("#member h1")).to_have_text("Nima <.")
+    screens.take(page, "1-enrolled")
+
+    page.fill("#amount", "1250000")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator(".notice")).to_contain_text("125 points earned")
+    expect(page.locator("#worth")).to_have_text("Worth 12,500 rials")
+    transaction = page.locator("#notice-code").inner_text()
+    assert transaction.startswith("TILL-")
+    screens.take(page, "2-sale-with-its-number")
+    page.get_by_role("button", name="Next customer").click()
+
+    # The same phone enrolled again is the member already there, not a second one.
+    page.fill("#enrol-phone", phone)
+    page.get_by_role("button", name="Enrol", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("member already")
+    expect(page.locator("#available")).to_contain_text("125")
+    page.get_by_role("button", name="Next customer").click()
+
+    page.fill("#refund-transaction", "TILL-no-such-sale")
+    page.get_by_role("button", name="Look up the sale").click()
+    expect(page.locator(".notice.error")).to_contain_text("no purchase with this transaction")
+    page.fill("#refund-transaction", transaction)
+    page.get_by_role("button", name="Look up the sale").click()
+    expect(page.locator("#refund-purchase")).to_contain_text("Paid 1,250,000 rials")
+    expect(page.locator("#refund-amount")).to_have_value("1,250,000")  # the whole, unless changed
+    screens.take(page, "3-refund-found")
+    page.fill("#refund-amount", "250,000")
+    page.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("Refunded 250,000: 25 points taken back")
+    screens.take(page, "4-refunded")
+
+    member = pos.api.get("/v1/members/identify", params={"phone": phone}).json()
+    assert pos.balance(member["member_id"])["available"] == 100
+    left = pos.api.get(f"/v1/purchases/{transaction}").json()
+    assert (left["refunded"], left["refundable"]) == ("250000.00", "1000000.00")

@@ -79,8 +79,8 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
     sent = until(lambda: len(sms(suite, marker)) == 2 and sms(suite, marker))
     assert sent, "the messages were not sent"
     assert sorted(m["body"] for m in sent) == [
-        f"Hi Ali, {marker} is on us",
-        f"Hi Sara, {marker} is on us",
+        f"Hi Ali, {marker} is on us\nلغو۱۱",  # every marketing SMS says how to stop them
+        f"Hi Sara, {marker} is on us\nلغو۱۱",
     ]
 
     # The sender dies after handing the messages over but before recording it: kill the
@@ -155,7 +155,7 @@ def test_a_message_that_cannot_render_is_failed_and_the_next_still_goes(
     following = campaign(next_marker)
     assert api.post(f"/v1/marketing/campaigns/{following}/launch").status_code == 200
     sent = until(lambda: sms(suite, next_marker))
-    assert [m["body"] for m in sent] == [f"Hi Leila, {next_marker}"]
+    assert [m["body"] for m in sent] == [f"Hi Leila, {next_marker}\nلغو۱۱"]
     assert sms(suite, broken_marker) == []
 
 

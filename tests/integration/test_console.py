@@ -172,8 +172,8 @@ def test_the_campaign_builder_sends_what_the_marketer_typed(sqlite_suite: Suite)
         "points": "ignored for a multiplier",
         "target": "stages",
         "stages": ["dissatisfied", "lapsed"],
-        "starts_at": "2026-12-01T09:00",
-        "ends_at": "2026-12-31T21:00",
+        "starts_at": "۱۴۰۵/۰۹/۱۰ ۰۹:۰۰",  # Jalali, in Persian digits: 1 December 2026
+        "ends_at": "2026-12-31 21:00",
         "budget_points": "۵۰۰۰",
         "per_member_limit": "3",
         "control_percent": "10",
@@ -233,7 +233,9 @@ def test_a_draft_can_be_ended_from_the_console_as_the_service_allows(sqlite_suit
 
     def offered() -> set[str]:
         page = browser.get(url, timeout=10)
-        return set(re.findall(rf'action="/console/campaigns/{draft["id"]}/(\w+)"', page.text))
+        return set(
+            re.findall(rf'(?:action|href)="/console/campaigns/{draft["id"]}/(\w+)"', page.text)
+        )
 
     assert offered() == {"launch", "end", "delete"}
     ended = browser.post(f"{url}/{draft['id']}/end", data={"csrf_token": token}, timeout=10)
@@ -279,3 +281,40 @@ def test_an_admin_downloads_the_accounting_files_from_the_console(sqlite_suite: 
     marketer, _ = signed_in(sqlite_suite, "marketer")
     page = marketer.get(sqlite_suite.gateway_url + "/console", timeout=30).text
     assert 'id="accounting"' not in page
+
+
+def test_a_launch_is_confirmed_with_its_audience_and_an_empty_control_group_is_said(
+    sqlite_suite: Suite,
+) -> None:
+    browser, token = signed_in(sqlite_suite, "marketer")
+    admin = Api(sqlite_suite.gateway_url, sqlite_suite.env["LOYALTY_ADMIN_TOKEN"])
+    stage = f"nobody-{uuid.uuid4().hex[:6]}"  # a stage no member is in: an empty audience
+    draft = admin.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": f"tiny {stage}",
+            "kind": "fixed_bonus",
+            "points": 5,
+            "control_percent": 10,
+            "targeting": {"stages": ["lapsed"], "tiers": [stage]},
+            "message": {"channel": "sms", "template": "{first_name}: <b>5 points</b> for you"},
+        },
+    )
+    assert draft.status_code == 201, draft.text
+    campaign = draft.json()["id"]
+    url = f"{sqlite_suite.gateway_url}/console/campaigns/{campaign}/launch"
+
+    # A launch without the confirmation goes to the confirmation, and launches nothing.
+    asked = browser.post(url, data={"csrf_token": token}, timeout=10)
+    assert asked.url == url and asked.status_code == 200
+    assert admin.get(f"/v1/marketing/campaigns/{campaign}").json()["status"] == "draft"
+    assert 'id="launch-audience">0 members<' in asked.text
+    assert 'id="control-empty"' in asked.text and "rounds to nobody" in asked.text
+    assert "&lt;b&gt;5 points&lt;/b&gt;" in asked.text  # the preview, as text
+    assert "opt-out line" in asked.text
+
+    forged = browser.post(url, data={"confirmed": "yes"}, timeout=10)
+    assert forged.status_code == 403
+    launched = browser.post(url, data={"csrf_token": token, "confirmed": "yes"}, timeout=10)
+    assert "Campaign launched." in launched.text
+    assert admin.get(f"/v1/marketing/campaigns/{campaign}").json()["status"] == "active"

@@ -366,6 +366,8 @@ def test_a_member_exports_everything_held_about_them(suite: Suite, pos: Pos) -> 
     member = pos.enrol(phone=phone, first_name="Omid", consents={"email": False})
     pos.purchase(member["id"], amount="100000")
     me = Api(suite.gateway_url, log_in(suite, phone))
+    said = {"feedback_id": "f-export", "rating": 2, "comment": "The <b>queue</b> was long"}
+    assert me.post("/v1/me/feedback", said).status_code < 300
     export = me.get("/v1/me/export")
     assert export.status_code == 200, export.text
     document = export.json()
@@ -374,6 +376,9 @@ def test_a_member_exports_everything_held_about_them(suite: Suite, pos: Pos) -> 
     assert document["identity"]["member"]["consents"][0]["channel"] == "email"
     assert [entry["points"] for entry in document["ledger"]] == [10]
     assert document["points"]["available"] == 10
+    assert [(f["rating"], f["comment"]) for f in document["feedback"]] == [
+        (2, "The <b>queue</b> was long")
+    ]
 
 
 def test_messages_go_only_to_consenting_members_and_only_once(suite: Suite, pos: Pos) -> None:
@@ -402,6 +407,39 @@ def test_messages_go_only_to_consenting_members_and_only_once(suite: Suite, pos:
     delivered = [m for m in sent_messages(suite) if m["message_id"].startswith(message_id)]
     assert [m["message_id"] for m in delivered] == [f"{message_id}:yes"]
     assert delivered[0]["to"].startswith("+98")
+
+
+def test_a_marketing_sms_says_how_to_stop_and_the_reply_stops_them(suite: Suite, pos: Pos) -> None:
+    stub = identity_stub(suite)
+    phone = new_phone()
+    member = pos.enrol(phone=phone, consents={"sms": True})
+    message_id = f"campaign-2:{uuid.uuid4().hex}"
+
+    def send(suffix: str) -> int:
+        request = pb.SendMessageRequest(
+            message_id=f"{message_id}:{suffix}",
+            member_id=member["id"],
+            channel=pb.MESSAGE_CHANNEL_SMS,
+            body="Double points this weekend",
+        )
+        return stub.SendMessage(request, timeout=5).status
+
+    assert send("1") == pb.MESSAGE_STATUS_SENT
+    (sent,) = [m for m in sent_messages(suite) if m["message_id"] == f"{message_id}:1"]
+    assert sent["body"] == "Double points this weekend\nلغو۱۱"
+
+    admin = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    other = admin.post("/v1/admin/sms/inbound", {"from": e164(phone), "text": "thanks!"})
+    assert other.json() == {"outcome": "not-an-opt-out"}
+    assert send("2") == pb.MESSAGE_STATUS_SENT
+    stranger = admin.post("/v1/admin/sms/inbound", {"from": "+989990000001", "text": "لغو"})
+    assert stranger.json()["outcome"] in ("unknown-sender", "opted-out")
+    for _ in range(2):  # a provider's retried delivery is harmless
+        reply = admin.post("/v1/admin/sms/inbound", {"from": e164(phone), "text": " لغو ۱۱ "})
+        assert (reply.status_code, reply.json()) == (200, {"outcome": "opted-out"})
+    assert send("3") == pb.MESSAGE_STATUS_SKIPPED_NO_CONSENT
+    bad = admin.post("/v1/admin/sms/inbound", {"from": e164(phone)})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid-request")
 
 
 def test_member_events_describe_each_change_without_phone_or_e_mail(suite: Suite, pos: Pos) -> None:

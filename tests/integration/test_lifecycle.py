@@ -4,12 +4,13 @@ every change of stage is recorded, so a marketer sees who just became dissatisfi
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from services.campaigns.models import Member
 from services.campaigns.reconcile import reconcile
-from services.runtime.errors import FailedPrecondition
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from tests.campaigns_support import CampaignsWorld
 
 
@@ -207,3 +208,34 @@ def test_the_stage_overview_lists_the_dissatisfied_first_and_entries_per_day(
         }
     )
     assert became == {first, second}
+
+
+def test_the_club_figures_count_members_buyers_and_stage_moves_per_week(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    start = world.clock()
+    old = world.enrol()
+    world.buy(old, 10)
+    world.clock.advance(days=7)  # week two
+    regular, once = world.enrol(), world.enrol()
+    world.enrol()  # never buys
+    for _ in range(3):
+        world.buy(regular, 10)
+    world.buy(once, 10)
+    world.feedback.submit("F-w", once, 1, "")
+    world.clock.advance(days=200)  # nobody bought since: the buyers are lapsed by now
+    world.view.refresh()
+
+    figures = world.reports.club(start, 3)
+    assert figures.members == 4
+    assert (figures.buyers, figures.repeat_buyers, figures.visits) == (3, 1, 5)
+    assert (figures.active_30_days, figures.active_90_days) == (0, 0)
+    assert [w.new_members for w in figures.weeks] == [1, 3, 0]
+    assert [w.entered["customer"] for w in figures.weeks] == [1, 2, 0]
+    assert [w.entered["loyal"] for w in figures.weeks] == [0, 1, 0]
+    assert [w.entered["dissatisfied"] for w in figures.weeks] == [0, 1, 0]
+    lapsed = world.reports.club(world.clock() - timedelta(days=6), 1).weeks[0].entered["lapsed"]
+    assert lapsed == 3  # the one who never bought was never a customer, so never lapsed
+    with pytest.raises(InvalidArgument):
+        world.reports.club(start, 54)

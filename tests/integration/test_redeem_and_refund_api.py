@@ -32,6 +32,7 @@ def test_hold_then_capture_spends_the_points(pos: Pos) -> None:
     assert (captured.status_code, captured.json()["status"]) == (200, "captured")
     points = pos.balance(member["id"])
     assert (points["available"], points["held"]) == (60, 0)
+    assert points["available_value"] == "6000.00"  # 60 points at POINTS_VALUE 100
     void_after = pos.api.post("/v1/redemptions/RD-1/void")
     assert (void_after.status_code, void_after.json()["code"]) == (409, "redemption-captured")
 
@@ -106,6 +107,10 @@ def test_a_partial_refund_takes_back_its_share_of_the_points(pos: Pos) -> None:
     too_much = pos.api.post(
         "/v1/purchases/T-ref/refunds", {"refund_id": "RF-2", "amount": "750000.01"}
     )
+    found = pos.api.get("/v1/purchases/T-ref")
+    assert found.status_code == 200, found.text
+    assert (found.json()["member_id"], found.json()["refunded"]) == (member["id"], "250000.00")
+    assert (found.json()["amount"], found.json()["refundable"]) == ("1000000.00", "750000.00")
     assert (too_much.status_code, too_much.json()["code"]) == (422, "refund-exceeds-purchase")
     assert pos.balance(member["id"])["available"] == 75
 
@@ -150,6 +155,8 @@ def test_a_store_cannot_refund_or_capture_for_another_store(suite: Suite, pos: P
 
     refund = other.api.post("/v1/purchases/T-mine/refunds", {"refund_id": "RF-x", "amount": "1"})
     assert (refund.status_code, refund.json()["code"]) == (404, "purchase-not-found")
+    peek = other.api.get("/v1/purchases/T-mine")
+    assert (peek.status_code, peek.json()["code"]) == (404, "purchase-not-found")
     capture = other.api.post("/v1/redemptions/RD-mine/capture")
     assert (capture.status_code, capture.json()["code"]) == (404, "redemption-not-found")
     void = other.api.post("/v1/redemptions/RD-mine/void")

@@ -78,6 +78,9 @@ class FakeIdentity:
             raise not_found()
         return self.members[member_id]
 
+    def store_names(self, store_ids: set[str]) -> dict[str, str]:
+        return {}
+
     def pos_key(self, api_key: str) -> PosKeyInfo:
         if api_key != POS_KEY:
             raise Problem(401, "unauthenticated", "not a valid POS key")
@@ -91,7 +94,7 @@ class FakeIdentity:
     def revoke_session(self, token: str) -> None:
         self.revoked.append(token)
 
-    def start_login(self, phone: str, client_address: str) -> int:
+    def start_login(self, phone: str, client_address: str, language: str = "en") -> int:
         return 120
 
     def verify_login(
@@ -162,6 +165,7 @@ class FakePoints:
             "pending": 0,
             "held": 0,
             "debt": 0,
+            "available_value": f"{self.balance_of(member_id) * 100}.00",
             "expiring": [],
             "tier": {
                 "name": "bronze",
@@ -175,6 +179,10 @@ class FakePoints:
 
     def ledger(self, member_id: str, limit: int, cursor: str) -> dict:
         self.calls.append(("ledger", (member_id, limit, cursor)))
+        return {"items": [], "next_cursor": None}
+
+    def activity(self, member_id: str, limit: int, cursor: str) -> dict:
+        self.calls.append(("activity", (member_id, limit, cursor)))
         return {"items": [], "next_cursor": None}
 
     def refund(self, store_id: str, transaction_id: str, refund_id: str, amount: str) -> dict:
@@ -240,6 +248,9 @@ class FakeCampaigns:
                 "ends_at": None,
             }
         ]
+
+    def feedback(self, limit: int = 100, member_id: str = "") -> list[dict]:
+        return []
 
     def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str):
         return feedback_id

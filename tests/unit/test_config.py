@@ -47,7 +47,15 @@ def test_a_bad_value_fails_fast_with_its_name(env: dict) -> None:
     assert next(iter(env)) in str(error.value)
 
 
-@pytest.mark.parametrize("env", [{"LOYALTY_CURRENCY": "rial"}, {"GATEWAY_PORT": "http"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LOYALTY_CURRENCY": "rial"},
+        {"GATEWAY_PORT": "http"},
+        {"LOYALTY_DISPLAY_CURRENCY": "USD"},
+        {"LOYALTY_CURRENCY": "EUR", "LOYALTY_DISPLAY_CURRENCY": "IRT"},
+    ],
+)
 def test_gateway_settings_are_checked_too(env: dict) -> None:
     with pytest.raises(ConfigError):
         GatewayConfig.load(Env(env))

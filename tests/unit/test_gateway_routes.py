@@ -232,9 +232,11 @@ def test_the_console_offers_the_status_changes_the_service_allows(
     def offered() -> set[str]:
         page = web.get("/console/campaigns")
         assert page.status_code == 200
-        return set(re.findall(rf'action="/console/campaigns/{draft["id"]}/(\w+)"', page.text))
+        return set(
+            re.findall(rf'(?:action|href)="/console/campaigns/{draft["id"]}/(\w+)"', page.text)
+        )
 
-    assert offered() == {"launch", "end", "delete"}
+    assert offered() == {"launch", "end", "delete"}  # launch: a link to its confirmation
     clients.campaigns.change_status(draft["id"], "launch")
     assert offered() == {"pause", "end"}
 

@@ -1,8 +1,8 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from services.runtime.jalali import to_gregorian, to_jalali, typed_date
+from services.runtime.jalali import to_gregorian, to_jalali, typed_date, typed_moment
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,24 @@ def test_a_typed_day_is_read_in_either_calendar_and_any_digits() -> None:
     for text in ("1991-02-30", "1402/12/30", "20 April 1991"):
         with pytest.raises(ValueError):
             typed_date(text)
+
+
+@pytest.mark.parametrize(
+    ("typed", "moment"),
+    [
+        ("1405/09/10 08:30", datetime(2026, 12, 1, 8, 30)),
+        ("1405-9-10", datetime(2026, 12, 1)),
+        ("2026-12-01T08:30", datetime(2026, 12, 1, 8, 30)),
+        ("2026/12/01 21:05", datetime(2026, 12, 1, 21, 5)),
+    ],
+)
+def test_a_moment_is_typed_in_either_calendar(typed: str, moment: datetime) -> None:
+    assert typed_moment(typed) == moment
+
+
+@pytest.mark.parametrize(
+    "typed", ["1404/12/30", "1405/13/01", "2026-02-30", "tomorrow", "1405/09/10 25:00"]
+)
+def test_a_moment_that_is_no_day_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        typed_moment(typed)

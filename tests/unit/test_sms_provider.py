@@ -164,7 +164,7 @@ def test_a_campaign_text_goes_from_the_sender_line_once(
     assert method == "sms/send.json"
     assert fields == {
         "receptor": "09121230002",
-        "message": "Double points this week",
+        "message": "Double points this week\nلغو۱۱",  # marketing texts say how to stop them
         "sender": SENDER_LINE,
         "localid": str(local_id("campaign-7:m1")),
     }

@@ -48,6 +48,27 @@ def test_the_welcome_page_reads_right_to_left_in_persian(client: FlaskClient) ->
     assert 'id="switch-language">English<' in html
 
 
+@pytest.mark.parametrize(
+    ("accept", "lang"),
+    [
+        ("fa-IR,fa;q=0.9,en;q=0.5", "fa"),
+        ("de,fa;q=0.5", "fa"),
+        ("en-GB,fa;q=0.8", "en"),
+        ("de", "en"),
+    ],
+)
+def test_a_browser_set_to_persian_gets_persian_until_the_switch_says_otherwise(
+    client: FlaskClient, accept: str, lang: str
+) -> None:
+    client.delete_cookie("lang")
+    html = client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert f'<html lang="{lang}"' in html
+    client.set_cookie("lang", "en")
+    chosen = client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True)
+    client.delete_cookie("lang")
+    assert '<html lang="en"' in chosen
+
+
 def test_the_language_switch_comes_back_to_the_welcome_page(client: FlaskClient) -> None:
     html = client.get("/").get_data(as_text=True)
     assert '<input type="hidden" name="next" value="/">' in html

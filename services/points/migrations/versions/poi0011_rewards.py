@@ -94,11 +94,12 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("reward_id", sa.Uuid(), nullable=False),
         sa.Column("code", sa.String(length=200), nullable=False),
+        sa.Column("code_key", sa.String(length=200), nullable=False),
         sa.Column("coupon_id", sa.Uuid(), nullable=True),
         sa.Column("added_at", Time(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["reward_id"], ["rewards.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("reward_id", "code"),
+        sa.UniqueConstraint("reward_id", "code_key"),
         sa.UniqueConstraint("coupon_id"),
     )
     op.create_index("ix_partner_codes_free", "partner_codes", ["reward_id", "coupon_id"])
