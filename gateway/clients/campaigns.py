@@ -13,13 +13,9 @@ from gateway.clients.calls import Service, call, iso_time
 from gateway.problems import Problem
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
-<<<<<<< HEAD
+from services.runtime.convert import to_timestamp
 from services.runtime.errors import InvalidArgument
 from services.runtime.money import from_minor, to_minor
-=======
-from services.runtime.convert import to_timestamp
-from services.runtime.money import from_minor
->>>>>>> main
 
 
 def _names(enum: EnumDescriptor, prefix: str) -> dict[str, EnumValueDescriptor]:
