@@ -12,6 +12,7 @@ from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
 from gateway.blueprints import (
     admin,
+    cases,
     marketing,
     me,
     member_care,
@@ -89,6 +90,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         webhooks_console.bp,
         docs.bp,
         me.bp,
+        cases.bp,
         member_care.bp,
         webhooks.bp,
         staff_pages.bp,

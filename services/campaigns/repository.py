@@ -223,6 +223,28 @@ def member_stage(session: Session, member_id: uuid.UUID) -> str | None:
     return session.execute(select(MEMBERS.c.stage).where(MEMBERS.c.member_id == member_id)).scalar()
 
 
+def stage_history(session: Session, member_id: uuid.UUID, limit: int) -> Sequence[StageChange]:
+    """The member's moves between stages, newest first."""
+    query = (
+        select(StageChange)
+        .where(StageChange.member_id == member_id)
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def member_feedback(session: Session, member_id: uuid.UUID, limit: int) -> Sequence[Feedback]:
+    """The member's ratings and comments, newest first."""
+    query = (
+        select(Feedback)
+        .where(Feedback.member_id == member_id)
+        .order_by(Feedback.created_at.desc(), Feedback.feedback_id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
 def member_facts(session: Session, member_id: uuid.UUID) -> Row | None:
     """Stage, tier and birth month of one member."""
     c = MEMBERS.c

@@ -12,6 +12,7 @@ from services.campaigns.draws import Draws
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
+from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.messages import Messages
 from services.campaigns.points_client import PointsChanges, PointsCoupons
 from services.campaigns.reconcile import reconcile
@@ -68,6 +69,7 @@ def build(config: ServiceConfig) -> Service:
             segments=segments,
             campaigns=campaigns,
             reports=Reports(database, campaigns),
+            profiles=MemberProfiles(database),
             view=view,
             currency=settings.currency,
             draws=draws,
