@@ -145,4 +145,3 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
     prefix = f"draw-{draw['id']}-"
     told = {m["message_id"] for m in sent_messages(suite) if m["message_id"].startswith(prefix)}
     assert told == {prefix + member_id for member_id in winner_ids}
-
