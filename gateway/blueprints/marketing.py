@@ -859,7 +859,10 @@ def get_referral_program():
     return clients().points.referral_program()
 
 
-DRAW_NOT_FOUND = {404: ("No such draw (`draw-not-found`)", None)}
+DRAW_NOT_FOUND = {
+    404: ("No such draw (`draw-not-found`)", None),
+    422: ("Not a draw id", None),
+}
 
 
 @operation(
@@ -905,7 +908,7 @@ def list_draws():
     responses={
         200: ("The closed draw with its seed and winners", DRAW),
         **DRAW_NOT_FOUND,
-        422: ("The draw was cancelled (`draw-cancelled`)", None),
+        422: ("The draw was cancelled (`draw-cancelled`), or it is not a draw id", None),
     },
 )
 def close_draw(draw_id: str):
@@ -922,7 +925,7 @@ def close_draw(draw_id: str):
     responses={
         200: ("The cancelled draw", DRAW),
         **DRAW_NOT_FOUND,
-        422: ("The draw is closed (`draw-closed`)", None),
+        422: ("The draw is closed (`draw-closed`), or it is not a draw id", None),
     },
 )
 def cancel_draw(draw_id: str):

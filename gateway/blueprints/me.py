@@ -641,7 +641,7 @@ def my_draws():
         409: ("The request_id was used for another purchase (`request-id-reused`)", None),
         422: (
             "`insufficient-points`, `draw-not-open`, `chances-not-for-sale` or"
-            " `too-many-chances` (over the draw's max_per_member)",
+            " `too-many-chances` (over the draw's max_per_member); not a draw id",
             None,
         ),
     },

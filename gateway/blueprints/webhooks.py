@@ -176,7 +176,11 @@ def update_endpoint(endpoint_id: str, body: dict):
         query_param("before", "Deliveries older than this delivery id (the next page)"),
         query_param("limit", "At most this many (1-200, default 50)", {"type": "integer"}),
     ],
-    responses={200: ("The deliveries", DELIVERIES), 404: ("No such endpoint", None)},
+    responses={
+        200: ("The deliveries", DELIVERIES),
+        404: ("No such endpoint", None),
+        422: ("A query parameter or the endpoint id is not valid", None),
+    },
 )
 def list_deliveries(endpoint_id: str):
     limit = request.args.get("limit", "")
@@ -200,6 +204,7 @@ def list_deliveries(endpoint_id: str):
     responses={
         202: ("The delivery that will carry it (one already waiting, or a new one)", DELIVERY),
         404: ("No such endpoint or delivery", None),
+        422: ("Not an endpoint or delivery id", None),
     },
 )
 def redeliver(endpoint_id: str, delivery_id: str):
