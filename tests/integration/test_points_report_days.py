@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from services.points.catalog import RewardSpec
-from services.points.day_figures import DayFigures
+from services.points.day_figures import JOB_DAYS, DayFigures
 from services.points.models import ClosedDay
 from services.points.reports import Reports
 from tests.ledger_support import PointsWorld
@@ -48,6 +48,8 @@ def test_closed_days_read_back_as_counted_live(world: PointsWorld) -> None:
     assert sum(day.earned for day in live) == 100 + 101 + 102 + 50 + 20
     assert live[-2].rewards == 40 and live[2].adjusted == -30
 
+    # The jobs close the last days before the open one.
+    assert world.jobs.run().days_closed == JOB_DAYS
     reports = Reports(world.database, world.policy, world.clock)
     assert reports.daily(first, last) == live
     assert kept_days(world) == (last - first).days  # every day but today
