@@ -216,6 +216,7 @@ def unreached(clients: Clients, config: GatewayConfig) -> list[str]:
         "identity": config.identity_addr,
         "points": config.points_addr,
         "campaigns": config.campaigns_addr,
+        "webhooks": config.webhooks_addr,
     }
     return [
         f"{name} at {addresses[name]} ({name.upper()}_ADDR)"
