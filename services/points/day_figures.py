@@ -67,6 +67,11 @@ class DayFigures:
         """The first day not closed yet: its postings may still be coming."""
         return (self._clock() - SETTLE).date()
 
+    def first_posting_day(self) -> date | None:
+        with self._db.read() as session:
+            written = repository.first_posting_at(session)
+        return written.astimezone(UTC).date() if written is not None else None
+
     def close(self, first: date, last: date) -> int:
         """Count and keep the days from `first` to `last` not kept yet (they must be closed);
         how many were added. Safe to run from several processes at once."""

@@ -81,20 +81,19 @@ class Reports:
 
     def daily(self, first: date, last: date) -> list[Day]:
         """One row per day from `first` to `last` (UTC days), quiet days included. Closed days
-        are read as kept (and kept first if missing); the open ones are counted live. The
-        points owed before `first` are those held now less what moved since."""
+        are read as kept (every day since the first posting is kept once closed); the open
+        ones are counted live. The points owed before `first` are the sum of the days' owed
+        changes before it."""
         end = _period(first, last)[1]
         first_open = self._days.first_open()
-        self._days.close(first, first_open - timedelta(days=1))
-        live_start = day_start(max(first, first_open))
+        origin = min(first, self._days.first_posting_day() or first)
+        self._days.close(origin, first_open - timedelta(days=1))
         with self._db.read() as session:
-            available, pending, held, _ = repository.balance_totals(session)
-            kept = repository.closed_days(session, first, first_open - timedelta(days=1))
-            live = count(session, live_start, end) if live_start < end else {}
-            owed_live = repository.owed_movements(session, live_start, None)
-        owed = available + pending + held - sum(owed_live.values()) - sum(r.owed for r in kept)
+            kept = repository.closed_days(session, origin, first_open - timedelta(days=1))
+            live = count(session, day_start(first_open), end) if first_open <= last else {}
         days = {row.day: {name: getattr(row, name) for name in FIGURES} for row in kept}
         days.update(live)
+        owed = sum(figures["owed"] for day, figures in days.items() if day < first)
         report = []
         zero = dict.fromkeys(FIGURES, 0)
         for n in range((last - first).days + 1):

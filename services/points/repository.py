@@ -429,20 +429,21 @@ def _posting_day(session: Session) -> Any:
 _OWED = and_(Entry.member_id.is_not(None), Entry.bucket.in_(("available", "pending", "held")))
 
 
-def owed_movements(session: Session, start: datetime, end: datetime | None) -> dict[date, int]:
-    """UTC day → net change of the points owed to members, for postings in [start, end)
-    (`end` None: all since `start`)."""
+def owed_movements(session: Session, start: datetime, end: datetime) -> dict[date, int]:
+    """UTC day → net change of the points owed to members, for postings in [start, end)."""
     day = _posting_day(session)
-    period = [Posting.created_at >= start]
-    if end is not None:
-        period.append(Posting.created_at < end)
     rows = session.execute(
         select(day, func.sum(Entry.amount))
         .join(Posting, Posting.id == Entry.posting_id)
-        .where(_OWED, *period)
+        .where(_OWED, Posting.created_at >= start, Posting.created_at < end)
         .group_by(day)
     ).all()
     return {_as_date(row[0]): int(row[1]) for row in rows}
+
+
+def first_posting_at(session: Session) -> datetime | None:
+    """When the first posting was written (None: none yet)."""
+    return session.scalar(select(func.min(Posting.created_at)))
 
 
 def closed_days(session: Session, first: date, last: date) -> list[ClosedDay]:

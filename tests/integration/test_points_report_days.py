@@ -4,20 +4,41 @@ counted live from the ledger, however often and by however many processes they w
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from services.points.catalog import RewardSpec
 from services.points.day_figures import JOB_DAYS, DayFigures
 from services.points.models import ClosedDay
 from services.points.reports import Reports
-from tests.ledger_support import PointsWorld
+from tests.ledger_support import PointsWorld, sqlite_url
+from tests.support import PostgresDatabases, postgres_reachable, unavailable
 
-# Days of their own, whatever else the test database holds.
 START = datetime(2031, 5, 1, 9, 0, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PointsWorld]:
+    """A ledger of its own: the days this test closes are not another test's."""
+    if request.param == "sqlite":
+        world = PointsWorld(sqlite_url(tmp_path))
+        yield world
+        world.close()
+        return
+    if not postgres_reachable():
+        unavailable("PostgreSQL at 127.0.0.1:5432")
+    databases = PostgresDatabases()
+    world = PointsWorld(databases.urls["points"].replace("postgresql://", "postgresql+psycopg://"))
+    yield world
+    world.check_books()
+    world.close()
+    databases.drop()
 
 
 def kept_days(world: PointsWorld) -> int:
