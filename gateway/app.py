@@ -12,6 +12,7 @@ from gateway import problems
 from gateway.auth import PosKeys, SessionTokens
 from gateway.blueprints import (
     admin,
+    cases,
     marketing,
     me,
     member_care,
@@ -24,6 +25,7 @@ from gateway.blueprints import (
 )
 from gateway.clients import Clients, connect
 from gateway.config import MAX_BODY, GatewayConfig
+from gateway.import_jobs import ImportJobs
 from gateway.web import (
     admin_console,
     console,
@@ -68,6 +70,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
     app.extensions["clients"] = clients if clients is not None else connect(config)
     app.extensions["pos_keys"] = PosKeys(cache)
     app.extensions["sessions"] = SessionTokens()
+    app.extensions["member_imports"] = ImportJobs(app.extensions["clients"], cache)
 
     pages.configure(app)
     for blueprint in (
@@ -87,6 +90,7 @@ def create_app(config: GatewayConfig | None = None, clients: Clients | None = No
         webhooks_console.bp,
         docs.bp,
         me.bp,
+        cases.bp,
         member_care.bp,
         webhooks.bp,
         staff_pages.bp,

@@ -12,7 +12,6 @@ Every command prints what it made, one `name: value` per line (`--json` for one 
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import logging
@@ -26,7 +25,7 @@ import grpc
 
 from gateway.clients import Clients, connect
 from gateway.config import GatewayConfig
-from gateway.member_import import ImportFileError, ImportReport, import_members
+from gateway.member_import import ImportFileError, ImportReport, bad_rows_csv, import_members
 from gateway.problems import Problem
 from services.runtime.config import ConfigError
 
@@ -154,9 +153,7 @@ def import_file(clients: Clients, args: argparse.Namespace) -> dict:
         print(file=sys.stderr)
     if args.report:
         with open(args.report, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(("line", "code", "reason"))
-            writer.writerows((bad.line, bad.code, bad.reason) for bad in report.bad)
+            out.write(bad_rows_csv(report.bad))
     summary = report.as_json()
     bad_rows = summary.pop("bad_rows")
     if not args.report:

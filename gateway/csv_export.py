@@ -11,6 +11,8 @@ from flask import Response
 
 # Spreadsheets take a file that starts with a byte order mark as UTF-8 (Persian names).
 BOM = "\ufeff"
+# The schema of such an answer in /openapi.json.
+CSV_FILE = {"type": "string", "description": "A CSV file, UTF-8 with a byte order mark"}
 
 
 def csv_response(columns: tuple[str, ...], rows: Iterable[dict], filename: str) -> Response:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -250,3 +250,13 @@ def _count_openings(results: list[dict], report: ImportReport) -> None:
         if result["outcome"] == "rejected":
             report.bad.append(BadRow(result["line"], result["error_code"], result["error"]))
         report.opened += result["outcome"] == "posted"
+
+
+def bad_rows_csv(bad_rows: Iterable[BadRow]) -> str:
+    """The bad rows (line, code, reason) as a CSV file: the CLI's --report and the console's
+    download."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("line", "code", "reason"))
+    writer.writerows((bad.line, bad.code, bad.reason) for bad in bad_rows)
+    return out.getvalue()

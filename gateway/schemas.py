@@ -647,6 +647,8 @@ REWARDS = {
     "required": ["items"],
     "properties": {"items": {"type": "array", "items": REWARD}},
 }
+CASE_KINDS = ("complaint", "question", "praise")
+CASE_CHANNELS = ("phone", "store", "email", "web", "social")
 COUPON = {
     "type": "object",
     "required": ["code", "status", "kind"],

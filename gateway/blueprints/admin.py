@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.clients import clients
-from gateway.csv_export import csv_response
+from gateway.csv_export import CSV_FILE, csv_response
 from gateway.members import audit_trail
 from gateway.problems import Problem
 from services.runtime.points_limits import MAX_POINTS
@@ -113,7 +113,10 @@ def rename_store(store_id: str, body: dict):
     summary="Close a store: its POS keys stop working at once and it gets no new one",
     tag="admin",
     auth="admin",
-    responses={200: ("The closed store (closing again answers the same)", STORE)},
+    responses={
+        200: ("The closed store (closing again answers the same)", STORE),
+        404: ("No such store", None),
+    },
 )
 def close_store(store_id: str):
     store, revoked = clients().identity.close_store(store_id, g.caller.actor)
@@ -136,7 +139,11 @@ def close_store(store_id: str):
             {"type": "string"},
         )
     ],
-    responses={200: ("The actions", AUDIT), 404: ("No such member", None)},
+    responses={
+        200: ("The actions", AUDIT),
+        404: ("No such member", None),
+        422: ("member_id is not a member id", None),
+    },
 )
 def audit():
     member_id = request.args.get("member_id", "")
@@ -409,7 +416,6 @@ def _period() -> tuple[str, str]:
     return first, request.args.get("to") or today.isoformat()
 
 
-CSV_FILE = {"type": "string", "description": "A CSV file, UTF-8 with a byte order mark"}
 LEDGER_COLUMNS = (
     "posted_at",
     "posting_id",

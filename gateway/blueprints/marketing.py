@@ -8,9 +8,11 @@ import io
 
 from flask import Blueprint, current_app, g, request
 
+from gateway import segment_export
 from gateway.api import operation, query_param
 from gateway.clients import clients
 from gateway.clients.campaigns import ACTIONS, KINDS, kinds_giving
+from gateway.csv_export import CSV_FILE, csv_response
 from gateway.problems import Problem
 from gateway.schemas import REWARD, REWARD_CHANGE, REWARD_REQUEST, REWARDS
 
@@ -380,6 +382,42 @@ def get_segment(segment_id: str):
 def delete_segment(segment_id: str):
     clients().campaigns.delete_segment(segment_id)
     return "", 204
+
+
+@operation(
+    bp,
+    "/v1/marketing/segments/<segment_id>/export.csv",
+    "GET",
+    summary="The segment's members who consented to a channel, with their phone (sms) or e-mail"
+    " (email), as CSV; each export is recorded in the audit trail with who, when and how many",
+    tag=TAG,
+    auth=MARKETER,
+    query=[
+        query_param(
+            "channel",
+            "sms (the phone column) or email (the email column)",
+            {"type": "string", "enum": list(segment_export.CHANNELS)},
+            "sms",
+        )
+    ],
+    media_type="text/csv",
+    responses={
+        200: (
+            "member_id, first_name and the phone or email of each consented member",
+            CSV_FILE,
+        ),
+        422: ("No such channel (`invalid-channel`)", None),
+        **NOT_FOUND,
+    },
+)
+def export_segment(segment_id: str):
+    channel = request.args.get("channel", "")
+    if channel not in segment_export.CHANNELS:
+        raise Problem(422, "invalid-channel", "channel must be sms or email")
+    rows = segment_export.contact_rows(clients(), segment_id, channel, g.caller.actor)
+    return csv_response(
+        segment_export.columns(channel), rows, f"segment-{segment_id}-{channel}.csv"
+    )
 
 
 @operation(

@@ -233,6 +233,12 @@ class CampaignsClient(Service):
         request = pb.PreviewSegmentRequest(segment_id=segment_id)
         return preview_json(call(self._stub.PreviewSegment, request, timeout=30))
 
+    def segment_members(self, segment_id: str, after_member_id: str, limit: int) -> list[str]:
+        request = pb.ListSegmentMembersRequest(
+            segment_id=segment_id, after_member_id=after_member_id, limit=limit
+        )
+        return list(call(self._stub.ListSegmentMembers, request, timeout=30).member_ids)
+
     # Campaigns
 
     def create_campaign(self, definition: dict) -> dict:
@@ -294,6 +300,39 @@ class CampaignsClient(Service):
         }
 
     # Members by lifecycle stage, and the member views behind them
+
+    def member_profile(self, member_id: str) -> dict | None:
+        """Stage and its history, RFM, feedback and open complaints; None until the member view
+        has the member."""
+        try:
+            request = pb.GetMemberProfileRequest(member_id=member_id)
+            found = call(self._stub.GetMemberProfile, request)
+        except Problem as problem:
+            if problem.status == 404:
+                return None
+            raise
+        return {
+            "stage": found.stage,
+            "stage_since": iso_time(found.stage_since),
+            "stage_history": [
+                {"from": move.from_stage, "to": move.to_stage, "at": iso_time(move.changed_at)}
+                for move in found.stage_history
+            ],
+            "rfm": {"r": found.rfm_r, "f": found.rfm_f, "m": found.rfm_m},
+            "last_purchase_at": iso_time(found.last_purchase_at),
+            "purchases": found.purchases,
+            "spend": from_minor(found.spend.amount_minor, found.spend.currency),
+            "feedback": [
+                {
+                    "feedback_id": given.feedback_id,
+                    "rating": given.rating,
+                    "comment": given.comment,
+                    "created_at": iso_time(given.created_at),
+                }
+                for given in found.feedback
+            ],
+            "open_complaints": found.open_complaints,
+        }
 
     def stage_overview(self, limit: int) -> dict:
         """Dissatisfied members first (most recent first), then members per lifecycle stage."""

@@ -283,6 +283,31 @@ class IdentityClient(Service):
         )
         return {"phone": found.phone, "email": found.email}
 
+    def export_contacts(
+        self,
+        export_id: str,
+        actor: str,
+        segment_id: str,
+        channel: str,
+        member_ids: list[str],
+        rows_before: int,
+    ) -> list[dict]:
+        """The consented contacts of a page of a segment's members; the page is counted into
+        the export's record in the audit trail."""
+        request = pb.ExportContactsRequest(
+            export_id=export_id,
+            actor=actor,
+            segment_id=segment_id,
+            channel=channel,
+            member_ids=member_ids,
+            rows_before=rows_before,
+        )
+        found = call(self._stub.ExportContacts, request, timeout=30)
+        return [
+            {"member_id": c.member_id, "first_name": c.first_name, "address": c.address}
+            for c in found.contacts
+        ]
+
     def duplicates(self, limit: int) -> list[dict]:
         found = call(self._stub.FindDuplicates, pb.FindDuplicatesRequest(limit=limit))
         return [

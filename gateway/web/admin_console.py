@@ -11,6 +11,8 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from gateway.clients import clients
 from gateway.clients.identity import IdentityClient
+from gateway.import_jobs import ImportJobs, ImportRunning, ImportUnavailable
+from gateway.member_import import COLUMNS, bad_rows_csv
 from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.console import notice, problem_text, signed_in_staff
@@ -25,6 +27,7 @@ HOME = "/admin"
 STORES = f"{HOME}/stores"
 STAFF = f"{HOME}/staff"
 AUDIT = f"{HOME}/audit"
+IMPORT = f"{HOME}/import"
 ROLES = ("support", "marketer", "admin")
 # The rotation grace a form offers first, and the longest the service accepts.
 DEFAULT_GRACE_HOURS = 24
@@ -208,4 +211,42 @@ def set_disabled(staff_id: str, change: str) -> Response:
 def audit() -> Response:
     return staff_page(
         "admin_audit.html", trail=with_names(identity().staff_actions("", AUDIT_LINES))
+    )
+
+
+def member_imports() -> ImportJobs:
+    return current_app.extensions["member_imports"]
+
+
+@bp.get(IMPORT)
+def import_page() -> Response:
+    return staff_page("admin_import.html", job=member_imports().last(), columns=COLUMNS)
+
+
+@bp.post(IMPORT)
+def start_import() -> Response:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        notice("error", "admin.import_no_file")
+        return redirect(IMPORT, 303)
+    try:
+        member_imports().start(
+            upload.stream, upload.filename, bool(request.form.get("dry_run")), actor()
+        )
+    except ImportRunning:
+        notice("error", "admin.import_running")
+    except ImportUnavailable:
+        notice("error", "admin.import_unavailable")
+    return redirect(IMPORT, 303)
+
+
+@bp.get(f"{IMPORT}/bad-rows.csv")
+def bad_rows() -> Response:
+    found = member_imports().bad_rows()
+    if found is None:
+        return pages.error_page(404, "admin.not_found", IMPORT)
+    return Response(
+        bad_rows_csv(found),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="bad-rows.csv"'},
     )

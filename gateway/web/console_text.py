@@ -250,6 +250,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "segments.none": {"en": "No segments yet.", "fa": "هنوز بخشی ساخته نشده است."},
     "segments.static": {"en": "a fixed list of members", "fa": "فهرست ثابت اعضا"},
     "segments.target": {"en": "Campaign for this segment", "fa": "کمپین برای این بخش"},
+    "segments.export_sms": {
+        "en": "Phones of SMS-consented members (CSV)",
+        "fa": "تلفن اعضای موافق پیامک (CSV)",
+    },
+    "segments.export_email": {
+        "en": "E-mails of e-mail-consented members (CSV)",
+        "fa": "ایمیل اعضای موافق ایمیل (CSV)",
+    },
     "error.rule-empty": {
         "en": "Choose at least one condition, or write the rule as JSON.",
         "fa": "دست‌کم یک شرط انتخاب کنید یا قاعده را به صورت JSON بنویسید.",

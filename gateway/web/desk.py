@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, Response, redirect, request
 
 from gateway.auth import Caller
 from gateway.clients import clients
-from gateway.members import audit_trail, export_member
+from gateway.members import audit_trail, export_member, member_referral
 from gateway.problems import Problem
+from gateway.schemas import CASE_CHANNELS, CASE_KINDS
 from gateway.web import pages
 from gateway.web.console import notice, problem_text, signed_in_staff
 from gateway.web.forms import field, typed_identifier
@@ -29,6 +32,7 @@ bp = Blueprint("desk", __name__)
 bp.before_request(pages.csrf_guard)
 bp.before_request(room_guard("support", "desk.forbidden"))
 
+T = TypeVar("T")
 HOME = "/desk"
 MEMBERS = f"{HOME}/members"
 LEDGER_LINES = 20
@@ -55,9 +59,19 @@ def member_path(member_id: str) -> str:
     return f"{MEMBERS}/{member_id}"
 
 
+def told(action: Callable[[], T]) -> T | None:
+    """The action's answer; or None, its refusal told on the next page (the suite failing is
+    an error page)."""
+    try:
+        return action()
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        notice("error", text=problem_text(problem))
+        return None
+
+
 QUEUE = 100
-CASE_KINDS = ("complaint", "question", "praise")
-CASE_CHANNELS = ("phone", "store", "email", "web", "social")
 
 
 @bp.get(HOME)
@@ -108,21 +122,38 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
     survivor = member["id"]
     # The export's merges and messages only: its profile, in full, is not shown.
     document = c.identity.export(survivor)
+    erased = document["member"].get("erased_at") is not None
+    activity = c.points.activity(survivor, LEDGER_LINES, "")["items"]
+    stores = c.identity.store_names({line["store_id"] for line in activity if line["store_id"]})
+    # A ledger posting names its till transaction, whose store the activity line knows.
+    till_stores = {
+        line["reference"]: stores.get(line["store_id"], "")
+        for line in activity
+        if line["reference"] and line["store_id"]
+    }
     return staff_page(
         "desk_member.html",
         status,
         member=member,
         points=c.points.balance(survivor),
         ledger=c.points.ledger(survivor, LEDGER_LINES, "")["items"],
+        activity=activity,
+        stores=stores,
+        till_stores=till_stores,
         merges=document["merges"],
         messages=document["messages"],
         trail=with_names(audit_trail(c, survivor)),
+        # Points refuses an erased member's coupons; asking identity for an erased member's
+        # referral code would hand them one.
+        coupons=[] if erased else c.rewards.coupons(survivor),
+        referral=None if erased else member_referral(c, survivor),
+        profile=c.campaigns.member_profile(survivor),
         cases=c.campaigns.cases(member_id=survivor),
         case_kinds=CASE_KINDS,
         case_channels=CASE_CHANNELS,
         case_id=str(uuid.uuid4()),
         adjustment_id=str(uuid.uuid4()),
-        erased=document["member"].get("erased_at") is not None,
+        erased=erased,
         **context,
     )
 
@@ -146,19 +177,16 @@ def adjust(member_id: str) -> Response:
     elif not reason:
         notice("error", "desk.reason_required")
     else:
-        try:
-            adjusted = clients().points.adjust(
+        adjusted = told(
+            lambda: clients().points.adjust(
                 field("adjustment_id") or str(uuid.uuid4()),
                 member_id,
                 int(typed),
                 reason,
                 agent().actor,
             )
-        except Problem as problem:
-            if problem.status >= 500:
-                raise
-            notice("error", text=problem_text(problem))
-        else:
+        )
+        if adjusted is not None:
             notice("ok", "desk.adjusted", available=adjusted["available"])
     return redirect(member_path(member_id), 303)
 
@@ -171,15 +199,12 @@ def open_case(member_id: str) -> Response:
         "category": request.form.get("category", ""),
         "text": request.form.get("text", ""),
     }
-    try:
-        clients().campaigns.open_case(
+    opened = told(
+        lambda: clients().campaigns.open_case(
             field("case_id") or str(uuid.uuid4()), member_id, details, agent().actor
         )
-    except Problem as problem:
-        if problem.status >= 500:
-            raise
-        notice("error", text=problem_text(problem))
-    else:
+    )
+    if opened is not None:
         notice("ok", "desk.case_recorded")
     return redirect(member_path(member_id), 303)
 
@@ -191,6 +216,18 @@ def resolve_case(case_id: str) -> Response:
     )
     notice("ok", "desk.case_resolved")
     return redirect(member_path(resolved["member_id"]), 303)
+
+
+@bp.post(f"{MEMBERS}/<member_id>/coupons/<code>/cancellation")
+def cancel_coupon(member_id: str, code: str) -> Response:
+    reason = " ".join(request.form.get("reason", "").split())
+    if not reason:
+        notice("error", "desk.reason_required")
+        return redirect(member_path(member_id), 303)
+    cancelled = told(lambda: clients().rewards.cancel(code, agent().actor, reason))
+    if cancelled is not None:
+        notice("ok", "desk.coupon_cancelled", points=cancelled["points_returned"])
+    return redirect(member_path(member_id), 303)
 
 
 @bp.post(f"{MEMBERS}/<member_id>/merge/preview")

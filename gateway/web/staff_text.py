@@ -67,12 +67,43 @@ MESSAGES: dict[str, dict[str, str]] = {
     "desk.messages": {"en": "Messages sent", "fa": "پیام‌های فرستاده‌شده"},
     "desk.audit": {"en": "What staff did", "fa": "اقدامات کارکنان"},
     "desk.who": {"en": "Who", "fa": "چه کسی"},
-    "desk.later": {
-        "en": "Lifecycle stage, RFM, feedback, coupons, rewards, missions and "
-        "referrals will be shown here.",
-        "fa": "مرحله چرخه عمر، RFM، بازخورد، کوپن‌ها، جوایز، مأموریت‌ها و "
-        "معرفی‌ها اینجا نمایش داده می‌شوند.",
+    "desk.store": {"en": "Store", "fa": "فروشگاه"},
+    "desk.activity": {
+        "en": "Purchases, redemptions and refunds",
+        "fa": "خریدها، پرداخت‌ها با امتیاز و مرجوعی‌ها",
     },
+    "desk.amount": {"en": "Amount", "fa": "مبلغ"},
+    "desk.reference": {"en": "Till reference", "fa": "شماره تراکنش"},
+    "desk.lifecycle": {"en": "Lifecycle and feedback", "fa": "چرخه عمر و بازخورد"},
+    "desk.stage": {"en": "Lifecycle stage", "fa": "مرحله چرخه عمر"},
+    "desk.since": {"en": "since {day}", "fa": "از {day}"},
+    "desk.rfm": {"en": "RFM scores (1-5)", "fa": "امتیاز RFM (۱ تا ۵)"},
+    "desk.last_purchase": {"en": "Last purchase", "fa": "آخرین خرید"},
+    "desk.purchases": {"en": "Purchases", "fa": "خریدها"},
+    "desk.spend": {"en": "Spend, less refunds", "fa": "مبلغ خرید، بدون مرجوعی‌ها"},
+    "desk.open_complaints": {"en": "Open complaints", "fa": "شکایت‌های باز"},
+    "desk.stage_history": {"en": "Stage changes", "fa": "تغییرات مرحله"},
+    "desk.feedback": {"en": "Feedback", "fa": "بازخورد"},
+    "desk.rating": {"en": "Rating", "fa": "امتیاز"},
+    "desk.comment": {"en": "Comment", "fa": "نظر"},
+    "desk.not_in_view": {
+        "en": "The member view has not read this member yet.",
+        "fa": "نمای اعضا هنوز این عضو را نخوانده است.",
+    },
+    "desk.coupons": {"en": "Coupons", "fa": "کوپن‌ها"},
+    "desk.coupon_code": {"en": "Code", "fa": "کد"},
+    "desk.coupon_name": {"en": "Reward", "fa": "جایزه"},
+    "desk.coupon_expires": {"en": "Expires", "fa": "انقضا"},
+    "desk.cancel_reason": {"en": "Why it is cancelled", "fa": "دلیل لغو"},
+    "desk.cancel_coupon": {"en": "Cancel the coupon", "fa": "لغو کوپن"},
+    "desk.coupon_cancelled": {
+        "en": "Coupon cancelled; {points} points returned.",
+        "fa": "کوپن لغو شد؛ {points} امتیاز برگشت.",
+    },
+    "desk.referral": {"en": "Referrals", "fa": "معرفی دوستان"},
+    "desk.referral_code": {"en": "Referral code", "fa": "کد معرفی"},
+    "desk.referral_invited": {"en": "Friends who enrolled", "fa": "دوستان عضوشده"},
+    "desk.referral_rewarded": {"en": "Friends rewarded", "fa": "دوستانِ پاداش‌گرفته"},
     "desk.adjust": {"en": "Adjust points", "fa": "اصلاح امتیاز"},
     "desk.adjust_points": {
         "en": "Points (negative to debit)",
@@ -254,6 +285,54 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "admin.subject": {"en": "On", "fa": "روی"},
     "admin.detail": {"en": "Detail", "fa": "جزئیات"},
+    "admin.import": {"en": "Member import", "fa": "ورود اعضا"},
+    "admin.import_note": {
+        "en": "A UTF-8 CSV file of up to 2 MB whose first line names its columns (larger files: "
+        "python -m gateway.cli import-members). Importing a file again changes nothing.",
+        "fa": "فایل CSV با کدگذاری UTF-8 تا ۲ مگابایت که سطر اول آن نام ستون‌هاست (فایل‌های بزرگ‌تر: "
+        "python -m gateway.cli import-members). ورود دوباره یک فایل چیزی را تغییر نمی‌دهد.",
+    },
+    "admin.import_file": {"en": "CSV file", "fa": "فایل CSV"},
+    "admin.import_dry_run": {"en": "Dry run (check only)", "fa": "اجرای آزمایشی (فقط بررسی)"},
+    "admin.import_start": {"en": "Import", "fa": "شروع ورود"},
+    "admin.import_no_file": {
+        "en": "Choose a CSV file first.",
+        "fa": "ابتدا یک فایل CSV انتخاب کنید.",
+    },
+    "admin.import_running": {
+        "en": "An import is still running: wait for it to finish.",
+        "fa": "یک ورود هنوز در جریان است: تا پایان آن صبر کنید.",
+    },
+    "admin.import_unavailable": {
+        "en": "Imports cannot start now (the cache is unreachable): try again, or use "
+        "python -m gateway.cli import-members.",
+        "fa": "اکنون ورود ممکن نیست (حافظه نهان در دسترس نیست): دوباره تلاش کنید یا از "
+        "python -m gateway.cli import-members استفاده کنید.",
+    },
+    "admin.import_stopped": {
+        "en": "The import stopped before the end: upload the file again to finish it.",
+        "fa": "ورود پیش از پایان متوقف شد: برای تکمیل، فایل را دوباره بارگذاری کنید.",
+    },
+    "admin.import_progress": {"en": "Progress", "fa": "پیشرفت"},
+    "admin.import_running_now": {
+        "en": "Importing… {percent}% of the file read.",
+        "fa": "در حال ورود… {percent}٪ از فایل خوانده شد.",
+    },
+    "admin.import_done": {"en": "Finished.", "fa": "تمام شد."},
+    "admin.import_failed": {"en": "The file was not imported:", "fa": "فایل وارد نشد:"},
+    "admin.import_rows": {"en": "Rows", "fa": "سطرها"},
+    "admin.import_created": {"en": "New members", "fa": "اعضای جدید"},
+    "admin.import_existing": {"en": "Already members", "fa": "از قبل عضو"},
+    "admin.import_opened": {"en": "Opening balances posted", "fa": "مانده‌های افتتاحیه ثبت‌شده"},
+    "admin.import_rejected": {"en": "Bad rows", "fa": "سطرهای نادرست"},
+    "admin.import_bad_rows": {"en": "Bad rows", "fa": "سطرهای نادرست"},
+    "admin.import_download": {
+        "en": "Download the bad rows (CSV)",
+        "fa": "دریافت سطرهای نادرست (CSV)",
+    },
+    "admin.import_line": {"en": "Line", "fa": "سطر"},
+    "admin.import_code": {"en": "Code", "fa": "کد"},
+    "admin.import_reason": {"en": "Reason", "fa": "دلیل"},
     # The audit vocabulary (runtime.staff_actions)
     "audit.member.reveal": {"en": "Personal data revealed", "fa": "نمایش داده‌های شخصی"},
     "audit.member.merge": {"en": "Members merged", "fa": "ادغام اعضا"},
@@ -271,4 +350,5 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit.staff.role": {"en": "Staff role changed", "fa": "تغییر نقش کارمند"},
     "audit.staff.password": {"en": "Staff password set", "fa": "تعیین گذرواژه کارمند"},
     "audit.staff.sign_out": {"en": "Staff sessions ended", "fa": "بستن نشست‌های کارمند"},
+    "audit.segment.export": {"en": "Segment contacts exported", "fa": "خروجی مخاطبان بخش"},
 }

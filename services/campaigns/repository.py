@@ -193,6 +193,17 @@ def sample_members(session: Session, condition: ColumnElement[bool], limit: int)
     return list(session.execute(select(c.stage, c.tier).where(live(condition)).limit(limit)))
 
 
+def member_ids_page(
+    session: Session, condition: ColumnElement[bool], after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Up to `limit` live members meeting the condition, in the order of their ids, after one."""
+    c = MEMBERS.c
+    query = select(c.member_id).where(live(condition))
+    if after is not None:
+        query = query.where(c.member_id > after)
+    return list(session.scalars(query.order_by(c.member_id).limit(limit)))
+
+
 def member_ids(session: Session, condition: ColumnElement[bool]) -> list[uuid.UUID]:
     return list(session.scalars(select(MEMBERS.c.member_id).where(condition)))
 
@@ -206,6 +217,28 @@ def member(session: Session, member_id: uuid.UUID) -> Member | None:
 
 def member_stage(session: Session, member_id: uuid.UUID) -> str | None:
     return session.execute(select(MEMBERS.c.stage).where(MEMBERS.c.member_id == member_id)).scalar()
+
+
+def stage_history(session: Session, member_id: uuid.UUID, limit: int) -> Sequence[StageChange]:
+    """The member's moves between stages, newest first."""
+    query = (
+        select(StageChange)
+        .where(StageChange.member_id == member_id)
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def member_feedback(session: Session, member_id: uuid.UUID, limit: int) -> Sequence[Feedback]:
+    """The member's ratings and comments, newest first."""
+    query = (
+        select(Feedback)
+        .where(Feedback.member_id == member_id)
+        .order_by(Feedback.created_at.desc(), Feedback.feedback_id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
 
 
 def member_facts(session: Session, member_id: uuid.UUID) -> Row | None:

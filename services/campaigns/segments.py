@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 MAX_STATIC = 100_000
 SAMPLE = 20
 PREVIEW_MINIMUM = 10
+# The most member ids one page of a segment lists.
+MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,15 @@ class Segments:
             else:
                 condition = compile_rule(rule, self._currency, self._clock())
             return preview(session, condition)
+
+    def members(self, segment_id: str, after_member_id: str, limit: int) -> list[uuid.UUID]:
+        """A page of the segment's live members' ids, in order, after `after_member_id`."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise InvalidArgument(f"limit must be 1 to {MAX_PAGE}", code="invalid-limit")
+        after = parse_id(after_member_id, "member") if after_member_id else None
+        with self._db.read() as session:
+            condition = self.condition(session, segment_id)
+            return repository.member_ids_page(session, condition, after, limit or MAX_PAGE)
 
     def match(
         self, member_id: str, segment_ids: list[str], stages: list[str]

@@ -11,6 +11,7 @@ from services.campaigns.coupon_grants import CouponGrants
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
+from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.messages import Messages
 from services.campaigns.points_client import PointsCoupons
 from services.campaigns.reconcile import reconcile
@@ -65,6 +66,7 @@ def build(config: ServiceConfig) -> Service:
             segments=segments,
             campaigns=campaigns,
             reports=Reports(database, campaigns),
+            profiles=MemberProfiles(database),
             view=view,
             currency=settings.currency,
         )

@@ -18,6 +18,7 @@ from services.campaigns.cases import CaseBook
 from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
+from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.models import Case
 from services.campaigns.reports import GroupFigures, Reports
 from services.campaigns.segments import Segments, SegmentView
@@ -110,6 +111,7 @@ class CampaignsParts:
     segments: Segments
     campaigns: Campaigns
     reports: Reports
+    profiles: MemberProfiles
     view: MemberView
     currency: str
 
@@ -247,6 +249,14 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             fewer_than=preview.fewer_than or 0,
         )
 
+    def ListSegmentMembers(
+        self, request: pb.ListSegmentMembersRequest, context: grpc.ServicerContext
+    ):
+        ids = self._parts.segments.members(
+            request.segment_id, request.after_member_id, request.limit
+        )
+        return pb.ListSegmentMembersResponse(member_ids=[str(i) for i in ids])
+
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: grpc.ServicerContext):
         view = self._parts.campaigns.create(_json(request.definition_json, "definition_json"))
         return pb.CreateCampaignResponse(campaign=_campaign(view))
@@ -297,6 +307,29 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)
         return response
+
+    def GetMemberProfile(self, request: pb.GetMemberProfileRequest, context: grpc.ServicerContext):
+        found = self._parts.profiles.profile(request.member_id)
+        answer = pb.GetMemberProfileResponse(
+            stage=found.stage,
+            rfm_r=found.rfm[0],
+            rfm_f=found.rfm[1],
+            rfm_m=found.rfm[2],
+            purchases=found.purchases,
+            spend=common_pb2.Money(amount_minor=found.spend_minor, currency=self._parts.currency),
+            open_complaints=found.open_complaints,
+        )
+        _stamp(answer.stage_since, found.stage_since)
+        _stamp(answer.last_purchase_at, found.last_purchase_at)
+        for move in found.stage_history:
+            line = answer.stage_history.add(from_stage=move.from_stage, to_stage=move.to_stage)
+            _stamp(line.changed_at, move.changed_at)
+        for given in found.feedback:
+            item = answer.feedback.add(
+                feedback_id=given.feedback_id, rating=given.rating, comment=given.comment
+            )
+            _stamp(item.created_at, given.created_at)
+        return answer
 
     def GetStageOverview(self, request: pb.GetStageOverviewRequest, context: grpc.ServicerContext):
         overview = self._parts.reports.stages(min(max(request.limit or 100, 1), 1000))

@@ -24,9 +24,11 @@ def record(
     member_id: uuid.UUID | None = None,
     subject: str = "",
     detail: str = "",
+    action_id: uuid.UUID | None = None,
 ) -> None:
     session.add(
         StaffAction(
+            id=action_id or uuid.uuid4(),
             actor=actor_or_unknown(actor),
             action=action,
             member_id=member_id,

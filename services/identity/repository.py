@@ -432,6 +432,31 @@ def staff_accounts(session: Session) -> list[StaffAccount]:
     return list(session.scalars(select(StaffAccount).order_by(StaffAccount.email)))
 
 
+def consented_contacts(
+    session: Session, member_ids: Sequence[uuid.UUID], channel: str
+) -> list[Row]:
+    """(id, first_name, address) of the members given who are not erased, consented to the
+    channel and have its address (the phone for sms, the e-mail otherwise), in id order."""
+    address = Member.phone if channel == "sms" else Member.email
+    query = (
+        select(Member.id, Member.first_name, address.label("address"))
+        .join(Consent, and_(Consent.member_id == Member.id, Consent.channel == channel))
+        .where(
+            Member.id.in_(member_ids),
+            Member.erased_at.is_(None),
+            Consent.granted.is_(True),
+            address.is_not(None),
+            address != "",
+        )
+        .order_by(Member.id)
+    )
+    return list(session.execute(query))
+
+
+def staff_action(session: Session, action_id: uuid.UUID) -> StaffAction | None:
+    return session.get(StaffAction, action_id)
+
+
 def staff_actions(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[StaffAction]:
     """Newest first: those about the members given (a member and their merged duplicates), or
     every action when none is given."""

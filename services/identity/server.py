@@ -8,6 +8,7 @@ from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_cache
 from services.identity.audit import AuditTrail
 from services.identity.codes import LoginCodes
+from services.identity.contact_exports import ContactExports
 from services.identity.directory import Directory
 from services.identity.events import EventFeed
 from services.identity.identifiers import PiiHasher
@@ -79,6 +80,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         staff=Staff(database, sessions, settings.staff_session, login_throttle),
         events=EventFeed(database),
         audit=AuditTrail(database),
+        contact_exports=ContactExports(database),
     )
     background = [
         Periodic(

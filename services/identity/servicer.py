@@ -13,6 +13,7 @@ from loyalty.identity.v1 import identity_pb2 as pb
 from loyalty.identity.v1 import identity_pb2_grpc
 from services.identity import member_messages
 from services.identity.audit import AuditTrail
+from services.identity.contact_exports import ContactExports
 from services.identity.directory import Directory, Enrollment, MemberView
 from services.identity.events import EventFeed
 from services.identity.imports import ImportRow, MemberImport
@@ -147,6 +148,7 @@ class IdentityParts:
     staff: Staff
     events: EventFeed
     audit: AuditTrail
+    contact_exports: ContactExports
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -444,6 +446,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def RevealMember(self, request: pb.RevealMemberRequest, context: grpc.ServicerContext):
         phone, email = self._parts.privacy.reveal(request.member_id, request.actor)
         return pb.RevealMemberResponse(phone=phone, email=email)
+
+    def ExportContacts(self, request: pb.ExportContactsRequest, context: grpc.ServicerContext):
+        contacts = self._parts.contact_exports.page(
+            request.export_id,
+            request.actor,
+            request.segment_id,
+            request.channel,
+            list(request.member_ids),
+            request.rows_before,
+        )
+        return pb.ExportContactsResponse(
+            contacts=[
+                pb.Contact(member_id=str(c.member_id), first_name=c.first_name, address=c.address)
+                for c in contacts
+            ]
+        )
 
     def ListStaffActions(self, request: pb.ListStaffActionsRequest, context: grpc.ServicerContext):
         actions = self._parts.audit.actions(request.member_id, request.limit or 50)

@@ -95,6 +95,14 @@ class Cache:
     def set(self, key: str, value: bytes | str, ttl_seconds: int) -> None:
         self._run(lambda c: c.set(self._key(key), value, ex=ttl_seconds), None)
 
+    def claim(self, key: str, value: str, ttl_seconds: int) -> bool | None:
+        """Sets `key` only if it is absent: True when this caller took it, False when another
+        holds it, None when the cache cannot be asked."""
+        taken = self._run(
+            lambda c: c.set(self._key(key), value, ex=ttl_seconds, nx=True), _UNAVAILABLE
+        )
+        return None if taken is _UNAVAILABLE else bool(taken)
+
     def delete(self, *keys: str) -> None:
         if keys:
             self._run(lambda c: c.delete(*(self._key(k) for k in keys)), None)

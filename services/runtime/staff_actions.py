@@ -1,8 +1,8 @@
 """The audit vocabulary: the name of every staff action, whichever service records it.
 
-Identity records what it does (reveals, merges, erasures, exports, stores, POS keys, staff
-accounts); points records its adjustments and transfers. The support desk and the admin console
-show both in these words.
+Identity records what it does (reveals, merges, erasures, exports of a member or of a segment's
+contacts, stores, POS keys, staff accounts); points records its adjustments and transfers. The
+support desk and the admin console show both in these words.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ STAFF_ENABLE = "staff.enable"
 STAFF_ROLE = "staff.role"
 STAFF_PASSWORD = "staff.password"
 STAFF_SIGN_OUT = "staff.sign_out"
+SEGMENT_EXPORT = "segment.export"
 
 ACTIONS = (
     MEMBER_REVEAL,
@@ -45,6 +46,7 @@ ACTIONS = (
     STAFF_ROLE,
     STAFF_PASSWORD,
     STAFF_SIGN_OUT,
+    SEGMENT_EXPORT,
 )
 # Points' adjustment kinds as actions; a merge's points move as part of identity's merge.
 POINTS_KINDS = {"adjust": POINTS_ADJUST, "transfer": POINTS_TRANSFER, "merge": MEMBER_MERGE}

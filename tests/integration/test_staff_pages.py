@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from deploy.local import Suite
+from tests.integration.test_rewards_api import new_reward
 from tests.integration.test_web_security import form_token
 from tests.support import (
     STAFF_PASSWORD,
@@ -16,9 +17,12 @@ from tests.support import (
     Pos,
     e164,
     eventually,
+    log_in,
+    member_view_caught_up,
     new_email,
     new_phone,
     sent_messages,
+    staff_login,
 )
 
 SCRIPT = "<script>alert(1)</script>"
@@ -155,6 +159,7 @@ def test_every_staff_form_refuses_a_post_without_its_token(
         (admin, f"/admin/staff/{uuid.uuid4()}/sign-out", {}),
         (agent, f"{desk}/cases", {"kind": "praise", "channel": "phone", "text": "x"}),
         (agent, f"/desk/cases/{uuid.uuid4()}/resolve", {}),
+        (agent, f"{desk}/coupons/K7QM4XHD2P/cancellation", {"reason": "forged"}),
     ]
     for browser, path, data in forms:
         refused = browser.post(path, token=False, **data)
@@ -192,6 +197,91 @@ def test_a_script_for_a_name_is_shown_as_text(
         assert page.status_code == 200, page.url
         assert SCRIPT not in page.text, page.url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url
+
+
+def test_the_member_page_shows_stores_stage_feedback_coupons_and_referral(
+    sqlite_suite: Suite, agent: StaffBrowser, pos: Pos
+) -> None:
+    marketer = staff_login(sqlite_suite, "marketer")
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Sara")
+    sale = f"T-{uuid.uuid4().hex[:10]}"
+    assert pos.purchase(member["id"], sale, amount="3000000").status_code == 201
+    refund = {"refund_id": f"RF-{sale}", "amount": "1000000"}
+    assert pos.api.post(f"/v1/purchases/{sale}/refunds", refund).status_code == 201
+    me = Api(sqlite_suite.gateway_url, log_in(sqlite_suite, phone))
+    feedback = {"feedback_id": f"f-{uuid.uuid4().hex}", "rating": 1, "comment": SCRIPT}
+    assert me.post("/v1/me/feedback", feedback).status_code == 201
+    reward = new_reward(marketer, name=f"Bread {uuid.uuid4().hex[:6]}", refund_on_cancel=True)
+    redeemed = me.post(f"/v1/me/rewards/{reward['id']}/redemptions", {"request_id": "r-1"})
+    assert redeemed.status_code == 201, redeemed.text
+    code = redeemed.json()["coupon"]["code"]
+    referral = me.get("/v1/me/referral").json()["code"]
+    assert eventually(lambda: member_view_caught_up(marketer), within=30)
+
+    desk = f"/desk/members/{member['id']}"
+    page = agent.get(desk).text
+    stage = page.split('id="stage">')[1].split("</td>")[0]
+    assert stage.startswith("Dissatisfied")
+    history = page.split('id="stage-history">')[1].split("</ul>")[0]
+    assert history.count("→ Dissatisfied") == 1
+    assert page.split('id="purchase-count">')[1].startswith("1<")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and SCRIPT not in page
+    assert code in page and reward["name"] in page
+    assert referral in page
+    ledger = page.split('id="ledger"')[1].split("</section>")[0]
+    assert f'<td class="store"><bdi>{pos.store_name}</bdi></td><td><bdi dir="ltr">{sale}<' in ledger
+    activity = page.split('id="activity"')[1].split("</section>")[0]
+    for kind in ("purchase", "refund"):
+        row = activity.split(f'<tr class="line {kind}">')[1].split("</tr>")[0]
+        assert pos.store_name in row and sale in row, kind
+    assert agent.post(f"{desk}/coupons/{code}/cancellation", reason=" ").status_code == 200
+    assert pos.balance(member["id"])["available"] == 100
+    cancelled = agent.post(f"{desk}/coupons/{code}/cancellation", reason="Wrong reward")
+    assert "Coupon cancelled" in cancelled.text
+    support = staff_login(sqlite_suite, "support")
+    [coupon] = support.get(f"/v1/support/members/{member['id']}/coupons").json()["items"]
+    assert coupon["status"] == "cancelled"
+    again = agent.post(f"{desk}/coupons/{code}/cancellation", reason="Wrong reward")
+    assert "Coupon cancelled" in again.text
+    assert (coupon["points_spent"], pos.balance(member["id"])["available"]) == (100, 200)
+
+
+def test_support_records_lists_and_resolves_cases_over_the_api(
+    sqlite_suite: Suite, pos: Pos
+) -> None:
+    support = staff_login(sqlite_suite, "support")
+    member = pos.enrol(first_name="Omid")
+    body = {
+        "case_id": f"case-{uuid.uuid4().hex}",
+        "kind": "complaint",
+        "channel": "store",
+        "category": "Queue",
+        "text": "Waited twenty minutes",
+    }
+    opened = support.post(f"/v1/support/members/{member['id']}/cases", body)
+    assert opened.status_code == 201, opened.text
+    assert (opened.json()["status"], opened.json()["member_id"]) == ("open", member["id"])
+    again = support.post(f"/v1/support/members/{member['id']}/cases", body)
+    assert (again.status_code, again.json()) == (201, opened.json())
+    queue = support.get("/v1/support/cases", params={"status": "open", "limit": 500}).json()
+    assert [c["case_id"] for c in queue["items"]].count(body["case_id"]) == 1
+    bad = support.post(f"/v1/support/members/{member['id']}/cases", {**body, "kind": "rant"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid-request")
+    nobody = support.post(f"/v1/support/members/{uuid.uuid4()}/cases", body)
+    assert nobody.status_code == 404
+    assert support.get("/v1/support/cases", params={"status": "shut"}).status_code == 400
+    resolved = support.post(
+        f"/v1/support/cases/{body['case_id']}/resolution", {"resolution": "Apologised"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert (resolved.json()["status"], resolved.json()["resolution"]) == ("resolved", "Apologised")
+    mine = support.get("/v1/support/cases", params={"member_id": member["id"]}).json()["items"]
+    assert [c["status"] for c in mine] == ["resolved"]
+    unknown = support.post(f"/v1/support/cases/{uuid.uuid4()}/resolution", {"resolution": ""})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "case-not-found")
+    marketer = staff_login(sqlite_suite, "marketer")
+    assert marketer.get("/v1/support/cases").status_code == 403
 
 
 def test_a_name_finds_every_member_it_starts_and_a_card_finds_one(suite: Suite) -> None:
@@ -295,6 +385,8 @@ def test_the_desk_and_the_admin_console_speak_persian(
     assert 'dir="rtl"' in page.text
     assert "اصلاح امتیاز" in page.text
     assert '<td id="available">۱٬۲۵۰</td>' in page.text
+    for heading in ("چرخه عمر و بازخورد", "خریدها، پرداخت‌ها با امتیاز و مرجوعی‌ها", "کوپن‌ها"):
+        assert f"<h2>{heading}</h2>" in page.text, heading
     # A card number is a code: its digits stay as they are.
     assert member["card_number"] in page.text
     assert "کلیدهای صندوق" in admin.get(f"/admin/stores/{pos.store_id}").text
