@@ -57,6 +57,7 @@ bench: install protos
 	$(PY) -m bench.rewards_scale
 	$(PY) -m bench.load
 	$(PY) -m bench.member_import
+	$(PY) -m bench.draw_close
 
 # Fault drills under till load on a private PostgreSQL and Redis (about 4 minutes); a table of
 # errors the tills saw, and proof that nothing was lost or doubled. `make test` runs a short form.

@@ -557,10 +557,16 @@ REWARD_FIELDS = {
     "name_fa": {"type": "string", "maxLength": 200},
     "description_fa": {"type": "string", "maxLength": 2000},
     "points_cost": {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
-    "stock": {"type": ["integer", "null"], "minimum": 0, "description": "null: unlimited"},
+    "stock": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "maximum": MAX_POINTS,
+        "description": "null: unlimited",
+    },
     "per_member_limit": {
         "type": ["integer", "null"],
         "minimum": 0,
+        "maximum": 1_000_000,
         "description": "Redemptions per member; null or 0: no limit",
     },
     "valid_days": {
@@ -709,4 +715,115 @@ COUPON_EXAMPLE = {
     "store_id": None,
     "transaction_id": None,
     "campaign_id": None,
+}
+
+DRAW_REQUEST = {
+    "type": "object",
+    "required": ["name", "closes_at", "prizes", "chances"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "closes_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "After this no chances are earned or bought",
+        },
+        "prizes": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "description": "Drawn in this order, each as many times as its count",
+            "items": {
+                "type": "object",
+                "required": ["name", "count"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "count": {"type": "integer", "minimum": 1, "maximum": 10000},
+                },
+            },
+        },
+        "chances": {
+            "type": "object",
+            "properties": {
+                "per_purchase": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Chances each purchase earns",
+                },
+                "per_amount": {
+                    **MONEY,
+                    "description": "One chance for each this much spent in a purchase",
+                },
+                "points_per_chance": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The price of a chance in points (0: not sold)",
+                },
+                "max_per_member": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The most chances one member may hold (0: no limit)",
+                },
+            },
+        },
+    },
+}
+DRAW = {
+    "type": "object",
+    "required": ["id", "name", "status", "closes_at", "prizes", "chances", "seed_sha256"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "closed", "cancelled"]},
+        "closes_at": {"type": "string", "format": "date-time"},
+        "prizes": {"type": "array", "items": {"type": "object"}},
+        "chances": {"type": "object"},
+        "seed_sha256": {
+            "type": "string",
+            "description": "The SHA-256 (hex) of the secret seed, published at creation",
+        },
+        "seed": {
+            "type": ["string", "null"],
+            "description": "The seed (hex), revealed when the draw is closed",
+        },
+        "winners": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["member_id", "prize"],
+                "properties": {"member_id": {"type": "string"}, "prize": {"type": "string"}},
+            },
+        },
+        "my_chances": {"type": "integer", "description": "The member's chances (/v1/me)"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+DRAWS = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": DRAW}},
+}
+DRAW_ENTRIES = {
+    "type": "object",
+    "required": ["draw_id", "seed_sha256", "prizes", "entries"],
+    "description": (
+        "What `python -m services.campaigns.draw_selection verify FILE SEED` reads: the"
+        " entries sorted by member id, no personal data"
+    ),
+    "properties": {
+        "draw_id": {"type": "string"},
+        "status": {"type": "string"},
+        "seed_sha256": {"type": "string"},
+        "seed": {"type": "string"},
+        "prizes": {"type": "array", "items": {"type": "object"}},
+        "entries": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["member_id", "chances"],
+                "properties": {"member_id": {"type": "string"}, "chances": {"type": "integer"}},
+            },
+        },
+        "winners": {"type": "array", "items": {"type": "object"}},
+    },
 }

@@ -106,7 +106,12 @@ def open_case(member_id: str, body: dict):
             "limit", f"Cases to list (1-{LISTED_MAX}, default 50)", {"type": "integer"}, 50
         ),
     ],
-    responses={200: ("The cases", CASES), 400: ("A query parameter is not valid", None)},
+    responses={
+        200: ("The cases", CASES),
+        400: ("A query parameter is not valid", None),
+        404: ("member_id names no member", None),
+        422: ("member_id is not a member id", None),
+    },
 )
 def listed():
     status = request.args.get("status", "")

@@ -14,7 +14,16 @@ from gateway.clients import clients
 from gateway.clients.campaigns import ACTIONS, KINDS, kinds_giving
 from gateway.csv_export import CSV_FILE, csv_response
 from gateway.problems import Problem
-from gateway.schemas import REWARD, REWARD_CHANGE, REWARD_REQUEST, REWARDS
+from gateway.schemas import (
+    DRAW,
+    DRAW_ENTRIES,
+    DRAW_REQUEST,
+    DRAWS,
+    REWARD,
+    REWARD_CHANGE,
+    REWARD_REQUEST,
+    REWARDS,
+)
 
 bp = Blueprint("marketing", __name__)
 
@@ -136,6 +145,36 @@ CAMPAIGN_REQUEST = {
                 "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
             },
         },
+        "goal": {
+            "type": "object",
+            "description": (
+                f"{', '.join(kinds_giving('goal'))}: what a member must do within each period;"
+                " a spend target is an amount, a profile_complete target is 1"
+            ),
+            "required": ["metric", "target"],
+            "properties": {
+                "metric": {
+                    "type": "string",
+                    "description": (
+                        "purchases, spend, category_purchases, feedback, referrals or"
+                        " profile_complete"
+                    ),
+                },
+                "target": {"type": ["integer", "string"]},
+                "category": {"type": "string", "description": "For category_purchases"},
+            },
+        },
+        "period": {
+            "type": "string",
+            "description": (
+                f"{', '.join(kinds_giving('period'))}: once, week or month (weeks start on"
+                " Monday, in the schedule's time zone)"
+            ),
+        },
+        "reward_points": {
+            "type": "integer",
+            "description": f"{', '.join(kinds_giving('reward_points'))}: paid once per period",
+        },
         "targeting": {
             "type": "object",
             "description": "everyone: true, or segments, stages, tiers, stores (all must match)",
@@ -240,6 +279,12 @@ REPORT = {
         "budget_points": {"type": ["integer", "null"]},
         "coupons_issued": {"type": "integer", "description": "A coupon campaign's coupons"},
         "coupons_used": {"type": "integer", "description": "Of those, used at a till"},
+        "missions_started": {"type": "integer", "description": "A mission's members with progress"},
+        "missions_completed": {
+            "type": "integer",
+            "description": "Members who completed a mission's period",
+        },
+        "mission_points_paid": {"type": "integer", "description": "Points paid for completions"},
         "currency": {"type": "string"},
         "window": {"type": "object"},
         "target": GROUP,
@@ -812,3 +857,89 @@ def set_referral_program(body: dict):
 )
 def get_referral_program():
     return clients().points.referral_program()
+
+
+DRAW_NOT_FOUND = {404: ("No such draw (`draw-not-found`)", None)}
+
+
+@operation(
+    bp,
+    "/v1/marketing/draws",
+    "POST",
+    summary="Create a prize draw; its secret seed is committed to by its published SHA-256",
+    tag=TAG,
+    auth=MARKETER,
+    request_schema=DRAW_REQUEST,
+    example={
+        "name": "Yalda draw",
+        "closes_at": "2026-12-21T20:30:00Z",
+        "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 5}],
+        "chances": {"per_purchase": 1, "points_per_chance": 5, "max_per_member": 50},
+    },
+    responses={201: ("The draw, open", DRAW), **REFUSED},
+)
+def create_draw(body: dict):
+    return clients().campaigns.create_draw(body, currency()), 201
+
+
+@operation(
+    bp,
+    "/v1/marketing/draws",
+    "GET",
+    summary="Prize draws, newest first",
+    tag=TAG,
+    auth=MARKETER,
+    responses={200: ("The draws", DRAWS)},
+)
+def list_draws():
+    return {"items": clients().campaigns.draws(currency())}
+
+
+@operation(
+    bp,
+    "/v1/marketing/draws/<draw_id>/close",
+    "POST",
+    summary="Close a draw: reveal its seed and pick its winners (closing again answers the same)",
+    tag=TAG,
+    auth=MARKETER,
+    responses={
+        200: ("The closed draw with its seed and winners", DRAW),
+        **DRAW_NOT_FOUND,
+        422: ("The draw was cancelled (`draw-cancelled`)", None),
+    },
+)
+def close_draw(draw_id: str):
+    return clients().campaigns.close_draw(draw_id, currency())
+
+
+@operation(
+    bp,
+    "/v1/marketing/draws/<draw_id>/cancel",
+    "POST",
+    summary="Cancel an open draw: the points spent on its chances are returned",
+    tag=TAG,
+    auth=MARKETER,
+    responses={
+        200: ("The cancelled draw", DRAW),
+        **DRAW_NOT_FOUND,
+        422: ("The draw is closed (`draw-closed`)", None),
+    },
+)
+def cancel_draw(draw_id: str):
+    return clients().campaigns.cancel_draw(draw_id, currency())
+
+
+@operation(
+    bp,
+    "/v1/marketing/draws/<draw_id>/entries",
+    "GET",
+    summary="The entries a draw used (member ids and chances), to re-run it from its seed",
+    tag=TAG,
+    auth=MARKETER,
+    responses={
+        200: ("The entries, and once closed the seed and winners", DRAW_ENTRIES),
+        **DRAW_NOT_FOUND,
+    },
+)
+def draw_entries(draw_id: str):
+    return clients().campaigns.draw_entries(draw_id)

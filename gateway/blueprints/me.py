@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from gateway.api import operation, query_param
 from gateway.auth import credential
@@ -20,6 +20,8 @@ from gateway.schemas import (
     COUPON,
     COUPON_EXAMPLE,
     COUPONS,
+    DRAW,
+    DRAWS,
     EXPORT,
     LEDGER,
     LEDGER_QUERY,
@@ -424,6 +426,49 @@ def my_offers():
     return {"offers": clients().campaigns.offers(g.caller.member_id)}
 
 
+MISSION = {
+    "type": "object",
+    "required": ["id", "name", "target", "progress", "completed", "period_ends_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "target": {
+            "type": "integer",
+            "description": "The goal: a count, or for a spend goal an amount in minor units",
+        },
+        "progress": {"type": "integer", "description": "In this period, at most the target"},
+        "completed": {"type": "boolean", "description": "Reached (and paid) in this period"},
+        "period_ends_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When this week's or month's progress starts again; null for once",
+        },
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/me/missions",
+    "GET",
+    summary="The missions the member is in, with progress in the current period",
+    tag="me",
+    auth="member",
+    responses={
+        200: (
+            "The missions",
+            {
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {"type": "array", "items": MISSION}},
+            },
+        )
+    },
+)
+def my_missions():
+    return {"items": clients().campaigns.missions(g.caller.member_id)}
+
+
 @operation(
     bp,
     "/v1/me/feedback",
@@ -552,3 +597,57 @@ def redeem_reward(reward_id: str, body: dict):
 def my_coupons():
     status = request.args.get("status", "")
     return {"items": clients().rewards.coupons(g.caller.member_id, status)}
+
+
+@operation(
+    bp,
+    "/v1/me/draws",
+    "GET",
+    summary="Prize draws: the open ones and those the member holds chances in, with results",
+    tag="me",
+    auth="member",
+    responses={200: ("The draws with the member's chances (my_chances)", DRAWS)},
+)
+def my_draws():
+    currency = current_app.config["LOYALTY"].currency
+    return {"items": clients().campaigns.draws(currency, g.caller.member_id)}
+
+
+@operation(
+    bp,
+    "/v1/me/draws/<draw_id>/chances",
+    "POST",
+    summary="Buy chances in a draw with points",
+    tag="me",
+    auth="member",
+    request_schema={
+        "type": "object",
+        "required": ["request_id", "chances"],
+        "properties": {
+            "request_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "The page's own id for this purchase: sent again, it spends"
+                " nothing more",
+            },
+            "chances": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        },
+    },
+    example={"request_id": "draw-2026-12-03-1", "chances": 2},
+    responses={
+        200: ("The draw with the member's chances now", DRAW),
+        404: ("No such draw (`draw-not-found`)", None),
+        409: ("The request_id was used for another purchase (`request-id-reused`)", None),
+        422: (
+            "`insufficient-points`, `draw-not-open`, `chances-not-for-sale` or"
+            " `too-many-chances` (over the draw's max_per_member)",
+            None,
+        ),
+    },
+)
+def buy_draw_chances(draw_id: str, body: dict):
+    currency = current_app.config["LOYALTY"].currency
+    return clients().campaigns.buy_draw_chances(
+        draw_id, g.caller.member_id, body["request_id"], body["chances"], currency
+    )

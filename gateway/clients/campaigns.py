@@ -14,7 +14,8 @@ from gateway.problems import Problem
 from loyalty.campaigns.v1 import campaigns_pb2 as pb
 from loyalty.campaigns.v1.campaigns_pb2_grpc import CampaignsServiceStub
 from services.runtime.convert import to_timestamp
-from services.runtime.money import from_minor
+from services.runtime.errors import InvalidArgument
+from services.runtime.money import from_minor, to_minor
 
 
 def _names(enum: EnumDescriptor, prefix: str) -> dict[str, EnumValueDescriptor]:
@@ -60,6 +61,31 @@ def case_json(case: pb.Case) -> dict:
         "resolved_at": iso_time(case.resolved_at) if case.HasField("resolved_at") else None,
         "resolution": case.resolution,
         "follow_up": case.follow_up,
+    }
+
+
+def draw_json(draw: pb.Draw, currency: str) -> dict:
+    """A draw as the API shows it: the seed is null until the draw is closed."""
+    rules = draw.chances
+    return {
+        "id": draw.id,
+        "name": draw.name,
+        "status": draw.status,
+        "closes_at": iso_time(draw.closes_at),
+        "prizes": [{"name": p.name, "count": p.count} for p in draw.prizes],
+        "chances": {
+            "per_purchase": rules.per_purchase,
+            "per_amount": from_minor(rules.per_amount_minor, currency)
+            if rules.per_amount_minor
+            else None,
+            "points_per_chance": rules.points_per_chance,
+            "max_per_member": rules.max_per_member,
+        },
+        "seed_sha256": draw.seed_sha256,
+        "seed": draw.seed or None,
+        "winners": [{"member_id": w.member_id, "prize": w.prize} for w in draw.winners],
+        "created_at": iso_time(draw.created_at),
+        "closed_at": iso_time(draw.closed_at),
     }
 
 
@@ -137,6 +163,23 @@ class CampaignsClient(Service):
         except grpc.RpcError:
             return []
         return [offer_json(offer) for offer in response.offers]
+
+    def missions(self, member_id: str) -> list[dict]:
+        """The active missions the member is in, with progress in the current period."""
+        response = call(
+            self._stub.ListMemberMissions, pb.ListMemberMissionsRequest(member_id=member_id)
+        )
+        return [
+            {
+                "id": item.id,
+                "name": item.name,
+                "target": item.target,
+                "progress": item.progress,
+                "completed": item.completed,
+                "period_ends_at": iso_time(item.period_ends_at),
+            }
+            for item in response.items
+        ]
 
     def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str) -> str:
         """The member's rating (1-5) and comment, counted once per feedback id."""
@@ -284,6 +327,9 @@ class CampaignsClient(Service):
             "budget_points": report.budget_points or None,
             "coupons_issued": report.coupons_issued,
             "coupons_used": report.coupons_used,
+            "missions_started": report.missions_started,
+            "missions_completed": report.missions_completed,
+            "mission_points_paid": report.mission_points_paid,
             "currency": code,
             "window": {"from": iso_time(report.window_start), "to": iso_time(report.window_end)},
             "target": _group(report.target, code),
@@ -392,3 +438,75 @@ class CampaignsClient(Service):
                 for f in response.feeds
             ]
         }
+
+    # Prize draws
+
+    def create_draw(self, body: dict, currency: str) -> dict:
+        chances = body.get("chances", {})
+        per_amount = chances.get("per_amount")
+        try:
+            per_amount_minor = (
+                to_minor(per_amount, currency, "chances.per_amount") if per_amount else 0
+            )
+        except InvalidArgument as error:
+            raise Problem(422, error.code, error.detail) from None
+        request = pb.CreateDrawRequest(
+            name=body["name"],
+            prizes=[pb.DrawPrize(name=p["name"], count=p["count"]) for p in body["prizes"]],
+            chances=pb.DrawChanceRules(
+                per_purchase=chances.get("per_purchase", 0),
+                per_amount_minor=per_amount_minor,
+                points_per_chance=chances.get("points_per_chance", 0),
+                max_per_member=chances.get("max_per_member", 0),
+            ),
+        )
+        try:
+            request.closes_at.FromJsonString(body["closes_at"])
+        except ValueError:
+            raise Problem(400, "invalid-request", "closes_at must be an RFC 3339 time") from None
+        return draw_json(call(self._stub.CreateDraw, request).draw, currency)
+
+    def draws(self, currency: str, member_id: str = "") -> list[dict]:
+        response = call(self._stub.ListDraws, pb.ListDrawsRequest(member_id=member_id))
+        found = []
+        for draw in response.draws:
+            shown = draw_json(draw, currency)
+            if member_id:
+                shown["my_chances"] = draw.my_chances
+            found.append(shown)
+        return found
+
+    def close_draw(self, draw_id: str, currency: str) -> dict:
+        request = pb.DrawRequest(draw_id=draw_id)
+        return draw_json(call(self._stub.CloseDraw, request, timeout=60).draw, currency)
+
+    def cancel_draw(self, draw_id: str, currency: str) -> dict:
+        request = pb.DrawRequest(draw_id=draw_id)
+        return draw_json(call(self._stub.CancelDraw, request, timeout=30).draw, currency)
+
+    def draw_entries(self, draw_id: str) -> dict:
+        """The document `python -m services.campaigns.draw_selection verify` reads."""
+        response = call(self._stub.GetDrawEntries, pb.DrawRequest(draw_id=draw_id), timeout=60)
+        draw = response.draw
+        document: dict[str, Any] = {
+            "draw_id": draw.id,
+            "status": draw.status,
+            "seed_sha256": draw.seed_sha256,
+            "prizes": [{"name": p.name, "count": p.count} for p in draw.prizes],
+            "entries": [{"member_id": e.member_id, "chances": e.chances} for e in response.entries],
+        }
+        if draw.status == "closed":
+            document["seed"] = draw.seed
+            document["winners"] = [
+                {"member_id": w.member_id, "prize": w.prize} for w in draw.winners
+            ]
+        return document
+
+    def buy_draw_chances(
+        self, draw_id: str, member_id: str, request_id: str, chances: int, currency: str
+    ) -> dict:
+        request = pb.BuyDrawChancesRequest(
+            draw_id=draw_id, member_id=member_id, request_id=request_id, chances=chances
+        )
+        bought = call(self._stub.BuyDrawChances, request, timeout=30).draw
+        return {**draw_json(bought, currency), "my_chances": bought.my_chances}

@@ -146,10 +146,11 @@ class RewardsClient(Service):
         reward = pb.Reward(kind=body.get("kind", "coupon"))
         for field in REWARD_TEXTS:
             setattr(reward, field, body.get(field) or "")
+        # JSON Schema's integers include 5.0.
         for field in REWARD_NUMBERS:
-            setattr(reward, field, body.get(field) or 0)
+            setattr(reward, field, int(body.get(field) or 0))
         if body.get("stock") is not None:
-            reward.stock = body["stock"]
+            reward.stock = int(body["stock"])
         reward.status = body.get("status", "active")
         reward.refund_on_cancel = bool(body.get("refund_on_cancel", False))
         self._set_window(reward, body)
@@ -176,14 +177,17 @@ class RewardsClient(Service):
 
     def update_reward(self, reward_id: str, body: dict, actor: str) -> dict:
         request = pb.UpdateRewardRequest(reward_id=reward_id, actor=actor)
-        for field in (*REWARD_TEXTS, *REWARD_NUMBERS, "status", "refund_on_cancel"):
+        for field in (*REWARD_TEXTS, "status", "refund_on_cancel"):
             if field in body:
-                setattr(request, field, body[field] if body[field] is not None else 0)
+                setattr(request, field, body[field])
+        for field in REWARD_NUMBERS:
+            if field in body:
+                setattr(request, field, int(body[field] or 0))
         if "stock" in body:
             if body["stock"] is None:
                 request.unlimited_stock = True
             else:
-                request.stock = body["stock"]
+                request.stock = int(body["stock"])
         self._set_window(request, body)
         if "visibility" in body:
             request.visibility.CopyFrom(_visibility(body["visibility"]))

@@ -48,7 +48,17 @@ FEEDBACK_SHOWN = 200
 # Endpoints anyone may open: the sign-in page and its form.
 OPEN = frozenset({"console.sign_in_form", "console.sign_in"})
 # The builder's fields that only some kinds of campaign give.
-BUILDER_FIELDS = ("multiplier", "points", "min_spend", "categories", "coupon")
+BUILDER_FIELDS = ("multiplier", "points", "min_spend", "categories", "coupon", "goal")
+# A mission's goals and periods, in the order the builder offers them.
+MISSION_METRICS = (
+    "purchases",
+    "spend",
+    "category_purchases",
+    "feedback",
+    "referrals",
+    "profile_complete",
+)
+MISSION_PERIODS = ("month", "week", "once")
 SAMPLE = 5
 
 
@@ -387,6 +397,26 @@ def coupon_terms(prefix: str) -> dict:
     return terms
 
 
+def mission_fields() -> dict:
+    """A mission's `goal`, `period` and `reward_points` from the builder's fields (a spend
+    target is an amount)."""
+    metric = field("goal_metric")
+    goal: dict[str, Any] = {"metric": metric}
+    if metric == "spend":
+        goal["target"] = amount_field("goal_target")
+    else:
+        target = whole("goal_target", "campaigns.goal_target")
+        if target is not None:
+            goal["target"] = target
+    if metric == "category_purchases":
+        goal["category"] = field("goal_category")
+    fields: dict[str, Any] = {"goal": goal, "period": field("period")}
+    reward = whole("reward_points", "campaigns.reward_points")
+    if reward is not None:
+        fields["reward_points"] = reward
+    return fields
+
+
 def campaign_definition() -> dict:
     """The JSON a `POST /v1/marketing/campaigns` would carry, from the builder's fields."""
     kind = field("kind")
@@ -404,6 +434,8 @@ def campaign_definition() -> dict:
         definition["categories"] = names("categories")
     if "coupon" in gives:
         definition["coupon"] = coupon_terms("coupon_")
+    if "goal" in gives:
+        definition.update(mission_fields())
     if request.form.get("offer_title", "").strip():
         definition["offer"] = {
             "title": request.form["offer_title"].strip(),
@@ -463,6 +495,8 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         form=form,
         kinds=[(kind, i18n.translate(f"kind.{kind}")) for kind in KINDS],
         kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
+        metrics=[(m, i18n.translate(f"metric.{m}")) for m in MISSION_METRICS],
+        periods=[(p, i18n.translate(f"period.{p}")) for p in MISSION_PERIODS],
         segments=clients().campaigns.segments(),
         stages=[(stage, stage_name(stage)) for stage in stages],
         **context,
@@ -559,6 +593,12 @@ def report(campaign_id: str) -> Response:
             (t("report.coupons_used"), found["coupons_used"], i18n.number(found["coupons_used"])),
         ]
     )
+    missions = bars(
+        [
+            (t(f"report.{name}"), found[name], i18n.number(found[name]))
+            for name in ("missions_started", "missions_completed", "mission_points_paid")
+        ]
+    )
     spend = bars(
         [
             (t("report.target"), *money(target["spend_per_member"])),
@@ -586,6 +626,7 @@ def report(campaign_id: str) -> Response:
         report=found,
         audience=audience,
         coupons=coupons if campaign["kind"] == "coupon" else None,
+        missions=missions if campaign["kind"] == "mission" else None,
         spend=spend,
         visits=visits,
         points=points,

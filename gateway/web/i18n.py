@@ -281,6 +281,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.saved": {"en": "Saved.", "fa": "ذخیره شد."},
     "portal.offers": {"en": "Offers for you", "fa": "پیشنهادهای شما"},
     "portal.referral": {"en": "Invite a friend", "fa": "دعوت از دوستان"},
+    "portal.missions": {"en": "Your missions", "fa": "مأموریت‌های شما"},
+    "portal.mission_progress": {
+        "en": "{progress} of {target}",
+        "fa": "{progress} از {target}",
+    },
+    "portal.mission_done": {
+        "en": "Done: {progress} of {target}. Your reward is on its way.",
+        "fa": "انجام شد: {progress} از {target}. پاداش شما در راه است.",
+    },
+    "portal.mission_resets": {"en": "Starts again on {date}", "fa": "شروع دوباره: {date}"},
     "portal.referral_note": {
         "en": "Friends who join with your code earn points with their first purchase, and so"
         " do you.",

@@ -114,6 +114,7 @@ def show() -> Response:
         points = clients().points.balance(member_id)
         history = clients().points.activity(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
+        missions = member_missions(member_id)
         referral = member_referral(clients(), member_id)
         stores = clients().identity.store_names(
             {line["store_id"] for line in history["items"] if line["store_id"]}
@@ -136,10 +137,26 @@ def show() -> Response:
         email_pending=unseal(session.get("portal_email", "")),
         phone_pending=unseal(session.get("portal_new_phone", "")),
         offers=offers,
+        missions=missions,
         referral=referral,
         referral_sms=sms_invitation(referral),
         feedback_id=f"web-{uuid.uuid4().hex}",
     )
+
+
+def member_missions(member_id: str) -> list[dict]:
+    """The member's missions with the share done (0-100, in steps of 5 for the bar); none when
+    campaigns cannot answer, so the rest of the page still shows."""
+    try:
+        found = clients().campaigns.missions(member_id)
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return []
+    for mission in found:
+        mission["percent"] = min(mission["progress"] * 100 // max(mission["target"], 1), 100)
+        mission["bar"] = mission["percent"] // 5 * 5
+    return found
 
 
 @bp.post(f"{HOME}/code")

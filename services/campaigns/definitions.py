@@ -99,6 +99,28 @@ class CouponTerms:
     valid_days: int = 30
 
 
+MISSION_METRICS = (
+    "purchases",
+    "spend",
+    "category_purchases",
+    "feedback",
+    "referrals",
+    "profile_complete",
+)
+MISSION_PERIODS = ("once", "week", "month")
+
+
+@dataclass(frozen=True)
+class Mission:
+    """A mission's goal: `target` of `metric` (spend in minor units) within each `period`."""
+
+    metric: str
+    target: int
+    period: str
+    reward_points: int
+    category: str = ""
+
+
 @dataclass(frozen=True)
 class MessagePlan:
     channel: str
@@ -124,6 +146,7 @@ class Definition:
     control_percent: int = 0
     message: MessagePlan | None = None
     coupon: CouponTerms | None = None
+    mission: Mission | None = None
 
 
 def _text(value: Any, path: str, limit: int = 200, required: bool = True) -> str:
@@ -282,6 +305,41 @@ def _coupon(value: Any, currency: str) -> CouponTerms | None:
     )
 
 
+def _mission(body: dict[str, Any], currency: str) -> Mission:
+    goal = body.get("goal")
+    if not isinstance(goal, dict):
+        raise _bad("goal", "a mission needs its goal: {metric, target, category?}")
+    unknown = set(goal) - {"metric", "target", "category"}
+    if unknown:
+        raise _bad(f"goal.{sorted(unknown)[0]}", "unknown field")
+    metric = goal.get("metric")
+    if metric not in MISSION_METRICS:
+        raise _bad("goal.metric", f"must be one of {', '.join(MISSION_METRICS)}")
+    if metric == "spend":
+        target = _minor(goal.get("target"), currency, "goal.target", required=True)
+        if not 0 < target <= 10**15:
+            raise _bad("goal.target", "must be more than 0")
+    elif metric == "profile_complete":
+        target = _int(goal.get("target", 1), "goal.target", 1, 1)
+    else:
+        target = _int(goal.get("target"), "goal.target", 1, 10**6)
+    category = ""
+    if metric == "category_purchases":
+        category = _text(goal.get("category"), "goal.category", 100).lower()
+    elif goal.get("category") is not None:
+        raise _bad("goal.category", "only a category_purchases goal names a category")
+    period = body.get("period")
+    if period not in MISSION_PERIODS:
+        raise _bad("period", f"must be one of {', '.join(MISSION_PERIODS)}")
+    return Mission(
+        metric=metric,
+        target=target,
+        period=period,
+        reward_points=_int(body.get("reward_points"), "reward_points", 1, MAX_POINTS),
+        category=category,
+    )
+
+
 def _message(value: Any) -> MessagePlan | None:
     if value is None:
         return None
@@ -335,6 +393,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
     coupon = _coupon(body.get("coupon"), currency) if "coupon" in fields else None
     if "coupon" in fields and coupon is None:
         raise _bad("coupon", "a coupon campaign needs its coupon: {type, value, valid_days?, …}")
+    mission = _mission(body, currency) if "goal" in fields else None
     budget = body.get("budget_points")
     limit = body.get("per_member_limit")
     return Definition(
@@ -355,6 +414,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         control_percent=_int(body.get("control_percent", 0), "control_percent", 0, 50),
         message=_message(body.get("message")),
         coupon=coupon,
+        mission=mission,
     )
 
 

@@ -80,9 +80,12 @@ class _Chances:
 
     def __init__(self, weights: Sequence[int]) -> None:
         self._size = len(weights)
-        self._tree = [0] * (self._size + 1)
-        for index, weight in enumerate(weights):
-            self._add(index, weight)
+        self._tree = [0, *weights]
+        # Built in linear time: each node passes its sum up to its parent once.
+        for index in range(1, self._size + 1):
+            parent = index + (index & -index)
+            if parent <= self._size:
+                self._tree[parent] += self._tree[index]
         self.total = sum(weights)
         self._step = 1 << self._size.bit_length()
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.campaigns import repository
 from services.campaigns.lifecycle import refresh_stages
+from services.campaigns.missions import Fact, Missions
 from services.campaigns.models import Feedback
 from services.campaigns.projection import record_feedback
 from services.campaigns.settings import Lifecycle
@@ -61,11 +62,16 @@ MAX_LISTED = 500
 
 class FeedbackBook:
     def __init__(
-        self, database: Database, rules: Lifecycle, clock: Callable[[], datetime] = utcnow
+        self,
+        database: Database,
+        rules: Lifecycle,
+        clock: Callable[[], datetime] = utcnow,
+        missions: Missions | None = None,
     ) -> None:
         self._db = database
         self._rules = rules
         self._clock = clock
+        self._missions = missions
 
     def recent(self, limit: int, member_id: str = "") -> list[FeedbackView]:
         """Feedback newest first with its comment: every member's (at most `limit`), or the
@@ -111,6 +117,9 @@ class FeedbackBook:
             )
             record_feedback(session, member, rating, now)
             session.flush()
+            if self._missions is not None:
+                fact = Fact(member, "feedback", f"feedback:{feedback_id}", now)
+                self._missions.record(session, [fact])
             refresh_stages(session, self._rules, now, [member])
             stage = repository.member_stage(session, member)
             assert stage is not None

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.campaigns import lifecycle, projection, repository
+from services.campaigns.missions import Missions
 from services.campaigns.models import FeedCursor
 from services.campaigns.settings import Lifecycle
 from services.runtime.db import Database, utcnow
@@ -55,18 +56,22 @@ class MemberView:
         feeds: Sequence[Feed],
         rules: Lifecycle,
         clock: Callable[[], datetime] = utcnow,
+        missions: Missions | None = None,
     ) -> None:
         self._db = database
         self.feeds = list(feeds)
         self._rules = rules
         self._clock = clock
+        self._missions = missions
         self._readers = [
             FeedReader(database, feed, FeedCursor, self._apply, CONSUMER, PAGE, clock)
             for feed in self.feeds
         ]
 
     def _apply(self, session: Session, events: list[Event]) -> None:
-        projection.apply_page(session, events, self._rules, self._clock())
+        page = projection.apply_page(session, events, self._rules, self._clock())
+        if self._missions is not None:
+            self._missions.record_events(session, page)
 
     def catch_up(self) -> int:
         """Applies every event the feeds have; returns how many."""

@@ -278,3 +278,102 @@ class CouponGrant(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MissionFact(Base):
+    """One thing a member did that counts towards a mission in a period, keyed by what it was
+    (a purchase's store and transaction, a feedback id, a friend): applying it again, or
+    rebuilding the member view, adds nothing."""
+
+    __tablename__ = "mission_facts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id", "source"),
+        Index("ix_mission_facts_period", "campaign_id", "member_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # "once", "2026-W49" or "2026-12".
+    period: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(200))
+    # 1, or a purchase's amount in minor units for a spend goal.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MissionReward(Base):
+    """A mission a member completed in a period: paid by points once, its id the operation id
+    points de-duplicates on."""
+
+    __tablename__ = "mission_rewards"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id", "period"),
+        Index("ix_mission_rewards_due", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    period: Mapped[str] = mapped_column(String(10))
+    points: Mapped[int] = mapped_column(BigInteger)
+    # pending, paid, or failed-<reason> when points refused it for good.
+    status: Mapped[str] = mapped_column(String(40), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Draw(Base):
+    """A prize draw: its prizes, how chances are earned, the secret seed (revealed only once
+    closed) and, once closed, the entries it used and its winners, kept as published."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    prizes: Mapped[str] = mapped_column(Text)
+    per_purchase: Mapped[int] = mapped_column(Integer, default=0)
+    per_amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_per_chance: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_per_member: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[str] = mapped_column(String(64))
+    seed_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    entries: Mapped[str] = mapped_column(Text, default="")
+    winners: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DrawChance(Base):
+    """Chances a member holds in a draw, each row from one source (a purchase event, a
+    purchase of chances with points): a rebuild or a retry finds its source and adds nothing."""
+
+    __tablename__ = "draw_chances"
+    __table_args__ = (UniqueConstraint("draw_id", "source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    draw_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("draws.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    source: Mapped[str] = mapped_column(String(150))
+    chances: Mapped[int] = mapped_column(Integer)
+
+
+class DrawPurchase(Base):
+    """A member's request to buy chances with points, recorded before points are spent: its id
+    is the spend's operation id, so a crash between the spend and the chances is finished (or
+    the points returned) by the next pass."""
+
+    __tablename__ = "draw_purchases"
+    __table_args__ = (UniqueConstraint("draw_id", "member_id", "request_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    draw_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("draws.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    request_id: Mapped[str] = mapped_column(String(100))
+    chances: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    # pending (not yet spent), spent (chances written), returning, returned, refused
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,4 +1,5 @@
-"""The call campaigns makes to points for a coupon campaign: issue one member's coupon."""
+"""The calls campaigns makes to points: issue one member's coupon for a coupon campaign,
+credit a completed mission's points, spend and return the points of a prize draw's chances."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from loyalty.points.v1 import points_pb2, points_pb2_grpc
 from services.campaigns.coupon_grants import Issued
 from services.campaigns.definitions import CouponTerms
 from services.runtime.channels import open_channel
-from services.runtime.errors import Unavailable
+from services.runtime.errors import FailedPrecondition, Unavailable
 from services.runtime.interceptors import worth_retrying
 from services.runtime.service_auth import ServiceCredentials
 
@@ -50,11 +51,61 @@ class PointsCoupons:
         try:
             response = self._stub.IssueCoupon(request)
         except grpc.RpcError as error:
+            return Issued(_refused(error))
+        return Issued("issued", response.coupon.id)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _refused(error: grpc.RpcError) -> str:
+    """A refusal for good (an unknown or erased member) as a status to record; Unavailable
+    when points may answer another time."""
+    if worth_retrying(error):
+        raise Unavailable(f"points: {error.code().name}") from None
+    return "failed-" + error.code().name.lower().replace("_", "-")
+
+
+class PointsAdjustments:
+    """Points credited for a completed mission, and spent on (or returned from) a prize
+    draw's chances: adjustments in points' ledger, each applied once per operation id."""
+
+    def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
+        self._channel = open_channel(addr, credentials, 10.0)
+        self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
+
+    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
+        """Credits a mission's points: "paid", or the refusal as a status to record."""
+        try:
+            self._adjust(operation_id, member_id, points, reason)
+        except grpc.RpcError as error:
+            return _refused(error)
+        return "paid"
+
+    def change(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
+        """Spends (negative) or returns points; a refusal is raised as FailedPrecondition."""
+        try:
+            self._adjust(operation_id, member_id, points, reason)
+        except grpc.RpcError as error:
             if worth_retrying(error):
                 raise Unavailable(f"points: {error.code().name}") from None
-            # Refused for good (an unknown or erased member): recorded, not tried again.
-            return Issued("failed-" + error.code().name.lower().replace("_", "-"))
-        return Issued("issued", response.coupon.id)
+            detail = error.details() or "points refused the change"
+            code = (
+                "insufficient-points"
+                if error.code() == grpc.StatusCode.FAILED_PRECONDITION
+                else "points-refused"
+            )
+            raise FailedPrecondition(detail, code=code) from None
+
+    def _adjust(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
+        request = points_pb2.AdjustPointsRequest(
+            operation_id=operation_id,
+            member_id=member_id,
+            points=points,
+            reason=reason,
+            actor="campaigns",
+        )
+        self._stub.AdjustPoints(request)
 
     def close(self) -> None:
         self._channel.close()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 from services.campaigns import repository
+from services.campaigns.draws import PurchaseSeen, earn_chances
 from services.campaigns.lifecycle import refresh_stages
 from services.campaigns.member_rows import MemberState, PageRows, PurchaseKey
 from services.campaigns.models import Member
@@ -237,10 +238,10 @@ def _members_and_purchases(page: Parsed) -> tuple[set[uuid.UUID], set[PurchaseKe
     return members, purchases
 
 
-def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> None:
+def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> Parsed:
     """Applies a page of one feed's events in the caller's transaction (which moves the feed's
     cursor): each payload is read once as its message, the page's members are read in one
-    statement and written back in a few."""
+    statement and written back in a few. Returns the page with its payloads read."""
     page = [(event, event_types.parse(event.type, event.payload)) for event in events]
     rows = PageRows(session)
     rows.load(*_members_and_purchases(page))
@@ -251,6 +252,24 @@ def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: dat
             touched.add(member_id)
     rows.flush()
     refresh_stages(session, rules, now, touched)
+    earn_chances(session, _purchases_seen(page))
+    return page
+
+
+def _purchases_seen(page: Parsed) -> list[PurchaseSeen]:
+    seen = []
+    for event, payload in page:
+        if event.member_id and isinstance(payload, points_pb2.PurchaseRecorded):
+            store_id, transaction_id = _purchase_key(payload)
+            seen.append(
+                PurchaseSeen(
+                    uuid.UUID(event.member_id),
+                    f"{store_id}:{transaction_id}",
+                    payload.amount_minor,
+                    _when(payload.occurred_at, event.occurred_at),
+                )
+            )
+    return seen
 
 
 def reset(session: Session) -> None:

@@ -47,6 +47,9 @@ class CampaignReport:
     control: GroupFigures
     coupons_issued: int = 0
     coupons_used: int = 0
+    missions_started: int = 0
+    missions_completed: int = 0
+    mission_points_paid: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class Reports:
             }
             reached, sent = repository.reach(session, view.id)
             issued, used = repository.coupon_counts(session, view.id)
+            started, completed, paid = repository.mission_counts(session, view.id)
         target = groups.get("target", GroupFigures(0, 0, 0, 0))
         control = groups.get("control", GroupFigures(0, 0, 0, 0))
         return CampaignReport(
@@ -139,6 +143,9 @@ class Reports:
             control=control,
             coupons_issued=issued,
             coupons_used=used,
+            missions_started=started,
+            missions_completed=completed,
+            mission_points_paid=paid,
         )
 
     def club(self, first_week_starts_at: datetime, weeks: int) -> ClubFigures:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Row,
+    String,
     Subquery,
     and_,
     bindparam,
@@ -38,6 +39,9 @@ from services.campaigns.models import (
     Campaign,
     Case,
     CouponGrant,
+    Draw,
+    DrawChance,
+    DrawPurchase,
     Evaluation,
     Feedback,
     FeedCursor,
@@ -45,6 +49,8 @@ from services.campaigns.models import (
     MemberAwards,
     MemberPurchase,
     Message,
+    MissionFact,
+    MissionReward,
     Segment,
     SegmentMember,
     StageChange,
@@ -639,6 +645,141 @@ def coupon_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
     return int(issued), int(used)
 
 
+# Missions
+
+
+def launched_missions(session: Session) -> list[Campaign]:
+    """Launched mission campaigns (whether active now follows from their schedules)."""
+    return list(
+        session.scalars(
+            select(Campaign).where(Campaign.state == "launched", Campaign.kind == "mission")
+        )
+    )
+
+
+def in_group(session: Session, member_id: uuid.UUID, condition: ColumnElement[bool]) -> bool:
+    """Whether the member's row matches the condition."""
+    found = session.execute(
+        select(MEMBERS.c.member_id).where(MEMBERS.c.member_id == member_id, condition)
+    ).first()
+    return found is not None
+
+
+def add_mission_fact(
+    session: Session,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    period: str,
+    source: str,
+    amount: int,
+    now: datetime,
+) -> bool:
+    """Records what counts towards a mission; False when that source counted already."""
+    added = session.execute(
+        _insert(session)(MissionFact)
+        .values(
+            campaign_id=campaign_id,
+            member_id=member_id,
+            period=period,
+            source=source,
+            amount=amount,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "member_id", "source"])
+        .returning(MissionFact.id)
+    ).first()
+    return added is not None
+
+
+def mission_progress(
+    session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
+) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(MissionFact.amount), 0)).where(
+                MissionFact.campaign_id == campaign_id,
+                MissionFact.member_id == member_id,
+                MissionFact.period == period,
+            )
+        )
+    )
+
+
+def add_mission_reward(
+    session: Session,
+    campaign_id: uuid.UUID,
+    member_id: uuid.UUID,
+    period: str,
+    points: int,
+    now: datetime,
+) -> None:
+    """A completion to pay, once per mission, member and period."""
+    session.execute(
+        _insert(session)(MissionReward)
+        .values(
+            id=f"mission:{campaign_id}:{member_id}:{period}",
+            campaign_id=campaign_id,
+            member_id=member_id,
+            period=period,
+            points=points,
+            status="pending",
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "member_id", "period"])
+    )
+
+
+def mission_completed(
+    session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
+) -> bool:
+    found = session.execute(
+        select(MissionReward.id).where(
+            MissionReward.campaign_id == campaign_id,
+            MissionReward.member_id == member_id,
+            MissionReward.period == period,
+        )
+    ).first()
+    return found is not None
+
+
+def due_mission_rewards(session: Session, limit: int) -> list[MissionReward]:
+    """Completions not paid yet, oldest first."""
+    return list(
+        session.scalars(
+            select(MissionReward)
+            .where(MissionReward.status == "pending")
+            .order_by(MissionReward.created_at, MissionReward.id)
+            .limit(limit)
+        )
+    )
+
+
+def record_mission_reward(session: Session, reward_id: str, status: str, now: datetime) -> None:
+    session.execute(
+        update(MissionReward)
+        .where(MissionReward.id == reward_id, MissionReward.status == "pending")
+        .values(status=status, paid_at=now)
+    )
+
+
+def mission_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int, int]:
+    """A mission's members with progress, members who completed it, and points paid."""
+    started = session.scalar(
+        select(func.count(func.distinct(MissionFact.member_id))).where(
+            MissionFact.campaign_id == campaign_id
+        )
+    )
+    completed, paid = session.execute(
+        select(
+            func.count(func.distinct(MissionReward.member_id)),
+            func.coalesce(
+                func.sum(case_when((MissionReward.status == "paid", MissionReward.points))), 0
+            ),
+        ).where(MissionReward.campaign_id == campaign_id)
+    ).one()
+    return int(started or 0), int(completed), int(paid)
+
+
 # Reports
 
 
@@ -828,3 +969,111 @@ def count_open_complaints(session: Session, member_id: uuid.UUID) -> None:
     session.execute(
         update(Member).where(Member.member_id == member_id).values(open_complaints=still_open)
     )
+
+
+def draw(session: Session, draw_id: uuid.UUID, lock: bool = False) -> Draw | None:
+    return session.get(Draw, draw_id, with_for_update=lock)
+
+
+def draws(session: Session, limit: int) -> list[Draw]:
+    return list(session.scalars(select(Draw).order_by(Draw.created_at.desc()).limit(limit)))
+
+
+def draws_of_member(session: Session, member_id: uuid.UUID, limit: int) -> list[Draw]:
+    """The draws open now or that the member holds chances in, newest first."""
+    held = select(DrawChance.draw_id).where(DrawChance.member_id == member_id)
+    query = (
+        select(Draw)
+        .where(Draw.status != "cancelled")
+        .where((Draw.status == "open") | Draw.id.in_(held))
+    )
+    return list(session.scalars(query.order_by(Draw.created_at.desc()).limit(limit)))
+
+
+def member_chances(session: Session, draw_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    total = session.scalar(
+        select(func.sum(DrawChance.chances)).where(
+            DrawChance.draw_id == draw_id, DrawChance.member_id == member_id
+        )
+    )
+    return int(total or 0)
+
+
+def pending_chances(session: Session, draw_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    total = session.scalar(
+        select(func.sum(DrawPurchase.chances)).where(
+            DrawPurchase.draw_id == draw_id,
+            DrawPurchase.member_id == member_id,
+            DrawPurchase.status == "pending",
+        )
+    )
+    return int(total or 0)
+
+
+def draw_entries(session: Session, draw_id: uuid.UUID) -> list[tuple[str, int]]:
+    """Each member's chances in the draw (member ids as text), erased members left out."""
+    erased = select(Member.member_id).where(Member.erased.is_(True))
+    rows = session.execute(
+        select(func.cast(DrawChance.member_id, String), func.sum(DrawChance.chances))
+        .where(DrawChance.draw_id == draw_id, DrawChance.member_id.not_in(erased))
+        .group_by(DrawChance.member_id)
+    )
+    # SQLite keeps a uuid as bare hex: the text every service shows is the dashed form.
+    return [
+        (member_id if "-" in member_id else str(uuid.UUID(member_id)), int(chances))
+        for member_id, chances in rows.tuples()
+    ]
+
+
+def draw_purchase(
+    session: Session, draw_id: uuid.UUID, member_id: uuid.UUID, request_id: str
+) -> DrawPurchase | None:
+    return session.scalar(
+        select(DrawPurchase).where(
+            DrawPurchase.draw_id == draw_id,
+            DrawPurchase.member_id == member_id,
+            DrawPurchase.request_id == request_id,
+        )
+    )
+
+
+def draw_purchase_by_id(
+    session: Session, purchase_id: uuid.UUID, lock: bool = False
+) -> DrawPurchase | None:
+    return session.get(DrawPurchase, purchase_id, with_for_update=lock)
+
+
+def unfinished_draw_purchases(session: Session, before: datetime, limit: int) -> list[uuid.UUID]:
+    """Purchases of chances a crash or a cancelled draw left between two steps."""
+    query = (
+        select(DrawPurchase.id)
+        .where(
+            ((DrawPurchase.status == "pending") & (DrawPurchase.created_at < before))
+            | (DrawPurchase.status == "returning")
+        )
+        .order_by(DrawPurchase.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def return_draw_purchases(session: Session, draw_id: uuid.UUID) -> None:
+    """Marks the points spent on a cancelled draw's chances as to be returned."""
+    session.execute(
+        update(DrawPurchase)
+        .where(DrawPurchase.draw_id == draw_id, DrawPurchase.status == "spent")
+        .values(status="returning")
+    )
+
+
+def draws_earning(session: Session) -> list[Draw]:
+    """Open draws in which purchases earn chances."""
+    query = select(Draw).where(
+        Draw.status == "open", (Draw.per_purchase > 0) | (Draw.per_amount_minor > 0)
+    )
+    return list(session.scalars(query))
+
+
+def has_draw_chance(session: Session, draw_id: uuid.UUID, source: str) -> bool:
+    found = select(DrawChance.id).where(DrawChance.draw_id == draw_id, DrawChance.source == source)
+    return session.scalar(found) is not None

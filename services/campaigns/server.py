@@ -8,12 +8,14 @@ from loyalty.points.v1 import points_pb2_grpc
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.cases import CaseBook
 from services.campaigns.coupon_grants import CouponGrants
+from services.campaigns.draws import Draws
 from services.campaigns.evaluation import ActiveCampaigns, Evaluator
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.messages import Messages
-from services.campaigns.points_client import PointsCoupons
+from services.campaigns.missions import MissionRewards, Missions
+from services.campaigns.points_client import PointsAdjustments, PointsCoupons
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -55,20 +57,25 @@ def build(config: ServiceConfig) -> Service:
     active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(settings, credentials)
-    view = MemberView(database, sources, settings.lifecycle)
+    missions = Missions(database, campaigns)
+    view = MemberView(database, sources, settings.lifecycle, missions=missions)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
+    adjustments = PointsAdjustments(settings.points_addr, credentials)
+    draws = Draws(database, adjustments, sender)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
-            feedback=FeedbackBook(database, settings.lifecycle),
+            feedback=FeedbackBook(database, settings.lifecycle, missions=missions),
             cases=CaseBook(database, settings.lifecycle, sender),
             segments=segments,
             campaigns=campaigns,
             reports=Reports(database, campaigns),
             profiles=MemberProfiles(database),
             view=view,
+            missions=missions,
             currency=settings.currency,
+            draws=draws,
         )
     )
     messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
@@ -87,8 +94,25 @@ def build(config: ServiceConfig) -> Service:
         "issuing coupons failed; they are tried again next time",
     )
     issuer.start()
+    mission_rewards = Periodic(
+        "mission-rewards",
+        settings.dispatch_interval,
+        MissionRewards(database, adjustments).run,
+        "paying mission rewards failed; they are tried again next time",
+    )
+    mission_rewards.start()
+    draw_purchases = Periodic(
+        "draw-purchases",
+        settings.dispatch_interval,
+        draws.finish,
+        "finishing purchases of draw chances failed; they are tried again next time",
+    )
+    draw_purchases.start()
     on_stop = [
+        mission_rewards.stop,
+        draw_purchases.stop,
         issuer.stop,
+        adjustments.close,
         dispatcher.stop,
         coupons.close,
         sender.close,

@@ -15,10 +15,13 @@ from loyalty.campaigns.v1 import campaigns_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.cases import CaseBook
+from services.campaigns.draw_selection import Prize
+from services.campaigns.draws import ChanceRules, Draws, DrawView
 from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
 from services.campaigns.member_profile import MemberProfiles
+from services.campaigns.missions import Missions
 from services.campaigns.models import Case
 from services.campaigns.reports import GroupFigures, Reports
 from services.campaigns.segments import Segments, SegmentView
@@ -103,6 +106,30 @@ def case_message(found: Case) -> pb.Case:
     return message
 
 
+def draw_message(view: DrawView) -> pb.Draw:
+    rules = view.rules
+    message = pb.Draw(
+        id=view.id,
+        name=view.name,
+        prizes=[pb.DrawPrize(name=p.name, count=p.count) for p in view.prizes],
+        chances=pb.DrawChanceRules(
+            per_purchase=rules.per_purchase,
+            per_amount_minor=rules.per_amount_minor,
+            points_per_chance=rules.points_per_chance,
+            max_per_member=rules.max_per_member,
+        ),
+        seed_sha256=view.seed_sha256,
+        seed=view.seed,
+        status=view.status,
+        winners=[pb.DrawWinner(member_id=w["member_id"], prize=w["prize"]) for w in view.winners],
+        my_chances=view.my_chances,
+    )
+    _stamp(message.closes_at, view.closes_at)
+    _stamp(message.created_at, view.created_at)
+    _stamp(message.closed_at, view.closed_at)
+    return message
+
+
 @dataclass(frozen=True)
 class CampaignsParts:
     evaluator: Evaluator
@@ -113,7 +140,9 @@ class CampaignsParts:
     reports: Reports
     profiles: MemberProfiles
     view: MemberView
+    missions: Missions
     currency: str
+    draws: Draws
 
 
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
@@ -303,6 +332,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             currency=self._parts.currency,
             coupons_issued=report.coupons_issued,
             coupons_used=report.coupons_used,
+            missions_started=report.missions_started,
+            missions_completed=report.missions_completed,
+            mission_points_paid=report.mission_points_paid,
         )
         _stamp(response.window_start, report.window_start)
         _stamp(response.window_end, report.window_end)
@@ -393,3 +425,57 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             request.member_id, list(request.segment_ids), list(request.stages)
         )
         return pb.MatchAudiencesResponse(segment_ids=sorted(segments), stages=sorted(stages))
+
+    def ListMemberMissions(
+        self, request: pb.ListMemberMissionsRequest, context: grpc.ServicerContext
+    ):
+        response = pb.ListMemberMissionsResponse()
+        for mission in self._parts.missions.of_member(request.member_id):
+            item = response.items.add(
+                id=mission.id,
+                name=mission.name,
+                target=mission.target,
+                progress=mission.progress,
+                completed=mission.completed,
+            )
+            _stamp(item.period_ends_at, mission.period_ends_at)
+        return response
+
+    def CreateDraw(self, request: pb.CreateDrawRequest, context: grpc.ServicerContext):
+        rules = request.chances
+        created = self._parts.draws.create(
+            request.name,
+            from_timestamp(request.closes_at) if request.HasField("closes_at") else None,
+            [Prize(p.name, p.count) for p in request.prizes],
+            ChanceRules(
+                rules.per_purchase,
+                rules.per_amount_minor,
+                rules.points_per_chance,
+                rules.max_per_member,
+            ),
+        )
+        return pb.DrawResponse(draw=draw_message(created))
+
+    def ListDraws(self, request: pb.ListDrawsRequest, context: grpc.ServicerContext):
+        draws = self._parts.draws
+        found = draws.of_member(request.member_id) if request.member_id else draws.list()
+        return pb.ListDrawsResponse(draws=[draw_message(one) for one in found])
+
+    def CloseDraw(self, request: pb.DrawRequest, context: grpc.ServicerContext):
+        return pb.DrawResponse(draw=draw_message(self._parts.draws.close(request.draw_id)))
+
+    def CancelDraw(self, request: pb.DrawRequest, context: grpc.ServicerContext):
+        return pb.DrawResponse(draw=draw_message(self._parts.draws.cancel(request.draw_id)))
+
+    def GetDrawEntries(self, request: pb.DrawRequest, context: grpc.ServicerContext):
+        view, entries = self._parts.draws.entries(request.draw_id)
+        return pb.DrawEntriesResponse(
+            draw=draw_message(view),
+            entries=[pb.DrawEntry(member_id=e["member_id"], chances=e["chances"]) for e in entries],
+        )
+
+    def BuyDrawChances(self, request: pb.BuyDrawChancesRequest, context: grpc.ServicerContext):
+        bought = self._parts.draws.buy(
+            request.draw_id, request.member_id, request.request_id, request.chances
+        )
+        return pb.DrawResponse(draw=draw_message(bought))

@@ -47,8 +47,9 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         # An enrolment with a referral code asks whether the program is on.
         "identity": frozenset({"MergeMembers", "ForgetMember", "GetReferralProgram"}),
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
-        # campaign issues its coupons.
-        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon"}),
+        # campaign issues its coupons; a completed mission credits its points; chances in a prize
+        # draw are bought with points (and returned when it is cancelled).
+        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon", "AdjustPoints"}),
         "webhooks": frozenset({"ListEvents"}),
     },
     "campaigns": {

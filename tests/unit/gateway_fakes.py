@@ -238,6 +238,9 @@ class FakeCampaigns:
     def health(self) -> str:
         return "SERVING"
 
+    def missions(self, member_id: str) -> list[dict]:
+        return []
+
     def offers(self, member_id: str, store_id: str = "", timeout: float = 0.9) -> list[dict]:
         return [
             {

@@ -1,0 +1,271 @@
+"""Missions: goals over what members do (purchases, spend, purchases in a category, feedback,
+friends referred, a completed profile), reached within a period and paid in points once.
+
+Progress is made of facts, each keyed by what it was (a purchase's store and transaction, a
+feedback id, a friend): the member view records them in the same transaction as the events
+they come from, so a repeated event, or the member view rebuilt from the first event, adds
+nothing. Facts and completions are campaigns' own record and survive a rebuild. When a
+member's facts in a period reach the target, one completion row is written (unique per
+mission, member and period), and the payer asks points to credit it with the completion's id
+as the operation id, which points keeps once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from loyalty.identity.v1 import identity_pb2
+from loyalty.points.v1 import points_pb2
+from services.campaigns import repository
+from services.campaigns.campaigns import Campaigns, CampaignView
+from services.campaigns.definitions import Mission
+from services.campaigns.projection import category_name
+from services.runtime.db import Database, utcnow
+from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.ids import parse_id
+from services.runtime.logs import log
+from services.runtime.outbox import Event
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+PAID = "paid"
+# Which goals each kind of fact counts towards.
+METRICS_OF = {
+    "purchase": ("purchases", "spend", "category_purchases"),
+    "feedback": ("feedback",),
+    "referral": ("referrals",),
+    "profile": ("profile_complete",),
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something a member did: `kind` is purchase, feedback, referral or profile."""
+
+    member_id: uuid.UUID
+    kind: str
+    source: str
+    at: datetime
+    amount_minor: int = 0
+    categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MemberMission:
+    id: str
+    name: str
+    target: int
+    progress: int
+    completed: bool
+    period_ends_at: datetime | None
+
+
+def _profile_complete(
+    profile: identity_pb2.MemberEnrolled | identity_pb2.MemberProfileChanged,
+) -> bool:
+    return all((profile.first_name, profile.city, profile.birth_date, profile.gender))
+
+
+def facts_of(event: Event, payload: Message | None) -> list[Fact]:
+    """What one of the member view's events counts for missions."""
+    if not event.member_id:
+        return []
+    member_id = uuid.UUID(event.member_id)
+    at = event.occurred_at
+    match payload:
+        case points_pb2.PurchaseRecorded():
+            if payload.occurred_at:
+                moment = datetime.fromisoformat(payload.occurred_at)
+                at = moment if moment.tzinfo else moment.replace(tzinfo=at.tzinfo)
+            return [
+                Fact(
+                    member_id,
+                    "purchase",
+                    f"purchase:{payload.store_id}:{payload.transaction_id}",
+                    at,
+                    payload.amount_minor,
+                    frozenset(category_name(item.category) for item in payload.items),
+                )
+            ]
+        case identity_pb2.MemberReferred():
+            return [Fact(member_id, "referral", f"referral:{payload.friend_id}", at)]
+        case identity_pb2.MemberEnrolled() | identity_pb2.MemberProfileChanged():
+            if _profile_complete(payload):
+                return [Fact(member_id, "profile", "profile", at)]
+    return []
+
+
+def period_key(period: str, moment: datetime, zone: str) -> str:
+    """The period a moment falls in, in the mission's time zone: once, 2026-W49, 2026-12."""
+    if period == "once":
+        return "once"
+    local = moment.astimezone(ZoneInfo(zone))
+    if period == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{local.year}-{local.month:02d}"
+
+
+def period_end(period: str, moment: datetime, zone: str) -> datetime | None:
+    """When the period holding `moment` ends (weeks start on Monday); None for once."""
+    if period == "once":
+        return None
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz).date()
+    if period == "week":
+        end = local + timedelta(days=7 - local.weekday())
+    else:
+        end = date(local.year + local.month // 12, local.month % 12 + 1, 1)
+    return datetime(end.year, end.month, end.day, tzinfo=tz)
+
+
+def counted(mission: Mission, fact: Fact) -> int:
+    """How much a fact moves a mission towards its target (0: not at all)."""
+    if mission.metric not in METRICS_OF[fact.kind]:
+        return 0
+    if mission.metric == "spend":
+        return max(fact.amount_minor, 0)
+    if mission.metric == "category_purchases":
+        return 1 if mission.category in fact.categories else 0
+    return 1
+
+
+class Missions:
+    def __init__(
+        self, database: Database, campaigns: Campaigns, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._campaigns = campaigns
+        self._clock = clock
+
+    def _running(self, session: Session) -> list[CampaignView]:
+        views = (self._campaigns.view(row) for row in repository.launched_missions(session))
+        return [view for view in views if view.definition.mission is not None]
+
+    def _reaches(self, session: Session, view: CampaignView, member_id: uuid.UUID) -> bool:
+        try:
+            condition = self._campaigns.target_group(session, view.id, view.definition)
+        except InvalidArgument as error:
+            log(
+                logger,
+                "mission skipped: the audience cannot be computed",
+                logging.ERROR,
+                campaign=str(view.id),
+                reason=error.detail,
+            )
+            return False
+        return repository.in_group(session, member_id, condition)
+
+    def record(self, session: Session, facts: Iterable[Fact]) -> None:
+        """Counts facts towards the missions running when they happened, in the caller's
+        transaction; a mission reached is queued for payment once per period."""
+        facts = list(facts)
+        if not facts:
+            return
+        running = self._running(session)
+        if not running:
+            return
+        now = self._clock()
+        for fact in facts:
+            for view in running:
+                mission = view.definition.mission
+                assert mission is not None
+                amount = counted(mission, fact)
+                launched = view.launched_at
+                if not amount or launched is None or fact.at < launched:
+                    continue  # what a member did before the mission was launched
+                if not view.definition.schedule.allows(fact.at):
+                    continue
+                if not self._reaches(session, view, fact.member_id):
+                    continue
+                zone = view.definition.schedule.timezone
+                period = period_key(mission.period, fact.at, zone)
+                if not repository.add_mission_fact(
+                    session, view.id, fact.member_id, period, fact.source, amount, now
+                ):
+                    continue
+                progress = repository.mission_progress(session, view.id, fact.member_id, period)
+                if progress >= mission.target:
+                    repository.add_mission_reward(
+                        session, view.id, fact.member_id, period, mission.reward_points, now
+                    )
+
+    def record_events(self, session: Session, page: list[tuple[Event, Message | None]]) -> None:
+        self.record(session, (fact for event, payload in page for fact in facts_of(event, payload)))
+
+    def of_member(self, member_id: str) -> list[MemberMission]:
+        """The active missions the member is in, with their progress in the current period."""
+        member = parse_id(member_id, "member")
+        now = self._clock()
+        found = []
+        with self._db.read() as session:
+            for view in self._running(session):
+                mission = view.definition.mission
+                assert mission is not None
+                if view.status != "active" or not self._reaches(session, view, member):
+                    continue
+                zone = view.definition.schedule.timezone
+                period = period_key(mission.period, now, zone)
+                progress = repository.mission_progress(session, view.id, member, period)
+                found.append(
+                    MemberMission(
+                        id=str(view.id),
+                        name=view.name,
+                        target=mission.target,
+                        progress=min(progress, mission.target),
+                        completed=repository.mission_completed(session, view.id, member, period),
+                        period_ends_at=period_end(mission.period, now, zone),
+                    )
+                )
+        return found
+
+
+class Payer(Protocol):
+    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
+        """Credits the points once per operation_id; returns `paid` or `failed-<reason>`;
+        Unavailable when points cannot say."""
+        ...
+
+
+class MissionRewards:
+    """Pays completed missions through points, retrying what points could not answer."""
+
+    def __init__(
+        self, database: Database, payer: Payer, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = database
+        self._payer = payer
+        self._clock = clock
+
+    def run(self) -> int:
+        """Pays what is pending; returns how many completions points answered."""
+        done = 0
+        while True:
+            with self._db.read() as session:
+                due = [
+                    (row.id, row.campaign_id, row.member_id, row.points)
+                    for row in repository.due_mission_rewards(session, BATCH)
+                ]
+            if not due:
+                return done
+            for reward_id, campaign_id, member_id, points in due:
+                try:
+                    status = self._payer.pay(
+                        reward_id, str(member_id), points, f"mission {campaign_id}"
+                    )
+                except Unavailable as error:
+                    log(logger, "mission rewards paused", logging.WARNING, reason=error.detail)
+                    return done
+                with self._db.write() as session:
+                    repository.record_mission_reward(session, reward_id, status, self._clock())
+                done += 1

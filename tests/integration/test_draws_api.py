@@ -1,0 +1,147 @@
+"""Prize draws through the real suite: chances bought with points are spent once however often
+the page retries and come back when the draw is cancelled; closing reveals the seed that the
+published commitment promised, and anyone re-running the published entries with it in another
+process, with no database, gets the same winners."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from deploy.local import ROOT, Suite
+from services.campaigns.draw_selection import commitment
+from tests.support import (
+    Api,
+    Pos,
+    log_in,
+    new_phone,
+    run_check,
+    sent_messages,
+    staff_login,
+)
+
+
+def new_draw(marketer: Api, **chances: int) -> dict:
+    closes_at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    created = marketer.post(
+        "/v1/marketing/draws",
+        {
+            "name": f"Yalda {uuid.uuid4().hex[:6]}",
+            "closes_at": closes_at,
+            "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 2}],
+            "chances": chances,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def member_with_points(suite: Suite, pos: Pos, **fields: object) -> tuple[dict, Api]:
+    phone = new_phone()
+    member = pos.enrol(phone=phone, **fields)
+    assert pos.purchase(member["id"], amount="2000000").status_code == 201
+    return member, Api(suite.gateway_url, log_in(suite, phone))
+
+
+def verify_elsewhere(path: Path, seed: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "services.campaigns.draw_selection", "verify", str(path)]
+    return subprocess.run(
+        [*command, seed], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_chances_bought_with_points_are_spent_once_and_returned_on_cancelling(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    draw = new_draw(marketer, points_per_chance=5, max_per_member=10)
+    member, me = member_with_points(suite, pos)
+    before = pos.balance(member["id"])["available"]
+    assert before >= 50
+
+    path = f"/v1/me/draws/{draw['id']}/chances"
+    body = {"request_id": "chances-1", "chances": 3}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: me.post(path, body), range(4)))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    assert me.post(path, body).json()["my_chances"] == 3
+    assert pos.balance(member["id"])["available"] == before - 15
+
+    # The same request id for another purchase, more than the cap, more than the points.
+    reused = me.post(path, {"request_id": "chances-1", "chances": 4})
+    assert reused.status_code == 409 and reused.json()["code"] == "request-id-reused"
+    over_cap = me.post(path, {"request_id": "chances-2", "chances": 8})
+    assert over_cap.status_code == 422 and over_cap.json()["code"] == "too-many-chances"
+    mine = me.get("/v1/me/draws").json()["items"]
+    shown = next(d for d in mine if d["id"] == draw["id"])
+    assert shown["my_chances"] == 3 and shown["seed_sha256"] == draw["seed_sha256"]
+    assert shown["seed"] is None
+    poor_draw = new_draw(marketer, points_per_chance=before * 10)
+    poor = me.post(f"/v1/me/draws/{poor_draw['id']}/chances", {"request_id": "c", "chances": 1})
+    assert poor.status_code == 422 and poor.json()["code"] == "insufficient-points"
+    assert pos.balance(member["id"])["available"] == before - 15
+
+    cancelled = marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert pos.balance(member["id"])["available"] == before
+    late = me.post(path, {"request_id": "chances-3", "chances": 1})
+    assert late.status_code == 422 and late.json()["code"] == "draw-not-open"
+    refused = marketer.post(f"/v1/marketing/draws/{draw['id']}/close")
+    assert refused.status_code == 422 and refused.json()["code"] == "draw-cancelled"
+    assert run_check(suite.env).returncode == 0
+
+
+def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
+    postgres_suite: Suite, tmp_path: Path
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    draw = new_draw(marketer, points_per_chance=1, max_per_member=20)
+    holders = []
+    for chances in (1, 2, 3, 4, 5):
+        member, me = member_with_points(suite, pos, consents={"sms": True})
+        bought = me.post(
+            f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": chances}
+        )
+        assert bought.status_code == 200, bought.text
+        holders.append((member, me))
+
+    before = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
+    assert "seed" not in before and len(before["entries"]) == 5
+    closed = marketer.post(f"/v1/marketing/draws/{draw['id']}/close")
+    assert closed.status_code == 200, closed.text
+    result = closed.json()
+    assert commitment(result["seed"]) == draw["seed_sha256"]
+    assert len(result["winners"]) == 3
+    assert [w["prize"] for w in result["winners"]] == ["Tablet", "Gift card", "Gift card"]
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/close").json() == result
+
+    published = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
+    ids = sorted(member["id"] for member, _ in holders)
+    assert [e["member_id"] for e in published["entries"]] == ids
+    assert "phone" not in json.dumps(published)
+    document = tmp_path / "draw.json"
+    document.write_text(json.dumps(published))
+    rerun = verify_elsewhere(document, result["seed"])
+    assert rerun.returncode == 0, rerun.stdout
+    assert json.loads(rerun.stdout.splitlines()[0]) == result["winners"]
+    forged = verify_elsewhere(document, "00" * 32)
+    assert forged.returncode == 1 and "does not match" in forged.stdout
+
+    # Winners see their prize in the portal and are told by SMS.
+    winner_ids = {w["member_id"] for w in result["winners"]}
+    for member, me in holders:
+        shown = next(d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"])
+        assert shown["seed"] == result["seed"]
+        assert (member["id"] in {w["member_id"] for w in shown["winners"]}) == (
+            member["id"] in winner_ids
+        )
+    prefix = f"draw-{draw['id']}-"
+    told = {m["message_id"] for m in sent_messages(suite) if m["message_id"].startswith(prefix)}
+    assert told == {prefix + member_id for member_id in winner_ids}
