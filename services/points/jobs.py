@@ -1,6 +1,6 @@
 """Bulk maintenance of the ledger: pending points become available, due points expire, holds
-left open expire, coupons past their date are marked expired. Set-based, in batches of
-members, each batch one transaction.
+left open expire, coupons past their date are marked expired, the report's past days are
+closed (day_figures.py). Set-based, in batches of members, each batch one transaction.
 
 Safe to run from several processes at once: a batch locks its members' balances like any other
 change, and only what is still due when a batch runs is moved.
@@ -16,6 +16,7 @@ from datetime import datetime
 
 from services.points import repository
 from services.points.coupons import Coupons
+from services.points.day_figures import DayFigures
 from services.points.ledger import Book
 from services.points.policy import PointsPolicy
 from services.points.purchases import BonusSource, PurchaseInput
@@ -34,6 +35,7 @@ class JobReport:
     tiers_reviewed: int = 0
     bonuses_applied: int = 0
     coupons_expired: int = 0
+    days_closed: int = 0
 
 
 class Jobs:
@@ -52,6 +54,7 @@ class Jobs:
         self._batch = batch_members
         self._bonuses = bonuses
         self._coupons = coupons
+        self._days = DayFigures(database, clock)
 
     def run(self) -> JobReport:
         now = self._clock()
@@ -62,6 +65,7 @@ class Jobs:
             tiers_reviewed=self._review_tiers(now),
             bonuses_applied=self._apply_owed_bonuses(now),
             coupons_expired=self._coupons.expire_due() if self._coupons else 0,
+            days_closed=self._days.close_recent(),
         )
         if report != JobReport():
             log(logger, "ledger jobs", **report.__dict__)

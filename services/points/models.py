@@ -74,7 +74,7 @@ class Posting(Base):
     reason: Mapped[str] = mapped_column(String(200))
     source_type: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class Entry(Base):
@@ -440,3 +440,21 @@ class OpeningBalance(Base):
     tier: Mapped[str] = mapped_column(String(40), default="")
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ClosedDay(Base):
+    """A past UTC day's report figures, counted once from its postings (a posting is dated
+    when it is written, so a closed day never changes). `owed` is the day's net change of the
+    points owed to members."""
+
+    __tablename__ = "closed_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    earned: Mapped[int] = mapped_column(BigInteger)
+    reversed: Mapped[int] = mapped_column(BigInteger)
+    redeemed: Mapped[int] = mapped_column(BigInteger)
+    expired: Mapped[int] = mapped_column(BigInteger)
+    adjusted: Mapped[int] = mapped_column(BigInteger)
+    opened: Mapped[int] = mapped_column(BigInteger)
+    rewards: Mapped[int] = mapped_column(BigInteger)
+    owed: Mapped[int] = mapped_column(BigInteger)

@@ -1,15 +1,16 @@
 """What the club owes and what moved: points liability, coupons outstanding, and points
 earned, reversed, redeemed (on rewards among them), expired, adjusted and opened (imported
-members' opening balances) per day, with the points owed at each day's end. Read straight from
-the ledger; nothing is kept twice."""
+members' opening balances) per day, with the points owed at each day's end. Read from the
+ledger; past days from their figures kept once they closed (see day_figures.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from services.points import repository
-from services.points.ledger import ADJUSTED, EARNED, EXPIRED, OPENING, REDEEMED
+from services.points.day_figures import FIGURES, DayFigures, count, day_start
 from services.points.policy import PointsPolicy
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import InvalidArgument
@@ -60,9 +61,15 @@ class BookEntry:
 
 
 class Reports:
-    def __init__(self, database: Database, policy: PointsPolicy) -> None:
+    def __init__(
+        self,
+        database: Database,
+        policy: PointsPolicy,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._db = database
         self._policy = policy
+        self._days = DayFigures(database, clock)
 
     def liability(self) -> Liability:
         with self._db.read() as session:
@@ -73,35 +80,28 @@ class Reports:
         )
 
     def daily(self, first: date, last: date) -> list[Day]:
-        """One row per day from `first` to `last` (UTC days), quiet days included."""
-        start, end = _period(first, last)
+        """One row per day from `first` to `last` (UTC days), quiet days included. Closed days
+        are read as kept (every day since the first posting is kept once closed); the open
+        ones are counted live. The points owed before `first` are the sum of the days' owed
+        changes before it."""
+        end = _period(first, last)[1]
+        first_open = self._days.first_open()
+        origin = min(first, self._days.first_posting_day() or first)
+        self._days.close(origin, first_open - timedelta(days=1))
         with self._db.read() as session:
-            rows = repository.program_movements(session, start, end)
-            owed = repository.owed_before(session, start)
-            owed_moves = repository.owed_movements(session, start, end)
-            on_rewards = repository.reward_spending(session, start, end)
-        span = range((last - first).days + 1)
-        days = {first + timedelta(days=n): dict.fromkeys(_COLUMNS, 0) for n in span}
-        for day, account, outflow, inflow in rows:
-            totals = days[day]
-            if account == EARNED:
-                totals["earned"] += outflow
-                totals["reversed"] += inflow
-            elif account == REDEEMED:
-                totals["redeemed"] += inflow - outflow
-            elif account == EXPIRED:
-                totals["expired"] += inflow - outflow
-            elif account == ADJUSTED:
-                totals["adjusted"] += outflow - inflow
-            elif account == OPENING:
-                totals["opened"] += outflow - inflow
-        for day, points in on_rewards:
-            days[day]["rewards"] += points
+            kept = repository.closed_days(session, origin, first_open - timedelta(days=1))
+            live = count(session, day_start(first_open), end) if first_open <= last else {}
+        days = {row.day: {name: getattr(row, name) for name in FIGURES} for row in kept}
+        days.update(live)
+        owed = sum(figures["owed"] for day, figures in days.items() if day < first)
         report = []
-        for day, totals in sorted(days.items()):
-            owed += owed_moves.get(day, 0)
+        zero = dict.fromkeys(FIGURES, 0)
+        for n in range((last - first).days + 1):
+            day = first + timedelta(days=n)
+            figures = dict(days.get(day, zero))
+            owed += figures.pop("owed")
             value = owed * self._policy.point_value_minor
-            report.append(Day(day, **totals, outstanding=owed, outstanding_value_minor=value))
+            report.append(Day(day, **figures, outstanding=owed, outstanding_value_minor=value))
         return report
 
     def book_entries(
@@ -144,8 +144,4 @@ def _period(first: date, last: date) -> tuple[datetime, datetime]:
             f"the period must run forwards and span at most {MAX_DAYS} days",
             code="invalid-period",
         )
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
-
-
-_COLUMNS = ("earned", "reversed", "redeemed", "expired", "adjusted", "opened", "rewards")
+    return day_start(first), day_start(last) + timedelta(days=1)

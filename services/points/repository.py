@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import BindParameter
 from services.points.models import (
     Adjustment,
     Balance,
+    ClosedDay,
     Coupon,
     CouponAllocation,
     Entry,
@@ -428,16 +429,6 @@ def _posting_day(session: Session) -> Any:
 _OWED = and_(Entry.member_id.is_not(None), Entry.bucket.in_(("available", "pending", "held")))
 
 
-def owed_before(session: Session, end: datetime) -> int:
-    """The points owed to members (available, pending, held) by postings before `end`."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Entry.amount), 0))
-        .join(Posting, Posting.id == Entry.posting_id)
-        .where(_OWED, Posting.created_at < end)
-    )
-    return int(total or 0)
-
-
 def owed_movements(session: Session, start: datetime, end: datetime) -> dict[date, int]:
     """UTC day → net change of the points owed to members, for postings in [start, end)."""
     day = _posting_day(session)
@@ -448,6 +439,29 @@ def owed_movements(session: Session, start: datetime, end: datetime) -> dict[dat
         .group_by(day)
     ).all()
     return {_as_date(row[0]): int(row[1]) for row in rows}
+
+
+def first_posting_at(session: Session) -> datetime | None:
+    """When the first posting was written (None: none yet)."""
+    return session.scalar(select(func.min(Posting.created_at)))
+
+
+def closed_days(session: Session, first: date, last: date) -> list[ClosedDay]:
+    """The closed days kept from `first` to `last`."""
+    return list(
+        session.scalars(select(ClosedDay).where(ClosedDay.day >= first, ClosedDay.day <= last))
+    )
+
+
+_ADD_CLOSED_DAYS = _per_dialect(
+    lambda insert: insert(ClosedDay.__table__).on_conflict_do_nothing(index_elements=["day"])
+)
+
+
+def add_closed_days(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep these days' figures; a day another process kept first is left as it is (both
+    counted the same unchanging postings)."""
+    session.execute(_ADD_CLOSED_DAYS[_dialect(session)], list(rows))
 
 
 def book_entries(

@@ -191,7 +191,7 @@ def test_cancelling_returns_the_points_when_the_reward_says_so(world: PointsWorl
     assert world.points(m)[0] == 400
     assert listed(world, returning).spec.stock == 3
     day = world.clock.now.date()
-    (report,) = Reports(world.database, world.policy).daily(day, day)
+    (report,) = Reports(world.database, world.policy, world.clock).daily(day, day)
     assert report.rewards >= 100
 
 
