@@ -363,6 +363,10 @@ def test_the_api_takes_exactly_the_kinds_the_proto_lists(api: Api) -> None:
         "categories": ["dairy"],
         "min_spend": "1000000",
         "offer": {"title": "Free coffee"},
+        "coupon": {"type": "percent", "value": "20", "valid_days": 30},
+        "goal": {"metric": "purchases", "target": 3},
+        "period": "month",
+        "reward_points": 100,
     }
     for value in campaigns_pb2.CampaignKind.DESCRIPTOR.values:
         if not value.number:

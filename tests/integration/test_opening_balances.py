@@ -37,7 +37,7 @@ def test_an_opening_balance_is_posted_once_and_spendable_at_once(world: PointsWo
     assert world.balances.points(sara).expiring == ((expires, 1500),)
     assert world.balances.points(sara).tier.name == "silver"
     # Points never asked identity: the import told it who the members are.
-    world.redemptions.hold(STORE, "R-open", sara, 1200, capture=True)
+    world.redemptions.hold(STORE, f"R-open-{uuid.uuid4().hex[:8]}", sara, 1200, capture=True)
     assert world.identity.asked == []
     assert world.points(sara) == (300, 0, 0, 0)
 
@@ -51,8 +51,9 @@ def test_an_opening_balance_is_posted_once_and_spendable_at_once(world: PointsWo
 def test_an_opening_balance_pays_a_debt_first(world: PointsWorld) -> None:
     member = str(uuid.uuid4())
     purchase = world.buy(member, 100)
-    world.redemptions.hold(STORE, "R-debt", member, 100, capture=True)
-    world.refunds.refund(STORE, purchase, "RF-debt", 100 * world.policy.per_minor)
+    tag = uuid.uuid4().hex[:8]  # the PostgreSQL ledger is shared by the session's tests
+    world.redemptions.hold(STORE, f"R-debt-{tag}", member, 100, capture=True)
+    world.refunds.refund(STORE, purchase, f"RF-debt-{tag}", 100 * world.policy.per_minor)
     assert world.points(member) == (0, 0, 0, 100)
     (result,) = openings(world).run([OpeningRow(2, member, 160)])
     assert result.outcome == "posted"

@@ -136,6 +136,7 @@ def test_health_and_spec_are_served(suite) -> None:  # type: ignore[no-untyped-d
         "identity": "SERVING",
         "points": "SERVING",
         "campaigns": "SERVING",
+        "webhooks": "SERVING",
     }
 
 

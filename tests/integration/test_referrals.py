@@ -104,27 +104,29 @@ def test_rewards_are_pending_and_a_refund_within_the_window_takes_them_back(
     for part in (world.purchases, world.refunds, world.balances, world.jobs):
         part._policy = world.policy  # type: ignore[attr-defined]
     run_program(world)
+    # The PostgreSQL ledger is shared by the session's tests: ids of this test's own.
+    tag = uuid.uuid4().hex[:8]
     referrer = enrol(world)
     friend = enrol(world, referrer)
     world.buy(referrer, 30)
-    world.buy(friend, 100, "T-1")
+    world.buy(friend, 100, f"T-1-{tag}")
     assert world.points(referrer) == (0, 30 + REFERRER_POINTS, 0, 0)
     assert world.points(friend) == (0, 100 + FRIEND_POINTS, 0, 0)
     # A part refund that leaves the purchase over the minimum keeps the rewards.
-    world.refunds.refund(STORE, "T-1", "RF-1", 40 * world.policy.per_minor)
+    world.refunds.refund(STORE, f"T-1-{tag}", f"RF-1-{tag}", 40 * world.policy.per_minor)
     assert world.points(referrer) == (0, 30 + REFERRER_POINTS, 0, 0)
     # One that takes it under the minimum takes both back, from the pending points.
-    world.refunds.refund(STORE, "T-1", "RF-2", 20 * world.policy.per_minor)
+    world.refunds.refund(STORE, f"T-1-{tag}", f"RF-2-{tag}", 20 * world.policy.per_minor)
     assert world.points(referrer) == (0, 30, 0, 0)
     assert world.points(friend) == (0, 40, 0, 0)
     assert world.referrals.rewarded(referrer) == 0
     # The friend's next qualifying purchase rewards the referral again, once.
-    world.buy(friend, 100, "T-2")
+    world.buy(friend, 100, f"T-2-{tag}")
     world.clock.advance(days=15)
     world.jobs.run()
     assert world.points(referrer) == (30 + REFERRER_POINTS, 0, 0, 0)
     # After the window, a refund takes back the purchase's points only.
-    world.refunds.refund(STORE, "T-2", "RF-3", 100 * world.policy.per_minor)
+    world.refunds.refund(STORE, f"T-2-{tag}", f"RF-3-{tag}", 100 * world.policy.per_minor)
     assert world.points(referrer) == (30 + REFERRER_POINTS, 0, 0, 0)
     assert world.points(friend) == (40 + FRIEND_POINTS, 0, 0, 0)
 
