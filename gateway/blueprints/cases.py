@@ -118,7 +118,7 @@ def listed():
     if status not in ("", "open", "resolved"):
         raise Problem(400, "invalid-request", "status must be open or resolved")
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= LISTED_MAX:
+    if not raw.isdecimal() or not 1 <= int(raw) <= LISTED_MAX:
         raise Problem(
             400, "invalid-request", f"limit must be a whole number from 1 to {LISTED_MAX}"
         )

@@ -650,7 +650,7 @@ def campaign_report(campaign_id: str):
 )
 def stages():
     raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 1000:
         raise Problem(400, "invalid-request", "limit must be 1 to 1000", field="limit")
     return clients().campaigns.stage_overview(int(raw))
 

@@ -67,7 +67,7 @@ ERASED = {
 )
 def duplicates():
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 500:
         raise Problem(400, "invalid-request", "limit must be a whole number from 1 to 500")
     return {"pairs": clients().identity.duplicates(int(raw))}
 

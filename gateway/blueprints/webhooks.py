@@ -189,7 +189,9 @@ def list_deliveries(endpoint_id: str):
             endpoint_id,
             request.args.get("status", ""),
             request.args.get("before", ""),
-            int(limit) if limit.isdigit() else 0,
+            # Only ASCII digits are a number here ("²" is a digit to str.isdigit); the
+            # service takes at most 200 anyway.
+            min(int(limit), 200) if limit.isascii() and limit.isdigit() else 0,
         )
     }
 

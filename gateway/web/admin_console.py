@@ -132,7 +132,7 @@ def issue_key(store_id: str) -> Response:
 @bp.post(f"{STORES}/<store_id>/keys/<key_id>/rotate")
 def rotate_key(store_id: str, key_id: str) -> Response:
     hours = field("grace_hours")
-    if not hours.isdigit() or int(hours) > MAX_GRACE_HOURS:
+    if not hours.isdecimal() or int(hours) > MAX_GRACE_HOURS:
         notice("error", "admin.grace_hours", most=MAX_GRACE_HOURS)
         return redirect(f"{STORES}/{store_id}", 303)
     try:

@@ -252,7 +252,7 @@ def whole(name: str, label: str) -> int | None:
     text = field(name)
     if not text:
         return None
-    if not text.isdigit():
+    if not text.isdecimal():
         raise FormError("error.whole-number", field=i18n.translate(label).split(" (")[0])
     return int(text)
 

@@ -172,7 +172,7 @@ def reveal(member_id: str) -> Response:
 def adjust(member_id: str) -> Response:
     typed = field("points").replace("−", "-")
     reason = " ".join(request.form.get("reason", "").split())
-    if not typed.lstrip("-").isdigit() or int(typed) == 0:
+    if not typed.lstrip("-").isdecimal() or int(typed) == 0:
         notice("error", "desk.points_whole")
     elif not reason:
         notice("error", "desk.reason_required")

@@ -509,7 +509,7 @@ def money(amount: str) -> str:
     whole, _, fraction = display_amount(amount, config.currency, config.display_currency).partition(
         "."
     )
-    if not whole.lstrip("-").isdigit():
+    if not whole.lstrip("-").isdecimal():
         return amount
     text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
     if current_language() == "fa":

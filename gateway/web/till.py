@@ -223,7 +223,7 @@ def redeem() -> Response:
     if store_id is None or not member_id:
         return home()
     typed = field("points")
-    if not typed.isdigit() or not 1 <= int(typed) <= MAX_POINTS:
+    if not typed.isdecimal() or not 1 <= int(typed) <= MAX_POINTS:
         notice("error", "error.invalid-points")
         return home()
     redemption_id = field("redemption_id") or new_id("TILL-RD")

@@ -133,7 +133,7 @@ class Endpoints:
             raise InvalidArgument(
                 f"status must be one of {', '.join(DELIVERY_STATUSES)}", "invalid-status"
             )
-        if before and not before.isdigit():
+        if before and not (before.isascii() and before.isdigit() and len(before) <= 18):
             raise InvalidArgument("before must be a delivery id", "invalid-before")
         with self._db.read() as session:
             endpoint = repository.endpoint(session, _id(endpoint_id, "endpoint"))

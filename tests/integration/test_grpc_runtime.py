@@ -91,6 +91,20 @@ def _credit(channel: grpc.Channel, member_id: str) -> Any:
     )
 
 
+def _transfer(channel: grpc.Channel, member_id: str) -> Any:
+    return points_pb2_grpc.PointsServiceStub(channel).TransferPoints(
+        points_pb2.TransferPointsRequest(
+            operation_id=f"T-{uuid.uuid4().hex}",
+            from_member_id=member_id,
+            to_member_id=str(uuid.uuid4()),
+            points=1,
+            reason="probe",
+            actor="probe",
+        ),
+        timeout=5,
+    )
+
+
 def _create_campaign(channel: grpc.Channel, name: str) -> Any:
     definition = {"name": name, "kind": "fixed_bonus", "points": 500}
     return campaigns_pb2_grpc.CampaignsServiceStub(channel).CreateCampaign(
@@ -150,7 +164,7 @@ def test_a_service_may_make_only_the_calls_it_needs(sqlite_suite: Suite) -> None
         ("campaigns", "identity", lambda channel: _create_admin(channel, email)),
         ("points", "identity", lambda channel: _create_admin(channel, email)),
         ("identity", "points", lambda channel: _credit(channel, member["id"])),
-        ("campaigns", "points", lambda channel: _credit(channel, member["id"])),
+        ("campaigns", "points", lambda channel: _transfer(channel, member["id"])),
         ("points", "campaigns", lambda channel: _create_campaign(channel, campaign)),
     ):
         with service_channel(suite, service, caller) as channel:
