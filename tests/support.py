@@ -121,10 +121,13 @@ def start_suite(
 ) -> Suite:
     """The whole suite on free ports, its data and logs under `tmp`.
 
-    Every test's client is 127.0.0.1, so the per-address limit on login codes is raised here;
+    Every test's client is 127.0.0.1, so the per-address limits on login codes and on failed
+    staff sign-ins are raised here;
     the tests of that limit set their own. Webhook deliveries time out and are retried within
     a second or so."""
     extra_env.setdefault("IDENTITY_CODE_SENDS_PER_CLIENT", "10000")
+    # Tests that sign in wrongly on purpose would otherwise lock the next test's staff out.
+    extra_env.setdefault("IDENTITY_STAFF_LOGIN_FAILURES_PER_MINUTE", "10000")
     # Webhook retries in a fraction of a second, not half a minute.
     for name, value in WEBHOOK_TEST_TIMINGS.items():
         extra_env.setdefault(name, value)
