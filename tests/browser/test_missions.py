@@ -75,3 +75,5 @@ def test_a_marketer_builds_a_mission_and_a_member_sees_its_progress(
     expect(mission).to_contain_text("شروع دوباره")
     screens.take(page, "3-portal-mission-fa")
     page.click("#switch-language")
+    # The suite is shared: a mission left running would pay other tests' members.
+    assert admin.post(f"/v1/marketing/campaigns/{campaign_id}/end").status_code == 200

@@ -190,7 +190,8 @@ def test_ten_thousand_rows_with_bad_ones_import_on_postgres(
         out.write("phone,external_id,first_name,points\n")
         for index in range(rows):
             if index in planted:
-                out.write(f"09{index},BIG-{block}-{index},Bad,5\n")
+                # Too long to be a phone ("09" and three digits can be a valid short number).
+                out.write(f"0912{index:09d},BIG-{block}-{index},Bad,5\n")
                 bad_lines.add(index + 2)
             else:
                 out.write(f"0937{block}{index:05d},BIG-{block}-{index},Member,{index % 50 + 1}\n")
