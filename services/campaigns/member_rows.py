@@ -50,14 +50,17 @@ class PageRows:
         self._session = session
         self._stored: dict[uuid.UUID, dict[str, Any]] = {}
         self._rows: dict[uuid.UUID, MemberState] = {}
+        # Every member asked for, with a row or not: a member new to the view is read once.
+        self._looked_up: set[uuid.UUID] = set()
         self._known_purchases: set[PurchaseKey] = set()
         self._new_purchases: dict[PurchaseKey, dict[str, Any]] = {}
         self._refunds: list[dict[str, Any]] = []
 
     def load(self, member_ids: Iterable[uuid.UUID], purchases: Iterable[PurchaseKey]) -> None:
         """Reads the given members' rows and which of the given purchases are stored."""
-        ids = set(member_ids) - self._rows.keys()
+        ids = set(member_ids) - self._looked_up
         if ids:
+            self._looked_up |= ids
             for row in repository.members_by_id(self._session, ids):
                 self._stored[row["member_id"]] = row
                 self._rows[row["member_id"]] = MemberState(row)
@@ -67,7 +70,7 @@ class PageRows:
 
     def member(self, member_id: uuid.UUID, bucket: int) -> MemberState:
         """The member's row, a new one (with its `bucket`) when the view has none yet."""
-        if member_id not in self._rows:
+        if member_id not in self._looked_up:
             self.load([member_id], ())
         row = self._rows.get(member_id)
         if row is None:
