@@ -62,9 +62,19 @@ def points_changed(
 def tier_changed(
     session: Session, at: datetime, member_id: uuid.UUID, before: str, after: str, spend: int
 ) -> None:
-    payload = pb.TierChanged(qualifying_spend_minor=spend, to=after)
-    setattr(payload, "from", before)
-    _write(session, at, [(TIER_CHANGED, member_id, payload)])
+    tiers_changed(session, at, [(member_id, before, after, spend)])
+
+
+def tiers_changed(
+    session: Session, at: datetime, changes: list[tuple[uuid.UUID, str, str, int]]
+) -> None:
+    """`tier.changed` for each (member, before, after, qualifying spend), written together."""
+    payloads = []
+    for member_id, before, after, spend in changes:
+        payload = pb.TierChanged(qualifying_spend_minor=spend, to=after)
+        setattr(payload, "from", before)
+        payloads.append((TIER_CHANGED, member_id, payload))
+    _write(session, at, payloads)
 
 
 def reward_redeemed(

@@ -268,6 +268,7 @@ class Book:
         moves: list[Move] = []
         lots: list[dict] = []
         debts: dict[uuid.UUID, int] = {}
+        total = 0
         for member_id, points, expires_at in credits:
             if points <= 0:
                 continue
@@ -275,11 +276,8 @@ class Book:
             pay_debt = min(points, -debt)
             debts[member_id] = debt + pay_debt
             rest = points - pay_debt
-            moves += [
-                program(from_account, -points),
-                member(member_id, "debt", pay_debt),
-                member(member_id, "available", rest),
-            ]
+            total += points
+            moves += [member(member_id, "debt", pay_debt), member(member_id, "available", rest)]
             if rest:
                 lots.append(
                     {
@@ -293,7 +291,8 @@ class Book:
                         "created_at": self.now,
                     }
                 )
-        self.post(kind, reason, source_type, source_id, moves)
+        # The program's side in one entry: the members' entries say who got what.
+        self.post(kind, reason, source_type, source_id, [program(from_account, -total), *moves])
         repository.add_lots(self.session, lots)
 
     def take(
@@ -426,13 +425,43 @@ class Book:
             return self._set_tier(member_id, held, before, next_review, floor=None)
         return before.name, before.name
 
-    def grant_tier(self, member_id: uuid.UUID, tier: Tier) -> tuple[str, str]:
-        """Gives the member a tier until their next review, a window from now (an imported
-        member's standing); the review keeps it only if their spend earns it, and a higher
-        tier their spend earns meanwhile lifts them at once. Returns (before, after)."""
+    def grant_tiers(self, grants: list[tuple[uuid.UUID, Tier]]) -> None:
+        """Gives each member a tier until their next review, a window from now (imported
+        members' standing); the review keeps it only if their spend earns it, and a higher
+        tier their spend earns meanwhile lifts them at once. What `_set_tier` does for one
+        member, set-based for an import's thousands: their tier rows and spends are read in
+        two statements, new rows written in one and the `tier.changed` events in another."""
+        if not grants:
+            return
         ladder = self.policy.ladder
-        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
-        return self._set_tier(member_id, held, tier, self.now + ladder.window, floor=None)
+        member_ids = [member_id for member_id, _tier in grants]
+        session_touched(self.session, member_ids)
+        held, spend = repository.tiers_and_spends(
+            self.session, member_ids, self.now - ladder.window
+        )
+        review_at = self.now + ladder.window
+        new: dict[uuid.UUID, dict[str, object]] = {}
+        changes: list[tuple[uuid.UUID, str, str, int]] = []
+        for member_id, tier in grants:
+            values: dict[str, object] = {
+                "tier": tier.name,
+                "review_at": review_at,
+                "floor_tier": None,
+                "floor_review_at": None,
+            }
+            before = ladder.named(held[member_id]) if member_id in held else ladder.lowest
+            if tier != before:
+                values["since"] = self.now
+                changes.append((member_id, before.name, tier.name, spend.get(member_id, 0)))
+            if member_id in held:
+                repository.update_tier(self.session, member_id, **values)
+            elif member_id in new:
+                new[member_id].update(values)
+            else:
+                new[member_id] = {"member_id": member_id, "since": self.now, **values}
+            held[member_id] = tier.name
+        repository.add_tiers(self.session, list(new.values()))
+        events.tiers_changed(self.session, self.now, changes)
 
     def undo_refunded_upgrade(self, member_id: uuid.UUID) -> tuple[str, str]:
         """After a refund: a tier the member was upgraded to since their last review falls back

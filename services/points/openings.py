@@ -119,9 +119,13 @@ class OpeningBalances(Operations):
                 source="import",
                 from_account=OPENING,
             )
-            for row, owner in zip(todo, owners, strict=True):
-                if row.tier is not None:
-                    book.grant_tier(owner, row.tier)
+            book.grant_tiers(
+                [
+                    (owner, row.tier)
+                    for row, owner in zip(todo, owners, strict=True)
+                    if row.tier is not None
+                ]
+            )
             repository.add_opening_balances(
                 session,
                 [

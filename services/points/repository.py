@@ -356,6 +356,29 @@ def add_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:
     session.execute(insert(_tiers), {"member_id": member_id, **values})
 
 
+def add_tiers(session: Session, rows: list[dict]) -> None:
+    """Many members' first tier rows, in one statement."""
+    if rows:
+        session.execute(insert(_tiers), rows)
+
+
+def tiers_and_spends(
+    session: Session, member_ids: Sequence[uuid.UUID], since: datetime
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, int]]:
+    """In two statements: the tier of each of these members that has a tier row, and the
+    qualifying spend since `since` of each that has any."""
+    ids = sorted(set(member_ids))
+    tiers = session.execute(
+        select(_tiers.c.member_id, _tiers.c.tier).where(_tiers.c.member_id.in_(ids))
+    )
+    spends = session.execute(
+        select(_spend_days.c.member_id, func.sum(_spend_days.c.amount_minor))
+        .where(_spend_days.c.member_id.in_(ids), _spend_days.c.day > since.date())
+        .group_by(_spend_days.c.member_id)
+    )
+    return {m: tier for m, tier in tiers}, {m: int(total) for m, total in spends}
+
+
 def update_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:
     session.execute(update(_tiers).where(_tiers.c.member_id == member_id).values(**values))
 
