@@ -182,48 +182,80 @@ def import_members(
 ) -> ImportReport:
     """Reads the file and imports it a batch at a time; `progress` is called after each.
 
-    Points posts a batch's opening balances while identity enrols the next one: each batch's
-    members are enrolled before their balances are posted, and the two services work at once.
+    Three things happen at once: this thread reads the next batch, identity enrols this one,
+    and points posts the opening balances of the one before. Each batch's members are enrolled
+    before their balances are posted; the report is only written here, in the file's order.
     """
     report = ImportReport(dry_run=dry_run)
-    batch: list[_Row] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openings") as points_calls:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrolments") as identity_calls,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="openings") as points_calls,
+    ):
+        enrolling: tuple[list[_Row], Future[list[dict]]] | None = None
         opening: Future[list[dict]] | None = None
 
-        def send(batch: list[_Row]) -> Future[list[dict]] | None:
-            openings = _enrol(clients, batch, report)
+        def settle(batch: list[_Row], enrolled: Future[list[dict]]) -> None:
+            """Counts the batch's enrolments, then sends its opening balances to points."""
+            nonlocal opening
+            openings = _enrolled(batch, enrolled.result(), report)
             if opening is not None:
                 _count_openings(opening.result(), report)
+                opening = None
             progress(report)
-            if not openings:
-                return None
-            return points_calls.submit(
-                clients.points.import_opening_balances, openings, report.dry_run
-            )
+            if openings:
+                opening = points_calls.submit(
+                    clients.points.import_opening_balances, openings, dry_run
+                )
 
-        for line, cells in read_rows(stream):
-            report.rows += 1
-            try:
-                batch.append(parse_row(line, cells))
-            except _BadField as bad:
-                report.bad.append(BadRow(line, bad.code, str(bad)))
-            if len(batch) >= batch_rows:
-                opening = send(batch)
-                batch = []
-        if batch:
-            opening = send(batch)
-        if opening is not None:
-            _count_openings(opening.result(), report)
+        try:
+            for batch in _batches(read_rows(stream), report, batch_rows):
+                # Queued behind the batch identity is enrolling, so identity never waits on us.
+                sent = identity_calls.submit(
+                    clients.identity.import_members, [row.member for row in batch], dry_run
+                )
+                before, enrolling = enrolling, (batch, sent)
+                if before is not None:
+                    settle(*before)
+            if enrolling is not None:
+                last, enrolling = enrolling, None
+                settle(*last)
+            if opening is not None:
+                _count_openings(opening.result(), report)
+        except BaseException:
+            # Nothing more is sent; a call already under way finishes (an import again
+            # finishes what it left).
+            if enrolling is not None:
+                enrolling[1].cancel()
+            raise
     progress(report)
     report.bad.sort(key=lambda bad: bad.line)
     return report
 
 
-def _enrol(clients: Clients, batch: list[_Row], report: ImportReport) -> list[dict]:
-    """Enrols the batch's members; answers the opening balances and tiers to post for them."""
+def _batches(
+    rows: Iterable[tuple[int, dict[str, str]]], report: ImportReport, batch_rows: int
+) -> Iterator[list[_Row]]:
+    """The file's rows read in batches; a row of the wrong shape goes in the report instead."""
+    batch: list[_Row] = []
+    for line, cells in rows:
+        report.rows += 1
+        try:
+            batch.append(parse_row(line, cells))
+        except _BadField as bad:
+            report.bad.append(BadRow(line, bad.code, str(bad)))
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _enrolled(batch: list[_Row], results: list[dict], report: ImportReport) -> list[dict]:
+    """Counts identity's answers for the batch; answers the opening balances and tiers to post
+    for its members."""
     by_line = {row.member["line"]: row for row in batch}
     openings = []
-    for result in clients.identity.import_members([row.member for row in batch], report.dry_run):
+    for result in results:
         line = result["line"]
         if result["outcome"] == "rejected":
             report.bad.append(BadRow(line, result["error_code"], result["error"]))
