@@ -15,7 +15,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     or_,
     select,
     update,
@@ -38,6 +37,7 @@ from services.identity.models import (
     StaffAction,
     Store,
 )
+from services.runtime import bulk
 
 # Merges are flattened (a member merged into one that is later merged points at the last
 # survivor), so one hop is the rule; the bound only guards against a damaged row.
@@ -504,9 +504,8 @@ def members_matching_import(
 def add_members(session: Session, members: list[dict], consents: list[dict]) -> None:
     """New members and their consents, each in one statement; IntegrityError when a phone,
     card or external id was taken meanwhile."""
-    session.execute(insert(Member.__table__), members)
-    if consents:
-        session.execute(insert(Consent.__table__), consents)
+    bulk.insert_rows(session, Member.__table__, members)
+    bulk.insert_rows(session, Consent.__table__, consents)
 
 
 def cards_taken(session: Session, card_numbers: Sequence[str]) -> set[str]:

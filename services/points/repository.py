@@ -36,6 +36,7 @@ from services.points.models import (
     Reward,
     SpendDay,
 )
+from services.runtime import bulk
 from services.runtime.db import utcnow
 
 # The statements a purchase runs, built once on the tables with bound parameters: building
@@ -98,9 +99,6 @@ _LOCK_BALANCES = (
     .order_by(_balances.c.member_id)
     .with_for_update(of=_balances)
 )
-_NEW_BALANCES = _per_dialect(
-    lambda insert: insert(_balances).on_conflict_do_nothing(index_elements=["member_id"])
-)
 
 
 def lock_balances(
@@ -119,7 +117,7 @@ def lock_balances(
         # New members: create their rows (racing creators agree on them), then lock all.
         zero = dict.fromkeys(BUCKETS, 0)
         new = [{"member_id": m, **zero} for m in ordered]
-        session.execute(_NEW_BALANCES[_dialect(session)], new)
+        bulk.insert_rows(session, _balances, new, skip_conflicts_on=("member_id",))
         rows = session.execute(_LOCK_BALANCES, params).all()
     return (
         {row[0]: BalanceRow(*row[:6]) for row in rows},
@@ -134,8 +132,20 @@ _ADD_TO_BALANCES = (
 )
 
 
+_DELTAS = bulk.unnested(_balances, ("member_id", *BUCKETS), alias="delta")
+_ADD_DELTAS = (
+    update(_balances)
+    .where(_balances.c.member_id == _DELTAS.c.member_id)
+    .values({bucket: _balances.c[bucket] + _DELTAS.c[bucket] for bucket in BUCKETS})
+)
+
+
 def add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
     """Moves each member's buckets by their deltas (bucket -> points), in one statement."""
+    if _dialect(session) == "postgresql" and len(deltas) >= bulk.MIN_ROWS:
+        rows = [{"member_id": m, **dict.fromkeys(BUCKETS, 0), **d} for m, d in deltas.items()]
+        session.execute(_ADD_DELTAS, bulk.rows_as_arrays(_balances, rows, ("member_id", *BUCKETS)))
+        return
     session.execute(
         _ADD_TO_BALANCES,
         [
@@ -187,11 +197,6 @@ def member_state(session: Session, member_id: uuid.UUID) -> MemberState | None:
     return MemberState(row[0], row[1]) if row is not None else None
 
 
-_LEARN_MEMBERS = _per_dialect(
-    lambda insert: insert(_members).on_conflict_do_nothing(index_elements=["member_id"])
-)
-
-
 def _settle_members(insert: Callable[[Any], Any]) -> Any:
     statement = insert(_members)
     return statement.on_conflict_do_update(
@@ -218,12 +223,13 @@ def learn_members(
         {"member_id": m, "status": s.status, "survivor_id": s.survivor_id, "learned_at": at}
         for m, s in states.items()
     ]
-    statements = _SETTLE_MEMBERS if final else _LEARN_MEMBERS
-    session.execute(statements[_dialect(session)], rows)
+    if final:
+        session.execute(_SETTLE_MEMBERS[_dialect(session)], rows)
+    else:
+        bulk.insert_rows(session, _members, rows, skip_conflicts_on=("member_id",))
 
 
 _ADD_POSTING = insert(_postings).returning(_postings.c.id)
-_ADD_ENTRIES = insert(_entries)
 _ADD_LOT = insert(_lots).returning(_lots.c.id)
 _ADD_PURCHASE = insert(_purchases)
 
@@ -242,7 +248,7 @@ def add_posting(
 
 
 def add_entries(session: Session, posting_id: int, entries: list[dict]) -> None:
-    session.execute(_ADD_ENTRIES, [{"posting_id": posting_id, **entry} for entry in entries])
+    bulk.insert_rows(session, _entries, entries, fixed={"posting_id": posting_id})
 
 
 def add_lot(session: Session, **values: object) -> int:
@@ -251,8 +257,7 @@ def add_lot(session: Session, **values: object) -> int:
 
 def add_lots(session: Session, lots: list[dict]) -> None:
     """Many new lots in one statement (their ids are not needed)."""
-    if lots:
-        session.execute(insert(_lots), lots)
+    bulk.insert_rows(session, _lots, lots)
 
 
 def add_purchase(session: Session, **values: object) -> None:
@@ -358,8 +363,7 @@ def add_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:
 
 def add_tiers(session: Session, rows: list[dict]) -> None:
     """Many members' first tier rows, in one statement."""
-    if rows:
-        session.execute(insert(_tiers), rows)
+    bulk.insert_rows(session, _tiers, rows)
 
 
 def tiers_and_spends(
@@ -865,7 +869,7 @@ def members_with_opening_balance(
 
 def add_opening_balances(session: Session, rows: list[dict]) -> None:
     """Raises IntegrityError if another import recorded one of these members meanwhile."""
-    session.execute(insert(OpeningBalance.__table__), rows)
+    bulk.insert_rows(session, OpeningBalance.__table__, rows)
 
 
 # The rewards catalog and its coupons.

@@ -25,14 +25,13 @@ from sqlalchemy import (
     Uuid,
     and_,
     func,
-    insert,
     or_,
     select,
     text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from services.runtime import cursors, logs
+from services.runtime import bulk, cursors, logs
 from services.runtime.db import UtcDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -62,8 +61,6 @@ class Event:
 
 # The PostgreSQL transaction id, taken by the INSERT itself (no round trip of its own).
 _TXID = text("pg_current_xact_id()::text::bigint")
-# Built once per outbox table and dialect: building a statement costs more than running it.
-_inserts: dict[tuple[type, bool], Any] = {}
 
 
 def append(
@@ -76,12 +73,9 @@ def append(
     if not events:
         return
     on_postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _inserts.get((model, on_postgres))
-    if statement is None:
-        statement = insert(model.__table__).values(txid=_TXID if on_postgres else 0)
-        _inserts[(model, on_postgres)] = statement
-    session.execute(
-        statement,
+    bulk.insert_rows(
+        session,
+        model.__table__,
         [
             {
                 "type": kind,
@@ -91,6 +85,7 @@ def append(
             }
             for kind, member_id, payload in events
         ],
+        fixed={"txid": _TXID if on_postgres else 0},
     )
 
 
