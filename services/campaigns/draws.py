@@ -81,9 +81,12 @@ class DrawView:
     created_at: datetime
     closed_at: datetime | None
     my_chances: int = 0
+    # Members holding chances and the chances they hold (erased members left out).
+    entrants: int = 0
+    chances_held: int = 0
 
 
-def _view(draw: Draw, my_chances: int = 0) -> DrawView:
+def _view(draw: Draw, my_chances: int = 0, totals: tuple[int, int] = (0, 0)) -> DrawView:
     return DrawView(
         id=str(draw.id),
         name=draw.name,
@@ -100,6 +103,8 @@ def _view(draw: Draw, my_chances: int = 0) -> DrawView:
         created_at=draw.created_at,
         closed_at=draw.closed_at,
         my_chances=my_chances,
+        entrants=totals[0],
+        chances_held=totals[1],
     )
 
 
@@ -217,8 +222,19 @@ class Draws:
             return _view(draw)
 
     def list(self) -> list[DrawView]:
+        """The newest draws, each with its entrants and the chances they hold."""
         with self._db.read() as session:
-            return [_view(d) for d in repository.draws(session, MAX_LISTED)]
+            found = repository.draws(session, MAX_LISTED)
+            totals = repository.draw_totals(session, [d.id for d in found])
+            return [_view(d, totals=totals.get(d.id, (0, 0))) for d in found]
+
+    def get(self, draw_id: str) -> DrawView:
+        with self._db.read() as session:
+            found = repository.draw(session, parse_id(draw_id, "draw"))
+            if found is None:
+                raise NotFound("no such draw", code="draw-not-found")
+            totals = repository.draw_totals(session, [found.id])
+            return _view(found, totals=totals.get(found.id, (0, 0)))
 
     def of_member(self, member_id: str) -> list[DrawView]:
         member = parse_id(member_id, "member")
