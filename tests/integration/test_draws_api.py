@@ -18,22 +18,26 @@ from services.campaigns.draw_selection import commitment
 from tests.support import (
     Api,
     Pos,
+    eventually,
     log_in,
+    member_view_caught_up,
     new_phone,
     run_check,
     sent_messages,
     staff_login,
 )
 
+PRIZES = [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 2}]
 
-def new_draw(marketer: Api, **chances: int) -> dict:
+
+def new_draw(marketer: Api, prizes: list[dict] = PRIZES, **chances: int | str) -> dict:
     closes_at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     created = marketer.post(
         "/v1/marketing/draws",
         {
             "name": f"Yalda {uuid.uuid4().hex[:6]}",
             "closes_at": closes_at,
-            "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 2}],
+            "prizes": prizes,
             "chances": chances,
         },
     )
@@ -145,3 +149,71 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
     prefix = f"draw-{draw['id']}-"
     told = {m["message_id"] for m in sent_messages(suite) if m["message_id"].startswith(prefix)}
     assert told == {prefix + member_id for member_id in winner_ids}
+
+
+def test_purchases_earn_chances_per_purchase_and_per_amount_up_to_the_limit(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    draw = new_draw(
+        marketer, per_purchase=1, per_amount="500000", points_per_chance=1, max_per_member=5
+    )
+    assert draw["chances"]["per_amount"] == "500000.00"
+    first, me = member_with_points(suite, pos)  # its purchase of 2,000,000: 1 + 4 chances
+    second = pos.enrol(phone=new_phone())
+    sale = f"T-{uuid.uuid4().hex[:12]}"
+    assert pos.purchase(second["id"], sale, amount="1250000").status_code == 201  # 1 + 2
+    assert pos.purchase(second["id"], sale, amount="1250000").status_code == 201  # a retry
+    before_draw = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    late = pos.purchase(second["id"], amount="900000", occurred_at=before_draw)
+    assert late.status_code == 201  # happened before the draw opened: no chance
+    assert pos.purchase(first["id"], amount="600000").status_code == 201  # over the limit
+    assert eventually(lambda: member_view_caught_up(marketer), 60)
+
+    # Other tests' purchases earn chances in this open draw too: only ours are looked at.
+    entries = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()["entries"]
+    held = {e["member_id"]: e["chances"] for e in entries}
+    assert (held[first["id"]], held[second["id"]]) == (5, 3)
+    mine = next(d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"])
+    assert mine["my_chances"] == 5
+    full = me.post(f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": 1})
+    assert full.status_code == 422 and full.json()["code"] == "too-many-chances"
+    shown = marketer.get(f"/v1/marketing/draws/{draw['id']}").json()
+    assert shown["entrants"] == len(held) and shown["chances_held"] == sum(held.values())
+
+    # Cancelled, the draw gives no chance to any later purchase.
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
+    assert pos.purchase(second["id"], amount="1250000").status_code == 201
+    assert eventually(lambda: member_view_caught_up(marketer), 60)
+    entries = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()["entries"]
+    assert {e["member_id"]: e["chances"] for e in entries}[second["id"]] == 3
+
+
+def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    # More prizes than members: everyone taking part wins, so a missing winner was left out.
+    draw = new_draw(marketer, [{"name": "Voucher", "count": 10}], points_per_chance=1)
+    holders = []
+    for chances in (1, 1, 40):
+        member, me = member_with_points(suite, pos)
+        bought = me.post(
+            f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": chances}
+        )
+        assert bought.status_code == 200, bought.text
+        holders.append(member["id"])
+    kept, erased = holders[:2], holders[2]
+    assert pos.admin.post(f"/v1/support/members/{erased}/erasure").status_code == 200
+    assert eventually(lambda: member_view_caught_up(marketer), 60)
+
+    shown = marketer.get(f"/v1/marketing/draws/{draw['id']}").json()
+    assert (shown["entrants"], shown["chances_held"]) == (2, 2)
+    closed = marketer.post(f"/v1/marketing/draws/{draw['id']}/close").json()
+    assert sorted(w["member_id"] for w in closed["winners"]) == sorted(kept)
+    published = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
+    assert sorted(e["member_id"] for e in published["entries"]) == sorted(kept)
+    told = {m["message_id"] for m in sent_messages(suite)}
+    assert f"draw-{draw['id']}-{erased}" not in told
