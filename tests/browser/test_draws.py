@@ -171,8 +171,9 @@ def test_a_cancelled_draw_gives_the_points_back(
     staff = {"email": email, "password": STAFF_PASSWORD, "role": "marketer"}
     assert admin.post("/v1/admin/staff", staff).status_code == 201
     closes_at = (datetime.now(ZoneInfo("UTC")) + timedelta(days=3)).isoformat()
+    name = f"Nowruz <b>{new_phone()[-4:]}</b>"  # stored text is shown as typed, never as markup
     body = {
-        "name": f"Nowruz {new_phone()[-4:]}",
+        "name": name,
         "closes_at": closes_at,
         "prizes": [{"name": "Bicycle", "count": 1}],
         "chances": {"points_per_chance": 4},
@@ -195,6 +196,7 @@ def test_a_cancelled_draw_gives_the_points_back(
 
     page.context.clear_cookies()
     sign_in_to_the_console(page, email, f"/console/draws/{draw_id}")
+    expect(page.locator("#draw h1")).to_have_text(name)
     page.click("#cancel")
     expect(page.locator("#confirm")).to_contain_text("returns the points")
     page.click("#confirm-cancel")
@@ -203,3 +205,5 @@ def test_a_cancelled_draw_gives_the_points_back(
     expect(page.locator("#close")).to_have_count(0)
     screens.take(page, "1-console-draw-cancelled")
     assert pos.balance(member_id)["available"] == before
+    missing = page.goto("/console/draws/00000000-0000-4000-8000-000000000000")
+    assert missing is not None and missing.status == 404
