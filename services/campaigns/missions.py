@@ -30,7 +30,7 @@ from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
 from services.campaigns.projection import category_name
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import Unavailable
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
 from services.runtime.outbox import Event
@@ -153,18 +153,8 @@ class Missions:
         return [view for view in views if view.definition.mission is not None]
 
     def _reaches(self, session: Session, view: CampaignView, member_id: uuid.UUID) -> bool:
-        try:
-            condition = self._campaigns.target_group(session, view.id, view.definition)
-        except InvalidArgument as error:
-            log(
-                logger,
-                "mission skipped: the audience cannot be computed",
-                logging.ERROR,
-                campaign=str(view.id),
-                reason=error.detail,
-            )
-            return False
-        return repository.in_group(session, member_id, condition)
+        condition = self._campaigns.target_group_for(session, view, "mission skipped")
+        return condition is not None and repository.in_group(session, member_id, condition)
 
     def record(self, session: Session, facts: Iterable[Fact]) -> None:
         """Counts facts towards the missions running when they happened, in the caller's
@@ -176,6 +166,11 @@ class Missions:
         if not running:
             return
         now = self._clock()
+        # Each mission's group is built once per page of facts, not once per fact.
+        groups = {
+            view.id: self._campaigns.target_group_for(session, view, "mission skipped")
+            for view in running
+        }
         for fact in facts:
             for view in running:
                 mission = view.definition.mission
@@ -186,7 +181,8 @@ class Missions:
                     continue  # what a member did before the mission was launched
                 if not view.definition.schedule.allows(fact.at):
                     continue
-                if not self._reaches(session, view, fact.member_id):
+                group = groups[view.id]
+                if group is None or not repository.in_group(session, fact.member_id, group):
                     continue
                 zone = view.definition.schedule.timezone
                 period = period_key(mission.period, fact.at, zone)
