@@ -208,7 +208,9 @@ class Adjustment(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     operation_id: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # adjust | transfer | merge
+    kind: Mapped[str] = mapped_column(
+        String(10)
+    )  # adjust | transfer | merge | mission | draw | draw-back
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     other_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     points: Mapped[int] = mapped_column(BigInteger)
