@@ -226,10 +226,15 @@ class Missions:
         return found
 
 
+def _name(session: Session, campaign_id: uuid.UUID) -> str:
+    campaign = repository.campaign(session, campaign_id)
+    return campaign.name if campaign is not None else ""
+
+
 class Payer(Protocol):
-    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
-        """Credits the points once per operation_id; returns `paid` or `failed-<reason>`;
-        Unavailable when points cannot say."""
+    def pay(self, operation_id: str, member_id: str, points: int, name: str) -> str:
+        """Credits the points of the mission `name` once per operation_id; returns `paid` or
+        `failed-<reason>`; Unavailable when points cannot say."""
         ...
 
 
@@ -252,13 +257,12 @@ class MissionRewards:
                     (row.id, row.campaign_id, row.member_id, row.points)
                     for row in repository.due_mission_rewards(session, BATCH)
                 ]
+                names = {campaign_id: _name(session, campaign_id) for _, campaign_id, _, _ in due}
             if not due:
                 return done
             for reward_id, campaign_id, member_id, points in due:
                 try:
-                    status = self._payer.pay(
-                        reward_id, str(member_id), points, f"mission {campaign_id}"
-                    )
+                    status = self._payer.pay(reward_id, str(member_id), points, names[campaign_id])
                 except Unavailable as error:
                     log(logger, "mission rewards paused", logging.WARNING, reason=error.detail)
                     return done
