@@ -96,10 +96,13 @@ def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[E
     query = (
         select(table)
         .where(
+            # Implied by the next condition, but only this one bounds the index scan: without
+            # it every page reads the outbox from its first event.
+            table.c.txid >= after_txid,
             or_(
                 table.c.txid > after_txid,
                 and_(table.c.txid == after_txid, table.c.sequence > after_sequence),
-            )
+            ),
         )
         .order_by(table.c.txid, table.c.sequence)
         .limit(limit)
