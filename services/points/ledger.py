@@ -453,10 +453,10 @@ class Book:
             if tier != before:
                 values["since"] = self.now
                 changes.append((member_id, before.name, tier.name, spend.get(member_id, 0)))
-            if member_id in held:
-                repository.update_tier(self.session, member_id, **values)
-            elif member_id in new:
+            if member_id in new:
                 new[member_id].update(values)
+            elif member_id in held:
+                repository.update_tier(self.session, member_id, **values)
             else:
                 new[member_id] = {"member_id": member_id, "since": self.now, **values}
             held[member_id] = tier.name
