@@ -50,6 +50,18 @@ class Targeting:
     tiers: tuple[str, ...] = ()
     stores: tuple[str, ...] = ()
 
+    def shown(self) -> dict[str, Any]:
+        """As a marketer writes it: `everyone: true`, or the lists that narrow it."""
+        if self.everyone:
+            return {"everyone": True}
+        named = {
+            "segments": [str(s) for s in self.segments],
+            "stages": list(self.stages),
+            "tiers": list(self.tiers),
+            "stores": list(self.stores),
+        }
+        return {key: values for key, values in named.items() if values}
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -193,7 +205,9 @@ def _names(value: Any, path: str) -> tuple[str, ...]:
     return tuple(_text(v, f"{path}[{i}]", 100) for i, v in enumerate(value))
 
 
-def _targeting(value: Any) -> Targeting:
+def parse_targeting(value: Any) -> Targeting:
+    """Who is reached: `everyone: true`, or segments, stages, tiers and stores that must all
+    match; absent means everyone."""
     if value is None:
         return Targeting()
     if not isinstance(value, dict):
@@ -224,6 +238,12 @@ def _targeting(value: Any) -> Targeting:
     if not targeting.everyone and not narrowed:
         raise _bad("targeting", "say everyone: true, or name segments, stages, tiers or stores")
     return targeting
+
+
+def check_new_targeting(targeting: Targeting) -> None:
+    """What a targeting being saved must also pass."""
+    if len(targeting.segments) > MAX_SEGMENTS:
+        raise _bad("targeting.segments", f"at most {MAX_SEGMENTS} segments")
 
 
 def _schedule(value: Any, default_zone: str) -> Schedule:
@@ -405,7 +425,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         skus=skus,
         min_spend_minor=min_spend,
         offer=offer,
-        targeting=_targeting(body.get("targeting")),
+        targeting=parse_targeting(body.get("targeting")),
         schedule=_schedule(body.get("schedule"), default_zone),
         budget_points=None if budget is None else _int(budget, "budget_points", 1, 10**12),
         per_member_limit=None if limit is None else _int(limit, "per_member_limit", 1, 10**6),
@@ -421,8 +441,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
 def check_new(definition: Definition) -> None:
     """What a definition being saved must also pass. A campaign stored before these checks
     still loads; where it is used, what it cannot do is skipped and logged."""
-    if len(definition.targeting.segments) > MAX_SEGMENTS:
-        raise _bad("targeting.segments", f"at most {MAX_SEGMENTS} segments")
+    check_new_targeting(definition.targeting)
     if definition.message is not None:
         offer = definition.offer.shown() if definition.offer else ""
         templates.check(definition.message.template, offer, "message.template")

@@ -324,8 +324,9 @@ class MissionReward(Base):
 
 
 class Draw(Base):
-    """A prize draw: its prizes, how chances are earned, the secret seed (revealed only once
-    closed) and, once closed, the entries it used and its winners, kept as published."""
+    """A prize draw: its prizes, who may enter and how chances are earned, the secret seed
+    (revealed only once closed) and, once closed, the entries it used and its winners, kept as
+    published."""
 
     __tablename__ = "draws"
 
@@ -337,6 +338,8 @@ class Draw(Base):
     per_amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     points_per_chance: Mapped[int] = mapped_column(BigInteger, default=0)
     max_per_member: Mapped[int] = mapped_column(Integer, default=0)
+    # Who may enter, in campaigns' targeting vocabulary (JSON).
+    targeting: Mapped[str] = mapped_column(Text, default='{"everyone": true}')
     seed: Mapped[str] = mapped_column(String(64))
     seed_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)

@@ -1086,6 +1086,12 @@ def return_draw_purchases(session: Session, draw_id: uuid.UUID) -> None:
     )
 
 
+def open_draw_targetings(session: Session) -> list[tuple[uuid.UUID, str]]:
+    """Each open draw's id and who may enter it (JSON)."""
+    query = select(Draw.id, Draw.targeting).where(Draw.status == "open")
+    return list(session.execute(query).tuples())
+
+
 def draws_earning(session: Session) -> list[Draw]:
     """Open draws in which purchases earn chances."""
     query = select(Draw).where(
