@@ -23,6 +23,7 @@ from gateway.schemas import (
     REWARD_CHANGE,
     REWARD_REQUEST,
     REWARDS,
+    TARGETING,
 )
 
 bp = Blueprint("marketing", __name__)
@@ -175,17 +176,7 @@ CAMPAIGN_REQUEST = {
             "type": "integer",
             "description": f"{', '.join(kinds_giving('reward_points'))}: paid once per period",
         },
-        "targeting": {
-            "type": "object",
-            "description": "everyone: true, or segments, stages, tiers, stores (all must match)",
-            "properties": {
-                "everyone": {"type": "boolean"},
-                "segments": NAMES,
-                "stages": NAMES,
-                "tiers": NAMES,
-                "stores": NAMES,
-            },
-        },
+        "targeting": TARGETING,
         "schedule": {
             "type": "object",
             "properties": {
@@ -878,8 +869,17 @@ DRAW_NOT_FOUND = {
         "closes_at": "2026-12-21T20:30:00Z",
         "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 5}],
         "chances": {"per_purchase": 1, "points_per_chance": 5, "max_per_member": 50},
+        "targeting": {"tiers": ["gold"]},
     },
-    responses={201: ("The draw, open", DRAW), **REFUSED},
+    responses={
+        201: ("The draw, open", DRAW),
+        422: (
+            "A value the club refuses: `invalid-name`, `invalid-closes-at`, `invalid-prizes`,"
+            " `invalid-chances` or `invalid-targeting` (an unknown field or stage, a segment"
+            " that does not exist)",
+            None,
+        ),
+    },
 )
 def create_draw(body: dict):
     return clients().campaigns.create_draw(body, currency()), 201

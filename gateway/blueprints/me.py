@@ -603,7 +603,10 @@ def my_coupons():
     bp,
     "/v1/me/draws",
     "GET",
-    summary="Prize draws: the open ones and those the member holds chances in, with results",
+    summary=(
+        "Prize draws: the open ones the member may enter and those they hold chances in, with"
+        " results"
+    ),
     tag="me",
     auth="member",
     responses={200: ("The draws with the member's chances (my_chances)", DRAWS)},
@@ -640,8 +643,9 @@ def my_draws():
         404: ("No such draw (`draw-not-found`)", None),
         409: ("The request_id was used for another purchase (`request-id-reused`)", None),
         422: (
-            "`insufficient-points`, `draw-not-open`, `chances-not-for-sale` or"
-            " `too-many-chances` (over the draw's max_per_member); not a draw id",
+            "`insufficient-points`, `draw-not-open`, `chances-not-for-sale`,"
+            " `too-many-chances` (over the draw's max_per_member) or `not-eligible` (the"
+            " member is outside the draw's audience; nothing is spent); not a draw id",
             None,
         ),
     },

@@ -533,6 +533,10 @@ DRAW_MESSAGES: dict[str, dict[str, str]] = {
     "draws.prize_name": {"en": "Prize {n}", "fa": "جایزه {n}"},
     "draws.prize_count": {"en": "How many", "fa": "تعداد"},
     "draws.how_chances": {"en": "How chances are earned", "fa": "راه‌های کسب شانس"},
+    "draws.audience": {"en": "Who may enter", "fa": "چه کسانی می‌توانند شرکت کنند"},
+    "draws.audience.stages": {"en": "Lifecycle stages", "fa": "مراحل"},
+    "draws.audience.tiers": {"en": "Tiers", "fa": "سطح‌ها"},
+    "draws.audience.stores": {"en": "Enrolled at stores", "fa": "عضوشده در فروشگاه‌های"},
     "draws.how_chances_note": {
         "en": "Fill in at least one way; leave the others empty.",
         "fa": "دست‌کم یک راه را پر کنید؛ بقیه را خالی بگذارید.",

@@ -526,6 +526,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "That is more chances than this draw allows each member.",
         "fa": "این تعداد از سقف شانس هر عضو در این قرعه‌کشی بیشتر است.",
     },
+    "error.not-eligible": {
+        "en": "This draw is not open to you.",
+        "fa": "این قرعه‌کشی برای شما نیست.",
+    },
+    "error.invalid-targeting": {
+        "en": "Choose who may enter: every member, a segment, stages or tiers.",
+        "fa": "مشخص کنید چه کسانی شرکت می‌کنند: همه اعضا، یک بخش، مراحل یا سطح‌ها.",
+    },
     "error.chances-not-for-sale": {
         "en": "This draw's chances are not sold for points.",
         "fa": "شانس این قرعه‌کشی با امتیاز فروخته نمی‌شود.",
