@@ -405,12 +405,15 @@ def get_segment(segment_id: str):
     bp,
     "/v1/marketing/segments/<segment_id>",
     "DELETE",
-    summary="Delete a segment that no running, scheduled, paused or draft campaign targets",
+    summary=(
+        "Delete a segment that no running, scheduled, paused or draft campaign and no open"
+        " draw targets"
+    ),
     tag=TAG,
     auth=MARKETER,
     responses={
         204: ("Deleted", None),
-        409: ("A campaign targets it (`segment-in-use`)", None),
+        409: ("A campaign or an open draw targets it (`segment-in-use`)", None),
         **NOT_FOUND,
         **REFUSED,
     },
