@@ -58,6 +58,46 @@ def verify_elsewhere(path: Path, seed: str) -> subprocess.CompletedProcess:
     )
 
 
+def new_segment(marketer: Api, **definition: object) -> str:
+    made = marketer.post(
+        "/v1/marketing/segments", {"name": f"draw {uuid.uuid4().hex[:6]}", **definition}
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def listed_for(me: Api, draw: dict) -> dict | None:
+    return next((d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"]), None)
+
+
+def new_draw_for(marketer: Api, targeting: dict, **chances: int | str) -> dict:
+    created = marketer.post(
+        "/v1/marketing/draws",
+        {
+            "name": f"Nowruz {uuid.uuid4().hex[:6]}",
+            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "prizes": [{"name": "Voucher", "count": 10}],
+            "chances": chances,
+            "targeting": targeting,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def consents_known(marketer: Api, channel: str, members: list[Api]) -> None:
+    """Campaigns learns consents from identity's events, a moment after enrolment: waits until
+    its member view shows each member's consent on `channel`, as a draw open only to members
+    consenting to it is listed for them."""
+    consenting = new_segment(
+        marketer, rule={"attr": f"consent_{channel}", "op": "eq", "value": True}
+    )
+    probe = new_draw_for(marketer, {"segments": [consenting]}, points_per_chance=1)
+    for me in members:
+        assert eventually(lambda me=me: listed_for(me, probe) is not None, 60), channel
+    assert marketer.post(f"/v1/marketing/draws/{probe['id']}/cancel").status_code == 200
+
+
 def test_chances_bought_with_points_are_spent_once_and_returned_on_cancelling(
     postgres_suite: Suite,
 ) -> None:
@@ -114,6 +154,7 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
         )
         assert bought.status_code == 200, bought.text
         holders.append((member, me))
+    consents_known(marketer, "sms", [me for _, me in holders])
 
     before = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
     assert "seed" not in before and len(before["entries"]) == 5
@@ -235,18 +276,6 @@ def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
     assert f"draw-{draw['id']}-{erased}" not in told
 
 
-def new_segment(marketer: Api, **definition: object) -> str:
-    made = marketer.post(
-        "/v1/marketing/segments", {"name": f"draw {uuid.uuid4().hex[:6]}", **definition}
-    )
-    assert made.status_code == 201, made.text
-    return made.json()["id"]
-
-
-def listed_for(me: Api, draw: dict) -> dict | None:
-    return next((d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"]), None)
-
-
 def test_only_members_in_a_draws_audience_earn_buy_and_see_its_chances(
     postgres_suite: Suite,
 ) -> None:
@@ -296,43 +325,23 @@ def test_only_members_in_a_draws_audience_earn_buy_and_see_its_chances(
     assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
 
 
-def new_draw_for(marketer: Api, targeting: dict, **chances: int | str) -> dict:
-    created = marketer.post(
-        "/v1/marketing/draws",
-        {
-            "name": f"Nowruz {uuid.uuid4().hex[:6]}",
-            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
-            "prizes": [{"name": "Voucher", "count": 10}],
-            "chances": chances,
-            "targeting": targeting,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return created.json()
-
-
 def test_winners_are_told_by_sms_else_by_e_mail_else_only_in_the_portal(
     postgres_suite: Suite,
 ) -> None:
     suite, pos = postgres_suite, Pos(postgres_suite)
     marketer = staff_login(suite, "marketer")
     tag = uuid.uuid4().hex[:8]
-    by_sms, sms_me = member_with_points(
-        suite, pos, consents={"sms": True, "email": True}, email=f"sms.{tag}@example.com"
-    )
+    silent, silent_me = member_with_points(suite, pos, email=f"none.{tag}@example.com")
     by_email, email_me = member_with_points(
         suite, pos, consents={"email": True}, email=f"mail.{tag}@example.com"
     )
-    silent, silent_me = member_with_points(suite, pos, email=f"none.{tag}@example.com")
-
-    # Campaigns learns the consents from identity's events: wait until its member view shows
-    # them, as a draw open only to members consenting to e-mail is listed for the member.
-    consenting = new_segment(marketer, rule={"attr": "consent_email", "op": "eq", "value": True})
-    probe = new_draw_for(marketer, {"segments": [consenting]}, points_per_chance=1)
-    assert eventually(lambda: listed_for(email_me, probe) is not None, 60)
-    assert eventually(lambda: listed_for(sms_me, probe) is not None, 60)
-    assert listed_for(silent_me, probe) is None
-    assert marketer.post(f"/v1/marketing/draws/{probe['id']}/cancel").status_code == 200
+    by_sms, sms_me = member_with_points(
+        suite, pos, consents={"sms": True, "email": True}, email=f"sms.{tag}@example.com"
+    )
+    # Identity's events are read in order: once the later members' consents are known, so is
+    # the silent member, enrolled first.
+    consents_known(marketer, "email", [email_me, sms_me])
+    consents_known(marketer, "sms", [sms_me])
 
     # More prizes than members: every one of them wins.
     draw = new_draw_for(marketer, {"everyone": True}, points_per_chance=1)
