@@ -24,6 +24,7 @@ find the books balanced. The table names each drill's errors as the tills saw th
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import subprocess
@@ -32,7 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,13 +214,16 @@ class Outcome:
         )
 
 
-def kill_service(name: str, process_name: str | None = None) -> Callable[[Site, float], None]:
+def kill(process_name: str, module: str) -> Callable[[Site, float], None]:
+    """SIGKILL of the process and its workers (its whole group, as a crashed container), then
+    a new one after the outage."""
+
     def drill(site: Site, outage: float) -> None:
-        process = site.suite.processes[process_name or name]
-        process.send_signal(signal.SIGKILL)
+        process = site.suite.processes[process_name]
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
         time.sleep(outage)
-        site.suite.start_process(process_name or name, f"services.{name}")
+        site.suite.start_process(process_name, module)
 
     return drill
 
@@ -247,15 +251,15 @@ def restart_postgres(site: Site, outage: float) -> None:
 
 
 DRILLS: dict[str, Callable[[Site, float], None]] = {
-    "kill-points": kill_service("points"),
-    "kill-identity": kill_service("identity"),
+    "kill-points": kill("points", "services.points"),
+    "kill-identity": kill("identity", "services.identity"),
     "stop-redis": stop_redis,
     "stop-campaigns": stop_campaigns,
     "restart-postgres": restart_postgres,
 }
 # Run on a suite with two processes of points and of campaigns.
 REPLICA_DRILLS: dict[str, Callable[[Site, float], None]] = {
-    "kill-points-replica": kill_service("points", "points-2"),
+    "kill-points-replica": kill("points-2", "services.points"),
 }
 REPLICATED = {"POINTS_REPLICAS": "2", "CAMPAIGNS_REPLICAS": "2"}
 
@@ -414,22 +418,31 @@ def run_replicated(directory: Path, timing: Timing) -> list[Outcome]:
         close_site(site)
 
 
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[object]], notes: Iterable[str] = ()
+) -> str:
+    """A Markdown table, then any notes under it, one a line."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join([*lines, *notes])
+
+
+def books(balanced: bool) -> str:
+    return "balance" if balanced else "DO NOT balance"
+
+
 def table(outcomes: list[Outcome]) -> str:
-    lines = [
-        "| drill | POS calls | errors seen by POS | purchases | redemptions "
-        "| lost | doubled | replays differing | books |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for o in outcomes:
-        books = "balance" if o.books_balance else "DO NOT balance"
-        lines.append(
-            f"| {o.drill} | {o.calls} | {o.errors} | {o.purchases} | {o.redemptions} "
-            f"| {o.lost} | {o.doubled} | {o.replays_differing} | {books} |"
-        )
-    for o in outcomes:
-        for problem in o.unexpected[:5]:
-            lines.append(f"{o.drill}: unexpected answer {problem}")
-    return "\n".join(lines)
+    header = (
+        "drill", "POS calls", "errors seen by POS", "purchases", "redemptions",
+        "lost", "doubled", "replays differing", "books",
+    )  # fmt: skip
+    rows = [
+        (o.drill, o.calls, o.errors, o.purchases, o.redemptions, o.lost, o.doubled,
+         o.replays_differing, books(o.books_balance))
+        for o in outcomes
+    ]  # fmt: skip
+    notes = [f"{o.drill}: unexpected answer {p}" for o in outcomes for p in o.unexpected[:5]]
+    return markdown_table(header, rows, notes)
 
 
 def main() -> int:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
 import sys
 import tempfile
 import threading
@@ -31,25 +29,22 @@ from pathlib import Path
 import psycopg
 import requests
 
-from bench.drills import FULL, SHORT, Site, Timing, close_site, new_store, open_site
+from bench.drills import (
+    FULL,
+    SHORT,
+    Site,
+    Timing,
+    books,
+    close_site,
+    kill,
+    markdown_table,
+    new_store,
+    open_site,
+)
 
 COST = 5
 POINTS_EACH = 200
 MUTATION_DEADLINE = 90.0
-
-
-def kill(name: str, module: str) -> Callable[[Site, float], None]:
-    """SIGKILL of the process and its workers (its whole group, as a crashed container), then
-    a new one after the outage."""
-
-    def drill(site: Site, outage: float) -> None:
-        process = site.suite.processes[name]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-        time.sleep(outage)
-        site.suite.start_process(name, module)
-
-    return drill
 
 
 DRILLS: dict[str, Callable[[Site, float], None]] = {
@@ -313,22 +308,17 @@ def run(directory: Path, timing: Timing, names: list[str] | None = None) -> list
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = [
-        "| drill | calls | errors seen | redemptions | coupons | coupon without points "
-        "| points without coupon | balances off | replays differing | books |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for o in outcomes:
-        books = "balance" if o.books_balance else "DO NOT balance"
-        lines.append(
-            f"| {o.drill} | {o.calls} | {o.errors} | {o.redemptions} | {o.coupons} "
-            f"| {o.coupon_without_points} | {o.points_without_coupon} | {o.balances_off} "
-            f"| {o.replays_differing} | {books} |"
-        )
-    for o in outcomes:
-        for problem in o.unexpected[:5]:
-            lines.append(f"{o.drill}: unexpected answer {problem}")
-    return "\n".join(lines)
+    header = (
+        "drill", "calls", "errors seen", "redemptions", "coupons", "coupon without points",
+        "points without coupon", "balances off", "replays differing", "books",
+    )  # fmt: skip
+    rows = [
+        (o.drill, o.calls, o.errors, o.redemptions, o.coupons, o.coupon_without_points,
+         o.points_without_coupon, o.balances_off, o.replays_differing, books(o.books_balance))
+        for o in outcomes
+    ]  # fmt: skip
+    notes = [f"{o.drill}: unexpected answer {p}" for o in outcomes for p in o.unexpected[:5]]
+    return markdown_table(header, rows, notes)
 
 
 def main() -> int:

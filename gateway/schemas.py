@@ -794,6 +794,14 @@ DRAW = {
             },
         },
         "my_chances": {"type": "integer", "description": "The member's chances (/v1/me)"},
+        "entrants": {
+            "type": "integer",
+            "description": "Members holding chances, erased members left out (/v1/marketing)",
+        },
+        "chances_held": {
+            "type": "integer",
+            "description": "The chances those members hold (/v1/marketing)",
+        },
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "closed_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.points import events
+from services.points.activity import Activity
 from services.points.adjustments import Adjustments
 from services.points.audit import audit
 from services.points.balances import Balances
@@ -96,6 +97,7 @@ class PointsWorld:
             self.database, self.policy, NoBonuses(), self.members, self.clock
         )
         self.balances = Balances(self.database, self.policy, self.clock)
+        self.activity = Activity(self.database)
         self.redemptions = Redemptions(self.database, self.policy, self.members, self.clock)
         self.refunds = Refunds(self.database, self.policy, self.clock)
         self.adjustments = Adjustments(self.database, self.policy, self.members, self.clock)

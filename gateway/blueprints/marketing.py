@@ -900,6 +900,19 @@ def list_draws():
 
 @operation(
     bp,
+    "/v1/marketing/draws/<draw_id>",
+    "GET",
+    summary="A prize draw, with its entrants and the chances they hold",
+    tag=TAG,
+    auth=MARKETER,
+    responses={200: ("The draw", DRAW), **DRAW_NOT_FOUND},
+)
+def get_draw(draw_id: str):
+    return clients().campaigns.draw(draw_id, currency())
+
+
+@operation(
+    bp,
     "/v1/marketing/draws/<draw_id>/close",
     "POST",
     summary="Close a draw: reveal its seed and pick its winners (closing again answers the same)",

@@ -473,8 +473,19 @@ class CampaignsClient(Service):
             shown = draw_json(draw, currency)
             if member_id:
                 shown["my_chances"] = draw.my_chances
+            else:
+                shown.update(entrants=draw.entrants, chances_held=draw.chances_held)
             found.append(shown)
         return found
+
+    def draw(self, draw_id: str, currency: str) -> dict:
+        """One draw, with its entrants and the chances they hold."""
+        found = call(self._stub.GetDraw, pb.DrawRequest(draw_id=draw_id)).draw
+        return {
+            **draw_json(found, currency),
+            "entrants": found.entrants,
+            "chances_held": found.chances_held,
+        }
 
     def close_draw(self, draw_id: str, currency: str) -> dict:
         request = pb.DrawRequest(draw_id=draw_id)

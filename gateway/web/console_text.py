@@ -498,3 +498,120 @@ WEBHOOK_MESSAGES: dict[str, dict[str, str]] = {
     "webhooks.delivery.delivered": {"en": "delivered", "fa": "رسیده"},
     "webhooks.delivery.failed": {"en": "given up", "fa": "رها شده"},
 }
+
+# The prize draws' pages.
+DRAW_MESSAGES: dict[str, dict[str, str]] = {
+    "console.nav.draws": {"en": "Prize draws", "fa": "قرعه‌کشی‌ها"},
+    "draws.title": {"en": "Prize draws", "fa": "قرعه‌کشی‌ها"},
+    "draws.none": {"en": "No draw yet.", "fa": "هنوز قرعه‌کشی‌ای تعریف نشده است."},
+    "draws.name": {"en": "Name", "fa": "نام"},
+    "draws.closes_at": {"en": "Closes", "fa": "پایان"},
+    "draws.closes_at_typed": {
+        "en": "Closes at (1405/10/01 20:00 or 2026-12-22 20:00)",
+        "fa": "زمان پایان (۱۴۰۵/۱۰/۰۱ ۲۰:۰۰ یا 2026-12-22 20:00)",
+    },
+    "draws.closing_time": {"en": "closing time {moment}", "fa": "زمان پایان: {moment}"},
+    "draws.closed_on": {"en": "Closed {moment}.", "fa": "بسته شده در {moment}."},
+    "draws.entrants": {"en": "Members taking part", "fa": "اعضای شرکت‌کننده"},
+    "draws.chances_held": {"en": "Chances held", "fa": "شانس‌ها"},
+    "draws.commitment": {"en": "Commitment (SHA-256 of the seed)", "fa": "تعهد (SHA-256 بذر)"},
+    "draws.commitment_note": {
+        "en": "Published at creation; the seed it hashes is revealed when the draw closes.",
+        "fa": "هنگام ساخت منتشر شده است؛ بذری که این چکیده از آن است با بستن قرعه‌کشی آشکار می‌شود.",
+    },
+    "draws.new": {"en": "New draw", "fa": "قرعه‌کشی جدید"},
+    "draws.new_note": {
+        "en": "A secret seed is drawn at creation and only its SHA-256 is published.",
+        "fa": "هنگام ساخت، بذری محرمانه انتخاب و فقط SHA-256 آن منتشر می‌شود.",
+    },
+    "draws.prizes": {"en": "Prizes", "fa": "جایزه‌ها"},
+    "draws.prizes_note": {
+        "en": "Drawn in this order, each as many times as its count; one prize per member.",
+        "fa": "به همین ترتیب و هر کدام به تعداد خود قرعه کشیده می‌شوند؛ هر عضو یک جایزه.",
+    },
+    "draws.prize": {"en": "Prize", "fa": "جایزه"},
+    "draws.prize_name": {"en": "Prize {n}", "fa": "جایزه {n}"},
+    "draws.prize_count": {"en": "How many", "fa": "تعداد"},
+    "draws.how_chances": {"en": "How chances are earned", "fa": "راه‌های کسب شانس"},
+    "draws.how_chances_note": {
+        "en": "Fill in at least one way; leave the others empty.",
+        "fa": "دست‌کم یک راه را پر کنید؛ بقیه را خالی بگذارید.",
+    },
+    "draws.per_purchase": {"en": "Chances per purchase", "fa": "شانس برای هر خرید"},
+    "draws.per_amount": {
+        "en": "One chance per this much spent ({currency})",
+        "fa": "یک شانس به ازای هر این مقدار خرید ({currency})",
+    },
+    "draws.points_per_chance": {
+        "en": "Points a member pays for a chance",
+        "fa": "امتیاز لازم برای خرید هر شانس",
+    },
+    "draws.max_per_member": {
+        "en": "Most chances per member (empty: no limit)",
+        "fa": "حداکثر شانس هر عضو (خالی: بدون سقف)",
+    },
+    "draws.create": {"en": "Create the draw", "fa": "ساخت قرعه‌کشی"},
+    "draws.created": {
+        "en": "The draw is open; its commitment is published.",
+        "fa": "قرعه‌کشی باز شد و تعهد آن منتشر شد.",
+    },
+    "draws.back": {"en": "All draws", "fa": "همه قرعه‌کشی‌ها"},
+    "draws.rule.per_purchase": {
+        "en": "{n} chance(s) for each purchase",
+        "fa": "{n} شانس برای هر خرید",
+    },
+    "draws.rule.per_amount": {
+        "en": "one chance for each {amount} {currency} spent in a purchase",
+        "fa": "یک شانس به ازای هر {amount} {currency} خرید",
+    },
+    "draws.rule.points": {
+        "en": "a chance bought for {points} points",
+        "fa": "خرید هر شانس با {points} امتیاز",
+    },
+    "draws.rule.max": {"en": "at most {n} chances per member", "fa": "حداکثر {n} شانس برای هر عضو"},
+    "draws.rule.no_max": {"en": "no limit per member", "fa": "بدون سقف برای هر عضو"},
+    "draws.close": {"en": "Close the draw…", "fa": "بستن قرعه‌کشی…"},
+    "draws.cancel": {"en": "Cancel the draw…", "fa": "لغو قرعه‌کشی…"},
+    "draws.confirm.close": {"en": "Close the draw", "fa": "بستن قرعه‌کشی"},
+    "draws.confirm.close_note": {
+        "en": "Closing reveals the seed and picks the winners now; no chance can be earned or"
+        " bought after it, and the winners are told.",
+        "fa": "با بستن، بذر آشکار و برندگان همین حالا انتخاب می‌شوند؛ پس از آن شانسی کسب یا"
+        " خریده نمی‌شود و به برندگان خبر داده می‌شود.",
+    },
+    "draws.confirm.close_button": {
+        "en": "Close it and pick the winners",
+        "fa": "ببند و برندگان را انتخاب کن",
+    },
+    "draws.confirm.cancel": {"en": "Cancel the draw", "fa": "لغو قرعه‌کشی"},
+    "draws.confirm.cancel_note": {
+        "en": "Cancelling picks no winner and returns the points members spent on chances.",
+        "fa": "با لغو، برنده‌ای انتخاب نمی‌شود و امتیازی که اعضا برای شانس داده‌اند برمی‌گردد.",
+    },
+    "draws.confirm.cancel_button": {"en": "Cancel the draw", "fa": "لغو قرعه‌کشی"},
+    "draws.not_now": {"en": "Back", "fa": "بازگشت"},
+    "draws.done.close": {
+        "en": "The draw is closed: the seed is revealed and the winners picked.",
+        "fa": "قرعه‌کشی بسته شد: بذر آشکار و برندگان انتخاب شدند.",
+    },
+    "draws.done.cancel": {
+        "en": "The draw is cancelled; the points spent on chances go back.",
+        "fa": "قرعه‌کشی لغو شد؛ امتیازهای خرج‌شده برای شانس برمی‌گردد.",
+    },
+    "draws.result": {"en": "Result", "fa": "نتیجه"},
+    "draws.seed": {"en": "Revealed seed", "fa": "بذر آشکارشده"},
+    "draws.winners": {"en": "Winners", "fa": "برندگان"},
+    "draws.member_id": {"en": "Member id", "fa": "شناسه عضو"},
+    "draws.no_winners": {"en": "Nobody held a chance.", "fa": "کسی شانسی نداشت."},
+    "draws.rerun": {"en": "Re-run it", "fa": "اجرای دوباره"},
+    "draws.entries": {
+        "en": "The entries the draw used (JSON)",
+        "fa": "شرکت‌کنندگانی که قرعه‌کشی به کار برد (JSON)",
+    },
+    "draws.rerun_note": {
+        "en": "Anyone can save that file as draw.json and re-run the draw with the seed,"
+        " with no database; it exits 1 when the seed or the winners do not match:",
+        "fa": "هر کسی می‌تواند آن فایل را با نام draw.json ذخیره کند و قرعه‌کشی را با بذر،"
+        " بدون پایگاه داده، دوباره اجرا کند؛ اگر بذر یا برندگان نخوانند، با کد ۱ پایان می‌یابد:",
+    },
+}

@@ -338,6 +338,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "line.bonus.at": {"en": "Campaign bonus at {store}", "fa": "امتیاز هدیه کمپین در {store}"},
     "line.expiry": {"en": "Expired", "fa": "منقضی"},
     "line.adjustment": {"en": "Adjustment", "fa": "اصلاح"},
+    "line.referral": {"en": "Referral reward", "fa": "پاداش معرفی دوست"},
+    "line.opening": {"en": "Opening balance", "fa": "مانده اولیه"},
+    "line.mission": {"en": "Mission reward", "fa": "پاداش مأموریت"},
+    "line.draw": {"en": "Prize draw chances", "fa": "شانس قرعه‌کشی"},
+    "line.draw-back": {
+        "en": "Prize draw chances returned",
+        "fa": "بازگشت امتیاز شانس قرعه‌کشی",
+    },
     "kind.earn": {"en": "Purchase", "fa": "خرید"},
     "kind.redeem": {"en": "Redeemed", "fa": "استفاده"},
     "kind.refund": {"en": "Refund", "fa": "مرجوعی"},
@@ -347,6 +355,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.activate": {"en": "Now available", "fa": "قابل استفاده شد"},
     "kind.hold": {"en": "Reserved", "fa": "رزرو"},
     "kind.merge": {"en": "Accounts merged", "fa": "ادغام حساب"},
+    "kind.referral": {"en": "Referral reward", "fa": "پاداش معرفی دوست"},
+    "kind.opening": {"en": "Opening balance", "fa": "مانده اولیه"},
+    "kind.draw": {"en": "Prize draw chances", "fa": "شانس قرعه‌کشی"},
+    "kind.draw-back": {"en": "Prize draw chances returned", "fa": "بازگشت امتیاز شانس قرعه‌کشی"},
     "error.wrong-code": {"en": "That code is not right.", "fa": "کد درست نیست."},
     "error.code-used": {"en": "That code was already used.", "fa": "این کد قبلاً استفاده شده است."},
     "error.code-expired": {
@@ -448,6 +460,93 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.coupon-not-redeemable": {
         "en": "This code is not used at the till.",
         "fa": "این کد در صندوق استفاده نمی‌شود.",
+    },
+    # Prize draws, in the portal and the console
+    "draw_status.open": {"en": "Open", "fa": "باز"},
+    "draw_status.closed": {"en": "Closed", "fa": "بسته"},
+    "draw_status.cancelled": {"en": "Cancelled", "fa": "لغو شده"},
+    "portal.draws": {"en": "Prize draws", "fa": "قرعه‌کشی‌ها"},
+    "portal.draws_link": {
+        "en": "See the draws and your chances",
+        "fa": "قرعه‌کشی‌ها و شانس‌های شما",
+    },
+    "draws.back_home": {"en": "Back to my club", "fa": "بازگشت به باشگاه من"},
+    "draws.none_open": {
+        "en": "No draw is open right now.",
+        "fa": "فعلاً قرعه‌کشی بازی نیست.",
+    },
+    "draws.until": {"en": "Open until {moment}", "fa": "باز تا {moment}"},
+    "draws.ended": {"en": "Closed {moment}", "fa": "بسته شده در {moment}"},
+    "draws.prizes_won": {"en": "Prizes", "fa": "جایزه‌ها"},
+    "draws.your_chances": {"en": "Your chances", "fa": "شانس‌های شما"},
+    "draws.earn.per_purchase": {
+        "en": "{n} chance(s) with each purchase",
+        "fa": "{n} شانس با هر خرید",
+    },
+    "draws.earn.per_amount": {
+        "en": "one chance for each {amount} {currency} you spend in a purchase",
+        "fa": "یک شانس به ازای هر {amount} {currency} خرید",
+    },
+    "draws.earn.points": {
+        "en": "or buy a chance for {points} points",
+        "fa": "یا خرید هر شانس با {points} امتیاز",
+    },
+    "draws.earn.max": {"en": "at most {n} chances each", "fa": "حداکثر {n} شانس برای هر نفر"},
+    "draws.you_have": {"en": "You have {points} points.", "fa": "{points} امتیاز دارید."},
+    "draws.how_many": {"en": "Chances to buy", "fa": "تعداد شانس"},
+    "draws.buy": {"en": "Buy with points", "fa": "خرید با امتیاز"},
+    "draws.bought": {"en": "Your chances are in the draw.", "fa": "شانس‌های شما ثبت شد."},
+    "draws.you_won": {"en": "You won: {prize}!", "fa": "برنده شدید: {prize}!"},
+    "draws.not_won": {
+        "en": "Not this time: {winners} winner(s) were drawn.",
+        "fa": "این بار نه: {winners} برنده انتخاب شد.",
+    },
+    "draws.fairness": {"en": "Check the draw", "fa": "بررسی قرعه‌کشی"},
+    "draws.fairness_note": {
+        "en": "Before the draw, the club published the SHA-256 of a secret seed; at closing it"
+        " reveals the seed, which picks the winners. The SHA-256 of the seed must be the"
+        " commitment.",
+        "fa": "باشگاه پیش از قرعه‌کشی، SHA-256 بذری محرمانه را منتشر کرده است؛ هنگام بستن، بذر"
+        " آشکار می‌شود و برندگان را تعیین می‌کند. SHA-256 بذر باید همان تعهد باشد.",
+    },
+    "draws.commitment_short": {"en": "Commitment", "fa": "تعهد"},
+    "draws.seed_short": {"en": "Seed", "fa": "بذر"},
+    "draws.invalid_chances": {
+        "en": "Type how many chances, a whole number from 1.",
+        "fa": "تعداد شانس را به صورت عدد صحیح از ۱ بنویسید.",
+    },
+    "error.draw-not-found": {"en": "No such draw.", "fa": "چنین قرعه‌کشی‌ای وجود ندارد."},
+    "error.draw-not-open": {"en": "This draw is not open.", "fa": "این قرعه‌کشی باز نیست."},
+    "error.draw-cancelled": {
+        "en": "The draw was cancelled.",
+        "fa": "این قرعه‌کشی لغو شده است.",
+    },
+    "error.draw-closed": {"en": "The draw is closed.", "fa": "این قرعه‌کشی بسته شده است."},
+    "error.too-many-chances": {
+        "en": "That is more chances than this draw allows each member.",
+        "fa": "این تعداد از سقف شانس هر عضو در این قرعه‌کشی بیشتر است.",
+    },
+    "error.chances-not-for-sale": {
+        "en": "This draw's chances are not sold for points.",
+        "fa": "شانس این قرعه‌کشی با امتیاز فروخته نمی‌شود.",
+    },
+    "error.request-id-reused": {
+        "en": "This form was already sent; open the page again to buy more.",
+        "fa": "این فرم قبلاً ارسال شده است؛ برای خرید بیشتر صفحه را دوباره باز کنید.",
+    },
+    "error.invalid-prizes": {
+        "en": "Give each prize a name and a count from 1 (at most 50 prizes).",
+        "fa": "برای هر جایزه نام و تعدادی از ۱ بنویسید (حداکثر ۵۰ جایزه).",
+    },
+    "error.invalid-chances": {
+        "en": "Say how chances are earned (per purchase, per amount spent or for points),"
+        " each a number of 0 or more.",
+        "fa": "راه کسب شانس را مشخص کنید (هر خرید، مبلغ خرید یا امتیاز)، هر کدام عددی"
+        " از ۰ به بالا.",
+    },
+    "error.invalid-closes-at": {
+        "en": "The closing time must be in the future.",
+        "fa": "زمان پایان باید در آینده باشد.",
     },
 }
 

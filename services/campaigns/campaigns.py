@@ -8,6 +8,7 @@ number in Redis, so each process drops its cached active campaigns at once.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.ids import parse_id
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "generation"
 # What each action does: the statuses it applies to, and the state it stores.
@@ -276,6 +280,23 @@ class Campaigns:
         if definition.control_percent:
             condition = condition & ~control_condition(campaign_id, definition.control_percent)
         return condition
+
+    def target_group_for(
+        self, session: Session, view: CampaignView, work: str
+    ) -> ColumnElement[bool] | None:
+        """The campaign's target group, or None when a stored rule cannot be evaluated: that is
+        logged, the campaign's `work` is skipped, and no other campaign is held up."""
+        try:
+            return self.target_group(session, view.id, view.definition)
+        except InvalidArgument as error:
+            log(
+                logger,
+                f"{work}: the audience cannot be computed",
+                logging.ERROR,
+                campaign=str(view.id),
+                reason=error.detail,
+            )
+            return None
 
     def newly_active(
         self, waiting: list[uuid.UUID], done_column: str

@@ -22,7 +22,7 @@ from services.campaigns.campaigns import Campaigns
 from services.campaigns.definitions import CouponTerms
 from services.campaigns.models import CouponGrant
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import Unavailable
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
@@ -72,18 +72,10 @@ class CouponGrants:
         with self._db.read() as session:
             waiting = repository.coupon_campaigns_to_queue(session)
         for session, row, view in self._campaigns.newly_active(waiting, "coupons_queued_at"):
-            try:
-                condition = self._campaigns.target_group(session, row.id, view.definition)
-                members = repository.member_ids(session, condition)
-            except InvalidArgument as error:
-                log(
-                    logger,
-                    "coupons not queued: the audience cannot be computed",
-                    logging.ERROR,
-                    campaign=str(row.id),
-                    reason=error.detail,
-                )
+            condition = self._campaigns.target_group_for(session, view, "coupons not queued")
+            if condition is None:
                 continue
+            members = repository.member_ids(session, condition)
             now = self._clock()
             repository.add_rows(
                 session,

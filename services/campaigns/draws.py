@@ -41,8 +41,6 @@ MAX_CHANCES = 1_000_000
 MAX_LISTED = 200
 # A purchase of chances still pending this long after it was asked is taken as interrupted.
 INTERRUPTED_AFTER = timedelta(minutes=2)
-SPEND_REASON = "prize draw chances"
-RETURN_REASON = "prize draw cancelled: chances returned"
 WINNER_MESSAGE = (
     "You won {prize} in the club's draw «{draw}». See the club portal.\n"
     "شما در قرعه‌کشی «{draw}» برندهٔ {prize} شدید. جزئیات در پرتال باشگاه."
@@ -50,9 +48,13 @@ WINNER_MESSAGE = (
 
 
 class PointsSpender(Protocol):
-    def change(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
-        """Applies a change of the member's points once per operation id; raises
-        FailedPrecondition when refused for good, Unavailable when worth retrying."""
+    """Spends a member's points on a draw's chances and gives a spend back, each once per
+    operation id; raises FailedPrecondition when refused for good, Unavailable when worth
+    retrying."""
+
+    def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None: ...
+
+    def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None: ...
 
 
 class Sender(Protocol):
@@ -81,9 +83,12 @@ class DrawView:
     created_at: datetime
     closed_at: datetime | None
     my_chances: int = 0
+    # Members holding chances and the chances they hold (erased members left out).
+    entrants: int = 0
+    chances_held: int = 0
 
 
-def _view(draw: Draw, my_chances: int = 0) -> DrawView:
+def _view(draw: Draw, my_chances: int = 0, totals: tuple[int, int] = (0, 0)) -> DrawView:
     return DrawView(
         id=str(draw.id),
         name=draw.name,
@@ -100,6 +105,8 @@ def _view(draw: Draw, my_chances: int = 0) -> DrawView:
         created_at=draw.created_at,
         closed_at=draw.closed_at,
         my_chances=my_chances,
+        entrants=totals[0],
+        chances_held=totals[1],
     )
 
 
@@ -140,6 +147,15 @@ class PurchaseSeen:
     source: str
     amount_minor: int
     at: datetime
+
+
+def _spend_id(purchase_id: uuid.UUID) -> str:
+    return f"draw-{purchase_id}"
+
+
+def _draw_name(session: Session, draw_id: uuid.UUID) -> str:
+    draw = repository.draw(session, draw_id)
+    return draw.name if draw is not None else ""
 
 
 def earn_chances(session: Session, purchases: list[PurchaseSeen]) -> None:
@@ -217,8 +233,19 @@ class Draws:
             return _view(draw)
 
     def list(self) -> list[DrawView]:
+        """The newest draws, each with its entrants and the chances they hold."""
         with self._db.read() as session:
-            return [_view(d) for d in repository.draws(session, MAX_LISTED)]
+            found = repository.draws(session, MAX_LISTED)
+            totals = repository.draw_totals(session, [d.id for d in found])
+            return [_view(d, totals=totals.get(d.id, (0, 0))) for d in found]
+
+    def get(self, draw_id: str) -> DrawView:
+        with self._db.read() as session:
+            found = repository.draw(session, parse_id(draw_id, "draw"))
+            if found is None:
+                raise NotFound("no such draw", code="draw-not-found")
+            totals = repository.draw_totals(session, [found.id])
+            return _view(found, totals=totals.get(found.id, (0, 0)))
 
     def of_member(self, member_id: str) -> list[DrawView]:
         member = parse_id(member_id, "member")
@@ -356,8 +383,9 @@ class Draws:
             if purchase is None or purchase.status != "pending":
                 return
             member, points = str(purchase.member_id), purchase.points
+            name = _draw_name(session, purchase.draw_id)
         try:
-            self._points.change(f"draw-{purchase_id}", member, -points, SPEND_REASON)
+            self._points.spend(_spend_id(purchase_id), member, points, name)
         except FailedPrecondition:
             self._mark(purchase_id, "pending", "refused")
             raise
@@ -387,7 +415,8 @@ class Draws:
             if purchase is None or purchase.status != "returning":
                 return
             member, points = str(purchase.member_id), purchase.points
-        self._points.change(f"draw-return-{purchase_id}", member, points, RETURN_REASON)
+            name = _draw_name(session, purchase.draw_id)
+        self._points.give_back(_spend_id(purchase_id), member, points, name)
         self._mark(purchase_id, "returning", "returned")
 
     def _mark(self, purchase_id: uuid.UUID, expected: str, status: str) -> None:

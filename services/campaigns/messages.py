@@ -26,13 +26,12 @@ from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from services.campaigns import repository
-from services.campaigns.campaigns import Campaigns
-from services.campaigns.definitions import Definition
+from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.models import Member, Message
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import Unavailable
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
@@ -80,26 +79,20 @@ class Messages:
         queued = 0
         with self._db.read() as session:
             waiting = repository.campaigns_to_queue(session)
-        for session, row, view in self._campaigns.newly_active(waiting, "messages_queued_at"):
+        for session, _row, view in self._campaigns.newly_active(waiting, "messages_queued_at"):
             if view.definition.message is None:
                 continue
-            try:
-                queued += self._queue(session, row.id, view.definition)
-            except InvalidArgument as error:
-                log(
-                    logger,
-                    "messages not queued: the audience cannot be computed",
-                    logging.ERROR,
-                    campaign=str(row.id),
-                    reason=error.detail,
-                )
+            queued += self._queue(session, view)
         return queued
 
-    def _queue(self, session: Session, campaign_id: uuid.UUID, definition: Definition) -> int:
+    def _queue(self, session: Session, view: CampaignView) -> int:
+        definition, campaign_id = view.definition, view.id
         assert definition.message is not None
         channel = definition.message.channel
         consent = Member.consent_sms if channel == "sms" else Member.consent_email
-        condition = self._campaigns.target_group(session, campaign_id, definition)
+        condition = self._campaigns.target_group_for(session, view, "messages not queued")
+        if condition is None:
+            return 0
         condition = condition & consent.is_(true())
         now = self._clock()
         members = repository.member_ids(session, condition)

@@ -30,7 +30,7 @@ from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
 from services.campaigns.projection import category_name
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import Unavailable
 from services.runtime.ids import parse_id
 from services.runtime.logs import log
 from services.runtime.outbox import Event
@@ -153,18 +153,8 @@ class Missions:
         return [view for view in views if view.definition.mission is not None]
 
     def _reaches(self, session: Session, view: CampaignView, member_id: uuid.UUID) -> bool:
-        try:
-            condition = self._campaigns.target_group(session, view.id, view.definition)
-        except InvalidArgument as error:
-            log(
-                logger,
-                "mission skipped: the audience cannot be computed",
-                logging.ERROR,
-                campaign=str(view.id),
-                reason=error.detail,
-            )
-            return False
-        return repository.in_group(session, member_id, condition)
+        condition = self._campaigns.target_group_for(session, view, "mission skipped")
+        return condition is not None and repository.in_group(session, member_id, condition)
 
     def record(self, session: Session, facts: Iterable[Fact]) -> None:
         """Counts facts towards the missions running when they happened, in the caller's
@@ -176,6 +166,11 @@ class Missions:
         if not running:
             return
         now = self._clock()
+        # Each mission's group is built once per page of facts, not once per fact.
+        groups = {
+            view.id: self._campaigns.target_group_for(session, view, "mission skipped")
+            for view in running
+        }
         for fact in facts:
             for view in running:
                 mission = view.definition.mission
@@ -186,7 +181,8 @@ class Missions:
                     continue  # what a member did before the mission was launched
                 if not view.definition.schedule.allows(fact.at):
                     continue
-                if not self._reaches(session, view, fact.member_id):
+                group = groups[view.id]
+                if group is None or not repository.in_group(session, fact.member_id, group):
                     continue
                 zone = view.definition.schedule.timezone
                 period = period_key(mission.period, fact.at, zone)
@@ -230,10 +226,15 @@ class Missions:
         return found
 
 
+def _name(session: Session, campaign_id: uuid.UUID) -> str:
+    campaign = repository.campaign(session, campaign_id)
+    return campaign.name if campaign is not None else ""
+
+
 class Payer(Protocol):
-    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
-        """Credits the points once per operation_id; returns `paid` or `failed-<reason>`;
-        Unavailable when points cannot say."""
+    def pay(self, operation_id: str, member_id: str, points: int, name: str) -> str:
+        """Credits the points of the mission `name` once per operation_id; returns `paid` or
+        `failed-<reason>`; Unavailable when points cannot say."""
         ...
 
 
@@ -256,13 +257,12 @@ class MissionRewards:
                     (row.id, row.campaign_id, row.member_id, row.points)
                     for row in repository.due_mission_rewards(session, BATCH)
                 ]
+                names = {campaign_id: _name(session, campaign_id) for _, campaign_id, _, _ in due}
             if not due:
                 return done
             for reward_id, campaign_id, member_id, points in due:
                 try:
-                    status = self._payer.pay(
-                        reward_id, str(member_id), points, f"mission {campaign_id}"
-                    )
+                    status = self._payer.pay(reward_id, str(member_id), points, names[campaign_id])
                 except Unavailable as error:
                     log(logger, "mission rewards paused", logging.WARNING, reason=error.detail)
                     return done

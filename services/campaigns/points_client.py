@@ -14,6 +14,8 @@ from services.runtime.errors import FailedPrecondition, Unavailable
 from services.runtime.interceptors import worth_retrying
 from services.runtime.service_auth import ServiceCredentials
 
+Purpose = points_pb2.CampaignPointsRequest
+
 
 def coupon_spec(terms: CouponTerms, currency: str) -> points_pb2.CouponSpec:
     def money(minor: int) -> common_pb2.Money:
@@ -66,26 +68,35 @@ def _refused(error: grpc.RpcError) -> str:
     return "failed-" + error.code().name.lower().replace("_", "-")
 
 
-class PointsAdjustments:
-    """Points credited for a completed mission, and spent on (or returned from) a prize
-    draw's chances: adjustments in points' ledger, each applied once per operation id."""
+class PointsChanges:
+    """Points credited for a completed mission, and spent on (or returned from) a prize draw's
+    chances: each a change of its own kind in points' ledger, applied once per operation id."""
 
     def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
         self._channel = open_channel(addr, credentials, 10.0)
         self._stub = points_pb2_grpc.PointsServiceStub(self._channel)
 
-    def pay(self, operation_id: str, member_id: str, points: int, reason: str) -> str:
+    def pay(self, operation_id: str, member_id: str, points: int, name: str) -> str:
         """Credits a mission's points: "paid", or the refusal as a status to record."""
         try:
-            self._adjust(operation_id, member_id, points, reason)
+            self._change(Purpose.MISSION_REWARD, operation_id, member_id, points, name)
         except grpc.RpcError as error:
             return _refused(error)
         return "paid"
 
-    def change(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
-        """Spends (negative) or returns points; a refusal is raised as FailedPrecondition."""
+    def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
+        """Spends points on a draw's chances; a refusal is raised as FailedPrecondition."""
+        self._raising(Purpose.DRAW_CHANCES, operation_id, member_id, points, name)
+
+    def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None:
+        """Returns what the spend `spend_id` took; a refusal is raised as FailedPrecondition."""
+        self._raising(Purpose.DRAW_RETURN, spend_id, member_id, points, name)
+
+    def _raising(
+        self, purpose: int, operation_id: str, member_id: str, points: int, name: str
+    ) -> None:
         try:
-            self._adjust(operation_id, member_id, points, reason)
+            self._change(purpose, operation_id, member_id, points, name)
         except grpc.RpcError as error:
             if worth_retrying(error):
                 raise Unavailable(f"points: {error.code().name}") from None
@@ -97,15 +108,17 @@ class PointsAdjustments:
             )
             raise FailedPrecondition(detail, code=code) from None
 
-    def _adjust(self, operation_id: str, member_id: str, points: int, reason: str) -> None:
-        request = points_pb2.AdjustPointsRequest(
+    def _change(
+        self, purpose: int, operation_id: str, member_id: str, points: int, name: str
+    ) -> None:
+        request = points_pb2.CampaignPointsRequest(
             operation_id=operation_id,
             member_id=member_id,
+            purpose=purpose,  # type: ignore[arg-type]
             points=points,
-            reason=reason,
-            actor="campaigns",
+            name=name,
         )
-        self._stub.AdjustPoints(request)
+        self._stub.ChangeCampaignPoints(request)
 
     def close(self) -> None:
         self._channel.close()

@@ -1025,6 +1025,26 @@ def draw_entries(session: Session, draw_id: uuid.UUID) -> list[tuple[str, int]]:
     ]
 
 
+def draw_totals(
+    session: Session, draw_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per draw, the members holding chances and the chances they hold, erased members left
+    out as closing leaves them out."""
+    if not draw_ids:
+        return {}
+    erased = select(Member.member_id).where(Member.erased.is_(True))
+    rows = session.execute(
+        select(
+            DrawChance.draw_id,
+            func.count(func.distinct(DrawChance.member_id)),
+            func.sum(DrawChance.chances),
+        )
+        .where(DrawChance.draw_id.in_(list(draw_ids)), DrawChance.member_id.not_in(erased))
+        .group_by(DrawChance.draw_id)
+    )
+    return {draw_id: (int(members), int(chances)) for draw_id, members, chances in rows.tuples()}
+
+
 def draw_purchase(
     session: Session, draw_id: uuid.UUID, member_id: uuid.UUID, request_id: str
 ) -> DrawPurchase | None:

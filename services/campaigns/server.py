@@ -15,7 +15,7 @@ from services.campaigns.feeds import MemberView, feed_runner
 from services.campaigns.member_profile import MemberProfiles
 from services.campaigns.messages import Messages
 from services.campaigns.missions import MissionRewards, Missions
-from services.campaigns.points_client import PointsAdjustments, PointsCoupons
+from services.campaigns.points_client import PointsChanges, PointsCoupons
 from services.campaigns.reconcile import reconcile
 from services.campaigns.reports import Reports
 from services.campaigns.segments import Segments
@@ -61,8 +61,8 @@ def build(config: ServiceConfig) -> Service:
     view = MemberView(database, sources, settings.lifecycle, missions=missions)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
-    adjustments = PointsAdjustments(settings.points_addr, credentials)
-    draws = Draws(database, adjustments, sender)
+    point_changes = PointsChanges(settings.points_addr, credentials)
+    draws = Draws(database, point_changes, sender)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
@@ -97,7 +97,7 @@ def build(config: ServiceConfig) -> Service:
     mission_rewards = Periodic(
         "mission-rewards",
         settings.dispatch_interval,
-        MissionRewards(database, adjustments).run,
+        MissionRewards(database, point_changes).run,
         "paying mission rewards failed; they are tried again next time",
     )
     mission_rewards.start()
@@ -112,7 +112,7 @@ def build(config: ServiceConfig) -> Service:
         mission_rewards.stop,
         draw_purchases.stop,
         issuer.stop,
-        adjustments.close,
+        point_changes.close,
         dispatcher.stop,
         coupons.close,
         sender.close,

@@ -123,6 +123,8 @@ def draw_message(view: DrawView) -> pb.Draw:
         status=view.status,
         winners=[pb.DrawWinner(member_id=w["member_id"], prize=w["prize"]) for w in view.winners],
         my_chances=view.my_chances,
+        entrants=view.entrants,
+        chances_held=view.chances_held,
     )
     _stamp(message.closes_at, view.closes_at)
     _stamp(message.created_at, view.created_at)
@@ -460,6 +462,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         draws = self._parts.draws
         found = draws.of_member(request.member_id) if request.member_id else draws.list()
         return pb.ListDrawsResponse(draws=[draw_message(one) for one in found])
+
+    def GetDraw(self, request: pb.DrawRequest, context: grpc.ServicerContext):
+        return pb.DrawResponse(draw=draw_message(self._parts.draws.get(request.draw_id)))
 
     def CloseDraw(self, request: pb.DrawRequest, context: grpc.ServicerContext):
         return pb.DrawResponse(draw=draw_message(self._parts.draws.close(request.draw_id)))

@@ -1,6 +1,7 @@
 """Changes made by staff or by the club itself rather than a till: manual credits and debits,
-transfers between members (each lot keeps its expiry), and the merge of a duplicate member's
-ledger into the survivor's. Each is idempotent on its operation id and records who did it."""
+transfers between members (each lot keeps its expiry), the merge of a duplicate member's
+ledger into the survivor's, and the points campaigns gives or takes for missions and prize
+draws. Each is idempotent on its operation id and records who did it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from services.points import repository
-from services.points.ledger import ADJUSTED, MAX_MERGE_HOPS, Book, member, program
+from services.points.ledger import (
+    ADJUSTED,
+    EARNED,
+    MAX_MERGE_HOPS,
+    REDEEMED,
+    Book,
+    member,
+    program,
+)
 from services.points.members import MemberOperations
 from services.points.models import Adjustment
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -33,6 +42,10 @@ class AdjustmentResult(JsonRecord):
 
 
 MAX_LISTED = 500
+# What staff do to a member's points (the audit trail lists these); campaigns' kinds below.
+STAFF_KINDS = ("adjust", "transfer", "merge")
+MISSION, DRAW, DRAW_BACK = "mission", "draw", "draw-back"
+CAMPAIGNS_ACTOR = "campaigns"
 
 
 class Adjustments(MemberOperations):
@@ -47,7 +60,8 @@ class Adjustments(MemberOperations):
                     break
                 parsed = survivor
             ids = [parsed, *repository.merged_into(session, parsed)]
-            return repository.adjustments_of(session, ids, min(max(limit, 1), MAX_LISTED))
+            limit = min(max(limit, 1), MAX_LISTED)
+            return repository.adjustments_of(session, ids, STAFF_KINDS, limit)
 
     def adjust(
         self, operation_id: str, member_id: str, points: int, reason: str, actor: str
@@ -85,6 +99,77 @@ class Adjustments(MemberOperations):
             return book.balance(owner).available, 0
 
         return self._apply_once("adjust", operation_id, target, None, points, reason, actor, apply)
+
+    def for_campaign(
+        self, purpose: str, operation_id: str, member_id: str, points: int, name: str
+    ) -> AdjustmentResult:
+        """A mission's reward (MISSION, credited and available at once), a prize draw's chances
+        bought with points (DRAW, spent), or the return of such a purchase (DRAW_BACK: the
+        operation id is the spend's, and the points must be what it spent; returned once)."""
+        target = parse_id(member_id, "member")
+        if not 0 < points <= MAX_POINTS:
+            raise InvalidArgument("points must be more than zero", code="invalid-points")
+        reason = f"{purpose}: {' '.join(name.split())[:150]}"
+        if purpose == MISSION:
+
+            def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
+                book.earn(
+                    owners[0],
+                    points,
+                    book.now,
+                    kind=MISSION,
+                    reason=reason,
+                    source_type="campaign",
+                    source_id=operation_id,
+                    source=f"mission:{operation_id}",
+                    from_account=EARNED,
+                    available_at=book.now,
+                )
+                return book.balance(owners[0]).available, 0
+
+        elif purpose == DRAW:
+
+            def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
+                (owner,) = owners
+                _require(book, owner, points)
+                book.take(owner, points)
+                moves = [member(owner, "available", -points), program(REDEEMED, points)]
+                book.post(DRAW, reason, "campaign", operation_id, moves)
+                return book.balance(owner).available, 0
+
+        elif purpose == DRAW_BACK:
+            spend_id, operation_id = operation_id, f"{operation_id}:back"
+
+            def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
+                spent = repository.adjustment_by_id(session, spend_id)
+                if spent is None or spent.kind != DRAW or spent.member_id != target:
+                    raise FailedPrecondition(
+                        "no such purchase of chances by this member", code="nothing-to-return"
+                    )
+                if spent.points != -points:
+                    raise FailedPrecondition(
+                        f"that purchase spent {-spent.points} points", code="nothing-to-return"
+                    )
+                book.earn(
+                    owners[0],
+                    points,
+                    book.now,
+                    kind=DRAW_BACK,
+                    reason=reason,
+                    source_type="campaign",
+                    source_id=spend_id,
+                    source=f"draw-back:{spend_id}",
+                    from_account=REDEEMED,
+                    available_at=book.now,
+                )
+                return book.balance(owners[0]).available, 0
+
+        else:
+            raise InvalidArgument(f"unknown purpose {purpose!r}", code="invalid-purpose")
+        signed = -points if purpose == DRAW else points
+        return self._apply_once(
+            purpose, operation_id, target, None, signed, reason, CAMPAIGNS_ACTOR, apply
+        )
 
     def transfer(
         self,

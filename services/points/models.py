@@ -208,7 +208,8 @@ class Adjustment(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     operation_id: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # adjust | transfer | merge
+    # adjust | transfer | merge (staff), mission | draw | draw-back (campaigns)
+    kind: Mapped[str] = mapped_column(String(10))
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     other_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     points: Mapped[int] = mapped_column(BigInteger)

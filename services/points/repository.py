@@ -820,8 +820,10 @@ def merged_into(session: Session, survivor_id: uuid.UUID) -> list[uuid.UUID]:
     )
 
 
-def adjustments_of(session: Session, member_ids: list[uuid.UUID], limit: int) -> list[Adjustment]:
-    """The adjustments, transfers and merges touching these members, newest first."""
+def adjustments_of(
+    session: Session, member_ids: list[uuid.UUID], kinds: tuple[str, ...], limit: int
+) -> list[Adjustment]:
+    """The adjustments of these kinds touching these members, newest first."""
     return list(
         session.scalars(
             select(Adjustment)
@@ -829,7 +831,8 @@ def adjustments_of(session: Session, member_ids: list[uuid.UUID], limit: int) ->
                 or_(
                     Adjustment.member_id.in_(member_ids),
                     Adjustment.other_member_id.in_(member_ids),
-                )
+                ),
+                Adjustment.kind.in_(kinds),
             )
             .order_by(Adjustment.created_at.desc(), Adjustment.id)
             .limit(limit)

@@ -13,7 +13,13 @@ from loyalty.common.v1 import common_pb2
 from loyalty.points.v1 import points_pb2 as pb
 from loyalty.points.v1 import points_pb2_grpc
 from services.points.activity import Activity
-from services.points.adjustments import AdjustmentResult, Adjustments
+from services.points.adjustments import (
+    DRAW,
+    DRAW_BACK,
+    MISSION,
+    AdjustmentResult,
+    Adjustments,
+)
 from services.points.balances import Balances
 from services.points.catalog import Catalog
 from services.points.coupons import Coupons
@@ -55,6 +61,13 @@ def redemption_message(result: RedemptionResult) -> pb.RedemptionResponse:
         expires_at=to_timestamp(result.expires_at),
         balance=pb.Balance(available=result.available, pending=result.pending),
     )
+
+
+CAMPAIGN_PURPOSES = {
+    pb.CampaignPointsRequest.MISSION_REWARD: MISSION,
+    pb.CampaignPointsRequest.DRAW_CHANCES: DRAW,
+    pb.CampaignPointsRequest.DRAW_RETURN: DRAW_BACK,
+}
 
 
 def adjustment_message(result: AdjustmentResult) -> pb.AdjustmentResponse:
@@ -245,6 +258,19 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 request.points,
                 request.reason,
                 request.actor,
+            )
+        )
+
+    def ChangeCampaignPoints(
+        self, request: pb.CampaignPointsRequest, context: grpc.ServicerContext
+    ):
+        return adjustment_message(
+            self._parts.adjustments.for_campaign(
+                CAMPAIGN_PURPOSES.get(request.purpose, ""),
+                request.operation_id,
+                request.member_id,
+                request.points,
+                request.name,
             )
         )
 

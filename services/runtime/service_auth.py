@@ -49,7 +49,7 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
         # campaign issues its coupons; a completed mission credits its points; chances in a prize
         # draw are bought with points (and returned when it is cancelled).
-        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon", "AdjustPoints"}),
+        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon", "ChangeCampaignPoints"}),
         "webhooks": frozenset({"ListEvents"}),
     },
     "campaigns": {

@@ -18,6 +18,7 @@ from services.campaigns.draw_selection import commitment
 from tests.support import (
     Api,
     Pos,
+    eventually,
     log_in,
     new_phone,
     run_check,
@@ -25,15 +26,17 @@ from tests.support import (
     staff_login,
 )
 
+PRIZES = [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 2}]
 
-def new_draw(marketer: Api, **chances: int) -> dict:
+
+def new_draw(marketer: Api, prizes: list[dict] = PRIZES, **chances: int | str) -> dict:
     closes_at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     created = marketer.post(
         "/v1/marketing/draws",
         {
             "name": f"Yalda {uuid.uuid4().hex[:6]}",
             "closes_at": closes_at,
-            "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 2}],
+            "prizes": prizes,
             "chances": chances,
         },
     )
@@ -145,3 +148,88 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
     prefix = f"draw-{draw['id']}-"
     told = {m["message_id"] for m in sent_messages(suite) if m["message_id"].startswith(prefix)}
     assert told == {prefix + member_id for member_id in winner_ids}
+
+
+def chances_in(marketer: Api, draw: dict) -> dict[str, int]:
+    entries = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()["entries"]
+    return {e["member_id"]: e["chances"] for e in entries}
+
+
+def seen_by_draw(marketer: Api, pos: Pos, marker_draw: dict) -> bool:
+    """Whether campaigns has read every purchase made so far: a last purchase earns a chance
+    in `marker_draw`, and events are applied in order."""
+    marker = pos.enrol(phone=new_phone())
+    assert pos.purchase(marker["id"], amount="100000").status_code == 201
+    return eventually(lambda: marker["id"] in chances_in(marketer, marker_draw), 60)
+
+
+def test_purchases_earn_chances_per_purchase_and_per_amount_up_to_the_limit(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    draw = new_draw(
+        marketer, per_purchase=1, per_amount="500000", points_per_chance=1, max_per_member=5
+    )
+    assert draw["chances"]["per_amount"] == "500000.00"
+    first, me = member_with_points(suite, pos)  # its purchase of 2,000,000: 1 + 4 chances
+    second = pos.enrol(phone=new_phone())
+    sale = f"T-{uuid.uuid4().hex[:12]}"
+    assert pos.purchase(second["id"], sale, amount="1250000").status_code == 201  # 1 + 2
+    assert pos.purchase(second["id"], sale, amount="1250000").status_code == 201  # a retry
+    before_draw = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    late = pos.purchase(second["id"], amount="900000", occurred_at=before_draw)
+    assert late.status_code == 201  # happened before the draw opened: no chance
+    assert pos.purchase(first["id"], amount="600000").status_code == 201  # over the limit
+    assert seen_by_draw(marketer, pos, draw)
+
+    # Other tests' purchases earn chances in this open draw too: only ours are looked at.
+    held = chances_in(marketer, draw)
+    assert (held[first["id"]], held[second["id"]]) == (5, 3)
+    mine = next(d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"])
+    assert mine["my_chances"] == 5
+    full = me.post(f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": 1})
+    assert full.status_code == 422 and full.json()["code"] == "too-many-chances"
+    shown = marketer.get(f"/v1/marketing/draws/{draw['id']}").json()
+    assert shown["entrants"] == len(held) and shown["chances_held"] == sum(held.values())
+
+    # Cancelled, the draw gives no chance to any later purchase.
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
+    still_open = new_draw(marketer, per_purchase=1)
+    assert pos.purchase(second["id"], amount="1250000").status_code == 201
+    assert seen_by_draw(marketer, pos, still_open)
+    assert chances_in(marketer, still_open)[second["id"]] == 1
+    assert chances_in(marketer, draw)[second["id"]] == 3
+    assert marketer.post(f"/v1/marketing/draws/{still_open['id']}/cancel").status_code == 200
+
+
+def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    # More prizes than members: everyone taking part wins, so a missing winner was left out.
+    draw = new_draw(marketer, [{"name": "Voucher", "count": 10}], points_per_chance=1)
+    holders = []
+    for chances in (1, 1, 40):
+        member, me = member_with_points(suite, pos)
+        bought = me.post(
+            f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": chances}
+        )
+        assert bought.status_code == 200, bought.text
+        holders.append(member["id"])
+    kept, erased = holders[:2], holders[2]
+    assert pos.admin.post(f"/v1/support/members/{erased}/erasure").status_code == 200
+
+    # Campaigns learns of the erasure from identity's events, a moment later.
+    def shown() -> tuple[int, int]:
+        found = marketer.get(f"/v1/marketing/draws/{draw['id']}").json()
+        return found["entrants"], found["chances_held"]
+
+    assert eventually(lambda: shown() == (2, 2), 60), shown()
+    closed = marketer.post(f"/v1/marketing/draws/{draw['id']}/close").json()
+    assert sorted(w["member_id"] for w in closed["winners"]) == sorted(kept)
+    published = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
+    assert sorted(e["member_id"] for e in published["entries"]) == sorted(kept)
+    told = {m["message_id"] for m in sent_messages(suite)}
+    assert f"draw-{draw['id']}-{erased}" not in told

@@ -165,6 +165,7 @@ def test_a_service_may_make_only_the_calls_it_needs(sqlite_suite: Suite) -> None
         ("points", "identity", lambda channel: _create_admin(channel, email)),
         ("identity", "points", lambda channel: _credit(channel, member["id"])),
         ("campaigns", "points", lambda channel: _transfer(channel, member["id"])),
+        ("campaigns", "points", lambda channel: _credit(channel, member["id"])),
         ("points", "campaigns", lambda channel: _create_campaign(channel, campaign)),
     ):
         with service_channel(suite, service, caller) as channel:

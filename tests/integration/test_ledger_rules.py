@@ -16,7 +16,7 @@ from services.points.models import OutboxEvent
 from services.points.policy import Expiry
 from services.points.purchases import EarningLine, PurchaseInput
 from services.points.tiers import Tier, TierLadder
-from services.runtime.errors import Conflict, FailedPrecondition, NotFound
+from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from tests.ledger_support import STORE, PointsWorld
 
 
@@ -263,6 +263,37 @@ def test_a_transfer_needs_available_points_and_applies_once(world: PointsWorld) 
     first = world.adjustments.transfer("TR-2", giver, receiver, 10, "gift", "support")
     assert world.adjustments.transfer("TR-2", giver, receiver, 10, "gift", "support") == first
     assert world.points(giver)[0] == 30 and world.points(receiver)[0] == 10
+
+
+def test_campaigns_pays_missions_and_sells_draw_chances_only_as_such(world: PointsWorld) -> None:
+    """Campaigns' one way into a member's points: a mission's reward, a draw's chances, and
+    the return of exactly what a purchase of chances spent, once; none of them in the staff
+    audit trail, each in the member's history under its own kind."""
+    m, other = new_member(), new_member()
+    world.buy(m, 30)
+    world.buy(other, 30)
+    campaign = world.adjustments.for_campaign
+    campaign("mission", "mission-reward-1", m, 25, "Three visits")
+    assert campaign("mission", "mission-reward-1", m, 25, "Three visits").available == 55
+    campaign("draw", "draw-1", m, 40, "Yalda draw")
+    assert world.points(m)[0] == 15
+    with pytest.raises(FailedPrecondition) as short:
+        campaign("draw", "draw-2", m, 16, "Yalda draw")
+    assert short.value.code == "insufficient-points"
+
+    for spend, member, points in (("draw-2", m, 16), ("draw-1", other, 40), ("draw-1", m, 41)):
+        with pytest.raises(FailedPrecondition) as refused:
+            campaign("draw-back", spend, member, points, "Yalda draw")
+        assert refused.value.code == "nothing-to-return", (spend, points)
+    campaign("draw-back", "draw-1", m, 40, "Yalda draw")
+    campaign("draw-back", "draw-1", m, 40, "Yalda draw")  # a retry returns nothing more
+    assert world.points(m)[0] == 55 and world.points(other)[0] == 30
+    with pytest.raises(InvalidArgument):
+        campaign("adjust", "A-1", m, 1_000, "probe")
+
+    assert world.adjustments.of_member(m, 50) == []
+    kinds = [line.kind for line in world.activity.page(m, 50, "")[0]]
+    assert kinds[:4] == ["draw-back", "draw", "mission", "purchase"]
 
 
 def test_staff_credits_are_available_at_once_and_debits_cannot_overdraw(world: PointsWorld) -> None:

@@ -21,7 +21,7 @@ REWARD = 700
 
 def mission_payments(member: Api) -> list[dict]:
     entries = member.get("/v1/me/ledger").json()["items"]
-    return [e for e in entries if e["reason"].startswith("mission ")]
+    return [e for e in entries if e["kind"] == "mission"]
 
 
 def my_mission(member: Api, campaign_id: str) -> dict:

@@ -21,6 +21,7 @@ from services.runtime.service_auth import (
 SECRET = "s" * 40
 ADJUST = "/loyalty.points.v1.PointsService/AdjustPoints"
 MERGE = "/loyalty.points.v1.PointsService/MergeMembers"
+CAMPAIGN_POINTS = "/loyalty.points.v1.PointsService/ChangeCampaignPoints"
 
 
 class Clock:
@@ -77,6 +78,12 @@ def test_a_caller_may_make_only_its_own_calls() -> None:
     assert points.check(identity, MERGE) == "identity"
     with pytest.raises(errors.PermissionDenied):
         points.check(identity, ADJUST)
+    # Campaigns pays missions and sells draw chances through a call of its own, and may not
+    # adjust points as staff do.
+    campaigns = ServiceCredentials("campaigns", SECRET, clock).credential()
+    assert points.check(campaigns, CAMPAIGN_POINTS) == "campaigns"
+    with pytest.raises(errors.PermissionDenied):
+        points.check(campaigns, ADJUST)
 
 
 def test_a_short_secret_stops_start_up() -> None:
