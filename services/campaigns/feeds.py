@@ -117,20 +117,27 @@ class MemberView:
 
 
 def feed_runner(view: MemberView, interval: float, refresh_seconds: float) -> Periodic:
-    """Catches up with the feeds every `interval` seconds, and every `refresh_seconds` refreshes
-    what time alone changes (stages, RFM), in a background thread of the service."""
+    """Catches up with the feeds every `interval` seconds (less often while they bring nothing,
+    see Periodic), and every `refresh_seconds` refreshes what time alone changes (stages, RFM),
+    in a background thread of the service."""
     refreshed = -math.inf
 
-    def work() -> None:
+    def work() -> int | None:
         nonlocal refreshed
         try:
-            view.catch_up()
+            applied = view.catch_up()
             if time.monotonic() - refreshed >= refresh_seconds:
                 view.refresh()
                 refreshed = time.monotonic()
+            return applied
         except Unavailable as error:
             log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
+            return None
 
     return Periodic(
-        "member-view", interval, work, "member view update failed; it runs again next time"
+        "member-view",
+        interval,
+        work,
+        "member view update failed; it runs again next time",
+        backs_off=True,
     )

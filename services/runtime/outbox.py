@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
+    event,
     func,
     insert,
     or_,
@@ -64,6 +65,8 @@ class Event:
 _TXID = text("pg_current_xact_id()::text::bigint")
 # Built once per outbox table and dialect: building a statement costs more than running it.
 _inserts: dict[tuple[type, bool], Any] = {}
+# Where a session keeps the events added in its transaction until it commits.
+_PENDING = "outbox_pending"
 
 
 def append(
@@ -72,26 +75,41 @@ def append(
     events: list[tuple[str, uuid.UUID | None, dict]],
     occurred_at: datetime,
 ) -> None:
-    """Adds (type, member, payload) events to the outbox, in this transaction."""
+    """Adds (type, member, payload) events to the outbox, in this transaction.
+
+    They are written just before it commits, all of them in one statement, in the order they
+    were added (a purchase's points change and the purchase itself cost one round trip)."""
     if not events:
         return
-    on_postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _inserts.get((model, on_postgres))
-    if statement is None:
-        statement = insert(model.__table__).values(txid=_TXID if on_postgres else 0)
-        _inserts[(model, on_postgres)] = statement
-    session.execute(
-        statement,
-        [
-            {
-                "type": kind,
-                "member_id": member_id,
-                "payload": json.dumps(payload, separators=(",", ":"), default=str),
-                "occurred_at": occurred_at,
-            }
-            for kind, member_id, payload in events
-        ],
+    pending = session.info.setdefault(_PENDING, {})
+    pending.setdefault(model, []).extend(
+        {
+            "type": kind,
+            "member_id": member_id,
+            "payload": json.dumps(payload, separators=(",", ":"), default=str),
+            "occurred_at": occurred_at,
+        }
+        for kind, member_id, payload in events
     )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    for model, rows in pending.items():
+        statement = _inserts.get((model, on_postgres))
+        if statement is None:
+            statement = insert(model.__table__).values(txid=_TXID if on_postgres else 0)
+            _inserts[(model, on_postgres)] = statement
+        session.execute(statement, rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[Event], str]:
