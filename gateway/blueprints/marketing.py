@@ -174,7 +174,31 @@ CAMPAIGN_REQUEST = {
         },
         "reward_points": {
             "type": "integer",
-            "description": f"{', '.join(kinds_giving('reward_points'))}: paid once per period",
+            "description": (
+                f"{', '.join(kinds_giving('reward_points'))}: paid once per period; a mission"
+                " gives reward_points, a reward_id, or both"
+            ),
+        },
+        "reward_id": {
+            "type": "string",
+            "format": "uuid",
+            "description": (
+                "mission: a reward of the catalog given free once per period (its stock taken,"
+                " no points spent); one not found, paused, ended or out of stock at completion"
+                " is recorded on the completion as failed"
+            ),
+        },
+        "congratulate": {
+            "type": "object",
+            "description": (
+                "mission: a message to the member once per completion, on a channel they"
+                " consented to; its template as `message`'s"
+            ),
+            "required": ["channel", "template"],
+            "properties": {
+                "channel": {"type": "string", "enum": ["sms", "email"]},
+                "template": {"type": "string"},
+            },
         },
         "targeting": TARGETING,
         "schedule": {

@@ -13,7 +13,7 @@ from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
-from gateway.members import export_member, member_ledger, member_referral
+from gateway.members import export_member, member_ledger, member_missions, member_referral
 from gateway.problems import Problem
 from gateway.schemas import (
     BALANCE,
@@ -428,7 +428,16 @@ def my_offers():
 
 MISSION = {
     "type": "object",
-    "required": ["id", "name", "target", "progress", "completed", "period_ends_at"],
+    "required": [
+        "id",
+        "name",
+        "target",
+        "progress",
+        "completed",
+        "period_ends_at",
+        "reward_points",
+        "reward",
+    ],
     "properties": {
         "id": {"type": "string"},
         "name": {"type": "string"},
@@ -442,6 +451,21 @@ MISSION = {
             "type": ["string", "null"],
             "format": "date-time",
             "description": "When this week's or month's progress starts again; null for once",
+        },
+        "reward_points": {"type": "integer", "description": "Points a completion gives (0: none)"},
+        "reward": {
+            "type": ["object", "null"],
+            "description": (
+                "The catalog reward a completion gives free, as a coupon (null: none); its"
+                " names are null when the catalog cannot be read"
+            ),
+            "required": ["id", "name", "name_fa", "kind"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": ["string", "null"]},
+                "name_fa": {"type": ["string", "null"]},
+                "kind": {"type": ["string", "null"], "description": "coupon, partner_code or gift"},
+            },
         },
     },
 }
@@ -466,7 +490,7 @@ MISSION = {
     },
 )
 def my_missions():
-    return {"items": clients().campaigns.missions(g.caller.member_id)}
+    return {"items": member_missions(clients(), g.caller.member_id)}
 
 
 @operation(

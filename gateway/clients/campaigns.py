@@ -183,6 +183,8 @@ class CampaignsClient(Service):
                 "progress": item.progress,
                 "completed": item.completed,
                 "period_ends_at": iso_time(item.period_ends_at),
+                "reward_points": item.reward_points,
+                "reward_id": item.reward_id or None,
             }
             for item in response.items
         ]

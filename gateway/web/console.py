@@ -398,8 +398,8 @@ def coupon_terms(prefix: str) -> dict:
 
 
 def mission_fields() -> dict:
-    """A mission's `goal`, `period` and `reward_points` from the builder's fields (a spend
-    target is an amount)."""
+    """A mission's `goal`, `period`, `reward_points`, `reward_id` and `congratulate` from the
+    builder's fields (a spend target is an amount)."""
     metric = field("goal_metric")
     goal: dict[str, Any] = {"metric": metric}
     if metric == "spend":
@@ -414,7 +414,31 @@ def mission_fields() -> dict:
     reward = whole("reward_points", "campaigns.reward_points")
     if reward is not None:
         fields["reward_points"] = reward
+    if field("reward_id"):
+        fields["reward_id"] = field("reward_id")
+    channel = field("congratulate_channel")
+    if channel in ("sms", "email"):
+        fields["congratulate"] = {
+            "channel": channel,
+            "template": request.form.get("congratulate_template", "").strip(),
+        }
     return fields
+
+
+def catalog_choices() -> list[tuple[str, str]]:
+    """The catalog's rewards a mission may give, by name in the page's language; none when
+    points cannot answer, so the rest of the builder still works."""
+    try:
+        found = clients().rewards.rewards()
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return []
+    fa = i18n.current_language() == "fa"
+    return [
+        (reward["id"], (reward["name_fa"] if fa and reward["name_fa"] else reward["name"]))
+        for reward in found
+    ]
 
 
 def targeting_field() -> dict[str, Any] | None:
@@ -526,6 +550,7 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
         metrics=[(m, i18n.translate(f"metric.{m}")) for m in MISSION_METRICS],
         periods=[(p, i18n.translate(f"period.{p}")) for p in MISSION_PERIODS],
+        catalog_rewards=catalog_choices(),
         **targeting_choices(),
         **context,
     )

@@ -300,6 +300,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "campaigns.period": {"en": "Period", "fa": "دوره"},
     "campaigns.reward_points": {"en": "Reward points", "fa": "امتیاز پاداش"},
+    "campaigns.mission_reward": {
+        "en": "Reward from the catalog (given free)",
+        "fa": "پاداش از فهرست جوایز (رایگان)",
+    },
+    "campaigns.no_mission_reward": {"en": "None", "fa": "هیچ"},
+    "campaigns.congratulate": {
+        "en": "Congratulate the member on completion by",
+        "fa": "تبریک به عضو پس از انجام، با",
+    },
     "metric.purchases": {"en": "Purchases", "fa": "تعداد خرید"},
     "metric.spend": {"en": "Spend", "fa": "مبلغ خرید"},
     "metric.category_purchases": {"en": "Purchases in a category", "fa": "خرید از یک دسته"},

@@ -291,6 +291,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "انجام شد: {progress} از {target}. پاداش شما در راه است.",
     },
     "portal.mission_resets": {"en": "Starts again on {date}", "fa": "شروع دوباره: {date}"},
+    "portal.mission_reward_points": {
+        "en": "Reward: {points} points",
+        "fa": "پاداش: {points} امتیاز",
+    },
+    "portal.mission_reward_item": {"en": "Reward:", "fa": "پاداش:"},
     "portal.referral_note": {
         "en": "Friends who join with your code earn points with their first purchase, and so"
         " do you.",

@@ -123,20 +123,24 @@ MISSION_PERIODS = ("once", "week", "month")
 
 
 @dataclass(frozen=True)
+class MessagePlan:
+    channel: str
+    template: str
+
+
+@dataclass(frozen=True)
 class Mission:
-    """A mission's goal: `target` of `metric` (spend in minor units) within each `period`."""
+    """A mission's goal: `target` of `metric` (spend in minor units) within each `period`,
+    rewarded with points, a catalog reward of points' (`reward_id`), or both, and perhaps
+    congratulated with a message."""
 
     metric: str
     target: int
     period: str
     reward_points: int
     category: str = ""
-
-
-@dataclass(frozen=True)
-class MessagePlan:
-    channel: str
-    template: str
+    reward_id: str = ""
+    congratulate: MessagePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -351,24 +355,36 @@ def _mission(body: dict[str, Any], currency: str) -> Mission:
     period = body.get("period")
     if period not in MISSION_PERIODS:
         raise _bad("period", f"must be one of {', '.join(MISSION_PERIODS)}")
+    reward_id = ""
+    if body.get("reward_id") is not None:
+        reward_id = _text(body.get("reward_id"), "reward_id", 36)
+        try:
+            reward_id = str(uuid.UUID(reward_id))
+        except ValueError:
+            raise _bad("reward_id", "must be the id of a reward of the catalog") from None
+    points = body.get("reward_points")
+    if points is None and not reward_id:
+        raise _bad("reward_points", "a mission gives reward_points, a reward_id, or both")
     return Mission(
         metric=metric,
         target=target,
         period=period,
-        reward_points=_int(body.get("reward_points"), "reward_points", 1, MAX_POINTS),
+        reward_points=0 if points is None else _int(points, "reward_points", 1, MAX_POINTS),
         category=category,
+        reward_id=reward_id,
+        congratulate=_message(body.get("congratulate"), "congratulate"),
     )
 
 
-def _message(value: Any) -> MessagePlan | None:
+def _message(value: Any, path: str = "message") -> MessagePlan | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _bad("message", "must be an object")
+        raise _bad(path, "must be an object")
     channel = value.get("channel")
     if channel not in ("sms", "email"):
-        raise _bad("message.channel", "must be sms or email")
-    template = _text(value.get("template"), "message.template", templates.MAX_BODY)
+        raise _bad(f"{path}.channel", "must be sms or email")
+    template = _text(value.get("template"), f"{path}.template", templates.MAX_BODY)
     return MessagePlan(channel=channel, template=template)
 
 
@@ -442,9 +458,12 @@ def check_new(definition: Definition) -> None:
     """What a definition being saved must also pass. A campaign stored before these checks
     still loads; where it is used, what it cannot do is skipped and logged."""
     check_new_targeting(definition.targeting)
+    offer = definition.offer.shown() if definition.offer else ""
     if definition.message is not None:
-        offer = definition.offer.shown() if definition.offer else ""
         templates.check(definition.message.template, offer, "message.template")
+    mission = definition.mission
+    if mission is not None and mission.congratulate is not None:
+        templates.check(mission.congratulate.template, offer, "congratulate.template")
 
 
 def _flag(value: Any, path: str) -> bool:

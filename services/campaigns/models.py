@@ -317,10 +317,15 @@ class MissionReward(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     period: Mapped[str] = mapped_column(String(10))
     points: Mapped[int] = mapped_column(BigInteger)
-    # pending, paid, or failed-<reason> when points refused it for good.
+    # pending until points answered for all the completion gives; then paid (the points
+    # credited, or none were due), or failed-<reason> when points refused them for good.
     status: Mapped[str] = mapped_column(String(40), default="pending")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The catalog reward the mission gave when completed, if any; its coupon the same id as
+    # the operation id, and what points answered: granted, or failed-<reason>.
+    reward_id: Mapped[str | None] = mapped_column(String(36))
+    reward_status: Mapped[str | None] = mapped_column(String(40))
 
 
 class Draw(Base):

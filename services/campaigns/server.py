@@ -97,7 +97,7 @@ def build(config: ServiceConfig) -> Service:
     mission_rewards = Periodic(
         "mission-rewards",
         settings.dispatch_interval,
-        MissionRewards(database, point_changes).run,
+        MissionRewards(database, point_changes, sender, campaigns).run,
         "paying mission rewards failed; they are tried again next time",
     )
     mission_rewards.start()

@@ -440,6 +440,8 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 target=mission.target,
                 progress=mission.progress,
                 completed=mission.completed,
+                reward_points=mission.reward_points,
+                reward_id=mission.reward_id,
             )
             _stamp(item.period_ends_at, mission.period_ends_at)
         return response
