@@ -20,9 +20,12 @@ from datetime import timedelta
 import psycopg
 
 from bench.ledger_scale import create_database, drop_database
+from services.campaigns.campaigns import Campaigns
 from services.campaigns.draw_selection import Prize, verify
 from services.campaigns.draws import ChanceRules, Draws
 from services.campaigns.models import MIGRATIONS
+from services.campaigns.segments import Segments
+from services.runtime.cache import Cache
 from services.runtime.db import Database, utcnow
 
 LIMIT_SECONDS = 5.0
@@ -35,7 +38,8 @@ class _NoPoints:
 
 
 class _Told:
-    """Counts winner messages instead of sending them (the provider is outside the club)."""
+    """Counts winner messages instead of sending them (the provider is outside the club); the
+    bench's members have no consent in the member view, so none is told."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -77,7 +81,11 @@ def main() -> None:
     told = _Told()
     try:
         database.migrate(MIGRATIONS, "campaigns")
-        draws = Draws(database, _NoPoints(), told)
+        # A draw open to everyone: who may enter needs no cache.
+        campaigns = Campaigns(
+            database, Segments(database, "IRR"), Cache(None, "bench"), "IRR", "Asia/Tehran"
+        )
+        draws = Draws(database, _NoPoints(), told, campaigns)
         draw = draws.create(
             "bench draw", utcnow() + timedelta(days=1), PRIZES, ChanceRules(per_purchase=1)
         )

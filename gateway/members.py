@@ -1,5 +1,6 @@
 """One member as several services know them: found at the till by one identifier with their
-points and offers, their points and history read by id, their referrals, their whole export.
+points and offers, their points and history read by id, their referrals, their missions with
+the catalog rewards they give, their whole export.
 The JSON routes and the web pages all call these."""
 
 from __future__ import annotations
@@ -167,6 +168,35 @@ def export_member(clients: Clients, member_id: str, actor: str = "") -> dict:
         "ledger": entries,
         "feedback": clients.campaigns.feedback(member_id=survivor),
     }
+
+
+def member_missions(clients: Clients, member_id: str) -> list[dict]:
+    """The member's missions from campaigns, each catalog reward among them (`reward_id`)
+    named from points' catalog as `reward` (null when none; only its id when points cannot
+    say)."""
+    found = clients.campaigns.missions(member_id)
+    wanted = {mission["reward_id"] for mission in found if mission["reward_id"]}
+    catalog: dict[str, dict] = {}
+    if wanted:
+        try:
+            catalog = {reward["id"]: reward for reward in clients.rewards.rewards()}
+        except Problem as problem:
+            if problem.status < 500:
+                raise
+    for mission in found:
+        reward_id = mission.pop("reward_id")
+        known = catalog.get(reward_id or "", {})
+        mission["reward"] = (
+            {
+                "id": reward_id,
+                "name": known.get("name"),
+                "name_fa": known.get("name_fa"),
+                "kind": known.get("kind"),
+            }
+            if reward_id
+            else None
+        )
+    return found
 
 
 def member_referral(clients: Clients, member_id: str) -> dict:

@@ -717,6 +717,20 @@ COUPON_EXAMPLE = {
     "campaign_id": None,
 }
 
+TARGETING = {
+    "type": "object",
+    "description": (
+        "everyone: true, or segments (ids), stages, tiers, stores (where members enrolled):"
+        " all must match"
+    ),
+    "properties": {
+        "everyone": {"type": "boolean"},
+        "segments": {"type": "array", "items": {"type": "string"}},
+        "stages": {"type": "array", "items": {"type": "string"}},
+        "tiers": {"type": "array", "items": {"type": "string"}},
+        "stores": {"type": "array", "items": {"type": "string"}},
+    },
+}
 DRAW_REQUEST = {
     "type": "object",
     "required": ["name", "closes_at", "prizes", "chances"],
@@ -765,6 +779,13 @@ DRAW_REQUEST = {
                 },
             },
         },
+        "targeting": {
+            **TARGETING,
+            "description": (
+                "Who may enter, as a campaign's targeting (absent: everyone): only they earn"
+                " chances from purchases, buy chances and see the draw while it is open"
+            ),
+        },
     },
 }
 DRAW = {
@@ -802,6 +823,7 @@ DRAW = {
             "type": "integer",
             "description": "The chances those members hold (/v1/marketing)",
         },
+        "targeting": {**TARGETING, "description": "Who may enter (/v1/marketing)"},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "closed_at": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -23,6 +23,7 @@ from gateway.schemas import (
     REWARD_CHANGE,
     REWARD_REQUEST,
     REWARDS,
+    TARGETING,
 )
 
 bp = Blueprint("marketing", __name__)
@@ -173,19 +174,33 @@ CAMPAIGN_REQUEST = {
         },
         "reward_points": {
             "type": "integer",
-            "description": f"{', '.join(kinds_giving('reward_points'))}: paid once per period",
+            "description": (
+                f"{', '.join(kinds_giving('reward_points'))}: paid once per period; a mission"
+                " gives reward_points, a reward_id, or both"
+            ),
         },
-        "targeting": {
+        "reward_id": {
+            "type": "string",
+            "format": "uuid",
+            "description": (
+                "mission: a reward of the catalog given free once per period (its stock taken,"
+                " no points spent); one not found, paused, ended or out of stock at completion"
+                " is recorded on the completion as failed"
+            ),
+        },
+        "congratulate": {
             "type": "object",
-            "description": "everyone: true, or segments, stages, tiers, stores (all must match)",
+            "description": (
+                "mission: a message to the member once per completion, on a channel they"
+                " consented to; its template as `message`'s"
+            ),
+            "required": ["channel", "template"],
             "properties": {
-                "everyone": {"type": "boolean"},
-                "segments": NAMES,
-                "stages": NAMES,
-                "tiers": NAMES,
-                "stores": NAMES,
+                "channel": {"type": "string", "enum": ["sms", "email"]},
+                "template": {"type": "string"},
             },
         },
+        "targeting": TARGETING,
         "schedule": {
             "type": "object",
             "properties": {
@@ -414,12 +429,15 @@ def get_segment(segment_id: str):
     bp,
     "/v1/marketing/segments/<segment_id>",
     "DELETE",
-    summary="Delete a segment that no running, scheduled, paused or draft campaign targets",
+    summary=(
+        "Delete a segment that no running, scheduled, paused or draft campaign and no open"
+        " draw targets"
+    ),
     tag=TAG,
     auth=MARKETER,
     responses={
         204: ("Deleted", None),
-        409: ("A campaign targets it (`segment-in-use`)", None),
+        409: ("A campaign or an open draw targets it (`segment-in-use`)", None),
         **NOT_FOUND,
         **REFUSED,
     },
@@ -878,8 +896,17 @@ DRAW_NOT_FOUND = {
         "closes_at": "2026-12-21T20:30:00Z",
         "prizes": [{"name": "Tablet", "count": 1}, {"name": "Gift card", "count": 5}],
         "chances": {"per_purchase": 1, "points_per_chance": 5, "max_per_member": 50},
+        "targeting": {"tiers": ["gold"]},
     },
-    responses={201: ("The draw, open", DRAW), **REFUSED},
+    responses={
+        201: ("The draw, open", DRAW),
+        422: (
+            "A value the club refuses: `invalid-name`, `invalid-closes-at`, `invalid-prizes`,"
+            " `invalid-chances` or `invalid-targeting` (an unknown field or stage, a segment"
+            " that does not exist)",
+            None,
+        ),
+    },
 )
 def create_draw(body: dict):
     return clients().campaigns.create_draw(body, currency()), 201

@@ -13,7 +13,7 @@ from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
 from gateway.limits import client_ip
 from gateway.logins import log_in_member, log_out, send_member_code
-from gateway.members import export_member, member_ledger, member_referral
+from gateway.members import export_member, member_ledger, member_missions, member_referral
 from gateway.problems import Problem
 from gateway.schemas import (
     BALANCE,
@@ -428,7 +428,16 @@ def my_offers():
 
 MISSION = {
     "type": "object",
-    "required": ["id", "name", "target", "progress", "completed", "period_ends_at"],
+    "required": [
+        "id",
+        "name",
+        "target",
+        "progress",
+        "completed",
+        "period_ends_at",
+        "reward_points",
+        "reward",
+    ],
     "properties": {
         "id": {"type": "string"},
         "name": {"type": "string"},
@@ -442,6 +451,21 @@ MISSION = {
             "type": ["string", "null"],
             "format": "date-time",
             "description": "When this week's or month's progress starts again; null for once",
+        },
+        "reward_points": {"type": "integer", "description": "Points a completion gives (0: none)"},
+        "reward": {
+            "type": ["object", "null"],
+            "description": (
+                "The catalog reward a completion gives free, as a coupon (null: none); its"
+                " names are null when the catalog cannot be read"
+            ),
+            "required": ["id", "name", "name_fa", "kind"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": ["string", "null"]},
+                "name_fa": {"type": ["string", "null"]},
+                "kind": {"type": ["string", "null"], "description": "coupon, partner_code or gift"},
+            },
         },
     },
 }
@@ -466,7 +490,7 @@ MISSION = {
     },
 )
 def my_missions():
-    return {"items": clients().campaigns.missions(g.caller.member_id)}
+    return {"items": member_missions(clients(), g.caller.member_id)}
 
 
 @operation(
@@ -603,7 +627,10 @@ def my_coupons():
     bp,
     "/v1/me/draws",
     "GET",
-    summary="Prize draws: the open ones and those the member holds chances in, with results",
+    summary=(
+        "Prize draws: the open ones the member may enter and those they hold chances in, with"
+        " results"
+    ),
     tag="me",
     auth="member",
     responses={200: ("The draws with the member's chances (my_chances)", DRAWS)},
@@ -640,8 +667,9 @@ def my_draws():
         404: ("No such draw (`draw-not-found`)", None),
         409: ("The request_id was used for another purchase (`request-id-reused`)", None),
         422: (
-            "`insufficient-points`, `draw-not-open`, `chances-not-for-sale` or"
-            " `too-many-chances` (over the draw's max_per_member); not a draw id",
+            "`insufficient-points`, `draw-not-open`, `chances-not-for-sale`,"
+            " `too-many-chances` (over the draw's max_per_member) or `not-eligible` (the"
+            " member is outside the draw's audience; nothing is spent); not a draw id",
             None,
         ),
     },

@@ -64,10 +64,11 @@ def case_json(case: pb.Case) -> dict:
     }
 
 
-def draw_json(draw: pb.Draw, currency: str) -> dict:
-    """A draw as the API shows it: the seed is null until the draw is closed."""
+def draw_json(draw: pb.Draw, currency: str, to_member: bool = False) -> dict:
+    """A draw as the API shows it: the seed is null until the draw is closed; who may enter
+    is shown to marketers, not to members."""
     rules = draw.chances
-    return {
+    shown = {
         "id": draw.id,
         "name": draw.name,
         "status": draw.status,
@@ -87,6 +88,11 @@ def draw_json(draw: pb.Draw, currency: str) -> dict:
         "created_at": iso_time(draw.created_at),
         "closed_at": iso_time(draw.closed_at),
     }
+    if not to_member:
+        shown["targeting"] = (
+            json.loads(draw.targeting_json) if draw.targeting_json else {"everyone": True}
+        )
+    return shown
 
 
 def segment_json(segment: pb.Segment) -> dict:
@@ -177,6 +183,8 @@ class CampaignsClient(Service):
                 "progress": item.progress,
                 "completed": item.completed,
                 "period_ends_at": iso_time(item.period_ends_at),
+                "reward_points": item.reward_points,
+                "reward_id": item.reward_id or None,
             }
             for item in response.items
         ]
@@ -459,6 +467,7 @@ class CampaignsClient(Service):
                 points_per_chance=chances.get("points_per_chance", 0),
                 max_per_member=chances.get("max_per_member", 0),
             ),
+            targeting_json=json.dumps(body["targeting"]) if "targeting" in body else "",
         )
         try:
             request.closes_at.FromJsonString(body["closes_at"])
@@ -470,7 +479,7 @@ class CampaignsClient(Service):
         response = call(self._stub.ListDraws, pb.ListDrawsRequest(member_id=member_id))
         found = []
         for draw in response.draws:
-            shown = draw_json(draw, currency)
+            shown = draw_json(draw, currency, to_member=bool(member_id))
             if member_id:
                 shown["my_chances"] = draw.my_chances
             else:
@@ -520,4 +529,4 @@ class CampaignsClient(Service):
             draw_id=draw_id, member_id=member_id, request_id=request_id, chances=chances
         )
         bought = call(self._stub.BuyDrawChances, request, timeout=30).draw
-        return {**draw_json(bought, currency), "my_chances": bought.my_chances}
+        return {**draw_json(bought, currency, to_member=True), "my_chances": bought.my_chances}

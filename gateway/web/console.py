@@ -398,8 +398,8 @@ def coupon_terms(prefix: str) -> dict:
 
 
 def mission_fields() -> dict:
-    """A mission's `goal`, `period` and `reward_points` from the builder's fields (a spend
-    target is an amount)."""
+    """A mission's `goal`, `period`, `reward_points`, `reward_id` and `congratulate` from the
+    builder's fields (a spend target is an amount)."""
     metric = field("goal_metric")
     goal: dict[str, Any] = {"metric": metric}
     if metric == "spend":
@@ -414,7 +414,67 @@ def mission_fields() -> dict:
     reward = whole("reward_points", "campaigns.reward_points")
     if reward is not None:
         fields["reward_points"] = reward
+    if field("reward_id"):
+        fields["reward_id"] = field("reward_id")
+    channel = field("congratulate_channel")
+    if channel in ("sms", "email"):
+        fields["congratulate"] = {
+            "channel": channel,
+            "template": request.form.get("congratulate_template", "").strip(),
+        }
     return fields
+
+
+def catalog_choices() -> list[tuple[str, str]]:
+    """The catalog's rewards a mission may give, by name in the page's language; none when
+    points cannot answer, so the rest of the builder still works."""
+    try:
+        found = clients().rewards.rewards()
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        return []
+    fa = i18n.current_language() == "fa"
+    return [
+        (reward["id"], (reward["name_fa"] if fa and reward["name_fa"] else reward["name"]))
+        for reward in found
+    ]
+
+
+def targeting_field() -> dict[str, Any] | None:
+    """Who the audience fields (console_targeting_fields.html) choose, as campaigns' targeting;
+    None when nothing was chosen."""
+    target = field("target")
+    if target == "everyone":
+        return {"everyone": True}
+    if target == "segment":
+        return {"segments": [field("segment")] if field("segment") else []}
+    if target == "stages":
+        return {"stages": request.form.getlist("stages")}
+    if target == "tiers":
+        return {"tiers": names("tiers")}
+    return None
+
+
+def targeting_form() -> dict[str, Any]:
+    """The audience fields' values: as sent after a refusal, else every member."""
+    if request.method != "POST":
+        return {"target": "everyone", "stages": []}
+    return {
+        "target": field("target") or "everyone",
+        "segment": field("segment"),
+        "stages": request.form.getlist("stages"),
+        "tiers": request.form.get("tiers", ""),
+    }
+
+
+def targeting_choices() -> dict[str, Any]:
+    """What the audience fields offer: the segments and the lifecycle stages."""
+    stages = clients().campaigns.stage_overview(1)["stages"]
+    return {
+        "segments": clients().campaigns.segments(),
+        "stages": [(stage, stage_name(stage)) for stage in stages],
+    }
 
 
 def campaign_definition() -> dict:
@@ -442,15 +502,9 @@ def campaign_definition() -> dict:
             "description": request.form.get("offer_description", "").strip(),
             "code": request.form.get("offer_code", "").strip(),
         }
-    target = field("target")
-    if target == "everyone":
-        definition["targeting"] = {"everyone": True}
-    elif target == "segment":
-        definition["targeting"] = {"segments": [field("segment")] if field("segment") else []}
-    elif target == "stages":
-        definition["targeting"] = {"stages": request.form.getlist("stages")}
-    elif target == "tiers":
-        definition["targeting"] = {"tiers": names("tiers")}
+    targeting = targeting_field()
+    if targeting is not None:
+        definition["targeting"] = targeting
     schedule = {
         key: value
         for key, value in (
@@ -479,7 +533,6 @@ def campaign_definition() -> dict:
 
 
 def builder_page(status: int = 200, **context: Any) -> Response:
-    stages = clients().campaigns.stage_overview(1)["stages"]
     form: dict[str, Any] = {"target": "everyone", "kind": "multiplier", "stages": []}
     if request.method == "GET":
         if request.args.get("segment"):
@@ -497,8 +550,8 @@ def builder_page(status: int = 200, **context: Any) -> Response:
         kinds_giving={name: " ".join(kinds_giving(name)) for name in BUILDER_FIELDS},
         metrics=[(m, i18n.translate(f"metric.{m}")) for m in MISSION_METRICS],
         periods=[(p, i18n.translate(f"period.{p}")) for p in MISSION_PERIODS],
-        segments=clients().campaigns.segments(),
-        stages=[(stage, stage_name(stage)) for stage in stages],
+        catalog_rewards=catalog_choices(),
+        **targeting_choices(),
         **context,
     )
 

@@ -1,7 +1,8 @@
 """`/console/draws`: the marketer's prize draws.
 
 Marketers list the draws (status, closing time, entrants and chances held, the commitment),
-create one (prizes with counts, a closing time, how chances are earned, a limit per member),
+create one (prizes with counts, a closing time, who may enter as campaigns target members, how
+chances are earned, a limit per member),
 and close or cancel one after a confirm page. A closed draw's page shows the revealed seed next
 to its commitment, the winners by member id (no personal data) and a link to the entries the
 draw used, the document the verify command re-runs. Every page is the marketing API's own calls
@@ -69,12 +70,16 @@ def draw_request() -> dict[str, Any]:
     closes_at = moment("closes_at", "draws.closes_at")
     if closes_at is None:
         raise FormError("error.moment", field=i18n.translate("draws.closes_at").split(" (")[0])
-    return {
+    made = {
         "name": request.form.get("name", "").strip(),
         "closes_at": closes_at,
         "prizes": prizes(),
         "chances": chances,
     }
+    targeting = console.targeting_field()
+    if targeting is not None:
+        made["targeting"] = targeting
+    return made
 
 
 def draws_page(status: int = 200, **context: Any) -> Response:
@@ -86,6 +91,8 @@ def draws_page(status: int = 200, **context: Any) -> Response:
         draws=clients().campaigns.draws(currency()),
         form=form,
         prize_rows=prize_rows(form),
+        audience=console.targeting_form(),
+        **console.targeting_choices(),
         **context,
     )
 
@@ -117,12 +124,34 @@ def create() -> Response:
     return redirect(f"{DRAWS}/{made['id']}", 303)
 
 
+def audience_words(targeting: dict[str, Any]) -> list[str]:
+    """Who may enter a draw, in the marketer's words: segments by name, stages translated."""
+    if targeting.get("everyone"):
+        return [i18n.translate("target.everyone")]
+    named = {}
+    if targeting.get("segments"):
+        named = {s["id"]: s["name"] for s in clients().campaigns.segments()}
+    words = [
+        f"{i18n.translate('target.segment')}: {named.get(s, s)}"
+        for s in targeting.get("segments", [])
+    ]
+    if targeting.get("stages"):
+        stages = ", ".join(console.stage_name(s) for s in targeting["stages"])
+        words.append(f"{i18n.translate('draws.audience.stages')}: {stages}")
+    for key in ("tiers", "stores"):
+        if targeting.get(key):
+            words.append(f"{i18n.translate(f'draws.audience.{key}')}: {', '.join(targeting[key])}")
+    return words
+
+
 @bp.get(f"{DRAWS}/<draw_id>")
 def draw(draw_id: str) -> Response:
+    found = clients().campaigns.draw(draw_id, currency())
     return pages.page(
         "console_draw.html",
         notice=shown_notice(),
-        draw=clients().campaigns.draw(draw_id, currency()),
+        draw=found,
+        audience=audience_words(found["targeting"]),
         verify_command=VERIFY_COMMAND,
     )
 

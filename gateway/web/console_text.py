@@ -300,6 +300,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "campaigns.period": {"en": "Period", "fa": "دوره"},
     "campaigns.reward_points": {"en": "Reward points", "fa": "امتیاز پاداش"},
+    "campaigns.mission_reward": {
+        "en": "Reward from the catalog (given free)",
+        "fa": "پاداش از فهرست جوایز (رایگان)",
+    },
+    "campaigns.no_mission_reward": {"en": "None", "fa": "هیچ"},
+    "campaigns.congratulate": {
+        "en": "Congratulate the member on completion by",
+        "fa": "تبریک به عضو پس از انجام، با",
+    },
     "metric.purchases": {"en": "Purchases", "fa": "تعداد خرید"},
     "metric.spend": {"en": "Spend", "fa": "مبلغ خرید"},
     "metric.category_purchases": {"en": "Purchases in a category", "fa": "خرید از یک دسته"},
@@ -533,6 +542,10 @@ DRAW_MESSAGES: dict[str, dict[str, str]] = {
     "draws.prize_name": {"en": "Prize {n}", "fa": "جایزه {n}"},
     "draws.prize_count": {"en": "How many", "fa": "تعداد"},
     "draws.how_chances": {"en": "How chances are earned", "fa": "راه‌های کسب شانس"},
+    "draws.audience": {"en": "Who may enter", "fa": "چه کسانی می‌توانند شرکت کنند"},
+    "draws.audience.stages": {"en": "Lifecycle stages", "fa": "مراحل"},
+    "draws.audience.tiers": {"en": "Tiers", "fa": "سطح‌ها"},
+    "draws.audience.stores": {"en": "Enrolled at stores", "fa": "عضوشده در فروشگاه‌های"},
     "draws.how_chances_note": {
         "en": "Fill in at least one way; leave the others empty.",
         "fa": "دست‌کم یک راه را پر کنید؛ بقیه را خالی بگذارید.",

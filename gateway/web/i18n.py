@@ -291,6 +291,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "انجام شد: {progress} از {target}. پاداش شما در راه است.",
     },
     "portal.mission_resets": {"en": "Starts again on {date}", "fa": "شروع دوباره: {date}"},
+    "portal.mission_reward_points": {
+        "en": "Reward: {points} points",
+        "fa": "پاداش: {points} امتیاز",
+    },
+    "portal.mission_reward_item": {"en": "Reward:", "fa": "پاداش:"},
     "portal.referral_note": {
         "en": "Friends who join with your code earn points with their first purchase, and so"
         " do you.",
@@ -525,6 +530,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.too-many-chances": {
         "en": "That is more chances than this draw allows each member.",
         "fa": "این تعداد از سقف شانس هر عضو در این قرعه‌کشی بیشتر است.",
+    },
+    "error.not-eligible": {
+        "en": "This draw is not open to you.",
+        "fa": "این قرعه‌کشی برای شما نیست.",
+    },
+    "error.invalid-targeting": {
+        "en": "Choose who may enter: every member, a segment, stages or tiers.",
+        "fa": "مشخص کنید چه کسانی شرکت می‌کنند: همه اعضا، یک بخش، مراحل یا سطح‌ها.",
     },
     "error.chances-not-for-sale": {
         "en": "This draw's chances are not sold for points.",

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request, session
 
+from gateway import members
 from gateway.auth import SESSION_COOKIE, Caller, clear_session_cookie, set_session_cookie
 from gateway.clients import clients
 from gateway.clients.identity import CONSENT_CHANNELS
@@ -114,7 +115,7 @@ def show() -> Response:
         points = clients().points.balance(member_id)
         history = clients().points.activity(member_id, HISTORY_PAGE, cursor)
         offers = clients().campaigns.offers(member_id)
-        missions = member_missions(member_id)
+        missions = portal_missions(member_id)
         referral = member_referral(clients(), member_id)
         stores = clients().identity.store_names(
             {line["store_id"] for line in history["items"] if line["store_id"]}
@@ -144,11 +145,11 @@ def show() -> Response:
     )
 
 
-def member_missions(member_id: str) -> list[dict]:
+def portal_missions(member_id: str) -> list[dict]:
     """The member's missions with the share done (0-100, in steps of 5 for the bar); none when
     campaigns cannot answer, so the rest of the page still shows."""
     try:
-        found = clients().campaigns.missions(member_id)
+        found = members.member_missions(clients(), member_id)
     except Problem as problem:
         if problem.status < 500:
             raise

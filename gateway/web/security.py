@@ -8,8 +8,8 @@ import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Flask, Response, current_app, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, current_app, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from gateway.auth import behind_tls
 
@@ -40,6 +40,12 @@ class PageSessions(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return behind_tls()
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # An API call carries no page cookie: an empty session, without building the signer.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def configure(app: Flask) -> None:

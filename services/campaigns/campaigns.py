@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, literal, or_, true
 from sqlalchemy.orm import Session
 
 from services.campaigns import definitions, repository
-from services.campaigns.definitions import Definition
+from services.campaigns.definitions import Definition, Targeting
 from services.campaigns.models import Campaign, Member
 from services.campaigns.repository import live
 from services.campaigns.segments import Segments
@@ -148,7 +148,7 @@ class Campaigns:
         definition = self._parse_new(body)
         now = self._clock()
         with self._db.write() as session:
-            self._check_segments(session, definition)
+            self.check_segments(session, definition.targeting)
             row = Campaign(
                 id=uuid.uuid4(),
                 name=definition.name,
@@ -176,7 +176,7 @@ class Campaigns:
             row = self._load(session, campaign_id, lock=True)
             if row.state != "draft":
                 raise Conflict("only a draft can be changed", code="campaign-not-draft")
-            self._check_segments(session, definition)
+            self.check_segments(session, definition.targeting)
             row.name, row.kind, row.definition = definition.name, definition.kind, json.dumps(body)
             row.priority, row.stackable = definition.priority, definition.stackable
             row.budget_points, row.per_member_limit = (
@@ -188,8 +188,9 @@ class Campaigns:
             row.updated_at = self._clock()
             return self.view(row)
 
-    def _check_segments(self, session: Session, definition: Definition) -> None:
-        for i, segment_id in enumerate(definition.targeting.segments):
+    def check_segments(self, session: Session, targeting: Targeting) -> None:
+        """Every segment a targeting names exists."""
+        for i, segment_id in enumerate(targeting.segments):
             try:
                 self.segments.condition(session, segment_id)
             except NotFound:
@@ -219,7 +220,7 @@ class Campaigns:
             repository.remove(session, row)
 
     def delete_segment(self, segment_id: str) -> None:
-        """Deletes a segment unless a campaign that has not ended targets it."""
+        """Deletes a segment unless a campaign that has not ended or an open draw targets it."""
         with self._db.write() as session:
             segment = repository.segment(session, parse_id(segment_id, "segment"), lock=True)
             if segment is None:
@@ -228,6 +229,9 @@ class Campaigns:
                 view = self.view(row)
                 if view.status != "ended" and segment.id in view.definition.targeting.segments:
                     raise Conflict(f"campaign {row.id} targets this segment", code="segment-in-use")
+            for draw_id, stored in repository.open_draw_targetings(session):
+                if segment.id in definitions.parse_targeting(json.loads(stored)).segments:
+                    raise Conflict(f"draw {draw_id} targets this segment", code="segment-in-use")
             repository.delete_segment(session, segment)
 
     def transition(self, campaign_id: str, action: str) -> CampaignView:
@@ -253,9 +257,9 @@ class Campaigns:
         """Campaigns that are or will be active: launched and not past their end."""
         return repository.launched_campaigns(session, self._clock())
 
-    def audience(self, session: Session, definition: Definition) -> ColumnElement[bool]:
-        """Who a campaign targets, as SQL over the member view (stores by where they enrolled)."""
-        targeting = definition.targeting
+    def audience(self, session: Session, targeting: Targeting) -> ColumnElement[bool]:
+        """Who a targeting (a campaign's, a draw's) reaches, as SQL over the member view
+        (stores by where they enrolled)."""
         if targeting.everyone:
             return true()
         c = Member.__table__.c
@@ -276,7 +280,7 @@ class Campaigns:
         self, session: Session, campaign_id: uuid.UUID, definition: Definition
     ) -> ColumnElement[bool]:
         """The members a campaign reaches: its live audience less its control group."""
-        condition = live(self.audience(session, definition))
+        condition = live(self.audience(session, definition.targeting))
         if definition.control_percent:
             condition = condition & ~control_condition(campaign_id, definition.control_percent)
         return condition

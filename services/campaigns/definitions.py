@@ -50,6 +50,18 @@ class Targeting:
     tiers: tuple[str, ...] = ()
     stores: tuple[str, ...] = ()
 
+    def shown(self) -> dict[str, Any]:
+        """As a marketer writes it: `everyone: true`, or the lists that narrow it."""
+        if self.everyone:
+            return {"everyone": True}
+        named = {
+            "segments": [str(s) for s in self.segments],
+            "stages": list(self.stages),
+            "tiers": list(self.tiers),
+            "stores": list(self.stores),
+        }
+        return {key: values for key, values in named.items() if values}
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -111,20 +123,24 @@ MISSION_PERIODS = ("once", "week", "month")
 
 
 @dataclass(frozen=True)
+class MessagePlan:
+    channel: str
+    template: str
+
+
+@dataclass(frozen=True)
 class Mission:
-    """A mission's goal: `target` of `metric` (spend in minor units) within each `period`."""
+    """A mission's goal: `target` of `metric` (spend in minor units) within each `period`,
+    rewarded with points, a catalog reward of points' (`reward_id`), or both, and perhaps
+    congratulated with a message."""
 
     metric: str
     target: int
     period: str
     reward_points: int
     category: str = ""
-
-
-@dataclass(frozen=True)
-class MessagePlan:
-    channel: str
-    template: str
+    reward_id: str = ""
+    congratulate: MessagePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +209,9 @@ def _names(value: Any, path: str) -> tuple[str, ...]:
     return tuple(_text(v, f"{path}[{i}]", 100) for i, v in enumerate(value))
 
 
-def _targeting(value: Any) -> Targeting:
+def parse_targeting(value: Any) -> Targeting:
+    """Who is reached: `everyone: true`, or segments, stages, tiers and stores that must all
+    match; absent means everyone."""
     if value is None:
         return Targeting()
     if not isinstance(value, dict):
@@ -224,6 +242,12 @@ def _targeting(value: Any) -> Targeting:
     if not targeting.everyone and not narrowed:
         raise _bad("targeting", "say everyone: true, or name segments, stages, tiers or stores")
     return targeting
+
+
+def check_new_targeting(targeting: Targeting) -> None:
+    """What a targeting being saved must also pass."""
+    if len(targeting.segments) > MAX_SEGMENTS:
+        raise _bad("targeting.segments", f"at most {MAX_SEGMENTS} segments")
 
 
 def _schedule(value: Any, default_zone: str) -> Schedule:
@@ -331,24 +355,36 @@ def _mission(body: dict[str, Any], currency: str) -> Mission:
     period = body.get("period")
     if period not in MISSION_PERIODS:
         raise _bad("period", f"must be one of {', '.join(MISSION_PERIODS)}")
+    reward_id = ""
+    if body.get("reward_id") is not None:
+        reward_id = _text(body.get("reward_id"), "reward_id", 36)
+        try:
+            reward_id = str(uuid.UUID(reward_id))
+        except ValueError:
+            raise _bad("reward_id", "must be the id of a reward of the catalog") from None
+    points = body.get("reward_points")
+    if points is None and not reward_id:
+        raise _bad("reward_points", "a mission gives reward_points, a reward_id, or both")
     return Mission(
         metric=metric,
         target=target,
         period=period,
-        reward_points=_int(body.get("reward_points"), "reward_points", 1, MAX_POINTS),
+        reward_points=0 if points is None else _int(points, "reward_points", 1, MAX_POINTS),
         category=category,
+        reward_id=reward_id,
+        congratulate=_message(body.get("congratulate"), "congratulate"),
     )
 
 
-def _message(value: Any) -> MessagePlan | None:
+def _message(value: Any, path: str = "message") -> MessagePlan | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _bad("message", "must be an object")
+        raise _bad(path, "must be an object")
     channel = value.get("channel")
     if channel not in ("sms", "email"):
-        raise _bad("message.channel", "must be sms or email")
-    template = _text(value.get("template"), "message.template", templates.MAX_BODY)
+        raise _bad(f"{path}.channel", "must be sms or email")
+    template = _text(value.get("template"), f"{path}.template", templates.MAX_BODY)
     return MessagePlan(channel=channel, template=template)
 
 
@@ -405,7 +441,7 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
         skus=skus,
         min_spend_minor=min_spend,
         offer=offer,
-        targeting=_targeting(body.get("targeting")),
+        targeting=parse_targeting(body.get("targeting")),
         schedule=_schedule(body.get("schedule"), default_zone),
         budget_points=None if budget is None else _int(budget, "budget_points", 1, 10**12),
         per_member_limit=None if limit is None else _int(limit, "per_member_limit", 1, 10**6),
@@ -421,11 +457,13 @@ def parse(body: Any, currency: str, default_zone: str) -> Definition:
 def check_new(definition: Definition) -> None:
     """What a definition being saved must also pass. A campaign stored before these checks
     still loads; where it is used, what it cannot do is skipped and logged."""
-    if len(definition.targeting.segments) > MAX_SEGMENTS:
-        raise _bad("targeting.segments", f"at most {MAX_SEGMENTS} segments")
+    check_new_targeting(definition.targeting)
+    offer = definition.offer.shown() if definition.offer else ""
     if definition.message is not None:
-        offer = definition.offer.shown() if definition.offer else ""
         templates.check(definition.message.template, offer, "message.template")
+    mission = definition.mission
+    if mission is not None and mission.congratulate is not None:
+        templates.check(mission.congratulate.template, offer, "congratulate.template")
 
 
 def _flag(value: Any, path: str) -> bool:

@@ -1,6 +1,7 @@
-"""Prize draws: marketers create them with prizes and how chances are earned, members hold
-chances (earned by purchases, or bought with points), and closing picks the winners with
-`draw_selection` from the revealed seed and the entries sorted by member id.
+"""Prize draws: marketers create them with prizes, who may enter (campaigns' targeting) and how
+chances are earned, members in the audience hold chances (earned by purchases, or bought with
+points), and closing picks the winners with `draw_selection` from the revealed seed and the
+entries sorted by member id; winners are told on a channel they consented to.
 
 Chances bought with points are spent in the points ledger once per request: the purchase is
 recorded first (pending), its id is the spend's operation id, and the chances are written only
@@ -11,18 +12,24 @@ draw is open and returns the points otherwise. Cancelling a draw returns every s
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import ColumnElement, false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.campaigns import repository
+from services.campaigns import definitions, repository
+from services.campaigns.campaigns import Campaigns
+from services.campaigns.definitions import Targeting
 from services.campaigns.draw_selection import Entry, Prize, commitment, new_seed, pick_winners
-from services.campaigns.models import Draw, DrawChance, DrawPurchase
+from services.campaigns.models import Draw, DrawChance, DrawPurchase, Member
+from services.campaigns.projection import PurchaseSeen
+from services.campaigns.repository import live
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import (
     Conflict,
@@ -33,6 +40,9 @@ from services.runtime.errors import (
 )
 from services.runtime.idempotency import check_caller_id
 from services.runtime.ids import parse_id
+from services.runtime.logs import log
+
+logger = logging.getLogger(__name__)
 
 MAX_NAME = 200
 MAX_PRIZES = 50
@@ -86,12 +96,18 @@ class DrawView:
     # Members holding chances and the chances they hold (erased members left out).
     entrants: int = 0
     chances_held: int = 0
+    targeting: Targeting = field(default_factory=Targeting)
+
+
+def _targeting(draw: Draw) -> Targeting:
+    return definitions.parse_targeting(json.loads(draw.targeting))
 
 
 def _view(draw: Draw, my_chances: int = 0, totals: tuple[int, int] = (0, 0)) -> DrawView:
     return DrawView(
         id=str(draw.id),
         name=draw.name,
+        targeting=_targeting(draw),
         closes_at=draw.closes_at,
         prizes=[Prize(p["name"], p["count"]) for p in json.loads(draw.prizes)],
         rules=ChanceRules(
@@ -140,13 +156,15 @@ def _rules(rules: ChanceRules) -> ChanceRules:
     return rules
 
 
-@dataclass(frozen=True)
-class PurchaseSeen:
-    member_id: uuid.UUID
-    # The purchase's store and transaction: a replayed event finds its chances already given.
-    source: str
-    amount_minor: int
-    at: datetime
+def consented_channel(member: Member | None) -> str | None:
+    """The channel a member may be told on: SMS first, else e-mail, else none."""
+    if member is None:
+        return None
+    if member.consent_sms:
+        return "sms"
+    if member.consent_email:
+        return "email"
+    return None
 
 
 def _spend_id(purchase_id: uuid.UUID) -> str:
@@ -158,50 +176,61 @@ def _draw_name(session: Session, draw_id: uuid.UUID) -> str:
     return draw.name if draw is not None else ""
 
 
-def earn_chances(session: Session, purchases: list[PurchaseSeen]) -> None:
-    """Chances purchases earn in open draws (per purchase and per amount spent), within each
-    draw's limit per member; applied with the member view, in its transaction."""
-    earning = repository.draws_earning(session) if purchases else []
-    for purchase in purchases:
-        for draw in earning:
-            if not draw.created_at <= purchase.at < draw.closes_at:
-                continue
-            chances = draw.per_purchase
-            if draw.per_amount_minor:
-                chances += purchase.amount_minor // draw.per_amount_minor
-            source = f"purchase:{purchase.source}"
-            if chances <= 0 or repository.has_draw_chance(session, draw.id, source):
-                continue
-            if draw.max_per_member:
-                held = repository.member_chances(session, draw.id, purchase.member_id)
-                held += repository.pending_chances(session, draw.id, purchase.member_id)
-                chances = min(chances, draw.max_per_member - held)
-                if chances <= 0:
-                    continue
-            session.add(
-                DrawChance(
-                    draw_id=draw.id, member_id=purchase.member_id, source=source, chances=chances
-                )
-            )
-            session.flush()
-
-
 class Draws:
     def __init__(
         self,
         database: Database,
         points: PointsSpender,
         sender: Sender,
+        campaigns: Campaigns,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
         self._points = points
         self._sender = sender
+        # Who may enter a draw is worked out as who a campaign targets.
+        self._campaigns = campaigns
         self._clock = clock
 
+    def _audience(self, session: Session, draw: Draw) -> ColumnElement[bool]:
+        """The live members who may enter the draw, as SQL over the member view; nobody when
+        a stored targeting cannot be evaluated (that is logged)."""
+        try:
+            return live(self._campaigns.audience(session, _targeting(draw)))
+        except (InvalidArgument, NotFound) as error:
+            log(
+                logger,
+                "draw: who may enter cannot be computed",
+                logging.ERROR,
+                draw=str(draw.id),
+                reason=error.detail,
+            )
+            return false()
+
+    def _may_enter(self, session: Session, draw: Draw, member: uuid.UUID) -> bool:
+        if _targeting(draw).everyone:
+            return True
+        return repository.in_group(session, member, self._audience(session, draw))
+
+    def _checked_targeting(self, session: Session, value: Any) -> Targeting:
+        """The marketer's targeting, parsed and checked as a campaign's is."""
+        try:
+            targeting = definitions.parse_targeting(value)
+            definitions.check_new_targeting(targeting)
+            self._campaigns.check_segments(session, targeting)
+        except InvalidArgument as error:
+            raise InvalidArgument(error.detail, code="invalid-targeting") from None
+        return targeting
+
     def create(
-        self, name: str, closes_at: datetime | None, prizes: list[Prize], rules: ChanceRules
+        self,
+        name: str,
+        closes_at: datetime | None,
+        prizes: list[Prize],
+        rules: ChanceRules,
+        targeting: Any = None,
     ) -> DrawView:
+        """A new open draw; `targeting` is who may enter, as a campaign's (None: everyone)."""
         name = " ".join(name.split())
         if not name or len(name) > MAX_NAME:
             raise InvalidArgument(f"a name of 1 to {MAX_NAME} characters", code="invalid-name")
@@ -228,6 +257,7 @@ class Draws:
         draw.points_per_chance = checked.points_per_chance
         draw.max_per_member = checked.max_per_member
         with self._db.write() as session:
+            draw.targeting = json.dumps(self._checked_targeting(session, targeting).shown())
             session.add(draw)
             session.flush()
             return _view(draw)
@@ -248,12 +278,55 @@ class Draws:
             return _view(found, totals=totals.get(found.id, (0, 0)))
 
     def of_member(self, member_id: str) -> list[DrawView]:
+        """The open draws the member may enter and the draws they hold chances in."""
         member = parse_id(member_id, "member")
+        shown = []
         with self._db.read() as session:
-            return [
-                _view(d, repository.member_chances(session, d.id, member))
-                for d in repository.draws_of_member(session, member, MAX_LISTED)
-            ]
+            for draw in repository.draws_of_member(session, member, MAX_LISTED):
+                held = repository.member_chances(session, draw.id, member)
+                if held or self._may_enter(session, draw, member):
+                    shown.append(_view(draw, held))
+        return shown
+
+    def earn_chances(self, session: Session, purchases: list[PurchaseSeen]) -> None:
+        """Chances purchases earn in open draws (per purchase and per amount spent) for members
+        who may enter, within each draw's limit per member; applied with the member view, in
+        its transaction, so a member is judged as the view stood when it read the purchase."""
+        earning = repository.draws_earning(session) if purchases else []
+        audiences: dict[uuid.UUID, ColumnElement[bool] | None] = {
+            draw.id: None if _targeting(draw).everyone else self._audience(session, draw)
+            for draw in earning
+        }
+        for purchase in purchases:
+            for draw in earning:
+                if not draw.created_at <= purchase.at < draw.closes_at:
+                    continue
+                chances = draw.per_purchase
+                if draw.per_amount_minor:
+                    chances += purchase.amount_minor // draw.per_amount_minor
+                source = f"purchase:{purchase.source}"
+                if chances <= 0 or repository.has_draw_chance(session, draw.id, source):
+                    continue
+                audience = audiences[draw.id]
+                if audience is not None and not repository.in_group(
+                    session, purchase.member_id, audience
+                ):
+                    continue
+                if draw.max_per_member:
+                    held = repository.member_chances(session, draw.id, purchase.member_id)
+                    held += repository.pending_chances(session, draw.id, purchase.member_id)
+                    chances = min(chances, draw.max_per_member - held)
+                    if chances <= 0:
+                        continue
+                session.add(
+                    DrawChance(
+                        draw_id=draw.id,
+                        member_id=purchase.member_id,
+                        source=source,
+                        chances=chances,
+                    )
+                )
+                session.flush()
 
     def _locked(self, session: Session, draw_id: str) -> Draw:
         found = repository.draw(session, parse_id(draw_id, "draw"), lock=True)
@@ -286,13 +359,24 @@ class Draws:
         return closed
 
     def _tell_winners(self, draw: DrawView) -> None:
-        """One message per winner, on the consented channel identity chooses; the message id
-        makes a repeat send nothing twice."""
+        """One message per winner, by SMS when they consented to it, else by e-mail when they
+        consented to that, else none (the portal shows the result); the message id makes a
+        repeat send nothing twice. Identity checks the consent again as it sends."""
+        with self._db.read() as session:
+            channels = {
+                winner["member_id"]: consented_channel(
+                    repository.member(session, uuid.UUID(winner["member_id"]))
+                )
+                for winner in draw.winners
+            }
         for winner in draw.winners:
+            channel = channels[winner["member_id"]]
+            if channel is None:
+                continue
             body = WINNER_MESSAGE.format(prize=winner["prize"], draw=draw.name)
             try:
                 self._sender.send(
-                    f"draw-{draw.id}-{winner['member_id']}", winner["member_id"], "sms", body
+                    f"draw-{draw.id}-{winner['member_id']}", winner["member_id"], channel, body
                 )
             except Unavailable:
                 # The result stands and the portal shows it; the message is not retried.
@@ -355,6 +439,10 @@ class Draws:
             if draw.points_per_chance <= 0:
                 raise FailedPrecondition(
                     "this draw's chances are not sold for points", code="chances-not-for-sale"
+                )
+            if not self._may_enter(session, draw, member):
+                raise FailedPrecondition(
+                    "this draw is not open to this member", code="not-eligible"
                 )
             held = repository.member_chances(session, draw.id, member)
             held += repository.pending_chances(session, draw.id, member)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.campaigns import lifecycle, projection, repository
+from services.campaigns.draws import Draws
 from services.campaigns.missions import Missions
 from services.campaigns.models import FeedCursor
 from services.campaigns.settings import Lifecycle
@@ -57,12 +58,14 @@ class MemberView:
         rules: Lifecycle,
         clock: Callable[[], datetime] = utcnow,
         missions: Missions | None = None,
+        draws: Draws | None = None,
     ) -> None:
         self._db = database
         self.feeds = list(feeds)
         self._rules = rules
         self._clock = clock
         self._missions = missions
+        self._draws = draws
         self._readers = [
             FeedReader(database, feed, FeedCursor, self._apply, CONSUMER, PAGE, clock)
             for feed in self.feeds
@@ -72,6 +75,8 @@ class MemberView:
         page = projection.apply_page(session, events, self._rules, self._clock())
         if self._missions is not None:
             self._missions.record_events(session, page)
+        if self._draws is not None:
+            self._draws.earn_chances(session, projection.purchases_seen(page))
 
     def catch_up(self) -> int:
         """Applies every event the feeds have; returns how many."""
@@ -112,20 +117,27 @@ class MemberView:
 
 
 def feed_runner(view: MemberView, interval: float, refresh_seconds: float) -> Periodic:
-    """Catches up with the feeds every `interval` seconds, and every `refresh_seconds` refreshes
-    what time alone changes (stages, RFM), in a background thread of the service."""
+    """Catches up with the feeds every `interval` seconds (less often while they bring nothing,
+    see Periodic), and every `refresh_seconds` refreshes what time alone changes (stages, RFM),
+    in a background thread of the service."""
     refreshed = -math.inf
 
-    def work() -> None:
+    def work() -> int | None:
         nonlocal refreshed
         try:
-            view.catch_up()
+            applied = view.catch_up()
             if time.monotonic() - refreshed >= refresh_seconds:
                 view.refresh()
                 refreshed = time.monotonic()
+            return applied
         except Unavailable as error:
             log(logger, "feed unavailable", logging.WARNING, reason=error.detail)
+            return None
 
     return Periodic(
-        "member-view", interval, work, "member view update failed; it runs again next time"
+        "member-view",
+        interval,
+        work,
+        "member view update failed; it runs again next time",
+        backs_off=True,
     )

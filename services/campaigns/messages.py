@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
+from services.campaigns.definitions import Definition
 from services.campaigns.models import Member, Message
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
@@ -159,11 +160,21 @@ class Messages:
             definition = self._campaigns.view(row).definition
             member = repository.member(session, member_id)
         assert definition.message is not None
-        template = definition.message.template
-        values: dict[str, object] = {
-            "first_name": (member.first_name if member else None) or "",
-            "points": member.points if member else 0,
-            "offer": definition.offer.shown() if definition.offer else "",
-            "expiry": self._sender.expiry(str(member_id)) if "{expiry}" in template else "",
-        }
-        return render(template, values)
+        return personal(definition.message.template, definition, member_id, member, self._sender)
+
+
+def personal(
+    template: str,
+    definition: Definition,
+    member_id: uuid.UUID,
+    member: Member | None,
+    sender: Sender,
+) -> str:
+    """A campaign's template rendered for one member; Unrenderable when it cannot be."""
+    values: dict[str, object] = {
+        "first_name": (member.first_name if member else None) or "",
+        "points": member.points if member else 0,
+        "offer": definition.offer.shown() if definition.offer else "",
+        "expiry": sender.expiry(str(member_id)) if "{expiry}" in template else "",
+    }
+    return render(template, values)

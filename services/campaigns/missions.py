@@ -28,7 +28,9 @@ from loyalty.points.v1 import points_pb2
 from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
+from services.campaigns.messages import Sender, personal
 from services.campaigns.projection import category_name
+from services.campaigns.templates import Unrenderable
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
 from services.runtime.ids import parse_id
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 200
 PAID = "paid"
+GRANTED = "granted"
 # Which goals each kind of fact counts towards.
 METRICS_OF = {
     "purchase": ("purchases", "spend", "category_purchases"),
@@ -68,6 +71,8 @@ class MemberMission:
     progress: int
     completed: bool
     period_ends_at: datetime | None
+    reward_points: int = 0
+    reward_id: str = ""
 
 
 def _profile_complete(
@@ -193,7 +198,13 @@ class Missions:
                 progress = repository.mission_progress(session, view.id, fact.member_id, period)
                 if progress >= mission.target:
                     repository.add_mission_reward(
-                        session, view.id, fact.member_id, period, mission.reward_points, now
+                        session,
+                        view.id,
+                        fact.member_id,
+                        period,
+                        mission.reward_points,
+                        mission.reward_id,
+                        now,
                     )
 
     def record_events(self, session: Session, page: list[tuple[Event, Message | None]]) -> None:
@@ -221,14 +232,11 @@ class Missions:
                         progress=min(progress, mission.target),
                         completed=repository.mission_completed(session, view.id, member, period),
                         period_ends_at=period_end(mission.period, now, zone),
+                        reward_points=mission.reward_points,
+                        reward_id=mission.reward_id,
                     )
                 )
         return found
-
-
-def _name(session: Session, campaign_id: uuid.UUID) -> str:
-    campaign = repository.campaign(session, campaign_id)
-    return campaign.name if campaign is not None else ""
 
 
 class Payer(Protocol):
@@ -237,15 +245,40 @@ class Payer(Protocol):
         `failed-<reason>`; Unavailable when points cannot say."""
         ...
 
+    def grant(self, operation_id: str, member_id: str, reward_id: str, campaign_id: str) -> str:
+        """Gives the catalog reward once per operation_id; returns `granted` or
+        `failed-<reason>`; Unavailable when points cannot say."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Due:
+    id: str
+    campaign_id: uuid.UUID
+    member_id: uuid.UUID
+    points: int
+    reward_id: str | None
+
 
 class MissionRewards:
-    """Pays completed missions through points, retrying what points could not answer."""
+    """Pays completed missions through points (their points, their catalog reward) and
+    congratulates the member through identity, retrying what either could not answer. Each
+    step is kept once by the service that takes it (the completion's id the operation id,
+    the congratulation's id derived from it), so a completion tried again gives nothing twice;
+    it stays pending until every step has been answered."""
 
     def __init__(
-        self, database: Database, payer: Payer, clock: Callable[[], datetime] = utcnow
+        self,
+        database: Database,
+        payer: Payer,
+        sender: Sender,
+        campaigns: Campaigns,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
         self._payer = payer
+        self._sender = sender
+        self._campaigns = campaigns
         self._clock = clock
 
     def run(self) -> int:
@@ -254,18 +287,69 @@ class MissionRewards:
         while True:
             with self._db.read() as session:
                 due = [
-                    (row.id, row.campaign_id, row.member_id, row.points)
+                    _Due(row.id, row.campaign_id, row.member_id, row.points, row.reward_id)
                     for row in repository.due_mission_rewards(session, BATCH)
                 ]
-                names = {campaign_id: _name(session, campaign_id) for _, campaign_id, _, _ in due}
+                views = {item.campaign_id: self._view(session, item.campaign_id) for item in due}
             if not due:
                 return done
-            for reward_id, campaign_id, member_id, points in due:
+            for item in due:
+                view = views[item.campaign_id]
                 try:
-                    status = self._payer.pay(reward_id, str(member_id), points, names[campaign_id])
+                    status, reward_status = self._give(item, view)
+                    if status == PAID and reward_status in (None, GRANTED):
+                        self._congratulate(item, view)
                 except Unavailable as error:
                     log(logger, "mission rewards paused", logging.WARNING, reason=error.detail)
                     return done
                 with self._db.write() as session:
-                    repository.record_mission_reward(session, reward_id, status, self._clock())
+                    repository.record_mission_reward(
+                        session, item.id, status, reward_status, self._clock()
+                    )
                 done += 1
+
+    def _view(self, session: Session, campaign_id: uuid.UUID) -> CampaignView | None:
+        row = repository.campaign(session, campaign_id)
+        return self._campaigns.view(row) if row is not None else None
+
+    def _give(self, item: _Due, view: CampaignView | None) -> tuple[str, str | None]:
+        member = str(item.member_id)
+        status = PAID
+        if item.points:
+            name = view.name if view is not None else ""
+            status = self._payer.pay(item.id, member, item.points, name)
+        reward_status = None
+        if item.reward_id:
+            reward_status = self._payer.grant(
+                item.id, member, item.reward_id, str(item.campaign_id)
+            )
+        return status, reward_status
+
+    def _congratulate(self, item: _Due, view: CampaignView | None) -> None:
+        """Once per completion (identity keeps the message id), on the channel the mission
+        names, and only when all it gives was given; identity sends nothing to a member who
+        did not consent to that channel."""
+        mission = view.definition.mission if view is not None else None
+        if view is None or mission is None or mission.congratulate is None:
+            return
+        with self._db.read() as session:
+            member = repository.member(session, item.member_id)
+        try:
+            body = personal(
+                mission.congratulate.template,
+                view.definition,
+                item.member_id,
+                member,
+                self._sender,
+            )
+        except Unrenderable as error:
+            log(
+                logger,
+                "mission congratulation not sent: the template cannot be rendered",
+                logging.ERROR,
+                campaign=str(item.campaign_id),
+                reason=str(error),
+            )
+            return
+        message_id = f"mission-done:{uuid.uuid5(uuid.NAMESPACE_URL, item.id)}"
+        self._sender.send(message_id, str(item.member_id), mission.congratulate.channel, body)

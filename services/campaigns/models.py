@@ -317,15 +317,21 @@ class MissionReward(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     period: Mapped[str] = mapped_column(String(10))
     points: Mapped[int] = mapped_column(BigInteger)
-    # pending, paid, or failed-<reason> when points refused it for good.
+    # pending until points answered for all the completion gives; then paid (the points
+    # credited, or none were due), or failed-<reason> when points refused them for good.
     status: Mapped[str] = mapped_column(String(40), default="pending")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The catalog reward the mission gave when completed, if any; its coupon the same id as
+    # the operation id, and what points answered: granted, or failed-<reason>.
+    reward_id: Mapped[str | None] = mapped_column(String(36))
+    reward_status: Mapped[str | None] = mapped_column(String(40))
 
 
 class Draw(Base):
-    """A prize draw: its prizes, how chances are earned, the secret seed (revealed only once
-    closed) and, once closed, the entries it used and its winners, kept as published."""
+    """A prize draw: its prizes, who may enter and how chances are earned, the secret seed
+    (revealed only once closed) and, once closed, the entries it used and its winners, kept as
+    published."""
 
     __tablename__ = "draws"
 
@@ -337,6 +343,8 @@ class Draw(Base):
     per_amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     points_per_chance: Mapped[int] = mapped_column(BigInteger, default=0)
     max_per_member: Mapped[int] = mapped_column(Integer, default=0)
+    # Who may enter, in campaigns' targeting vocabulary (JSON).
+    targeting: Mapped[str] = mapped_column(Text, default='{"everyone": true}')
     seed: Mapped[str] = mapped_column(String(64))
     seed_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)

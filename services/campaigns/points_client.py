@@ -1,5 +1,6 @@
 """The calls campaigns makes to points: issue one member's coupon for a coupon campaign,
-credit a completed mission's points, spend and return the points of a prize draw's chances."""
+credit a completed mission's points and give its catalog reward, spend and return the points
+of a prize draw's chances."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from services.campaigns.coupon_grants import Issued
 from services.campaigns.definitions import CouponTerms
 from services.runtime.channels import open_channel
 from services.runtime.errors import FailedPrecondition, Unavailable
-from services.runtime.interceptors import worth_retrying
+from services.runtime.interceptors import domain_error_of, worth_retrying
 from services.runtime.service_auth import ServiceCredentials
 
 Purpose = points_pb2.CampaignPointsRequest
@@ -69,8 +70,9 @@ def _refused(error: grpc.RpcError) -> str:
 
 
 class PointsChanges:
-    """Points credited for a completed mission, and spent on (or returned from) a prize draw's
-    chances: each a change of its own kind in points' ledger, applied once per operation id."""
+    """Points credited (and a catalog reward given) for a completed mission, and spent on (or
+    returned from) a prize draw's chances: each a change of its own kind in points' ledger,
+    applied once per operation id."""
 
     def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
         self._channel = open_channel(addr, credentials, 10.0)
@@ -83,6 +85,23 @@ class PointsChanges:
         except grpc.RpcError as error:
             return _refused(error)
         return "paid"
+
+    def grant(self, operation_id: str, member_id: str, reward_id: str, campaign_id: str) -> str:
+        """Gives a mission's catalog reward: "granted", or the refusal as a status to record."""
+        request = points_pb2.GrantRewardRequest(
+            operation_id=operation_id,
+            member_id=member_id,
+            reward_id=reward_id,
+            campaign_id=campaign_id,
+        )
+        try:
+            self._stub.GrantReward(request)
+        except grpc.RpcError as error:
+            _refused(error)  # Unavailable when points may answer another time
+            # Points' own code (out-of-stock, reward-unavailable, ...) says what the marketer
+            # can do about it.
+            return f"failed-{domain_error_of(error).code}"[:40]
+        return "granted"
 
     def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
         """Spends points on a draw's chances; a refusal is raised as FailedPrecondition."""

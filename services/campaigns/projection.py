@@ -8,6 +8,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from google.protobuf.message import Message
@@ -16,7 +17,6 @@ from sqlalchemy.orm import Session
 from loyalty.identity.v1 import identity_pb2
 from loyalty.points.v1 import points_pb2
 from services.campaigns import repository
-from services.campaigns.draws import PurchaseSeen, earn_chances
 from services.campaigns.lifecycle import refresh_stages
 from services.campaigns.member_rows import MemberState, PageRows, PurchaseKey
 from services.campaigns.models import Member
@@ -252,11 +252,20 @@ def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: dat
             touched.add(member_id)
     rows.flush()
     refresh_stages(session, rules, now, touched)
-    earn_chances(session, _purchases_seen(page))
     return page
 
 
-def _purchases_seen(page: Parsed) -> list[PurchaseSeen]:
+@dataclass(frozen=True)
+class PurchaseSeen:
+    member_id: uuid.UUID
+    # The purchase's store and transaction: a replayed event finds its chances already given.
+    source: str
+    amount_minor: int
+    at: datetime
+
+
+def purchases_seen(page: Parsed) -> list[PurchaseSeen]:
+    """The purchases a page records, as draws count them."""
     seen = []
     for event, payload in page:
         if event.member_id and isinstance(payload, points_pb2.PurchaseRecorded):

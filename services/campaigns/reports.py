@@ -115,7 +115,7 @@ class Reports:
         start = definition.schedule.starts_at or view.launched_at
         end = min(definition.schedule.ends_at or now, now)
         with self._db.read() as session:
-            audience = live(self._campaigns.audience(session, definition))
+            audience = live(self._campaigns.audience(session, definition.targeting))
             group = case(
                 (control_condition(view.id, definition.control_percent), "control"),
                 else_="target",

@@ -711,6 +711,7 @@ def add_mission_reward(
     member_id: uuid.UUID,
     period: str,
     points: int,
+    reward_id: str,
     now: datetime,
 ) -> None:
     """A completion to pay, once per mission, member and period."""
@@ -722,6 +723,7 @@ def add_mission_reward(
             member_id=member_id,
             period=period,
             points=points,
+            reward_id=reward_id or None,
             status="pending",
             created_at=now,
         )
@@ -754,11 +756,13 @@ def due_mission_rewards(session: Session, limit: int) -> list[MissionReward]:
     )
 
 
-def record_mission_reward(session: Session, reward_id: str, status: str, now: datetime) -> None:
+def record_mission_reward(
+    session: Session, reward_id: str, status: str, reward_status: str | None, now: datetime
+) -> None:
     session.execute(
         update(MissionReward)
         .where(MissionReward.id == reward_id, MissionReward.status == "pending")
-        .values(status=status, paid_at=now)
+        .values(status=status, reward_status=reward_status, paid_at=now)
     )
 
 
@@ -1084,6 +1088,12 @@ def return_draw_purchases(session: Session, draw_id: uuid.UUID) -> None:
         .where(DrawPurchase.draw_id == draw_id, DrawPurchase.status == "spent")
         .values(status="returning")
     )
+
+
+def open_draw_targetings(session: Session) -> list[tuple[uuid.UUID, str]]:
+    """Each open draw's id and who may enter it (JSON)."""
+    query = select(Draw.id, Draw.targeting).where(Draw.status == "open")
+    return list(session.execute(query).tuples())
 
 
 def draws_earning(session: Session) -> list[Draw]:

@@ -58,11 +58,11 @@ def build(config: ServiceConfig) -> Service:
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(settings, credentials)
     missions = Missions(database, campaigns)
-    view = MemberView(database, sources, settings.lifecycle, missions=missions)
-    runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     point_changes = PointsChanges(settings.points_addr, credentials)
-    draws = Draws(database, point_changes, sender)
+    draws = Draws(database, point_changes, sender, campaigns)
+    view = MemberView(database, sources, settings.lifecycle, missions=missions, draws=draws)
+    runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
@@ -97,7 +97,7 @@ def build(config: ServiceConfig) -> Service:
     mission_rewards = Periodic(
         "mission-rewards",
         settings.dispatch_interval,
-        MissionRewards(database, point_changes).run,
+        MissionRewards(database, point_changes, sender, campaigns).run,
         "paying mission rewards failed; they are tried again next time",
     )
     mission_rewards.start()

@@ -125,6 +125,7 @@ def draw_message(view: DrawView) -> pb.Draw:
         my_chances=view.my_chances,
         entrants=view.entrants,
         chances_held=view.chances_held,
+        targeting_json=json.dumps(view.targeting.shown()),
     )
     _stamp(message.closes_at, view.closes_at)
     _stamp(message.created_at, view.created_at)
@@ -439,6 +440,8 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 target=mission.target,
                 progress=mission.progress,
                 completed=mission.completed,
+                reward_points=mission.reward_points,
+                reward_id=mission.reward_id,
             )
             _stamp(item.period_ends_at, mission.period_ends_at)
         return response
@@ -455,6 +458,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 rules.points_per_chance,
                 rules.max_per_member,
             ),
+            _json(request.targeting_json, "targeting_json") if request.targeting_json else None,
         )
         return pb.DrawResponse(draw=draw_message(created))
 

@@ -102,6 +102,8 @@ def reward_first_purchase(
 ) -> None:
     """In the purchase's transaction, the friend's balance locked: rewards the referral if this
     is the friend's first purchase to qualify."""
+    if not book.balance(friend_id).referral_waiting:
+        return  # the usual case, known from the lock without another statement
     session = book.session
     referral = repository.referral_for_update(session, friend_id)
     if referral is None or referral.status != "waiting":

@@ -49,6 +49,7 @@ _purchases = Purchase.__table__
 _spend_days = SpendDay.__table__
 _tiers = MemberTier.__table__
 _members = KnownMember.__table__
+_referrals = Referral.__table__
 # A member's balance is split in these buckets (see book.py).
 BUCKETS = ("available", "pending", "held", "debt")
 
@@ -80,6 +81,8 @@ class BalanceRow:
     debt: int
     # The survivor of a merged duplicate (see book.Book.lock).
     merged_into: uuid.UUID | None = None
+    # A referral waits for this member's first qualifying purchase (as the lock found it).
+    referral_waiting: bool = False
 
 
 _NOW = bindparam("now")
@@ -94,6 +97,9 @@ _LOCK_BALANCES = (
             or_(due_lots_condition("activate", _NOW), due_lots_condition("expire", _NOW)),
         )
         .exists(),
+        select(_referrals.c.friend_id)
+        .where(_referrals.c.friend_id == _balances.c.member_id, _referrals.c.status == "waiting")
+        .exists(),
     )
     .where(_balances.c.member_id.in_(bindparam("members", expanding=True)))
     .order_by(_balances.c.member_id)
@@ -104,8 +110,9 @@ _LOCK_BALANCES = (
 def lock_balances(
     session: Session, member_ids: Sequence[uuid.UUID], now: datetime
 ) -> tuple[dict[uuid.UUID, BalanceRow], set[uuid.UUID]]:
-    """The members' balance rows, created if new and locked until the transaction ends, and
-    which of them have lots due to become available or to expire by `now`.
+    """The members' balance rows, created if new and locked until the transaction ends (each
+    saying whether a referral waits for the member), and which of them have lots due to become
+    available or to expire by `now`.
 
     Locks are always taken in member id order, so two transactions never wait on each other
     in a circle. (SQLite needs no row locks: a write transaction holds the whole database.)
@@ -120,7 +127,7 @@ def lock_balances(
         bulk.insert_rows(session, _balances, new, skip_conflicts_on=("member_id",))
         rows = session.execute(_LOCK_BALANCES, params).all()
     return (
-        {row[0]: BalanceRow(*row[:6]) for row in rows},
+        {row[0]: BalanceRow(*row[:6], referral_waiting=row[7]) for row in rows},
         {row[0] for row in rows if row[6]},
     )
 

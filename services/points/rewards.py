@@ -35,7 +35,7 @@ from services.points.models import Coupon, CouponAllocation, Reward
 from services.points.policy import PointsPolicy
 from services.runtime import event_types
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument
+from services.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.idempotency import JsonRecord, Once, check_caller_id
 from services.runtime.ids import parse_id
 
@@ -153,6 +153,15 @@ class Rewards(MemberOperations):
 
         return self._answer(once.run(apply, checked=True))
 
+    def grant(
+        self, member_id: str, reward_id: str, operation_id: str, campaign_id: str
+    ) -> Redeemed:
+        """A catalog reward a campaign gives free (a completed mission's): issued as `issue`
+        issues it, but only while the reward is active (else reward-unavailable)."""
+        if not reward_id:
+            raise NotFound("no reward with this id", code="reward-not-found")
+        return self.issue(member_id, operation_id, reward_id, None, campaign_id, active_only=True)
+
     def issue(
         self,
         member_id: str,
@@ -160,9 +169,11 @@ class Rewards(MemberOperations):
         reward_id: str = "",
         inline: InlineCoupon | None = None,
         campaign_id: str = "",
+        active_only: bool = False,
     ) -> Redeemed:
         """A coupon without points: of a catalog reward (its stock is taken, its limit and
-        visibility do not apply) or of its own terms. Idempotent on request_id."""
+        visibility do not apply; with active_only, a paused or ended one is refused) or of its
+        own terms. Idempotent on request_id."""
         check_caller_id(request_id, "request_id")
         if campaign_id:
             check_caller_id(campaign_id, "campaign_id")
@@ -180,7 +191,8 @@ class Rewards(MemberOperations):
                 raise InvalidArgument(
                     "a coupon needs a name and 0 to 3650 valid_days", code="invalid-coupon"
                 )
-        once = self._once(owner, request_id, f"issue|{reward_uuid}|{inline}|{campaign_id}")
+        grant = "|grant" if active_only else ""
+        once = self._once(owner, request_id, f"issue|{reward_uuid}|{inline}|{campaign_id}{grant}")
         now = self._clock()
 
         def apply(session: Session) -> IssueRecord:
@@ -191,6 +203,10 @@ class Rewards(MemberOperations):
                 return earlier
             if reward_uuid is not None:
                 reward = load(session, reward_uuid)
+                if active_only and not is_active(reward, now):
+                    raise FailedPrecondition(
+                        "the reward cannot be given now", code="reward-unavailable"
+                    )
                 coupon = self._new_coupon(
                     session, reward, locked, request_id, once.fingerprint, now, campaign_id
                 )

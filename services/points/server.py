@@ -77,6 +77,7 @@ def build(config: ServiceConfig) -> Service:
             settings.member_feed_interval,
             lambda: _catch_up(member_feed),
             "reading identity's members failed; it runs again next time",
+            backs_off=True,
         ),
     ]
     servicer = PointsServicer(
@@ -121,11 +122,12 @@ def build(config: ServiceConfig) -> Service:
     )
 
 
-def _catch_up(feed: FeedReader) -> None:
+def _catch_up(feed: FeedReader) -> int | None:
     try:
-        feed.catch_up()
+        return feed.catch_up()
     except Unavailable as error:
         log(logger, "identity's events unavailable", logging.WARNING, reason=error.detail)
+        return None
 
 
 def _outbox_head(database: Database) -> int | None:

@@ -525,6 +525,12 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
         )
         return pb.CouponResponse(coupon=coupon_message(result.coupon))
 
+    def GrantReward(self, request: pb.GrantRewardRequest, context: grpc.ServicerContext):
+        result = self._parts.rewards.grant(
+            request.member_id, request.reward_id, request.operation_id, request.campaign_id
+        )
+        return pb.CouponResponse(coupon=coupon_message(result.coupon))
+
     def ListCoupons(self, request: pb.ListCouponsRequest, context: grpc.ServicerContext):
         views = self._parts.coupons.list(request.member_id, request.status)
         return pb.ListCouponsResponse(coupons=[coupon_message(view) for view in views])

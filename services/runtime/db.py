@@ -87,21 +87,27 @@ class Database:
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        reader: Engine
         if self.is_sqlite:
-            self.engine = _sqlite_engine(url, "BEGIN")
+            self.engine = reader = _sqlite_engine(url, "BEGIN")
             writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
             _ping_when_idle(self.engine)
             writer = self.engine
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+            # Reads run each statement in its own transaction, as READ COMMITTED gives every
+            # statement its own snapshot anyway: no BEGIN and COMMIT round trips around them.
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_engine = reader
+        self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
         self._writer_engine = writer
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit of work."""
+        """A read-only unit of work (on PostgreSQL each statement sees the data committed
+        when it starts, as in any READ COMMITTED transaction; nothing may be written here)."""
         with self._reader() as session, session.begin():
             yield session
 
@@ -109,7 +115,7 @@ class Database:
     def read_core(self) -> Iterator[Connection]:
         """A read-only unit of work on a bare connection, for hot reads of Core statements: no
         session, no identity map."""
-        with self.engine.begin() as connection:
+        with self._read_engine.begin() as connection:
             yield connection
 
     @contextmanager

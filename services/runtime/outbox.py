@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
+    event,
     func,
     or_,
     select,
@@ -61,6 +62,8 @@ class Event:
 
 # The PostgreSQL transaction id, taken by the INSERT itself (no round trip of its own).
 _TXID = text("pg_current_xact_id()::text::bigint")
+# Where a session keeps the events added in its transaction until it commits.
+_PENDING = "outbox_pending"
 
 
 def append(
@@ -69,24 +72,39 @@ def append(
     events: list[tuple[str, uuid.UUID | None, dict]],
     occurred_at: datetime,
 ) -> None:
-    """Adds (type, member, payload) events to the outbox, in this transaction."""
+    """Adds (type, member, payload) events to the outbox, in this transaction.
+
+    They are written just before it commits, all of them in one statement, in the order they
+    were added (a purchase's points change and the purchase itself cost one round trip)."""
     if not events:
         return
-    on_postgres = session.get_bind().dialect.name == "postgresql"
-    bulk.insert_rows(
-        session,
-        model.__table__,
-        [
-            {
-                "type": kind,
-                "member_id": member_id,
-                "payload": json.dumps(payload, separators=(",", ":"), default=str),
-                "occurred_at": occurred_at,
-            }
-            for kind, member_id, payload in events
-        ],
-        fixed={"txid": _TXID if on_postgres else 0},
+    pending = session.info.setdefault(_PENDING, {})
+    pending.setdefault(model, []).extend(
+        {
+            "type": kind,
+            "member_id": member_id,
+            "payload": json.dumps(payload, separators=(",", ":"), default=str),
+            "occurred_at": occurred_at,
+        }
+        for kind, member_id, payload in events
     )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    for model, rows in pending.items():
+        bulk.insert_rows(
+            session, model.__table__, rows, fixed={"txid": _TXID if on_postgres else 0}
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[Event], str]:

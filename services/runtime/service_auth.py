@@ -47,9 +47,12 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         # An enrolment with a referral code asks whether the program is on.
         "identity": frozenset({"MergeMembers", "ForgetMember", "GetReferralProgram"}),
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
-        # campaign issues its coupons; a completed mission credits its points; chances in a prize
-        # draw are bought with points (and returned when it is cancelled).
-        "campaigns": frozenset({"ListEvents", "GetBalance", "IssueCoupon", "ChangeCampaignPoints"}),
+        # campaign issues its coupons; a completed mission credits its points and gives its
+        # catalog reward (GrantReward, which only campaigns may call); chances in a prize draw
+        # are bought with points (and returned when it is cancelled).
+        "campaigns": frozenset(
+            {"ListEvents", "GetBalance", "IssueCoupon", "ChangeCampaignPoints", "GrantReward"}
+        ),
         "webhooks": frozenset({"ListEvents"}),
     },
     "campaigns": {
@@ -61,6 +64,9 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         GATEWAY: None,
     },
 }
+# Calls one service alone may make, the gateway included among those refused: a mission's
+# catalog reward is given free, so no route of the gateway may give it.
+ONLY: dict[str, dict[str, str]] = {"points": {"GrantReward": "campaigns"}}
 # Every valid caller may use reflection: it shows only the published protos.
 OPEN_TO_EVERY_CALLER = "/grpc.reflection."
 SIGN_EVERY_SECONDS = 60
@@ -137,8 +143,10 @@ class ServiceCredentials:
         caller = self.caller_of(credential)
         if method.startswith(OPEN_TO_EVERY_CALLER):
             return caller
+        name = method.rpartition("/")[2]
         allowed = CALLERS[self.name].get(caller, frozenset())
-        if allowed is not None and method.rpartition("/")[2] not in allowed:
+        only = ONLY.get(self.name, {}).get(name, caller)
+        if (allowed is not None and name not in allowed) or caller != only:
             raise errors.PermissionDenied(f"{caller} may not call {method}", SERVICE_NOT_ALLOWED)
         return caller
 

@@ -42,6 +42,7 @@ def build(config: ServiceConfig, env: Env | None = None) -> Service:
         settings.feed_interval,
         intake.catch_up,
         "reading events failed; they are read again next time",
+        backs_off=True,
     )
     endpoints = Endpoints(database, box)
     log_keeper = Periodic(

@@ -15,7 +15,7 @@ from services.campaigns.draw_selection import commitment
 from services.runtime.jalali import to_jalali
 from tests.browser.conftest import DESKTOP, Screens
 from tests.browser.test_referrals import log_in_on_the_portal
-from tests.support import STAFF_PASSWORD, Api, Pos, new_email, new_phone
+from tests.support import STAFF_PASSWORD, Api, Pos, eventually, new_email, new_phone
 
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -66,6 +66,8 @@ def test_a_marketer_runs_a_draw_and_a_member_who_bought_chances_sees_they_won(
     expect(console.locator("#prize_name_2")).to_have_value("Gift card")
     console.fill("#points_per_chance", "5")
     console.fill("#max_per_member", "10")
+    console.check("input[name=target][value=tiers]")  # who may enter, as campaigns target
+    console.fill("#tiers", "member")
     console.click("#create-draw")
     expect(console.locator(".notice")).to_have_text(
         "The draw is open; its commitment is published."
@@ -76,6 +78,8 @@ def test_a_marketer_runs_a_draw_and_a_member_who_bought_chances_sees_they_won(
         ("Tablet", 1),
         ("Gift card", 2),
     ]
+    assert published["targeting"] == {"tiers": ["member"]}
+    expect(console.locator("#audience")).to_have_text("Tiers: member")
     expect(console.locator("#commitment")).to_have_text(published["seed_sha256"])
     expect(console.locator("#status")).to_have_text("Open")
     screens.take(console, "1-console-draw-open")
@@ -92,6 +96,13 @@ def test_a_marketer_runs_a_draw_and_a_member_who_bought_chances_sees_they_won(
     log_in_on_the_portal(page, web_suite, phone)
     page.click("#draws-link a")
     card = page.locator(f"#draw-{draw_id}")
+
+    def listed() -> bool:
+        page.reload()
+        return card.count() == 1
+
+    # Listed once campaigns' member view knows the new member is of the draw's tier.
+    assert eventually(listed, 60)
     expect(card).to_contain_text(name)
     expect(card.locator(".commitment")).to_have_text(published["seed_sha256"])
     form = card.locator("form.buy")

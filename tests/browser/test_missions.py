@@ -1,5 +1,6 @@
-"""A marketer builds a mission in the console and launches it; a member's purchases move its
-progress bar in the portal, in English and in Persian (Persian digits, a Jalali date)."""
+"""A marketer builds a mission in the console, with points and a reward chosen from the
+catalog, and launches it; a member's purchases move its progress bar in the portal, which says
+what it gives, in English and in Persian (Persian digits, a Jalali date)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,18 @@ def test_a_marketer_builds_a_mission_and_a_member_sees_its_progress(
     email = new_email()
     staff = {"email": email, "password": STAFF_PASSWORD, "role": "marketer"}
     assert admin.post("/v1/admin/staff", staff).status_code == 201
+    coffee = f"Coffee {new_phone()[-4:]}"
+    reward = admin.post(
+        "/v1/marketing/rewards",
+        {
+            "name": coffee,
+            "name_fa": "قهوه رایگان",
+            "points_cost": 400,
+            "coupon": {"type": "percent", "value": "100", "max_discount": "500000"},
+        },
+    )
+    assert reward.status_code == 201, reward.text
+    reward_id = reward.json()["id"]
     page.goto("/console/campaigns/new")
     page.fill("#email", email)
     page.fill("#password", STAFF_PASSWORD)
@@ -41,6 +54,9 @@ def test_a_marketer_builds_a_mission_and_a_member_sees_its_progress(
     page.fill("#goal_target", "۴")  # typed in Persian digits
     page.select_option("#period", "month")
     page.fill("#reward_points", "300")
+    page.select_option("#reward_id", label=coffee)
+    page.select_option("#congratulate_channel", "sms")
+    page.fill("#congratulate_template", "Well done {first_name}, your coffee is waiting")
     page.check("input[name=target][value=everyone]")
     screens.take(page, "1-mission-builder")
     page.click("#create-campaign")
@@ -53,6 +69,8 @@ def test_a_marketer_builds_a_mission_and_a_member_sees_its_progress(
     campaign_id = row.get_attribute("data-id")
     stored = admin.get(f"/v1/marketing/campaigns/{campaign_id}").json()
     assert stored["kind"] == "mission"
+    assert stored["definition"]["reward_id"] == reward_id
+    assert stored["definition"]["congratulate"]["channel"] == "sms"
 
     pos = Pos(web_suite)
     phone = new_phone()
@@ -68,11 +86,15 @@ def test_a_marketer_builds_a_mission_and_a_member_sees_its_progress(
     expect(mission).to_contain_text(name)
     expect(mission.locator(".mission-progress")).to_have_text("3 of 4")
     expect(mission.locator(".progress")).to_have_attribute("aria-valuenow", "75")
+    expect(mission).to_contain_text("Reward: 300 points")
+    expect(mission).to_contain_text(coffee)
     screens.take(page, "2-portal-mission")
     page.click("#switch-language")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(mission.locator(".mission-progress")).to_have_text("۳ از ۴")
     expect(mission).to_contain_text("شروع دوباره")
+    expect(mission).to_contain_text("پاداش: ۳۰۰ امتیاز")
+    expect(mission).to_contain_text("قهوه رایگان")
     screens.take(page, "3-portal-mission-fa")
     page.click("#switch-language")
     # The suite is shared: a mission left running would pay other tests' members.

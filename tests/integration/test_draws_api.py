@@ -58,6 +58,46 @@ def verify_elsewhere(path: Path, seed: str) -> subprocess.CompletedProcess:
     )
 
 
+def new_segment(marketer: Api, **definition: object) -> str:
+    made = marketer.post(
+        "/v1/marketing/segments", {"name": f"draw {uuid.uuid4().hex[:6]}", **definition}
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def listed_for(me: Api, draw: dict) -> dict | None:
+    return next((d for d in me.get("/v1/me/draws").json()["items"] if d["id"] == draw["id"]), None)
+
+
+def new_draw_for(marketer: Api, targeting: dict, **chances: int | str) -> dict:
+    created = marketer.post(
+        "/v1/marketing/draws",
+        {
+            "name": f"Nowruz {uuid.uuid4().hex[:6]}",
+            "closes_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+            "prizes": [{"name": "Voucher", "count": 10}],
+            "chances": chances,
+            "targeting": targeting,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def consents_known(marketer: Api, channel: str, members: list[Api]) -> None:
+    """Campaigns learns consents from identity's events, a moment after enrolment: waits until
+    its member view shows each member's consent on `channel`, as a draw open only to members
+    consenting to it is listed for them."""
+    consenting = new_segment(
+        marketer, rule={"attr": f"consent_{channel}", "op": "eq", "value": True}
+    )
+    probe = new_draw_for(marketer, {"segments": [consenting]}, points_per_chance=1)
+    for me in members:
+        assert eventually(lambda me=me: listed_for(me, probe) is not None, 60), channel
+    assert marketer.post(f"/v1/marketing/draws/{probe['id']}/cancel").status_code == 200
+
+
 def test_chances_bought_with_points_are_spent_once_and_returned_on_cancelling(
     postgres_suite: Suite,
 ) -> None:
@@ -114,6 +154,7 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
         )
         assert bought.status_code == 200, bought.text
         holders.append((member, me))
+    consents_known(marketer, "sms", [me for _, me in holders])
 
     before = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
     assert "seed" not in before and len(before["entries"]) == 5
@@ -233,3 +274,97 @@ def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
     assert sorted(e["member_id"] for e in published["entries"]) == sorted(kept)
     told = {m["message_id"] for m in sent_messages(suite)}
     assert f"draw-{draw['id']}-{erased}" not in told
+
+
+def test_only_members_in_a_draws_audience_earn_buy_and_see_its_chances(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    inside, inside_me = member_with_points(suite, pos)
+    outside, outside_me = member_with_points(suite, pos)
+    segment = new_segment(marketer, member_ids=[inside["id"]])
+    draw = new_draw_for(marketer, {"segments": [segment]}, per_purchase=1, points_per_chance=5)
+    assert draw["targeting"] == {"segments": [segment]}
+    assert marketer.get(f"/v1/marketing/draws/{draw['id']}").json()["targeting"] == {
+        "segments": [segment]
+    }
+    for refused in ({"stages": ["nobody"]}, {"segments": [str(uuid.uuid4())]}, {"colour": []}):
+        answer = marketer.post(
+            "/v1/marketing/draws",
+            {
+                "name": "Refused",
+                "closes_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                "prizes": PRIZES,
+                "chances": {"per_purchase": 1},
+                "targeting": refused,
+            },
+        )
+        assert answer.status_code == 422 and answer.json()["code"] == "invalid-targeting", refused
+    in_use = marketer.request("DELETE", f"/v1/marketing/segments/{segment}")
+    assert in_use.status_code == 409 and in_use.json()["code"] == "segment-in-use"
+
+    # The outsider's purchase is read first; once the insider's, later, earned its chance,
+    # the outsider's was read too and earned none.
+    assert pos.purchase(outside["id"], amount="300000").status_code == 201
+    assert pos.purchase(inside["id"], amount="300000").status_code == 201
+    assert eventually(lambda: inside["id"] in chances_in(marketer, draw), 60)
+    assert chances_in(marketer, draw) == {inside["id"]: 1}
+
+    before = pos.balance(outside["id"])["available"]
+    path = f"/v1/me/draws/{draw['id']}/chances"
+    refused = outside_me.post(path, {"request_id": "r1", "chances": 1})
+    assert refused.status_code == 422 and refused.json()["code"] == "not-eligible"
+    assert pos.balance(outside["id"])["available"] == before
+    assert listed_for(outside_me, draw) is None
+    bought = inside_me.post(path, {"request_id": "r1", "chances": 2})
+    assert bought.status_code == 200 and bought.json()["my_chances"] == 3
+    assert "targeting" not in bought.json()
+    assert listed_for(inside_me, draw)["my_chances"] == 3
+    assert chances_in(marketer, draw) == {inside["id"]: 3}
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
+
+
+def test_winners_are_told_by_sms_else_by_e_mail_else_only_in_the_portal(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    tag = uuid.uuid4().hex[:8]
+    silent, silent_me = member_with_points(suite, pos, email=f"none.{tag}@example.com")
+    by_email, email_me = member_with_points(
+        suite, pos, consents={"email": True}, email=f"mail.{tag}@example.com"
+    )
+    by_sms, sms_me = member_with_points(
+        suite, pos, consents={"sms": True, "email": True}, email=f"sms.{tag}@example.com"
+    )
+    # Identity's events are read in order: once the later members' consents are known, so is
+    # the silent member, enrolled first.
+    consents_known(marketer, "email", [email_me, sms_me])
+    consents_known(marketer, "sms", [sms_me])
+
+    # More prizes than members: every one of them wins.
+    draw = new_draw_for(marketer, {"everyone": True}, points_per_chance=1)
+    for me in (sms_me, email_me, silent_me):
+        bought = me.post(f"/v1/me/draws/{draw['id']}/chances", {"request_id": "r1", "chances": 1})
+        assert bought.status_code == 200, bought.text
+    closed = marketer.post(f"/v1/marketing/draws/{draw['id']}/close").json()
+    winners = {w["member_id"] for w in closed["winners"]}
+    assert {by_sms["id"], by_email["id"], silent["id"]} <= winners
+
+    def told(channel: str) -> set[str]:
+        prefix = f"draw-{draw['id']}-"
+        return {
+            m["message_id"].removeprefix(prefix)
+            for m in sent_messages(suite, channel)
+            if m["message_id"].startswith(prefix)
+        }
+
+    mine = {by_sms["id"], by_email["id"], silent["id"]}
+    assert told("sms") & mine == {by_sms["id"]}
+    assert told("email") & mine == {by_email["id"]}
+    shown = listed_for(silent_me, draw)
+    assert shown is not None and silent["id"] in {w["member_id"] for w in shown["winners"]}
+    # Closing again tells no one twice.
+    marketer.post(f"/v1/marketing/draws/{draw['id']}/close")
+    assert len([m for m in sent_messages(suite, "email") if draw["id"] in m["message_id"]]) == 1

@@ -273,6 +273,35 @@ def test_a_campaign_coupon_costs_no_points(world: PointsWorld) -> None:
     assert json.loads(payload)["campaign_id"] == "7"
 
 
+def test_a_granted_reward_is_one_coupon_per_operation_while_the_reward_is_active_and_in_stock(
+    world: PointsWorld,
+) -> None:
+    m, late = member(), member()
+    world.buy(m, 5)
+    world.buy(late, 5)
+    reward = coupon_reward(world, stock=1, per_member_limit=1)
+    first = world.rewards.grant(m, reward, "mission:1", "7")
+    again = world.rewards.grant(m, reward, "mission:1", "7")
+    assert first == again and first.points_spent == 0
+    assert (first.coupon.reward_id, first.coupon.campaign_id) == (reward, "7")
+    assert world.points(m)[0] == 5
+    assert listed(world, reward).spec.stock == 0
+    # A coupon given free does not use up what the member may still redeem.
+    world.catalog.update(reward, {"stock": 1})
+    world.buy(m, 100)
+    assert world.rewards.redeem(m, reward, "r-1").points_spent == 100
+    with pytest.raises(Conflict) as empty:
+        world.rewards.grant(late, reward, "mission:2", "7")
+    assert empty.value.code == "out-of-stock"
+    world.catalog.update(reward, {"stock": 5, "status": "paused"})
+    with pytest.raises(FailedPrecondition) as paused:
+        world.rewards.grant(late, reward, "mission:2", "7")
+    assert paused.value.code == "reward-unavailable"
+    with pytest.raises(NotFound):
+        world.rewards.grant(late, str(uuid.uuid4()), "mission:3", "7")
+    assert world.coupons.list(late) == [] and world.points(late)[0] == 5
+
+
 def test_a_pool_of_codes_goes_to_as_many_members_at_once(ledger_pg_url: str) -> None:
     """A short form of the thousand codes to a thousand members that `make bench` runs
     (bench/rewards_scale.py)."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.campaigns.definitions import parse
+from services.campaigns.definitions import check_new, parse
 from services.campaigns.missions import period_end, period_key
 from services.runtime.errors import InvalidArgument
 
@@ -71,3 +71,40 @@ def test_a_mission_that_cannot_be_counted_or_paid_is_refused(changes: dict, culp
     with pytest.raises(InvalidArgument) as refused:
         parse(mission(**changes), "IRR", "UTC")
     assert refused.value.detail.startswith(f"{culprit}:")
+
+
+def test_a_mission_may_give_a_catalog_reward_instead_of_or_besides_points() -> None:
+    reward = "0b9e4c1e-8f7a-4d2b-9c3e-5a6f7b8c9d0e"
+    only = parse(mission(reward_points=None, reward_id=reward), "IRR", "UTC").mission
+    assert only is not None and (only.reward_points, only.reward_id) == (0, reward)
+    both = parse(mission(reward_id=reward.upper()), "IRR", "UTC").mission
+    assert both is not None and (both.reward_points, both.reward_id) == (500, reward)
+
+
+@pytest.mark.parametrize(
+    ("changes", "culprit"),
+    [
+        ({"reward_points": None}, "reward_points"),
+        ({"reward_id": "a free coffee"}, "reward_id"),
+        ({"congratulate": {"channel": "fax", "template": "Well done"}}, "congratulate.channel"),
+        ({"congratulate": {"channel": "sms", "template": ""}}, "congratulate.template"),
+        ({"congratulate": {"channel": "sms", "template": "Hi {phone}"}}, "congratulate.template"),
+    ],
+)
+def test_a_mission_that_gives_nothing_or_cannot_say_so_is_refused(
+    changes: dict, culprit: str
+) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        check_new(parse(mission(**changes), "IRR", "UTC"))
+    assert refused.value.detail.startswith(f"{culprit}:")
+
+
+def test_a_mission_carries_its_congratulation() -> None:
+    found = parse(
+        mission(congratulate={"channel": "sms", "template": "Well done {first_name}!"}),
+        "IRR",
+        "UTC",
+    )
+    check_new(found)
+    assert found.mission is not None and found.mission.congratulate is not None
+    assert found.mission.congratulate.channel == "sms"

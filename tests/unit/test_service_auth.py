@@ -22,6 +22,7 @@ SECRET = "s" * 40
 ADJUST = "/loyalty.points.v1.PointsService/AdjustPoints"
 MERGE = "/loyalty.points.v1.PointsService/MergeMembers"
 CAMPAIGN_POINTS = "/loyalty.points.v1.PointsService/ChangeCampaignPoints"
+GRANT = "/loyalty.points.v1.PointsService/GrantReward"
 
 
 class Clock:
@@ -84,6 +85,17 @@ def test_a_caller_may_make_only_its_own_calls() -> None:
     assert points.check(campaigns, CAMPAIGN_POINTS) == "campaigns"
     with pytest.raises(errors.PermissionDenied):
         points.check(campaigns, ADJUST)
+
+
+def test_a_reward_is_given_free_by_campaigns_alone_not_even_by_the_gateway() -> None:
+    clock = Clock(1_800_000_000)
+    points = ServiceCredentials("points", SECRET, clock)
+    campaigns = ServiceCredentials("campaigns", SECRET, clock).credential()
+    assert points.check(campaigns, GRANT) == "campaigns"
+    gateway = ServiceCredentials("gateway", SECRET, clock).credential()
+    assert points.check(gateway, ADJUST) == "gateway"
+    with pytest.raises(errors.PermissionDenied):
+        points.check(gateway, GRANT)
 
 
 def test_a_short_secret_stops_start_up() -> None:
