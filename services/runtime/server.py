@@ -85,10 +85,11 @@ def serve(service: Service) -> int:
         options=[
             # Without this Linux lets a second process bind the same port and share its traffic.
             ("grpc.so_reuseport", 0),
-            # Clients reconnect now and then and so find replicas started since; calls in
-            # flight on a closing connection get the same grace as at shutdown.
+            # Clients reconnect now and then and so find replicas started since. Calls in
+            # flight on an aged connection run to their end (gRPC's default grace, no limit):
+            # new calls already go to the new connection, and a long one, a batch of a member
+            # import, must not be cut as a shutdown's grace would cut it.
             ("grpc.max_connection_age_ms", int(config.max_connection_age * 1000)),
-            ("grpc.max_connection_age_grace_ms", int(config.grace_seconds * 1000)),
         ],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
