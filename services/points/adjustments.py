@@ -110,22 +110,26 @@ class Adjustments(MemberOperations):
         if not 0 < points <= MAX_POINTS:
             raise InvalidArgument("points must be more than zero", code="invalid-points")
         reason = f"{purpose}: {' '.join(name.split())[:150]}"
+
+        def credit(book: Book, owner: uuid.UUID, source_id: str, account: str) -> tuple[int, int]:
+            book.earn(
+                owner,
+                points,
+                book.now,
+                kind=purpose,
+                reason=reason,
+                source_type="campaign",
+                source_id=source_id,
+                source=f"{purpose}:{source_id}",
+                from_account=account,
+                available_at=book.now,
+            )
+            return book.balance(owner).available, 0
+
         if purpose == MISSION:
 
             def apply(session: Session, book: Book, owners: list[uuid.UUID]) -> tuple[int, int]:
-                book.earn(
-                    owners[0],
-                    points,
-                    book.now,
-                    kind=MISSION,
-                    reason=reason,
-                    source_type="campaign",
-                    source_id=operation_id,
-                    source=f"mission:{operation_id}",
-                    from_account=EARNED,
-                    available_at=book.now,
-                )
-                return book.balance(owners[0]).available, 0
+                return credit(book, owners[0], operation_id, EARNED)
 
         elif purpose == DRAW:
 
@@ -150,19 +154,7 @@ class Adjustments(MemberOperations):
                     raise FailedPrecondition(
                         f"that purchase spent {-spent.points} points", code="nothing-to-return"
                     )
-                book.earn(
-                    owners[0],
-                    points,
-                    book.now,
-                    kind=DRAW_BACK,
-                    reason=reason,
-                    source_type="campaign",
-                    source_id=spend_id,
-                    source=f"draw-back:{spend_id}",
-                    from_account=REDEEMED,
-                    available_at=book.now,
-                )
-                return book.balance(owners[0]).available, 0
+                return credit(book, owners[0], spend_id, REDEEMED)
 
         else:
             raise InvalidArgument(f"unknown purpose {purpose!r}", code="invalid-purpose")
