@@ -176,13 +176,13 @@ def test_a_file_with_an_unknown_column_is_refused_whole(
     assert "unknown column 'nickname'" in done.stderr
 
 
-def test_ten_thousand_rows_with_bad_ones_import_on_postgres(
+def test_a_hundred_thousand_rows_with_bad_ones_import_on_postgres(
     postgres_suite: Suite, tmp_path: Path
 ) -> None:
-    """10,000 rows, 50 of them bad at known lines: the others are enrolled with their
+    """100,000 rows, 500 of them bad at known lines: the others are enrolled with their
     balances, each bad row is reported with its line, a second import changes nothing. (`make
     bench` imports a million rows the same way.)"""
-    rows, bad, bad_lines = 10_000, 50, set()
+    rows, bad, bad_lines = 100_000, 500, set()
     block = f"{random.randrange(100):02d}"
     planted = set(random.Random(block).sample(range(rows), bad))
     path = tmp_path / "big.csv"
