@@ -65,8 +65,11 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
     },
 }
 # Calls one service alone may make, the gateway included among those refused: a mission's
-# catalog reward is given free, so no route of the gateway may give it.
-ONLY: dict[str, dict[str, str]] = {"points": {"GrantReward": "campaigns"}}
+# catalog reward is given free and a campaign's points change follows campaigns' own records,
+# so no route of the gateway may make them.
+ONLY: dict[str, dict[str, str]] = {
+    "points": {"GrantReward": "campaigns", "ChangeCampaignPoints": "campaigns"}
+}
 # Every valid caller may use reflection: it shows only the published protos.
 OPEN_TO_EVERY_CALLER = "/grpc.reflection."
 SIGN_EVERY_SECONDS = 60

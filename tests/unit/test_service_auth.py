@@ -87,15 +87,18 @@ def test_a_caller_may_make_only_its_own_calls() -> None:
         points.check(campaigns, ADJUST)
 
 
-def test_a_reward_is_given_free_by_campaigns_alone_not_even_by_the_gateway() -> None:
+@pytest.mark.parametrize("method", [GRANT, CAMPAIGN_POINTS])
+def test_a_campaigns_reward_or_points_come_from_campaigns_alone_not_even_the_gateway(
+    method: str,
+) -> None:
     clock = Clock(1_800_000_000)
     points = ServiceCredentials("points", SECRET, clock)
     campaigns = ServiceCredentials("campaigns", SECRET, clock).credential()
-    assert points.check(campaigns, GRANT) == "campaigns"
+    assert points.check(campaigns, method) == "campaigns"
     gateway = ServiceCredentials("gateway", SECRET, clock).credential()
     assert points.check(gateway, ADJUST) == "gateway"
     with pytest.raises(errors.PermissionDenied):
-        points.check(gateway, GRANT)
+        points.check(gateway, method)
 
 
 def test_a_short_secret_stops_start_up() -> None:
