@@ -1,5 +1,6 @@
-"""gRPC interceptors: the suite's service credential checked in and sent out, request ids and
-trace context in, JSON access logs and metrics, domain errors out as precise statuses."""
+"""The gRPC server interceptor: the suite's service credential checked, request ids and trace
+context in, JSON access logs and metrics, domain errors out as precise statuses. (What every
+outgoing call carries is added by services.runtime.channels.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from services.runtime.logs import (
     REQUEST_ID_HEADER,
     access_level,
     clean_request_id,
-    current_request_id,
     log,
     reset_request_id,
     set_request_id,
@@ -151,54 +151,6 @@ def _refusal(
     if handler.response_streaming:
         return grpc.unary_stream_rpc_method_handler(refuse)
     return grpc.unary_unary_rpc_method_handler(refuse)
-
-
-class _CallDetails(grpc.ClientCallDetails):
-    def __init__(
-        self,
-        details: grpc.ClientCallDetails,
-        timeout: float | None,
-        metadata: Any,
-        wait_for_ready: bool,
-    ) -> None:
-        self.method = details.method
-        self.timeout = timeout
-        self.metadata = metadata
-        self.credentials = details.credentials
-        self.wait_for_ready = wait_for_ready
-        self.compression = details.compression
-
-
-class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Gives every outgoing call this process's service credential, a deadline, the current
-    request id and trace context.
-
-    Calls wait for the connection (within their deadline) rather than failing at once while a
-    service restarts; a caller that wants to fail fast, like a health probe, says so per call.
-    """
-
-    def __init__(self, timeout: float, credentials: ServiceCredentials) -> None:
-        self._timeout = timeout
-        self._credentials = credentials
-
-    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        metadata = list(details.metadata or [])
-        metadata.append((CREDENTIAL_HEADER, self._credentials.credential()))
-        request_id = current_request_id()
-        if request_id and not any(key == REQUEST_ID_HEADER for key, _ in metadata):
-            metadata.append((REQUEST_ID_HEADER, request_id))
-        span = tracecontext.current()
-        if span is not None:
-            metadata.append((tracecontext.TRACEPARENT_HEADER, span.traceparent()))
-        timeout = details.timeout if details.timeout is not None else self._timeout
-        wait = details.wait_for_ready if details.wait_for_ready is not None else True
-        return _CallDetails(details, timeout, metadata, wait)
-
-    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(client_call_details), request)
-
-    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(client_call_details), request)
 
 
 def _error_code(error: grpc.RpcError) -> str:
