@@ -78,9 +78,19 @@ CONSUMER_POSITION = Gauge(
 )
 
 
+# The children of each label set, looked up once: `labels()` takes a lock and checks the
+# values on every call, and these run on every request.
+_rpc_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+_http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_rpc(method: str, code: str, seconds: float) -> None:
-    RPC_HANDLED.labels(method, code).inc()
-    RPC_SECONDS.labels(method, code).observe(seconds)
+    series = _rpc_series.get((method, code))
+    if series is None:
+        series = RPC_HANDLED.labels(method, code), RPC_SECONDS.labels(method, code)
+        _rpc_series[(method, code)] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 # Any other method, made up by a client, is labelled "other": each label value is a series of
@@ -91,8 +101,13 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
     """`route` is the matched route's pattern (or one value for every unmatched path)."""
     method = method if method in HTTP_METHODS else "other"
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_SECONDS.labels(method, route, str(status)).observe(seconds)
+    series = _http_series.get((method, route, status))
+    if series is None:
+        labels = method, route, str(status)
+        series = HTTP_REQUESTS.labels(*labels), HTTP_SECONDS.labels(*labels)
+        _http_series[(method, route, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def count_postings(postings: Iterable[tuple[str, int]]) -> None:
