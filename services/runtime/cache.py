@@ -48,6 +48,8 @@ class Cache:
                 health_check_interval=0,
                 retry_on_timeout=False,
             )
+            # Sent by its digest (EVALSHA), and in full only when Redis does not know it yet.
+            self._hit = self._client.register_script(_HIT)
 
     @property
     def enabled(self) -> bool:
@@ -160,7 +162,7 @@ class Cache:
         """
 
         def count(client: redis.Redis) -> RateDecision:
-            used, ttl = client.eval(_HIT, 1, self._key(f"rate:{key}"), window_seconds)
+            used, ttl = self._hit([self._key(f"rate:{key}")], [window_seconds], client)
             ttl = int(ttl) if int(ttl) > 0 else window_seconds
             return RateDecision(int(used) <= limit, int(used), limit, ttl)
 
