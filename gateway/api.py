@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema_rs
 from flask import Blueprint, g, request
 from jsonschema import Draft202012Validator
 
@@ -92,7 +93,7 @@ def operation(
     """
     if auth is not None and auth not in GUARDS:
         raise ValueError(f"{rule}: unknown guard {auth!r}")
-    validator = Draft202012Validator(request_schema) if request_schema else None
+    validator = _BodyValidator(request_schema) if request_schema else None
     OPERATIONS.append(
         Operation(
             method=method,
@@ -125,7 +126,7 @@ def operation(
             if rate_limited:
                 limits.charge(caller)
             if validator is not None:
-                kwargs["body"] = _validated_body(validator, request_schema or {})
+                kwargs["body"] = validator.validated(json_body())
             return view(*args, **kwargs)
 
         blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])
@@ -140,21 +141,29 @@ def json_body() -> Any:
     is not Unicode."""
     if not request.is_json:
         raise Problem(415, "unsupported-media-type", "send the body as application/json")
+    raw = request.get_data(cache=True)
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = json.loads(raw)
     except RecursionError:
         raise Problem(400, "invalid-json", _TOO_DEEP) from None
     except ValueError:
         raise Problem(400, "invalid-json", "the body is not valid JSON") from None
-    if not _nests_at_most(body, MAX_JSON_DEPTH):
+    # Every list or object opens with a bracket, and every escape with a backslash, each a
+    # byte of that value in any encoding JSON may come in: a body with few brackets cannot
+    # nest deeply, one without a backslash cannot spell a surrogate, and the usual body skips
+    # both checks below.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not _nests_at_most(
+        body, MAX_JSON_DEPTH
+    ):
         raise Problem(400, "invalid-json", _TOO_DEEP)
-    try:
-        # JSON escapes can spell lone surrogates, which are not text anywhere downstream.
-        json.dumps(body, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise Problem(
-            400, "invalid-json", "the body holds a string that is not valid Unicode"
-        ) from None
+    if b"\\" in raw:
+        try:
+            # JSON escapes can spell lone surrogates, which are not text anywhere downstream.
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise Problem(
+                400, "invalid-json", "the body holds a string that is not valid Unicode"
+            ) from None
     return body
 
 
@@ -174,17 +183,44 @@ def _nests_at_most(value: Any, depth: int) -> bool:
     return False
 
 
-def _validated_body(validator: Draft202012Validator, schema: dict) -> dict:
-    body = json_body()
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = ".".join(str(p) for p in first.absolute_path) or "body"
-        raise Problem(400, "invalid-request", f"{where}: {first.message}", field=where)
-    declared = schema.get("properties", {})
-    return {
-        key: _as_declared(value, declared[key]) for key, value in body.items() if key in declared
-    }
+class _BodyValidator:
+    """Checks bodies against one request schema, built once for its route.
+
+    jsonschema's validator is the judge, and names the first wrong field; a compiled one
+    (jsonschema-rs, same draft) answers whether a body is valid some hundred times faster, so a
+    valid body, the usual one, is passed by it alone. A body it refuses is judged again by
+    jsonschema, so a body the two drafts' implementations would see differently is answered as
+    jsonschema answers it.
+    """
+
+    def __init__(self, schema: dict) -> None:
+        self._schema = schema
+        self._judge = Draft202012Validator(schema)
+        # Formats are annotations in draft 2020-12, as jsonschema (without a format checker)
+        # treats them.
+        self._fast = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+
+    def validated(self, body: Any) -> dict:
+        """`body`'s declared properties, if it is valid; else 400 `invalid-request` naming the
+        first wrong field."""
+        if not self._passes(body):
+            errors = sorted(self._judge.iter_errors(body), key=lambda e: list(e.absolute_path))
+            if errors:
+                first = errors[0]
+                where = ".".join(str(p) for p in first.absolute_path) or "body"
+                raise Problem(400, "invalid-request", f"{where}: {first.message}", field=where)
+        declared = self._schema.get("properties", {})
+        return {
+            key: _as_declared(value, declared[key])
+            for key, value in body.items()
+            if key in declared
+        }
+
+    def _passes(self, body: Any) -> bool:
+        try:
+            return self._fast.is_valid(body)
+        except (ValueError, TypeError, OverflowError):  # a value it cannot take, like NaN
+            return False
 
 
 def _as_declared(value: Any, schema: dict) -> Any:

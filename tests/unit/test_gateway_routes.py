@@ -273,3 +273,24 @@ def test_the_openapi_document_is_valid_and_lists_the_pos_routes(web: FlaskClient
     spec = web.get("/openapi.json").json
     validate(spec)
     assert {"/v1/purchases", "/v1/members/identify", "/v1/me"} <= set(spec["paths"])
+
+
+def test_a_bad_body_is_refused_naming_its_first_wrong_field(web: FlaskClient) -> None:
+    body = purchase("6f1c2a8e-0d5b-4c1e-9a57-3f2b8d9e4c10")
+    body["items"] = [
+        {"sku": "MILK-1L", "quantity": 2, "unit_price": "625000"},
+        {"quantity": 1, "unit_price": "1000"},
+    ]
+    refused = web.post("/v1/purchases", json=body, headers=POS)
+    assert (refused.status_code, refused.content_type) == (400, PROBLEM)
+    assert refused.json["code"] == "invalid-request"
+    assert refused.json["field"] == "items.1"
+    assert refused.json["detail"] == "items.1: 'sku' is a required property"
+
+
+def test_a_number_json_has_no_word_for_is_an_invalid_request(web: FlaskClient) -> None:
+    # Python's JSON reader takes NaN, which no schema type admits.
+    body = '{"transaction_id": "T-1", "member_id": "m-1", "amount": NaN, "currency": "IRR"}'
+    refused = web.post("/v1/purchases", data=body, content_type="application/json", headers=POS)
+    assert (refused.status_code, refused.json["code"]) == (400, "invalid-request")
+    assert refused.json["field"] == "amount"
