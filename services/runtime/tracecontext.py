@@ -43,8 +43,13 @@ def parse(header: str | None) -> tuple[str, str] | None:
 def start_span(incoming: str | None) -> contextvars.Token[Span | None]:
     """A span of this process, in the caller's trace if it sent one, else in a new trace."""
     parent = parse(incoming)
-    trace_id, flags = parent if parent else (secrets.token_hex(16), "01")
-    return _span.set(Span(trace_id, secrets.token_hex(8), flags))
+    if parent:
+        (trace_id, flags), span_id = parent, secrets.token_hex(8)
+    else:
+        # Both ids from one read of the system's randomness.
+        fresh = secrets.token_hex(24)
+        trace_id, span_id, flags = fresh[:32], fresh[32:], "01"
+    return _span.set(Span(trace_id, span_id, flags))
 
 
 def end_span(token: contextvars.Token[Span | None]) -> None:
