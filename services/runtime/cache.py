@@ -7,6 +7,7 @@ that a dead Redis costs one timeout, not one per call.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -48,8 +49,6 @@ class Cache:
                 health_check_interval=0,
                 retry_on_timeout=False,
             )
-            # Sent by its digest (EVALSHA), and in full only when Redis does not know it yet.
-            self._hit = self._client.register_script(_HIT)
 
     @property
     def enabled(self) -> bool:
@@ -162,7 +161,12 @@ class Cache:
         """
 
         def count(client: redis.Redis) -> RateDecision:
-            used, ttl = self._hit([self._key(f"rate:{key}")], [window_seconds], client)
+            counter = self._key(f"rate:{key}")
+            try:
+                # By its digest; in full only when Redis does not know the script yet.
+                used, ttl = client.evalsha(_HIT_SHA, 1, counter, window_seconds)
+            except redis.exceptions.NoScriptError:
+                used, ttl = client.eval(_HIT, 1, counter, window_seconds)
             ttl = int(ttl) if int(ttl) > 0 else window_seconds
             return RateDecision(int(used) <= limit, int(used), limit, ttl)
 
@@ -191,6 +195,7 @@ local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {used, redis.call('TTL', KEYS[1])}
 """
+_HIT_SHA = hashlib.sha1(_HIT.encode()).hexdigest()
 
 # KEYS: the guard keys, then the key to set. ARGV: each guard's expected value ("" for
 # absent), then the value and its time to live.
