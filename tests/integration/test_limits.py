@@ -3,14 +3,17 @@ trusted proxy, so that each test can speak from addresses of its own (X-Forwarde
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import redis
 
-from deploy.local import Suite
+from deploy.local import Suite, free_port, start_private_redis
+from services.runtime.cache import Cache
 from tests.support import (
     STAFF_PASSWORD,
     Api,
@@ -19,6 +22,7 @@ from tests.support import (
     new_email,
     new_phone,
     start_suite,
+    unavailable,
 )
 
 
@@ -148,3 +152,20 @@ def test_login_codes_asked_from_one_address_are_limited(limited: Suite) -> None:
     assert int(answers[-1].headers["Retry-After"]) > 0
     elsewhere = {"X-Forwarded-For": address()}
     assert api.post("/v1/auth/otp", {"phone": new_phone()}, headers=elsewhere).status_code == 202
+
+
+def test_limits_keep_counting_after_redis_forgets_the_counting_script() -> None:
+    # As after a restart or a failover: Redis knows no script until it is sent again.
+    if not shutil.which("redis-server"):
+        unavailable("redis-server")
+    port = free_port()
+    server = start_private_redis(port)
+    try:
+        cache = Cache(f"redis://127.0.0.1:{port}/0", "t")
+        assert cache.hit("pos:key-1", limit=2, window_seconds=60).used == 1
+        redis.Redis(port=port).script_flush()
+        decisions = [cache.hit("pos:key-1", limit=2, window_seconds=60) for _ in range(2)]
+        assert [(d.used, d.allowed) for d in decisions] == [(2, True), (3, False)]
+    finally:
+        server.terminate()
+        server.wait()
