@@ -56,6 +56,7 @@ from services.campaigns.models import (
     SegmentMember,
     StageChange,
 )
+from services.runtime import bulk
 from services.runtime.db import UtcDateTime
 
 AWARDS = Award.__table__
@@ -279,7 +280,7 @@ def members_by_id(session: Session, ids: Collection[uuid.UUID]) -> list[dict[str
 
 
 def insert_members(session: Session, rows: list[dict[str, Any]]) -> None:
-    _on_connection(session, insert(MEMBERS), rows)
+    bulk.insert_rows(session, MEMBERS, rows)
 
 
 @functools.cache
@@ -303,7 +304,7 @@ def stored_purchases(session: Session, keys: Collection[tuple[str, str]]) -> set
 
 
 def insert_purchases(session: Session, rows: list[dict[str, Any]]) -> None:
-    _on_connection(session, insert(PURCHASES), rows)
+    bulk.insert_rows(session, PURCHASES, rows)
 
 
 def refund_purchases(session: Session, refunds: list[dict[str, Any]]) -> None:
@@ -731,6 +732,22 @@ def launched_missions(session: Session) -> list[Campaign]:
             select(Campaign).where(Campaign.state == "launched", Campaign.kind == "mission")
         )
     )
+
+
+_LAUNCHED_MISSIONS = select(Campaign.id).where(
+    Campaign.state == "launched", Campaign.kind == "mission"
+)
+_EARNING_DRAWS = select(Draw.id).where(
+    Draw.status == "open", (Draw.per_purchase > 0) | (Draw.per_amount_minor > 0)
+)
+_ANY_MISSION_OR_DRAW = select(_LAUNCHED_MISSIONS.exists(), _EARNING_DRAWS.exists())
+
+
+def missions_and_draws(session: Session) -> tuple[bool, bool]:
+    """Whether any mission is launched (`launched_missions`) and any draw earns chances from
+    purchases (`draws_earning`), in one look."""
+    missions, draws = _on_connection(session, _ANY_MISSION_OR_DRAW).one()
+    return bool(missions), bool(draws)
 
 
 def in_group(session: Session, member_id: uuid.UUID, condition: ColumnElement[bool]) -> bool:
