@@ -121,7 +121,9 @@ class Campaigns:
     def parse(self, body: Any) -> Definition:
         return definitions.parse(body, self._currency, self._timezone)
 
-    def view(self, row: Campaign) -> CampaignView:
+    def view(self, row: Campaign, awarded: int = 0) -> CampaignView:
+        """The campaign as marketers see it; `awarded` is what it awarded (see `_shown`), which
+        only the views shown to them need."""
         body = json.loads(row.definition)
         definition = self.parse(body)
         status = status_of(row.state, definition, self._clock())
@@ -132,7 +134,7 @@ class Campaigns:
             status=status,
             body=body,
             definition=definition,
-            awarded_points=row.awarded_points,
+            awarded_points=awarded,
             created_at=row.created_at,
             launched_at=row.launched_at,
             actions=allowed_actions(status),
@@ -204,13 +206,23 @@ class Campaigns:
             raise NotFound("no such campaign", code="campaign-not-found")
         return row
 
+    def _shown(self, session: Session, rows: list[Campaign]) -> list[CampaignView]:
+        awarded = repository.awarded_points(session, [row.id for row in rows])
+        return [self.view(row, awarded.get(row.id, 0)) for row in rows]
+
     def get(self, campaign_id: str) -> CampaignView:
         with self._db.read() as session:
-            return self.view(self._load(session, campaign_id))
+            return self._shown(session, [self._load(session, campaign_id)])[0]
 
     def list(self) -> list[CampaignView]:
         with self._db.read() as session:
-            return [self.view(row) for row in repository.campaigns(session)]
+            return self._shown(session, repository.campaigns(session))
+
+    def count_awards(self) -> int:
+        """Counts the awards made since the last pass into their campaigns' awarded points (a
+        campaign with a budget counts each as it makes it); returns how many."""
+        with self._db.write() as session:
+            return repository.count_uncounted_awards(session)
 
     def delete(self, campaign_id: str) -> None:
         with self._db.write() as session:
@@ -249,7 +261,7 @@ class Campaigns:
             if action == "launch" and row.launched_at is None:
                 row.launched_at = now
             row.updated_at = now
-            view = self.view(row)
+            view = self._shown(session, [row])[0]
         self._changed()
         return view
 

@@ -4,15 +4,21 @@ Launched campaigns are kept in memory, reloaded when the generation number in Re
 campaign changed in any process) or, without Redis, every `refresh_seconds`. With no active
 campaign a purchase is answered without touching the database.
 
-Otherwise one transaction records the answer under the unique (store, transaction) key first,
-with the fingerprint of the request, so a repeated or concurrent copy of the same purchase waits
-and then gets that same answer, and another request under the same id is refused and books
-nothing. Only when points says it recorded the purchase under another fingerprint (asking again
+Otherwise one transaction records the answer under the unique (store, transaction) key, with
+the fingerprint of the request, before it books any award, so a repeated or concurrent copy of
+the same purchase waits and then gets that same answer, and another request under the same id
+is refused and books nothing. Without a budget or a per-member limit among the running
+campaigns the answer is known before anything is written and is recorded with that claim;
+otherwise the claim comes first, empty, and the answer follows the limits' writes.
+
+Only when points says it recorded the purchase under another fingerprint (asking again
 for a bonus it owes) is the stored answer withdrawn, with the awards, budget and per-member
 counts it booked, and the recorded request judged instead, in the same transaction.
 Limits hold under concurrency through atomic conditional writes: the member's award count rises
 only while below the campaign's per-member limit, and the campaign's awarded points only while
-within its budget (both on rows the database locks for the rest of the transaction).
+within its budget (both on rows the database locks for the rest of the transaction). A campaign
+without a budget does not write its row at the till: its awards are counted into its awarded
+points in batches (`Campaigns.count_awards`), so purchases never queue on that row's lock.
 """
 
 from __future__ import annotations
@@ -88,6 +94,16 @@ def needs_member(definition: Definition) -> bool:
     targeting = definition.targeting
     looks = not targeting.everyone and bool(targeting.stages or targeting.tiers)
     return looks or definition.kind in ("birthday", "win_back")
+
+
+def limited(definition: Definition) -> bool:
+    """Whether a campaign's awards count against a budget or a per-member limit."""
+    return definition.budget_points is not None or definition.per_member_limit is not None
+
+
+def answer_text(bonuses: list[Bonus]) -> str:
+    """An answer as stored, to be given again to the same request."""
+    return json.dumps([asdict(b) for b in bonuses])
 
 
 def member_facts(session: Session, member_id: uuid.UUID) -> MemberFacts | None:
@@ -259,9 +275,11 @@ class Evaluator:
             session, purchase.store_id, purchase.transaction_id, purchase.fingerprint
         )
 
-    def _claim(self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID) -> bool:
-        """Records that this purchase is being answered; False when a copy of it was answered
-        first. A concurrent copy waits here until the first one's transaction ends."""
+    def _claim(
+        self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, result: str
+    ) -> bool:
+        """Records the answer to this purchase; False when a copy of it was answered first. A
+        concurrent copy waits here until the first one's transaction ends."""
         return repository.claim_answer(
             session,
             purchase.store_id,
@@ -269,6 +287,7 @@ class Evaluator:
             member_id,
             purchase.fingerprint,
             self._clock(),
+            result,
         )
 
     def _award(
@@ -276,16 +295,44 @@ class Evaluator:
     ) -> list[Bonus]:
         if purchase.recorded:
             self._withdraw_other(session, purchase)
-        if not self._claim(session, purchase, member_id):
-            earlier = self._earlier(session, purchase)
-            assert earlier is not None
-            return earlier
+        if not any(limited(live.definition) for live in running):
+            # Nothing to count against a limit: the answer is known before anything is written,
+            # and is recorded with the claim itself.
+            bonuses, awards = self._judge(session, purchase, member_id, running, None)
+            if not self._claim(session, purchase, member_id, answer_text(bonuses)):
+                return self._earlier_answer(session, purchase)
+            self._book(session, purchase, member_id, awards)
+            return bonuses
+        # A limit is counted by writes that only the claim's holder may make.
+        if not self._claim(session, purchase, member_id, "[]"):
+            return self._earlier_answer(session, purchase)
+        bonuses, awards = self._judge(session, purchase, member_id, running, self._within_limits)
+        if bonuses:
+            self._book(session, purchase, member_id, awards)
+            repository.record_answer(
+                session, purchase.store_id, purchase.transaction_id, answer_text(bonuses)
+            )
+        return bonuses
+
+    def _earlier_answer(self, session: Session, purchase: PurchaseFacts) -> list[Bonus]:
+        earlier = self._earlier(session, purchase)
+        assert earlier is not None
+        return earlier
+
+    def _judge(
+        self,
+        session: Session,
+        purchase: PurchaseFacts,
+        member_id: uuid.UUID,
+        running: list[Live],
+        within_limits: Callable[[Session, Live, uuid.UUID, int], bool] | None,
+    ) -> tuple[list[Bonus], list[dict]]:
+        """The bonuses the running campaigns give the purchase, and the awards to book."""
         member = (
             member_facts(session, member_id)
             if any(needs_member(live.definition) for live in running)
             else None
         )
-        bucket = bucket_of(member_id)
         bonuses: list[Bonus] = []
         awards: list[dict] = []
         exclusive_taken = False
@@ -297,26 +344,29 @@ class Evaluator:
                 session, self._campaigns, definition, purchase.store_id, member, member_id
             ):
                 continue
-            if in_control(bucket, live.id, definition.control_percent):
+            if definition.control_percent and in_control(
+                bucket_of(member_id), live.id, definition.control_percent
+            ):
                 continue
             points, reason = points_for(definition, purchase, member, self._zone)
-            if points <= 0 or not self._within_limits(session, live, member_id, points):
+            if points <= 0:
                 continue
-            awards.append({"campaign_id": live.id, "points": points})
+            if within_limits is not None and not within_limits(session, live, member_id, points):
+                continue
+            # A budget is counted as it is spent; other awards are counted in batches.
+            counted = definition.budget_points is not None
+            awards.append({"campaign_id": live.id, "points": points, "counted": counted})
             bonuses.append(Bonus(str(live.id), points, reason))
             if not definition.stackable:
                 exclusive_taken = True
-        if bonuses:
-            repository.record_awards(
-                session,
-                purchase.store_id,
-                purchase.transaction_id,
-                member_id,
-                self._clock(),
-                awards,
-                json.dumps([asdict(b) for b in bonuses]),
-            )
-        return bonuses
+        return bonuses, awards
+
+    def _book(
+        self, session: Session, purchase: PurchaseFacts, member_id: uuid.UUID, awards: list[dict]
+    ) -> None:
+        if awards:
+            store, transaction = purchase.store_id, purchase.transaction_id
+            repository.add_awards(session, store, transaction, member_id, self._clock(), awards)
 
     def offers(self, member_id: str, store_id: str = "") -> list[OfferView]:
         """The offers running now that this member is meant to see."""
@@ -357,7 +407,8 @@ class Evaluator:
         limit = live.definition.per_member_limit
         if limit is not None and not repository.count_award(session, live.id, member_id, limit):
             return False
-        if repository.spend_budget(session, live.id, points):
+        budget = live.definition.budget_points
+        if budget is None or repository.spend_budget(session, live.id, points):
             return True
         if limit is not None:
             repository.uncount_award(session, live.id, member_id)

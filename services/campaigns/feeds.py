@@ -73,9 +73,13 @@ class MemberView:
 
     def _apply(self, session: Session, events: list[Event]) -> None:
         page = projection.apply_page(session, events, self._rules, self._clock())
-        if self._missions is not None:
+        if self._missions is None and self._draws is None:
+            return
+        # Most pages meet neither a mission nor a draw: one look says so.
+        missions, draws = repository.missions_and_draws(session)
+        if missions and self._missions is not None:
             self._missions.record_events(session, page)
-        if self._draws is not None:
+        if draws and self._draws is not None:
             self._draws.earn_chances(session, projection.purchases_seen(page))
 
     def catch_up(self) -> int:

@@ -15,9 +15,11 @@ event arrives and every member in the periodic pass (time alone makes members la
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -30,13 +32,11 @@ from services.runtime.db import UtcDateTime
 STAGES = ("potential", "customer", "satisfied", "dissatisfied", "loyal", "lapsed")
 
 
-def _at(name: str, value: datetime) -> ColumnElement:
-    return bindparam(name, value, type_=UtcDateTime())
-
-
-def stage_expression(rules: Lifecycle, now: datetime) -> ColumnElement[str]:
+def stage_expression(rules: Lifecycle) -> ColumnElement[str]:
+    """The stage rule over the member row, its moments left as the parameters `signal_from`,
+    `loyal_from` and `lapsed_from` (see `stage_moments`)."""
     m = Member.__table__.c
-    signal_from = _at("signal_from", now - timedelta(days=rules.signal_days))
+    signal_from = bindparam("signal_from", type_=UtcDateTime())
     refund_counts = and_(
         m.last_refund_at >= signal_from,
         or_(m.last_feedback_at.is_(None), m.last_feedback_at < m.last_refund_at),
@@ -54,8 +54,7 @@ def stage_expression(rules: Lifecycle, now: datetime) -> ColumnElement[str]:
         select(func.count())
         .where(
             MemberPurchase.member_id == m.member_id,
-            MemberPurchase.occurred_at
-            >= _at("loyal_from", now - timedelta(rules.loyal_window_days)),
+            MemberPurchase.occurred_at >= bindparam("loyal_from", type_=UtcDateTime()),
         )
         .scalar_subquery()
     )
@@ -64,14 +63,26 @@ def stage_expression(rules: Lifecycle, now: datetime) -> ColumnElement[str]:
         (m.open_complaints > 0, literal("dissatisfied")),
         (m.purchase_count == 0, literal("potential")),
         (dissatisfied, literal("dissatisfied")),
-        (
-            m.last_purchase_at < _at("lapsed_from", now - timedelta(days=rules.lapsed_days)),
-            "lapsed",
-        ),
+        (m.last_purchase_at < bindparam("lapsed_from", type_=UtcDateTime()), "lapsed"),
         (recent >= rules.loyal_purchases, literal("loyal")),
         (satisfied, literal("satisfied")),
         else_=literal("customer"),
     )
+
+
+def stage_moments(rules: Lifecycle, now: datetime) -> dict[str, datetime]:
+    """The parameters of `stage_expression` at `now`."""
+    return {
+        "signal_from": now - timedelta(days=rules.signal_days),
+        "loyal_from": now - timedelta(days=rules.loyal_window_days),
+        "lapsed_from": now - timedelta(days=rules.lapsed_days),
+    }
+
+
+@functools.cache
+def _stage_moves(rules: Lifecycle, some: bool) -> tuple[Any, Any]:
+    # Built once per process: a page of the feed refreshes its members' stages.
+    return repository.stage_moves(stage_expression(rules), some)
 
 
 def refresh_stages(
@@ -83,7 +94,12 @@ def refresh_stages(
     """Moves members whose stage no longer matches the rule, recording each change; all members
     when `member_ids` is None. Two statements, whatever the number of members: the changes are
     recorded, then applied. Returns how many changed."""
-    return repository.move_stages(session, stage_expression(rules, now), now, member_ids)
+    params: dict[str, Any] = {**stage_moments(rules, now), "changed_at": now}
+    if member_ids is not None:
+        params["ids"] = list(member_ids)
+        if not params["ids"]:
+            return 0
+    return repository.move_stages(session, _stage_moves(rules, member_ids is not None), params)
 
 
 def refresh_rfm(session: Session) -> None:

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -181,6 +183,7 @@ class Campaign(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     stackable: Mapped[bool] = mapped_column(Boolean, default=True)
     budget_points: Mapped[int | None] = mapped_column(BigInteger)
+    # The points of the awards counted so far (see `Award.counted`).
     awarded_points: Mapped[int] = mapped_column(BigInteger, default=0)
     per_member_limit: Mapped[int | None] = mapped_column(Integer)
     control_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -215,6 +218,12 @@ class Award(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "transaction_id", "campaign_id"),
         Index("ix_awards_campaign_member", "campaign_id", "member_id"),
+        Index(
+            "ix_awards_uncounted",
+            "campaign_id",
+            postgresql_where=text("NOT counted"),
+            sqlite_where=text("NOT counted"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -224,6 +233,10 @@ class Award(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     points: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Whether the points are in the campaign's `awarded_points` yet. A campaign with a budget
+    # counts each award as it makes it (the budget is checked on that row); the others leave
+    # their awards to be counted in batches, so purchases never queue on the campaign's row.
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class MemberAwards(Base):

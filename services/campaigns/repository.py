@@ -6,8 +6,9 @@ are built where their rules live and handed in here as SQL expressions.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,7 @@ from services.campaigns.models import (
     SegmentMember,
     StageChange,
 )
+from services.runtime import bulk
 from services.runtime.db import UtcDateTime
 
 AWARDS = Award.__table__
@@ -66,6 +68,10 @@ PURCHASES = MemberPurchase.__table__
 STAGE_CHANGES = StageChange.__table__
 # Rows inserted per statement, well within every database's limit of bound parameters.
 CHUNK = 5000
+
+
+def _on_connection(session: Session, statement: Any, params: Any = None) -> Any:
+    return session.connection().execute(statement, params)
 
 
 def _insert(session: Session) -> Any:
@@ -254,48 +260,56 @@ def member_facts(session: Session, member_id: uuid.UUID) -> Row | None:
     return session.execute(query).first()
 
 
+# The statements the member view's feed runs on every page, built once and run on the
+# session's connection: no ORM object of the view is ever pending in its transaction.
+_MEMBERS_BY_ID = select(MEMBERS).where(MEMBERS.c.member_id.in_(bindparam("ids", expanding=True)))
+_STORED_PURCHASES = select(PURCHASES.c.store_id, PURCHASES.c.transaction_id).where(
+    tuple_(PURCHASES.c.store_id, PURCHASES.c.transaction_id).in_(bindparam("keys", expanding=True))
+)
+_REFUND_PURCHASES = (
+    update(PURCHASES)
+    .where(PURCHASES.c.store_id == bindparam("s"), PURCHASES.c.transaction_id == bindparam("t"))
+    .values(refunded_minor=PURCHASES.c.refunded_minor + bindparam("amount"))
+)
+
+
 def members_by_id(session: Session, ids: Collection[uuid.UUID]) -> list[dict[str, Any]]:
     """The given members' rows, as column → value."""
-    query = select(MEMBERS).where(MEMBERS.c.member_id.in_(ids))
-    return [dict(row._mapping) for row in session.execute(query)]
+    found = _on_connection(session, _MEMBERS_BY_ID, {"ids": list(ids)})
+    return [dict(row._mapping) for row in found]
 
 
 def insert_members(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(MEMBERS), rows)
+    bulk.insert_rows(session, MEMBERS, rows)
+
+
+@functools.cache
+def _update_members(names: tuple[str, ...]) -> Any:
+    return (
+        update(MEMBERS)
+        .where(MEMBERS.c.member_id == bindparam("id"))
+        .values({name: bindparam(name) for name in names})
+    )
 
 
 def update_members(session: Session, names: Sequence[str], params: list[dict[str, Any]]) -> None:
     """Writes the named columns of each member in `params` (its id under "id")."""
-    session.execute(
-        update(MEMBERS)
-        .where(MEMBERS.c.member_id == bindparam("id"))
-        .values({name: bindparam(name) for name in names}),
-        params,
-    )
+    _on_connection(session, _update_members(tuple(names)), params)
 
 
 def stored_purchases(session: Session, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the (store, transaction) keys the view holds already."""
-    c = PURCHASES.c
-    query = select(c.store_id, c.transaction_id).where(
-        tuple_(c.store_id, c.transaction_id).in_(keys)
-    )
-    return {(store_id, transaction_id) for store_id, transaction_id in session.execute(query)}
+    found = _on_connection(session, _STORED_PURCHASES, {"keys": list(keys)})
+    return {(store_id, transaction_id) for store_id, transaction_id in found}
 
 
 def insert_purchases(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(PURCHASES), rows)
+    bulk.insert_rows(session, PURCHASES, rows)
 
 
 def refund_purchases(session: Session, refunds: list[dict[str, Any]]) -> None:
     """Adds `amount` to the refunded part of each purchase (`s` store, `t` transaction)."""
-    c = PURCHASES.c
-    session.execute(
-        update(PURCHASES)
-        .where(c.store_id == bindparam("s"), c.transaction_id == bindparam("t"))
-        .values(refunded_minor=c.refunded_minor + bindparam("amount")),
-        refunds,
-    )
+    _on_connection(session, _REFUND_PURCHASES, refunds)
 
 
 def move_purchases(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
@@ -310,36 +324,31 @@ def blank_member_texts(session: Session, member_id: uuid.UUID) -> None:
     session.execute(update(Message).where(Message.member_id == member_id).values(body=""))
 
 
-def move_stages(
-    session: Session,
-    new_stage: ColumnElement[str],
-    now: datetime,
-    member_ids: Iterable[uuid.UUID] | None,
-) -> int:
-    """Moves live members whose stage differs from `new_stage` (all of them when `member_ids`
-    is None), recording each change first; returns how many moved."""
+def stage_moves(new_stage: ColumnElement[str], some: bool) -> tuple[Any, Any]:
+    """The statements that move live members whose stage differs from `new_stage` (only those
+    in the parameter `ids` when `some`) at the parameter `changed_at`: the first records each
+    change, the second makes it."""
     m = MEMBERS.c
     due = [new_stage != m.stage, m.erased.is_(False), m.merged_into.is_(None)]
-    if member_ids is not None:
-        ids = list(member_ids)
-        if not ids:
-            return 0
-        due.append(m.member_id.in_(ids))
-    session.execute(
-        insert(StageChange).from_select(
-            ["member_id", "from_stage", "to_stage", "changed_at"],
-            select(
-                m.member_id, m.stage, new_stage, bindparam("changed_at", now, UtcDateTime())
-            ).where(*due),
-        )
+    if some:
+        due.append(m.member_id.in_(bindparam("ids", expanding=True)))
+    changed_at = bindparam("changed_at", type_=UtcDateTime())
+    record = insert(STAGE_CHANGES).from_select(
+        ["member_id", "from_stage", "to_stage", "changed_at"],
+        select(m.member_id, m.stage, new_stage, changed_at).where(*due),
     )
-    moved = session.execute(
-        update(Member)
-        .where(*due)
-        .values(stage=new_stage, stage_since=now)
-        .execution_options(synchronize_session=False)
-    )
-    return moved.rowcount
+    move = update(MEMBERS).where(*due).values(stage=new_stage, stage_since=changed_at)
+    return record, move
+
+
+def move_stages(session: Session, moves: tuple[Any, Any], params: dict[str, Any]) -> int:
+    """Runs `stage_moves`' statements; returns how many members moved. Members changed through
+    the ORM in this transaction are written first (the stage reads their rows); their objects
+    do not see the new stage."""
+    session.flush()
+    record, move = moves
+    _on_connection(session, record, params)
+    return _on_connection(session, move, params).rowcount
 
 
 def set_rfm(session: Session, scores: Subquery) -> None:
@@ -413,16 +422,80 @@ def insert_feedback(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(Feedback), rows)
 
 
-# Answers to purchases
+# Answers to purchases: the till's hot path, so its statements are built once and run on the
+# session's connection, without the ORM.
+
+
+def _claims(insert_of: Any) -> Any:
+    return (
+        insert_of(EVALUATIONS)
+        .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
+        .returning(EVALUATIONS.c.store_id)
+    )
+
+
+_CLAIM = {"postgresql": _claims(postgresql.insert), "sqlite": _claims(sqlite.insert)}
+_ANSWER = select(EVALUATIONS.c.result, EVALUATIONS.c.request_hash).where(
+    EVALUATIONS.c.store_id == bindparam("store_id"),
+    EVALUATIONS.c.transaction_id == bindparam("transaction_id"),
+)
+_SET_ANSWER = (
+    update(EVALUATIONS)
+    .where(
+        EVALUATIONS.c.store_id == bindparam("store"),
+        EVALUATIONS.c.transaction_id == bindparam("transaction"),
+    )
+    .values(result=bindparam("answer"))
+)
+_ADD_AWARDS = insert(AWARDS)
+
+
+def _count_awards_of(insert_of: Any) -> Any:
+    counts = MEMBER_AWARDS.c
+    return (
+        insert_of(MEMBER_AWARDS)
+        .values(campaign_id=bindparam("campaign_id"), member_id=bindparam("member_id"), awards=1)
+        .on_conflict_do_update(
+            index_elements=["campaign_id", "member_id"],
+            set_={"awards": counts.awards + 1},
+            where=counts.awards < bindparam("limit"),
+        )
+        .returning(counts.awards)
+    )
+
+
+_COUNT_AWARD = {
+    "postgresql": _count_awards_of(postgresql.insert),
+    "sqlite": _count_awards_of(sqlite.insert),
+}
+_UNCOUNT_AWARD = (
+    update(MEMBER_AWARDS)
+    .where(
+        MEMBER_AWARDS.c.campaign_id == bindparam("campaign"),
+        MEMBER_AWARDS.c.member_id == bindparam("member"),
+        MEMBER_AWARDS.c.awards > 0,
+    )
+    .values(awards=MEMBER_AWARDS.c.awards - 1)
+)
+_SPEND_BUDGET = (
+    update(CAMPAIGNS)
+    .where(
+        CAMPAIGNS.c.id == bindparam("campaign"),
+        CAMPAIGNS.c.awarded_points + bindparam("points") <= CAMPAIGNS.c.budget_points,
+    )
+    .values(awarded_points=CAMPAIGNS.c.awarded_points + bindparam("points"))
+)
+_ADD_AWARDED = (
+    update(CAMPAIGNS)
+    .where(CAMPAIGNS.c.id == bindparam("campaign"))
+    .values(awarded_points=CAMPAIGNS.c.awarded_points + bindparam("points"))
+)
 
 
 def answer(session: Session, store_id: str, transaction_id: str) -> Row | None:
     """The answer (`result`, `request_hash`) recorded for a purchase, if any."""
-    c = EVALUATIONS.c
-    query = select(c.result, c.request_hash).where(
-        c.store_id == store_id, c.transaction_id == transaction_id
-    )
-    return session.execute(query).first()
+    params = {"store_id": store_id, "transaction_id": transaction_id}
+    return _on_connection(session, _ANSWER, params).first()
 
 
 def claim_answer(
@@ -432,59 +505,58 @@ def claim_answer(
     member_id: uuid.UUID,
     fingerprint: str,
     now: datetime,
+    result: str = "[]",
 ) -> bool:
-    """Records an empty answer for the purchase; False when one is recorded already. A
-    concurrent claim waits here until the first one's transaction ends."""
-    claimed = session.execute(
-        _insert(session)(EVALUATIONS)
-        .values(
-            store_id=store_id,
-            transaction_id=transaction_id,
-            member_id=member_id,
-            result="[]",
-            created_at=now,
-            request_hash=fingerprint,
-        )
-        .on_conflict_do_nothing(index_elements=["store_id", "transaction_id"])
-        .returning(EVALUATIONS.c.store_id)
+    """Records the answer for the purchase (empty until `record_answer`, unless given); False
+    when one is recorded already. A concurrent claim waits here until the first one's
+    transaction ends."""
+    claimed = _on_connection(
+        session,
+        _CLAIM[session.get_bind().dialect.name],
+        {
+            "store_id": store_id,
+            "transaction_id": transaction_id,
+            "member_id": member_id,
+            "result": result,
+            "created_at": now,
+            "request_hash": fingerprint,
+        },
     ).first()
     return claimed is not None
 
 
-def record_awards(
+def add_awards(
     session: Session,
     store_id: str,
     transaction_id: str,
     member_id: uuid.UUID,
     now: datetime,
     awards: list[dict[str, Any]],
-    result: str,
 ) -> None:
-    """Books the awards (`campaign_id`, `points`) of a claimed purchase and its answer."""
-    session.execute(
-        insert(AWARDS),
-        [
-            {
-                "store_id": store_id,
-                "transaction_id": transaction_id,
-                "member_id": member_id,
-                "created_at": now,
-                **award,
-            }
-            for award in awards
-        ],
-    )
-    c = EVALUATIONS.c
-    session.execute(
-        update(EVALUATIONS)
-        .where(c.store_id == store_id, c.transaction_id == transaction_id)
-        .values(result=result)
-    )
+    """Books the awards (`campaign_id`, `points`, `counted`) of a claimed purchase."""
+    rows = [
+        {
+            "store_id": store_id,
+            "transaction_id": transaction_id,
+            "member_id": member_id,
+            "created_at": now,
+            **award,
+        }
+        for award in awards
+    ]
+    _on_connection(session, _ADD_AWARDS, rows)
+
+
+def record_answer(session: Session, store_id: str, transaction_id: str, result: str) -> None:
+    """The answer of a purchase claimed with an empty one."""
+    params = {"store": store_id, "transaction": transaction_id, "answer": result}
+    _on_connection(session, _SET_ANSWER, params)
 
 
 def withdraw_answer(session: Session, store_id: str, transaction_id: str, keep: str) -> None:
     """Deletes the answer given to the purchase under another fingerprint than `keep`, and gives
-    back its awards: the campaigns' awarded points and the members' award counts."""
+    back its awards: the campaigns' awarded points (of the awards counted in them) and the
+    members' award counts."""
     c = EVALUATIONS.c
     withdrawn = session.execute(
         delete(EVALUATIONS)
@@ -501,65 +573,70 @@ def withdraw_answer(session: Session, store_id: str, transaction_id: str, keep: 
     awards = session.execute(
         delete(AWARDS)
         .where(a.store_id == store_id, a.transaction_id == transaction_id)
-        .returning(a.campaign_id, a.member_id, a.points)
+        .returning(a.campaign_id, a.member_id, a.points, a.counted)
     ).all()
-    campaigns, counts = CAMPAIGNS.c, MEMBER_AWARDS.c
     for award in awards:
-        session.execute(
-            update(CAMPAIGNS)
-            .where(campaigns.id == award.campaign_id)
-            .values(awarded_points=campaigns.awarded_points - award.points)
-        )
+        if award.counted:
+            add_awarded(session, award.campaign_id, -award.points)
         # Counted only for campaigns with a per-member limit; the others have no row.
-        session.execute(
-            update(MEMBER_AWARDS)
-            .where(
-                counts.campaign_id == award.campaign_id,
-                counts.member_id == award.member_id,
-                counts.awards > 0,
-            )
-            .values(awards=counts.awards - 1)
+        _on_connection(
+            session, _UNCOUNT_AWARD, {"campaign": award.campaign_id, "member": award.member_id}
         )
 
 
 def count_award(session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, limit: int) -> bool:
     """Counts one more award of the campaign to the member, unless they have `limit` already
     (the row stays locked for the rest of the transaction)."""
-    counts = MEMBER_AWARDS.c
-    counted = session.execute(
-        _insert(session)(MEMBER_AWARDS)
-        .values(campaign_id=campaign_id, member_id=member_id, awards=1)
-        .on_conflict_do_update(
-            index_elements=["campaign_id", "member_id"],
-            set_={"awards": counts.awards + 1},
-            where=counts.awards < limit,
-        )
-        .returning(counts.awards)
+    counted = _on_connection(
+        session,
+        _COUNT_AWARD[session.get_bind().dialect.name],
+        {"campaign_id": campaign_id, "member_id": member_id, "limit": limit},
     ).first()
     return counted is not None
 
 
 def uncount_award(session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID) -> None:
-    counts = MEMBER_AWARDS.c
-    session.execute(
-        update(MEMBER_AWARDS)
-        .where(counts.campaign_id == campaign_id, counts.member_id == member_id)
-        .values(awards=counts.awards - 1)
-    )
+    _on_connection(session, _UNCOUNT_AWARD, {"campaign": campaign_id, "member": member_id})
 
 
 def spend_budget(session: Session, campaign_id: uuid.UUID, points: int) -> bool:
-    """Adds the points to the campaign's awarded points, unless that would pass its budget."""
-    c = CAMPAIGNS.c
-    spent = session.execute(
-        update(CAMPAIGNS)
-        .where(
-            c.id == campaign_id,
-            or_(c.budget_points.is_(None), c.awarded_points + points <= c.budget_points),
-        )
-        .values(awarded_points=c.awarded_points + points)
-    )
+    """Adds the points to a campaign's awarded points, unless that would pass its budget."""
+    spent = _on_connection(session, _SPEND_BUDGET, {"campaign": campaign_id, "points": points})
     return spent.rowcount == 1
+
+
+def add_awarded(session: Session, campaign_id: uuid.UUID, points: int) -> None:
+    _on_connection(session, _ADD_AWARDED, {"campaign": campaign_id, "points": points})
+
+
+def count_uncounted_awards(session: Session) -> int:
+    """Adds the awards not counted yet to their campaigns' awarded points; returns how many.
+    A concurrent pass waits for this one's rows and then finds them counted."""
+    a = AWARDS.c
+    flipped = session.execute(
+        update(AWARDS).where(~a.counted).values(counted=True).returning(a.campaign_id, a.points)
+    ).all()
+    totals: dict[uuid.UUID, int] = {}
+    for campaign_id, points in flipped:
+        totals[campaign_id] = totals.get(campaign_id, 0) + points
+    for campaign_id, points in totals.items():
+        add_awarded(session, campaign_id, points)
+    return len(flipped)
+
+
+def awarded_points(session: Session, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The points each campaign awarded: those counted in its row and those still to count, read
+    in one statement so that a pass counting them meanwhile is seen whole or not at all."""
+    if not campaign_ids:
+        return {}
+    c, a = CAMPAIGNS.c, AWARDS.c
+    uncounted = (
+        select(func.coalesce(func.sum(a.points), 0))
+        .where(a.campaign_id == c.id, ~a.counted)
+        .scalar_subquery()
+    )
+    query = select(c.id, c.awarded_points + uncounted).where(c.id.in_(list(campaign_ids)))
+    return {campaign_id: int(points) for campaign_id, points in session.execute(query)}
 
 
 # Messages
@@ -655,6 +732,22 @@ def launched_missions(session: Session) -> list[Campaign]:
             select(Campaign).where(Campaign.state == "launched", Campaign.kind == "mission")
         )
     )
+
+
+_LAUNCHED_MISSIONS = select(Campaign.id).where(
+    Campaign.state == "launched", Campaign.kind == "mission"
+)
+_EARNING_DRAWS = select(Draw.id).where(
+    Draw.status == "open", (Draw.per_purchase > 0) | (Draw.per_amount_minor > 0)
+)
+_ANY_MISSION_OR_DRAW = select(_LAUNCHED_MISSIONS.exists(), _EARNING_DRAWS.exists())
+
+
+def missions_and_draws(session: Session) -> tuple[bool, bool]:
+    """Whether any mission is launched (`launched_missions`) and any draw earns chances from
+    purchases (`draws_earning`), in one look."""
+    missions, draws = _on_connection(session, _ANY_MISSION_OR_DRAW).one()
+    return bool(missions), bool(draws)
 
 
 def in_group(session: Session, member_id: uuid.UUID, condition: ColumnElement[bool]) -> bool:

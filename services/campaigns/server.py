@@ -108,7 +108,15 @@ def build(config: ServiceConfig) -> Service:
         "finishing purchases of draw chances failed; they are tried again next time",
     )
     draw_purchases.start()
+    award_counts = Periodic(
+        "award-counts",
+        settings.dispatch_interval,
+        campaigns.count_awards,
+        "counting awarded points failed; they are counted next time",
+    )
+    award_counts.start()
     on_stop = [
+        award_counts.stop,
         mission_rewards.stop,
         draw_purchases.stop,
         issuer.stop,

@@ -136,3 +136,7 @@ class FeedReader:
                 advance(cursor, events, next_cursor, self._clock())
             applied += len(events)
             metrics.consumer_applied(self._consumer, self._feed.name, events[-1].sequence)
+            # A short page is the end of what the feed has now: asking again would cost both
+            # services an empty round trip on every run under steady traffic.
+            if len(events) < self._page:
+                return applied

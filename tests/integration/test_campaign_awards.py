@@ -119,6 +119,27 @@ def test_budget_and_per_member_limit(campaigns_world: CampaignsWorld) -> None:
     assert world.campaigns.get(campaign).awarded_points == 200
 
 
+def test_awards_of_a_campaign_without_a_budget_show_before_and_after_they_are_counted(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    campaign = world.launch(kind="multiplier", multiplier="2")
+    big, small = str(uuid.uuid4()), str(uuid.uuid4())
+    assert points(world.evaluate(big, 1000, transaction_id="T-counted")) == 1000
+    assert world.campaigns.get(campaign).awarded_points == 1000
+    assert world.campaigns.count_awards() == 1
+    assert world.campaigns.count_awards() == 0
+    assert points(world.evaluate(small, 30)) == 30
+    assert world.campaigns.get(campaign).awarded_points == 1030
+    assert world.reports.campaign(campaign).points_awarded == 1030
+    # Points recorded another purchase under the first one's id: its counted award is withdrawn.
+    assert points(world.evaluate(small, 10, transaction_id="T-counted", recorded=True)) == 10
+    listed = {str(view.id): view.awarded_points for view in world.campaigns.list()}
+    assert listed[campaign] == 40
+    assert world.campaigns.count_awards() == 2
+    assert world.campaigns.get(campaign).awarded_points == 40
+
+
 @pytest.mark.postgres
 def test_limits_hold_under_fifty_concurrent_evaluations(tmp_path, request) -> None:
 
