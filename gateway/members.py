@@ -116,7 +116,8 @@ def _malformed(clients: Clients, member_id: str) -> None:
 
 
 # Points holds entries only for members identity knows, so an answer with any needs no question
-# to identity; an empty one could be anyone's, and identity says whether there is such a member.
+# to identity, nor one from a member points has learned of; an empty answer about a member points
+# has not heard of could be anyone's, and identity says whether there is such a member.
 
 
 def _points_holds(member_id: str, found: dict) -> bool:
@@ -133,8 +134,8 @@ def member_points(clients: Clients, member_id: str) -> dict:
     """The member's balance, what expires when, and their tier standing (a merged duplicate's
     id reads its survivor's); 404 for an id identity does not know."""
     _malformed(clients, member_id)
-    found = clients.points.balance(member_id)
-    if not _points_holds(member_id, found):
+    found, known = clients.points.standing(member_id)
+    if not known and not _points_holds(member_id, found):
         clients.identity.member(member_id)
     return found
 

@@ -165,8 +165,12 @@ class PointsClient(Service):
     def balance(self, member_id: str) -> dict:
         """The balance, what expires when, and the tier standing of the member `member_id`
         names (a merged duplicate's survivor, whose id the answer carries)."""
+        return self.standing(member_id)[0]
+
+    def standing(self, member_id: str) -> tuple[dict, bool]:
+        """`balance`, and whether points knows the member (then identity knows the id too)."""
         balance = call(self._stub.GetBalance, pb.GetBalanceRequest(member_id=member_id))
-        return {
+        found = {
             "member_id": balance.member_id,
             "available": balance.balance.available,
             "pending": balance.balance.pending,
@@ -179,6 +183,7 @@ class PointsClient(Service):
             ],
             "tier": tier_json(balance.tier),
         }
+        return found, balance.member_known
 
     def ledger(self, member_id: str, limit: int, cursor: str) -> dict:
         """A page of the member's ledger (a merged duplicate's survivor's), newest first."""

@@ -102,4 +102,5 @@ def _view(data: dict) -> PointsView:
         expiring=tuple((datetime.fromisoformat(when), points) for when, points in data["expiring"]),
         tier=TierView(**{**tier, "review_at": review_at}),
         merged_into=data.get("merged_into", ""),
+        known=data.get("known", False),
     )

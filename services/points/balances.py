@@ -44,6 +44,9 @@ class PointsView:
     tier: TierView
     # A merged duplicate's view says only whose points it now reads (its survivor's id).
     merged_into: str = ""
+    # Points has learned of the member from identity (enrolled, merged or erased), so identity
+    # knows the id. Once true, always true: a view cached before it was learned only says less.
+    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,10 @@ class Balances:
     def _load_points(self, parsed: uuid.UUID, expiring_dates: int = 5) -> PointsView:
         now = self._clock()
         ladder = self._policy.ladder
-        with self._db.read() as session:
-            row = repository.standing(session, parsed, now - ladder.window)
-            expiring = repository.expiring(session, parsed, now, expiring_dates)
+        with self._db.read_core() as connection:
+            row, expiring = repository.standing(
+                connection, parsed, now, now - ladder.window, expiring_dates
+            )
         tier = ladder.named(row.tier) if row.tier is not None else ladder.lowest
         above = ladder.above(tier)
         spend = int(row.spend)
@@ -131,10 +135,12 @@ class Balances:
             next_name=above.name if above else "",
             next_needs_minor=max(above.min_spend_minor - spend, 0) if above else 0,
         )
+        known = row.known is not None
         if row.merged_into is not None:
-            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=str(row.merged_into))
+            merged_into = str(row.merged_into)
+            return PointsView(0, 0, 0, 0, (), tier_view, merged_into=merged_into, known=known)
         if row.available is None:
-            return PointsView(0, 0, 0, 0, (), tier_view)
+            return PointsView(0, 0, 0, 0, (), tier_view, known=known)
         return PointsView(
             available=row.available,
             pending=row.pending,
@@ -142,6 +148,7 @@ class Balances:
             debt=-row.debt,
             expiring=tuple(expiring),
             tier=tier_view,
+            known=known,
         )
 
     def history(self, member_id: str, limit: int, cursor: str) -> tuple[list[LedgerLine], str]:

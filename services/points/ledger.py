@@ -135,38 +135,57 @@ class Book:
         return self.balances[member_id]
 
     def post(
-        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
-    ) -> None:
-        """Writes a balanced posting and moves the locked members' buckets with it."""
-        changes = self._write(kind, reason, source_type, source_id, moves)
+        self,
+        kind: str,
+        reason: str,
+        source_type: str,
+        source_id: str,
+        moves: list[Move],
+        lot: dict[str, object] | None = None,
+    ) -> int | None:
+        """Writes a balanced posting and moves the locked members' buckets with it; `lot`: the
+        lot it credits (its columns), written with it. Returns the lot's id."""
+        changes, lot_id = self._write(kind, reason, source_type, source_id, moves, lot)
         for member_id, delta in changes.items():
             assert member_id in self.balances, "a member's balance must be locked first"
             row = self.balances[member_id]
             for bucket, points in delta.items():
                 setattr(row, bucket, getattr(row, bucket) + points)
-        if changes:
-            repository.add_to_balances(self.session, changes)
+        return lot_id
 
     def _write(
-        self, kind: str, reason: str, source_type: str, source_id: str, moves: list[Move]
-    ) -> dict[uuid.UUID, dict[str, int]]:
-        """Writes the posting, its entries and its events; returns each member's bucket
-        changes (the caller moves their balances)."""
+        self,
+        kind: str,
+        reason: str,
+        source_type: str,
+        source_id: str,
+        moves: list[Move],
+        lot: dict[str, object] | None = None,
+    ) -> tuple[dict[uuid.UUID, dict[str, int]], int | None]:
+        """Writes the posting, its entries, its members' balance changes, the lot it credits
+        and its events; returns each member's bucket changes (the caller moves the rows it
+        holds) and the lot's id."""
         moves = [move for move in moves if move.points]
         if not moves:
-            return {}
+            assert lot is None, "a lot is credited by a posting"
+            return {}, None
         if sum(move.points for move in moves) != 0:
             raise UnbalancedPosting(f"{kind}: {moves}")
         reason, source_id = reason[:200], source_id[:100]
-        posting_id = repository.add_posting(
-            self.session, kind, reason, source_type, source_id, self.now
-        )
-        self.session.info.setdefault(POSTINGS_MADE, []).append(
-            (kind, sum(m.points for m in moves if m.points > 0))
-        )
-        repository.add_entries(
+        changes: dict[uuid.UUID, dict[str, int]] = {}
+        for m in moves:
+            if m.account == MEMBER:
+                bucket = changes.setdefault(m.member_id, {})
+                bucket[m.bucket] = bucket.get(m.bucket, 0) + m.points
+        posting_id, lot_id = repository.add_posting(
             self.session,
-            posting_id,
+            {
+                "kind": kind,
+                "reason": reason,
+                "source_type": source_type,
+                "source_id": source_id,
+                "created_at": self.now,
+            },
             [
                 {
                     "account": m.account,
@@ -176,12 +195,12 @@ class Book:
                 }
                 for m in moves
             ],
+            changes,
+            lot,
         )
-        changes: dict[uuid.UUID, dict[str, int]] = {}
-        for m in moves:
-            if m.account == MEMBER:
-                bucket = changes.setdefault(m.member_id, {})
-                bucket[m.bucket] = bucket.get(m.bucket, 0) + m.points
+        self.session.info.setdefault(POSTINGS_MADE, []).append(
+            (kind, sum(m.points for m in moves if m.points > 0))
+        )
         events.points_changed(
             self.session,
             self.now,
@@ -197,7 +216,7 @@ class Book:
                 for member_id, change in changes.items()
             },
         )
-        return changes
+        return changes, lot_id
 
     def earn(
         self,
@@ -226,7 +245,17 @@ class Book:
             available_at = earned_at + self.policy.pending
         pending = available_at > self.now
         bucket = "pending" if pending else "available"
-        self.post(
+        lot = {
+            "member_id": member_id,
+            "status": bucket,
+            "points": rest,
+            "remaining": rest,
+            "available_at": available_at,
+            "expires_at": expires_at or self.policy.expiry.expires_at(earned_at),
+            "source": source[:40],
+            "created_at": self.now,
+        }
+        return self.post(
             kind,
             reason,
             source_type,
@@ -236,19 +265,7 @@ class Book:
                 member(member_id, "debt", pay_debt),
                 member(member_id, bucket, rest),
             ],
-        )
-        if rest == 0:
-            return None
-        return repository.add_lot(
-            self.session,
-            member_id=member_id,
-            status=bucket,
-            points=rest,
-            remaining=rest,
-            available_at=available_at,
-            expires_at=expires_at or self.policy.expiry.expires_at(earned_at),
-            source=source[:40],
-            created_at=self.now,
+            lot=lot if rest else None,
         )
 
     def earn_many(
@@ -393,9 +410,8 @@ class Book:
         if kind == "expire":
             moves.append(program(EXPIRED, moved))
         reason = "points became available" if kind == "activate" else "points expired"
+        # The posting moves the balances; `deltas` keeps the rows this transaction holds in step.
         self._write(kind, reason, "system", source_id, moves)
-        if moved:
-            repository.add_to_balances(self.session, deltas)
         repository.settle_due_lots(self.session, kind, self.now, member_ids)
         for member_id, delta in deltas.items():
             if member_id in self.balances:
@@ -404,11 +420,16 @@ class Book:
                 row.pending += delta.get("pending", 0)
         return moved
 
-    def review_tier(self, member_id: uuid.UUID, upgrade_only: bool) -> tuple[str, str]:
+    def review_tier(
+        self, member_id: uuid.UUID, upgrade_only: bool, held: Row | None = None
+    ) -> tuple[str, str]:
         """Brings the member's tier in line with their qualifying spend: higher at once; lower
-        only when the review date has come (`upgrade_only` False). Returns (before, after)."""
+        only when the review date has come (`upgrade_only` False). `held`: the member's tier
+        row and spend as `repository.tier_and_spend` reads them now, if the caller has them.
+        Returns (before, after)."""
         ladder = self.policy.ladder
-        held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
+        if held is None:
+            held = repository.tier_and_spend(self.session, member_id, self.now - ladder.window)
         before = ladder.named(held.tier) if held.tier is not None else ladder.lowest
         earned = ladder.earned_by(held.spend)
         next_review = self.now + ladder.window

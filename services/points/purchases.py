@@ -146,9 +146,9 @@ class Purchases:
             PurchaseResult.from_json,
             "transaction_id",
         )
-        with self._db.read() as session:
+        with self._db.read_core() as connection:
             found, tier_name, known = repository.replay_and_tier(
-                session, store_id, purchase.transaction_id, member_id
+                connection, store_id, purchase.transaction_id, member_id
             )
         earlier = once.answer(found)
         if earlier is not None:
@@ -157,9 +157,9 @@ class Purchases:
         earner = self._members.owner(member_id, known)
         if earner != member_id:
             purchase = replace(purchase, member_id=str(earner))
-            with self._db.read() as session:
+            with self._db.read_core() as connection:
                 _, tier_name, _ = repository.replay_and_tier(
-                    session, store_id, purchase.transaction_id, earner
+                    connection, store_id, purchase.transaction_id, earner
                 )
         ladder = self._policy.ladder
         tier = ladder.named(tier_name) if tier_name is not None else ladder.lowest
@@ -199,23 +199,7 @@ class Purchases:
                 source_id=purchase.transaction_id,
                 source=f"purchase:{purchase_id}",
             )
-            repository.add_spend(session, owner, occurred_at.date(), purchase.amount_minor)
             reward_first_purchase(book, owner, purchase_id, purchase.amount_minor, occurred_at)
-            events.purchase_recorded(
-                session,
-                now,
-                owner,
-                pb.PurchaseRecorded(
-                    store_id=str(store_id),
-                    transaction_id=purchase.transaction_id,
-                    amount_minor=purchase.amount_minor,
-                    currency=purchase.currency,
-                    items=[pb.PurchaseRecorded.Item(**asdict(item)) for item in purchase.items],
-                    occurred_at=occurred_at.isoformat(),
-                    points_earned=earned,
-                ),
-            )
-            book.review_tier(owner, upgrade_only=True)
             row = book.balance(owner)
             result = PurchaseResult(
                 transaction_id=purchase.transaction_id,
@@ -225,10 +209,12 @@ class Purchases:
                 available=row.available,
                 pending=row.pending,
             )
-            # Written last: a copy of this purchase that got here first makes it fail on the
-            # unique (store_id, transaction_id), and the whole transaction rolls back.
-            repository.add_purchase(
+            # A copy of this purchase that got here first makes this fail on the unique
+            # (store_id, transaction_id), and the whole transaction rolls back. What it answers
+            # counts the purchase's spend, for the tier review below.
+            held = repository.add_purchase(
                 session,
+                now - self._policy.ladder.window,
                 id=purchase_id,
                 store_id=store_id,
                 transaction_id=purchase.transaction_id,
@@ -246,6 +232,21 @@ class Purchases:
                 result=result.to_json(),
                 created_at=now,
             )
+            events.purchase_recorded(
+                session,
+                now,
+                owner,
+                pb.PurchaseRecorded(
+                    store_id=str(store_id),
+                    transaction_id=purchase.transaction_id,
+                    amount_minor=purchase.amount_minor,
+                    currency=purchase.currency,
+                    items=[pb.PurchaseRecorded.Item(**asdict(item)) for item in purchase.items],
+                    occurred_at=occurred_at.isoformat(),
+                    points_earned=earned,
+                ),
+            )
+            book.review_tier(owner, upgrade_only=True, held=held)
             log(logger, "purchase recorded", points=earned, bonus_owed=bonuses is None)
             return result
 

@@ -8,8 +8,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -139,20 +154,9 @@ _ADD_TO_BALANCES = (
 )
 
 
-_DELTAS = bulk.unnested(_balances, ("member_id", *BUCKETS), alias="delta")
-_ADD_DELTAS = (
-    update(_balances)
-    .where(_balances.c.member_id == _DELTAS.c.member_id)
-    .values({bucket: _balances.c[bucket] + _DELTAS.c[bucket] for bucket in BUCKETS})
-)
-
-
-def add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
-    """Moves each member's buckets by their deltas (bucket -> points), in one statement."""
-    if _dialect(session) == "postgresql" and len(deltas) >= bulk.MIN_ROWS:
-        rows = [{"member_id": m, **dict.fromkeys(BUCKETS, 0), **d} for m, d in deltas.items()]
-        session.execute(_ADD_DELTAS, bulk.rows_as_arrays(_balances, rows, ("member_id", *BUCKETS)))
-        return
+def _add_to_balances(session: Session, deltas: dict[uuid.UUID, dict[str, int]]) -> None:
+    """Moves each member's buckets by their deltas (bucket -> points): SQLite's part of
+    `add_posting`."""
     session.execute(
         _ADD_TO_BALANCES,
         [
@@ -177,13 +181,13 @@ _REPLAY_AND_TIER = select(
 
 
 def replay_and_tier(
-    session: Session, store_id: uuid.UUID, transaction_id: str, member_id: uuid.UUID
+    connection: Connection, store_id: uuid.UUID, transaction_id: str, member_id: uuid.UUID
 ) -> tuple[Row | None, str | None, MemberState | None]:
     """In one statement: the purchase already recorded under this transaction id (its
     request_hash and result), if any, the member's tier name, if they have one, and what
     points knows of the member (None: nothing yet)."""
     params = {"store_id": store_id, "transaction_id": transaction_id, "member_id": member_id}
-    row = session.execute(_REPLAY_AND_TIER, params).one()
+    row = connection.execute(_REPLAY_AND_TIER, params).one()
     known = MemberState(row[3], row[4]) if row[3] is not None else None
     return (row if row.request_hash is not None else None), row[2], known
 
@@ -236,26 +240,97 @@ def learn_members(
         bulk.insert_rows(session, _members, rows, skip_conflicts_on=("member_id",))
 
 
-_ADD_POSTING = insert(_postings).returning(_postings.c.id)
+_ADD_POSTING_ALONE = insert(_postings).returning(_postings.c.id)
 _ADD_LOT = insert(_lots).returning(_lots.c.id)
 _ADD_PURCHASE = insert(_purchases)
+_ENTRY_COLUMNS = ("account", "member_id", "bucket", "amount")
+
+
+def _posting_in_one_statement(with_lot: bool) -> Any:
+    """PostgreSQL: the posting, its entries, its balance moves and the lot it credits, if any,
+    as one statement answering the posting's id (and the lot's). Each list of values is one
+    array; the values of each part are named apart (`member_id` is in several)."""
+
+    def arrays(prefix: str, table: Any, names: tuple[str, ...], alias: str) -> Any:
+        columns = []
+        for name in names:
+            of = postgresql.ARRAY(table.c[name].type)
+            columns.append(cast(bindparam(f"{prefix}_{name}", type_=of), of))
+        return func.unnest(*columns).table_valued(*names, name=alias).render_derived()
+
+    posting = (
+        postgresql.insert(_postings)
+        .values({name: bindparam(name) for name in _POSTING_COLUMNS})
+        .returning(_postings.c.id)
+        .cte("posting")
+    )
+    given = arrays("entry", _entries, _ENTRY_COLUMNS, "given")
+    entries = postgresql.insert(_entries).from_select(
+        ["posting_id", *_ENTRY_COLUMNS],
+        select(posting.c.id, *(given.c[name] for name in _ENTRY_COLUMNS)).select_from(
+            posting.join(given, true())
+        ),
+    )
+    moves = arrays("move", _balances, ("member_id", *BUCKETS), "move")
+    moved = (
+        update(_balances)
+        .where(_balances.c.member_id == moves.c.member_id)
+        .values({bucket: _balances.c[bucket] + moves.c[bucket] for bucket in BUCKETS})
+    )
+    parts = (entries.cte("entries"), moved.cte("moved"))
+    if not with_lot:
+        return select(posting.c.id, null()).add_cte(*parts)
+    lot = (
+        postgresql.insert(_lots)
+        .values({name: bindparam(f"lot_{name}") for name in _LOT_COLUMNS})
+        .returning(_lots.c.id)
+        .cte("lot")
+    )
+    return select(posting.c.id, lot.c.id).select_from(posting.join(lot, true())).add_cte(*parts)
+
+
+_POSTING_COLUMNS = ("kind", "reason", "source_type", "source_id", "created_at")
+_LOT_COLUMNS = (
+    "member_id",
+    "status",
+    "points",
+    "remaining",
+    "available_at",
+    "expires_at",
+    "source",
+    "created_at",
+)
+_ADD_POSTING = {with_lot: _posting_in_one_statement(with_lot) for with_lot in (False, True)}
 
 
 def add_posting(
-    session: Session, kind: str, reason: str, source_type: str, source_id: str, at: datetime
-) -> int:
-    values = {
-        "kind": kind,
-        "reason": reason,
-        "source_type": source_type,
-        "source_id": source_id,
-        "created_at": at,
-    }
-    return session.execute(_ADD_POSTING, values).scalar_one()
-
-
-def add_entries(session: Session, posting_id: int, entries: list[dict]) -> None:
-    bulk.insert_rows(session, _entries, entries, fixed={"posting_id": posting_id})
+    session: Session,
+    values: dict[str, object],
+    entries: list[dict],
+    deltas: dict[uuid.UUID, dict[str, int]],
+    lot: dict[str, object] | None = None,
+) -> tuple[int, int | None]:
+    """Writes a posting (`values`: kind, reason, source_type, source_id, created_at) with its
+    entries, moves each member's buckets by their deltas (bucket -> points) and adds the `lot`
+    it credits, if any (its columns but the id). Returns the posting's id and the lot's.
+    One statement on PostgreSQL; one per part on SQLite."""
+    if _dialect(session) != "postgresql":
+        posting_id = session.execute(_ADD_POSTING_ALONE, values).scalar_one()
+        bulk.insert_rows(session, _entries, entries, fixed={"posting_id": posting_id})
+        if deltas:
+            _add_to_balances(session, deltas)
+        lot_id = session.execute(_ADD_LOT, lot).scalar_one() if lot is not None else None
+        return posting_id, lot_id
+    params: dict[str, object] = dict(values)
+    for name in _ENTRY_COLUMNS:
+        params[f"entry_{name}"] = [entry[name] for entry in entries]
+    params["move_member_id"] = list(deltas)
+    for bucket in BUCKETS:
+        params[f"move_{bucket}"] = [delta.get(bucket, 0) for delta in deltas.values()]
+    if lot is not None:
+        params.update({f"lot_{name}": value for name, value in lot.items()})
+    posting_id, lot_id = session.execute(_ADD_POSTING[lot is not None], params).one()
+    return posting_id, lot_id
 
 
 def add_lot(session: Session, **values: object) -> int:
@@ -265,11 +340,6 @@ def add_lot(session: Session, **values: object) -> int:
 def add_lots(session: Session, lots: list[dict]) -> None:
     """Many new lots in one statement (their ids are not needed)."""
     bulk.insert_rows(session, _lots, lots)
-
-
-def add_purchase(session: Session, **values: object) -> None:
-    """The purchase's record; raises IntegrityError if its transaction id was recorded."""
-    session.execute(_ADD_PURCHASE, values)
 
 
 def _spend_upsert(insert: Callable[[Any], Any]) -> Any:
@@ -323,27 +393,65 @@ def tier_and_spend(session: Session, member_id: uuid.UUID, since: datetime) -> R
     return session.execute(_TIER_AND_SPEND, params).one()
 
 
+def _purchase_in_one_statement() -> Any:
+    """PostgreSQL: the purchase's record and its spend written, and the member's tier row and
+    spend read as `_TIER_AND_SPEND` would read them afterwards, in one statement. (What a
+    statement writes, its own reads do not see: the purchase's day is summed from the spend
+    the upsert answers, the other days from the table.)"""
+    spent = (
+        _spend_upsert(postgresql.insert)
+        .values(
+            member_id=bindparam("member_id"),
+            day=bindparam("spend_day"),
+            amount_minor=bindparam("spend_amount"),
+        )
+        .returning(_spend_days.c.day, _spend_days.c.amount_minor)
+        .cte("spent")
+    )
+    recorded = (
+        postgresql.insert(_purchases)
+        .values({column.name: bindparam(f"purchase_{column.name}") for column in _purchases.c})
+        .cte("recorded")
+    )
+    other_days = _SPEND_SINCE.where(_spend_days.c.day != bindparam("spend_day"))
+    this_day = select(func.coalesce(func.sum(spent.c.amount_minor), 0)).where(
+        spent.c.day > bindparam("since")
+    )
+    return select(
+        *(
+            select(_tiers.c[name]).where(_MY_TIER).scalar_subquery().label(name)
+            for name in _TIER_COLUMNS
+        ),
+        (other_days.scalar_subquery() + this_day.scalar_subquery()).label("spend"),
+    ).add_cte(recorded)
+
+
+_ADD_PURCHASE_AND_SPEND = _purchase_in_one_statement()
+
+
+def add_purchase(session: Session, since: datetime, **values: Any) -> Row:
+    """The purchase's record (`values`: its columns), its amount added to the member's
+    qualifying spend of the day it occurred, and then, as `tier_and_spend` reads them, the
+    member's tier row and spend since `since`. One statement on PostgreSQL. Raises
+    IntegrityError if the purchase's transaction id was recorded."""
+    member_id, day = values["member_id"], values["occurred_at"].date()
+    if _dialect(session) != "postgresql":
+        add_spend(session, member_id, day, values["amount_minor"])
+        session.execute(_ADD_PURCHASE, values)
+        return tier_and_spend(session, member_id, since)
+    params = {f"purchase_{name}": value for name, value in values.items()}
+    params.update(
+        member_id=member_id,
+        since=since.date(),
+        spend_day=day,
+        spend_amount=values["amount_minor"],
+    )
+    return session.execute(_ADD_PURCHASE_AND_SPEND, params).one()
+
+
 _MINE = _balances.c.member_id == bindparam("member_id")
-_STANDING = select(
-    *(
-        select(_balances.c[bucket]).where(_MINE).scalar_subquery().label(bucket)
-        for bucket in BUCKETS
-    ),
-    select(_tiers.c.tier).where(_MY_TIER).scalar_subquery().label("tier"),
-    select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery().label("review_at"),
-    _SPEND_SINCE.scalar_subquery().label("spend"),
-    select(_balances.c.merged_into).where(_MINE).scalar_subquery().label("merged_into"),
-)
-
-
-def standing(session: Session, member_id: uuid.UUID, since: datetime) -> Row:
-    """In one statement: the member's balances (None without a balance row), tier and its
-    review date (None without a tier row) and qualifying spend since `since`."""
-    return session.execute(_STANDING, {"member_id": member_id, "since": since.date()}).one()
-
-
 _EXPIRING = (
-    select(_lots.c.expires_at, func.sum(_lots.c.remaining))
+    select(_lots.c.expires_at, func.sum(_lots.c.remaining).label("points"))
     .where(
         _lots.c.member_id == bindparam("member_id"),
         _lots.c.remaining > 0,
@@ -353,15 +461,38 @@ _EXPIRING = (
     .group_by(_lots.c.expires_at)
     .order_by(_lots.c.expires_at)
     .limit(bindparam("limit"))
+    .subquery("expiring")
+)
+_STANDING = select(
+    *(
+        select(_balances.c[bucket]).where(_MINE).scalar_subquery().label(bucket)
+        for bucket in BUCKETS
+    ),
+    select(_tiers.c.tier).where(_MY_TIER).scalar_subquery().label("tier"),
+    select(_tiers.c.review_at).where(_MY_TIER).scalar_subquery().label("review_at"),
+    _SPEND_SINCE.scalar_subquery().label("spend"),
+    select(_balances.c.merged_into).where(_MINE).scalar_subquery().label("merged_into"),
+    select(_members.c.status).where(_KNOWN).scalar_subquery().label("known"),
+).subquery("standing")
+# The standing's one row beside each of the next expiry dates (or beside nothing).
+_STANDING_AND_EXPIRING = (
+    select(_STANDING, _EXPIRING.c.expires_at, _EXPIRING.c.points)
+    .select_from(_STANDING.outerjoin(_EXPIRING, true()))
+    .order_by(_EXPIRING.c.expires_at)
 )
 
 
-def expiring(
-    session: Session, member_id: uuid.UUID, now: datetime, limit: int
-) -> list[tuple[datetime, int]]:
-    """Points left per expiry date, soonest first."""
-    params = {"member_id": member_id, "now": now, "limit": limit}
-    return [(row[0], int(row[1])) for row in session.execute(_EXPIRING, params)]
+def standing(
+    connection: Connection, member_id: uuid.UUID, now: datetime, since: datetime, limit: int
+) -> tuple[Row, list[tuple[datetime, int]]]:
+    """In one statement: the member's balances (None without a balance row), tier and its
+    review date (None without a tier row), qualifying spend since `since`, survivor
+    (`merged_into`) and state as points knows it (`known`: None when it does not), and the
+    points left per expiry date after `now`, soonest first, at most `limit` dates."""
+    params = {"member_id": member_id, "since": since.date(), "now": now, "limit": limit}
+    rows = connection.execute(_STANDING_AND_EXPIRING, params).all()
+    expiring = [(row.expires_at, int(row.points)) for row in rows if row.expires_at is not None]
+    return rows[0], expiring
 
 
 def add_tier(session: Session, member_id: uuid.UUID, **values: object) -> None:

@@ -151,6 +151,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
                 for when, points in view.expiring
             ],
             available_value=self._money(self._parts.balances.worth(view.available)),
+            member_known=view.known,
             tier=pb.TierStanding(
                 name=view.tier.name,
                 multiplier=view.tier.multiplier,

@@ -381,6 +381,24 @@ def test_an_upgrade_applies_at_once_and_its_multiplier_from_the_next_purchase(
     assert result.points_earned == 125
 
 
+def test_a_purchase_counts_for_the_tier_with_the_same_day_and_only_inside_the_window(
+    world: PointsWorld,
+) -> None:
+    with_policy(world, ladder=LADDER)
+    m = new_member()
+    long_ago = world.clock.now - timedelta(days=400)
+    world.purchases.record_purchase(
+        PurchaseInput(STORE, "T-old", m, 1000 * world.policy.per_minor, "IRR", occurred_at=long_ago)
+    )
+    view = world.balances.points(m).tier
+    assert (view.name, view.qualifying_spend_minor) == ("member", 0)
+    world.buy(m, 600)
+    world.buy(m, 400)  # the same day: together they make silver
+    view = world.balances.points(m).tier
+    assert (view.name, view.qualifying_spend_minor) == ("silver", 1000 * world.policy.per_minor)
+    assert tier_changes(world, m) == [("member", "silver")]
+
+
 def test_a_tier_a_review_gave_goes_down_only_at_its_next_review_date(world: PointsWorld) -> None:
     with_policy(world, ladder=LADDER)
     m = new_member()

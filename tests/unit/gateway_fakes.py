@@ -47,6 +47,8 @@ class FakeIdentity:
         self.phones: dict[str, str] = {}
         self.logins: list[str] = []
         self.revoked: list[str] = []
+        # The member ids `member` was asked about.
+        self.looked_up: list[str] = []
         self.sessions = {
             MARKETER_TOKEN: SessionInfo("staff", "staff-1", "marketer", ENDS),
         }
@@ -74,6 +76,7 @@ class FakeIdentity:
         return "K7M2Q9P", 0
 
     def member(self, member_id: str) -> dict:
+        self.looked_up.append(member_id)
         if member_id not in self.members:
             raise not_found()
         return self.members[member_id]
@@ -156,6 +159,10 @@ class FakePoints:
 
     def balance_of(self, member_id: str) -> int:
         return self.available.get(member_id, 0)
+
+    def standing(self, member_id: str) -> tuple[dict, bool]:
+        """The balance, and whether points has heard of the member (it earned here)."""
+        return self.balance(member_id), member_id in self.available
 
     def balance(self, member_id: str) -> dict:
         self.calls.append(("balance", member_id))

@@ -123,6 +123,18 @@ def test_points_of_a_member_no_service_knows_are_not_found(web: FlaskClient) -> 
     assert (answer.status_code, answer.content_type) == (404, PROBLEM)
 
 
+def test_points_of_a_member_points_knows_are_read_without_asking_identity(
+    web: FlaskClient, clients: Clients
+) -> None:
+    known = clients.identity.add("09121234567")["id"]
+    web.post("/v1/purchases", json=purchase(known, amount="5000"), headers=POS)
+    unheard_of = clients.identity.add("09127654321")["id"]
+    for member_id in (known, unheard_of):
+        answer = web.get(f"/v1/members/{member_id}/points", headers=POS)
+        assert (answer.status_code, answer.json["available"]) == (200, 0)
+    assert clients.identity.looked_up == [unheard_of]
+
+
 def test_routes_refuse_callers_without_credentials_or_grant(web: FlaskClient) -> None:
     anonymous = web.post("/v1/purchases", json=purchase("x"))
     assert (anonymous.status_code, anonymous.json["code"]) == (401, "unauthenticated")
