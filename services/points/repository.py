@@ -1094,10 +1094,6 @@ def coupon_by_code(session: Session, code: str, lock: bool = False) -> Coupon | 
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def code_taken(session: Session, code: str) -> bool:
-    return session.scalar(select(Coupon.id).where(Coupon.code == code)) is not None
-
-
 def coupons_of(session: Session, member_id: uuid.UUID, status: str) -> list[Coupon]:
     query = (
         select(Coupon)
