@@ -7,7 +7,10 @@ settings, psycopg, PostgreSQL) answers when a route does only a call's essential
   purchase row under its transaction id (a repeat answers the first result), the balance
   update and a ledger entry;
 - `GET /v1/members/<id>/points`: one SELECT of a balance;
-- `GET /ping`: nothing at all.
+- `GET /ping`: nothing at all;
+- `GET /hops/<n>`: nothing but a call that crosses n gRPC servers doing nothing (bench.relay,
+  addresses in FLOOR_RELAYS, the first calling the next): a balance read's one hop, a
+  purchase's two, with no work anywhere.
 
 The routes and bodies are the suite's, so one load script drives both.
 """
@@ -15,16 +18,19 @@ The routes and bodies are the suite's, so one load script drives both.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from flask import Flask, jsonify, request
 
+from bench import relay
 from gateway.__main__ import GatewayServer
 from gateway.config import GatewayConfig
 from services.runtime.config import Env
 
 DATABASE_VARIABLE = "FLOOR_DATABASE_URL"
+RELAYS_VARIABLE = "FLOOR_RELAYS"
 EARN_PER = 10_000
 
 SCHEMA = """
@@ -50,9 +56,12 @@ def create_schema(url: str, members: int) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
-def create_app(url: str) -> Flask:
+def create_app(url: str, relays: Sequence[str] = ()) -> Flask:
+    """The floor's routes on the database at `url`; `relays`: the relays' addresses, the
+    first calling the next."""
     app = Flask(__name__)
     local = threading.local()
+    calls = [relay.caller(addr) for addr in relays]
 
     def connection() -> psycopg.Connection:
         conn = getattr(local, "conn", None)
@@ -63,6 +72,12 @@ def create_app(url: str) -> Flask:
     @app.get("/ping")
     def ping() -> Any:
         return jsonify(status="ok")
+
+    @app.get("/hops/<int:count>")
+    def hops(count: int) -> Any:
+        if not 0 < count <= len(calls):
+            return jsonify(code="no-such-relay"), 404
+        return jsonify(answer=calls[-count](b"floor").decode())
 
     @app.get("/v1/members/<member_id>/points")
     def balance(member_id: str) -> Any:
@@ -116,7 +131,9 @@ class FloorServer(GatewayServer):
     """gunicorn exactly as the gateway runs it, serving the floor's routes instead."""
 
     def load(self) -> Any:
-        return create_app(Env().str(DATABASE_VARIABLE))
+        env = Env()
+        relays = [addr for addr in env.str(RELAYS_VARIABLE, "").split(",") if addr]
+        return create_app(env.str(DATABASE_VARIABLE), relays)
 
 
 def main() -> None:

@@ -313,32 +313,43 @@ class Bench:
         port = free_port()
         env = {**self.suite.env, "GATEWAY_PORT": str(port), "GATEWAY_METRICS_PORT": "0"}
         env[floor.DATABASE_VARIABLE] = database
-        server = None
+        relays = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+        env[floor.RELAYS_VARIABLE] = ",".join(relays)
+        processes: list[subprocess.Popen] = []
         try:
             floor.create_schema(database, self.members)
-            server = subprocess.Popen([sys.executable, "-m", "bench.floor"], cwd=ROOT, env=env)
+            for listen, forward in zip(relays, [*relays[1:], ""], strict=True):
+                command = [sys.executable, "-m", "bench.relay", listen, forward]
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
+            command = [sys.executable, "-m", "bench.floor"]
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
             url = f"http://127.0.0.1:{port}"
             wait_answering(url + "/ping")
+            wait_answering(url + "/hops/2", status=200)
             ids = self.directory / "member-ids.txt"
             seconds = self.seconds
             self.wrk("floor", "purchase", lambda: wrk.run(url, "purchase", ids, seconds))
             self.wrk("floor", "balance", lambda: wrk.run(url, "balance", ids, seconds))
             self.wrk("floor", "bare route", lambda: wrk.run(url, "ping", ids, seconds))
+            for hops, operation in ((1, "one gRPC hop"), (2, "two gRPC hops")):
+                self.wrk("floor", operation, lambda h=hops: wrk.run(url, f"hop{h}", ids, seconds))
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(20)
+            for process in processes:
+                process.terminate()
+                process.wait(20)
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def wait_answering(url: str) -> None:
+def wait_answering(url: str, status: int | None = None) -> None:
+    """Until `url` answers (with `status`, when given)."""
     for _ in range(200):
         try:
-            httpx.get(url)
-            return
+            if status is None or httpx.get(url).status_code == status:
+                return
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise RuntimeError(f"nothing answered at {url}")
 
 
@@ -441,7 +452,33 @@ def report(bench: Bench, seeding: str) -> str:
     lines += ["", "| target | measured | required | met |", "|---|---|---|---|"]
     for name, shown, required, met in targets:
         lines.append(f"| {name} | {shown} | {required} | {'yes' if met else 'NO'} |")
+    lines += ["", *shape(rates)]
     return "\n".join(lines)
+
+
+def shape(rates: dict[tuple[str, str], float]) -> list[str]:
+    """What the suite's shape allows: routes that only cross its process boundaries (a balance
+    read's one gRPC hop, a purchase's two), against the floors and against the suite."""
+    one = rates.get(("floor", "one gRPC hop"), 0.0)
+    two = rates.get(("floor", "two gRPC hops"), 0.0)
+    rows = [
+        ("two gRPC hops doing nothing ÷ floor purchases", two, rates.get(("floor", "purchase"))),
+        ("one gRPC hop doing nothing ÷ floor balance reads", one, rates.get(("floor", "balance"))),
+        (
+            "suite purchases ÷ two gRPC hops doing nothing",
+            rates.get(("purchases, max", "purchase"), 0.0),
+            two,
+        ),
+        (
+            "suite balance reads ÷ one gRPC hop doing nothing",
+            rates.get(("balance, max", "balance"), 0.0),
+            one,
+        ),
+    ]
+    lines = ["| the suite's shape | ratio |", "|---|---|"]
+    for name, rate, base in rows:
+        lines.append(f"| {name} | {rate / base:.2f} |" if base else f"| {name} | n/a |")
+    return lines
 
 
 def plot(samples: Samples, path: Path) -> None:

@@ -1,6 +1,6 @@
 -- wrk's till: every request a new purchase (a transaction id of its own) or a balance read of
--- a member drawn from a file of member ids.
---   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <purchase|balance|ping> <ids file> <token> <tag>
+-- a member drawn from a file of member ids; or a floor's bare route or gRPC hops (bench.floor).
+--   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <purchase|balance|ping|hop1|hop2> <ids file> <token> <tag>
 local mode, token, tag
 local ids = {}
 local counter = 0
@@ -36,6 +36,8 @@ function request()
     return wrk.format("POST", "/v1/purchases", headers(), body)
   elseif mode == "balance" then
     return wrk.format("GET", "/v1/members/" .. member .. "/points", headers())
+  elseif mode == "hop1" or mode == "hop2" then
+    return wrk.format("GET", "/hops/" .. string.sub(mode, 4), headers())
   end
   return wrk.format("GET", "/ping", headers())
 end

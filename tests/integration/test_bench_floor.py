@@ -1,14 +1,19 @@
-"""The load benchmark's purchase floor does a purchase's essential work: a retry of a
-transaction id answers the first result and books nothing twice."""
+"""The load benchmark's floors: the purchase floor does a purchase's essential work (a retry of
+a transaction id answers the first result and books nothing twice), and the hop floor crosses
+one or two gRPC relays doing nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from bench import floor, scale_data
+from deploy.local import ROOT, free_port
 from tests.support import throwaway_database
 
 
@@ -34,3 +39,29 @@ def test_a_repeated_purchase_is_booked_once(floor_url: str) -> None:
     assert client.get(f"/v1/members/{member}/points").json["available"] == 50
     with psycopg.connect(floor_url) as conn:
         assert conn.execute("SELECT count(*) FROM floor_entries").fetchone() == (2,)
+
+
+def test_the_hop_floor_crosses_one_or_two_relays(floor_url: str) -> None:
+    relays = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    started = [
+        subprocess.Popen([sys.executable, "-m", "bench.relay", listen, *forward], cwd=ROOT)
+        for listen, forward in ((relays[0], [relays[1]]), (relays[1], []))
+    ]
+    try:
+        client = floor.create_app(floor_url, relays).test_client()
+        for _ in range(100):
+            if client.get("/hops/2").status_code == 200:
+                break
+            time.sleep(0.1)
+        assert client.get("/hops/2").json == {"answer": "floor"}
+        assert client.get("/hops/1").json == {"answer": "floor"}
+        assert client.get("/hops/3").status_code == 404
+        # Two hops pass through the first relay; one hop calls the last relay alone.
+        started[0].terminate()
+        started[0].wait(10)
+        assert client.get("/hops/1").json == {"answer": "floor"}
+        assert client.get("/hops/2").status_code == 500
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(10)
