@@ -22,7 +22,9 @@ from gateway.clients.points import PointsClient
 from gateway.clients.rewards import RewardsClient
 from gateway.clients.webhooks import WebhooksClient
 from gateway.config import GatewayConfig
+from services.runtime.cache import Cache
 from services.runtime.channels import open_channel
+from services.runtime.published_balances import PublishedBalances
 from services.runtime.service_auth import GATEWAY, ServiceCredentials
 
 
@@ -73,7 +75,11 @@ def connect(config: GatewayConfig) -> Clients:
     points = channel(config.points_addr)
     return Clients(
         identity=IdentityClient(channel(config.identity_addr)),
-        points=PointsClient(points, config.currency),
+        points=PointsClient(
+            points,
+            config.currency,
+            PublishedBalances(Cache(config.redis_url, f"{config.cache_prefix}:points")),
+        ),
         campaigns=CampaignsClient(channel(config.campaigns_addr)),
         rewards=RewardsClient(points, config.currency),
         webhooks=WebhooksClient(channel(config.webhooks_addr)),

@@ -28,7 +28,7 @@ from services.points.referrals import Referrals
 from services.points.refunds import Refunds
 from services.points.reports import Reports
 from services.points.rewards import Rewards
-from services.points.servicer import PointsParts, PointsServicer
+from services.points.servicer import PointsParts, PointsServicer, balance_answer
 from services.points.settings import PointsSettings
 from services.runtime import metrics, outbox
 from services.runtime.cache import Cache
@@ -57,6 +57,11 @@ def build(config: ServiceConfig) -> Service:
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:points")
     balance_cache = BalanceCache(cache)
+    balances = Balances(database, policy, cache=balance_cache)
+    # Each view cached goes with points' answer for it, which the gateway may serve itself.
+    balance_cache.publish = lambda member, view: balance_answer(
+        member, view, balances, policy.currency
+    ).SerializeToString()
     database.after_commit(balance_cache.on_commit)
     database.after_commit(count_committed_postings)
     metrics.register(metrics.OutboxHead("points", lambda: _outbox_head(database)))
@@ -66,6 +71,14 @@ def build(config: ServiceConfig) -> Service:
     catalog = Catalog(database, policy, members, audiences)
     jobs = Jobs(database, policy, bonuses=bonuses, coupons=coupons)
     runners = [
+        # An invalidation lost while Redis was away is made good within a second of its
+        # return, even with no read or change here: the gateway serves cached balances itself.
+        Periodic(
+            "balance-epoch",
+            1.0,
+            balance_cache.settle,
+            "moving the balance cache's epoch failed; it is tried again next time",
+        ),
         Periodic(
             "ledger-jobs",
             settings.job_interval,
@@ -83,7 +96,7 @@ def build(config: ServiceConfig) -> Service:
     servicer = PointsServicer(
         PointsParts(
             purchases=Purchases(database, policy, bonuses, members),
-            balances=Balances(database, policy, cache=balance_cache),
+            balances=balances,
             activity=Activity(database),
             redemptions=Redemptions(database, policy, members),
             refunds=Refunds(database, policy),

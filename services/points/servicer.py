@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +21,7 @@ from services.points.adjustments import (
     AdjustmentResult,
     Adjustments,
 )
-from services.points.balances import Balances
+from services.points.balances import Balances, PointsView
 from services.points.catalog import Catalog
 from services.points.coupons import Coupons
 from services.points.jobs import Jobs
@@ -78,6 +79,36 @@ def adjustment_message(result: AdjustmentResult) -> pb.AdjustmentResponse:
         points=result.points,
         available=result.available,
         other_available=result.other_available,
+    )
+
+
+def balance_answer(
+    owner: uuid.UUID, view: PointsView, balances: Balances, currency: str
+) -> pb.GetBalanceResponse:
+    """GetBalance's answer for `owner`'s view (also kept in Redis beside it, for the gateway)."""
+
+    def money(minor: int) -> common_pb2.Money:
+        return common_pb2.Money(amount_minor=minor, currency=currency)
+
+    return pb.GetBalanceResponse(
+        member_id=str(owner),
+        balance=pb.Balance(
+            available=view.available, pending=view.pending, held=view.held, debt=view.debt
+        ),
+        expiring=[
+            pb.ExpiringPoints(points=points, expires_at=to_timestamp(when))
+            for when, points in view.expiring
+        ],
+        available_value=money(balances.worth(view.available)),
+        member_known=view.known,
+        tier=pb.TierStanding(
+            name=view.tier.name,
+            multiplier=view.tier.multiplier,
+            qualifying_spend=money(view.tier.qualifying_spend_minor),
+            review_at=to_timestamp(view.tier.review_at) if view.tier.review_at else None,
+            next_name=view.tier.next_name,
+            next_needs=money(view.tier.next_needs_minor),
+        ),
     )
 
 
@@ -141,26 +172,7 @@ class PointsServicer(points_pb2_grpc.PointsServiceServicer):
 
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext):
         owner, view = self._parts.balances.standing(request.member_id)
-        return pb.GetBalanceResponse(
-            member_id=str(owner),
-            balance=pb.Balance(
-                available=view.available, pending=view.pending, held=view.held, debt=view.debt
-            ),
-            expiring=[
-                pb.ExpiringPoints(points=points, expires_at=to_timestamp(when))
-                for when, points in view.expiring
-            ],
-            available_value=self._money(self._parts.balances.worth(view.available)),
-            member_known=view.known,
-            tier=pb.TierStanding(
-                name=view.tier.name,
-                multiplier=view.tier.multiplier,
-                qualifying_spend=self._money(view.tier.qualifying_spend_minor),
-                review_at=to_timestamp(view.tier.review_at) if view.tier.review_at else None,
-                next_name=view.tier.next_name,
-                next_needs=self._money(view.tier.next_needs_minor),
-            ),
-        )
+        return balance_answer(owner, view, self._parts.balances, self._parts.currency)
 
     def _money(self, minor: int) -> common_pb2.Money:
         return common_pb2.Money(amount_minor=minor, currency=self._parts.currency)

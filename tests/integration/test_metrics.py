@@ -34,7 +34,7 @@ def test_counts_latencies_postings_and_cache_hits_follow_the_traffic(
     for _ in range(3):
         assert pos.purchase(member, amount="1250000").status_code == 201
     pos.balance(member)  # a miss: the purchases moved the member's generation
-    pos.balance(member)  # a hit
+    pos.balance(member)  # a hit, which the gateway answers without asking points
     unknown = pos.api.get("/v1/members/identify", params={"phone": new_phone()})
     assert unknown.status_code == 404
 
@@ -74,8 +74,12 @@ def test_counts_latencies_postings_and_cache_hits_follow_the_traffic(
     assert moved(*points, "loyalty_points_postings_total", kind="earn") == 3
     assert moved(*points, "loyalty_points_posted_total", kind="earn") == 3 * 125
     view = {"cache": "points", "kind": "view"}
-    assert moved(*points, "loyalty_cache_lookups_total", **view, result="hit") == 1
+    assert moved(*gateway, "loyalty_cache_lookups_total", **view, result="miss") == 1
+    assert moved(*gateway, "loyalty_cache_lookups_total", **view, result="hit") == 1
     assert moved(*points, "loyalty_cache_lookups_total", **view, result="miss") == 1
+    assert moved(*points, "loyalty_cache_lookups_total", **view, result="hit") == 0
+    balance_reads = {"method": POINTS + "GetBalance", "code": "OK"}
+    assert moved(*points, "loyalty_grpc_server_handled_total", **balance_reads) == 1
     head = ("loyalty_outbox_head_sequence", frozenset({"source": "points"}.items()))
     assert after["points"][head] > before["points"][head]
 
