@@ -24,7 +24,8 @@ def _same(data: bytes) -> bytes:
 
 
 def caller(addr: str) -> Callable[[bytes], bytes]:
-    """A call of the relay at `addr`, on a channel of the calling thread's own."""
+    """A call of the relay at `addr`, on a channel of the calling thread's own (waiting for the
+    relay to listen, as a service's clients wait for it to start)."""
     local = threading.local()
 
     def call(data: bytes) -> bytes:
@@ -34,7 +35,7 @@ def caller(addr: str) -> Callable[[bytes], bytes]:
             stub = local.stub = channel.unary_unary(
                 METHOD, request_serializer=_same, response_deserializer=_same
             )
-        return stub(data, timeout=10)
+        return stub(data, timeout=10, wait_for_ready=True)
 
     return call
 
@@ -43,7 +44,8 @@ def serve(listen: str, next_addr: str | None) -> None:
     forward = caller(next_addr) if next_addr else None
 
     def answer(data: bytes, _context: grpc.ServicerContext) -> bytes:
-        return forward(data) if forward else data
+        # Each relay crossed adds a dot, so an answer shows how many it went through.
+        return (forward(data) if forward else data) + b"."
 
     handler = grpc.method_handlers_generic_handler(
         "floor.Relay",

