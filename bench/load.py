@@ -14,7 +14,8 @@ always has one live, so every purchase is evaluated against it) and drives the s
    each purchase with its own transaction id): the maximum purchase rate, and how the calls to
    each replicated service were shared between its processes (their /metrics);
 3. purchases at half that rate (open loop from the Python client, latency counted from each
-   call's planned start);
+   call's planned start), once points' event consumers have applied what the maximum rate left
+   them (how long that took is reported): the phase measures the half rate, not the recovery;
 4. balance reads only, as fast as the suite answers (wrk).
 
 In the same run it measures the floors (bench.floor) with the same wrk script: a purchase's
@@ -58,6 +59,8 @@ LOAD_ZIPF_S = 0.8
 PURCHASE_TARGET = 0.3
 BALANCE_TARGET = 0.45
 P99_TARGET_MS = 50.0
+# How long the half-rate phase waits for points' event consumers to catch up, at most.
+CATCH_UP_LIMIT = 120.0
 
 
 @dataclass
@@ -232,6 +235,9 @@ class Bench:
     # The phases driven by wrk: (phase, operation, what it measured).
     driven: list[tuple[str, str, wrk.WrkRun]] = field(default_factory=list)
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Seconds points' event consumers took to catch up after the maximum rate (None: not in
+    # CATCH_UP_LIMIT seconds).
+    caught_up_after: float | None = None
 
     def pos_key(self) -> str:
         admin = self._admin()
@@ -294,6 +300,7 @@ class Bench:
             "purchases, max", "purchase", lambda: wrk.run(url, "purchase", ids, self.seconds, key)
         )
         self.shares = replicas.shares(before, replicas.counts(self.suite))
+        self.caught_up_after = self.wait_caught_up()
         buy = tills.purchase
         await phase(
             "purchases, half rate",
@@ -302,6 +309,20 @@ class Bench:
             ),
         )
         self.wrk("balance, max", "balance", lambda: wrk.run(url, "balance", ids, self.seconds, key))
+
+    def wait_caught_up(self) -> float | None:
+        """Seconds until points' event consumers have no events left to apply."""
+        started = time.perf_counter()
+        backlog: dict[str, float] = {}
+        while time.perf_counter() - started < CATCH_UP_LIMIT:
+            backlog = replicas.points_backlog(self.suite)
+            if backlog and not any(backlog.values()):
+                waited = time.perf_counter() - started
+                print(f"points' event consumers caught up in {waited:.1f} s", flush=True)
+                return waited
+            time.sleep(0.25)
+        print(f"points' event consumers still behind by {backlog} events", flush=True)
+        return None
 
     def run_floors(self) -> None:
         """The floor routes (bench.floor) under the gateway's gunicorn settings, on a database
@@ -446,6 +467,16 @@ def report(bench: Bench, seeding: str) -> str:
         fair = all(0.35 <= share <= 0.65 for share in by_replica.values())
         shown = ", ".join(f"{name} {share:.0%}" for name, share in by_replica.items())
         targets.append((f"{service}: share of purchase calls", shown, "35-65 % each", fair))
+    caught_up = bench.caught_up_after
+    lines += [
+        "",
+        "Points' event consumers caught up "
+        + (
+            f"{caught_up:.1f} s after the maximum-rate phase; the half-rate phase started then."
+            if caught_up is not None
+            else f"not within {CATCH_UP_LIMIT:.0f} s of the maximum-rate phase."
+        ),
+    ]
     if samples.failures:
         lines += ["", "Failed calls by answer (Python client):"]
         lines += [f"- {op}: {why} × {n}" for (op, why), n in samples.failures.most_common(10)]

@@ -1,4 +1,5 @@
-"""How the calls to a service were spread over its replicas, read from each process's /metrics."""
+"""How the calls to a service were spread over its replicas, and how far behind points' event
+consumers are, read from each process's /metrics."""
 
 from __future__ import annotations
 
@@ -15,20 +16,45 @@ PURCHASE_CALLS = {
 }
 
 
-def calls_served(metrics_port: int, method: str) -> int:
-    """How many calls of `method` the process behind `metrics_port` has answered, any status."""
+def samples(metrics_port: int) -> list:
+    """Every sample the process behind `metrics_port` serves."""
     url = f"http://127.0.0.1:{metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def calls_served(metrics_port: int, method: str) -> int:
+    """How many calls of `method` the process behind `metrics_port` has answered, any status."""
     return int(
         sum(
             sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "loyalty_grpc_server_handled"
-            for sample in family.samples
-            if sample.name.endswith("_total") and sample.labels.get("method") == method
+            for sample in samples(metrics_port)
+            if sample.name == "loyalty_grpc_server_handled_total"
+            and sample.labels.get("method") == method
         )
     )
+
+
+def points_backlog(suite: Suite) -> dict[str, float]:
+    """How many of points' events each of its consumers (campaigns' member view, webhooks) has
+    still to apply: points' outbox head less the furthest any replica of the consumer got."""
+    head = max(
+        sample.value
+        for sample in samples(suite.replicas["points"][0].metrics_port)
+        if sample.name == "loyalty_outbox_head_sequence" and sample.labels["source"] == "points"
+    )
+    applied: dict[str, float] = {}
+    for service in ("campaigns", "webhooks"):
+        for replica in suite.replicas[service]:
+            for sample in samples(replica.metrics_port):
+                if (
+                    sample.name == "loyalty_consumer_last_sequence"
+                    and sample.labels["source"] == "points"
+                ):
+                    consumer = sample.labels["consumer"]
+                    applied[consumer] = max(applied.get(consumer, 0.0), sample.value)
+    return {consumer: max(head - position, 0.0) for consumer, position in applied.items()}
 
 
 def counts(suite: Suite) -> dict[str, dict[str, int]]:
