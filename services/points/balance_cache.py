@@ -34,9 +34,10 @@ Publish = Callable[[uuid.UUID, PointsView], bytes]
 
 
 class BalanceCache:
-    def __init__(self, cache: Cache, publish: Publish | None = None) -> None:
+    def __init__(self, cache: Cache) -> None:
         self._cache = cache
-        self.publish = publish
+        # Set once the servicer's answer can be built (it needs the balances this cache serves).
+        self.publish: Publish | None = None
         self._lost_invalidation = False
         self._lock = threading.Lock()
 
