@@ -7,9 +7,9 @@ machine's), with `--replicas` processes of points and of campaigns (the others o
 them with the scale data (bench.scale_data), launches one campaign (dairy earns double: a club
 always has one live, so every purchase is evaluated against it) and drives the suite in phases:
 
-1. mixed (Python asyncio client, httpx): tills visit members chosen with Zipf-skewed activity:
-   identify by phone, a purchase with items, the balance, now and then a ledger page, and every
-   fourth visit a redemption hold then capture;
+1. mixed (Python asyncio client, bench.http_client): tills visit members chosen with
+   Zipf-skewed activity: identify by phone, a purchase with items, the balance, now and then a
+   ledger page, and every fourth visit a redemption hold then capture;
 2. purchases only, as fast as the suite answers (wrk, closed loop, 1 thread, 16 connections,
    each purchase with its own transaction id): the maximum purchase rate, and how the calls to
    each replicated service were shared between its processes (their /metrics);
@@ -46,7 +46,7 @@ import httpx
 import numpy as np
 import psycopg
 
-from bench import floor, replicas, scale_data, wrk
+from bench import floor, http_client, replicas, scale_data, wrk
 from deploy.local import ROOT, SERVICES, Suite, free_port, start_isolated
 from services.runtime.config import Env
 
@@ -95,7 +95,7 @@ class Samples:
 class Tills:
     """Calls the club as tills do, recording each call."""
 
-    client: httpx.AsyncClient
+    client: http_client.Client
 
     def __init__(self, samples: Samples, members: int) -> None:
         self.samples = samples
@@ -121,12 +121,12 @@ class Tills:
         json: dict | None = None,
         ok: int = 200,
         planned: float | None = None,
-    ) -> httpx.Response | None:
+    ) -> http_client.Response | None:
         """One call; its latency counts from `planned` when given (open loop), else from now."""
         started = planned if planned is not None else time.perf_counter()
         try:
             response = await self.client.request(method, path, json=json)
-        except httpx.HTTPError as error:
+        except http_client.ERRORS as error:
             self.samples.add(operation, started, False, type(error).__name__)
             return None
         why = f"{response.status_code} {_code(response)}"
@@ -183,7 +183,7 @@ class Tills:
             await self.redeem(i)
 
 
-def _code(response: httpx.Response) -> str:
+def _code(response: http_client.Response) -> str:
     if response.headers.get("content-type", "").startswith("application/problem+json"):
         return response.json().get("code", "")
     return ""
@@ -217,12 +217,6 @@ async def open_loop(seconds: float, rate: float, work: Callable[[float], Awaitab
         tasks.append(asyncio.create_task(work(planned)))
         n += 1
     await asyncio.gather(*tasks)
-
-
-def new_client(base_url: str, token: str | None = None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=CONCURRENCY * 2, max_keepalive_connections=CONCURRENCY)
-    return httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30)
 
 
 @dataclass
@@ -286,9 +280,8 @@ class Bench:
         url = self.suite.gateway_url
 
         async def phase(name: str, run: Callable[[], Awaitable[None]]) -> None:
-            # A fresh client per phase: a pooled connection that the phase before left idle
-            # longer than the server keeps it would fail the first call to reuse it.
-            async with new_client(url, key) as client:
+            # A fresh client per phase: it starts with no connection an earlier phase left.
+            async with http_client.Client(url, key) as client:
                 tills.client = client
                 self.samples.start_phase(name)
                 await run()
@@ -355,7 +348,8 @@ class Bench:
             for hops, operation in ((1, "one gRPC hop"), (2, "two gRPC hops")):
                 self.wrk("floor", operation, lambda h=hops: wrk.run(url, f"hop{h}", ids, seconds))
         finally:
-            for process in processes:
+            # The floor before its relays: no call of its own is cut off mid-way.
+            for process in reversed(processes):
                 process.terminate()
                 process.wait(20)
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -366,7 +360,8 @@ def wait_answering(url: str, status: int | None = None) -> None:
     """Until `url` answers (with `status`, when given)."""
     for _ in range(200):
         try:
-            if status is None or httpx.get(url).status_code == status:
+            answered = httpx.get(url).status_code
+            if status is None or answered == status:
                 return
         except httpx.HTTPError:
             pass
@@ -412,8 +407,8 @@ def report(bench: Bench, seeding: str) -> str:
     samples = bench.samples
     lines = [
         f"Scale data: {seeding}. Closed-loop phases and floors: wrk, {wrk.THREADS} thread,"
-        f" {wrk.CONNECTIONS} connections; mixed and half rate: {CONCURRENCY} asyncio callers"
-        " (httpx).",
+        f" {wrk.CONNECTIONS} connections; mixed: {CONCURRENCY} asyncio callers; half rate: calls"
+        " started on a fixed schedule (both bench.http_client).",
         "",
         "| phase | operation | calls | per second | p50 ms | p99 ms | failed |",
         "|---|---|---|---|---|---|---|",
