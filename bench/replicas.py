@@ -37,8 +37,9 @@ def calls_served(metrics_port: int, method: str) -> int:
 
 
 def points_backlog(suite: Suite) -> dict[str, float]:
-    """How many of points' events each of its consumers (campaigns' member view, webhooks) has
-    still to apply: points' outbox head less the furthest any replica of the consumer got."""
+    """Points' outbox head less the furthest any replica of each of its consumers (campaigns'
+    member view, webhooks) got: 0 exactly when the consumer has applied every event; otherwise
+    about how many are left, of either sign (services.runtime.outbox.head)."""
     head = max(
         sample.value
         for sample in samples(suite.replicas["points"][0].metrics_port)
@@ -54,7 +55,7 @@ def points_backlog(suite: Suite) -> dict[str, float]:
                 ):
                     consumer = sample.labels["consumer"]
                     applied[consumer] = max(applied.get(consumer, 0.0), sample.value)
-    return {consumer: max(head - position, 0.0) for consumer, position in applied.items()}
+    return {consumer: head - position for consumer, position in applied.items()}
 
 
 def counts(suite: Suite) -> dict[str, dict[str, int]]:

@@ -9,6 +9,8 @@ Ratios and lags are left to the queries, as Prometheus intends, for instance:
 - cache hit ratio: `sum(rate(loyalty_cache_lookups_total{result="hit"}[5m]))
   / sum(rate(loyalty_cache_lookups_total[5m]))`
 - consumer lag: `loyalty_outbox_head_sequence - on(source) loyalty_consumer_last_sequence`
+  (0 exactly when the consumer has read everything; otherwise about the events left, as
+  sequences are taken a little out of the order events are read in)
 """
 
 from __future__ import annotations
@@ -127,8 +129,9 @@ def consumer_applied(consumer: str, source: str, sequence: int) -> None:
 
 
 class OutboxHead(Collector):
-    """`loyalty_outbox_head_sequence{source}`: the newest event in a service's outbox, read
-    from its database at scrape time (one index look-up)."""
+    """`loyalty_outbox_head_sequence{source}`: the sequence of the last event in a service's
+    outbox in the order consumers read them (services.runtime.outbox.head), read from its
+    database at scrape time (one index look-up)."""
 
     def __init__(self, source: str, head: Callable[[], int | None]) -> None:
         self._source = source
@@ -137,7 +140,7 @@ class OutboxHead(Collector):
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "loyalty_outbox_head_sequence",
-            "Sequence of the newest event in the service's outbox",
+            "Sequence of the last event in the service's outbox, in the order it is read",
             labels=["source"],
         )
         try:

@@ -147,5 +147,10 @@ def read(session: Session, model: type, cursor: str, limit: int) -> tuple[list[E
 
 
 def head(session: Session, model: type) -> int | None:
-    """The sequence of the newest event written so far (None before the first)."""
-    return session.scalar(select(func.max(model.sequence)))
+    """The sequence of the last event in the order consumers read them (None before the
+    first): a consumer whose last event is this one has read everything. Not the largest
+    sequence: a transaction may take its number after a younger one has committed, and be read
+    before it."""
+    table = model.__table__
+    newest = select(table.c.sequence).order_by(table.c.txid.desc(), table.c.sequence.desc())
+    return session.scalar(newest.limit(1))

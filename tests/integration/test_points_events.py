@@ -9,6 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from services.points.models import OutboxEvent
 from services.runtime import outbox
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from tests.ledger_support import STORE, PointsWorld
@@ -106,6 +107,43 @@ def test_an_event_committed_late_is_not_skipped(ledger_pg_url: str) -> None:
             time.sleep(0.2)
         assert types[0] == "test.slow"
         assert "purchase.recorded" in types
+    finally:
+        world.close()
+
+
+def test_the_head_is_the_last_event_a_consumer_reads(ledger_pg_url: str) -> None:
+    """Transaction A starts first but writes its event after B has committed one: consumers read
+    A's event before B's, though A's sequence is the larger. The head a consumer is measured
+    against is B's, or a consumer that has read everything would look behind for ever."""
+    world = PointsWorld(ledger_pg_url)
+    try:
+        _, cursor = all_events(world)
+        slow = world.database.engine.connect()
+        slow_tx = slow.begin()
+        slow_txid = slow.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        fast = threading.Thread(target=world.buy, args=(str(uuid.uuid4()), 10))
+        fast.start()
+        fast.join()
+        slow.execute(
+            text(
+                "INSERT INTO outbox (txid, type, member_id, payload, occurred_at)"
+                " VALUES (:t, 'test.late', NULL, '{}', now())"
+            ),
+            {"t": slow_txid},
+        )
+        slow_tx.commit()
+        slow.close()
+
+        deadline = time.monotonic() + 30
+        seen: list[outbox.Event] = []
+        while "purchase.recorded" not in [e.type for e in seen] and time.monotonic() < deadline:
+            page, cursor = all_events(world, cursor)
+            seen += page
+            time.sleep(0.2)
+        assert [e.type for e in seen] == ["test.late", "points.earn", "purchase.recorded"]
+        assert seen[-1].sequence < seen[0].sequence
+        with world.database.read() as session:
+            assert outbox.head(session, OutboxEvent) == seen[-1].sequence
     finally:
         world.close()
 
