@@ -28,7 +28,7 @@ from services.campaigns.campaigns import Campaigns
 from services.campaigns.definitions import Targeting
 from services.campaigns.draw_selection import Entry, Prize, commitment, new_seed, pick_winners
 from services.campaigns.models import Draw, DrawChance, DrawPurchase, Member
-from services.campaigns.projection import PurchaseSeen
+from services.campaigns.projection import PurchaseSeen, RefundSeen
 from services.campaigns.repository import live
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import (
@@ -327,6 +327,24 @@ class Draws:
                     )
                 )
                 session.flush()
+
+    def take_back_chances(self, session: Session, refunds: list[RefundSeen]) -> None:
+        """What a refunded purchase earned in draws still open, counted again on what is left
+        of it: all of it for a full refund. Applied with the member view, after the chances of
+        the same page; a closed draw's entries stay as they were drawn."""
+        for refund in refunds:
+            source = f"purchase:{refund.source}"
+            for chance, draw in repository.open_draw_chances(session, refund.member_id, source):
+                earned = 0
+                if refund.remaining_minor > 0:
+                    earned = draw.per_purchase
+                    if draw.per_amount_minor:
+                        earned += refund.remaining_minor // draw.per_amount_minor
+                if earned <= 0:
+                    session.delete(chance)
+                elif earned < chance.chances:
+                    chance.chances = earned
+        session.flush()
 
     def _locked(self, session: Session, draw_id: str) -> Draw:
         found = repository.draw(session, parse_id(draw_id, "draw"), lock=True)

@@ -77,10 +77,13 @@ class MemberView:
             return
         # Most pages meet neither a mission nor a draw: one look says so.
         missions, draws = repository.missions_and_draws(session)
+        refunds = projection.refunds_seen(page)
         if missions and self._missions is not None:
             self._missions.record_events(session, page)
+            self._missions.take_back(session, refunds)
         if draws and self._draws is not None:
             self._draws.earn_chances(session, projection.purchases_seen(page))
+            self._draws.take_back_chances(session, refunds)
 
     def catch_up(self) -> int:
         """Applies every event the feeds have; returns how many."""

@@ -29,7 +29,7 @@ from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
 from services.campaigns.messages import Sender, personal
-from services.campaigns.projection import category_name
+from services.campaigns.projection import RefundSeen, category_name
 from services.campaigns.templates import Unrenderable
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
@@ -206,6 +206,33 @@ class Missions:
                         mission.reward_id,
                         now,
                     )
+
+    def take_back(self, session: Session, refunds: list[RefundSeen]) -> None:
+        """What refunded purchases counted towards running missions, counted again on what is
+        left of each, in the caller's transaction: a spend goal keeps the part not refunded, a
+        count goal loses a purchase refunded in full. A completion whose period falls short of
+        the target again is withdrawn while points has not paid it (its id is the operation
+        id, so one completed again is still paid once); once paid it stands."""
+        running = {view.id: view for view in self._running(session)} if refunds else {}
+        if not running:
+            return
+        for refund in refunds:
+            source = f"purchase:{refund.source}"
+            for fact in repository.mission_facts_of(session, running, refund.member_id, source):
+                mission = running[fact.campaign_id].definition.mission
+                assert mission is not None
+                left = refund.remaining_minor
+                if mission.metric != "spend":
+                    left = 1 if left > 0 else 0
+                if left >= fact.amount:
+                    continue
+                # Kept at 0 when nothing is left: the purchase's event, read again by a
+                # rebuild, then finds its source counted and adds nothing.
+                fact.amount = left
+                session.flush()
+                where = (fact.campaign_id, fact.member_id, fact.period)
+                if repository.mission_progress(session, *where) < mission.target:
+                    repository.withdraw_mission_reward(session, *where)
 
     def record_events(self, session: Session, page: list[tuple[Event, Message | None]]) -> None:
         self.record(session, (fact for event, payload in page for fact in facts_of(event, payload)))

@@ -310,7 +310,8 @@ class MissionFact(Base):
     # "once", "2026-W49" or "2026-12".
     period: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(200))
-    # 1, or a purchase's amount in minor units for a spend goal.
+    # 1, or a purchase's amount in minor units for a spend goal; what is left of it once
+    # refunded (0 for all of it).
     amount: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -281,6 +281,29 @@ def purchases_seen(page: Parsed) -> list[PurchaseSeen]:
     return seen
 
 
+@dataclass(frozen=True)
+class RefundSeen:
+    """A refund of a purchase: what is left of it once every refund so far is taken off."""
+
+    member_id: uuid.UUID
+    # The purchase's store and transaction, as PurchaseSeen names it.
+    source: str
+    remaining_minor: int
+
+
+def refunds_seen(page: Parsed) -> list[RefundSeen]:
+    """The refunds a page records, as draws and missions take back what a purchase earned."""
+    seen = []
+    for event, payload in page:
+        if event.member_id and isinstance(payload, points_pb2.PurchaseRefunded):
+            store_id, transaction_id = _purchase_key(payload)
+            remaining = max(payload.purchase_amount_minor - payload.refunded_minor, 0)
+            seen.append(
+                RefundSeen(uuid.UUID(event.member_id), f"{store_id}:{transaction_id}", remaining)
+            )
+    return seen
+
+
 def reset(session: Session) -> None:
     """Forgets the whole member view and every cursor, to rebuild it from the first event.
     Feedback is campaigns' own record, so it stays and is laid over the rebuilt view."""

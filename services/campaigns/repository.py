@@ -798,6 +798,34 @@ def mission_progress(
     )
 
 
+def mission_facts_of(
+    session: Session, campaign_ids: Collection[uuid.UUID], member_id: uuid.UUID, source: str
+) -> list[MissionFact]:
+    """What one source (a purchase, say) of a member counts towards the given missions,
+    locked."""
+    query = select(MissionFact).where(
+        MissionFact.campaign_id.in_(campaign_ids),
+        MissionFact.member_id == member_id,
+        MissionFact.source == source,
+    )
+    return list(session.scalars(query.with_for_update()))
+
+
+def withdraw_mission_reward(
+    session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
+) -> bool:
+    """Forgets a completion points has not paid yet; False when there is none to forget."""
+    removed = session.execute(
+        delete(MissionReward).where(
+            MissionReward.campaign_id == campaign_id,
+            MissionReward.member_id == member_id,
+            MissionReward.period == period,
+            MissionReward.status == "pending",
+        )
+    )
+    return bool(removed.rowcount)
+
+
 def add_mission_reward(
     session: Session,
     campaign_id: uuid.UUID,
@@ -863,7 +891,7 @@ def mission_counts(session: Session, campaign_id: uuid.UUID) -> tuple[int, int, 
     """A mission's members with progress, members who completed it, and points paid."""
     started = session.scalar(
         select(func.count(func.distinct(MissionFact.member_id))).where(
-            MissionFact.campaign_id == campaign_id
+            MissionFact.campaign_id == campaign_id, MissionFact.amount > 0
         )
     )
     completed, paid = session.execute(
@@ -1195,6 +1223,24 @@ def draws_earning(session: Session) -> list[Draw]:
         Draw.status == "open", (Draw.per_purchase > 0) | (Draw.per_amount_minor > 0)
     )
     return list(session.scalars(query))
+
+
+def open_draw_chances(
+    session: Session, member_id: uuid.UUID, source: str
+) -> list[tuple[DrawChance, Draw]]:
+    """The chances one source of a member earned in draws still open, with their draws,
+    locked."""
+    query = (
+        select(DrawChance, Draw)
+        .join(Draw, Draw.id == DrawChance.draw_id)
+        .where(
+            DrawChance.member_id == member_id,
+            DrawChance.source == source,
+            Draw.status == "open",
+        )
+        .with_for_update(of=DrawChance)
+    )
+    return [(chance, draw) for chance, draw in session.execute(query).tuples()]
 
 
 def has_draw_chance(session: Session, draw_id: uuid.UUID, source: str) -> bool:

@@ -10,8 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from services.campaigns import repository
 from services.campaigns.evaluation import Item, PurchaseFacts
-from services.campaigns.models import Award
+from services.campaigns.feeds import MemberView
+from services.campaigns.missions import Missions
+from services.campaigns.models import Award, MissionReward
 from services.points.purchases import EarningLine, PurchaseInput
 from services.runtime.db import Database
 from services.runtime.errors import FailedPrecondition
@@ -300,3 +303,52 @@ def test_a_purchase_recorded_while_campaigns_was_late_takes_the_award_of_the_cop
     with pytest.raises(FailedPrecondition):
         till.evaluate(lost, 100_000, lost.fingerprint())
     assert points(world.evaluate(big, 500)) == 500
+
+
+def test_a_refund_withdraws_a_mission_completion_points_has_not_paid_yet(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    """No payer runs here, so a completion stays pending until the test marks it paid."""
+    world = campaigns_world
+    world.view = MemberView(
+        world.database,
+        world.view.feeds,
+        world.rules,
+        world.clock,
+        missions=Missions(world.database, world.campaigns, world.clock),
+    )
+    member = world.enrol()
+    mission = uuid.UUID(
+        world.launch(
+            kind="mission",
+            goal={"metric": "purchases", "target": 2},
+            period="month",
+            reward_points=100,
+        )
+    )
+
+    def completions() -> list[tuple[str, str]]:
+        with world.database.read() as session:
+            rows = session.scalars(
+                select(MissionReward).where(MissionReward.campaign_id == mission)
+            )
+            return [(row.period, row.status) for row in rows]
+
+    first = world.buy(member, 10)
+    second = world.buy(member, 10)
+    (period, status), *_ = completions()
+    assert status == "pending"
+    world.refund(second, 10)
+    assert completions() == []
+
+    third = world.buy(member, 10)
+    assert completions() == [(period, "pending")]
+    with world.database.write() as session:
+        repository.record_mission_reward(
+            session, f"mission:{mission}:{member}:{period}", "paid", None, world.now()
+        )
+    world.refund(third, 10)
+    world.refund(first, 4)  # in part: still a purchase
+    assert completions() == [(period, "paid")]
+    with world.database.read() as session:
+        assert repository.mission_progress(session, mission, uuid.UUID(member), period) == 1

@@ -244,6 +244,35 @@ def test_purchases_earn_chances_per_purchase_and_per_amount_up_to_the_limit(
     assert marketer.post(f"/v1/marketing/draws/{still_open['id']}/cancel").status_code == 200
 
 
+def refund(pos: Pos, transaction_id: str, amount: str) -> None:
+    body = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount}
+    refunded = pos.api.post(f"/v1/purchases/{transaction_id}/refunds", body)
+    assert refunded.status_code == 201, refunded.text
+
+
+def test_a_refund_takes_back_the_chances_its_purchase_earned_in_an_open_draw(
+    postgres_suite: Suite,
+) -> None:
+    suite, pos = postgres_suite, Pos(postgres_suite)
+    marketer = staff_login(suite, "marketer")
+    draw = new_draw(marketer, per_purchase=1, per_amount="500000")
+    member = pos.enrol(phone=new_phone())["id"]
+    kept, returned = f"T-{uuid.uuid4().hex[:12]}", f"T-{uuid.uuid4().hex[:12]}"
+    assert pos.purchase(member, kept, amount="2000000").status_code == 201  # 1 + 4
+    assert pos.purchase(member, returned, amount="600000").status_code == 201  # 1 + 1
+    assert seen_by_draw(marketer, pos, draw)
+    assert chances_in(marketer, draw)[member] == 7
+
+    refund(pos, kept, "1000000")  # 1,000,000 left of it: 1 + 2
+    refund(pos, returned, "600000")  # nothing left: no chance
+    assert seen_by_draw(marketer, pos, draw)
+    assert chances_in(marketer, draw).get(member) == 3
+    refund(pos, kept, "1000000")
+    assert seen_by_draw(marketer, pos, draw)
+    assert member not in chances_in(marketer, draw)
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
+
+
 def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
     postgres_suite: Suite,
 ) -> None:

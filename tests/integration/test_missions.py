@@ -109,6 +109,53 @@ def test_three_purchases_this_month_complete_the_mission_and_pay_once(
     assert marketer.post(f"/v1/marketing/campaigns/{campaign_id}/end").status_code == 200
 
 
+def refund(pos: Pos, transaction_id: str, amount: str) -> None:
+    body = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount}
+    refunded = pos.api.post(f"/v1/purchases/{transaction_id}/refunds", body)
+    assert refunded.status_code == 201, refunded.text
+
+
+def test_a_refund_takes_back_what_its_purchase_counted_towards_a_mission(
+    sqlite_suite: Suite,
+) -> None:
+    suite, pos = sqlite_suite, Pos(sqlite_suite)
+    marketer = staff_login(suite, "marketer")
+    phone = new_phone()
+    member_id = pos.enrol(phone=phone)["id"]
+    campaigns = {}
+    for goal in ({"metric": "purchases", "target": 3}, {"metric": "spend", "target": "5000000"}):
+        created = marketer.post(
+            "/v1/marketing/campaigns",
+            {
+                "name": f"Refund-proof {goal['metric']}",
+                "kind": "mission",
+                "goal": goal,
+                "period": "month",
+                "reward_points": REWARD,
+                "targeting": {"everyone": True},
+            },
+        )
+        assert created.status_code == 201, created.text
+        campaigns[goal["metric"]] = created.json()["id"]
+        launched = marketer.post(f"/v1/marketing/campaigns/{created.json()['id']}/launch")
+        assert launched.status_code == 200
+    member = marketer.with_token(log_in(suite, phone))
+    sales = [f"T-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    for sale in sales:
+        assert pos.purchase(member_id, sale, amount="2000000").status_code == 201
+    assert eventually(lambda: my_progress(member, campaigns["purchases"]) == 2, 60)
+    assert my_progress(member, campaigns["spend"]) == 4_000_000 * 100  # minor units
+
+    refund(pos, sales[0], "2000000")  # in full: it no longer counts
+    refund(pos, sales[1], "500000")  # in part: it is still a purchase, of less
+    assert eventually(lambda: my_progress(member, campaigns["purchases"]) == 1, 60)
+    assert eventually(lambda: my_progress(member, campaigns["spend"]) == 1_500_000 * 100, 60)
+    assert not my_mission(member, campaigns["purchases"])["completed"]
+    assert mission_payments(member) == []
+    for campaign_id in campaigns.values():
+        assert marketer.post(f"/v1/marketing/campaigns/{campaign_id}/end").status_code == 200
+
+
 def test_a_mission_without_its_goal_is_refused(sqlite_suite: Suite) -> None:
     marketer = staff_login(sqlite_suite, "marketer")
     answer = marketer.post(
