@@ -37,18 +37,6 @@ class _NoPoints:
         raise AssertionError("no chances are bought in this bench")
 
 
-class _Told:
-    """Counts winner messages instead of sending them (the provider is outside the club); the
-    bench's members have no consent in the member view, so none is told."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def send(self, message_id: str, member_id: str, channel: str, body: str) -> str:
-        self.sent += 1
-        return "sent"
-
-
 def write_chances(plain_url: str, draw_id: str, entries: int, seed: int = 11) -> int:
     """COPYs chance rows for `entries` members; every fifth holds a second row. The rows."""
     rng = random.Random(seed)
@@ -78,14 +66,13 @@ def main() -> None:
     args = parser.parse_args()
     name, url = create_database()
     database = Database(url)
-    told = _Told()
     try:
         database.migrate(MIGRATIONS, "campaigns")
         # A draw open to everyone: who may enter needs no cache.
         campaigns = Campaigns(
             database, Segments(database, "IRR"), Cache(None, "bench"), "IRR", "Asia/Tehran"
         )
-        draws = Draws(database, _NoPoints(), told, campaigns)
+        draws = Draws(database, _NoPoints(), campaigns)
         draw = draws.create(
             "bench draw", utcnow() + timedelta(days=1), PRIZES, ChanceRules(per_purchase=1)
         )
@@ -109,7 +96,7 @@ def main() -> None:
     print(f"{'prize draw at scale (PostgreSQL)':<48} {'seconds':>9}  note")
     print(
         f"{f'close a draw over {len(entries):,} entries':<48} {took:>9.3f}"
-        f"  {rows:,} chance rows, {len(closed.winners)} winners, {told.sent} told"
+        f"  {rows:,} chance rows, {len(closed.winners)} winners"
     )
     print(f"re-run from the published entries and seed: {problems or 'the same winners'}")
     verdict = "within" if took < LIMIT_SECONDS else "OVER"

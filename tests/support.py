@@ -131,6 +131,8 @@ def start_suite(
     # Webhook retries in a fraction of a second, not half a minute.
     for name, value in WEBHOOK_TEST_TIMINGS.items():
         extra_env.setdefault(name, value)
+    # Messages go out at whatever hour the tests run (the quiet hours have tests of their own).
+    extra_env.setdefault("CAMPAIGNS_QUIET_HOURS", "")
     return start_isolated(
         tmp, database_urls, redis_url, f"test-{uuid.uuid4().hex[:8]}", **extra_env
     )

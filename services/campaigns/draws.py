@@ -27,7 +27,7 @@ from services.campaigns import definitions, repository
 from services.campaigns.campaigns import Campaigns
 from services.campaigns.definitions import Targeting
 from services.campaigns.draw_selection import Entry, Prize, commitment, new_seed, pick_winners
-from services.campaigns.models import Draw, DrawChance, DrawPurchase, Member
+from services.campaigns.models import Draw, DrawChance, DrawPurchase, Member, Message
 from services.campaigns.projection import PurchaseSeen, RefundSeen
 from services.campaigns.repository import live
 from services.runtime.db import Database, utcnow
@@ -36,7 +36,6 @@ from services.runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unavailable,
 )
 from services.runtime.idempotency import check_caller_id
 from services.runtime.ids import parse_id
@@ -65,10 +64,6 @@ class PointsSpender(Protocol):
     def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None: ...
 
     def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None: ...
-
-
-class Sender(Protocol):
-    def send(self, message_id: str, member_id: str, channel: str, body: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -167,6 +162,11 @@ def consented_channel(member: Member | None) -> str | None:
     return None
 
 
+def winner_message_id(draw_id: str, member_id: uuid.UUID) -> uuid.UUID:
+    """The id of the message telling a winner, the same however often the draw is closed."""
+    return uuid.uuid5(uuid.UUID(draw_id), f"winner:{member_id}")
+
+
 def _spend_id(purchase_id: uuid.UUID) -> str:
     return f"draw-{purchase_id}"
 
@@ -181,13 +181,11 @@ class Draws:
         self,
         database: Database,
         points: PointsSpender,
-        sender: Sender,
         campaigns: Campaigns,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
         self._points = points
-        self._sender = sender
         # Who may enter a draw is worked out as who a campaign targets.
         self._campaigns = campaigns
         self._clock = clock
@@ -373,32 +371,36 @@ class Draws:
             draw.status = "closed"
             draw.closed_at = self._clock()
             closed = _view(draw)
-        self._tell_winners(closed)
+            self._tell_winners(session, closed)
         return closed
 
-    def _tell_winners(self, draw: DrawView) -> None:
+    def _tell_winners(self, session: Session, draw: DrawView) -> None:
         """One message per winner, by SMS when they consented to it, else by e-mail when they
-        consented to that, else none (the portal shows the result); the message id makes a
-        repeat send nothing twice. Identity checks the consent again as it sends."""
-        with self._db.read() as session:
-            channels = {
-                winner["member_id"]: consented_channel(
-                    repository.member(session, uuid.UUID(winner["member_id"]))
-                )
-                for winner in draw.winners
-            }
+        consented to that, else none (the portal shows the result), queued in the closing
+        transaction for the dispatcher (services.campaigns.messages), which sends it outside
+        the quiet hours and again while identity cannot answer; its id, derived from the draw
+        and the winner, makes a repeat send nothing twice. Identity checks the consent again
+        as it sends."""
+        now = self._clock()
+        rows = []
         for winner in draw.winners:
-            channel = channels[winner["member_id"]]
+            member_id = uuid.UUID(winner["member_id"])
+            channel = consented_channel(repository.member(session, member_id))
             if channel is None:
                 continue
-            body = WINNER_MESSAGE.format(prize=winner["prize"], draw=draw.name)
-            try:
-                self._sender.send(
-                    f"draw-{draw.id}-{winner['member_id']}", winner["member_id"], channel, body
+            rows.append(
+                Message(
+                    id=winner_message_id(draw.id, member_id),
+                    campaign_id=uuid.UUID(draw.id),
+                    member_id=member_id,
+                    channel=channel,
+                    body=WINNER_MESSAGE.format(prize=winner["prize"], draw=draw.name),
+                    status="pending",
+                    not_before=now,
+                    created_at=now,
                 )
-            except Unavailable:
-                # The result stands and the portal shows it; the message is not retried.
-                continue
+            )
+        repository.add_rows(session, rows)
 
     def entries(self, draw_id: str) -> tuple[DrawView, list[dict]]:
         """The document `verify` reads: the entries the draw used once closed, else now."""

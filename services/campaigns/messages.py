@@ -1,4 +1,5 @@
-"""Messages to a campaign's audience, through an outbox that never sends twice.
+"""Messages to a campaign's audience, and to a draw's winners, through an outbox that never
+sends twice.
 
 When a campaign with a message becomes active, one row per consenting member of its target
 group (the control group gets nothing) goes into the `messages` table, once (unique per
@@ -6,7 +7,8 @@ campaign, member and channel). The dispatcher sends pending rows through identit
 `SendMessage` with the row's id as `message_id`, then records identity's answer. Identity keeps
 each message_id's first answer and sends nothing for a repeat, so a crash between sending and
 recording, or two dispatchers at once, still sends each message once. Identity checks consent
-again at the moment of sending. Nothing is sent in the quiet hours.
+again at the moment of sending. Nothing is sent in the quiet hours. A campaign's message is
+written from its template as it is sent; a winner's is queued written (services.campaigns.draws).
 
 A message whose template cannot be rendered (one saved before templates were checked) is marked
 `failed-template` and the dispatcher goes on with the next; a campaign whose audience cannot be
@@ -123,9 +125,9 @@ class Messages:
                 due = repository.due_messages(session, self._clock(), BATCH)
             if not due:
                 return done
-            for message_id, campaign_id, member_id, channel in due:
+            for message_id, campaign_id, member_id, channel, written in due:
                 try:
-                    body = self._render(campaign_id, member_id)
+                    body = written or self._render(campaign_id, member_id)
                 except Unrenderable as error:
                     done += self._fail_campaign(campaign_id, str(error))
                     break

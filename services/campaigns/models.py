@@ -260,9 +260,11 @@ class Message(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The campaign, or the draw whose winner it tells.
     campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     channel: Mapped[str] = mapped_column(String(10))
+    # As sent; a draw's winner message is written when it is queued.
     body: Mapped[str] = mapped_column(Text)
     # pending, then what identity answered: sent, skipped-no-consent, ...
     status: Mapped[str] = mapped_column(String(30), default="pending")

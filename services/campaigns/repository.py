@@ -68,6 +68,8 @@ PURCHASES = MemberPurchase.__table__
 STAGE_CHANGES = StageChange.__table__
 # Rows inserted per statement, well within every database's limit of bound parameters.
 CHUNK = 5000
+# The status of a message that was still to be sent when its member was erased.
+ERASED = "skipped-erased"
 
 
 def _on_connection(session: Session, statement: Any, params: Any = None) -> Any:
@@ -319,8 +321,14 @@ def move_purchases(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> No
 
 
 def blank_member_texts(session: Session, member_id: uuid.UUID) -> None:
-    """Empties the texts written by or for a member: feedback comments and message bodies."""
+    """Empties the texts written by or for a member: feedback comments and message bodies;
+    what was still to be sent to them is not sent."""
     session.execute(update(Feedback).where(Feedback.member_id == member_id).values(comment=""))
+    session.execute(
+        update(Message)
+        .where(Message.member_id == member_id, Message.status == "pending")
+        .values(status=ERASED)
+    )
     session.execute(update(Message).where(Message.member_id == member_id).values(body=""))
 
 
@@ -650,10 +658,13 @@ def add_rows(session: Session, rows: Sequence[Base]) -> None:
 
 
 def due_messages(session: Session, now: datetime, limit: int) -> list[Row]:
-    """Pending messages due by `now` (`id`, `campaign_id`, `member_id`, `channel`), oldest first."""
+    """Pending messages due by `now` (`id`, `campaign_id`, `member_id`, `channel`, `body`),
+    oldest first."""
     return list(
         session.execute(
-            select(Message.id, Message.campaign_id, Message.member_id, Message.channel)
+            select(
+                Message.id, Message.campaign_id, Message.member_id, Message.channel, Message.body
+            )
             .where(Message.status == "pending", Message.not_before <= now)
             .order_by(Message.not_before, Message.id)
             .limit(limit)
@@ -1240,7 +1251,7 @@ def open_draw_chances(
         )
         .with_for_update(of=DrawChance)
     )
-    return [(chance, draw) for chance, draw in session.execute(query).tuples()]
+    return [(chance, draw) for chance, draw in session.execute(query)]
 
 
 def has_draw_chance(session: Session, draw_id: uuid.UUID, source: str) -> bool:

@@ -60,7 +60,7 @@ def build(config: ServiceConfig) -> Service:
     missions = Missions(database, campaigns)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
     point_changes = PointsChanges(settings.points_addr, credentials)
-    draws = Draws(database, point_changes, sender, campaigns)
+    draws = Draws(database, point_changes, campaigns)
     view = MemberView(database, sources, settings.lifecycle, missions=missions, draws=draws)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
     servicer = CampaignsServicer(

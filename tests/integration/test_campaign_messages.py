@@ -10,14 +10,20 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import time as day_time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from deploy.local import Suite
+from services.campaigns.draw_selection import Prize
+from services.campaigns.draws import ChanceRules, Draws
+from services.campaigns.feeds import MemberView
 from services.campaigns.messages import Messages
 from services.campaigns.models import Segment
+from services.campaigns.settings import QuietHours
 from tests.campaigns_support import CampaignsWorld
 from tests.support import Api, Pos, member_view_caught_up, start_suite
 
@@ -201,3 +207,52 @@ def test_a_campaign_whose_audience_cannot_be_computed_holds_up_no_other(
     assert messages.run() == 1
     assert sender.sent == [(member, "Cake for Leila")]
     assert messages.run() == 0  # the other is not tried again
+
+
+class NoChancesBought:
+    def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
+        raise AssertionError("no chances are bought here")
+
+    def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None:
+        raise AssertionError("no chances are bought here")
+
+
+def test_nothing_goes_out_in_the_quiet_hours_not_even_to_a_draws_winners(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    draws = Draws(world.database, NoChancesBought(), world.campaigns, world.clock)
+    world.view = MemberView(world.database, world.view.feeds, world.rules, world.clock, draws=draws)
+    winner = world.enrol(first_name="Leila", consents={"sms": True})
+    erased = world.enrol(first_name="Reza", consents={"sms": True})
+    world.launch(
+        kind="offer",
+        offer={"title": "Tea"},
+        message={"channel": "sms", "template": "Tea for {first_name}"},
+    )
+    prizes = [Prize("Tablet", 1), Prize("Gift card", 1)]
+    draw = draws.create("Yalda", world.now() + timedelta(days=1), prizes, ChanceRules(1))
+    world.buy(winner, 10)
+    world.buy(erased, 10)
+    sender = RecordingSender()
+    quiet = QuietHours(day_time(21, 0), day_time(9, 0))
+    messages = Messages(world.database, world.campaigns, sender, quiet, "UTC", world.clock)
+
+    world.clock.now = world.clock.now.replace(hour=22)
+    closed = draws.close(draw.id)
+    assert {w["member_id"] for w in closed.winners} == {winner, erased}
+    world.identity("member.erased", erased, {})
+    assert messages.run() == 0
+    world.clock.advance(hours=8, minutes=59)  # 06:59
+    assert messages.run() == 0
+    assert sender.sent == []
+
+    world.clock.advance(hours=2, minutes=2)  # 09:01
+    assert messages.run() == 2
+    (prize,) = [w["prize"] for w in closed.winners if w["member_id"] == winner]
+    told = [body for member, body in sender.sent if member == winner]
+    assert "Tea for Leila" in told
+    assert any(prize in body and "Yalda" in body for body in told)
+    assert not any(member == erased for member, _ in sender.sent)
+    draws.close(draw.id)  # closing again tells no one twice
+    assert messages.run() == 0

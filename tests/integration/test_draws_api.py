@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from deploy.local import ROOT, Suite
 from services.campaigns.draw_selection import commitment
+from services.campaigns.draws import winner_message_id
 from tests.support import (
     Api,
     Pos,
@@ -186,9 +188,10 @@ def test_closing_picks_the_winners_anyone_can_re_run_from_the_seed(
         assert (member["id"] in {w["member_id"] for w in shown["winners"]}) == (
             member["id"] in winner_ids
         )
-    prefix = f"draw-{draw['id']}-"
-    told = {m["message_id"] for m in sent_messages(suite) if m["message_id"].startswith(prefix)}
-    assert told == {prefix + member_id for member_id in winner_ids}
+    expected = {str(winner_message_id(draw["id"], uuid.UUID(member))) for member in winner_ids}
+    assert eventually(
+        lambda: {m["message_id"] for m in sent_messages(suite)} & expected == expected, 30
+    )
 
 
 def chances_in(marketer: Api, draw: dict) -> dict[str, int]:
@@ -302,7 +305,7 @@ def test_an_erased_member_is_left_out_of_the_entries_and_the_winners(
     published = marketer.get(f"/v1/marketing/draws/{draw['id']}/entries").json()
     assert sorted(e["member_id"] for e in published["entries"]) == sorted(kept)
     told = {m["message_id"] for m in sent_messages(suite)}
-    assert f"draw-{draw['id']}-{erased}" not in told
+    assert str(winner_message_id(draw["id"], uuid.UUID(erased))) not in told
 
 
 def test_only_members_in_a_draws_audience_earn_buy_and_see_its_chances(
@@ -381,19 +384,21 @@ def test_winners_are_told_by_sms_else_by_e_mail_else_only_in_the_portal(
     winners = {w["member_id"] for w in closed["winners"]}
     assert {by_sms["id"], by_email["id"], silent["id"]} <= winners
 
-    def told(channel: str) -> set[str]:
-        prefix = f"draw-{draw['id']}-"
-        return {
-            m["message_id"].removeprefix(prefix)
-            for m in sent_messages(suite, channel)
-            if m["message_id"].startswith(prefix)
-        }
-
     mine = {by_sms["id"], by_email["id"], silent["id"]}
-    assert told("sms") & mine == {by_sms["id"]}
-    assert told("email") & mine == {by_email["id"]}
+    ids = {str(winner_message_id(draw["id"], uuid.UUID(member))): member for member in mine}
+
+    def told(channel: str) -> list[str]:
+        return [
+            ids[m["message_id"]] for m in sent_messages(suite, channel) if m["message_id"] in ids
+        ]
+
+    # The dispatcher sends them, a moment after the closing.
+    assert eventually(
+        lambda: told("sms") == [by_sms["id"]] and told("email") == [by_email["id"]], 30
+    )
     shown = listed_for(silent_me, draw)
     assert shown is not None and silent["id"] in {w["member_id"] for w in shown["winners"]}
     # Closing again tells no one twice.
     marketer.post(f"/v1/marketing/draws/{draw['id']}/close")
-    assert len([m for m in sent_messages(suite, "email") if draw["id"] in m["message_id"]]) == 1
+    time.sleep(3)  # more than a round of the dispatcher
+    assert (told("sms"), told("email")) == ([by_sms["id"]], [by_email["id"]])
