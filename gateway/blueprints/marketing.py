@@ -184,8 +184,9 @@ CAMPAIGN_REQUEST = {
             "format": "uuid",
             "description": (
                 "mission: a reward of the catalog given free once per period (its stock taken,"
-                " no points spent); one not found, paused, ended or out of stock at completion"
-                " is recorded on the completion as failed"
+                " no points spent); one the catalog does not hold is refused as the mission is"
+                " saved; one paused, ended or out of stock at completion is recorded on the"
+                " completion as failed"
             ),
         },
         "congratulate": {

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, literal, or_, true
 from sqlalchemy.orm import Session
@@ -92,6 +92,12 @@ def status_of(state: str, definition: Definition, now: datetime) -> str:
     return "active"
 
 
+class RewardCatalog(Protocol):
+    def has_reward(self, reward_id: str) -> bool:
+        """Whether points' catalog holds the reward; Unavailable when points cannot say."""
+        ...
+
+
 class Campaigns:
     def __init__(
         self,
@@ -101,6 +107,7 @@ class Campaigns:
         currency: str,
         timezone: str,
         clock: Callable[[], datetime] = utcnow,
+        rewards: RewardCatalog | None = None,
     ) -> None:
         self._db = database
         self.segments = segments
@@ -108,6 +115,8 @@ class Campaigns:
         self._currency = currency
         self._timezone = timezone
         self._clock = clock
+        # None where no catalog runs beside campaigns (some tests and benches): not checked.
+        self._rewards = rewards
         self._listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -142,8 +151,15 @@ class Campaigns:
         )
 
     def _parse_new(self, body: Any) -> Definition:
+        """A definition to save; asks points, before any transaction opens, whether the catalog
+        holds the reward a mission names (else its completions would give nothing)."""
         definition = self.parse(body)
         definitions.check_new(definition)
+        reward_id = definition.mission.reward_id if definition.mission is not None else ""
+        if reward_id and self._rewards is not None and not self._rewards.has_reward(reward_id):
+            raise InvalidArgument(
+                "reward_id: no reward of the catalog has this id", code="invalid-campaign"
+            )
         return definition
 
     def create(self, body: Any) -> CampaignView:

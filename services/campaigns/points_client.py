@@ -1,6 +1,6 @@
 """The calls campaigns makes to points: issue one member's coupon for a coupon campaign,
-credit a completed mission's points and give its catalog reward, spend and return the points
-of a prize draw's chances."""
+credit a completed mission's points and give its catalog reward (which a mission saved must
+name), spend and return the points of a prize draw's chances."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _refused(error: grpc.RpcError) -> str:
 class PointsChanges:
     """Points credited (and a catalog reward given) for a completed mission, and spent on (or
     returned from) a prize draw's chances: each a change of its own kind in points' ledger,
-    applied once per operation id."""
+    applied once per operation id. And whether the catalog holds the reward a mission names."""
 
     def __init__(self, addr: str, credentials: ServiceCredentials) -> None:
         self._channel = open_channel(addr, credentials, 10.0)
@@ -102,6 +102,15 @@ class PointsChanges:
             # can do about it.
             return f"failed-{domain_error_of(error).code}"[:40]
         return "granted"
+
+    def has_reward(self, reward_id: str) -> bool:
+        """Whether points' catalog holds the reward (active or paused); Unavailable when points
+        cannot say."""
+        try:
+            catalog = self._stub.ListRewards(points_pb2.ListRewardsRequest())
+        except grpc.RpcError as error:
+            raise Unavailable(f"points: {error.code().name}") from None
+        return any(reward.id == reward_id for reward in catalog.rewards)
 
     def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
         """Spends points on a draw's chances; a refusal is raised as FailedPrecondition."""

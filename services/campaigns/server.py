@@ -53,13 +53,15 @@ def build(config: ServiceConfig) -> Service:
     database = Database(config.database_url)
     cache = Cache(config.redis_url, f"{config.cache_prefix}:campaigns")
     segments = Segments(database, settings.currency)
-    campaigns = Campaigns(database, segments, cache, settings.currency, settings.timezone)
+    point_changes = PointsChanges(settings.points_addr, credentials)
+    campaigns = Campaigns(
+        database, segments, cache, settings.currency, settings.timezone, rewards=point_changes
+    )
     active = ActiveCampaigns(database, campaigns, cache, settings.refresh_seconds)
     evaluator = Evaluator(database, campaigns, active, settings.timezone)
     sources, channels = feeds(settings, credentials)
     missions = Missions(database, campaigns)
     sender = IdentitySender(settings.identity_addr, settings.points_addr, credentials)
-    point_changes = PointsChanges(settings.points_addr, credentials)
     draws = Draws(database, point_changes, campaigns)
     view = MemberView(database, sources, settings.lifecycle, missions=missions, draws=draws)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)

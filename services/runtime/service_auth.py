@@ -48,10 +48,18 @@ CALLERS: dict[str, dict[str, frozenset[str] | None]] = {
         "identity": frozenset({"MergeMembers", "ForgetMember", "GetReferralProgram"}),
         # The member view reads its events; a message's {expiry} reads a balance; a coupon
         # campaign issues its coupons; a completed mission credits its points and gives its
-        # catalog reward (GrantReward, which only campaigns may call); chances in a prize draw
-        # are bought with points (and returned when it is cancelled).
+        # catalog reward (GrantReward, which only campaigns may call), one the catalog holds
+        # (ListRewards, as the mission is saved); chances in a prize draw are bought with
+        # points (and returned when it is cancelled).
         "campaigns": frozenset(
-            {"ListEvents", "GetBalance", "IssueCoupon", "ChangeCampaignPoints", "GrantReward"}
+            {
+                "ListEvents",
+                "GetBalance",
+                "IssueCoupon",
+                "ChangeCampaignPoints",
+                "GrantReward",
+                "ListRewards",
+            }
         ),
         "webhooks": frozenset({"ListEvents"}),
     },

@@ -173,6 +173,32 @@ def test_a_mission_without_its_goal_is_refused(sqlite_suite: Suite) -> None:
     assert "goal" in answer.json()["detail"]
 
 
+def test_a_mission_naming_a_reward_the_catalog_does_not_hold_is_refused(
+    sqlite_suite: Suite,
+) -> None:
+    """Else every completion would give nothing: the marketer hears of it as the mission is
+    saved, not from its members."""
+    marketer = staff_login(sqlite_suite, "marketer")
+    mission = {
+        "name": "A gift for five visits",
+        "kind": "mission",
+        "goal": {"metric": "purchases", "target": 5},
+        "period": "month",
+        "reward_id": str(uuid.uuid4()),
+        "targeting": {"everyone": True},
+    }
+    refused = marketer.post("/v1/marketing/campaigns", mission)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "invalid-campaign"
+    assert "reward_id" in refused.json()["detail"]
+
+    without = {key: value for key, value in mission.items() if key != "reward_id"}
+    draft = marketer.post("/v1/marketing/campaigns", {**without, "reward_points": 5})
+    assert draft.status_code == 201, draft.text
+    changed = marketer.put(f"/v1/marketing/campaigns/{draft.json()['id']}", mission)
+    assert changed.status_code == 422 and "reward_id" in changed.json()["detail"]
+
+
 def completions(suite: Suite, campaign_id: str) -> list[tuple[str, str, str | None]]:
     """The mission's completions in campaigns' own records: member, status, reward status."""
     database = Path(suite.env["LOYALTY_DATA_DIR"]) / "campaigns.db"
