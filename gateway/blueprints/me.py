@@ -431,6 +431,7 @@ MISSION = {
     "required": [
         "id",
         "name",
+        "metric",
         "target",
         "progress",
         "completed",
@@ -441,6 +442,13 @@ MISSION = {
     "properties": {
         "id": {"type": "string"},
         "name": {"type": "string"},
+        "metric": {
+            "type": "string",
+            "description": (
+                "What counts: purchases, spend, category_purchases, feedback, referrals or"
+                " profile_complete"
+            ),
+        },
         "target": {
             "type": "integer",
             "description": "The goal: a count, or for a spend goal an amount in minor units",

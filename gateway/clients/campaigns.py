@@ -179,6 +179,7 @@ class CampaignsClient(Service):
             {
                 "id": item.id,
                 "name": item.name,
+                "metric": item.metric,
                 "target": item.target,
                 "progress": item.progress,
                 "completed": item.completed,

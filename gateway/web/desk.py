@@ -16,14 +16,14 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, current_app, redirect, request
 
 from gateway.auth import Caller
-from gateway.clients import clients
+from gateway.clients import Clients, clients
 from gateway.members import audit_trail, export_member, member_referral
 from gateway.problems import Problem
 from gateway.schemas import CASE_CHANNELS, CASE_KINDS
-from gateway.web import pages
+from gateway.web import i18n, pages
 from gateway.web.console import notice, problem_text, signed_in_staff
 from gateway.web.forms import field, typed_identifier
 from gateway.web.staff_pages import room_guard, staff_page, with_names
@@ -147,6 +147,8 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
         # referral code would hand them one.
         coupons=[] if erased else c.rewards.coupons(survivor),
         referral=None if erased else member_referral(c, survivor),
+        missions=[] if erased else member_missions(c, survivor),
+        draws=[] if erased else member_draws(c, survivor),
         profile=c.campaigns.member_profile(survivor),
         cases=c.campaigns.cases(member_id=survivor),
         case_kinds=CASE_KINDS,
@@ -156,6 +158,24 @@ def member_page(member_id: str, status: int = 200, **context: object) -> Respons
         erased=erased,
         **context,
     )
+
+
+def member_missions(c: Clients, member_id: str) -> list[dict]:
+    """The missions the member is in, their figures as pages show them."""
+    found = c.campaigns.missions(member_id)
+    for mission in found:
+        mission.update(i18n.mission_figures(mission))
+    return found
+
+
+def member_draws(c: Clients, member_id: str) -> list[dict]:
+    """The draws the member holds chances in or won, with what they won (`won`: the prizes)."""
+    shown = []
+    for draw in c.campaigns.draws(current_app.config["LOYALTY"].currency, member_id):
+        draw["won"] = [w["prize"] for w in draw.get("winners") or [] if w["member_id"] == member_id]
+        if draw["my_chances"] or draw["won"]:
+            shown.append(draw)
+    return shown
 
 
 @bp.get(f"{MEMBERS}/<member_id>")

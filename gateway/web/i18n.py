@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app, request
 
 from services.runtime.jalali import MONTHS_FA, to_jalali
-from services.runtime.money import display_amount
+from services.runtime.money import display_amount, from_minor
 
 LANGUAGES = ("en", "fa")
 COOKIE = "lang"
@@ -627,6 +627,18 @@ def money(amount: str) -> str:
     if current_language() == "fa":
         return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
     return text
+
+
+def mission_figures(mission: dict) -> dict[str, object]:
+    """A mission's progress and target as pages show them (`progress_shown`, `target_shown`):
+    counts as numbers, a spend goal's amounts as money in the display currency."""
+    if mission["metric"] != "spend":
+        return {"progress_shown": mission["progress"], "target_shown": mission["target"]}
+    currency = current_app.config["LOYALTY"].currency
+    return {
+        name + "_shown": f"{money(from_minor(mission[name], currency))} {currency_name()}"
+        for name in ("progress", "target")
+    }
 
 
 def currency_name() -> str:

@@ -157,6 +157,7 @@ def portal_missions(member_id: str) -> list[dict]:
     for mission in found:
         mission["percent"] = min(mission["progress"] * 100 // max(mission["target"], 1), 100)
         mission["bar"] = mission["percent"] // 5 * 5
+        mission.update(i18n.mission_figures(mission))
     return found
 
 

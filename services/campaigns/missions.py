@@ -73,6 +73,7 @@ class MemberMission:
     period_ends_at: datetime | None
     reward_points: int = 0
     reward_id: str = ""
+    metric: str = "purchases"
 
 
 def _profile_complete(
@@ -261,6 +262,7 @@ class Missions:
                         period_ends_at=period_end(mission.period, now, zone),
                         reward_points=mission.reward_points,
                         reward_id=mission.reward_id,
+                        metric=mission.metric,
                     )
                 )
         return found

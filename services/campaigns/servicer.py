@@ -442,6 +442,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 completed=mission.completed,
                 reward_points=mission.reward_points,
                 reward_id=mission.reward_id,
+                metric=mission.metric,
             )
             _stamp(item.period_ends_at, mission.period_ends_at)
         return response

@@ -4,6 +4,7 @@ needs its page token, revealing and erasing are deliberate and recorded, stored 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -245,6 +246,56 @@ def test_the_member_page_shows_stores_stage_feedback_coupons_and_referral(
     again = agent.post(f"{desk}/coupons/{code}/cancellation", reason="Wrong reward")
     assert "Coupon cancelled" in again.text
     assert (coupon["points_spent"], pos.balance(member["id"])["available"]) == (100, 200)
+
+
+def test_the_member_page_shows_missions_with_spend_as_money_and_the_draws_they_hold(
+    sqlite_suite: Suite, agent: StaffBrowser, pos: Pos
+) -> None:
+    marketer = staff_login(sqlite_suite, "marketer")
+    tag = uuid.uuid4().hex[:6]
+    mission = marketer.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": f"Spend {tag}",
+            "kind": "mission",
+            "goal": {"metric": "spend", "target": "5000000"},
+            "period": "month",
+            "reward_points": 50,
+            "targeting": {"everyone": True},
+        },
+    ).json()["id"]
+    assert marketer.post(f"/v1/marketing/campaigns/{mission}/launch").status_code == 200
+    closes_at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    draw = marketer.post(
+        "/v1/marketing/draws",
+        {
+            "name": f"Yalda {tag}",
+            "closes_at": closes_at,
+            "prizes": [{"name": "Tablet", "count": 1}],
+            "chances": {"per_purchase": 2},
+        },
+    ).json()
+    phone = new_phone()
+    member = pos.enrol(phone=phone)
+    assert pos.purchase(member["id"], amount="1250000").status_code == 201
+    me = Api(sqlite_suite.gateway_url, log_in(sqlite_suite, phone))
+    assert eventually(
+        lambda: [m["progress"] for m in me.get("/v1/me/missions").json()["items"]] == [125000000],
+        30,
+    )
+    assert eventually(
+        lambda: any(d["my_chances"] == 2 for d in me.get("/v1/me/draws").json()["items"]), 30
+    )
+
+    page = agent.get(f"/desk/members/{member['id']}").text
+    missions = page.split('id="missions"')[1].split("</section>")[0]
+    assert f"Spend {tag}" in missions
+    assert "1,250,000 rials of 5,000,000 rials" in missions
+    draws = page.split('id="draws"')[1].split("</section>")[0]
+    assert f"Yalda {tag}" in draws and '<td class="chances">2</td>' in draws
+
+    assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200
+    assert marketer.post(f"/v1/marketing/campaigns/{mission}/end").status_code == 200
 
 
 def test_support_records_lists_and_resolves_cases_over_the_api(
