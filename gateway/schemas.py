@@ -182,9 +182,11 @@ POINTS = {
         },
         "tier": {
             "type": "object",
-            "required": ["name", "multiplier", "qualifying_spend", "next"],
+            "required": ["name", "title", "title_fa", "multiplier", "qualifying_spend", "next"],
             "properties": {
-                "name": {"type": "string"},
+                "name": {"type": "string", "description": "What rules and segments name it by"},
+                "title": {"type": "string", "description": "What members read, in English"},
+                "title_fa": {"type": "string", "description": "What members read, in Persian"},
                 "multiplier": {"type": "string"},
                 "qualifying_spend": {"type": "string", "description": "Over the tier window"},
                 "review_at": {"type": ["string", "null"], "format": "date-time"},
@@ -192,6 +194,8 @@ POINTS = {
                     "type": ["object", "null"],
                     "properties": {
                         "name": {"type": "string"},
+                        "title": {"type": "string"},
+                        "title_fa": {"type": "string"},
                         "spend_needed": {"type": "string"},
                     },
                 },

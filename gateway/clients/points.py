@@ -41,12 +41,17 @@ def tier_json(tier: pb.TierStanding) -> dict:
     currency = tier.qualifying_spend.currency
     return {
         "name": tier.name,
+        # Older cached answers lack the titles: the name stands in.
+        "title": tier.title or tier.name,
+        "title_fa": tier.title_fa or tier.title or tier.name,
         "multiplier": tier.multiplier,
         "qualifying_spend": from_minor(tier.qualifying_spend.amount_minor, currency),
         "review_at": tier.review_at.ToJsonString() if tier.HasField("review_at") else None,
         "next": (
             {
                 "name": tier.next_name,
+                "title": tier.next_title or tier.next_name,
+                "title_fa": tier.next_title_fa or tier.next_title or tier.next_name,
                 "spend_needed": from_minor(tier.next_needs.amount_minor, currency),
             }
             if tier.next_name

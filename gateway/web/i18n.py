@@ -629,6 +629,16 @@ def money(amount: str) -> str:
     return text
 
 
+def shown_title(thing: dict) -> str:
+    """What a page shows for something with a `title` and a `title_fa` (a tier): the Persian
+    one on Persian pages."""
+    return (
+        thing["title_fa"]
+        if current_language() == "fa" and thing.get("title_fa")
+        else thing["title"]
+    )
+
+
 def mission_figures(mission: dict) -> dict[str, object]:
     """A mission's progress and target as pages show them (`progress_shown`, `target_shown`):
     counts as numbers, a spend goal's amounts as money in the display currency."""

@@ -21,6 +21,7 @@ def configure(app: Flask) -> None:
         lang=i18n.current_language,
         known=i18n.has_message,
         currency_name=i18n.currency_name,
+        shown_title=i18n.shown_title,
     )
     app.jinja_env.filters.update(
         num=i18n.number,

@@ -96,6 +96,10 @@ class Balances:
         """The member's balances, the points that expire next by date, and their tier."""
         return self.standing(member_id)[1]
 
+    def tier_titles(self, name: str) -> tuple[str, str]:
+        """What members read for the tier `name`: (English, Persian)."""
+        return self._policy.ladder.named(name).shown
+
     def worth(self, points: int) -> int:
         """What `points` are worth in money (minor units), at the program's point value."""
         return points * self._policy.point_value_minor

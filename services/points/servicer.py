@@ -90,6 +90,10 @@ def balance_answer(
     def money(minor: int) -> common_pb2.Money:
         return common_pb2.Money(amount_minor=minor, currency=currency)
 
+    title, title_fa = balances.tier_titles(view.tier.name)
+    next_title, next_title_fa = (
+        balances.tier_titles(view.tier.next_name) if view.tier.next_name else ("", "")
+    )
     return pb.GetBalanceResponse(
         member_id=str(owner),
         balance=pb.Balance(
@@ -108,6 +112,10 @@ def balance_answer(
             review_at=to_timestamp(view.tier.review_at) if view.tier.review_at else None,
             next_name=view.tier.next_name,
             next_needs=money(view.tier.next_needs_minor),
+            title=title,
+            title_fa=title_fa,
+            next_title=next_title,
+            next_title_fa=next_title_fa,
         ),
     )
 

@@ -15,17 +15,31 @@ from services.runtime.errors import InvalidArgument
 from services.runtime.money import to_minor
 
 DEFAULT_TIERS = (
-    '[{"name": "member", "min_spend": "0", "multiplier": 1},'
-    ' {"name": "silver", "min_spend": "50000000", "multiplier": 1.25},'
-    ' {"name": "gold", "min_spend": "200000000", "multiplier": 1.5}]'
+    '[{"name": "member", "min_spend": "0", "multiplier": 1,'
+    ' "title": "Member", "title_fa": "عضو"},'
+    ' {"name": "silver", "min_spend": "50000000", "multiplier": 1.25,'
+    ' "title": "Silver", "title_fa": "نقره‌ای"},'
+    ' {"name": "gold", "min_spend": "200000000", "multiplier": 1.5,'
+    ' "title": "Gold", "title_fa": "طلایی"}]'
 )
+MAX_TITLE = 40
 
 
 @dataclass(frozen=True)
 class Tier:
+    # What rules, segments and reports name it by; never shown to members as such.
     name: str
     min_spend_minor: int
     multiplier: Decimal
+    # What members read: in English (else the name) and in Persian (else the English).
+    title: str = ""
+    title_fa: str = ""
+
+    @property
+    def shown(self) -> tuple[str, str]:
+        """(English title, Persian title), each falling back as above."""
+        title = self.title or self.name
+        return title, self.title_fa or title
 
     def bonus(self, base_points: int) -> int:
         """Extra points the tier adds to the base, rounded down."""
@@ -63,13 +77,15 @@ class TierLadder:
                     name=str(item["name"]),
                     min_spend_minor=to_minor(str(item["min_spend"]), currency, "min_spend"),
                     multiplier=Decimal(str(item.get("multiplier", 1))),
+                    title=" ".join(str(item.get("title", "")).split())[:MAX_TITLE],
+                    title_fa=" ".join(str(item.get("title_fa", "")).split())[:MAX_TITLE],
                 )
                 for item in json.loads(raw)
             )
         except (ValueError, KeyError, TypeError, InvalidOperation, InvalidArgument):
             raise ConfigError(
                 'POINTS_TIERS must be a JSON list like [{"name": "member", "min_spend": "0",'
-                ' "multiplier": 1}, ...]'
+                ' "multiplier": 1, "title": "Member", "title_fa": "عضو"}, ...]'
             ) from None
         tiers = tuple(sorted(tiers, key=lambda tier: tier.min_spend_minor))
         if not tiers or tiers[0].min_spend_minor != 0:

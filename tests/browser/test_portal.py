@@ -45,7 +45,8 @@ def test_a_member_logs_in_with_the_code_and_reads_points_in_english_and_persian(
 
     expect(page.locator("#balance h1")).to_have_text("Hello, Sara")
     expect(page.locator("#available")).to_have_text("300")  # 12 × 25
-    expect(page.locator("#tier")).to_contain_text("Tier: member")
+    expect(page.locator("#tier")).to_contain_text("Tier: Member")
+    expect(page.locator("#tier")).to_contain_text("to reach Silver")
     expect(page.locator("#history tr")).to_have_count(10)
     page.wait_for_function("document.getElementById('qr-image').naturalWidth > 0")
     screens.take(page, "3-home")
@@ -56,6 +57,7 @@ def test_a_member_logs_in_with_the_code_and_reads_points_in_english_and_persian(
     page.click("#switch-language")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("#available")).to_have_text("۳۰۰")
+    expect(page.locator("#tier h2")).to_have_text("سطح: عضو")
     today = to_jalali(datetime.now(ZoneInfo("Asia/Tehran")).date())
     jalali_today = f"{today[2]} {MONTHS_FA[today[1] - 1]} {today[0]}".translate(PERSIAN)
     expect(page.locator("#history .when").first).to_have_text(jalali_today)

@@ -119,13 +119,24 @@ def test_refunding_the_purchase_that_made_a_member_gold_takes_gold_back(pos: Pos
     member = pos.enrol()
     bought = pos.purchase(member["id"], "T-gold", amount="200000000")  # gold's threshold
     assert bought.status_code == 201, bought.text
-    assert pos.balance(member["id"])["tier"]["name"] == "gold"
+    gold = pos.balance(member["id"])["tier"]
+    assert (gold["name"], gold["title"], gold["title_fa"], gold["next"]) == (
+        "gold",
+        "Gold",
+        "طلایی",
+        None,
+    )
     refund = pos.api.post(
         "/v1/purchases/T-gold/refunds", {"refund_id": "RF-gold", "amount": "200000000"}
     )
     assert refund.status_code == 201, refund.text
     tier = pos.balance(member["id"])["tier"]
     assert (tier["name"], tier["qualifying_spend"]) == ("member", "0.00")
+    assert (tier["title_fa"], tier["next"]["title"], tier["next"]["title_fa"]) == (
+        "عضو",
+        "Silver",
+        "نقره‌ای",
+    )
     after = pos.purchase(member["id"], amount="1000000")
     assert [line["source"] for line in after.json()["breakdown"]] == ["base"]
     assert after.json()["points_earned"] == 100

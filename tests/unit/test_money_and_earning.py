@@ -134,6 +134,23 @@ def test_the_default_tiers_and_where_spend_puts_a_member() -> None:
     assert ladder.earned_by(to_minor("49999999.99", "IRR")).name == "member"
     assert ladder.above(ladder.named("gold")) is None
     assert ladder.named("silver").bonus(125) == 31
+    assert [t.shown for t in ladder.tiers] == [
+        ("Member", "عضو"),
+        ("Silver", "نقره‌ای"),
+        ("Gold", "طلایی"),
+    ]
+
+
+def test_a_tier_without_titles_is_shown_by_its_name_and_one_without_persian_in_english() -> None:
+    tiers = (
+        '[{"name": "basic", "min_spend": "0"},'
+        ' {"name": "vip", "min_spend": "10", "title": "  Very   important "}]'
+    )
+    ladder = PointsPolicy.from_env(Env({"POINTS_TIERS": tiers})).ladder
+    assert [t.shown for t in ladder.tiers] == [
+        ("basic", "basic"),
+        ("Very important", "Very important"),
+    ]
 
 
 @pytest.mark.parametrize(
