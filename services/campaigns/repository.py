@@ -1157,7 +1157,7 @@ def draw_entries(session: Session, draw_id: uuid.UUID) -> list[tuple[str, int]]:
     # SQLite keeps a uuid as bare hex: the text every service shows is the dashed form.
     return [
         (member_id if "-" in member_id else str(uuid.UUID(member_id)), int(chances))
-        for member_id, chances in rows.tuples()
+        for member_id, chances in rows
     ]
 
 
@@ -1178,7 +1178,7 @@ def draw_totals(
         .where(DrawChance.draw_id.in_(list(draw_ids)), DrawChance.member_id.not_in(erased))
         .group_by(DrawChance.draw_id)
     )
-    return {draw_id: (int(members), int(chances)) for draw_id, members, chances in rows.tuples()}
+    return {draw_id: (int(members), int(chances)) for draw_id, members, chances in rows}
 
 
 def draw_purchase(
@@ -1225,7 +1225,7 @@ def return_draw_purchases(session: Session, draw_id: uuid.UUID) -> None:
 def open_draw_targetings(session: Session) -> list[tuple[uuid.UUID, str]]:
     """Each open draw's id and who may enter it (JSON)."""
     query = select(Draw.id, Draw.targeting).where(Draw.status == "open")
-    return list(session.execute(query).tuples())
+    return [(draw_id, targeting) for draw_id, targeting in session.execute(query)]
 
 
 def draws_earning(session: Session) -> list[Draw]:
