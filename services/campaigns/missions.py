@@ -219,7 +219,9 @@ class Missions:
             return
         for refund in refunds:
             source = f"purchase:{refund.source}"
-            for fact in repository.mission_facts_of(session, running, refund.member_id, source):
+            for fact in repository.mission_facts_of(
+                session, list(running), refund.member_id, source
+            ):
                 mission = running[fact.campaign_id].definition.mission
                 assert mission is not None
                 left = refund.remaining_minor
