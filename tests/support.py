@@ -330,6 +330,12 @@ class Pos:
         }
         return self.api.post("/v1/purchases", body)
 
+    def refund(self, transaction_id: str, amount: str) -> None:
+        """Refunds `amount` of the purchase, under a refund id of its own."""
+        body = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount}
+        refunded = self.api.post(f"/v1/purchases/{transaction_id}/refunds", body)
+        assert refunded.status_code == 201, refunded.text
+
     def balance(self, member_id: str) -> dict:
         response = self.api.get(f"/v1/members/{member_id}/points")
         assert response.status_code == 200, response.text

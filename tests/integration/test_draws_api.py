@@ -247,12 +247,6 @@ def test_purchases_earn_chances_per_purchase_and_per_amount_up_to_the_limit(
     assert marketer.post(f"/v1/marketing/draws/{still_open['id']}/cancel").status_code == 200
 
 
-def refund(pos: Pos, transaction_id: str, amount: str) -> None:
-    body = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount}
-    refunded = pos.api.post(f"/v1/purchases/{transaction_id}/refunds", body)
-    assert refunded.status_code == 201, refunded.text
-
-
 def test_a_refund_takes_back_the_chances_its_purchase_earned_in_an_open_draw(
     postgres_suite: Suite,
 ) -> None:
@@ -266,11 +260,11 @@ def test_a_refund_takes_back_the_chances_its_purchase_earned_in_an_open_draw(
     assert seen_by_draw(marketer, pos, draw)
     assert chances_in(marketer, draw)[member] == 7
 
-    refund(pos, kept, "1000000")  # 1,000,000 left of it: 1 + 2
-    refund(pos, returned, "600000")  # nothing left: no chance
+    pos.refund(kept, "1000000")  # 1,000,000 left of it: 1 + 2
+    pos.refund(returned, "600000")  # nothing left: no chance
     assert seen_by_draw(marketer, pos, draw)
     assert chances_in(marketer, draw).get(member) == 3
-    refund(pos, kept, "1000000")
+    pos.refund(kept, "1000000")
     assert seen_by_draw(marketer, pos, draw)
     assert member not in chances_in(marketer, draw)
     assert marketer.post(f"/v1/marketing/draws/{draw['id']}/cancel").status_code == 200

@@ -109,12 +109,6 @@ def test_three_purchases_this_month_complete_the_mission_and_pay_once(
     assert marketer.post(f"/v1/marketing/campaigns/{campaign_id}/end").status_code == 200
 
 
-def refund(pos: Pos, transaction_id: str, amount: str) -> None:
-    body = {"refund_id": f"RF-{uuid.uuid4().hex[:8]}", "amount": amount}
-    refunded = pos.api.post(f"/v1/purchases/{transaction_id}/refunds", body)
-    assert refunded.status_code == 201, refunded.text
-
-
 def test_a_refund_takes_back_what_its_purchase_counted_towards_a_mission(
     sqlite_suite: Suite,
 ) -> None:
@@ -146,8 +140,8 @@ def test_a_refund_takes_back_what_its_purchase_counted_towards_a_mission(
     assert eventually(lambda: my_progress(member, campaigns["purchases"]) == 2, 60)
     assert my_progress(member, campaigns["spend"]) == 4_000_000 * 100  # minor units
 
-    refund(pos, sales[0], "2000000")  # in full: it no longer counts
-    refund(pos, sales[1], "500000")  # in part: it is still a purchase, of less
+    pos.refund(sales[0], "2000000")  # in full: it no longer counts
+    pos.refund(sales[1], "500000")  # in part: it is still a purchase, of less
     assert eventually(lambda: my_progress(member, campaigns["purchases"]) == 1, 60)
     assert eventually(lambda: my_progress(member, campaigns["spend"]) == 1_500_000 * 100, 60)
     assert not my_mission(member, campaigns["purchases"])["completed"]

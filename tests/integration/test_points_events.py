@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, RootTransaction, text
 
 from services.points.models import OutboxEvent
 from services.runtime import outbox
@@ -73,22 +73,33 @@ def test_a_failed_change_leaves_no_event(world: PointsWorld) -> None:
 
 
 @pytest.mark.postgres
+def open_transaction(world: PointsWorld) -> tuple[Connection, RootTransaction, int]:
+    """A transaction of the points database with its transaction id taken, left open."""
+    connection = world.database.engine.connect()
+    transaction = connection.begin()
+    txid = connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+    return connection, transaction, txid
+
+
+def write_event(connection: Connection, txid: int, kind: str) -> None:
+    """An event of `kind` in the outbox, as a transaction with id `txid` writes one."""
+    connection.execute(
+        text(
+            "INSERT INTO outbox (txid, type, member_id, payload, occurred_at)"
+            " VALUES (:t, :kind, NULL, '{}', now())"
+        ),
+        {"t": txid, "kind": kind},
+    )
+
+
 def test_an_event_committed_late_is_not_skipped(ledger_pg_url: str) -> None:
     """Transaction A takes its sequence number first but commits after B. A reader that paged
     by sequence alone would move past A's number while A is still running, and miss it."""
     world = PointsWorld(ledger_pg_url)
     try:
         _, cursor = all_events(world)
-        slow = world.database.engine.connect()
-        slow_tx = slow.begin()
-        slow_txid = slow.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
-        slow.execute(
-            text(
-                "INSERT INTO outbox (txid, type, member_id, payload, occurred_at)"
-                " VALUES (:t, 'test.slow', NULL, '{}', now())"
-            ),
-            {"t": slow_txid},
-        )
+        slow, slow_tx, slow_txid = open_transaction(world)
+        write_event(slow, slow_txid, "test.slow")
         fast = threading.Thread(target=world.buy, args=(str(uuid.uuid4()), 10))
         fast.start()
         fast.join()
@@ -118,19 +129,11 @@ def test_the_head_is_the_last_event_a_consumer_reads(ledger_pg_url: str) -> None
     world = PointsWorld(ledger_pg_url)
     try:
         _, cursor = all_events(world)
-        slow = world.database.engine.connect()
-        slow_tx = slow.begin()
-        slow_txid = slow.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        slow, slow_tx, slow_txid = open_transaction(world)
         fast = threading.Thread(target=world.buy, args=(str(uuid.uuid4()), 10))
         fast.start()
         fast.join()
-        slow.execute(
-            text(
-                "INSERT INTO outbox (txid, type, member_id, payload, occurred_at)"
-                " VALUES (:t, 'test.late', NULL, '{}', now())"
-            ),
-            {"t": slow_txid},
-        )
+        write_event(slow, slow_txid, "test.late")
         slow_tx.commit()
         slow.close()
 
