@@ -420,10 +420,17 @@ POINTS_EXAMPLE = {
     "expiring": [{"points": 75, "expires_at": "2027-12-31T23:59:59Z"}],
     "tier": {
         "name": "member",
+        "title": "Member",
+        "title_fa": "عضو",
         "multiplier": "1",
         "qualifying_spend": "1250000",
         "review_at": "2027-11-22T00:00:00Z",
-        "next": {"name": "silver", "spend_needed": "8750000"},
+        "next": {
+            "name": "silver",
+            "title": "Silver",
+            "title_fa": "نقره‌ای",
+            "spend_needed": "8750000",
+        },
         "currency": "IRR",
     },
 }

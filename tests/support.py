@@ -426,6 +426,11 @@ def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
 
 
 def member_view_caught_up(marketer: Api) -> bool:
-    """Whether campaigns' member view has applied every event written so far."""
-    feeds = marketer.get("/v1/marketing/member-view").json()["feeds"]
+    """Whether campaigns' member view has applied every event written so far (not yet, while a
+    suite just started cannot say: its callers wait and ask again)."""
+    answer = marketer.get("/v1/marketing/member-view")
+    if answer.status_code == 503:
+        return False
+    assert answer.status_code == 200, answer.text
+    feeds = answer.json()["feeds"]
     return bool(feeds) and all(feed["pending"] == 0 for feed in feeds)

@@ -176,6 +176,8 @@ class FakePoints:
             "expiring": [],
             "tier": {
                 "name": "bronze",
+                "title": "Bronze",
+                "title_fa": "برنز",
                 "multiplier": "1",
                 "qualifying_spend": "0",
                 "review_at": None,
