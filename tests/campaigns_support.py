@@ -31,6 +31,16 @@ from services.runtime.outbox import Event
 from tests.ledger_support import STORE, PointsWorld
 
 
+class NoChancesBought:
+    """Points, for draws whose chances only purchases earn."""
+
+    def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
+        raise AssertionError("no chances are bought here")
+
+    def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None:
+        raise AssertionError("no chances are bought here")
+
+
 class CampaignsWorld:
     def __init__(self, url: str, points: PointsWorld, rules: Lifecycle | None = None) -> None:
         self.points = points

@@ -209,6 +209,7 @@ def _merge(session: Session, rows: PageRows, row: MemberState, survivor: MemberS
     survivor.last_refund_at = _later(survivor.last_refund_at, row.last_refund_at)
     rows.flush_purchases()  # the member's purchases of this page move too
     repository.move_purchases(session, row.member_id, survivor.member_id)
+    repository.move_chances_and_facts(session, row.member_id, survivor.member_id)
     survivor.categories = with_categories(survivor.categories, row.categories.split(","))
     row.merged_into = survivor.member_id
     row.purchase_count = row.coupons_unused = row.coupons_used = 0

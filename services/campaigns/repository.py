@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import case as case_when
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.campaigns.models import (
     Award,
@@ -317,6 +317,32 @@ def refund_purchases(session: Session, refunds: list[dict[str, Any]]) -> None:
 def move_purchases(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
     session.execute(
         update(PURCHASES).where(PURCHASES.c.member_id == from_id).values(member_id=to_id)
+    )
+
+
+def move_chances_and_facts(session: Session, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    """A merged-away member's chances in open draws and facts towards missions become the
+    survivor's; a fact both hold (each completed their profile, say) is kept once. A closed
+    draw's entries stay as they were drawn."""
+    open_draws = select(Draw.id).where(Draw.status == "open")
+    session.execute(
+        update(DrawChance)
+        .where(DrawChance.member_id == from_id, DrawChance.draw_id.in_(open_draws))
+        .values(member_id=to_id)
+    )
+    held = aliased(MissionFact)
+    survivor_holds = (
+        select(held.id)
+        .where(
+            held.member_id == to_id,
+            held.campaign_id == MissionFact.campaign_id,
+            held.source == MissionFact.source,
+        )
+        .exists()
+    )
+    session.execute(delete(MissionFact).where(MissionFact.member_id == from_id, survivor_holds))
+    session.execute(
+        update(MissionFact).where(MissionFact.member_id == from_id).values(member_id=to_id)
     )
 
 

@@ -11,14 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from services.campaigns import repository
+from services.campaigns.draw_selection import Prize
+from services.campaigns.draws import ChanceRules, Draws
 from services.campaigns.evaluation import Item, PurchaseFacts
 from services.campaigns.feeds import MemberView
-from services.campaigns.missions import Missions
+from services.campaigns.missions import Missions, period_key
 from services.campaigns.models import Award, MissionReward
 from services.points.purchases import EarningLine, PurchaseInput
 from services.runtime.db import Database
 from services.runtime.errors import FailedPrecondition
-from tests.campaigns_support import CampaignsWorld
+from tests.campaigns_support import CampaignsWorld, NoChancesBought
 from tests.ledger_support import STORE, PointsWorld
 from tests.support import PostgresDatabases, postgres_reachable, unavailable
 
@@ -352,3 +354,43 @@ def test_a_refund_withdraws_a_mission_completion_points_has_not_paid_yet(
     assert completions() == [(period, "paid")]
     with world.database.read() as session:
         assert repository.mission_progress(session, mission, uuid.UUID(member), period) == 1
+
+
+def test_a_merged_members_chances_and_mission_progress_become_the_survivors(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    draws = Draws(world.database, NoChancesBought(), world.campaigns, world.clock)
+    world.view = MemberView(
+        world.database,
+        world.view.feeds,
+        world.rules,
+        world.clock,
+        missions=Missions(world.database, world.campaigns, world.clock),
+        draws=draws,
+    )
+    survivor, duplicate = world.enrol(), world.enrol()
+    mission = uuid.UUID(
+        world.launch(
+            kind="mission",
+            goal={"metric": "purchases", "target": 5},
+            period="month",
+            reward_points=100,
+        )
+    )
+    draw = draws.create(
+        "Yalda", world.now() + timedelta(days=1), [Prize("Tablet", 1)], ChanceRules(1)
+    )
+    world.buy(survivor, 10)
+    world.buy(duplicate, 10)
+    world.buy(duplicate, 10)
+
+    world.identity("member.merged", duplicate, {"survivor_id": survivor})
+
+    _, entries = draws.entries(draw.id)
+    assert [(e["member_id"], e["chances"]) for e in entries] == [(survivor, 3)]
+    period = period_key("month", world.now(), "UTC")
+    with world.database.read() as session:
+        progress = repository.mission_progress(session, mission, uuid.UUID(survivor), period)
+        left = repository.mission_progress(session, mission, uuid.UUID(duplicate), period)
+    assert (progress, left) == (3, 0)

@@ -24,7 +24,7 @@ from services.campaigns.feeds import MemberView
 from services.campaigns.messages import Messages
 from services.campaigns.models import Segment
 from services.campaigns.settings import QuietHours
-from tests.campaigns_support import CampaignsWorld
+from tests.campaigns_support import CampaignsWorld, NoChancesBought
 from tests.support import Api, Pos, member_view_caught_up, start_suite
 
 
@@ -207,14 +207,6 @@ def test_a_campaign_whose_audience_cannot_be_computed_holds_up_no_other(
     assert messages.run() == 1
     assert sender.sent == [(member, "Cake for Leila")]
     assert messages.run() == 0  # the other is not tried again
-
-
-class NoChancesBought:
-    def spend(self, operation_id: str, member_id: str, points: int, name: str) -> None:
-        raise AssertionError("no chances are bought here")
-
-    def give_back(self, spend_id: str, member_id: str, points: int, name: str) -> None:
-        raise AssertionError("no chances are bought here")
 
 
 def test_nothing_goes_out_in_the_quiet_hours_not_even_to_a_draws_winners(
