@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from services.campaigns import projection
 from services.campaigns.campaigns import Campaigns
+from services.campaigns.draws import Draws
 from services.campaigns.evaluation import ActiveCampaigns, Bonus, Evaluator, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
+from services.campaigns.missions import Missions
 from services.campaigns.models import MIGRATIONS, FeedCursor, Member, StageChange
 from services.campaigns.reports import Reports
 from services.campaigns.repository import live
@@ -60,6 +62,17 @@ class CampaignsWorld:
         self.evaluator = Evaluator(self.database, self.campaigns, self.active, "UTC", self.clock)
         self.reports = Reports(self.database, self.campaigns, self.clock)
         self._identity_events = 0
+
+    def with_missions_and_draws(self) -> tuple[Missions, Draws]:
+        """Missions and draws (chances earned by purchases only) kept with the member view, as
+        the service runs them; no payer or dispatcher runs, so completions and messages stay
+        pending until the test acts."""
+        missions = Missions(self.database, self.campaigns, self.clock)
+        draws = Draws(self.database, NoChancesBought(), self.campaigns, self.clock)
+        self.view = MemberView(
+            self.database, self.view.feeds, self.rules, self.clock, missions=missions, draws=draws
+        )
+        return missions, draws
 
     def identity(self, kind: str, member_id: str, payload: dict[str, Any]) -> None:
         """An identity event, as identity's feed delivers it, applied like any page."""

@@ -12,15 +12,14 @@ from sqlalchemy import func, select
 
 from services.campaigns import repository
 from services.campaigns.draw_selection import Prize
-from services.campaigns.draws import ChanceRules, Draws
+from services.campaigns.draws import ChanceRules
 from services.campaigns.evaluation import Item, PurchaseFacts
-from services.campaigns.feeds import MemberView
-from services.campaigns.missions import Missions, period_key
+from services.campaigns.missions import period_key
 from services.campaigns.models import Award, MissionReward
 from services.points.purchases import EarningLine, PurchaseInput
 from services.runtime.db import Database
 from services.runtime.errors import FailedPrecondition
-from tests.campaigns_support import CampaignsWorld, NoChancesBought
+from tests.campaigns_support import CampaignsWorld
 from tests.ledger_support import STORE, PointsWorld
 from tests.support import PostgresDatabases, postgres_reachable, unavailable
 
@@ -312,13 +311,7 @@ def test_a_refund_withdraws_a_mission_completion_points_has_not_paid_yet(
 ) -> None:
     """No payer runs here, so a completion stays pending until the test marks it paid."""
     world = campaigns_world
-    world.view = MemberView(
-        world.database,
-        world.view.feeds,
-        world.rules,
-        world.clock,
-        missions=Missions(world.database, world.campaigns, world.clock),
-    )
+    world.with_missions_and_draws()
     member = world.enrol()
     mission = uuid.UUID(
         world.launch(
@@ -360,15 +353,7 @@ def test_a_merged_members_chances_and_mission_progress_become_the_survivors(
     campaigns_world: CampaignsWorld,
 ) -> None:
     world = campaigns_world
-    draws = Draws(world.database, NoChancesBought(), world.campaigns, world.clock)
-    world.view = MemberView(
-        world.database,
-        world.view.feeds,
-        world.rules,
-        world.clock,
-        missions=Missions(world.database, world.campaigns, world.clock),
-        draws=draws,
-    )
+    _, draws = world.with_missions_and_draws()
     survivor, duplicate = world.enrol(), world.enrol()
     mission = uuid.UUID(
         world.launch(

@@ -19,12 +19,11 @@ from sqlalchemy import update
 
 from deploy.local import Suite
 from services.campaigns.draw_selection import Prize
-from services.campaigns.draws import ChanceRules, Draws
-from services.campaigns.feeds import MemberView
+from services.campaigns.draws import ChanceRules
 from services.campaigns.messages import Messages
 from services.campaigns.models import Segment
 from services.campaigns.settings import QuietHours
-from tests.campaigns_support import CampaignsWorld, NoChancesBought
+from tests.campaigns_support import CampaignsWorld
 from tests.support import Api, Pos, member_view_caught_up, start_suite
 
 
@@ -213,8 +212,7 @@ def test_nothing_goes_out_in_the_quiet_hours_not_even_to_a_draws_winners(
     campaigns_world: CampaignsWorld,
 ) -> None:
     world = campaigns_world
-    draws = Draws(world.database, NoChancesBought(), world.campaigns, world.clock)
-    world.view = MemberView(world.database, world.view.feeds, world.rules, world.clock, draws=draws)
+    _, draws = world.with_missions_and_draws()
     winner = world.enrol(first_name="Leila", consents={"sms": True})
     erased = world.enrol(first_name="Reza", consents={"sms": True})
     world.launch(
