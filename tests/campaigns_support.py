@@ -182,6 +182,17 @@ class CampaignsWorld:
         self.campaigns.transition(str(view.id), "launch")
         return str(view.id)
 
+    def launch_mission(self, purchases: int) -> uuid.UUID:
+        """A monthly mission for everyone: `purchases` purchases, paid 100 points."""
+        return uuid.UUID(
+            self.launch(
+                kind="mission",
+                goal={"metric": "purchases", "target": purchases},
+                period="month",
+                reward_points=100,
+            )
+        )
+
     def now(self) -> datetime:
         return self.clock()
 

@@ -302,8 +302,7 @@ class Draws:
                 chances = draw.per_purchase
                 if draw.per_amount_minor:
                     chances += purchase.amount_minor // draw.per_amount_minor
-                source = f"purchase:{purchase.source}"
-                if chances <= 0 or repository.has_draw_chance(session, draw.id, source):
+                if chances <= 0 or repository.has_draw_chance(session, draw.id, purchase.source):
                     continue
                 audience = audiences[draw.id]
                 if audience is not None and not repository.in_group(
@@ -320,7 +319,7 @@ class Draws:
                     DrawChance(
                         draw_id=draw.id,
                         member_id=purchase.member_id,
-                        source=source,
+                        source=purchase.source,
                         chances=chances,
                     )
                 )
@@ -331,8 +330,8 @@ class Draws:
         of it: all of it for a full refund. Applied with the member view, after the chances of
         the same page; a closed draw's entries stay as they were drawn."""
         for refund in refunds:
-            source = f"purchase:{refund.source}"
-            for chance, draw in repository.open_draw_chances(session, refund.member_id, source):
+            chances = repository.open_draw_chances(session, refund.member_id, refund.source)
+            for chance, draw in chances:
                 earned = 0
                 if refund.remaining_minor > 0:
                     earned = draw.per_purchase

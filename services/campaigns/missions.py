@@ -29,7 +29,7 @@ from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
 from services.campaigns.messages import Sender, personal
-from services.campaigns.projection import RefundSeen, category_name
+from services.campaigns.projection import RefundSeen, category_name, purchase_source
 from services.campaigns.templates import Unrenderable
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
@@ -97,7 +97,7 @@ def facts_of(event: Event, payload: Message | None) -> list[Fact]:
                 Fact(
                     member_id,
                     "purchase",
-                    f"purchase:{payload.store_id}:{payload.transaction_id}",
+                    purchase_source(payload),
                     at,
                     payload.amount_minor,
                     frozenset(category_name(item.category) for item in payload.items),
@@ -218,9 +218,8 @@ class Missions:
         if not running:
             return
         for refund in refunds:
-            source = f"purchase:{refund.source}"
             for fact in repository.mission_facts_of(
-                session, list(running), refund.member_id, source
+                session, list(running), refund.member_id, refund.source
             ):
                 mission = running[fact.campaign_id].definition.mission
                 assert mission is not None

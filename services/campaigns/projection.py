@@ -142,6 +142,15 @@ def _purchase_key(
     return payload.store_id, payload.transaction_id
 
 
+def purchase_source(
+    payload: points_pb2.PurchaseRecorded | points_pb2.PurchaseRefunded,
+) -> str:
+    """What a purchase is recorded under by what it earned (draw chances, mission facts), so
+    that a replayed event, or its refund, finds it."""
+    store_id, transaction_id = _purchase_key(payload)
+    return f"purchase:{store_id}:{transaction_id}"
+
+
 def _purchase(
     rows: PageRows, row: MemberState, payload: points_pb2.PurchaseRecorded, occurred: datetime
 ) -> None:
@@ -259,7 +268,7 @@ def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: dat
 @dataclass(frozen=True)
 class PurchaseSeen:
     member_id: uuid.UUID
-    # The purchase's store and transaction: a replayed event finds its chances already given.
+    # `purchase_source`: a replayed event finds its chances already given.
     source: str
     amount_minor: int
     at: datetime
@@ -270,11 +279,10 @@ def purchases_seen(page: Parsed) -> list[PurchaseSeen]:
     seen = []
     for event, payload in page:
         if event.member_id and isinstance(payload, points_pb2.PurchaseRecorded):
-            store_id, transaction_id = _purchase_key(payload)
             seen.append(
                 PurchaseSeen(
                     uuid.UUID(event.member_id),
-                    f"{store_id}:{transaction_id}",
+                    purchase_source(payload),
                     payload.amount_minor,
                     _when(payload.occurred_at, event.occurred_at),
                 )
@@ -287,7 +295,7 @@ class RefundSeen:
     """A refund of a purchase: what is left of it once every refund so far is taken off."""
 
     member_id: uuid.UUID
-    # The purchase's store and transaction, as PurchaseSeen names it.
+    # `purchase_source` of the purchase refunded.
     source: str
     remaining_minor: int
 
@@ -297,11 +305,8 @@ def refunds_seen(page: Parsed) -> list[RefundSeen]:
     seen = []
     for event, payload in page:
         if event.member_id and isinstance(payload, points_pb2.PurchaseRefunded):
-            store_id, transaction_id = _purchase_key(payload)
             remaining = max(payload.purchase_amount_minor - payload.refunded_minor, 0)
-            seen.append(
-                RefundSeen(uuid.UUID(event.member_id), f"{store_id}:{transaction_id}", remaining)
-            )
+            seen.append(RefundSeen(uuid.UUID(event.member_id), purchase_source(payload), remaining))
     return seen
 
 

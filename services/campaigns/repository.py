@@ -850,9 +850,9 @@ def mission_facts_of(
 
 def withdraw_mission_reward(
     session: Session, campaign_id: uuid.UUID, member_id: uuid.UUID, period: str
-) -> bool:
-    """Forgets a completion points has not paid yet; False when there is none to forget."""
-    removed = session.execute(
+) -> None:
+    """Forgets a completion points has not paid yet (one paid stands)."""
+    session.execute(
         delete(MissionReward).where(
             MissionReward.campaign_id == campaign_id,
             MissionReward.member_id == member_id,
@@ -860,7 +860,6 @@ def withdraw_mission_reward(
             MissionReward.status == "pending",
         )
     )
-    return bool(removed.rowcount)
 
 
 def add_mission_reward(

@@ -313,14 +313,7 @@ def test_a_refund_withdraws_a_mission_completion_points_has_not_paid_yet(
     world = campaigns_world
     world.with_missions_and_draws()
     member = world.enrol()
-    mission = uuid.UUID(
-        world.launch(
-            kind="mission",
-            goal={"metric": "purchases", "target": 2},
-            period="month",
-            reward_points=100,
-        )
-    )
+    mission = world.launch_mission(purchases=2)
 
     def completions() -> list[tuple[str, str]]:
         with world.database.read() as session:
@@ -355,14 +348,7 @@ def test_a_merged_members_chances_and_mission_progress_become_the_survivors(
     world = campaigns_world
     _, draws = world.with_missions_and_draws()
     survivor, duplicate = world.enrol(), world.enrol()
-    mission = uuid.UUID(
-        world.launch(
-            kind="mission",
-            goal={"metric": "purchases", "target": 5},
-            period="month",
-            reward_points=100,
-        )
-    )
+    mission = world.launch_mission(purchases=5)
     draw = draws.create(
         "Yalda", world.now() + timedelta(days=1), [Prize("Tablet", 1)], ChanceRules(1)
     )
