@@ -99,9 +99,11 @@ class CampaignsWorld:
         self.identity("member.enrolled", member_id, payload)
         return member_id
 
-    def buy(self, member_id: str, points: int, categories: tuple[str, ...] = ()) -> str:
+    def buy(
+        self, member_id: str, points: int, categories: tuple[str, ...] = (), read: bool = True
+    ) -> str:
         """A purchase earning `points` at the base rate, with one line per category; the member
-        view then reads the ledger's events."""
+        view then reads the ledger's events (unless not `read`)."""
         amount = points * self.points.policy.per_minor
         transaction = f"T-{uuid.uuid4().hex[:12]}"
         items = tuple(
@@ -110,7 +112,8 @@ class CampaignsWorld:
         self.points.purchases.record_purchase(
             PurchaseInput(STORE, transaction, member_id, amount, "IRR", items)
         )
-        self.catch_up()
+        if read:
+            self.catch_up()
         return transaction
 
     def refund(self, transaction_id: str, points: int) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Mission
 from services.campaigns.messages import Sender, personal
-from services.campaigns.projection import RefundSeen, category_name, purchase_source
+from services.campaigns.projection import Page, RefundSeen, category_name, purchase_source
 from services.campaigns.templates import Unrenderable
 from services.runtime.db import Database, utcnow
 from services.runtime.errors import Unavailable
@@ -236,8 +236,10 @@ class Missions:
                 if repository.mission_progress(session, *where) < mission.target:
                     repository.withdraw_mission_reward(session, *where)
 
-    def record_events(self, session: Session, page: list[tuple[Event, Message | None]]) -> None:
-        self.record(session, (fact for event, payload in page for fact in facts_of(event, payload)))
+    def record_events(self, session: Session, page: Page) -> None:
+        """Counts what a page of the member view's events did, each for whom it counts now."""
+        facts = (fact for event, payload in page.events for fact in facts_of(event, payload))
+        self.record(session, (replace(f, member_id=page.owner(f.member_id)) for f in facts))
 
     def of_member(self, member_id: str) -> list[MemberMission]:
         """The active missions the member is in, with their progress in the current period."""

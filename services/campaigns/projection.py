@@ -24,10 +24,25 @@ from services.campaigns.settings import Lifecycle
 from services.runtime import event_types
 from services.runtime.outbox import Event
 
+# A merged duplicate names its survivor; survivors merged later are followed this far.
+MAX_MERGE_HOPS = 5
+
 
 def bucket_of(member_id: uuid.UUID) -> int:
     """A stable number in [0, 10000) for a member."""
     return int.from_bytes(hashlib.sha256(member_id.bytes).digest()[:4], "big") % 10000
+
+
+def _owner(rows: PageRows, member_id: uuid.UUID) -> MemberState:
+    """The row a member's purchases count on: their own, or, once the view has merged them,
+    their survivor's. Identity's and points' feeds are read apart, so a duplicate's last
+    purchases may arrive after its merge."""
+    row = rows.member(member_id, bucket_of(member_id))
+    for _hop in range(MAX_MERGE_HOPS):
+        if row.merged_into is None:
+            break
+        row = rows.member(row.merged_into, bucket_of(row.merged_into))
+    return row
 
 
 def member_row(session: Session, member_id: uuid.UUID) -> Member:
@@ -103,10 +118,13 @@ def apply(
     # The most frequent first: every purchase brings a points change.
     match payload:
         case points_pb2.PointsChanged():
+            # Points moves a merged duplicate's balance itself, with changes of its own.
             row.points += payload.changes.get("available", 0)
         case points_pb2.PurchaseRecorded():
+            row = _owner(rows, member_id)
             _purchase(rows, row, payload, event.occurred_at)
         case points_pb2.PurchaseRefunded():
+            row = _owner(rows, member_id)
             row.refund_count += 1
             row.refunded_minor += payload.amount_minor
             row.total_spend_minor -= payload.amount_minor
@@ -133,7 +151,7 @@ def apply(
             survivor_id = uuid.UUID(payload.survivor_id)
             _merge(session, rows, row, rows.member(survivor_id, bucket_of(survivor_id)))
             return survivor_id
-    return member_id
+    return row.member_id
 
 
 def _purchase_key(
@@ -233,6 +251,19 @@ def record_feedback(session: Session, member_id: uuid.UUID, rating: int, at: dat
 Parsed = list[tuple[Event, Message | None]]
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of events applied to the view, each payload read as its message, and whom each
+    of its members' purchases count for now: the member, or the survivor the view merged them
+    into (in this page or before), who by then holds what the duplicate earned."""
+
+    events: Parsed
+    owners: dict[uuid.UUID, uuid.UUID]
+
+    def owner(self, member_id: uuid.UUID) -> uuid.UUID:
+        return self.owners.get(member_id, member_id)
+
+
 def _members_and_purchases(page: Parsed) -> tuple[set[uuid.UUID], set[PurchaseKey]]:
     """Every member a page touches (merge survivors too) and the purchases it records."""
     members: set[uuid.UUID] = set()
@@ -248,13 +279,14 @@ def _members_and_purchases(page: Parsed) -> tuple[set[uuid.UUID], set[PurchaseKe
     return members, purchases
 
 
-def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> Parsed:
+def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: datetime) -> Page:
     """Applies a page of one feed's events in the caller's transaction (which moves the feed's
     cursor): each payload is read once as its message, the page's members are read in one
-    statement and written back in a few. Returns the page with its payloads read."""
+    statement and written back in a few."""
     page = [(event, event_types.parse(event.type, event.payload)) for event in events]
+    members, purchases = _members_and_purchases(page)
     rows = PageRows(session)
-    rows.load(*_members_and_purchases(page))
+    rows.load(members, purchases)
     touched: set[uuid.UUID] = set()
     for event, payload in page:
         member_id = apply(session, rows, event, payload)
@@ -262,7 +294,8 @@ def apply_page(session: Session, events: list[Event], rules: Lifecycle, now: dat
             touched.add(member_id)
     rows.flush()
     refresh_stages(session, rules, now, touched)
-    return page
+    owners = {member: _owner(rows, member).member_id for member in members}
+    return Page(page, {member: owner for member, owner in owners.items() if owner != member})
 
 
 @dataclass(frozen=True)
@@ -274,14 +307,14 @@ class PurchaseSeen:
     at: datetime
 
 
-def purchases_seen(page: Parsed) -> list[PurchaseSeen]:
+def purchases_seen(page: Page) -> list[PurchaseSeen]:
     """The purchases a page records, as draws count them."""
     seen = []
-    for event, payload in page:
+    for event, payload in page.events:
         if event.member_id and isinstance(payload, points_pb2.PurchaseRecorded):
             seen.append(
                 PurchaseSeen(
-                    uuid.UUID(event.member_id),
+                    page.owner(uuid.UUID(event.member_id)),
                     purchase_source(payload),
                     payload.amount_minor,
                     _when(payload.occurred_at, event.occurred_at),
@@ -300,13 +333,14 @@ class RefundSeen:
     remaining_minor: int
 
 
-def refunds_seen(page: Parsed) -> list[RefundSeen]:
+def refunds_seen(page: Page) -> list[RefundSeen]:
     """The refunds a page records, as draws and missions take back what a purchase earned."""
     seen = []
-    for event, payload in page:
+    for event, payload in page.events:
         if event.member_id and isinstance(payload, points_pb2.PurchaseRefunded):
             remaining = max(payload.purchase_amount_minor - payload.refunded_minor, 0)
-            seen.append(RefundSeen(uuid.UUID(event.member_id), purchase_source(payload), remaining))
+            owner = page.owner(uuid.UUID(event.member_id))
+            seen.append(RefundSeen(owner, purchase_source(payload), remaining))
     return seen
 
 

@@ -365,3 +365,41 @@ def test_a_merged_members_chances_and_mission_progress_become_the_survivors(
         progress = repository.mission_progress(session, mission, uuid.UUID(survivor), period)
         left = repository.mission_progress(session, mission, uuid.UUID(duplicate), period)
     assert (progress, left) == (3, 0)
+
+
+def test_a_duplicates_purchases_read_after_its_merge_count_for_the_survivor(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    """Identity's and points' feeds are read apart: the view may learn of a merge before it
+    reads the duplicate's last purchase, and of that purchase's refund after both."""
+    world = campaigns_world
+    _, draws = world.with_missions_and_draws()
+    survivor, duplicate = world.enrol(), world.enrol()
+    mission = world.launch_mission(5)
+    draw = draws.create(
+        "Yalda", world.now() + timedelta(days=1), [Prize("Tablet", 1)], ChanceRules(1)
+    )
+    late = world.buy(duplicate, 10, read=False)
+    world.identity("member.merged", duplicate, {"survivor_id": survivor})
+    world.catch_up()
+
+    def standing() -> tuple[list[tuple[str, int]], int, int, int]:
+        _, entries = draws.entries(draw.id)
+        period = period_key("month", world.now(), "UTC")
+        with world.database.read() as session:
+            progress = [
+                repository.mission_progress(session, mission, uuid.UUID(member), period)
+                for member in (survivor, duplicate)
+            ]
+        return (
+            [(e["member_id"], e["chances"]) for e in entries],
+            *progress,
+            world.member(survivor).purchase_count,
+        )
+
+    assert standing() == ([(survivor, 1)], 1, 0, 1)
+    assert world.member(duplicate).purchase_count == 0
+
+    world.refund(late, 10)
+    assert standing() == ([], 0, 0, 1)
+    assert world.member(survivor).refund_count == 1
