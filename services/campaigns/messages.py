@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -33,13 +34,18 @@ from services.campaigns.definitions import Definition
 from services.campaigns.models import Member, Message
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
+from services.runtime import cursors
 from services.runtime.db import Database, utcnow
-from services.runtime.errors import Unavailable
+from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.ids import parse_id
 from services.runtime.logs import log
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+# An inbox cursor holds a message's sent_at as microseconds since EPOCH.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 UNRENDERABLE = "failed-template"
 
 
@@ -51,6 +57,16 @@ class Sender(Protocol):
     def expiry(self, member_id: str) -> str:
         """The member's next expiring points, in words ("120 points on 2027-01-31"), or ""."""
         ...
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    id: str
+    channel: str
+    body: str
+    sent_at: datetime
+    # The campaign's or the prize draw's name.
+    subject: str
 
 
 class Messages:
@@ -69,6 +85,27 @@ class Messages:
         self._quiet = quiet_hours
         self._zone = ZoneInfo(timezone)
         self._clock = clock
+
+    def of_member(self, member_id: str, limit: int, cursor: str) -> tuple[list[SentMessage], str]:
+        """A page of what was sent to the member (and to members merged into them), newest
+        first, and the cursor of the next page ("" at the end)."""
+        parsed = parse_id(member_id, "member")
+        limit = min(max(limit or cursors.MESSAGES_PAGE_DEFAULT, 1), cursors.MESSAGES_PAGE_MAX)
+        before = None
+        if cursor:
+            micros, message_id = cursors.decode(cursor, 2)
+            try:
+                before = (EPOCH + micros * MICROSECOND, uuid.UUID(int=message_id))
+            except (ValueError, OverflowError):
+                raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None
+        with self._db.read() as session:
+            rows = repository.member_messages(session, parsed, limit + 1, before)
+        page = [SentMessage(str(r.id), r.channel, r.body, r.sent_at, r.subject) for r in rows]
+        if len(page) <= limit:
+            return page, ""
+        last = rows[limit - 1]
+        micros = (last.sent_at - EPOCH) // MICROSECOND
+        return page[:limit], cursors.encode(micros, last.id.int)
 
     def run(self) -> int:
         """Queues the messages of campaigns that have become active, then sends what is due;

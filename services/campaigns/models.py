@@ -257,6 +257,8 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "member_id", "channel"),
         Index("ix_messages_due", "status", "not_before"),
+        # A member's inbox.
+        Index("ix_messages_member", "member_id", "sent_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -708,6 +708,43 @@ def record_sent(
     )
 
 
+# What identity answers for a message it sent.
+SENT = "sent"
+
+
+def member_messages(
+    session: Session, member_id: uuid.UUID, limit: int, before: tuple[datetime, uuid.UUID] | None
+) -> list[Row]:
+    """Messages sent to the member, or to members merged into them, newest first (`id`,
+    `channel`, `body`, `sent_at`, `subject`: the campaign's or the draw's name), sent before
+    `before` (a message's `sent_at` and `id`) when given."""
+    merged = select(Member.member_id).where(Member.merged_into == member_id)
+    query = (
+        select(
+            Message.id,
+            Message.channel,
+            Message.body,
+            Message.sent_at,
+            func.coalesce(Campaign.name, Draw.name, "").label("subject"),
+        )
+        .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+        .outerjoin(Draw, Draw.id == Message.campaign_id)
+        .where(
+            or_(Message.member_id == member_id, Message.member_id.in_(merged)),
+            Message.status == SENT,
+        )
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        sent_at, message_id = before
+        position = tuple_(
+            literal(sent_at, Message.sent_at.type), literal(message_id, Message.id.type)
+        )
+        query = query.where(tuple_(Message.sent_at, Message.id) < position)
+    return list(session.execute(query))
+
+
 def fail_pending(session: Session, campaign_id: uuid.UUID, status: str, now: datetime) -> int:
     """Marks every pending message of the campaign with `status`; returns how many."""
     return session.execute(
@@ -989,7 +1026,7 @@ def reach(session: Session, campaign_id: uuid.UUID) -> tuple[int, int]:
     messages were sent."""
     awarded = select(Award.member_id).where(Award.campaign_id == campaign_id)
     messaged = select(Message.member_id).where(
-        Message.campaign_id == campaign_id, Message.status == "sent"
+        Message.campaign_id == campaign_id, Message.status == SENT
     )
     granted = select(CouponGrant.member_id).where(
         CouponGrant.campaign_id == campaign_id, CouponGrant.status == "issued"

@@ -65,6 +65,7 @@ def build(config: ServiceConfig) -> Service:
     draws = Draws(database, point_changes, campaigns)
     view = MemberView(database, sources, settings.lifecycle, missions=missions, draws=draws)
     runner = feed_runner(view, settings.feed_interval, settings.stages_interval)
+    messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
     servicer = CampaignsServicer(
         CampaignsParts(
             evaluator=evaluator,
@@ -78,9 +79,9 @@ def build(config: ServiceConfig) -> Service:
             missions=missions,
             currency=settings.currency,
             draws=draws,
+            messages=messages,
         )
     )
-    messages = Messages(database, campaigns, sender, settings.quiet_hours, settings.timezone)
     dispatcher = Periodic(
         "messages",
         settings.dispatch_interval,

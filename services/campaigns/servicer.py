@@ -21,6 +21,7 @@ from services.campaigns.evaluation import Evaluator, Item, PurchaseFacts
 from services.campaigns.feedback import FeedbackBook
 from services.campaigns.feeds import MemberView
 from services.campaigns.member_profile import MemberProfiles
+from services.campaigns.messages import Messages
 from services.campaigns.missions import Missions
 from services.campaigns.models import Case
 from services.campaigns.reports import GroupFigures, Reports
@@ -146,6 +147,7 @@ class CampaignsParts:
     missions: Missions
     currency: str
     draws: Draws
+    messages: Messages
 
 
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
@@ -445,6 +447,20 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
                 metric=mission.metric,
             )
             _stamp(item.period_ends_at, mission.period_ends_at)
+        return response
+
+    def ListMemberMessages(
+        self, request: pb.ListMemberMessagesRequest, context: grpc.ServicerContext
+    ):
+        found, next_cursor = self._parts.messages.of_member(
+            request.member_id, request.limit, request.cursor
+        )
+        response = pb.ListMemberMessagesResponse(next_cursor=next_cursor)
+        for message in found:
+            item = response.items.add(
+                id=message.id, channel=message.channel, body=message.body, subject=message.subject
+            )
+            _stamp(item.sent_at, message.sent_at)
         return response
 
     def CreateDraw(self, request: pb.CreateDrawRequest, context: grpc.ServicerContext):

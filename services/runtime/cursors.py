@@ -6,6 +6,10 @@ import base64
 
 from services.runtime.errors import InvalidArgument
 
+# A member's messages (campaigns' ListMemberMessages, the gateway's /v1/me/messages) per page.
+MESSAGES_PAGE_DEFAULT = 20
+MESSAGES_PAGE_MAX = 100
+
 
 def encode(*positions: int) -> str:
     text = ":".join(str(position) for position in positions)

@@ -23,8 +23,9 @@ from services.campaigns.draws import ChanceRules
 from services.campaigns.messages import Messages
 from services.campaigns.models import Segment
 from services.campaigns.settings import QuietHours
+from services.runtime.errors import InvalidArgument
 from tests.campaigns_support import CampaignsWorld
-from tests.support import Api, Pos, member_view_caught_up, start_suite
+from tests.support import Api, Pos, log_in, member_view_caught_up, new_phone, start_suite
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,55 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
     assert len(sms(suite, marker)) == 2  # nothing sent twice
     report = api.get(f"/v1/marketing/campaigns/{created['id']}/report").json()
     assert report["messages_sent"] == 2
+
+
+def test_a_member_reads_what_the_club_sent_them_newest_first_a_page_at_a_time(
+    message_suite: Suite,
+) -> None:
+    suite = message_suite
+    pos = Pos(suite)
+    api = Api(suite.gateway_url, suite.env["LOYALTY_ADMIN_TOKEN"])
+    phone = new_phone()
+    member = pos.enrol(phone=phone, first_name="Nima", consents={"sms": True})["id"]
+    other = pos.enrol(first_name="Mina", consents={"sms": True})["id"]
+    audience = api.post(
+        "/v1/marketing/segments", {"name": "inbox", "member_ids": [member, other]}
+    ).json()
+    assert until(lambda: member_view_caught_up(api)), "the member view did not learn the consents"
+    marker = uuid.uuid4().hex[:6]
+    names = [f"Week {n} {marker}" for n in (1, 2, 3)]
+    for name in names:
+        created = api.post(
+            "/v1/marketing/campaigns",
+            {
+                "name": name,
+                "kind": "offer",
+                "offer": {"title": name},
+                "targeting": {"segments": [audience["id"]]},
+                "message": {"channel": "sms", "template": "{offer} for {first_name}"},
+            },
+        ).json()
+        assert api.post(f"/v1/marketing/campaigns/{created['id']}/launch").status_code == 200
+        assert until(lambda n=name: len(sms(suite, n)) == 2), "the messages were not sent"
+
+    me = Api(suite.gateway_url, log_in(suite, phone))
+    first = me.get("/v1/me/messages", params={"limit": 2})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [m["subject"] for m in page["items"]] == [names[2], names[1]]
+    newest = page["items"][0]
+    assert newest["channel"] == "sms"
+    # Written for this member, never Mina's; the SMS's opt-out line is the SMS's own.
+    assert newest["body"] == f"{names[2]} for Nima"
+    assert newest["sent_at"] >= page["items"][1]["sent_at"]
+    rest = me.get("/v1/me/messages", params={"limit": 2, "cursor": page["next_cursor"]}).json()
+    assert [m["subject"] for m in rest["items"]] == [names[0]]
+    assert rest["next_cursor"] is None
+
+    bad = me.get("/v1/me/messages", params={"cursor": "not-a-cursor"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid-cursor")
+    assert me.get("/v1/me/messages", params={"limit": 0}).status_code == 400
+    assert Api(suite.gateway_url).get("/v1/me/messages").status_code == 401
 
 
 def test_a_message_that_cannot_render_is_failed_and_the_next_still_goes(
@@ -246,3 +296,58 @@ def test_nothing_goes_out_in_the_quiet_hours_not_even_to_a_draws_winners(
     assert not any(member == erased for member, _ in sender.sent)
     draws.close(draw.id)  # closing again tells no one twice
     assert messages.run() == 0
+
+
+def test_an_inbox_pages_newest_first_and_keeps_a_merged_duplicates_messages(
+    campaigns_world: CampaignsWorld,
+) -> None:
+    world = campaigns_world
+    _, draws = world.with_missions_and_draws()
+    member = world.enrol(first_name="Leila", consents={"sms": True})
+    duplicate = world.enrol(first_name="Leyla", consents={"sms": True})
+    stranger = world.enrol(first_name="Reza", consents={"sms": True})
+    messages = Messages(
+        world.database, world.campaigns, RecordingSender(), None, "UTC", world.clock
+    )
+
+    def tell(name: str) -> None:
+        targeting = {"segments": [world.segments.create(name, member_ids=[member, duplicate]).id]}
+        template = f"{name} for {{first_name}}"
+        message = {"channel": "sms", "template": template}
+        world.launch(
+            name=name, kind="offer", offer={"title": name}, targeting=targeting, message=message
+        )
+        messages.run()
+        world.clock.advance(minutes=1)
+
+    tell("Tea")
+    draw = draws.create(
+        "Yalda", world.now() + timedelta(days=1), [Prize("Tablet", 1)], ChanceRules(1)
+    )
+    world.buy(member, 10)
+    draws.close(draw.id)
+    assert messages.run() == 1
+    world.clock.advance(minutes=1)
+    world.identity("member.merged", duplicate, {"survivor_id": member})
+    tell("Cake")  # the duplicate, merged, is not in the audience any more
+
+    page, cursor = messages.of_member(member, 2, "")
+    assert [(m.subject, m.body) for m in page] == [
+        ("Cake", "Cake for Leila"),
+        ("Yalda", page[1].body),
+    ]
+    assert "Tablet" in page[1].body
+    rest, end = messages.of_member(member, 2, cursor)
+    assert sorted(m.body for m in rest) == ["Tea for Leila", "Tea for Leyla"]
+    assert end == ""
+    # One at a time, across two sent in the same instant: each once.
+    walked, cursor = [], ""
+    while True:
+        one, cursor = messages.of_member(member, 1, cursor)
+        walked += [m.id for m in one]
+        if not cursor:
+            break
+    assert walked == [m.id for m in page + rest]
+    assert messages.of_member(stranger, 20, "") == ([], "")
+    with pytest.raises(InvalidArgument):
+        messages.of_member(member, 2, "bm90LWEtY3Vyc29y")
