@@ -7,6 +7,7 @@ from flask import request
 
 from gateway.api import query_param
 from gateway.problems import Problem
+from services.runtime.cursors import MESSAGES_PAGE_DEFAULT, MESSAGES_PAGE_MAX
 from services.runtime.points_limits import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, MAX_POINTS
 
 BATCH_MAX = 5000
@@ -483,24 +484,37 @@ def redemption_example(status: str) -> dict:
     }
 
 
-LEDGER_QUERY = [
-    query_param(
-        "limit",
-        f"Entries per page (1-{LEDGER_PAGE_MAX}, default {LEDGER_PAGE_DEFAULT})",
-        {"type": "integer", "minimum": 1, "maximum": LEDGER_PAGE_MAX},
-    ),
-    query_param("cursor", "`next_cursor` of the previous page"),
-]
+def page_query(what: str, default: int, maximum: int) -> list[dict]:
+    """The query parameters of a paged list: `limit` (`what` per page) and `cursor`."""
+    return [
+        query_param(
+            "limit",
+            f"{what} per page (1-{maximum}, default {default})",
+            {"type": "integer", "minimum": 1, "maximum": maximum},
+        ),
+        query_param("cursor", "`next_cursor` of the previous page"),
+    ]
+
+
+def page_args(default: int, maximum: int) -> tuple[int, str]:
+    """`limit` and `cursor` of a paged list, from the query string."""
+    raw_limit = request.args.get("limit", str(default))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= maximum:
+        raise Problem(400, "invalid-request", f"limit must be a whole number from 1 to {maximum}")
+    return int(raw_limit), request.args.get("cursor", "")
+
+
+LEDGER_QUERY = page_query("Entries", LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX)
+MESSAGES_QUERY = page_query("Messages", MESSAGES_PAGE_DEFAULT, MESSAGES_PAGE_MAX)
 
 
 def ledger_page_args() -> tuple[int, str]:
     """`limit` and `cursor` of a ledger page, from the query string."""
-    raw_limit = request.args.get("limit", str(LEDGER_PAGE_DEFAULT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEDGER_PAGE_MAX:
-        raise Problem(
-            400, "invalid-request", f"limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"
-        )
-    return int(raw_limit), request.args.get("cursor", "")
+    return page_args(LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX)
+
+
+def messages_page_args() -> tuple[int, str]:
+    return page_args(MESSAGES_PAGE_DEFAULT, MESSAGES_PAGE_MAX)
 
 
 EXPORT = {

@@ -26,10 +26,12 @@ from gateway.schemas import (
     LEDGER,
     LEDGER_QUERY,
     MEMBER,
+    MESSAGES_QUERY,
     OFFER,
     POINTS,
     REWARDS,
     ledger_page_args,
+    messages_page_args,
 )
 
 bp = Blueprint("me", __name__)
@@ -499,6 +501,49 @@ MISSION = {
 )
 def my_missions():
     return {"items": member_missions(clients(), g.caller.member_id)}
+
+
+MESSAGE = {
+    "type": "object",
+    "required": ["id", "channel", "body", "sent_at", "subject"],
+    "properties": {
+        "id": {"type": "string"},
+        "channel": {"type": "string", "enum": ["sms", "email"]},
+        "body": {"type": "string", "description": "The text as it was sent"},
+        "sent_at": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string", "description": "The campaign's or the prize draw's name"},
+    },
+}
+
+
+@operation(
+    bp,
+    "/v1/me/messages",
+    "GET",
+    summary="The messages the club sent the member (campaigns, prize draws), newest first",
+    tag="me",
+    auth="member",
+    query=MESSAGES_QUERY,
+    responses={
+        200: (
+            "A page of messages",
+            {
+                "type": "object",
+                "required": ["items", "next_cursor"],
+                "properties": {
+                    "items": {"type": "array", "items": MESSAGE},
+                    "next_cursor": {
+                        "type": ["string", "null"],
+                        "description": "null on the last page",
+                    },
+                },
+            },
+        ),
+        422: ("The cursor is not valid", None),
+    },
+)
+def my_messages():
+    return clients().campaigns.member_messages(g.caller.member_id, *messages_page_args())
 
 
 @operation(

@@ -190,6 +190,26 @@ class CampaignsClient(Service):
             for item in response.items
         ]
 
+    def member_messages(self, member_id: str, limit: int, cursor: str) -> dict:
+        """A page of the messages sent to the member, newest first."""
+        page = call(
+            self._stub.ListMemberMessages,
+            pb.ListMemberMessagesRequest(member_id=member_id, limit=limit, cursor=cursor),
+        )
+        return {
+            "items": [
+                {
+                    "id": item.id,
+                    "channel": item.channel,
+                    "body": item.body,
+                    "sent_at": iso_time(item.sent_at),
+                    "subject": item.subject,
+                }
+                for item in page.items
+            ],
+            "next_cursor": page.next_cursor or None,
+        }
+
     def submit_feedback(self, member_id: str, feedback_id: str, rating: int, comment: str) -> str:
         """The member's rating (1-5) and comment, counted once per feedback id."""
         call(

@@ -11,6 +11,7 @@ PAGE_BLUEPRINTS = frozenset(
         "portal",
         "portal_rewards",
         "portal_draws",
+        "portal_messages",
         "console",
         "console_rewards",
         "console_draws",

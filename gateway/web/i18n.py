@@ -476,6 +476,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "قرعه‌کشی‌ها و شانس‌های شما",
     },
     "draws.back_home": {"en": "Back to my club", "fa": "بازگشت به باشگاه من"},
+    # The member's messages, in the portal
+    "portal.messages": {"en": "Your messages", "fa": "پیام‌های شما"},
+    "portal.messages_link": {
+        "en": "Read what the club sent you",
+        "fa": "پیام‌هایی که باشگاه برایتان فرستاده",
+    },
+    "messages.none": {
+        "en": "The club has sent you no message yet.",
+        "fa": "باشگاه هنوز پیامی برایتان نفرستاده است.",
+    },
+    "messages.by.sms": {"en": "by SMS", "fa": "با پیامک"},
+    "messages.by.email": {"en": "by e-mail", "fa": "با ایمیل"},
     "draws.none_open": {
         "en": "No draw is open right now.",
         "fa": "فعلاً قرعه‌کشی بازی نیست.",

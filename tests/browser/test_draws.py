@@ -87,7 +87,7 @@ def test_a_marketer_runs_a_draw_and_a_member_who_bought_chances_sees_they_won(
     # The member buys chances with points on their phone; the same form sent again spends once.
     pos = Pos(web_suite)
     phone = new_phone()
-    member_id = pos.enrol(phone=phone, first_name="Sara")["id"]
+    member_id = pos.enrol(phone=phone, first_name="Sara", consents={"sms": True})["id"]
     assert pos.purchase(member_id, amount="2000000").status_code == 201
     before = pos.balance(member_id)["available"]
     assert before >= 15
@@ -172,6 +172,27 @@ def test_a_marketer_runs_a_draw_and_a_member_who_bought_chances_sees_they_won(
     expect(card.locator(".seed")).to_have_text(seed)
     expect(card.locator("form.buy")).to_have_count(0)
     screens.take(page, "6-portal-won")
+
+    # The news waits in the member's messages too, as the SMS told it.
+    page.goto("/portal")
+    page.click("#messages-link a")
+    told = page.locator("#messages .message")
+
+    def arrived() -> bool:
+        page.reload()
+        return told.count() == 1
+
+    assert eventually(arrived, 60)
+    expect(told.first.locator("h2")).to_have_text(name)
+    expect(told.first.locator(".body")).to_contain_text("Tablet")
+    expect(told.first.locator(".when")).to_contain_text("by SMS")
+    page.click("#switch-language")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(told.first.locator(".when")).to_contain_text("با پیامک")
+    zone = ZoneInfo(web_suite.env.get("LOYALTY_TIMEZONE", "Asia/Tehran"))
+    this_year = str(to_jalali(datetime.now(zone).date())[0]).translate(PERSIAN_DIGITS)
+    expect(told.first.locator(".when")).to_contain_text(this_year)
+    screens.take(page, "7-portal-messages-fa")
 
 
 def test_a_cancelled_draw_gives_the_points_back(

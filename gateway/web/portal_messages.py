@@ -1,0 +1,38 @@
+"""`/portal/messages`: what the club sent the member (campaigns' offers, prize draws' news),
+newest first, a page at a time, made for a phone."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, request
+
+from gateway.clients import clients
+from gateway.problems import Problem
+from gateway.web import pages
+from gateway.web.portal import HOME, signed_in_member
+
+bp = Blueprint("portal_messages", __name__)
+
+MESSAGES = "/portal/messages"
+PAGE = 20
+
+
+@bp.errorhandler(Problem)
+def failed_page(problem: Problem) -> Response:
+    """A page, not JSON, when the suite cannot answer (campaigns down, say)."""
+    key, _ = pages.problem_words(problem)
+    return pages.error_page(problem.status, key or "error.unavailable", HOME)
+
+
+@bp.get(MESSAGES)
+def messages() -> Response:
+    member_id = signed_in_member()
+    if member_id is None:
+        return redirect(HOME, 303)
+    cursor = request.args.get("older", "")
+    try:
+        found = clients().campaigns.member_messages(member_id, PAGE, cursor)
+    except Problem as problem:
+        if problem.status != 422 or not cursor:
+            raise
+        return redirect(MESSAGES, 303)  # a stale or altered cursor: back to the newest
+    return pages.page("portal_messages.html", messages=found, older=bool(cursor))
