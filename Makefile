@@ -35,9 +35,11 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 	  echo "chromium is missing (apt-get install chromium); browser tests will be skipped"
 
-# The whole suite against SQLite and against PostgreSQL, with real servers, Redis and a browser.
+# The whole suite against SQLite and against PostgreSQL, with real servers, Redis and a browser,
+# in TEST_WORKERS processes (a test file's tests stay together in one).
+TEST_WORKERS ?= 2
 test: install protos browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fast tier: no process started, well under a minute.
 .PHONY: test-fast

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -11,10 +12,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 import psycopg
@@ -396,6 +398,16 @@ def last_code(suite: Suite, phone_e164: str) -> str:
             assert found, "the message holds no code"
             return found.group(1)
     raise AssertionError("no code was sent to this phone")
+
+
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` to its end on an event loop of its own thread: a browser test that ran
+    earlier in the same test process leaves Playwright's loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def e164(local_phone: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from bench import floor, http_client, scale_data
 from bench.load import wait_answering
 from deploy.local import ROOT, free_port
-from tests.support import throwaway_database
+from tests.support import run_apart, throwaway_database
 
 # The gateway's gunicorn closes a keep-alive connection idle this long (gateway.__main__).
 SERVER_KEEPALIVE_SECONDS = 5
@@ -59,7 +59,7 @@ def test_concurrent_calls_each_get_their_own_answer(floor_url: str) -> None:
             )
             return purchases, await client.request("GET", f"/v1/members/{member}/points")
 
-    purchases, balance = asyncio.run(calls())
+    purchases, balance = run_apart(calls())
 
     assert [p.status_code for p in purchases] == [201] * 8
     assert [p.json()["transaction_id"] for p in purchases] == [f"C-{n}" for n in range(1, 9)]
@@ -78,7 +78,7 @@ def test_a_connection_the_server_closed_meanwhile_is_not_reused(floor_url: str) 
             missing = await client.request("GET", "/no-such-route")
             return [first.status_code, second.status_code, missing.status_code]
 
-    assert asyncio.run(calls()) == [200, 200, 404]
+    assert run_apart(calls()) == [200, 200, 404]
 
 
 def test_a_server_that_is_not_there_is_a_call_error() -> None:
@@ -87,4 +87,4 @@ def test_a_server_that_is_not_there_is_a_call_error() -> None:
             await client.request("GET", "/ping")
 
     with pytest.raises(http_client.ERRORS):
-        asyncio.run(call())
+        run_apart(call())
