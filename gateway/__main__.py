@@ -18,7 +18,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from gateway.config import MAX_BODY, GatewayConfig
-from services.runtime import heap, logs
+from services.runtime import heap, interpreter, logs
 from services.runtime.config import ConfigError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -100,6 +100,8 @@ def metrics_directory() -> Path:
 def main() -> None:
     try:
         config = GatewayConfig.load()
+        # Set in the master, so every worker forked from it inherits it.
+        interpreter.take_turns_often()
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         sys.exit(2)

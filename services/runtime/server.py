@@ -25,7 +25,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import heap, logs, metrics
+from services.runtime import heap, interpreter, logs, metrics
 from services.runtime.config import ConfigError, ServiceConfig
 from services.runtime.db import Database
 from services.runtime.interceptors import ServerInterceptor
@@ -158,6 +158,7 @@ def main(
     try:
         config = ServiceConfig.load(name)
         logs.configure(name, config.log_level)
+        interpreter.take_turns_often()
         if args.command == "migrate":
             database = Database(config.database_url)
             database.migrate(migrations_dir, name)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.config import GatewayConfig
 from services.points.settings import PointsSettings
+from services.runtime import interpreter
 from services.runtime.channels import grpc_target
 from services.runtime.config import ConfigError, Env, ServiceConfig, load_or_create_secret
 
@@ -90,3 +93,22 @@ def test_a_service_address_that_names_no_replica_fails_fast(value: str) -> None:
 def test_a_list_of_replicas_is_read_by_the_static_resolver_and_a_name_by_dns() -> None:
     assert grpc_target("127.0.0.1:1,127.0.0.1:2") == "ipv4:127.0.0.1:1,127.0.0.1:2"
     assert grpc_target("dns:///points:50052") == "dns:///points:50052"
+
+
+@pytest.fixture
+def switch_interval() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("switch_interval")
+def test_threads_take_turns_at_the_interpreter_every_millisecond_unless_told() -> None:
+    interpreter.take_turns_often(Env({}))
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+    interpreter.take_turns_often(Env({"LOYALTY_SWITCH_INTERVAL_MS": "5"}))
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+    for wrong in ("0", "-1", "soon", "5000"):
+        with pytest.raises(ConfigError, match="LOYALTY_SWITCH_INTERVAL_MS"):
+            interpreter.take_turns_often(Env({"LOYALTY_SWITCH_INTERVAL_MS": wrong}))
+    assert sys.getswitchinterval() == pytest.approx(0.005)
