@@ -59,6 +59,13 @@ def notice(kind: str, key: str = "", text: str = "") -> None:
     session["portal_notice"] = {"kind": kind, "key": key, "text": text, "values": {}}
 
 
+def failed_page(problem: Problem) -> Response:
+    """A portal page's answer, not JSON, when the suite cannot answer (a service down, say):
+    the error handler of the portal's other pages."""
+    key, _ = pages.problem_words(problem)
+    return pages.error_page(problem.status, key or "error.unavailable", HOME)
+
+
 def problem_notice(problem: Problem) -> None:
     key, text = pages.problem_words(problem)
     notice("error", key, text)

@@ -16,21 +16,15 @@ from gateway.clients import clients
 from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.forms import field
-from gateway.web.portal import HOME, notice, problem_notice, signed_in_member
+from gateway.web.portal import HOME, failed_page, notice, problem_notice, signed_in_member
 
 bp = Blueprint("portal_draws", __name__)
+bp.register_error_handler(Problem, failed_page)
 bp.before_request(pages.csrf_guard)
 
 DRAWS = "/portal/draws"
 # The most chances one form buys (the service's own limit).
 MAX_CHANCES = 1_000_000
-
-
-@bp.errorhandler(Problem)
-def failed_page(problem: Problem) -> Response:
-    """A page, not JSON, when the suite cannot answer (campaigns down, say)."""
-    key, _ = pages.problem_words(problem)
-    return pages.error_page(problem.status, key or "error.unavailable", HOME)
 
 
 def shown(draw: dict, member_id: str) -> dict:

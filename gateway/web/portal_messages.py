@@ -8,19 +8,13 @@ from flask import Blueprint, Response, redirect, request
 from gateway.clients import clients
 from gateway.problems import Problem
 from gateway.web import pages
-from gateway.web.portal import HOME, signed_in_member
+from gateway.web.portal import HOME, failed_page, signed_in_member
 
 bp = Blueprint("portal_messages", __name__)
+bp.register_error_handler(Problem, failed_page)
 
 MESSAGES = "/portal/messages"
 PAGE = 20
-
-
-@bp.errorhandler(Problem)
-def failed_page(problem: Problem) -> Response:
-    """A page, not JSON, when the suite cannot answer (campaigns down, say)."""
-    key, _ = pages.problem_words(problem)
-    return pages.error_page(problem.status, key or "error.unavailable", HOME)
 
 
 @bp.get(MESSAGES)

@@ -17,21 +17,15 @@ from gateway.clients import clients
 from gateway.problems import Problem
 from gateway.web import i18n, pages, qr
 from gateway.web.forms import field
-from gateway.web.portal import HOME, notice, problem_notice, signed_in_member
+from gateway.web.portal import HOME, failed_page, notice, problem_notice, signed_in_member
 
 bp = Blueprint("portal_rewards", __name__)
+bp.register_error_handler(Problem, failed_page)
 bp.before_request(pages.csrf_guard)
 
 REWARDS = "/portal/rewards"
 # Coupons whose code the till still takes: shown first, with their QR code.
 OPEN = "issued"
-
-
-@bp.errorhandler(Problem)
-def failed_page(problem: Problem) -> Response:
-    """A page, not JSON, when the suite cannot answer (points down, say)."""
-    key, _ = pages.problem_words(problem)
-    return pages.error_page(problem.status, key or "error.unavailable", HOME)
 
 
 def localized(item: dict, name: str) -> str:
