@@ -59,6 +59,23 @@ def until(check, seconds: float = 60):
     return result
 
 
+def sms_offer(marketer: Api, name: str, segment_id: str, template: str) -> str:
+    """A draft offer campaign named `name` (its offer's title too) for the segment, with an SMS
+    written from `template`; returns its id."""
+    created = marketer.post(
+        "/v1/marketing/campaigns",
+        {
+            "name": name,
+            "kind": "offer",
+            "offer": {"title": name},
+            "targeting": {"segments": [segment_id]},
+            "message": {"channel": "sms", "template": template},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
 def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> None:
     suite = message_suite
     pos = Pos(suite)
@@ -71,17 +88,8 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
     assert until(lambda: member_view_caught_up(api)), "the member view did not learn the consents"
 
     marker = f"coffee-{uuid.uuid4().hex[:6]}"
-    created = api.post(
-        "/v1/marketing/campaigns",
-        {
-            "name": "Free coffee",
-            "kind": "offer",
-            "offer": {"title": marker},
-            "targeting": {"segments": [audience["id"]]},
-            "message": {"channel": "sms", "template": "Hi {first_name}, {offer} is on us"},
-        },
-    ).json()
-    assert api.post(f"/v1/marketing/campaigns/{created['id']}/launch").status_code == 200
+    created = sms_offer(api, marker, audience["id"], "Hi {first_name}, {offer} is on us")
+    assert api.post(f"/v1/marketing/campaigns/{created}/launch").status_code == 200
     sent = until(lambda: len(sms(suite, marker)) == 2 and sms(suite, marker))
     assert sent, "the messages were not sent"
     assert sorted(m["body"] for m in sent) == [
@@ -109,7 +117,7 @@ def test_each_consenting_member_gets_the_message_once(message_suite: Suite) -> N
 
     assert until(settled), "the restarted sender did not go through its outbox"
     assert len(sms(suite, marker)) == 2  # nothing sent twice
-    report = api.get(f"/v1/marketing/campaigns/{created['id']}/report").json()
+    report = api.get(f"/v1/marketing/campaigns/{created}/report").json()
     assert report["messages_sent"] == 2
 
 
@@ -129,17 +137,8 @@ def test_a_member_reads_what_the_club_sent_them_newest_first_a_page_at_a_time(
     marker = uuid.uuid4().hex[:6]
     names = [f"Week {n} {marker}" for n in (1, 2, 3)]
     for name in names:
-        created = api.post(
-            "/v1/marketing/campaigns",
-            {
-                "name": name,
-                "kind": "offer",
-                "offer": {"title": name},
-                "targeting": {"segments": [audience["id"]]},
-                "message": {"channel": "sms", "template": "{offer} for {first_name}"},
-            },
-        ).json()
-        assert api.post(f"/v1/marketing/campaigns/{created['id']}/launch").status_code == 200
+        created = sms_offer(api, name, audience["id"], "{offer} for {first_name}")
+        assert api.post(f"/v1/marketing/campaigns/{created}/launch").status_code == 200
         assert until(lambda n=name: len(sms(suite, n)) == 2), "the messages were not sent"
 
     me = Api(suite.gateway_url, log_in(suite, phone))
@@ -173,18 +172,7 @@ def test_a_message_that_cannot_render_is_failed_and_the_next_still_goes(
     assert until(lambda: member_view_caught_up(api)), "the member view did not learn the consent"
 
     def campaign(marker: str) -> str:
-        created = api.post(
-            "/v1/marketing/campaigns",
-            {
-                "name": marker,
-                "kind": "offer",
-                "offer": {"title": marker},
-                "targeting": {"segments": [audience["id"]]},
-                "message": {"channel": "sms", "template": "Hi {first_name}, {offer}"},
-            },
-        )
-        assert created.status_code == 201, created.text
-        return created.json()["id"]
+        return sms_offer(api, marker, audience["id"], "Hi {first_name}, {offer}")
 
     # A template saved before templates were checked, which fails for every member: written
     # straight into the campaigns database.
