@@ -32,6 +32,7 @@ from services.campaigns import repository
 from services.campaigns.campaigns import Campaigns, CampaignView
 from services.campaigns.definitions import Definition
 from services.campaigns.models import Member, Message
+from services.campaigns.projection import MAX_MERGE_HOPS
 from services.campaigns.settings import QuietHours
 from services.campaigns.templates import Unrenderable, render
 from services.runtime import cursors
@@ -87,8 +88,8 @@ class Messages:
         self._clock = clock
 
     def of_member(self, member_id: str, limit: int, cursor: str) -> tuple[list[SentMessage], str]:
-        """A page of what was sent to the member (and to members merged into them), newest
-        first, and the cursor of the next page ("" at the end)."""
+        """A page of what was sent to the member and to the members merged into them (however
+        many merges back), newest first, and the cursor of the next page ("" at the end)."""
         parsed = parse_id(member_id, "member")
         limit = min(max(limit or cursors.MESSAGES_PAGE_DEFAULT, 1), cursors.MESSAGES_PAGE_MAX)
         before = None
@@ -99,7 +100,14 @@ class Messages:
             except (ValueError, OverflowError):
                 raise InvalidArgument("cursor is not valid", code="invalid-cursor") from None
         with self._db.read() as session:
-            rows = repository.member_messages(session, parsed, limit + 1, before)
+            members = {parsed}
+            # Members merged into the member, and those merged into them before.
+            for _hop in range(MAX_MERGE_HOPS):
+                more = repository.merged_into(session, members) - members
+                if not more:
+                    break
+                members |= more
+            rows = repository.member_messages(session, members, limit + 1, before)
         page = [SentMessage(str(r.id), r.channel, r.body, r.sent_at, r.subject) for r in rows]
         if len(page) <= limit:
             return page, ""

@@ -712,13 +712,20 @@ def record_sent(
 SENT = "sent"
 
 
+def merged_into(session: Session, survivors: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """The members merged into any of `survivors`."""
+    return set(session.scalars(select(Member.member_id).where(Member.merged_into.in_(survivors))))
+
+
 def member_messages(
-    session: Session, member_id: uuid.UUID, limit: int, before: tuple[datetime, uuid.UUID] | None
+    session: Session,
+    member_ids: Collection[uuid.UUID],
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
 ) -> list[Row]:
-    """Messages sent to the member, or to members merged into them, newest first (`id`,
-    `channel`, `body`, `sent_at`, `subject`: the campaign's or the draw's name), sent before
-    `before` (a message's `sent_at` and `id`) when given."""
-    merged = select(Member.member_id).where(Member.merged_into == member_id)
+    """Messages sent to any of the members, newest first (`id`, `channel`, `body`, `sent_at`,
+    `subject`: the campaign's or the draw's name), sent before `before` (a message's `sent_at`
+    and `id`) when given."""
     query = (
         select(
             Message.id,
@@ -729,10 +736,7 @@ def member_messages(
         )
         .outerjoin(Campaign, Campaign.id == Message.campaign_id)
         .outerjoin(Draw, Draw.id == Message.campaign_id)
-        .where(
-            or_(Message.member_id == member_id, Message.member_id.in_(merged)),
-            Message.status == SENT,
-        )
+        .where(Message.member_id.in_(member_ids), Message.status == SENT)
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(limit)
     )

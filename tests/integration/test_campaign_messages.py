@@ -286,20 +286,23 @@ def test_nothing_goes_out_in_the_quiet_hours_not_even_to_a_draws_winners(
     assert messages.run() == 0
 
 
-def test_an_inbox_pages_newest_first_and_keeps_a_merged_duplicates_messages(
+def test_an_inbox_pages_newest_first_and_keeps_merged_duplicates_messages(
     campaigns_world: CampaignsWorld,
 ) -> None:
     world = campaigns_world
     _, draws = world.with_missions_and_draws()
     member = world.enrol(first_name="Leila", consents={"sms": True})
     duplicate = world.enrol(first_name="Leyla", consents={"sms": True})
+    # Merged into the duplicate before the duplicate was merged into the member.
+    older = world.enrol(first_name="Lila", consents={"sms": True})
     stranger = world.enrol(first_name="Reza", consents={"sms": True})
     messages = Messages(
         world.database, world.campaigns, RecordingSender(), None, "UTC", world.clock
     )
 
     def tell(name: str) -> None:
-        targeting = {"segments": [world.segments.create(name, member_ids=[member, duplicate]).id]}
+        audience = [member, duplicate, older]
+        targeting = {"segments": [world.segments.create(name, member_ids=audience).id]}
         template = f"{name} for {{first_name}}"
         message = {"channel": "sms", "template": template}
         world.launch(
@@ -316,8 +319,9 @@ def test_an_inbox_pages_newest_first_and_keeps_a_merged_duplicates_messages(
     draws.close(draw.id)
     assert messages.run() == 1
     world.clock.advance(minutes=1)
+    world.identity("member.merged", older, {"survivor_id": duplicate})
     world.identity("member.merged", duplicate, {"survivor_id": member})
-    tell("Cake")  # the duplicate, merged, is not in the audience any more
+    tell("Cake")  # the duplicates, merged, are not in the audience any more
 
     page, cursor = messages.of_member(member, 2, "")
     assert [(m.subject, m.body) for m in page] == [
@@ -325,8 +329,8 @@ def test_an_inbox_pages_newest_first_and_keeps_a_merged_duplicates_messages(
         ("Yalda", page[1].body),
     ]
     assert "Tablet" in page[1].body
-    rest, end = messages.of_member(member, 2, cursor)
-    assert sorted(m.body for m in rest) == ["Tea for Leila", "Tea for Leyla"]
+    rest, end = messages.of_member(member, 3, cursor)
+    assert sorted(m.body for m in rest) == ["Tea for Leila", "Tea for Leyla", "Tea for Lila"]
     assert end == ""
     # One at a time, across two sent in the same instant: each once.
     walked, cursor = [], ""
