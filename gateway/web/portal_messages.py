@@ -9,12 +9,12 @@ from gateway.clients import clients
 from gateway.problems import Problem
 from gateway.web import pages
 from gateway.web.portal import HOME, failed_page, signed_in_member
+from services.runtime.cursors import MESSAGES_PAGE_DEFAULT
 
 bp = Blueprint("portal_messages", __name__)
 bp.register_error_handler(Problem, failed_page)
 
 MESSAGES = "/portal/messages"
-PAGE = 20
 
 
 @bp.get(MESSAGES)
@@ -24,7 +24,7 @@ def messages() -> Response:
         return redirect(HOME, 303)
     cursor = request.args.get("older", "")
     try:
-        found = clients().campaigns.member_messages(member_id, PAGE, cursor)
+        found = clients().campaigns.member_messages(member_id, MESSAGES_PAGE_DEFAULT, cursor)
     except Problem as problem:
         if problem.status != 422 or not cursor:
             raise
