@@ -176,6 +176,14 @@ def _draw_name(session: Session, draw_id: uuid.UUID) -> str:
     return draw.name if draw is not None else ""
 
 
+def _purchase_chances(draw: Draw, amount_minor: int) -> int:
+    """The chances a purchase of `amount_minor` earns in the draw (before its limit per member)."""
+    chances = draw.per_purchase
+    if draw.per_amount_minor:
+        chances += amount_minor // draw.per_amount_minor
+    return chances
+
+
 class Draws:
     def __init__(
         self,
@@ -299,9 +307,7 @@ class Draws:
             for draw in earning:
                 if not draw.created_at <= purchase.at < draw.closes_at:
                     continue
-                chances = draw.per_purchase
-                if draw.per_amount_minor:
-                    chances += purchase.amount_minor // draw.per_amount_minor
+                chances = _purchase_chances(draw, purchase.amount_minor)
                 if chances <= 0 or repository.has_draw_chance(session, draw.id, purchase.source):
                     continue
                 audience = audiences[draw.id]
@@ -332,11 +338,8 @@ class Draws:
         for refund in refunds:
             chances = repository.open_draw_chances(session, refund.member_id, refund.source)
             for chance, draw in chances:
-                earned = 0
-                if refund.remaining_minor > 0:
-                    earned = draw.per_purchase
-                    if draw.per_amount_minor:
-                        earned += refund.remaining_minor // draw.per_amount_minor
+                left = refund.remaining_minor
+                earned = _purchase_chances(draw, left) if left > 0 else 0
                 if earned <= 0:
                     session.delete(chance)
                 elif earned < chance.chances:
