@@ -86,18 +86,29 @@ def test_points_refuses_unknown_and_erased_members_and_credits_a_duplicates_surv
 
 
 def _enrolled_sequence(suite: Suite, member_id: str) -> int:
-    """The sequence of the member's `member.enrolled` event in identity's feed."""
+    """The sequence of the member's `member.enrolled` event in identity's feed. On PostgreSQL the
+    feed shows an event only once every transaction older than it has ended, in any database of
+    the server (another test's open transaction too), so this reads on until it appears."""
     identity = identity_pb2_grpc.IdentityServiceStub(service_channel(suite, "identity"))
     cursor = ""
-    while True:
-        page = identity.ListEvents(
-            common_pb2.ListEventsRequest(cursor=cursor, limit=1000), timeout=10
-        )
-        for event in page.events:
-            if event.member_id == member_id and event.type == "member.enrolled":
-                return event.sequence
-        assert page.events, "the enrolment is not in identity's events"
-        cursor = page.next_cursor
+    found: list[int] = []
+
+    def read_on() -> bool:
+        nonlocal cursor
+        while True:
+            page = identity.ListEvents(
+                common_pb2.ListEventsRequest(cursor=cursor, limit=1000), timeout=10
+            )
+            for event in page.events:
+                if event.member_id == member_id and event.type == "member.enrolled":
+                    found.append(event.sequence)
+                    return True
+            if not page.events:
+                return False
+            cursor = page.next_cursor
+
+    assert eventually(read_on, within=60), "the enrolment never reached identity's events"
+    return found[0]
 
 
 def _points_has_read(suite: Suite, sequence: int) -> bool:
