@@ -50,8 +50,8 @@ class Cache:
                 health_check_interval=0,
                 retry_on_timeout=False,
             )
-        # Each thread's own connection for the rate limit's command (see `hit`), and all of
-        # them, to close.
+        # Each thread's own connection for the commands of every request (`_own_connection`),
+        # and all of them, to close.
         self._own = threading.local()
         self._own_connections: list[AbstractConnection] = []
 
@@ -123,7 +123,7 @@ class Cache:
     def get_many(self, *keys: str) -> list[bytes | None] | None:
         """The values of `keys`, or None when the cache cannot be asked (not counted as a
         look-up: the caller knows what a hit is)."""
-        return self._run(lambda c: c.mget([self._key(k) for k in keys]), None)
+        return self._run(lambda c: self._command(c, "MGET", *(self._key(k) for k in keys)), None)
 
     def incr_many(self, *keys: str) -> bool:
         """Increments counters; False when the cache could not be reached."""
@@ -131,10 +131,7 @@ class Cache:
             return True
 
         def incr(client: redis.Redis) -> bool:
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.incr(self._key(key))
-            pipe.execute()
+            self._commands(client, [("INCR", self._key(key)) for key in keys])
             return True
 
         return self._run(incr, False)
@@ -146,14 +143,12 @@ class Cache:
         atomically, so a reader cannot put back what a writer has just invalidated."""
         names = list(guards)
         self._run(
-            lambda c: c.eval(
+            lambda c: self._script(
+                c,
                 _SET_IF_UNCHANGED,
-                len(names) + 1,
-                *[self._key(n) for n in names],
-                self._key(key),
-                *[(guards[n] or b"") for n in names],
-                value,
-                ttl_seconds,
+                _SET_IF_UNCHANGED_SHA,
+                [*(self._key(n) for n in names), self._key(key)],
+                [*((guards[n] or b"") for n in names), value, ttl_seconds],
             ),
             None,
         )
@@ -166,26 +161,46 @@ class Cache:
         """
 
         def count(client: redis.Redis) -> RateDecision:
-            connection = self._own_connection(client)
             counter = self._key(f"rate:{key}")
-            try:
-                # By its digest; in full only when Redis does not know the script yet.
-                connection.send_command("EVALSHA", _HIT_SHA, 1, counter, window_seconds)
-                used, ttl = connection.read_response()
-            except redis.exceptions.NoScriptError:
-                connection.send_command("EVAL", _HIT, 1, counter, window_seconds)
-                used, ttl = connection.read_response()
+            used, ttl = self._script(client, _HIT, _HIT_SHA, [counter], [window_seconds])
             ttl = int(ttl) if int(ttl) > 0 else window_seconds
             return RateDecision(int(used) <= limit, int(used), limit, ttl)
 
         return self._run(count, RateDecision(True, 0, limit, 0))
 
+    def _command(self, client: redis.Redis, *command: Any) -> Any:
+        """One command on this thread's own connection, and its answer."""
+        connection = self._own_connection(client)
+        connection.send_command(*command)
+        return connection.read_response()
+
+    def _commands(self, client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Several commands sent together on this thread's own connection, and their answers."""
+        connection = self._own_connection(client)
+        connection.send_packed_command(connection.pack_commands(commands))
+        try:
+            return [connection.read_response() for _ in commands]
+        except redis.RedisError:
+            # An error answer leaves the later ones unread: they must not answer the next call.
+            connection.disconnect()
+            raise
+
+    def _script(
+        self, client: redis.Redis, script: str, sha: str, keys: list[str], args: list[Any]
+    ) -> Any:
+        """A Lua script's answer: sent by its digest, in full only when Redis does not know it
+        yet."""
+        try:
+            return self._command(client, "EVALSHA", sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self._command(client, "EVAL", script, len(keys), *keys, *args)
+
     def _own_connection(self, client: redis.Redis) -> AbstractConnection:
-        """This thread's connection, for the one command every request of the gateway sends:
-        used directly, it costs half what a command through the pool does (taking a connection
-        and checking it has nothing left to read, then giving it back). The connection itself
-        disconnects on any error, so an answer that came late is never read as the next one's;
-        it connects again on its next command."""
+        """This thread's connection, for the commands on the way of every request (the rate
+        limit, the published balances, points' views): used directly, it costs half what a
+        command through the pool does (taking a connection and checking it has nothing left to
+        read, then giving it back). The connection itself disconnects on any error, so an answer
+        that came late is never read as the next one's; it connects again on its next command."""
         connection = getattr(self._own, "connection", None)
         if connection is None:
             pool = client.connection_pool
@@ -232,3 +247,4 @@ end
 redis.call('SET', KEYS[#KEYS], ARGV[guards + 1], 'EX', ARGV[guards + 2])
 return 1
 """
+_SET_IF_UNCHANGED_SHA = hashlib.sha1(_SET_IF_UNCHANGED.encode()).hexdigest()

@@ -70,3 +70,28 @@ def test_rate_limit_refuses_past_the_limit_and_says_how_long_to_wait() -> None:
 def test_rate_limit_lets_everything_through_without_redis() -> None:
     cache = Cache("redis://127.0.0.1:9/0", "t", timeout=0.1)
     assert all(cache.hit("k", limit=1, window_seconds=60).allowed for _ in range(3))
+
+
+def test_a_guarded_set_holds_only_while_its_guards_do_even_after_redis_forgot_its_scripts() -> None:
+    if not redis_reachable():
+        unavailable("Redis")
+    cache = Cache(REDIS_TEST_URL, f"t-{uuid.uuid4().hex}")
+    cache.incr_many("gen")
+    assert cache._client is not None
+    cache._client.script_flush()  # as after a restart of Redis: the script is sent again in full
+    cache.set_if_unchanged({"gen": b"1", "epoch": None}, "view", "old", 10)
+    assert cache.get_many("view") == [b"old"]
+    cache.incr_many("gen")
+    cache.set_if_unchanged({"gen": b"1", "epoch": None}, "view", "stale", 10)
+    assert cache.get_many("gen", "view") == [b"2", b"old"]
+
+
+def test_a_refused_command_among_several_leaves_no_answer_for_the_next_call() -> None:
+    if not redis_reachable():
+        unavailable("Redis")
+    cache = Cache(REDIS_TEST_URL, f"t-{uuid.uuid4().hex}", retry_after=0.05)
+    cache.set("word", "not a number", 10)
+    assert cache.incr_many("a", "word", "b") is False
+    time.sleep(0.1)
+    assert cache.get_many("a", "b", "word") == [b"1", b"1", b"not a number"]
+    assert cache.hit("k", limit=5, window_seconds=60).used == 1
