@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -50,10 +51,10 @@ class Cache:
                 health_check_interval=0,
                 retry_on_timeout=False,
             )
-        # Each thread's own connection for the commands of every request (`_own_connection`),
-        # and all of them, to close.
+        # Each thread's own connection, which every command but `ping` goes on
+        # (`_own_connection`), and all of them, to close.
         self._own = threading.local()
-        self._own_connections: list[AbstractConnection] = []
+        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
 
     @property
     def enabled(self) -> bool:
@@ -85,7 +86,7 @@ class Cache:
             return fallback
 
     def get(self, key: str) -> bytes | None:
-        value = self._run(lambda c: c.get(self._key(key)), _UNAVAILABLE)
+        value = self._run(lambda c: self._command(c, "GET", self._key(key)), _UNAVAILABLE)
         if value is _UNAVAILABLE:
             self.count(key, None)
             return None
@@ -99,19 +100,20 @@ class Cache:
         metrics.count_lookup(self._name, key.split(":", 1)[0], result)
 
     def set(self, key: str, value: bytes | str, ttl_seconds: int) -> None:
-        self._run(lambda c: c.set(self._key(key), value, ex=ttl_seconds), None)
+        self._run(lambda c: self._command(c, "SET", self._key(key), value, "EX", ttl_seconds), None)
 
     def claim(self, key: str, value: str, ttl_seconds: int) -> bool | None:
         """Sets `key` only if it is absent: True when this caller took it, False when another
         holds it, None when the cache cannot be asked."""
         taken = self._run(
-            lambda c: c.set(self._key(key), value, ex=ttl_seconds, nx=True), _UNAVAILABLE
+            lambda c: self._command(c, "SET", self._key(key), value, "EX", ttl_seconds, "NX"),
+            _UNAVAILABLE,
         )
         return None if taken is _UNAVAILABLE else bool(taken)
 
     def delete(self, *keys: str) -> None:
         if keys:
-            self._run(lambda c: c.delete(*(self._key(k) for k in keys)), None)
+            self._run(lambda c: self._command(c, "DEL", *(self._key(k) for k in keys)), None)
 
     def get_json(self, key: str) -> Any | None:
         raw = self.get(key)
@@ -196,18 +198,19 @@ class Cache:
             return self._command(client, "EVAL", script, len(keys), *keys, *args)
 
     def _own_connection(self, client: redis.Redis) -> AbstractConnection:
-        """This thread's connection, for the commands on the way of every request (the rate
-        limit, the published balances, points' views): used directly, it costs half what a
-        command through the pool does (taking a connection and checking it has nothing left to
-        read, then giving it back). The connection itself disconnects on any error, so an answer
-        that came late is never read as the next one's; it connects again on its next command."""
-        connection = getattr(self._own, "connection", None)
-        if connection is None:
+        """This thread's connection: used directly, it costs half what a command through the
+        pool does (taking a connection and checking it has nothing left to read, then giving it
+        back). The connection itself disconnects on any error, so an answer that came late is
+        never read as the next one's; it connects again on its next command."""
+        held = getattr(self._own, "held", None)
+        if held is None:
             pool = client.connection_pool
-            connection = self._own.connection = pool.connection_class(**pool.connection_kwargs)
+            held = self._own.held = _Held(pool.connection_class(**pool.connection_kwargs))
+            # A thread that ends drops its holder, and with it its connection.
+            weakref.finalize(held, held.connection.disconnect)
             with self._lock:
-                self._own_connections.append(connection)
-        return connection
+                self._held.add(held)
+        return held.connection
 
     def ping(self) -> bool:
         return self._run(lambda c: bool(c.ping()), False)
@@ -215,8 +218,19 @@ class Cache:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-        for connection in self._own_connections:
-            connection.disconnect()
+        with self._lock:
+            held = list(self._held)
+        for each in held:
+            each.connection.disconnect()
+
+
+class _Held:
+    """A thread's own connection, held by that thread alone."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self.connection = connection
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import gc
+import threading
 import time
 import uuid
 
 import pytest
+import redis
 
 from services.runtime.cache import Cache
 from tests.support import REDIS_TEST_URL, redis_reachable, unavailable
@@ -95,3 +98,26 @@ def test_a_refused_command_among_several_leaves_no_answer_for_the_next_call() ->
     time.sleep(0.1)
     assert cache.get_many("a", "b", "word") == [b"1", b"1", b"not a number"]
     assert cache.hit("k", limit=5, window_seconds=60).used == 1
+
+
+def test_a_thread_that_ends_closes_its_connection_to_redis() -> None:
+    if not redis_reachable():
+        unavailable("Redis")
+    cache = Cache(REDIS_TEST_URL, f"t-{uuid.uuid4().hex}")
+    addresses: list[str] = []
+
+    def work() -> None:
+        cache.get("k")
+        host, port = cache._own.held.connection._sock.getsockname()
+        addresses.append(f"{host}:{port}")
+
+    for _ in range(3):
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(addresses) == 3
+    connected = {client["addr"] for client in redis.Redis.from_url(REDIS_TEST_URL).client_list()}
+    assert not connected & set(addresses)
+    cache.get("k")  # the thread that keeps going keeps its connection
+    assert len(cache._held) == 1
