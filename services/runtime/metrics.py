@@ -84,6 +84,7 @@ CONSUMER_POSITION = Gauge(
 # values on every call, and these run on every request.
 _rpc_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 _http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_lookup_series: dict[tuple[str, str, str], Counter] = {}
 
 
 def observe_rpc(method: str, code: str, seconds: float) -> None:
@@ -120,7 +121,10 @@ def count_postings(postings: Iterable[tuple[str, int]]) -> None:
 
 
 def count_lookup(cache: str, kind: str, result: str) -> None:
-    CACHE_LOOKUPS.labels(cache, kind, result).inc()
+    series = _lookup_series.get((cache, kind, result))
+    if series is None:
+        series = _lookup_series[(cache, kind, result)] = CACHE_LOOKUPS.labels(cache, kind, result)
+    series.inc()
 
 
 def consumer_applied(consumer: str, source: str, sequence: int) -> None:
