@@ -47,7 +47,7 @@ def test_an_administrator_registers_an_endpoint_in_persian_on_a_phone(
         page.reload()
         return page.locator("#deliveries .delivery").count() > 0
 
-    assert eventually(delivery_shown, within=20)
+    assert eventually(delivery_shown, within=60)
     expect(page.locator("#deliveries .delivery .status").first).to_have_text("در انتظار")
     attempts = page.locator("#deliveries .delivery td").nth(2).inner_text()
     assert attempts and all(char in "۰۱۲۳۴۵۶۷۸۹٬" for char in attempts)

@@ -91,7 +91,7 @@ def test_a_member_points_has_learned_buys_and_reads_points_without_a_call_to_ide
     purchases, refunds and reads of the member's points and history ask identity nothing."""
     member = pos.enrol()["id"]
     enrolled = _enrolled_sequence(suite, member)
-    assert eventually(lambda: _points_has_read(suite, enrolled), 10)
+    assert eventually(lambda: _points_has_read(suite, enrolled), 60)
     before = metrics_of(suite, "identity")
 
     purchases = ["T-" + secrets.token_hex(6) for _ in range(2)]
