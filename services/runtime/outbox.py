@@ -4,9 +4,10 @@ describe, and read back in order by consumers that keep their own cursor.
 On PostgreSQL, sequence numbers become visible out of order (a transaction that took number 9
 may commit after the one that took 10), so a reader paging by sequence alone could skip an
 event for good. Each event therefore records its transaction id; readers see only events of
-transactions older than every transaction still running (`pg_snapshot_xmin`), ordered by
-(transaction id, sequence). An event that commits later always sorts after what was already
-read. On SQLite, writers take turns, so commit order is sequence order.
+transactions older than every transaction still running (`pg_snapshot_xmin`: on the whole
+server, so a long transaction in any of its databases holds the feed back until it ends),
+ordered by (transaction id, sequence). An event that commits later always sorts after what was
+already read. On SQLite, writers take turns, so commit order is sequence order.
 """
 
 from __future__ import annotations
