@@ -51,8 +51,8 @@ class Cache:
                 health_check_interval=0,
                 retry_on_timeout=False,
             )
-        # Each thread's own connection, which every command but `ping` goes on
-        # (`_own_connection`), and all of them, to close.
+        # Each thread's own connection, which every command goes on (`_own_connection`), and
+        # all of them, to close.
         self._own = threading.local()
         self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
 
@@ -213,7 +213,7 @@ class Cache:
         return held.connection
 
     def ping(self) -> bool:
-        return self._run(lambda c: bool(c.ping()), False)
+        return self._run(lambda c: bool(self._command(c, "PING")), False)
 
     def close(self) -> None:
         if self._client is not None:

@@ -302,15 +302,11 @@ def test_the_member_views_position_in_each_feed_is_a_metric(suite: Suite, pos: P
     assert pos.purchase(member).status_code == 201
 
     def applied() -> dict[str, int]:
-        database = Database(db_url(suite, "campaigns"))
-        try:
-            with database.read() as session:
-                return {
-                    row.feed: cursors.decode(row.cursor, 2)[1] if row.cursor else 0
-                    for row in session.scalars(select(FeedCursor))
-                }
-        finally:
-            database.dispose()
+        with database.read() as session:
+            return {
+                row.feed: cursors.decode(row.cursor, 2)[1] if row.cursor else 0
+                for row in session.scalars(select(FeedCursor))
+            }
 
     def points_head() -> float:
         return metrics_of(suite, "points")[
@@ -320,10 +316,14 @@ def test_the_member_views_position_in_each_feed_is_a_metric(suite: Suite, pos: P
     # On PostgreSQL the feed serves the purchase's event once every older transaction of the
     # server has ended (another test's too): until then the view is caught up with what it can
     # read, and behind the head.
-    assert eventually(
-        lambda: member_view_caught_up(marketer) and applied().get("points") == points_head()
-    )
-    positions = applied()
+    database = Database(db_url(suite, "campaigns"))
+    try:
+        assert eventually(
+            lambda: member_view_caught_up(marketer) and applied().get("points") == points_head()
+        )
+        positions = applied()
+    finally:
+        database.dispose()
     assert set(positions) == {"identity", "points"}
     shown = metrics_of(suite, "campaigns")
     for source, sequence in positions.items():
