@@ -43,10 +43,54 @@ SERVICES = ("identity", "points", "campaigns", "webhooks")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
+# Ports handed out lie below the kernel's ephemeral range: a port the kernel picked (bind to 0)
+# can be taken as the local end of any outgoing connection before the process it was meant for
+# binds it. Each test worker walks its own slice, and a process never hands out a port twice
+# before its slice wraps.
+_LOWEST_PORT = 10000
+_SLICES = 8
+_last_handed_out: int | None = None
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else os.getpid()
+    size = (_ephemeral_floor() - _LOWEST_PORT) // _SLICES
+    start = _LOWEST_PORT + (index % _SLICES) * size
+    return range(start, start + size)
+
+
+def _binds(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nothing listens on, for a process this one is about to start."""
+    global _last_handed_out
+    ports = _slice()
+    if len(ports) < 100:  # the ephemeral range starts too low to leave room below it
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    first = os.getpid() if _last_handed_out is None else _last_handed_out + 1 - ports.start
+    for step in range(len(ports)):
+        port = ports.start + (first + step) % len(ports)
+        if _binds(port):
+            _last_handed_out = port
+            return port
+    raise RuntimeError(f"no free port in {ports.start}..{ports.stop - 1}")
 
 
 def redis_answers(url: str) -> bool:
