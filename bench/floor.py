@@ -3,14 +3,15 @@ settings, psycopg, PostgreSQL) answers when a route does only a call's essential
 
     python -m bench.floor        (GATEWAY_PORT and FLOOR_DATABASE_URL from the environment)
 
-- `POST /v1/purchases`: a purchase's essential work in one PostgreSQL transaction: the
-  purchase row under its transaction id (a repeat answers the first result), the balance
-  update and a ledger entry;
+- `POST /v1/purchases`: a purchase's essential work in one PostgreSQL transaction
+  (bench.floor_work);
 - `GET /v1/members/<id>/points`: one SELECT of a balance;
 - `GET /ping`: nothing at all;
 - `GET /hops/<n>`: nothing but a call that crosses n gRPC servers doing nothing (bench.relay,
   addresses in FLOOR_RELAYS, the first calling the next): a balance read's one hop, a
-  purchase's two, with no work anywhere.
+  purchase's two, with no work anywhere;
+- `POST /relayed/v1/purchases`: the purchase floor's transaction, run by the last of two relays:
+  the suite's shape with nothing but a purchase's essential work in it.
 
 The routes and bodies are the suite's, so one load script drives both.
 """
@@ -24,14 +25,13 @@ from typing import Any
 import psycopg
 from flask import Flask, jsonify, request
 
-from bench import relay
+from bench import floor_work, relay
 from gateway.__main__ import GatewayServer
 from gateway.config import GatewayConfig
 from services.runtime.config import Env
 
-DATABASE_VARIABLE = "FLOOR_DATABASE_URL"
+DATABASE_VARIABLE = relay.DATABASE_VARIABLE
 RELAYS_VARIABLE = "FLOOR_RELAYS"
-EARN_PER = 10_000
 
 SCHEMA = """
 CREATE TABLE floor_balances (member_id uuid PRIMARY KEY, points bigint NOT NULL);
@@ -62,6 +62,7 @@ def create_app(url: str, relays: Sequence[str] = ()) -> Flask:
     app = Flask(__name__)
     local = threading.local()
     calls = [relay.caller(addr) for addr in relays]
+    purchases = [relay.caller(addr, relay.PURCHASE) for addr in relays]
 
     def connection() -> psycopg.Connection:
         conn = getattr(local, "conn", None)
@@ -92,37 +93,14 @@ def create_app(url: str, relays: Sequence[str] = ()) -> Flask:
 
     @app.post("/v1/purchases")
     def purchase() -> Any:
-        body = request.get_json()
-        transaction_id, member_id = body["transaction_id"], body["member_id"]
-        amount = int(body["amount"])
-        points = amount // EARN_PER
-        conn = connection()
-        with conn.transaction():
-            first = conn.execute(
-                "INSERT INTO floor_purchases VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (transaction_id) DO NOTHING RETURNING points",
-                (transaction_id, member_id, amount, points),
-            ).fetchone()
-            if first is None:
-                row = conn.execute(
-                    "SELECT points FROM floor_purchases WHERE transaction_id = %s",
-                    (transaction_id,),
-                ).fetchone()
-                return jsonify(transaction_id=transaction_id, points_earned=row[0]), 201
-            balance = conn.execute(
-                "UPDATE floor_balances SET points = points + %s WHERE member_id = %s"
-                " RETURNING points",
-                (points, member_id),
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO floor_entries (member_id, transaction_id, points) VALUES (%s, %s, %s)",
-                (member_id, transaction_id, points),
-            )
-        return jsonify(
-            transaction_id=transaction_id,
-            points_earned=points,
-            balance=balance[0] if balance else 0,
-        ), 201
+        return jsonify(floor_work.purchase(connection(), request.get_json())), 201
+
+    @app.post("/relayed/v1/purchases")
+    def relayed_purchase() -> Any:
+        if len(calls) < 2:
+            return jsonify(code="no-such-relay"), 404
+        answer = purchases[0](request.get_data())
+        return app.response_class(answer, status=201, mimetype="application/json")
 
     return app
 

@@ -61,6 +61,8 @@ BALANCE_TARGET = 0.45
 P99_TARGET_MS = 50.0
 # How long the half-rate phase waits for points' event consumers to catch up, at most.
 CATCH_UP_LIMIT = 120.0
+# The suite's shape with nothing but the floor's purchase in it (bench.floor, bench.relay).
+RELAYED_PURCHASE = "purchase after two gRPC hops"
 
 
 @dataclass
@@ -347,6 +349,7 @@ class Bench:
             self.wrk("floor", "bare route", lambda: wrk.run(url, "ping", ids, seconds))
             for hops, operation in ((1, "one gRPC hop"), (2, "two gRPC hops")):
                 self.wrk("floor", operation, lambda h=hops: wrk.run(url, f"hop{h}", ids, seconds))
+            self.wrk("floor", RELAYED_PURCHASE, lambda: wrk.run(url, "relayed", ids, seconds))
         finally:
             # The floor before its relays: no call of its own is cut off mid-way.
             for process in reversed(processes):
@@ -487,14 +490,18 @@ def shape(rates: dict[tuple[str, str], float]) -> list[str]:
     read's one gRPC hop, a purchase's two), against the floors and against the suite."""
     one = rates.get(("floor", "one gRPC hop"), 0.0)
     two = rates.get(("floor", "two gRPC hops"), 0.0)
+    relayed = rates.get(("floor", RELAYED_PURCHASE), 0.0)
+    suite_purchases = rates.get(("purchases, max", "purchase"), 0.0)
     rows = [
         ("two gRPC hops doing nothing ÷ floor purchases", two, rates.get(("floor", "purchase"))),
-        ("one gRPC hop doing nothing ÷ floor balance reads", one, rates.get(("floor", "balance"))),
         (
-            "suite purchases ÷ two gRPC hops doing nothing",
-            rates.get(("purchases, max", "purchase"), 0.0),
-            two,
+            "the floor's purchase after two gRPC hops ÷ floor purchases",
+            relayed,
+            rates.get(("floor", "purchase")),
         ),
+        ("suite purchases ÷ the floor's purchase after two gRPC hops", suite_purchases, relayed),
+        ("one gRPC hop doing nothing ÷ floor balance reads", one, rates.get(("floor", "balance"))),
+        ("suite purchases ÷ two gRPC hops doing nothing", suite_purchases, two),
         (
             "suite balance reads ÷ one gRPC hop doing nothing",
             rates.get(("balance, max", "balance"), 0.0),

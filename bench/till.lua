@@ -1,6 +1,7 @@
 -- wrk's till: every request a new purchase (a transaction id of its own) or a balance read of
--- a member drawn from a file of member ids; or a floor's bare route or gRPC hops (bench.floor).
---   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <purchase|balance|ping|hop1|hop2> <ids file> <token> <tag>
+-- a member drawn from a file of member ids; or a floor's bare route, gRPC hops or purchase
+-- across two gRPC hops (bench.floor).
+--   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <purchase|relayed|balance|ping|hop1|hop2> <ids file> <token> <tag>
 local mode, token, tag
 local ids = {}
 local counter = 0
@@ -20,7 +21,7 @@ end
 
 function request()
   local member = ids[math.random(#ids)]
-  if mode == "purchase" then
+  if mode == "purchase" or mode == "relayed" then
     counter = counter + 1
     local items, amount = {}, 0
     for i = 1, math.random(1, 5) do
@@ -33,7 +34,8 @@ function request()
     local body = string.format(
       '{"transaction_id":"W-%s-%d","member_id":"%s","amount":"%d","currency":"IRR","items":[%s]}',
       tag, counter, member, amount, table.concat(items, ","))
-    return wrk.format("POST", "/v1/purchases", headers(), body)
+    local path = mode == "relayed" and "/relayed/v1/purchases" or "/v1/purchases"
+    return wrk.format("POST", path, headers(), body)
   elseif mode == "balance" then
     return wrk.format("GET", "/v1/members/" .. member .. "/points", headers())
   elseif mode == "hop1" or mode == "hop2" then

@@ -4,6 +4,7 @@ one or two gRPC relays doing nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from bench import floor, scale_data
+from bench import floor, relay, scale_data
 from deploy.local import ROOT, free_port
 from tests.support import throwaway_database
 
@@ -51,6 +52,41 @@ def test_the_hop_floor_crosses_one_or_two_relays(floor_url: str) -> None:
         assert client.get("/hops/2").json == {"answer": "floor.."}
         assert client.get("/hops/1").json == {"answer": "floor."}
         assert client.get("/hops/3").status_code == 404
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(10)
+
+
+def test_the_relayed_purchase_is_booked_once_by_the_last_relay(floor_url: str) -> None:
+    floor.create_schema(floor_url, 3)
+    relays = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    env = {**os.environ, relay.DATABASE_VARIABLE: floor_url}
+    started = [
+        subprocess.Popen([sys.executable, "-m", "bench.relay", listen, *forward], cwd=ROOT, env=env)
+        for listen, forward in ((relays[0], [relays[1]]), (relays[1], []))
+    ]
+    try:
+        client = floor.create_app(floor_url, relays).test_client()
+        member = str(scale_data.member_id(1))
+        body = {"transaction_id": "R-1", "member_id": member, "amount": "120000"}
+
+        first = client.post("/relayed/v1/purchases", json=body)
+        again = client.post("/relayed/v1/purchases", json=body)
+
+        assert first.status_code == again.status_code == 201
+        assert first.json == {"transaction_id": "R-1", "points_earned": 12, "balance": 12}
+        assert again.json["points_earned"] == 12
+        assert client.get(f"/v1/members/{member}/points").json["available"] == 12
+        with psycopg.connect(floor_url) as conn:
+            assert conn.execute("SELECT count(*) FROM floor_entries").fetchone() == (1,)
+        assert (
+            floor.create_app(floor_url)
+            .test_client()
+            .post("/relayed/v1/purchases", json=body)
+            .status_code
+            == 404
+        )
     finally:
         for process in started:
             process.terminate()
