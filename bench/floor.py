@@ -10,14 +10,16 @@ settings, psycopg, PostgreSQL) answers when a route does only a call's essential
 - `GET /hops/<n>`: nothing but a call that crosses n gRPC servers doing nothing (bench.relay,
   addresses in FLOOR_RELAYS, the first calling the next): a balance read's one hop, a
   purchase's two, with no work anywhere;
-- `POST /relayed/v1/purchases`: the purchase floor's transaction, run by the last of two relays:
-  the suite's shape with nothing but a purchase's essential work in it.
+- `POST /relayed/v1/purchases` and `GET /relayed/v1/members/<id>/points`: the purchase floor's
+  transaction run by the last of two relays, the balance floor's SELECT by the last relay after
+  one hop: the suite's shape with nothing but each call's essential work in it.
 
 The routes and bodies are the suite's, so one load script drives both.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -63,6 +65,7 @@ def create_app(url: str, relays: Sequence[str] = ()) -> Flask:
     local = threading.local()
     calls = [relay.caller(addr) for addr in relays]
     purchases = [relay.caller(addr, relay.PURCHASE) for addr in relays]
+    balances = [relay.caller(addr, relay.BALANCE) for addr in relays]
 
     def connection() -> psycopg.Connection:
         conn = getattr(local, "conn", None)
@@ -82,24 +85,25 @@ def create_app(url: str, relays: Sequence[str] = ()) -> Flask:
 
     @app.get("/v1/members/<member_id>/points")
     def balance(member_id: str) -> Any:
-        conn = connection()
-        with conn.transaction():
-            row = conn.execute(
-                "SELECT points FROM floor_balances WHERE member_id = %s", (member_id,)
-            ).fetchone()
-        if row is None:
-            return jsonify(code="member-not-found"), 404
-        return jsonify(member_id=member_id, available=row[0])
+        found = floor_work.balance(connection(), member_id)
+        return jsonify(found) if found else (jsonify(code="member-not-found"), 404)
 
     @app.post("/v1/purchases")
     def purchase() -> Any:
         return jsonify(floor_work.purchase(connection(), request.get_json())), 201
 
+    @app.get("/relayed/v1/members/<member_id>/points")
+    def relayed_balance(member_id: str) -> Any:
+        if not relays:
+            return jsonify(code="no-such-relay"), 404
+        found = json.loads(balances[-1](member_id.encode()))
+        return jsonify(found) if found else (jsonify(code="member-not-found"), 404)
+
     @app.post("/relayed/v1/purchases")
     def relayed_purchase() -> Any:
-        if len(calls) < 2:
+        if len(relays) < 2:
             return jsonify(code="no-such-relay"), 404
-        answer = purchases[0](request.get_data())
+        answer = purchases[-2](request.get_data())
         return app.response_class(answer, status=201, mimetype="application/json")
 
     return app

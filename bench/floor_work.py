@@ -1,7 +1,7 @@
-"""A purchase's essential work in one PostgreSQL transaction, as the floors do it: the purchase
-row under its transaction id (a repeat answers the first result), the balance update and a
-ledger entry. The floor route runs it itself; the last relay of a chain runs it at the end of
-the hops (bench.relay)."""
+"""The essential work of a purchase and of a balance read, as the floors do it: a purchase is
+one PostgreSQL transaction (the purchase row under its transaction id, a repeat answering the
+first result; the balance update; a ledger entry), a balance read one SELECT. The floor's routes
+run it themselves; the last relay of a chain runs it at the end of the hops (bench.relay)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,12 @@ def purchase(conn: psycopg.Connection, body: dict[str, Any]) -> dict[str, Any]:
         "points_earned": points,
         "balance": balance[0] if balance else 0,
     }
+
+
+def balance(conn: psycopg.Connection, member_id: str) -> dict[str, Any] | None:
+    """The member's balance; None for a member the floor has no row of."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT points FROM floor_balances WHERE member_id = %s", (member_id,)
+        ).fetchone()
+    return None if row is None else {"member_id": member_id, "available": row[0]}

@@ -61,8 +61,9 @@ BALANCE_TARGET = 0.45
 P99_TARGET_MS = 50.0
 # How long the half-rate phase waits for points' event consumers to catch up, at most.
 CATCH_UP_LIMIT = 120.0
-# The suite's shape with nothing but the floor's purchase in it (bench.floor, bench.relay).
+# The suite's shape with nothing but the floor's work in it (bench.floor, bench.relay).
 RELAYED_PURCHASE = "purchase after two gRPC hops"
+RELAYED_BALANCE = "balance read after one gRPC hop"
 
 
 @dataclass
@@ -349,7 +350,11 @@ class Bench:
             self.wrk("floor", "bare route", lambda: wrk.run(url, "ping", ids, seconds))
             for hops, operation in ((1, "one gRPC hop"), (2, "two gRPC hops")):
                 self.wrk("floor", operation, lambda h=hops: wrk.run(url, f"hop{h}", ids, seconds))
-            self.wrk("floor", RELAYED_PURCHASE, lambda: wrk.run(url, "relayed", ids, seconds))
+            for operation, mode in (
+                (RELAYED_PURCHASE, "relayed-purchase"),
+                (RELAYED_BALANCE, "relayed-balance"),
+            ):
+                self.wrk("floor", operation, lambda m=mode: wrk.run(url, m, ids, seconds))
         finally:
             # The floor before its relays: no call of its own is cut off mid-way.
             for process in reversed(processes):
@@ -487,26 +492,25 @@ def report(bench: Bench, seeding: str) -> str:
 
 def shape(rates: dict[tuple[str, str], float]) -> list[str]:
     """What the suite's shape allows: routes that only cross its process boundaries (a balance
-    read's one gRPC hop, a purchase's two), against the floors and against the suite."""
+    read's one gRPC hop, a purchase's two), with nothing or only the floor's work at the end,
+    against the floors and against the suite."""
+    floor_purchases = rates.get(("floor", "purchase"), 0.0)
+    floor_balances = rates.get(("floor", "balance"), 0.0)
     one = rates.get(("floor", "one gRPC hop"), 0.0)
     two = rates.get(("floor", "two gRPC hops"), 0.0)
-    relayed = rates.get(("floor", RELAYED_PURCHASE), 0.0)
-    suite_purchases = rates.get(("purchases, max", "purchase"), 0.0)
+    relayed_purchases = rates.get(("floor", RELAYED_PURCHASE), 0.0)
+    relayed_balances = rates.get(("floor", RELAYED_BALANCE), 0.0)
+    purchases = rates.get(("purchases, max", "purchase"), 0.0)
+    balances = rates.get(("balance, max", "balance"), 0.0)
     rows = [
-        ("two gRPC hops doing nothing ÷ floor purchases", two, rates.get(("floor", "purchase"))),
-        (
-            "the floor's purchase after two gRPC hops ÷ floor purchases",
-            relayed,
-            rates.get(("floor", "purchase")),
-        ),
-        ("suite purchases ÷ the floor's purchase after two gRPC hops", suite_purchases, relayed),
-        ("one gRPC hop doing nothing ÷ floor balance reads", one, rates.get(("floor", "balance"))),
-        ("suite purchases ÷ two gRPC hops doing nothing", suite_purchases, two),
-        (
-            "suite balance reads ÷ one gRPC hop doing nothing",
-            rates.get(("balance, max", "balance"), 0.0),
-            one,
-        ),
+        ("two gRPC hops doing nothing ÷ floor purchases", two, floor_purchases),
+        (f"the floor's {RELAYED_PURCHASE} ÷ floor purchases", relayed_purchases, floor_purchases),
+        ("suite purchases ÷ two gRPC hops doing nothing", purchases, two),
+        (f"suite purchases ÷ the floor's {RELAYED_PURCHASE}", purchases, relayed_purchases),
+        ("one gRPC hop doing nothing ÷ floor balance reads", one, floor_balances),
+        (f"the floor's {RELAYED_BALANCE} ÷ floor balance reads", relayed_balances, floor_balances),
+        ("suite balance reads ÷ one gRPC hop doing nothing", balances, one),
+        (f"suite balance reads ÷ the floor's {RELAYED_BALANCE}", balances, relayed_balances),
     ]
     lines = ["| the suite's shape | ratio |", "|---|---|"]
     for name, rate, base in rows:

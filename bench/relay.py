@@ -1,8 +1,8 @@
 """The floor of the suite's shape: gRPC servers that do nothing but answer, built with the
 services' server settings, the first calling the next. A floor route that calls them measures
 what crossing the suite's process boundaries costs by itself, with no work done anywhere
-(`Call`), or with nothing but a purchase's essential work done by the last of them
-(`Purchase`, on the database at FLOOR_DATABASE_URL).
+(`Call`), or with nothing but a call's essential work done by the last of them (`Purchase`,
+`Balance`: bench.floor_work, on the database at FLOOR_DATABASE_URL).
 
     python -m bench.relay LISTEN [NEXT]
 """
@@ -23,6 +23,7 @@ from services.runtime.config import Env
 
 CALL = "/floor.Relay/Call"
 PURCHASE = "/floor.Relay/Purchase"
+BALANCE = "/floor.Relay/Balance"
 DATABASE_VARIABLE = "FLOOR_DATABASE_URL"
 
 
@@ -47,30 +48,43 @@ def caller(addr: str, method: str = CALL) -> Callable[[bytes], bytes]:
     return call
 
 
+Work = Callable[[psycopg.Connection, bytes], bytes]
+# What the last relay of a chain does for each method but Call.
+_WORK: dict[str, Work] = {
+    PURCHASE: lambda conn, data: json.dumps(floor_work.purchase(conn, json.loads(data))).encode(),
+    BALANCE: lambda conn, data: json.dumps(floor_work.balance(conn, data.decode())).encode(),
+}
+
+
 def serve(listen: str, next_addr: str | None) -> None:
     forward = caller(next_addr) if next_addr else None
-    forward_purchase = caller(next_addr, PURCHASE) if next_addr else None
     local = threading.local()
 
     def answer(data: bytes, _context: grpc.ServicerContext) -> bytes:
         # Each relay crossed adds a dot, so an answer shows how many it went through.
         return (forward(data) if forward else data) + b"."
 
-    def purchase(data: bytes, _context: grpc.ServicerContext) -> bytes:
-        if forward_purchase:
-            return forward_purchase(data)
-        conn = getattr(local, "conn", None)
-        if conn is None or conn.closed:
-            conn = local.conn = psycopg.connect(Env().str(DATABASE_VARIABLE))
-        return json.dumps(floor_work.purchase(conn, json.loads(data))).encode()
+    def doing(method: str, work: Work) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        forward_work = caller(next_addr, method) if next_addr else None
 
+        def handle(data: bytes, _context: grpc.ServicerContext) -> bytes:
+            if forward_work:
+                return forward_work(data)
+            conn = getattr(local, "conn", None)
+            if conn is None or conn.closed:
+                conn = local.conn = psycopg.connect(Env().str(DATABASE_VARIABLE))
+            return work(conn, data)
+
+        return handle
+
+    handlers = {CALL: answer, **{method: doing(method, work) for method, work in _WORK.items()}}
     handler = grpc.method_handlers_generic_handler(
         "floor.Relay",
         {
-            name: grpc.unary_unary_rpc_method_handler(
-                work, request_deserializer=_same, response_serializer=_same
+            method.rsplit("/", 1)[1]: grpc.unary_unary_rpc_method_handler(
+                handle, request_deserializer=_same, response_serializer=_same
             )
-            for name, work in (("Call", answer), ("Purchase", purchase))
+            for method, handle in handlers.items()
         },
     )
     # As services.runtime.server builds a service's server: as many threads as a service's.

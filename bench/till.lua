@@ -1,7 +1,8 @@
 -- wrk's till: every request a new purchase (a transaction id of its own) or a balance read of
--- a member drawn from a file of member ids; or a floor's bare route, gRPC hops or purchase
--- across two gRPC hops (bench.floor).
---   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <purchase|relayed|balance|ping|hop1|hop2> <ids file> <token> <tag>
+-- a member drawn from a file of member ids; or a floor's bare route, gRPC hops, or purchase and
+-- balance read across the floor's relays (bench.floor).
+--   wrk -t1 -c16 -d20s -s bench/till.lua URL -- <mode> <ids file> <token> <tag>
+-- mode: purchase, balance, relayed-purchase, relayed-balance, ping, hop1 or hop2
 local mode, token, tag
 local ids = {}
 local counter = 0
@@ -21,7 +22,8 @@ end
 
 function request()
   local member = ids[math.random(#ids)]
-  if mode == "purchase" or mode == "relayed" then
+  local prefix = string.sub(mode, 1, 8) == "relayed-" and "/relayed" or ""
+  if mode == "purchase" or mode == "relayed-purchase" then
     counter = counter + 1
     local items, amount = {}, 0
     for i = 1, math.random(1, 5) do
@@ -34,10 +36,9 @@ function request()
     local body = string.format(
       '{"transaction_id":"W-%s-%d","member_id":"%s","amount":"%d","currency":"IRR","items":[%s]}',
       tag, counter, member, amount, table.concat(items, ","))
-    local path = mode == "relayed" and "/relayed/v1/purchases" or "/v1/purchases"
-    return wrk.format("POST", path, headers(), body)
-  elseif mode == "balance" then
-    return wrk.format("GET", "/v1/members/" .. member .. "/points", headers())
+    return wrk.format("POST", prefix .. "/v1/purchases", headers(), body)
+  elseif mode == "balance" or mode == "relayed-balance" then
+    return wrk.format("GET", prefix .. "/v1/members/" .. member .. "/points", headers())
   elseif mode == "hop1" or mode == "hop2" then
     return wrk.format("GET", "/hops/" .. string.sub(mode, 4), headers())
   end

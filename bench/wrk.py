@@ -31,8 +31,8 @@ class WrkRun:
 
 
 def run(url: str, mode: str, ids_file: Path, seconds: float, token: str = "") -> WrkRun:
-    """`mode` is purchase, relayed (a purchase across the floor's two relays), balance, ping,
-    hop1 or hop2 (see till.lua); each purchase has a new id."""
+    """`mode` is purchase, balance, relayed-purchase, relayed-balance (across the floor's
+    relays), ping, hop1 or hop2 (see till.lua); each purchase has a new id."""
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--timeout", "10s"]
     command += ["-s", str(SCRIPT), url, "--", mode, str(ids_file), token, uuid.uuid4().hex[:12]]
     done = subprocess.run(command, check=True, capture_output=True, text=True)

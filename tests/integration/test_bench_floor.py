@@ -58,7 +58,9 @@ def test_the_hop_floor_crosses_one_or_two_relays(floor_url: str) -> None:
             process.wait(10)
 
 
-def test_the_relayed_purchase_is_booked_once_by_the_last_relay(floor_url: str) -> None:
+def test_the_last_relay_books_a_relayed_purchase_once_and_reads_the_balance(
+    floor_url: str,
+) -> None:
     floor.create_schema(floor_url, 3)
     relays = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     env = {**os.environ, relay.DATABASE_VARIABLE: floor_url}
@@ -78,6 +80,10 @@ def test_the_relayed_purchase_is_booked_once_by_the_last_relay(floor_url: str) -
         assert first.json == {"transaction_id": "R-1", "points_earned": 12, "balance": 12}
         assert again.json["points_earned"] == 12
         assert client.get(f"/v1/members/{member}/points").json["available"] == 12
+        relayed_balance = client.get(f"/relayed/v1/members/{member}/points")
+        assert relayed_balance.json == {"member_id": member, "available": 12}
+        stranger = client.get(f"/relayed/v1/members/{scale_data.member_id(7)}/points")
+        assert stranger.status_code == 404
         with psycopg.connect(floor_url) as conn:
             assert conn.execute("SELECT count(*) FROM floor_entries").fetchone() == (1,)
         assert (
