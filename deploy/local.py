@@ -12,6 +12,7 @@ are on); every other process is given the list, and its calls go round robin ove
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -52,6 +53,7 @@ _SLICES = 8
 _last_handed_out: int | None = None
 
 
+@functools.cache
 def _ephemeral_floor() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -85,15 +86,25 @@ CONSUMER_POSITION = Gauge(
 _rpc_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 _http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 _lookup_series: dict[tuple[str, str, str], Counter] = {}
+K = TypeVar("K")
+S = TypeVar("S")
+
+
+def _series(found: dict[K, S], labels: K, make: Callable[[], S]) -> S:
+    series = found.get(labels)
+    if series is None:
+        series = found[labels] = make()
+    return series
 
 
 def observe_rpc(method: str, code: str, seconds: float) -> None:
-    series = _rpc_series.get((method, code))
-    if series is None:
-        series = RPC_HANDLED.labels(method, code), RPC_SECONDS.labels(method, code)
-        _rpc_series[(method, code)] = series
-    series[0].inc()
-    series[1].observe(seconds)
+    handled, timed = _series(
+        _rpc_series,
+        (method, code),
+        lambda: (RPC_HANDLED.labels(method, code), RPC_SECONDS.labels(method, code)),
+    )
+    handled.inc()
+    timed.observe(seconds)
 
 
 # Any other method, made up by a client, is labelled "other": each label value is a series of
@@ -104,13 +115,16 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
     """`route` is the matched route's pattern (or one value for every unmatched path)."""
     method = method if method in HTTP_METHODS else "other"
-    series = _http_series.get((method, route, status))
-    if series is None:
-        labels = method, route, str(status)
-        series = HTTP_REQUESTS.labels(*labels), HTTP_SECONDS.labels(*labels)
-        _http_series[(method, route, status)] = series
-    series[0].inc()
-    series[1].observe(seconds)
+    requests, timed = _series(
+        _http_series,
+        (method, route, status),
+        lambda: (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_SECONDS.labels(method, route, str(status)),
+        ),
+    )
+    requests.inc()
+    timed.observe(seconds)
 
 
 def count_postings(postings: Iterable[tuple[str, int]]) -> None:
@@ -121,10 +135,8 @@ def count_postings(postings: Iterable[tuple[str, int]]) -> None:
 
 
 def count_lookup(cache: str, kind: str, result: str) -> None:
-    series = _lookup_series.get((cache, kind, result))
-    if series is None:
-        series = _lookup_series[(cache, kind, result)] = CACHE_LOOKUPS.labels(cache, kind, result)
-    series.inc()
+    labels = cache, kind, result
+    _series(_lookup_series, labels, lambda: CACHE_LOOKUPS.labels(*labels)).inc()
 
 
 def consumer_applied(consumer: str, source: str, sequence: int) -> None:
